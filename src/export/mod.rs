@@ -1,0 +1,23 @@
+//! Exporters: everything that takes finished flow records somewhere.
+//!
+//! The exporter thread owns a list of `RecordSink`s (text output, IPFIX file, UDP/TCP
+//! collectors) and hands each batch of expired records to all of them. Encoders never
+//! read a clock: the export time is passed in (packet time offline, wall clock live).
+
+use crate::flow::record::FlowRecord;
+use crate::time::Timestamp;
+
+/// Where finished records go.
+pub trait RecordSink: Send {
+    /// Takes a batch of records, in the order they expired. `now` is the export time.
+    fn export(&mut self, records: &[FlowRecord], now: Timestamp) -> std::io::Result<()>;
+
+    /// Called at least once a second of export time, with or without records, so sinks
+    /// can refresh templates or flush buffers on time.
+    fn tick(&mut self, _now: Timestamp) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    /// End of the run: write what is buffered. Called once, last.
+    fn finish(&mut self, now: Timestamp) -> std::io::Result<()>;
+}

@@ -1,0 +1,4 @@
+//! Flow metering: keys, records, the cache shard that accumulates them, and expiry.
+
+pub mod key;
+pub mod record;

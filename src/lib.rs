@@ -1,0 +1,21 @@
+//! flowprobe: a software flow probe.
+//!
+//! Packets come from capture files (pcap, pcapng) or live interfaces, are decoded into
+//! the fields a flow needs, metered in flow cache shards with timeouts on packet time, and
+//! the finished records go to exporters (NetFlow v9, IPFIX, v5, text).
+//!
+//! # Layout
+//! - `time`     `Timestamp`, the only notion of time below the sources.
+//! - `capture`  packet sources: `file` (pcap/pcapng).
+//! - `decode`   frame bytes to `PacketMeta` (flow key fields, length, flags), per link type.
+//! - `flow`     `key`, `record`, the cache shard with expiry.
+//! - `export`   record sinks: text (CSV/JSON/table), IPFIX, NetFlow v9 and v5.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub, unused_qualifications)]
+
+pub mod capture;
+pub mod decode;
+pub mod export;
+pub mod flow;
+pub mod time;

@@ -1,0 +1,113 @@
+//! `Timestamp`: nanoseconds since the Unix epoch, handed to everything below the sources.
+//!
+//! The flow cache and the encoders never read a clock. Offline the timestamp comes from
+//! the capture's packet headers, live from the ring block or the wall clock, so the same
+//! code gives the same records for the same packets (see `flow::cache`).
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Nanoseconds since 1970-01-01T00:00:00Z. `u64` covers until the year 2554.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub u64);
+
+impl Timestamp {
+    /// The Unix epoch itself.
+    pub const ZERO: Timestamp = Timestamp(0);
+
+    /// From seconds and nanoseconds within the second.
+    pub const fn from_secs_nanos(secs: u64, nanos: u32) -> Timestamp {
+        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(nanos as u64))
+    }
+
+    /// The current wall-clock time; only the live sources and the exporter call this.
+    pub fn now() -> Timestamp {
+        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        Timestamp(d.as_nanos().min(u64::MAX as u128) as u64)
+    }
+
+    /// Nanoseconds since the epoch.
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// Milliseconds since the epoch (truncated), as IPFIX `flowStartMilliseconds` carries it.
+    pub const fn as_millis(self) -> u64 {
+        self.0 / 1_000_000
+    }
+
+    /// Whole seconds since the epoch.
+    pub const fn as_secs(self) -> u64 {
+        self.0 / 1_000_000_000
+    }
+
+    /// Nanoseconds within the current second.
+    pub const fn subsec_nanos(self) -> u32 {
+        (self.0 % 1_000_000_000) as u32
+    }
+
+    /// `self + d`, saturating at the end of time.
+    pub fn saturating_add(self, d: Duration) -> Timestamp {
+        Timestamp(self.0.saturating_add(d.as_nanos().min(u64::MAX as u128) as u64))
+    }
+
+    /// The time from `earlier` to `self`, zero if `earlier` is later.
+    pub fn saturating_since(self, earlier: Timestamp) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// RFC 3339 in UTC with microseconds: `2024-01-31T12:00:00.123456Z`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.as_secs();
+        let days = (secs / 86_400) as i64;
+        let rem = secs % 86_400;
+        let (y, m, d) = civil_from_days(days);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+            rem / 3600,
+            (rem / 60) % 60,
+            rem % 60,
+            self.subsec_nanos() / 1000
+        )
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
+/// (Howard Hinnant's `civil_from_days` algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc3339_utc() {
+        assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00.000000Z");
+        // 2000-02-29T23:59:59.999999Z, a leap day in a century leap year.
+        let t = Timestamp::from_secs_nanos(951_868_799, 999_999_000);
+        assert_eq!(t.to_string(), "2000-02-29T23:59:59.999999Z");
+        let t = Timestamp::from_secs_nanos(1_700_000_000, 1_000);
+        assert_eq!(t.to_string(), "2023-11-14T22:13:20.000001Z");
+    }
+
+    #[test]
+    fn arithmetic_saturates() {
+        let t = Timestamp(5);
+        assert_eq!(t.saturating_since(Timestamp(10)), Duration::ZERO);
+        assert_eq!(Timestamp(u64::MAX).saturating_add(Duration::from_secs(1)), Timestamp(u64::MAX));
+    }
+}
