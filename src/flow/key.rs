@@ -13,6 +13,8 @@ pub const PROTO_ICMP: u8 = 1;
 pub const PROTO_TCP: u8 = 6;
 /// IANA protocol number for UDP.
 pub const PROTO_UDP: u8 = 17;
+/// IANA protocol number for UDP-Lite.
+pub const PROTO_UDPLITE: u8 = 136;
 /// IANA protocol number for ICMPv6.
 pub const PROTO_ICMPV6: u8 = 58;
 /// IANA protocol number for SCTP.

@@ -1,0 +1,547 @@
+//! One flow-cache shard: accumulates packets into records and decides when each ends.
+//!
+//! A shard is owned by exactly one worker (`&mut self`, no lock): the sources send every
+//! packet of a flow, both directions, to the same worker.
+//!
+//! # Expiry without scanning
+//! Records live in a slab; a hash map finds a key's slot. Each slot is on two intrusive
+//! doubly linked lists:
+//! - an *idle list* for its timeout class (TCP and others, UDP, ICMP, TCP after FIN/RST),
+//!   kept in last-packet order by moving a slot to the tail on every packet. Since all
+//!   slots of one list share one timeout, the head is always the first to expire;
+//! - the *active list*, in first-packet order, for the active timeout.
+//!
+//! `expire(now)` pops heads while they are due, so its cost is the number of records it
+//! ends, never the size of the table. Time is the packet's time, handed in: a capture file
+//! gives the records a live probe would have given. Time never runs backwards inside a
+//! shard: an older timestamp is clamped to the newest seen and counted.
+//!
+//! # When a record ends
+//! - idle: no packet for more than the class's idle timeout (`now - last > idle`);
+//! - active: the record started more than the active timeout ago (`now - start > active`);
+//!   the next packet of the flow starts a new record;
+//! - end of flow: a TCP FIN or RST was seen and then no packet for `tcp_end_grace`. The
+//!   grace keeps the closing handshake's last ACK and retransmitted FINs in the record
+//!   instead of leaving one-packet records behind (see `CacheConfig::tcp_end_grace`);
+//! - lack of resources: the shard is full; the least recently seen record makes room;
+//! - forced end: `flush`, at end of input or shutdown.
+
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::time::Duration;
+
+use rustc_hash::FxHasher;
+
+use super::key::{FlowKey, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, PROTO_UDPLITE};
+use super::record::{EndReason, FlowRecord};
+use crate::decode::PacketMeta;
+use crate::time::Timestamp;
+
+/// TCP FIN flag bit.
+const TCP_FIN: u8 = 0x01;
+/// TCP RST flag bit.
+const TCP_RST: u8 = 0x04;
+
+/// Timeouts and size of a shard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// Idle timeout for TCP and protocols without their own.
+    pub idle_timeout: Duration,
+    /// Idle timeout for UDP (and UDP-Lite).
+    pub udp_idle_timeout: Duration,
+    /// Idle timeout for ICMP and ICMPv6.
+    pub icmp_idle_timeout: Duration,
+    /// Longest a record may last before it is exported and a new one started.
+    pub active_timeout: Duration,
+    /// After a TCP FIN or RST, the record ends once no packet came for this long.
+    /// Default 5 s: long enough for the final ACK and retransmitted FINs on paths with
+    /// round-trip times of seconds, short enough that a new connection on the same ports
+    /// (after TIME_WAIT, 60 s on Linux) is a new record.
+    pub tcp_end_grace: Duration,
+    /// Most records this shard holds at once; when full, the least recently seen record
+    /// is exported early with end reason "lack of resources".
+    pub max_flows: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            idle_timeout: Duration::from_secs(15),
+            udp_idle_timeout: Duration::from_secs(15),
+            icmp_idle_timeout: Duration::from_secs(15),
+            active_timeout: Duration::from_secs(30 * 60),
+            tcp_end_grace: Duration::from_secs(5),
+            max_flows: 1 << 20,
+        }
+    }
+}
+
+/// Counters of one shard.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Packets metered into records.
+    pub packets: u64,
+    /// Octets metered into records.
+    pub octets: u64,
+    /// Records created.
+    pub created: u64,
+    /// Records ended, by end reason (index = IPFIX flowEndReason - 1).
+    pub ended: [u64; 5],
+    /// Packets whose timestamp was older than one already seen (clamped forward).
+    pub clamped_timestamps: u64,
+}
+
+/// Timeout classes; each has its own idle list.
+const CLASS_DEFAULT: usize = 0;
+const CLASS_UDP: usize = 1;
+const CLASS_ICMP: usize = 2;
+const CLASS_TCP_ENDED: usize = 3;
+const CLASSES: usize = 4;
+
+/// "No slot" in the intrusive lists.
+const NIL: u32 = u32::MAX;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Links {
+    prev: u32,
+    next: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct List {
+    head: u32,
+    tail: u32,
+}
+
+impl List {
+    const EMPTY: List = List { head: NIL, tail: NIL };
+}
+
+#[derive(Clone, Debug)]
+struct Slot {
+    record: FlowRecord,
+    class: u8,
+    idle: Links,
+    active: Links,
+}
+
+type FxBuild = BuildHasherDefault<FxHasher>;
+
+/// One flow-cache shard.
+#[derive(Debug)]
+pub struct FlowCache {
+    config: CacheConfig,
+    idle_by_class: [Duration; CLASSES],
+    map: HashMap<FlowKey, u32, FxBuild>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    idle_lists: [List; CLASSES],
+    active_list: List,
+    clock: Timestamp,
+    stats: CacheStats,
+}
+
+impl FlowCache {
+    /// An empty shard.
+    pub fn new(config: CacheConfig) -> FlowCache {
+        let idle_by_class =
+            [config.idle_timeout, config.udp_idle_timeout, config.icmp_idle_timeout, config.tcp_end_grace];
+        FlowCache {
+            config,
+            idle_by_class,
+            map: HashMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            idle_lists: [List::EMPTY; CLASSES],
+            active_list: List::EMPTY,
+            clock: Timestamp::ZERO,
+            stats: CacheStats::default(),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &CacheConfig {
+        &self.config
+    }
+
+    /// Records currently held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no record is held.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &CacheStats {
+        &self.stats
+    }
+
+    /// The newest time this shard has seen.
+    pub fn clock(&self) -> Timestamp {
+        self.clock
+    }
+
+    /// Meters one decoded packet seen at `ts`. Records that end on the way (expired by
+    /// the time `ts`, or evicted to make room) are appended to `out`.
+    pub fn meter(&mut self, meta: &PacketMeta, ts: Timestamp, out: &mut Vec<FlowRecord>) {
+        let now = self.advance_clock(ts);
+        self.expire(now, out);
+        self.stats.packets += 1;
+        self.stats.octets += u64::from(meta.octets);
+        let ended = meta.key.proto == PROTO_TCP && meta.tcp_flags & (TCP_FIN | TCP_RST) != 0;
+        if let Some(&index) = self.map.get(&meta.key) {
+            let slot = &mut self.slots[index as usize];
+            let r = &mut slot.record;
+            r.end = now;
+            r.packets += 1;
+            r.octets += u64::from(meta.octets);
+            r.tcp_flags |= meta.tcp_flags;
+            r.min_ttl = r.min_ttl.min(meta.ttl);
+            r.max_ttl = r.max_ttl.max(meta.ttl);
+            let class = if ended { CLASS_TCP_ENDED } else { slot.class as usize };
+            self.idle_unlink(index);
+            self.idle_push_back(index, class);
+            return;
+        }
+        if self.map.len() >= self.config.max_flows.max(1) {
+            self.evict_least_recent(out);
+        }
+        let record = FlowRecord {
+            key: meta.key,
+            start: now,
+            end: now,
+            packets: 1,
+            octets: u64::from(meta.octets),
+            tcp_flags: meta.tcp_flags,
+            min_ttl: meta.ttl,
+            max_ttl: meta.ttl,
+            src_mac: meta.src_mac,
+            dst_mac: meta.dst_mac,
+            end_reason: EndReason::ForcedEnd,
+        };
+        let class = if ended { CLASS_TCP_ENDED } else { class_of(&meta.key) };
+        let slot = Slot { record, class: class as u8, idle: Links::default(), active: Links::default() };
+        let index = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = slot;
+                i
+            }
+            None => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.map.insert(meta.key, index);
+        self.idle_push_back(index, class);
+        self.active_push_back(index);
+        self.stats.created += 1;
+    }
+
+    /// Ends every record that is due at `now` (a time older than the shard's clock counts
+    /// as the clock) and appends them to `out`.
+    pub fn expire(&mut self, now: Timestamp, out: &mut Vec<FlowRecord>) {
+        let now = now.max(self.clock);
+        self.clock = now;
+        for class in 0..CLASSES {
+            let timeout = self.idle_by_class[class];
+            let reason = if class == CLASS_TCP_ENDED { EndReason::EndOfFlow } else { EndReason::IdleTimeout };
+            loop {
+                let head = self.idle_lists[class].head;
+                if head == NIL || now.saturating_since(self.slots[head as usize].record.end) <= timeout {
+                    break;
+                }
+                out.push(self.remove(head, reason));
+            }
+        }
+        loop {
+            let head = self.active_list.head;
+            if head == NIL
+                || now.saturating_since(self.slots[head as usize].record.start) <= self.config.active_timeout
+            {
+                break;
+            }
+            out.push(self.remove(head, EndReason::ActiveTimeout));
+        }
+    }
+
+    /// Ends every record with `reason` (normally forced end), oldest first.
+    pub fn flush(&mut self, reason: EndReason, out: &mut Vec<FlowRecord>) {
+        while self.active_list.head != NIL {
+            let head = self.active_list.head;
+            out.push(self.remove(head, reason));
+        }
+    }
+
+    fn advance_clock(&mut self, ts: Timestamp) -> Timestamp {
+        if ts < self.clock {
+            self.stats.clamped_timestamps += 1;
+        } else {
+            self.clock = ts;
+        }
+        self.clock
+    }
+
+    /// Exports the record whose last packet is oldest, across the idle lists.
+    fn evict_least_recent(&mut self, out: &mut Vec<FlowRecord>) {
+        let victim = self
+            .idle_lists
+            .iter()
+            .map(|l| l.head)
+            .filter(|&h| h != NIL)
+            .min_by_key(|&h| self.slots[h as usize].record.end);
+        if let Some(index) = victim {
+            out.push(self.remove(index, EndReason::LackOfResources));
+        }
+    }
+
+    fn remove(&mut self, index: u32, reason: EndReason) -> FlowRecord {
+        self.idle_unlink(index);
+        self.active_unlink(index);
+        let mut record = self.slots[index as usize].record;
+        record.end_reason = reason;
+        self.map.remove(&record.key);
+        self.free.push(index);
+        self.stats.ended[reason as usize - 1] += 1;
+        record
+    }
+
+    fn idle_push_back(&mut self, index: u32, class: usize) {
+        let list = &mut self.idle_lists[class];
+        let tail = list.tail;
+        {
+            let slot = &mut self.slots[index as usize];
+            slot.class = class as u8;
+            slot.idle = Links { prev: tail, next: NIL };
+        }
+        if tail == NIL {
+            list.head = index;
+        } else {
+            self.slots[tail as usize].idle.next = index;
+        }
+        list.tail = index;
+    }
+
+    fn idle_unlink(&mut self, index: u32) {
+        let slot = &self.slots[index as usize];
+        let (Links { prev, next }, class) = (slot.idle, slot.class as usize);
+        let list = &mut self.idle_lists[class];
+        if prev == NIL {
+            list.head = next;
+        } else {
+            self.slots[prev as usize].idle.next = next;
+        }
+        if next == NIL {
+            list.tail = prev;
+        } else {
+            self.slots[next as usize].idle.prev = prev;
+        }
+    }
+
+    fn active_push_back(&mut self, index: u32) {
+        let tail = self.active_list.tail;
+        self.slots[index as usize].active = Links { prev: tail, next: NIL };
+        if tail == NIL {
+            self.active_list.head = index;
+        } else {
+            self.slots[tail as usize].active.next = index;
+        }
+        self.active_list.tail = index;
+    }
+
+    fn active_unlink(&mut self, index: u32) {
+        let Links { prev, next } = self.slots[index as usize].active;
+        if prev == NIL {
+            self.active_list.head = next;
+        } else {
+            self.slots[prev as usize].active.next = next;
+        }
+        if next == NIL {
+            self.active_list.tail = prev;
+        } else {
+            self.slots[next as usize].active.prev = prev;
+        }
+    }
+}
+
+fn class_of(key: &FlowKey) -> usize {
+    match key.proto {
+        PROTO_UDP | PROTO_UDPLITE => CLASS_UDP,
+        PROTO_ICMP | PROTO_ICMPV6 => CLASS_ICMP,
+        _ => CLASS_DEFAULT,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEC: u64 = 1_000_000_000;
+
+    fn t(secs: f64) -> Timestamp {
+        Timestamp((secs * SEC as f64) as u64)
+    }
+
+    fn pkt(proto: u8, sport: u16, flags: u8, octets: u32, ttl: u8) -> PacketMeta {
+        let mut m = PacketMeta::default();
+        m.key.set_addrs("198.18.0.1".parse().unwrap(), "198.18.0.2".parse().unwrap());
+        m.key.proto = proto;
+        m.key.src_port = sport;
+        m.key.dst_port = 80;
+        m.tcp_flags = flags;
+        m.octets = octets;
+        m.ttl = ttl;
+        m
+    }
+
+    fn cache() -> FlowCache {
+        FlowCache::new(CacheConfig {
+            idle_timeout: Duration::from_secs(15),
+            udp_idle_timeout: Duration::from_secs(10),
+            icmp_idle_timeout: Duration::from_secs(5),
+            active_timeout: Duration::from_secs(60),
+            tcp_end_grace: Duration::from_secs(2),
+            max_flows: 100,
+        })
+    }
+
+    #[test]
+    fn packets_accumulate_into_one_record() {
+        let mut c = cache();
+        let mut out = Vec::new();
+        c.meter(&pkt(PROTO_TCP, 1000, 0x02, 60, 64), t(1.0), &mut out);
+        c.meter(&pkt(PROTO_TCP, 1000, 0x10, 1500, 60), t(2.0), &mut out);
+        c.meter(&pkt(PROTO_TCP, 1000, 0x18, 40, 62), t(3.0), &mut out);
+        assert!(out.is_empty());
+        c.flush(EndReason::ForcedEnd, &mut out);
+        assert_eq!(out.len(), 1);
+        let r = out[0];
+        assert_eq!((r.packets, r.octets, r.tcp_flags), (3, 1600, 0x1a));
+        assert_eq!((r.start, r.end), (t(1.0), t(3.0)));
+        assert_eq!((r.min_ttl, r.max_ttl), (60, 64));
+        assert_eq!(r.end_reason, EndReason::ForcedEnd);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn idle_gap_longer_than_timeout_splits_and_equal_gap_does_not() {
+        let mut c = cache();
+        let mut out = Vec::new();
+        c.meter(&pkt(PROTO_TCP, 1, 0x10, 100, 64), t(0.0), &mut out);
+        c.meter(&pkt(PROTO_TCP, 1, 0x10, 100, 64), t(15.0), &mut out); // gap == idle: same record
+        assert!(out.is_empty());
+        c.meter(&pkt(PROTO_TCP, 1, 0x10, 100, 64), t(30.5), &mut out); // gap 15.5 s > 15 s
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].packets, out[0].end_reason), (2, EndReason::IdleTimeout));
+        assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn expire_without_packets_uses_per_protocol_idle_timeouts() {
+        let mut c = cache();
+        let mut out = Vec::new();
+        c.meter(&pkt(PROTO_TCP, 1, 0x10, 100, 64), t(0.0), &mut out);
+        c.meter(&pkt(PROTO_UDP, 2, 0, 100, 64), t(0.0), &mut out);
+        c.meter(&pkt(PROTO_ICMP, 0, 0, 100, 64), t(0.0), &mut out);
+        c.expire(t(5.1), &mut out);
+        assert_eq!(out.iter().map(|r| r.key.proto).collect::<Vec<_>>(), vec![PROTO_ICMP]);
+        c.expire(t(10.1), &mut out);
+        assert_eq!(out.last().unwrap().key.proto, PROTO_UDP);
+        c.expire(t(15.1), &mut out);
+        assert_eq!(out.last().unwrap().key.proto, PROTO_TCP);
+        assert!(out.iter().all(|r| r.end_reason == EndReason::IdleTimeout));
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn active_timeout_splits_a_long_flow() {
+        let mut c = cache();
+        let mut out = Vec::new();
+        for i in 0..=130 {
+            c.meter(&pkt(PROTO_UDP, 7, 0, 100, 64), t(i as f64), &mut out);
+        }
+        // Records [0..60], [61..121] end on the active timeout; [122..130] is left.
+        assert_eq!(out.len(), 2);
+        assert!(out.iter().all(|r| r.end_reason == EndReason::ActiveTimeout));
+        assert_eq!((out[0].start, out[0].end, out[0].packets), (t(0.0), t(60.0), 61));
+        assert_eq!((out[1].start, out[1].packets), (t(61.0), 61));
+        c.flush(EndReason::ForcedEnd, &mut out);
+        assert_eq!(out.iter().map(|r| r.packets).sum::<u64>(), 131);
+    }
+
+    #[test]
+    fn fin_ends_the_record_after_the_grace_and_keeps_the_last_ack() {
+        let mut c = cache();
+        let mut out = Vec::new();
+        c.meter(&pkt(PROTO_TCP, 9, 0x02, 60, 64), t(0.0), &mut out);
+        c.meter(&pkt(PROTO_TCP, 9, 0x11, 52, 64), t(1.0), &mut out); // FIN+ACK
+        c.meter(&pkt(PROTO_TCP, 9, 0x10, 52, 64), t(1.5), &mut out); // last ACK, within grace
+        c.expire(t(3.4), &mut out);
+        assert!(out.is_empty(), "grace of 2 s after the last packet not over yet");
+        c.expire(t(3.6), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].packets, out[0].end_reason), (3, EndReason::EndOfFlow));
+    }
+
+    #[test]
+    fn rst_on_first_packet_is_end_of_flow() {
+        let mut c = cache();
+        let mut out = Vec::new();
+        c.meter(&pkt(PROTO_TCP, 9, 0x14, 40, 64), t(0.0), &mut out);
+        c.expire(t(2.5), &mut out);
+        assert_eq!(out[0].end_reason, EndReason::EndOfFlow);
+    }
+
+    #[test]
+    fn full_cache_exports_the_least_recently_seen_record() {
+        let mut c = FlowCache::new(CacheConfig { max_flows: 2, ..CacheConfig::default() });
+        let mut out = Vec::new();
+        c.meter(&pkt(PROTO_TCP, 1, 0x10, 100, 64), t(0.0), &mut out);
+        c.meter(&pkt(PROTO_UDP, 2, 0, 100, 64), t(1.0), &mut out);
+        c.meter(&pkt(PROTO_TCP, 1, 0x10, 100, 64), t(2.0), &mut out); // flow 1 is now the newest
+        c.meter(&pkt(PROTO_TCP, 3, 0x10, 100, 64), t(3.0), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].key.src_port, out[0].end_reason), (2, EndReason::LackOfResources));
+        assert_eq!(c.len(), 2);
+        c.flush(EndReason::ForcedEnd, &mut out);
+        assert_eq!(out.iter().map(|r| r.packets).sum::<u64>(), 4);
+        assert_eq!(c.stats().ended, [0, 0, 0, 2, 1]);
+    }
+
+    #[test]
+    fn older_timestamps_are_clamped_and_counted() {
+        let mut c = cache();
+        let mut out = Vec::new();
+        c.meter(&pkt(PROTO_TCP, 1, 0x10, 100, 64), t(10.0), &mut out);
+        c.meter(&pkt(PROTO_TCP, 1, 0x10, 100, 64), t(4.0), &mut out);
+        assert_eq!(c.stats().clamped_timestamps, 1);
+        c.flush(EndReason::ForcedEnd, &mut out);
+        assert_eq!((out[0].start, out[0].end), (t(10.0), t(10.0)));
+    }
+
+    #[test]
+    fn slots_are_reused_and_lists_stay_consistent_under_churn() {
+        // A reference model: per key, the packets since the record started.
+        let mut c = FlowCache::new(CacheConfig { max_flows: 50, ..cache().config().clone() });
+        let mut out = Vec::new();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut total = 0u64;
+        for i in 0..20_000u64 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let proto = [PROTO_TCP, PROTO_UDP, PROTO_ICMP][(seed % 3) as usize];
+            let flags = if seed % 97 == 0 { TCP_FIN } else { 0 };
+            c.meter(&pkt(proto, (seed >> 8) as u16 % 200, flags, 64, 64), t(i as f64 * 0.01), &mut out);
+            total += 1;
+        }
+        c.flush(EndReason::ForcedEnd, &mut out);
+        assert_eq!(out.iter().map(|r| r.packets).sum::<u64>(), total);
+        assert!(c.slots.len() <= 50);
+        let ended: u64 = c.stats().ended.iter().sum();
+        assert_eq!(ended, out.len() as u64);
+        assert_eq!(c.stats().created, out.len() as u64);
+    }
+}
