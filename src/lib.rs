@@ -10,12 +10,19 @@
 //! - `decode`   frame bytes to `PacketMeta` (flow key fields, length, flags), per link type.
 //! - `flow`     `key`, `record`, the cache shard with expiry.
 //! - `export`   record sinks: text (CSV/JSON/table), IPFIX, NetFlow v9 and v5.
+//! - `pipeline` workers (decode + cache shard), the exporter thread, offline conversion,
+//!              counters and the closing summary.
+//! - `cli`      the command line as clap sees it (raw flags).
+//! - `config`   durations, sizes and (later) the config file.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, unused_qualifications)]
 
 pub mod capture;
+pub mod cli;
+pub mod config;
 pub mod decode;
 pub mod export;
 pub mod flow;
+pub mod pipeline;
 pub mod time;

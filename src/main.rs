@@ -1,5 +1,167 @@
-//! The `flowprobe` command (thin: parse the command line, run, map errors to exit codes).
+//! The `flowprobe` command: parse the command line, resolve it, run, map errors to exit
+//! codes (0 ok, 1 runtime error, 2 usage or config error).
 
-fn main() {
-    println!("flowprobe {}", env!("CARGO_PKG_VERSION"));
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use flowprobe::cli::{CacheArgs, Cli, Command, ConvertArgs, FormatArg};
+use flowprobe::config::parse_duration;
+use flowprobe::export::text::{TextFormat, TextSink};
+use flowprobe::export::RecordSink;
+use flowprobe::flow::cache::CacheConfig;
+use flowprobe::pipeline::convert::{convert, ConvertOptions};
+
+/// Exit status for a runtime error.
+const EXIT_RUNTIME: u8 = 1;
+/// Exit status for a usage or configuration error.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let result = match cli.command {
+        Command::Convert(args) => run_convert(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("flowprobe: {msg}");
+            ExitCode::from(EXIT_USAGE)
+        }
+        Err(Failure::Runtime(msg)) => {
+            eprintln!("flowprobe: {msg}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}
+
+enum Failure {
+    Usage(String),
+    Runtime(String),
+}
+
+fn cache_config(args: &CacheArgs) -> Result<CacheConfig, Failure> {
+    let d = |name: &str, v: &Option<String>| -> Result<Option<std::time::Duration>, Failure> {
+        v.as_deref()
+            .map(parse_duration)
+            .transpose()
+            .map_err(|e| Failure::Usage(format!("--{name}: {e}")))
+    };
+    let mut c = CacheConfig::default();
+    if let Some(t) = d("idle-timeout", &args.idle_timeout)? {
+        c.idle_timeout = t;
+        c.udp_idle_timeout = t;
+        c.icmp_idle_timeout = t;
+    }
+    if let Some(t) = d("udp-idle-timeout", &args.udp_idle_timeout)? {
+        c.udp_idle_timeout = t;
+    }
+    if let Some(t) = d("icmp-idle-timeout", &args.icmp_idle_timeout)? {
+        c.icmp_idle_timeout = t;
+    }
+    if let Some(t) = d("active-timeout", &args.active_timeout)? {
+        c.active_timeout = t;
+    }
+    if let Some(t) = d("tcp-end-grace", &args.tcp_end_grace)? {
+        c.tcp_end_grace = t;
+    }
+    if let Some(n) = args.max_flows {
+        if n == 0 {
+            return Err(Failure::Usage("--max-flows: must be at least 1".into()));
+        }
+        c.max_flows = n;
+    }
+    Ok(c)
+}
+
+fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
+    let cache = cache_config(&args.cache)?;
+    let mut sinks: Vec<Box<dyn RecordSink>> = Vec::new();
+    let to_terminal = args.output.is_none() && io::stdout().is_terminal();
+    let format = match args.format {
+        Some(FormatArg::Table) => TextFormat::Table,
+        Some(FormatArg::Csv) => TextFormat::Csv,
+        Some(FormatArg::Json) => TextFormat::Json,
+        None if to_terminal => TextFormat::Table,
+        None => TextFormat::Csv,
+    };
+    let out: Box<dyn Write + Send> = match &args.output {
+        Some(path) => Box::new(BufWriter::with_capacity(
+            1 << 16,
+            File::create(path)
+                .map_err(|e| Failure::Runtime(format!("cannot create {}: {e}", path.display())))?,
+        )),
+        None => Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
+    };
+    sinks.push(Box::new(TextSink::new(format, out)));
+    let options = ConvertOptions {
+        files: args.files,
+        cache,
+        progress: !args.no_progress && io::stderr().is_terminal(),
+    };
+    let report =
+        convert(&options, sinks).map_err(|e| Failure::Runtime(format!("cannot start: {e}")))?;
+    if log::log_enabled!(log::Level::Warn) {
+        eprint!("{}", report.counters.summary());
+    }
+    if report.exporter.packets != report.counters.metered {
+        return Err(Failure::Runtime(format!(
+            "internal error: {} packets metered but {} exported",
+            report.counters.metered, report.exporter.packets
+        )));
+    }
+    let mut problems: Vec<String> = report.file_errors.iter().map(|e| e.to_string()).collect();
+    problems.extend(
+        report
+            .exporter
+            .failures
+            .iter()
+            .map(|(_, e)| format!("output failed: {e}")),
+    );
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Runtime(problems.join("\nflowprobe: ")))
+    }
+}
+
+/// A logger writing `flowprobe: LEVEL: message` lines to stderr.
+struct StderrLogger;
+
+impl log::Log for StderrLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let _ = writeln!(
+                io::stderr(),
+                "flowprobe: {}: {}",
+                record.level().as_str().to_lowercase(),
+                record.args()
+            );
+        }
+    }
+
+    fn flush(&self) {}
+}
+
+fn init_logging(cli: &Cli) {
+    static LOGGER: StderrLogger = StderrLogger;
+    let level = if cli.quiet {
+        log::LevelFilter::Error
+    } else {
+        match cli.verbose {
+            0 => log::LevelFilter::Warn,
+            1 => log::LevelFilter::Info,
+            2 => log::LevelFilter::Debug,
+            _ => log::LevelFilter::Trace,
+        }
+    };
+    let _ = log::set_logger(&LOGGER);
+    log::set_max_level(level);
 }

@@ -17,12 +17,17 @@ impl Timestamp {
 
     /// From seconds and nanoseconds within the second.
     pub const fn from_secs_nanos(secs: u64, nanos: u32) -> Timestamp {
-        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(nanos as u64))
+        Timestamp(
+            secs.saturating_mul(1_000_000_000)
+                .saturating_add(nanos as u64),
+        )
     }
 
     /// The current wall-clock time; only the live sources and the exporter call this.
     pub fn now() -> Timestamp {
-        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let d = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         Timestamp(d.as_nanos().min(u64::MAX as u128) as u64)
     }
 
@@ -48,7 +53,10 @@ impl Timestamp {
 
     /// `self + d`, saturating at the end of time.
     pub fn saturating_add(self, d: Duration) -> Timestamp {
-        Timestamp(self.0.saturating_add(d.as_nanos().min(u64::MAX as u128) as u64))
+        Timestamp(
+            self.0
+                .saturating_add(d.as_nanos().min(u64::MAX as u128) as u64),
+        )
     }
 
     /// The time from `earlier` to `self`, zero if `earlier` is later.
@@ -58,20 +66,26 @@ impl Timestamp {
 }
 
 impl fmt::Display for Timestamp {
-    /// RFC 3339 in UTC with microseconds: `2024-01-31T12:00:00.123456Z`.
+    /// RFC 3339 in UTC, microseconds unless a precision is given (`{:.9}` for
+    /// nanoseconds, `{:.3}` for milliseconds): `2024-01-31T12:00:00.123456Z`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digits = f.precision().unwrap_or(6).min(9);
         let secs = self.as_secs();
         let days = (secs / 86_400) as i64;
         let rem = secs % 86_400;
         let (y, m, d) = civil_from_days(days);
         write!(
             f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
             rem / 3600,
             (rem / 60) % 60,
-            rem % 60,
-            self.subsec_nanos() / 1000
-        )
+            rem % 60
+        )?;
+        if digits > 0 {
+            let fraction = self.subsec_nanos() / 10u32.pow(9 - digits as u32);
+            write!(f, ".{fraction:0digits$}")?;
+        }
+        f.write_str("Z")
     }
 }
 
@@ -102,12 +116,19 @@ mod tests {
         assert_eq!(t.to_string(), "2000-02-29T23:59:59.999999Z");
         let t = Timestamp::from_secs_nanos(1_700_000_000, 1_000);
         assert_eq!(t.to_string(), "2023-11-14T22:13:20.000001Z");
+        let t = Timestamp::from_secs_nanos(1_700_000_000, 123_456_789);
+        assert_eq!(format!("{t:.9}"), "2023-11-14T22:13:20.123456789Z");
+        assert_eq!(format!("{t:.3}"), "2023-11-14T22:13:20.123Z");
+        assert_eq!(format!("{t:.0}"), "2023-11-14T22:13:20Z");
     }
 
     #[test]
     fn arithmetic_saturates() {
         let t = Timestamp(5);
         assert_eq!(t.saturating_since(Timestamp(10)), Duration::ZERO);
-        assert_eq!(Timestamp(u64::MAX).saturating_add(Duration::from_secs(1)), Timestamp(u64::MAX));
+        assert_eq!(
+            Timestamp(u64::MAX).saturating_add(Duration::from_secs(1)),
+            Timestamp(u64::MAX)
+        );
     }
 }

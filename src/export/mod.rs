@@ -21,3 +21,4 @@ pub trait RecordSink: Send {
     /// End of the run: write what is buffered. Called once, last.
     fn finish(&mut self, now: Timestamp) -> std::io::Result<()>;
 }
+pub mod text;

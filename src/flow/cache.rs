@@ -114,7 +114,10 @@ struct List {
 }
 
 impl List {
-    const EMPTY: List = List { head: NIL, tail: NIL };
+    const EMPTY: List = List {
+        head: NIL,
+        tail: NIL,
+    };
 }
 
 #[derive(Clone, Debug)]
@@ -144,8 +147,12 @@ pub struct FlowCache {
 impl FlowCache {
     /// An empty shard.
     pub fn new(config: CacheConfig) -> FlowCache {
-        let idle_by_class =
-            [config.idle_timeout, config.udp_idle_timeout, config.icmp_idle_timeout, config.tcp_end_grace];
+        let idle_by_class = [
+            config.idle_timeout,
+            config.udp_idle_timeout,
+            config.icmp_idle_timeout,
+            config.tcp_end_grace,
+        ];
         FlowCache {
             config,
             idle_by_class,
@@ -201,7 +208,11 @@ impl FlowCache {
             r.tcp_flags |= meta.tcp_flags;
             r.min_ttl = r.min_ttl.min(meta.ttl);
             r.max_ttl = r.max_ttl.max(meta.ttl);
-            let class = if ended { CLASS_TCP_ENDED } else { slot.class as usize };
+            let class = if ended {
+                CLASS_TCP_ENDED
+            } else {
+                slot.class as usize
+            };
             self.idle_unlink(index);
             self.idle_push_back(index, class);
             return;
@@ -222,8 +233,17 @@ impl FlowCache {
             dst_mac: meta.dst_mac,
             end_reason: EndReason::ForcedEnd,
         };
-        let class = if ended { CLASS_TCP_ENDED } else { class_of(&meta.key) };
-        let slot = Slot { record, class: class as u8, idle: Links::default(), active: Links::default() };
+        let class = if ended {
+            CLASS_TCP_ENDED
+        } else {
+            class_of(&meta.key)
+        };
+        let slot = Slot {
+            record,
+            class: class as u8,
+            idle: Links::default(),
+            active: Links::default(),
+        };
         let index = match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize] = slot;
@@ -247,10 +267,16 @@ impl FlowCache {
         self.clock = now;
         for class in 0..CLASSES {
             let timeout = self.idle_by_class[class];
-            let reason = if class == CLASS_TCP_ENDED { EndReason::EndOfFlow } else { EndReason::IdleTimeout };
+            let reason = if class == CLASS_TCP_ENDED {
+                EndReason::EndOfFlow
+            } else {
+                EndReason::IdleTimeout
+            };
             loop {
                 let head = self.idle_lists[class].head;
-                if head == NIL || now.saturating_since(self.slots[head as usize].record.end) <= timeout {
+                if head == NIL
+                    || now.saturating_since(self.slots[head as usize].record.end) <= timeout
+                {
                     break;
                 }
                 out.push(self.remove(head, reason));
@@ -259,7 +285,8 @@ impl FlowCache {
         loop {
             let head = self.active_list.head;
             if head == NIL
-                || now.saturating_since(self.slots[head as usize].record.start) <= self.config.active_timeout
+                || now.saturating_since(self.slots[head as usize].record.start)
+                    <= self.config.active_timeout
             {
                 break;
             }
@@ -314,7 +341,10 @@ impl FlowCache {
         {
             let slot = &mut self.slots[index as usize];
             slot.class = class as u8;
-            slot.idle = Links { prev: tail, next: NIL };
+            slot.idle = Links {
+                prev: tail,
+                next: NIL,
+            };
         }
         if tail == NIL {
             list.head = index;
@@ -342,7 +372,10 @@ impl FlowCache {
 
     fn active_push_back(&mut self, index: u32) {
         let tail = self.active_list.tail;
-        self.slots[index as usize].active = Links { prev: tail, next: NIL };
+        self.slots[index as usize].active = Links {
+            prev: tail,
+            next: NIL,
+        };
         if tail == NIL {
             self.active_list.head = index;
         } else {
@@ -386,7 +419,8 @@ mod tests {
 
     fn pkt(proto: u8, sport: u16, flags: u8, octets: u32, ttl: u8) -> PacketMeta {
         let mut m = PacketMeta::default();
-        m.key.set_addrs("198.18.0.1".parse().unwrap(), "198.18.0.2".parse().unwrap());
+        m.key
+            .set_addrs("198.18.0.1".parse().unwrap(), "198.18.0.2".parse().unwrap());
         m.key.proto = proto;
         m.key.src_port = sport;
         m.key.dst_port = 80;
@@ -434,7 +468,10 @@ mod tests {
         assert!(out.is_empty());
         c.meter(&pkt(PROTO_TCP, 1, 0x10, 100, 64), t(30.5), &mut out); // gap 15.5 s > 15 s
         assert_eq!(out.len(), 1);
-        assert_eq!((out[0].packets, out[0].end_reason), (2, EndReason::IdleTimeout));
+        assert_eq!(
+            (out[0].packets, out[0].end_reason),
+            (2, EndReason::IdleTimeout)
+        );
         assert_eq!(c.len(), 1);
     }
 
@@ -446,7 +483,10 @@ mod tests {
         c.meter(&pkt(PROTO_UDP, 2, 0, 100, 64), t(0.0), &mut out);
         c.meter(&pkt(PROTO_ICMP, 0, 0, 100, 64), t(0.0), &mut out);
         c.expire(t(5.1), &mut out);
-        assert_eq!(out.iter().map(|r| r.key.proto).collect::<Vec<_>>(), vec![PROTO_ICMP]);
+        assert_eq!(
+            out.iter().map(|r| r.key.proto).collect::<Vec<_>>(),
+            vec![PROTO_ICMP]
+        );
         c.expire(t(10.1), &mut out);
         assert_eq!(out.last().unwrap().key.proto, PROTO_UDP);
         c.expire(t(15.1), &mut out);
@@ -465,7 +505,10 @@ mod tests {
         // Records [0..60], [61..121] end on the active timeout; [122..130] is left.
         assert_eq!(out.len(), 2);
         assert!(out.iter().all(|r| r.end_reason == EndReason::ActiveTimeout));
-        assert_eq!((out[0].start, out[0].end, out[0].packets), (t(0.0), t(60.0), 61));
+        assert_eq!(
+            (out[0].start, out[0].end, out[0].packets),
+            (t(0.0), t(60.0), 61)
+        );
         assert_eq!((out[1].start, out[1].packets), (t(61.0), 61));
         c.flush(EndReason::ForcedEnd, &mut out);
         assert_eq!(out.iter().map(|r| r.packets).sum::<u64>(), 131);
@@ -479,10 +522,16 @@ mod tests {
         c.meter(&pkt(PROTO_TCP, 9, 0x11, 52, 64), t(1.0), &mut out); // FIN+ACK
         c.meter(&pkt(PROTO_TCP, 9, 0x10, 52, 64), t(1.5), &mut out); // last ACK, within grace
         c.expire(t(3.4), &mut out);
-        assert!(out.is_empty(), "grace of 2 s after the last packet not over yet");
+        assert!(
+            out.is_empty(),
+            "grace of 2 s after the last packet not over yet"
+        );
         c.expire(t(3.6), &mut out);
         assert_eq!(out.len(), 1);
-        assert_eq!((out[0].packets, out[0].end_reason), (3, EndReason::EndOfFlow));
+        assert_eq!(
+            (out[0].packets, out[0].end_reason),
+            (3, EndReason::EndOfFlow)
+        );
     }
 
     #[test]
@@ -496,14 +545,20 @@ mod tests {
 
     #[test]
     fn full_cache_exports_the_least_recently_seen_record() {
-        let mut c = FlowCache::new(CacheConfig { max_flows: 2, ..CacheConfig::default() });
+        let mut c = FlowCache::new(CacheConfig {
+            max_flows: 2,
+            ..CacheConfig::default()
+        });
         let mut out = Vec::new();
         c.meter(&pkt(PROTO_TCP, 1, 0x10, 100, 64), t(0.0), &mut out);
         c.meter(&pkt(PROTO_UDP, 2, 0, 100, 64), t(1.0), &mut out);
         c.meter(&pkt(PROTO_TCP, 1, 0x10, 100, 64), t(2.0), &mut out); // flow 1 is now the newest
         c.meter(&pkt(PROTO_TCP, 3, 0x10, 100, 64), t(3.0), &mut out);
         assert_eq!(out.len(), 1);
-        assert_eq!((out[0].key.src_port, out[0].end_reason), (2, EndReason::LackOfResources));
+        assert_eq!(
+            (out[0].key.src_port, out[0].end_reason),
+            (2, EndReason::LackOfResources)
+        );
         assert_eq!(c.len(), 2);
         c.flush(EndReason::ForcedEnd, &mut out);
         assert_eq!(out.iter().map(|r| r.packets).sum::<u64>(), 4);
@@ -524,7 +579,10 @@ mod tests {
     #[test]
     fn slots_are_reused_and_lists_stay_consistent_under_churn() {
         // A reference model: per key, the packets since the record started.
-        let mut c = FlowCache::new(CacheConfig { max_flows: 50, ..cache().config().clone() });
+        let mut c = FlowCache::new(CacheConfig {
+            max_flows: 50,
+            ..cache().config().clone()
+        });
         let mut out = Vec::new();
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         let mut total = 0u64;
@@ -534,7 +592,11 @@ mod tests {
             seed ^= seed << 17;
             let proto = [PROTO_TCP, PROTO_UDP, PROTO_ICMP][(seed % 3) as usize];
             let flags = if seed % 97 == 0 { TCP_FIN } else { 0 };
-            c.meter(&pkt(proto, (seed >> 8) as u16 % 200, flags, 64, 64), t(i as f64 * 0.01), &mut out);
+            c.meter(
+                &pkt(proto, (seed >> 8) as u16 % 200, flags, 64, 64),
+                t(i as f64 * 0.01),
+                &mut out,
+            );
             total += 1;
         }
         c.flush(EndReason::ForcedEnd, &mut out);

@@ -1,5 +1,6 @@
 //! Flow metering: keys, records, the cache shard that accumulates them, and expiry.
 
+pub mod cache;
+pub mod fragments;
 pub mod key;
 pub mod record;
-pub mod cache;

@@ -1,0 +1,94 @@
+//! The command line as clap sees it: raw flags, close to what people type.
+//!
+//! `main` resolves these into the typed options the library runs on (durations parsed,
+//! defaults applied), so validation lives in one place (`config`).
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+/// flowprobe: a software flow probe. Turns packets from capture files or interfaces into
+/// flow records and exports them as NetFlow v9, IPFIX or v5, or writes them as text.
+#[derive(Debug, Parser)]
+#[command(name = "flowprobe", version, about, long_about = None, after_help = EXAMPLES)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Less log output (errors only).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  flowprobe convert capture.pcap                      records as a table (CSV when piped)
+  flowprobe convert a.pcapng b.pcapng --format json -o flows.json
+  flowprobe convert day1.pcap --idle-timeout 30s --active-timeout 5m
+
+Exit status: 0 ok, 1 runtime error (e.g. a damaged capture file), 2 usage or config error.";
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Convert capture files (pcap, pcapng) into flow records, on packet time.
+    Convert(ConvertArgs),
+}
+
+/// Text formats for records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Aligned columns for people (default on a terminal).
+    Table,
+    /// Comma-separated values with a header row (default when not a terminal).
+    Csv,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Flow cache timeouts and size, shared by `convert` and `run`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CacheArgs {
+    /// Idle timeout: a record ends after this long without packets [default: 15s].
+    #[arg(long, value_name = "DURATION")]
+    pub idle_timeout: Option<String>,
+    /// Idle timeout for UDP [default: the idle timeout].
+    #[arg(long, value_name = "DURATION")]
+    pub udp_idle_timeout: Option<String>,
+    /// Idle timeout for ICMP and ICMPv6 [default: the idle timeout].
+    #[arg(long, value_name = "DURATION")]
+    pub icmp_idle_timeout: Option<String>,
+    /// Active timeout: a longer flow is exported in records of at most this span [default: 30m].
+    #[arg(long, value_name = "DURATION")]
+    pub active_timeout: Option<String>,
+    /// After a TCP FIN or RST, the record ends once no packet came for this long [default: 5s].
+    #[arg(long, value_name = "DURATION")]
+    pub tcp_end_grace: Option<String>,
+    /// Most records held at once; when full, the least recently seen is exported early
+    /// ("lack of resources") [default: 1048576].
+    #[arg(long, value_name = "N")]
+    pub max_flows: Option<usize>,
+}
+
+/// `flowprobe convert`.
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Capture files (pcap or pcapng), read in this order as one capture.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Text format of the records.
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<FormatArg>,
+    /// Write the records to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Timeouts and cache size.
+    #[command(flatten)]
+    pub cache: CacheArgs,
+    /// Never draw a progress bar (it is drawn only when stderr is a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+}

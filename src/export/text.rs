@@ -1,0 +1,391 @@
+//! Text output of records: CSV, JSON lines, and an aligned table for people.
+//!
+//! CSV and JSON carry the same field names (`COLUMNS`), so a script written against one
+//! reads the other. Times are RFC 3339 UTC with nanoseconds, addresses in their standard
+//! text form, `proto` and `tcp_flags` numeric, MACs as `aa:bb:cc:dd:ee:ff`. The table
+//! is for a terminal: times to the millisecond, TCP flags as letters, columns aligned.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use super::RecordSink;
+use crate::flow::record::FlowRecord;
+use crate::time::Timestamp;
+
+/// The field names of CSV and JSON output, in order.
+pub const COLUMNS: [&str; 21] = [
+    "start",
+    "end",
+    "src",
+    "dst",
+    "sport",
+    "dport",
+    "proto",
+    "tos",
+    "tcp_flags",
+    "packets",
+    "bytes",
+    "in_if",
+    "vlan",
+    "icmp_type",
+    "icmp_code",
+    "end_reason",
+    "ip_version",
+    "min_ttl",
+    "max_ttl",
+    "src_mac",
+    "dst_mac",
+];
+
+/// Which text format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextFormat {
+    /// Aligned columns for people.
+    Table,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Writes records as text to any writer.
+pub struct TextSink {
+    format: TextFormat,
+    out: Box<dyn Write + Send>,
+    line: String,
+    header_written: bool,
+    /// Table column widths, grown as wider values appear.
+    widths: Vec<usize>,
+    rows_since_header: usize,
+}
+
+impl TextSink {
+    /// A sink writing `format` to `out` (buffer it: one write per record is made).
+    pub fn new(format: TextFormat, out: Box<dyn Write + Send>) -> TextSink {
+        TextSink {
+            format,
+            out,
+            line: String::with_capacity(256),
+            header_written: false,
+            widths: TABLE_COLUMNS
+                .iter()
+                .map(|(name, w)| name.len().max(*w))
+                .collect(),
+            rows_since_header: 0,
+        }
+    }
+
+    fn write_record(&mut self, r: &FlowRecord) -> io::Result<()> {
+        self.line.clear();
+        match self.format {
+            TextFormat::Csv => {
+                if !self.header_written {
+                    self.out.write_all(COLUMNS.join(",").as_bytes())?;
+                    self.out.write_all(b"\n")?;
+                    self.header_written = true;
+                }
+                let v = values(r);
+                for (i, value) in v.iter().enumerate() {
+                    if i > 0 {
+                        self.line.push(',');
+                    }
+                    self.line.push_str(value);
+                }
+            }
+            TextFormat::Json => {
+                let v = values(r);
+                self.line.push('{');
+                for (i, (name, value)) in COLUMNS.iter().zip(v.iter()).enumerate() {
+                    if i > 0 {
+                        self.line.push(',');
+                    }
+                    let quoted = matches!(
+                        *name,
+                        "start" | "end" | "src" | "dst" | "end_reason" | "src_mac" | "dst_mac"
+                    );
+                    if quoted {
+                        let _ = write!(self.line, "\"{name}\":\"{value}\"");
+                    } else {
+                        let _ = write!(self.line, "\"{name}\":{value}");
+                    }
+                }
+                self.line.push('}');
+            }
+            TextFormat::Table => {
+                let cells = table_cells(r);
+                let mut grew = false;
+                for (w, c) in self.widths.iter_mut().zip(cells.iter()) {
+                    if c.len() > *w {
+                        *w = c.len();
+                        grew = true;
+                    }
+                }
+                if !self.header_written || grew || self.rows_since_header >= 10_000 {
+                    let names: Vec<&str> = TABLE_COLUMNS.iter().map(|(n, _)| *n).collect();
+                    let header = aligned(&names, &self.widths);
+                    self.out.write_all(header.as_bytes())?;
+                    self.out.write_all(b"\n")?;
+                    self.header_written = true;
+                    self.rows_since_header = 0;
+                }
+                let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
+                self.line = aligned(&refs, &self.widths);
+                self.rows_since_header += 1;
+            }
+        }
+        self.line.push('\n');
+        self.out.write_all(self.line.as_bytes())
+    }
+}
+
+impl RecordSink for TextSink {
+    fn export(&mut self, records: &[FlowRecord], _now: Timestamp) -> io::Result<()> {
+        for r in records {
+            self.write_record(r)?;
+        }
+        Ok(())
+    }
+
+    fn tick(&mut self, _now: Timestamp) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn finish(&mut self, _now: Timestamp) -> io::Result<()> {
+        if !self.header_written && self.format == TextFormat::Csv {
+            self.out.write_all(COLUMNS.join(",").as_bytes())?;
+            self.out.write_all(b"\n")?;
+            self.header_written = true;
+        }
+        self.out.flush()
+    }
+}
+
+/// The CSV/JSON values of a record, in `COLUMNS` order.
+fn values(r: &FlowRecord) -> [String; 21] {
+    let k = &r.key;
+    [
+        format!("{:.9}", r.start),
+        format!("{:.9}", r.end),
+        k.src_addr().to_string(),
+        k.dst_addr().to_string(),
+        k.src_port.to_string(),
+        k.dst_port.to_string(),
+        k.proto.to_string(),
+        k.tos.to_string(),
+        r.tcp_flags.to_string(),
+        r.packets.to_string(),
+        r.octets.to_string(),
+        k.in_if.to_string(),
+        k.vlan.to_string(),
+        k.icmp_type().to_string(),
+        k.icmp_code().to_string(),
+        r.end_reason.name().to_string(),
+        k.ip_version.to_string(),
+        r.min_ttl.to_string(),
+        r.max_ttl.to_string(),
+        mac(&r.src_mac),
+        mac(&r.dst_mac),
+    ]
+}
+
+/// Table columns and their minimum widths.
+const TABLE_COLUMNS: [(&str, usize); 13] = [
+    ("start", 23),
+    ("duration", 8),
+    ("proto", 5),
+    ("src", 15),
+    ("sport", 5),
+    ("dst", 15),
+    ("dport", 5),
+    ("flags", 6),
+    ("tos", 3),
+    ("packets", 7),
+    ("bytes", 9),
+    ("in_if", 5),
+    ("end", 6),
+];
+
+fn table_cells(r: &FlowRecord) -> [String; 13] {
+    let k = &r.key;
+    let duration = r.end.saturating_since(r.start).as_secs_f64();
+    let (sport, dport) = if k.is_icmp() {
+        (
+            "-".to_string(),
+            format!("{}.{}", k.icmp_type(), k.icmp_code()),
+        )
+    } else {
+        (k.src_port.to_string(), k.dst_port.to_string())
+    };
+    [
+        format!("{:.3}", r.start),
+        format!("{duration:.3}"),
+        proto_name(k.proto),
+        k.src_addr().to_string(),
+        sport,
+        k.dst_addr().to_string(),
+        dport,
+        tcp_flag_letters(r.tcp_flags),
+        k.tos.to_string(),
+        r.packets.to_string(),
+        r.octets.to_string(),
+        k.in_if.to_string(),
+        r.end_reason.name().to_string(),
+    ]
+}
+
+fn aligned(cells: &[&str], widths: &[usize]) -> String {
+    let mut line = String::new();
+    for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
+        if i > 0 {
+            line.push_str("  ");
+        }
+        // Numbers right-aligned, text left-aligned.
+        if i >= 8 && i <= 11 {
+            let _ = write!(line, "{c:>w$}");
+        } else {
+            let _ = write!(line, "{c:<w$}");
+        }
+    }
+    line.truncate(line.trim_end().len());
+    line
+}
+
+fn proto_name(proto: u8) -> String {
+    match proto {
+        1 => "ICMP".into(),
+        6 => "TCP".into(),
+        17 => "UDP".into(),
+        47 => "GRE".into(),
+        50 => "ESP".into(),
+        58 => "ICMP6".into(),
+        132 => "SCTP".into(),
+        p => p.to_string(),
+    }
+}
+
+/// TCP flags as nfdump writes them: `CEUAPRSF`, a dot for each flag not set; only the six
+/// classic flags unless CWR or ECE are set.
+fn tcp_flag_letters(flags: u8) -> String {
+    let letters = b"CEUAPRSF";
+    let start = if flags & 0xc0 != 0 { 0 } else { 2 };
+    (start..8)
+        .map(|i| {
+            if flags & (0x80 >> i) != 0 {
+                letters[i] as char
+            } else {
+                '.'
+            }
+        })
+        .collect()
+}
+
+fn mac(m: &[u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::key::FlowKey;
+    use crate::flow::record::EndReason;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn record() -> FlowRecord {
+        let mut key = FlowKey {
+            proto: 1,
+            dst_port: 3 * 256 + 3,
+            in_if: 2,
+            vlan: 10,
+            tos: 0x10,
+            ..Default::default()
+        };
+        key.set_addrs(
+            "198.18.0.1".parse().unwrap(),
+            "2001:db8::1".parse().unwrap(),
+        );
+        key.proto = 58;
+        FlowRecord {
+            key,
+            start: Timestamp::from_secs_nanos(1_700_000_000, 5),
+            end: Timestamp::from_secs_nanos(1_700_000_001, 0),
+            packets: 3,
+            octets: 1 << 40,
+            tcp_flags: 0,
+            min_ttl: 60,
+            max_ttl: 64,
+            src_mac: [0, 1, 2, 3, 4, 0xab],
+            dst_mac: [0xff; 6],
+            end_reason: EndReason::IdleTimeout,
+        }
+    }
+
+    fn render(format: TextFormat) -> String {
+        let buf = Shared::default();
+        let mut sink = TextSink::new(format, Box::new(buf.clone()));
+        sink.export(&[record()], Timestamp(0)).unwrap();
+        sink.finish(Timestamp(0)).unwrap();
+        let bytes = buf.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn csv_has_the_header_and_the_documented_fields() {
+        let out = render(TextFormat::Csv);
+        let mut lines = out.lines();
+        assert_eq!(lines.next().unwrap(), COLUMNS.join(","));
+        assert_eq!(
+            lines.next().unwrap(),
+            "2023-11-14T22:13:20.000000005Z,2023-11-14T22:13:21.000000000Z,::ffff:198.18.0.1,2001:db8::1,\
+             0,771,58,16,0,3,1099511627776,2,10,3,3,idle,6,60,64,00:01:02:03:04:ab,ff:ff:ff:ff:ff:ff"
+        );
+    }
+
+    #[test]
+    fn json_lines_use_the_same_names() {
+        let out = render(TextFormat::Json);
+        assert!(out.starts_with("{\"start\":\"2023-11-14T22:13:20.000000005Z\",\"end\":"));
+        assert!(out.contains("\"bytes\":1099511627776,"));
+        assert!(out.contains("\"end_reason\":\"idle\""));
+        assert_eq!(out.lines().count(), 1);
+        for name in COLUMNS {
+            assert!(out.contains(&format!("\"{name}\":")), "{name} missing");
+        }
+    }
+
+    #[test]
+    fn table_is_aligned_under_its_header() {
+        let out = render(TextFormat::Table);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2);
+        let bytes_col = lines[0].find("bytes").unwrap() + "bytes".len();
+        assert_eq!(
+            &lines[1][..bytes_col].trim_end()[..]
+                .rsplit(' ')
+                .next()
+                .unwrap(),
+            &"1099511627776"
+        );
+    }
+
+    #[test]
+    fn tcp_flags_read_like_nfdump() {
+        assert_eq!(tcp_flag_letters(0x12), ".A..S.");
+        assert_eq!(tcp_flag_letters(0x12).len(), 6);
+        assert_eq!(tcp_flag_letters(0xc1), "CE.....F");
+    }
+}
