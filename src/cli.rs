@@ -28,6 +28,7 @@ Examples:
   flowprobe convert capture.pcap                      records as a table (CSV when piped)
   flowprobe convert a.pcapng b.pcapng --format json -o flows.json
   flowprobe convert day1.pcap --idle-timeout 30s --active-timeout 5m
+  flowprobe generate -o test.pcap --conversations 100000   a synthetic capture
 
 Exit status: 0 ok, 1 runtime error (e.g. a damaged capture file), 2 usage or config error.";
 
@@ -36,6 +37,31 @@ Exit status: 0 ok, 1 runtime error (e.g. a damaged capture file), 2 usage or con
 pub enum Command {
     /// Convert capture files (pcap, pcapng) into flow records, on packet time.
     Convert(ConvertArgs),
+    /// Write a deterministic synthetic capture (for tests, benchmarks and demos).
+    Generate(GenerateArgs),
+}
+
+/// `flowprobe generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The pcap file to write.
+    #[arg(short = 'o', long, value_name = "PATH")]
+    pub output: PathBuf,
+    /// Conversations (a conversation is usually two directional flows).
+    #[arg(long, default_value_t = 1000)]
+    pub conversations: usize,
+    /// Mean packets a conversation (heavy-tailed).
+    #[arg(long, default_value_t = 10.0)]
+    pub mean_packets: f64,
+    /// Conversations start within this span of time.
+    #[arg(long, default_value = "120s", value_name = "DURATION")]
+    pub span: String,
+    /// Seed of the random stream: the same seed writes the same bytes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Nanosecond timestamps instead of microseconds.
+    #[arg(long)]
+    pub nanos: bool,
 }
 
 /// Text formats for records.

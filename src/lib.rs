@@ -10,6 +10,7 @@
 //! - `decode`   frame bytes to `PacketMeta` (flow key fields, length, flags), per link type.
 //! - `flow`     `key`, `record`, the cache shard with expiry.
 //! - `export`   record sinks: text (CSV/JSON/table), IPFIX, NetFlow v9 and v5.
+//! - `generate` deterministic traffic generator (tests, benchmarks, shipped captures).
 //! - `pipeline` workers (decode + cache shard), the exporter thread, offline conversion,
 //!              counters and the closing summary.
 //! - `cli`      the command line as clap sees it (raw flags).
@@ -24,5 +25,6 @@ pub mod config;
 pub mod decode;
 pub mod export;
 pub mod flow;
+pub mod generate;
 pub mod pipeline;
 pub mod time;

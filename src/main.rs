@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use flowprobe::cli::{CacheArgs, Cli, Command, ConvertArgs, FormatArg};
+use flowprobe::cli::{CacheArgs, Cli, Command, ConvertArgs, FormatArg, GenerateArgs};
 use flowprobe::config::parse_duration;
 use flowprobe::export::text::{TextFormat, TextSink};
 use flowprobe::export::RecordSink;
@@ -24,6 +24,7 @@ fn main() -> ExitCode {
     init_logging(&cli);
     let result = match cli.command {
         Command::Convert(args) => run_convert(args),
+        Command::Generate(args) => run_generate(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -126,6 +127,34 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
     } else {
         Err(Failure::Runtime(problems.join("\nflowprobe: ")))
     }
+}
+
+fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
+    use flowprobe::generate::{generate, write_pcap, GenConfig};
+    let span = parse_duration(&args.span).map_err(|e| Failure::Usage(format!("--span: {e}")))?;
+    let config = GenConfig {
+        seed: args.seed,
+        conversations: args.conversations,
+        mean_packets: args.mean_packets,
+        span,
+        ..GenConfig::default()
+    };
+    let generated = generate(&config);
+    let file = File::create(&args.output)
+        .map_err(|e| Failure::Runtime(format!("cannot create {}: {e}", args.output.display())))?;
+    write_pcap(
+        &generated,
+        args.nanos,
+        &mut BufWriter::with_capacity(1 << 20, file),
+    )
+    .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", args.output.display())))?;
+    eprintln!(
+        "flowprobe: wrote {}: {} packets in {} conversations",
+        args.output.display(),
+        generated.packets.len(),
+        generated.conversations.len()
+    );
+    Ok(())
 }
 
 /// A logger writing `flowprobe: LEVEL: message` lines to stderr.

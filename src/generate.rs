@@ -1,0 +1,553 @@
+//! A deterministic traffic generator: writes captures whose every flow is known.
+//!
+//! Used by the tests (conversion must reproduce the per-direction totals and split records
+//! exactly where the timeouts say), by the benchmarks (a large capture of a chosen size),
+//! and to make the small captures shipped in `pcaps/`. The same seed and settings give the
+//! same bytes on every machine: the random numbers come from a fixed SplitMix64 stream.
+//!
+//! What it makes: conversations between hosts in 198.18.0.0/15 and 2001:db8::/32 over
+//! TCP (handshake, data, FIN close or RST), UDP and ICMP echo; some on 802.1Q VLANs; flow
+//! sizes heavy-tailed (Pareto), so a few flows carry most packets; and some conversations
+//! pause for longer than the idle timeout or last longer than the active timeout, so
+//! records must split. Frames are Ethernet II with correct IPv4, TCP, UDP and ICMP checksums.
+
+use std::io::{self, Write};
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use crate::time::Timestamp;
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct GenConfig {
+    /// Seed of the random stream.
+    pub seed: u64,
+    /// Conversations (each is two directional flows, or one for a one-way UDP stream).
+    pub conversations: usize,
+    /// Capture start time.
+    pub start: Timestamp,
+    /// Conversations start uniformly within this span.
+    pub span: Duration,
+    /// Mean packets a conversation (heavy-tailed; at least 1).
+    pub mean_packets: f64,
+    /// Largest number of packets of one conversation.
+    pub max_packets: usize,
+    /// Share of conversations over IPv6.
+    pub ipv6_share: f64,
+    /// Share of conversations on a VLAN.
+    pub vlan_share: f64,
+    /// Share of conversations with one pause of `pause` (longer than the idle timeout).
+    pub pause_share: f64,
+    /// How long the pauses last.
+    pub pause: Duration,
+    /// Mean time between packets of a conversation.
+    pub mean_gap: Duration,
+}
+
+impl Default for GenConfig {
+    fn default() -> Self {
+        GenConfig {
+            seed: 1,
+            conversations: 1000,
+            start: Timestamp::from_secs_nanos(1_700_000_000, 0),
+            span: Duration::from_secs(120),
+            mean_packets: 10.0,
+            max_packets: 5000,
+            ipv6_share: 0.3,
+            vlan_share: 0.2,
+            pause_share: 0.1,
+            pause: Duration::from_secs(20),
+            mean_gap: Duration::from_millis(200),
+        }
+    }
+}
+
+/// One generated packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GenPacket {
+    /// Capture time.
+    pub ts: Timestamp,
+    /// Index of its conversation.
+    pub conversation: u32,
+    /// True from the client to the server.
+    pub forward: bool,
+    /// IP length (header plus payload), what a flow record counts.
+    pub ip_len: u16,
+    /// TCP flags (0 for UDP and ICMP).
+    pub tcp_flags: u8,
+}
+
+/// Protocol of a conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GenProto {
+    /// TCP with handshake and close.
+    Tcp,
+    /// UDP, both ways.
+    Udp,
+    /// ICMP or ICMPv6 echo request and reply.
+    Icmp,
+}
+
+/// A conversation between a client and a server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conversation {
+    /// IPv6 rather than IPv4.
+    pub ipv6: bool,
+    /// Client address index (becomes an address in the test ranges).
+    pub client: u32,
+    /// Server address index.
+    pub server: u32,
+    /// Client port (ICMP: echo identifier).
+    pub client_port: u16,
+    /// Server port.
+    pub server_port: u16,
+    /// Protocol.
+    pub proto: GenProto,
+    /// 802.1Q VLAN id, 0 for none.
+    pub vlan: u16,
+    /// IPv4 ToS / IPv6 traffic class.
+    pub tos: u8,
+}
+
+impl Conversation {
+    /// Client address in text form.
+    pub fn client_addr(&self) -> String {
+        addr_text(self.ipv6, self.client)
+    }
+
+    /// Server address in text form.
+    pub fn server_addr(&self) -> String {
+        addr_text(self.ipv6, self.server)
+    }
+
+    /// IP protocol number.
+    pub fn proto_number(&self) -> u8 {
+        match (self.proto, self.ipv6) {
+            (GenProto::Tcp, _) => 6,
+            (GenProto::Udp, _) => 17,
+            (GenProto::Icmp, false) => 1,
+            (GenProto::Icmp, true) => 58,
+        }
+    }
+
+    /// (source port, destination port) of a packet as a flow key has them; ICMP: 0 and
+    /// type * 256 + code.
+    pub fn key_ports(&self, forward: bool) -> (u16, u16) {
+        match (self.proto, forward) {
+            (GenProto::Icmp, true) => (0, u16::from(echo_types(self.ipv6).0) << 8),
+            (GenProto::Icmp, false) => (0, u16::from(echo_types(self.ipv6).1) << 8),
+            (_, true) => (self.client_port, self.server_port),
+            (_, false) => (self.server_port, self.client_port),
+        }
+    }
+}
+
+fn echo_types(ipv6: bool) -> (u8, u8) {
+    if ipv6 {
+        (128, 129)
+    } else {
+        (8, 0)
+    }
+}
+
+fn addr_text(ipv6: bool, index: u32) -> String {
+    if ipv6 {
+        v6_addr(index).to_string()
+    } else {
+        v4_addr(index).to_string()
+    }
+}
+
+fn v4_addr(index: u32) -> Ipv4Addr {
+    // 198.18.0.0/15: 131072 addresses; skip .0 of the range.
+    Ipv4Addr::from(0xc612_0000u32 + 1 + index % 131_000)
+}
+
+fn v6_addr(index: u32) -> Ipv6Addr {
+    Ipv6Addr::new(
+        0x2001,
+        0xdb8,
+        0,
+        (index >> 16) as u16,
+        0,
+        0,
+        0,
+        (index & 0xffff) as u16 + 1,
+    )
+}
+
+/// A generated capture: its conversations and packets in time order.
+#[derive(Clone, Debug)]
+pub struct Generated {
+    /// The conversations.
+    pub conversations: Vec<Conversation>,
+    /// Every packet, sorted by time (ties in generation order).
+    pub packets: Vec<GenPacket>,
+}
+
+/// SplitMix64: small, fast, and the same everywhere.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A stream from `seed`.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in [0, n).
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 {
+            0
+        } else {
+            self.next_u64() % n
+        }
+    }
+
+    /// Exponentially distributed with the given mean.
+    pub fn exponential(&mut self, mean: f64) -> f64 {
+        -mean * (1.0 - self.unit()).ln()
+    }
+}
+
+/// Generates conversations and packets.
+pub fn generate(config: &GenConfig) -> Generated {
+    let mut rng = Rng::new(config.seed);
+    let mut conversations = Vec::with_capacity(config.conversations);
+    let mut packets = Vec::new();
+    // Pareto with shape 1.5: mean = xm * 1.5 / 0.5 = 3 xm.
+    let alpha = 1.5;
+    let xm = (config.mean_packets * (alpha - 1.0) / alpha).max(0.5);
+    for index in 0..config.conversations {
+        let ipv6 = rng.unit() < config.ipv6_share;
+        let proto = match rng.below(10) {
+            0..=5 => GenProto::Tcp,
+            6..=8 => GenProto::Udp,
+            _ => GenProto::Icmp,
+        };
+        let conversation = Conversation {
+            ipv6,
+            client: rng.below(100_000) as u32,
+            server: 100_000 + rng.below(1000) as u32,
+            client_port: 1024 + rng.below(60_000) as u16,
+            // Ports whose payload tshark does not try to dissect (zeros are no valid DNS).
+            server_port: match proto {
+                GenProto::Tcp => [22, 80, 443, 5201, 8080][rng.below(5) as usize],
+                _ => [5001, 9000, 40000][rng.below(3) as usize],
+            },
+            proto,
+            vlan: if rng.unit() < config.vlan_share {
+                1 + rng.below(4000) as u16
+            } else {
+                0
+            },
+            tos: [0, 0, 0, 0x10, 0xb8][rng.below(5) as usize],
+        };
+        let count = ((xm / (1.0 - rng.unit()).powf(1.0 / alpha)) as usize)
+            .clamp(1, config.max_packets.max(1));
+        let span_ns = config.span.as_nanos() as f64;
+        let mut t = config.start.as_nanos() + (rng.unit() * span_ns) as u64;
+        let pause_at = if rng.unit() < config.pause_share && count > 2 {
+            Some(1 + rng.below(count as u64 - 2) as usize)
+        } else {
+            None
+        };
+        let mean_gap = config.mean_gap.as_nanos() as f64;
+        for i in 0..count {
+            if i > 0 {
+                t += rng.exponential(mean_gap) as u64 + 1;
+                if pause_at == Some(i) {
+                    t += config.pause.as_nanos() as u64;
+                }
+            }
+            let (forward, tcp_flags, payload) = match proto {
+                GenProto::Tcp => tcp_step(i, count, &mut rng),
+                GenProto::Udp => (i % 3 != 2, 0, 20 + rng.below(1200) as u16),
+                GenProto::Icmp => (i % 2 == 0, 0, 56),
+            };
+            let header = if ipv6 { 40 } else { 20 }
+                + match proto {
+                    GenProto::Tcp => 20,
+                    GenProto::Udp | GenProto::Icmp => 8,
+                };
+            packets.push(GenPacket {
+                ts: Timestamp(t),
+                conversation: index as u32,
+                forward,
+                ip_len: header + payload,
+                tcp_flags,
+            });
+        }
+        conversations.push(conversation);
+    }
+    packets.sort_by_key(|p| p.ts);
+    Generated {
+        conversations,
+        packets,
+    }
+}
+
+/// Direction, flags and payload of the `i`th of `count` TCP packets.
+fn tcp_step(i: usize, count: usize, rng: &mut Rng) -> (bool, u8, u16) {
+    const FIN: u8 = 0x01;
+    const SYN: u8 = 0x02;
+    const RST: u8 = 0x04;
+    const PSH: u8 = 0x08;
+    const ACK: u8 = 0x10;
+    match (i, count - i) {
+        (0, _) => (true, SYN, 0),
+        (1, _) => (false, SYN | ACK, 0),
+        (_, 1) if count > 4 && rng.below(8) == 0 => (true, RST | ACK, 0),
+        (_, 1) if count > 4 => (true, ACK, 0),
+        (_, 2) if count > 4 => (false, FIN | ACK, 0),
+        (_, 3) if count > 4 => (true, FIN | ACK, 0),
+        _ => {
+            let forward = rng.below(3) == 0;
+            let payload = if rng.below(2) == 0 {
+                1448
+            } else {
+                rng.below(600) as u16
+            };
+            (forward, if payload > 0 { PSH | ACK } else { ACK }, payload)
+        }
+    }
+}
+
+/// Writes `generated` as a classic pcap (microsecond or nanosecond resolution).
+pub fn write_pcap(generated: &Generated, nanos: bool, out: &mut impl Write) -> io::Result<()> {
+    let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
+    let mut header = Vec::with_capacity(24);
+    header.extend_from_slice(&magic.to_le_bytes());
+    header.extend_from_slice(&2u16.to_le_bytes());
+    header.extend_from_slice(&4u16.to_le_bytes());
+    header.extend_from_slice(&[0; 8]); // thiszone, sigfigs
+    header.extend_from_slice(&65_535u32.to_le_bytes());
+    header.extend_from_slice(&1u32.to_le_bytes()); // LINKTYPE_ETHERNET
+    out.write_all(&header)?;
+    let mut frame = Vec::with_capacity(1600);
+    let mut record = Vec::with_capacity(16);
+    for p in &generated.packets {
+        let c = &generated.conversations[p.conversation as usize];
+        frame.clear();
+        build_frame(c, p, &mut frame);
+        record.clear();
+        let secs = p.ts.as_secs() as u32;
+        let frac = if nanos {
+            p.ts.subsec_nanos()
+        } else {
+            p.ts.subsec_nanos() / 1000
+        };
+        record.extend_from_slice(&secs.to_le_bytes());
+        record.extend_from_slice(&frac.to_le_bytes());
+        record.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        record.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        out.write_all(&record)?;
+        out.write_all(&frame)?;
+    }
+    out.flush()
+}
+
+/// The MAC of address index `i`: locally administered, unicast.
+fn mac(i: u32) -> [u8; 6] {
+    let b = i.to_be_bytes();
+    [0x02, 0x00, b[0], b[1], b[2], b[3]]
+}
+
+/// Builds the Ethernet frame of one packet into `frame`.
+pub fn build_frame(c: &Conversation, p: &GenPacket, frame: &mut Vec<u8>) {
+    let (src, dst) = if p.forward {
+        (c.client, c.server)
+    } else {
+        (c.server, c.client)
+    };
+    frame.extend_from_slice(&mac(dst));
+    frame.extend_from_slice(&mac(src));
+    if c.vlan != 0 {
+        frame.extend_from_slice(&0x8100u16.to_be_bytes());
+        frame.extend_from_slice(&c.vlan.to_be_bytes());
+    }
+    frame.extend_from_slice(&(if c.ipv6 { 0x86ddu16 } else { 0x0800 }).to_be_bytes());
+    let ip_start = frame.len();
+    let proto = c.proto_number();
+    let ip_header_len = if c.ipv6 { 40 } else { 20 };
+    let l4_len = p.ip_len - ip_header_len;
+    let (sport, dport) = if p.forward {
+        (c.client_port, c.server_port)
+    } else {
+        (c.server_port, c.client_port)
+    };
+    // Pseudo-header sum for the transport checksum.
+    let mut pseudo: u32;
+    if c.ipv6 {
+        frame.extend_from_slice(&[0x60 | (c.tos >> 4), c.tos << 4, 0, 0]);
+        frame.extend_from_slice(&l4_len.to_be_bytes());
+        frame.push(proto);
+        frame.push(64); // hop limit
+        frame.extend_from_slice(&v6_addr(src).octets());
+        frame.extend_from_slice(&v6_addr(dst).octets());
+        pseudo = sum16(&frame[ip_start + 8..ip_start + 40]);
+    } else {
+        frame.extend_from_slice(&[0x45, c.tos]);
+        frame.extend_from_slice(&p.ip_len.to_be_bytes());
+        frame.extend_from_slice(&(p.ts.as_nanos() as u16).to_be_bytes()); // identification
+        frame.extend_from_slice(&[0x40, 0]); // DF
+        frame.push(64); // TTL
+        frame.push(proto);
+        frame.extend_from_slice(&[0, 0]); // checksum, below
+        frame.extend_from_slice(&v4_addr(src).octets());
+        frame.extend_from_slice(&v4_addr(dst).octets());
+        let ck = checksum(sum16(&frame[ip_start..ip_start + 20]));
+        frame[ip_start + 10..ip_start + 12].copy_from_slice(&ck.to_be_bytes());
+        pseudo = sum16(&frame[ip_start + 12..ip_start + 20]);
+    }
+    if proto == 1 {
+        pseudo = 0; // the ICMPv4 checksum has no pseudo-header
+    } else {
+        pseudo += u32::from(proto) + u32::from(l4_len);
+    }
+    let l4_start = frame.len();
+    let checksum_at = match c.proto {
+        GenProto::Tcp => {
+            frame.extend_from_slice(&sport.to_be_bytes());
+            frame.extend_from_slice(&dport.to_be_bytes());
+            frame.extend_from_slice(&(p.ts.as_nanos() as u32).to_be_bytes()); // sequence
+            frame.extend_from_slice(&0u32.to_be_bytes()); // acknowledgment
+            frame.extend_from_slice(&[0x50, p.tcp_flags]);
+            frame.extend_from_slice(&65_535u16.to_be_bytes()); // window
+            frame.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
+            l4_start + 16
+        }
+        GenProto::Udp => {
+            frame.extend_from_slice(&sport.to_be_bytes());
+            frame.extend_from_slice(&dport.to_be_bytes());
+            frame.extend_from_slice(&l4_len.to_be_bytes());
+            frame.extend_from_slice(&[0, 0]);
+            l4_start + 6
+        }
+        GenProto::Icmp => {
+            let (request, reply) = echo_types(c.ipv6);
+            frame.extend_from_slice(&[if p.forward { request } else { reply }, 0, 0, 0]);
+            frame.extend_from_slice(&c.client_port.to_be_bytes()); // identifier
+            frame.extend_from_slice(&(p.ts.as_nanos() as u16).to_be_bytes()); // sequence
+            l4_start + 2
+        }
+    };
+    frame.resize(ip_start + p.ip_len as usize, 0);
+    let mut ck = checksum(pseudo + sum16(&frame[l4_start..]));
+    if ck == 0 && c.proto == GenProto::Udp {
+        ck = 0xffff;
+    }
+    frame[checksum_at..checksum_at + 2].copy_from_slice(&ck.to_be_bytes());
+}
+
+fn sum16(bytes: &[u8]) -> u32 {
+    bytes
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum()
+}
+
+fn checksum(mut sum: u32) -> u16 {
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_capture_other_seed_other_capture() {
+        let config = GenConfig {
+            conversations: 50,
+            ..GenConfig::default()
+        };
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        write_pcap(&generate(&config), false, &mut a).unwrap();
+        write_pcap(&generate(&config), false, &mut b).unwrap();
+        assert_eq!(a, b);
+        let mut c = Vec::new();
+        write_pcap(&generate(&GenConfig { seed: 2, ..config }), false, &mut c).unwrap();
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn frames_parse_with_an_independent_parser_and_checksums_hold() {
+        let g = generate(&GenConfig {
+            conversations: 300,
+            ..GenConfig::default()
+        });
+        let mut frame = Vec::new();
+        for p in g.packets.iter().take(3000) {
+            let c = &g.conversations[p.conversation as usize];
+            frame.clear();
+            build_frame(c, p, &mut frame);
+            let sliced =
+                etherparse::SlicedPacket::from_ethernet(&frame).expect("generated frame parses");
+            match sliced.net {
+                Some(etherparse::NetSlice::Ipv4(ip)) => {
+                    assert_eq!(ip.header().total_len(), p.ip_len);
+                    assert_eq!(
+                        ip.header().to_header().calc_header_checksum(),
+                        ip.header().header_checksum()
+                    );
+                }
+                Some(etherparse::NetSlice::Ipv6(ip)) => {
+                    assert_eq!(ip.header().payload_length() + 40, p.ip_len)
+                }
+                other => panic!("not IP: {other:?}"),
+            }
+            match (&sliced.transport, c.proto) {
+                (Some(etherparse::TransportSlice::Tcp(t)), GenProto::Tcp) => {
+                    let (s, d) = c.key_ports(p.forward);
+                    assert_eq!((t.source_port(), t.destination_port()), (s, d));
+                }
+                (Some(etherparse::TransportSlice::Udp(u)), GenProto::Udp) => {
+                    assert_eq!(
+                        (u.source_port(), u.destination_port()),
+                        c.key_ports(p.forward)
+                    );
+                }
+                (Some(etherparse::TransportSlice::Icmpv4(_)), GenProto::Icmp) => assert!(!c.ipv6),
+                (Some(etherparse::TransportSlice::Icmpv6(_)), GenProto::Icmp) => assert!(c.ipv6),
+                (t, proto) => panic!("transport {t:?} for {proto:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn flow_sizes_are_heavy_tailed() {
+        let g = generate(&GenConfig {
+            conversations: 2000,
+            ..GenConfig::default()
+        });
+        let mut sizes = vec![0usize; g.conversations.len()];
+        for p in &g.packets {
+            sizes[p.conversation as usize] += 1;
+        }
+        sizes.sort_unstable_by(|a, b| b.cmp(a));
+        let top: usize = sizes[..20].iter().sum();
+        let all: usize = sizes.iter().sum();
+        assert!(
+            top * 5 > all,
+            "the largest 1% of conversations should carry over 20% of packets"
+        );
+    }
+}
