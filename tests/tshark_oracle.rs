@@ -1,0 +1,219 @@
+//! Every capture in `../shared/pcaps/real` and `edge` against tshark.
+//!
+//! The oracle: tshark's outer IP header of each frame (the first `ip`/`ipv6` layer in
+//! `frame.protocols`), summed per direction (source, destination): packets, and octets as
+//! IPv4 total length or IPv6 40 + payload length. flowprobe's records, summed the same way,
+//! must be equal.
+//!
+//! Expectations derived for the harder captures (why the same equality holds):
+//! - fragments: each fragment is a packet of its own with its own IP length, in tshark and
+//!   in flowprobe; tracking only moves later fragments into the first one's flow, which
+//!   does not change per-direction sums;
+//! - frames cut by the snaplen: both take the octets from the IP header, not the frame;
+//! - IPv6 extension headers: both count 40 + payload length, extension headers included;
+//! - tunnels: this check is on the outer header, which is what flowprobe meters without
+//!   decapsulation.
+//! Frames on link types flowprobe does not decode must be counted as such, every one.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::process::Command;
+
+use flowprobe::flow::cache::CacheConfig;
+use flowprobe::pipeline::convert::{convert, ConvertOptions};
+
+use common::{
+    manifest, parallel_map, require_shared_pcaps, require_tool, shared_pcaps, Collect, ManifestRow,
+};
+
+/// Link types flowprobe decodes.
+const SUPPORTED: [u32; 10] = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276];
+
+type Totals = BTreeMap<(String, String), (u64, u64)>;
+
+/// tshark's per-direction totals on the outer IP header.
+fn tshark_totals(path: &Path) -> Result<Totals, String> {
+    let out = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(path)
+        .args(["-T", "fields", "-E", "occurrence=f", "-E", "separator=\t"])
+        .args([
+            "-e",
+            "frame.protocols",
+            "-e",
+            "ip.src",
+            "-e",
+            "ip.dst",
+            "-e",
+            "ip.len",
+        ])
+        .args(["-e", "ipv6.src", "-e", "ipv6.dst", "-e", "ipv6.plen"])
+        .output()
+        .map_err(|e| format!("tshark: {e}"))?;
+    let mut totals = Totals::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() < 7 {
+            continue;
+        }
+        let outer = f[0].split(':').find(|p| *p == "ip" || *p == "ipv6");
+        let (src, dst, len) = match outer {
+            Some("ip") if !f[1].is_empty() && !f[3].is_empty() => (
+                f[1].to_string(),
+                f[2].to_string(),
+                f[3].parse::<u64>().unwrap_or(0),
+            ),
+            Some("ipv6") if !f[4].is_empty() && !f[6].is_empty() => (
+                f[4].to_string(),
+                f[5].to_string(),
+                40 + f[6].parse::<u64>().unwrap_or(0),
+            ),
+            _ => continue,
+        };
+        let e = totals.entry((src, dst)).or_default();
+        e.0 += 1;
+        e.1 += len;
+    }
+    Ok(totals)
+}
+
+/// flowprobe's per-direction totals, and how many frames it called unsupported.
+fn our_totals(path: &Path) -> (Totals, u64, u64, Vec<String>) {
+    let sink = Collect::default();
+    let options = ConvertOptions {
+        files: vec![path.to_path_buf()],
+        cache: CacheConfig::default(),
+        progress: false,
+    };
+    let report = convert(&options, vec![Box::new(sink.clone())]).expect("conversion starts");
+    let mut totals = Totals::new();
+    for r in sink.records() {
+        let e = totals
+            .entry((r.key.src_addr().to_string(), r.key.dst_addr().to_string()))
+            .or_default();
+        e.0 += r.packets;
+        e.1 += r.octets;
+    }
+    let unsupported: u64 = report.counters.unsupported_link_types.values().sum();
+    let errors = report.file_errors.iter().map(|e| e.to_string()).collect();
+    assert!(
+        report.counters.conserved(),
+        "{}: packets not conserved",
+        path.display()
+    );
+    (totals, report.counters.read, unsupported, errors)
+}
+
+fn describe(ours: &Totals, theirs: &Totals) -> String {
+    let mut lines = Vec::new();
+    let keys: std::collections::BTreeSet<_> = ours.keys().chain(theirs.keys()).collect();
+    for k in keys {
+        let (a, b) = (ours.get(k), theirs.get(k));
+        if a != b {
+            lines.push(format!(
+                "    {} -> {}: flowprobe {:?} tshark {:?}",
+                k.0, k.1, a, b
+            ));
+        }
+    }
+    let more = lines.len().saturating_sub(6);
+    lines.truncate(6);
+    if more > 0 {
+        lines.push(format!("    ... and {more} more"));
+    }
+    lines.join("\n")
+}
+
+enum Outcome {
+    Equal,
+    Unsupported,
+    Differs(String),
+}
+
+fn check(row: &ManifestRow) -> Outcome {
+    let path = shared_pcaps().join(&row.file);
+    let link_types = row.link_types();
+    let all_supported = !link_types.is_empty() && link_types.iter().all(|l| SUPPORTED.contains(l));
+    let (ours, read, unsupported, errors) = our_totals(&path);
+    if !all_supported {
+        // Frames on a link type we do not decode are all counted as such.
+        if link_types.iter().all(|l| !SUPPORTED.contains(l)) && unsupported != read {
+            return Outcome::Differs(format!(
+                "{read} frames read but {unsupported} counted as unsupported link type"
+            ));
+        }
+        return Outcome::Unsupported;
+    }
+    let theirs = match tshark_totals(&path) {
+        Ok(t) => t,
+        Err(e) => return Outcome::Differs(e),
+    };
+    if ours == theirs {
+        Outcome::Equal
+    } else {
+        Outcome::Differs(format!(
+            "{}\n    reader errors: {errors:?}",
+            describe(&ours, &theirs)
+        ))
+    }
+}
+
+/// Files where tshark and flowprobe are known to disagree, and why. Each is a decision,
+/// not a silenced failure: the reason says why flowprobe's count is the right one.
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[];
+
+#[test]
+fn per_direction_totals_equal_tshark_on_real_and_edge_captures() {
+    if !require_shared_pcaps() || !require_tool("tshark") {
+        return;
+    }
+    let rows: Vec<ManifestRow> = manifest()
+        .into_iter()
+        .filter(|r| r.file.starts_with("real/") || r.file.starts_with("edge/"))
+        .collect();
+    let outcomes = parallel_map(&rows, check);
+    let mut by_group: HashMap<&str, (usize, usize)> = HashMap::new();
+    let mut failures = Vec::new();
+    let mut unsupported = 0;
+    for (row, outcome) in rows.iter().zip(&outcomes) {
+        let group = if [
+            "gre", "vxlan", "geneve", "gtp", "ip-in-ip", "erspan", "teredo", "ayiya",
+        ]
+        .iter()
+        .any(|f| row.has(f))
+        {
+            "tunnels"
+        } else if row.has("ipv4-frag") || row.has("v6-frag") {
+            "fragments"
+        } else if row.has("snaplen-trunc") {
+            "truncated"
+        } else if row.has("v6ext-hbh") || row.has("v6ext-rh") || row.has("v6ext-dst") {
+            "ipv6 extension headers"
+        } else {
+            "plain"
+        };
+        let e = by_group.entry(group).or_default();
+        match outcome {
+            Outcome::Equal => e.0 += 1,
+            Outcome::Unsupported => unsupported += 1,
+            Outcome::Differs(why) => {
+                e.1 += 1;
+                if !KNOWN_DIFFERENCES.iter().any(|(f, _)| *f == row.file) {
+                    failures.push(format!("{} [{group}]\n{why}", row.file));
+                }
+            }
+        }
+    }
+    eprintln!("files on link types flowprobe does not decode: {unsupported}");
+    for (group, (equal, differ)) in &by_group {
+        eprintln!("{group:<24} equal {equal:>5}  differ {differ:>4}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} captures differ from tshark:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
