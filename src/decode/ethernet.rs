@@ -1,0 +1,389 @@
+//! Ethernet and what rides between it and IP: 802.3 LLC/SNAP, VLAN tags, MPLS, PPPoE.
+//!
+//! `ethernet` reads the MACs and the type/length field; `ethertype_chain` then follows
+//! ethertypes until IP (also used by Linux SLL, whose header ends in an ethertype). VLAN
+//! tags of any depth and any of the three tag ethertypes are skipped, the OUTERMOST id is
+//! kept as the flow's VLAN (it is the one the switch port and the operator see). Each
+//! step consumes at least 4 bytes, so the loop ends on any input.
+
+use super::read::{array_at, u16_at, u32_at, u8_at};
+use super::{Network, PacketMeta, Undecodable};
+
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// IEEE 802.1Q customer VLAN tag.
+const ETHERTYPE_VLAN: u16 = 0x8100;
+/// IEEE 802.1ad service VLAN tag (QinQ outer tag).
+const ETHERTYPE_QINQ: u16 = 0x88a8;
+/// Pre-standard QinQ outer tag used by several vendors.
+const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
+const ETHERTYPE_MPLS_UNICAST: u16 = 0x8847;
+const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
+const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+
+/// PPP protocol numbers (RFC 1332, RFC 5072).
+const PPP_IPV4: u16 = 0x0021;
+const PPP_IPV6: u16 = 0x0057;
+
+/// MPLS reserved labels (RFC 3032): IPv4 and IPv6 explicit null.
+const MPLS_IPV4_EXPLICIT_NULL: u32 = 0;
+const MPLS_IPV6_EXPLICIT_NULL: u32 = 2;
+
+/// Ethernet II header: destination (6), source (6), type/length (2).
+const ETHERNET_LEN: usize = 14;
+
+/// Reads an Ethernet frame's MACs and follows its type field to IP.
+pub(super) fn ethernet(
+    frame: &[u8],
+    meta: &mut PacketMeta,
+) -> Result<(usize, Network), Undecodable> {
+    let type_or_len = u16_at(frame, 12).ok_or(Undecodable::TruncatedLinkLayer)?;
+    // The two reads below cannot fail once the type field at 12..14 was read.
+    meta.dst_mac = array_at::<6>(frame, 0).unwrap_or_default();
+    meta.src_mac = array_at::<6>(frame, 6).unwrap_or_default();
+    if type_or_len >= 0x0600 {
+        return ethertype_chain(frame, ETHERNET_LEN, type_or_len, meta);
+    }
+    // IEEE 802.3 length field: an 802.2 LLC header follows. Only SNAP (AA AA 03) can carry
+    // an ethertype, after its 3-byte OUI; every other SAP (STP 0x42, NetBIOS 0xF0, IPX
+    // 0xE0, ...) is not IP for a flow probe.
+    let llc = array_at::<3>(frame, ETHERNET_LEN).ok_or(Undecodable::TruncatedLinkLayer)?;
+    if llc != [0xaa, 0xaa, 0x03] {
+        return Err(Undecodable::NotIp);
+    }
+    let snap_type = u16_at(frame, ETHERNET_LEN + 6).ok_or(Undecodable::TruncatedLinkLayer)?;
+    ethertype_chain(frame, ETHERNET_LEN + 8, snap_type, meta)
+}
+
+/// Follows `ethertype`, whose payload starts at `at`, through VLAN tags, MPLS and PPPoE
+/// until IP. Returns the IP header's offset and which version was announced.
+pub(super) fn ethertype_chain(
+    frame: &[u8],
+    mut at: usize,
+    mut ethertype: u16,
+    meta: &mut PacketMeta,
+) -> Result<(usize, Network), Undecodable> {
+    let mut tagged = false;
+    loop {
+        match ethertype {
+            ETHERTYPE_IPV4 => return Ok((at, Network::V4)),
+            ETHERTYPE_IPV6 => return Ok((at, Network::V6)),
+            ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => {
+                // Tag: PCP (3 bits), DEI (1), VLAN id (12); then the next ethertype.
+                let tci = u16_at(frame, at).ok_or(Undecodable::TruncatedLinkLayer)?;
+                ethertype = u16_at(frame, at + 2).ok_or(Undecodable::TruncatedLinkLayer)?;
+                if !tagged {
+                    meta.key.vlan = tci & 0x0fff;
+                    tagged = true;
+                }
+                at += 4;
+            }
+            ETHERTYPE_MPLS_UNICAST | ETHERTYPE_MPLS_MULTICAST => return mpls(frame, at),
+            ETHERTYPE_PPPOE_SESSION => return pppoe_session(frame, at),
+            // ARP, LLDP, PPPoE discovery, 802.1X, MACsec, ... carry no IP we can meter.
+            _ => return Err(Undecodable::NotIp),
+        }
+    }
+}
+
+/// An MPLS label stack (4 bytes per entry: label 20 bits, TC 3, bottom-of-stack 1, TTL 8)
+/// and the payload after it.
+fn mpls(frame: &[u8], mut at: usize) -> Result<(usize, Network), Undecodable> {
+    loop {
+        let entry = u32_at(frame, at).ok_or(Undecodable::TruncatedLinkLayer)?;
+        at += 4;
+        if entry & 0x100 == 0 {
+            continue;
+        }
+        // Bottom of stack: the explicit null labels name the payload (RFC 3032 2.1); any
+        // other label leaves it to the first nibble, as every router and decoder does.
+        return match entry >> 12 {
+            MPLS_IPV4_EXPLICIT_NULL => Ok((at, Network::V4)),
+            MPLS_IPV6_EXPLICIT_NULL => Ok((at, Network::V6)),
+            _ => match u8_at(frame, at).map(|b| b >> 4) {
+                Some(4) => Ok((at, Network::V4)),
+                Some(6) => Ok((at, Network::V6)),
+                // Ethernet pseudowire (control word 0000), or nothing at all.
+                Some(_) => Err(Undecodable::NotIp),
+                None => Err(Undecodable::TruncatedIp),
+            },
+        };
+    }
+}
+
+/// PPPoE session header (RFC 2516): version/type (1), code (1), session id (2),
+/// length (2); then the PPP protocol field.
+fn pppoe_session(frame: &[u8], at: usize) -> Result<(usize, Network), Undecodable> {
+    let ppp = at + 6;
+    let first = u8_at(frame, ppp).ok_or(Undecodable::TruncatedLinkLayer)?;
+    // PPP protocol field compression (RFC 1661 6.5): an odd first byte is a 1-byte field.
+    // RFC 2516 discourages it but some stacks send it anyway.
+    let (protocol, payload) = if first & 1 == 1 {
+        (u16::from(first), ppp + 1)
+    } else {
+        (
+            u16_at(frame, ppp).ok_or(Undecodable::TruncatedLinkLayer)?,
+            ppp + 2,
+        )
+    };
+    match protocol {
+        PPP_IPV4 => Ok((payload, Network::V4)),
+        PPP_IPV6 => Ok((payload, Network::V6)),
+        // LCP, IPCP, CHAP, ... are session control, not IP.
+        _ => Err(Undecodable::NotIp),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_frames::*;
+    use super::super::{decode, LINKTYPE_ETHERNET};
+    use super::*;
+
+    fn run(frame: &[u8]) -> Result<PacketMeta, Undecodable> {
+        let mut meta = PacketMeta::default();
+        decode(LINKTYPE_ETHERNET, frame, frame.len() as u32, &mut meta).map(|()| meta)
+    }
+
+    fn assert_ipv4_tcp(meta: &PacketMeta) {
+        assert_eq!(meta.key.ip_version, 4);
+        assert_eq!(meta.key.src[..4], IPV4_SRC);
+        assert_eq!(meta.key.dst[..4], IPV4_DST);
+        assert_eq!(
+            (meta.key.src_port, meta.key.dst_port, meta.key.proto),
+            (40000, 443, 6)
+        );
+        assert_eq!(meta.octets, 40);
+    }
+
+    fn assert_ipv6_udp(meta: &PacketMeta) {
+        assert_eq!(meta.key.ip_version, 6);
+        assert_eq!((meta.key.src, meta.key.dst), (IPV6_SRC, IPV6_DST));
+        assert_eq!(
+            (meta.key.src_port, meta.key.dst_port, meta.key.proto),
+            (5353, 53, 17)
+        );
+        assert_eq!(meta.octets, 48);
+    }
+
+    #[test]
+    fn ethernet_ii_macs_and_ipv4() {
+        let meta = run(&cat(&[
+            &ETH_MACS,
+            &ETH_TYPE_IPV4,
+            &IPV4_TCP_HDR,
+            &TCP_SYN_HDR,
+        ]))
+        .unwrap();
+        assert_ipv4_tcp(&meta);
+        assert_eq!(meta.dst_mac, DST_MAC);
+        assert_eq!(meta.src_mac, SRC_MAC);
+        assert_eq!(meta.key.vlan, 0);
+    }
+
+    #[test]
+    fn ethernet_ii_ipv6() {
+        let meta = run(&cat(&[&ETH_MACS, &ETH_TYPE_IPV6, &IPV6_UDP_HDR, &UDP_HDR])).unwrap();
+        assert_ipv6_udp(&meta);
+    }
+
+    #[test]
+    fn ethernet_padding_is_not_counted() {
+        // A 40-byte IPv4/TCP packet padded to the 60-byte Ethernet minimum, plus 6 bytes.
+        let frame = cat(&[
+            &ETH_MACS,
+            &ETH_TYPE_IPV4,
+            &IPV4_TCP_HDR,
+            &TCP_SYN_HDR,
+            &[0; 6],
+        ]);
+        assert_ipv4_tcp(&run(&frame).unwrap());
+    }
+
+    #[test]
+    fn ieee_802_3_llc_snap_carrying_ipv4() {
+        let llc_snap: [u8; 10] = [
+            0x00, 0x30, // 802.3 length: 48 (LLC 3 + SNAP 5 + IP 40)
+            0xaa, 0xaa, 0x03, // LLC: DSAP SNAP, SSAP SNAP, control UI
+            0x00, 0x00, 0x00, // SNAP OUI 00-00-00 (ethertype follows)
+            0x08, 0x00, // SNAP type: IPv4
+        ];
+        let meta = run(&cat(&[&ETH_MACS, &llc_snap, &IPV4_TCP_HDR, &TCP_SYN_HDR])).unwrap();
+        assert_ipv4_tcp(&meta);
+        assert_eq!(meta.src_mac, SRC_MAC);
+    }
+
+    #[test]
+    fn ieee_802_3_stp_is_not_ip_and_cut_llc_is_truncated() {
+        let stp: [u8; 9] = [
+            0x00, 0x26, // 802.3 length
+            0x42, 0x42, 0x03, // LLC: STP SAPs
+            0x00, 0x00, 0x00, 0x00, // BPDU start
+        ];
+        assert_eq!(run(&cat(&[&ETH_MACS, &stp])), Err(Undecodable::NotIp));
+        assert_eq!(
+            run(&cat(&[&ETH_MACS, &stp[..3]])),
+            Err(Undecodable::TruncatedLinkLayer)
+        );
+        let snap_cut: [u8; 7] = [0x00, 0x30, 0xaa, 0xaa, 0x03, 0x00, 0x00]; // OUI cut
+        assert_eq!(
+            run(&cat(&[&ETH_MACS, &snap_cut])),
+            Err(Undecodable::TruncatedLinkLayer)
+        );
+    }
+
+    #[test]
+    fn single_vlan() {
+        let meta = run(&cat(&[
+            &ETH_VLAN_100,
+            &ETH_TYPE_IPV4,
+            &IPV4_TCP_HDR,
+            &TCP_SYN_HDR,
+        ]))
+        .unwrap();
+        assert_ipv4_tcp(&meta);
+        assert_eq!(meta.key.vlan, 100);
+    }
+
+    #[test]
+    fn qinq_keeps_the_outermost_id() {
+        for outer_type in [[0x88, 0xa8], [0x91, 0x00], [0x81, 0x00]] {
+            let tags: [u8; 8] = [
+                0xa0, 0x0a, // outer TCI: PCP 5, VLAN 10
+                0x81, 0x00, // 802.1Q inner tag follows
+                0x0f, 0xff, // inner TCI: VLAN 4095
+                0x86, 0xdd, // IPv6
+            ];
+            let frame = cat(&[&ETH_MACS, &outer_type, &tags, &IPV6_UDP_HDR, &UDP_HDR]);
+            let meta = run(&frame).unwrap();
+            assert_ipv6_udp(&meta);
+            assert_eq!(meta.key.vlan, 10);
+        }
+    }
+
+    #[test]
+    fn vlan_cut_and_vlan_carrying_arp() {
+        let cut = cat(&[&ETH_VLAN_100[..14], &[0x00]]); // TCI cut after one byte
+        assert_eq!(run(&cut), Err(Undecodable::TruncatedLinkLayer));
+        let arp = cat(&[&ETH_VLAN_100, &[0x08, 0x06], &[0; 28]]);
+        assert_eq!(run(&arp), Err(Undecodable::NotIp));
+    }
+
+    #[test]
+    fn mpls_two_labels_ipv4_payload() {
+        let stack: [u8; 10] = [
+            0x88, 0x47, // MPLS unicast
+            0x00, 0x3e, 0x80, 0xff, // label 1000, TC 0, S 0, TTL 255
+            0x00, 0x07, 0xd1, 0x40, // label 125 (0x0007d), TC 0, S 1, TTL 64
+        ];
+        let meta = run(&cat(&[&ETH_MACS, &stack, &IPV4_TCP_HDR, &TCP_SYN_HDR])).unwrap();
+        assert_ipv4_tcp(&meta);
+    }
+
+    #[test]
+    fn mpls_two_labels_ipv6_payload_multicast() {
+        let stack: [u8; 10] = [
+            0x88, 0x48, // MPLS multicast
+            0x00, 0x3e, 0x80, 0xff, // label 1000, S 0
+            0x00, 0x3e, 0x91, 0x40, // label 1001, S 1
+        ];
+        let meta = run(&cat(&[&ETH_MACS, &stack, &IPV6_UDP_HDR, &UDP_HDR])).unwrap();
+        assert_ipv6_udp(&meta);
+    }
+
+    #[test]
+    fn mpls_explicit_null_names_the_payload() {
+        let v6_null: [u8; 6] = [
+            0x88, 0x47, // MPLS
+            0x00, 0x00, 0x21, 0x40, // label 2 (IPv6 explicit null), S 1
+        ];
+        let meta = run(&cat(&[&ETH_MACS, &v6_null, &IPV6_UDP_HDR, &UDP_HDR])).unwrap();
+        assert_ipv6_udp(&meta);
+        // IPv4 explicit null over an IPv6 packet: the label wins, the nibble is wrong.
+        let v4_null: [u8; 6] = [0x88, 0x47, 0x00, 0x00, 0x01, 0x40]; // label 0, S 1
+        let frame = cat(&[&ETH_MACS, &v4_null, &IPV6_UDP_HDR, &UDP_HDR]);
+        assert_eq!(run(&frame), Err(Undecodable::BadIpVersion));
+    }
+
+    #[test]
+    fn mpls_pseudowire_and_cut_stack() {
+        let pw: [u8; 10] = [
+            0x88, 0x47, // MPLS
+            0x00, 0x3e, 0x81, 0xff, // label 1000, S 1
+            0x00, 0x00, 0x00, 0x00, // pseudowire control word: first nibble 0
+        ];
+        assert_eq!(
+            run(&cat(&[&ETH_MACS, &pw, &ETH_MACS])),
+            Err(Undecodable::NotIp)
+        );
+        assert_eq!(
+            run(&cat(&[&ETH_MACS, &pw[..4]])),
+            Err(Undecodable::TruncatedLinkLayer)
+        );
+        assert_eq!(
+            run(&cat(&[&ETH_MACS, &pw[..6]])),
+            Err(Undecodable::TruncatedIp)
+        );
+    }
+
+    #[test]
+    fn pppoe_session_ipv4_and_ipv6() {
+        let pppoe_v4: [u8; 10] = [
+            0x88, 0x64, // PPPoE session
+            0x11, // version 1, type 1
+            0x00, // code: session data
+            0x12, 0x34, // session id
+            0x00, 0x2a, // length: 2 (PPP) + 40
+            0x00, 0x21, // PPP protocol: IPv4
+        ];
+        let meta = run(&cat(&[&ETH_MACS, &pppoe_v4, &IPV4_TCP_HDR, &TCP_SYN_HDR])).unwrap();
+        assert_ipv4_tcp(&meta);
+        let pppoe_v6: [u8; 10] = [0x88, 0x64, 0x11, 0x00, 0x12, 0x34, 0x00, 0x32, 0x00, 0x57];
+        let meta = run(&cat(&[&ETH_MACS, &pppoe_v6, &IPV6_UDP_HDR, &UDP_HDR])).unwrap();
+        assert_ipv6_udp(&meta);
+        // Protocol field compression: a single 0x21 byte.
+        let pfc: [u8; 9] = [0x88, 0x64, 0x11, 0x00, 0x12, 0x34, 0x00, 0x29, 0x21];
+        let meta = run(&cat(&[&ETH_MACS, &pfc, &IPV4_TCP_HDR, &TCP_SYN_HDR])).unwrap();
+        assert_ipv4_tcp(&meta);
+    }
+
+    #[test]
+    fn pppoe_control_discovery_and_truncation() {
+        let lcp: [u8; 10] = [0x88, 0x64, 0x11, 0x00, 0x12, 0x34, 0x00, 0x06, 0xc0, 0x21];
+        assert_eq!(
+            run(&cat(&[&ETH_MACS, &lcp, &[0; 4]])),
+            Err(Undecodable::NotIp)
+        );
+        let padi: [u8; 8] = [
+            0x88, 0x63, // PPPoE discovery
+            0x11, 0x09, 0x00, 0x00, 0x00, 0x00, // PADI, session 0, length 0
+        ];
+        assert_eq!(run(&cat(&[&ETH_MACS, &padi])), Err(Undecodable::NotIp));
+        assert_eq!(
+            run(&cat(&[&ETH_MACS, &lcp[..8]])),
+            Err(Undecodable::TruncatedLinkLayer)
+        );
+    }
+
+    #[test]
+    fn short_ethernet_and_non_ip_ethertypes() {
+        assert_eq!(
+            run(&cat(&[&ETH_MACS, &[0x08]])),
+            Err(Undecodable::TruncatedLinkLayer)
+        );
+        assert_eq!(run(&[]), Err(Undecodable::TruncatedLinkLayer));
+        for ethertype in [[0x08, 0x06], [0x88, 0xcc], [0x88, 0x8e]] {
+            // ARP, LLDP, 802.1X
+            assert_eq!(
+                run(&cat(&[&ETH_MACS, &ethertype, &[0; 46]])),
+                Err(Undecodable::NotIp)
+            );
+        }
+    }
+
+    #[test]
+    fn ethertype_ipv4_over_ipv6_bytes_is_bad_version() {
+        let frame = cat(&[&ETH_MACS, &ETH_TYPE_IPV4, &IPV6_UDP_HDR, &UDP_HDR]);
+        assert_eq!(run(&frame), Err(Undecodable::BadIpVersion));
+    }
+}
