@@ -56,8 +56,14 @@ pub struct TextSink {
     header_written: bool,
     /// Table column widths, grown as wider values appear.
     widths: Vec<usize>,
-    rows_since_header: usize,
+    /// Table rows held back until `TABLE_SAMPLE` are known, to size the columns.
+    held: Vec<[String; 13]>,
+    /// The reader went away (a closed pipe, as with `| head`): stop writing, quietly.
+    closed: bool,
 }
+
+/// Rows the table looks at before it fixes its column widths.
+const TABLE_SAMPLE: usize = 1000;
 
 impl TextSink {
     /// A sink writing `format` to `out` (buffer it: one write per record is made).
@@ -71,8 +77,44 @@ impl TextSink {
                 .iter()
                 .map(|(name, w)| name.len().max(*w))
                 .collect(),
-            rows_since_header: 0,
+            held: Vec::new(),
+            closed: false,
         }
+    }
+
+    /// Runs a write; a closed pipe ends the output without an error, like other tools.
+    fn guarded(&mut self, f: impl FnOnce(&mut Self) -> io::Result<()>) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match f(self) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    fn write_table_row(&mut self, cells: &[String; 13]) -> io::Result<()> {
+        if !self.header_written {
+            let names: Vec<&str> = TABLE_COLUMNS.iter().map(|(n, _)| *n).collect();
+            let header = aligned(&names, &self.widths);
+            self.out.write_all(header.as_bytes())?;
+            self.out.write_all(b"\n")?;
+            self.header_written = true;
+        }
+        let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
+        let mut line = aligned(&refs, &self.widths);
+        line.push('\n');
+        self.out.write_all(line.as_bytes())
+    }
+
+    fn release_held_rows(&mut self) -> io::Result<()> {
+        for cells in std::mem::take(&mut self.held) {
+            self.write_table_row(&cells)?;
+        }
+        Ok(())
     }
 
     fn write_record(&mut self, r: &FlowRecord) -> io::Result<()> {
@@ -113,24 +155,15 @@ impl TextSink {
             }
             TextFormat::Table => {
                 let cells = table_cells(r);
-                let mut grew = false;
                 for (w, c) in self.widths.iter_mut().zip(cells.iter()) {
-                    if c.len() > *w {
-                        *w = c.len();
-                        grew = true;
-                    }
+                    *w = (*w).max(c.len());
                 }
-                if !self.header_written || grew || self.rows_since_header >= 10_000 {
-                    let names: Vec<&str> = TABLE_COLUMNS.iter().map(|(n, _)| *n).collect();
-                    let header = aligned(&names, &self.widths);
-                    self.out.write_all(header.as_bytes())?;
-                    self.out.write_all(b"\n")?;
-                    self.header_written = true;
-                    self.rows_since_header = 0;
+                if !self.header_written && self.held.len() < TABLE_SAMPLE {
+                    self.held.push(cells);
+                    return Ok(());
                 }
-                let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
-                self.line = aligned(&refs, &self.widths);
-                self.rows_since_header += 1;
+                self.release_held_rows()?;
+                return self.write_table_row(&cells);
             }
         }
         self.line.push('\n');
@@ -140,23 +173,23 @@ impl TextSink {
 
 impl RecordSink for TextSink {
     fn export(&mut self, records: &[FlowRecord], _now: Timestamp) -> io::Result<()> {
-        for r in records {
-            self.write_record(r)?;
-        }
-        Ok(())
+        self.guarded(|s| records.iter().try_for_each(|r| s.write_record(r)))
     }
 
     fn tick(&mut self, _now: Timestamp) -> io::Result<()> {
-        self.out.flush()
+        self.guarded(|s| s.out.flush())
     }
 
     fn finish(&mut self, _now: Timestamp) -> io::Result<()> {
-        if !self.header_written && self.format == TextFormat::Csv {
-            self.out.write_all(COLUMNS.join(",").as_bytes())?;
-            self.out.write_all(b"\n")?;
-            self.header_written = true;
-        }
-        self.out.flush()
+        self.guarded(|s| {
+            if !s.header_written && s.format == TextFormat::Csv {
+                s.out.write_all(COLUMNS.join(",").as_bytes())?;
+                s.out.write_all(b"\n")?;
+                s.header_written = true;
+            }
+            s.release_held_rows()?;
+            s.out.flush()
+        })
     }
 }
 
@@ -240,7 +273,7 @@ fn aligned(cells: &[&str], widths: &[usize]) -> String {
             line.push_str("  ");
         }
         // Numbers right-aligned, text left-aligned.
-        if i >= 8 && i <= 11 {
+        if i == 1 || (8..=11).contains(&i) {
             let _ = write!(line, "{c:>w$}");
         } else {
             let _ = write!(line, "{c:<w$}");
