@@ -12,7 +12,7 @@
 //! - `export`   record sinks: text (CSV/JSON/table), IPFIX, NetFlow v9 and v5.
 //! - `generate` deterministic traffic generator (tests, benchmarks, shipped captures).
 //! - `pipeline` workers (decode + cache shard), the exporter thread, offline conversion,
-//!              counters and the closing summary.
+//!   counters and the closing summary.
 //! - `cli`      the command line as clap sees it (raw flags).
 //! - `config`   durations, sizes and (later) the config file.
 

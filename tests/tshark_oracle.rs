@@ -13,6 +13,7 @@
 //! - IPv6 extension headers: both count 40 + payload length, extension headers included;
 //! - tunnels: this check is on the outer header, which is what flowprobe meters without
 //!   decapsulation.
+//!
 //! Frames on link types flowprobe does not decode must be counted as such, every one.
 
 mod common;

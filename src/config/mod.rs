@@ -65,7 +65,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, ValueError> {
 }
 
 fn seconds(secs: f64) -> Option<Duration> {
-    if secs.is_finite() && secs >= 0.0 && secs < 1e12 {
+    if (0.0..1e12).contains(&secs) {
         Some(Duration::from_secs_f64(secs))
     } else {
         None
