@@ -1079,14 +1079,9 @@ mod prop {
     fn drain(bytes: &[u8]) {
         if let Ok(mut f) = open(bytes) {
             let mut n = 0u64;
-            loop {
-                match f.next_packet() {
-                    Ok(Some(p)) => {
-                        assert!(p.data.len() <= MAX_CAPLEN as usize);
-                        n += 1;
-                    }
-                    Ok(None) | Err(_) => break,
-                }
+            while let Ok(Some(p)) = f.next_packet() {
+                assert!(p.data.len() <= MAX_CAPLEN as usize);
+                n += 1;
                 assert!(n <= bytes.len() as u64);
             }
             assert_eq!(f.buf.len(), BUFFER_SIZE);
