@@ -197,12 +197,9 @@ fn every_shared_capture() {
     let (mut packets, mut bytes, mut compared, mut link_checked) = (0u64, 0u64, 0usize, 0usize);
     let started = Instant::now();
     for next in &files {
-        let (path, outcome, elapsed) = rx.recv_timeout(PER_FILE_LIMIT).unwrap_or_else(|_| {
-            panic!(
-                "reading {} took over {PER_FILE_LIMIT:?}",
-                next.display()
-            )
-        });
+        let (path, outcome, elapsed) = rx
+            .recv_timeout(PER_FILE_LIMIT)
+            .unwrap_or_else(|_| panic!("reading {} took over {PER_FILE_LIMIT:?}", next.display()));
         let rel = path
             .strip_prefix(root)
             .unwrap()
