@@ -8,6 +8,11 @@
 //! The format-specific framing lives in `file/pcap.rs` and `file/pcapng.rs`; this module
 //! owns the buffer, the errors and the dispatch.
 //!
+//! Measured (release, 1M packets of ~100 bytes, file in the page cache, idle 2-core VM):
+//! 18 ns a packet for classic pcap and 28 ns for pcapng wall clock, of which the
+//! kernel's copy into the buffer is most (`dd bs=1M` of the same file takes ~17 ns a
+//! packet); user CPU time ~7 ns a packet (pcap) and ~12 ns (pcapng).
+//!
 //! # Hostile input
 //! Every length field is checked before it is used, and no allocation is ever sized by
 //! one: the buffer is allocated once, packets are at most [`MAX_CAPLEN`] (256 KiB, the
@@ -302,6 +307,16 @@ pub enum CaptureError {
 }
 
 impl CaptureError {
+    /// The file the error is about.
+    pub fn file(&self) -> &str {
+        match self {
+            CaptureError::Open { file, .. }
+            | CaptureError::Io { file, .. }
+            | CaptureError::NotCapture { file, .. }
+            | CaptureError::Format { file, .. } => file,
+        }
+    }
+
     /// The byte offset the error refers to, when it has one.
     pub fn offset(&self) -> Option<u64> {
         match self {
@@ -357,7 +372,7 @@ pub enum FormatError {
         /// The field as read little-endian.
         magic: u32,
     },
-    /// The first pcapng block is not a Section Header Block (never happens from `open`).
+    /// A pcapng block total length that is not a multiple of 4.
     #[error("block length {len} is not a multiple of 4")]
     BlockLengthNotAligned {
         /// The block total length field.
