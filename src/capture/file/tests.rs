@@ -410,6 +410,18 @@ fn not_a_capture() {
     assert!(e.to_string().contains("Solaris snoop"), "{e}");
     let e = open(b"").unwrap_err();
     assert!(e.to_string().contains("empty file"), "{e}");
+    // Cut inside the magic number of a pcap file.
+    assert_eq!(
+        fails(&PCAP_LE_US[..3]),
+        (
+            0,
+            FormatError::Truncated {
+                what: "the file header",
+                need: 4,
+                have: 3
+            }
+        )
+    );
     let e = open(b"hello world").unwrap_err();
     assert_eq!(
         e.to_string(),
