@@ -105,7 +105,9 @@ impl CaptureFile {
                 return Err(self.truncated("a packet record header", rl as u64, have))
             }
         }
-        let r = self.window(rl);
+        // The 16 bytes of fields as an array: constant offsets, no bounds check per field.
+        let r: [u8; 16] = self.window(16).try_into().unwrap_or([0; 16]);
+        let r = &r;
         let o = h.order;
         let sec = u64::from(o.u32(r, 0));
         let frac = u64::from(o.u32(r, 4));

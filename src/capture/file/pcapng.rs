@@ -55,6 +55,7 @@ impl CaptureFile {
     }
 
     /// Checks a block's total length: at least `min`, a multiple of 4, at most `max`.
+    #[inline]
     fn check_block_len(
         &self,
         off: u64,
@@ -352,6 +353,15 @@ impl CaptureFile {
         }
         let ts = match units {
             None => self.last_ts,
+            Some(units) if iface.tsoffset == 0 => {
+                let ns = iface.scale.nanos(units);
+                if ns > i128::from(u64::MAX) {
+                    self.stats.timestamps_saturated += 1;
+                    u64::MAX
+                } else {
+                    ns as u64
+                }
+            }
             Some(units) => {
                 let ns = iface.scale.nanos(units) + i128::from(iface.tsoffset) * 1_000_000_000;
                 if ns < 0 {

@@ -204,21 +204,87 @@ fn pcap(
     v
 }
 
+/// Big-endian microsecond pcap, BSD loopback (0), one packet.
+const PCAP_BE_US: &[u8] = &[
+    0xa1, 0xb2, 0xc3, 0xd4, // magic a1b2c3d4, BE: microseconds
+    0x00, 0x02, 0x00, 0x04, // version 2.4
+    0x00, 0x00, 0x00, 0x00, // thiszone
+    0x00, 0x00, 0x00, 0x00, // sigfigs
+    0x00, 0x00, 0xff, 0xff, // snaplen 65535
+    0x00, 0x00, 0x00, 0x00, // link type 0 (NULL)
+    // record at byte 24
+    0x00, 0x00, 0x00, 0x0a, // ts_sec 10
+    0x00, 0x00, 0x00, 0x14, // ts_usec 20
+    0x00, 0x00, 0x00, 0x03, // caplen 3
+    0x00, 0x00, 0x00, 0x03, // orig_len 3
+    0x61, 0x62, 0x63, // data "abc"
+];
+
+/// Little-endian nanosecond pcap, Linux SLL (113), one packet.
+const PCAP_LE_NS: &[u8] = &[
+    0x4d, 0x3c, 0xb2, 0xa1, // magic a1b23c4d, LE: nanoseconds
+    0x02, 0x00, 0x04, 0x00, // version 2.4
+    0x00, 0x00, 0x00, 0x00, // thiszone
+    0x00, 0x00, 0x00, 0x00, // sigfigs
+    0x00, 0x00, 0x04, 0x00, // snaplen 262144
+    0x71, 0x00, 0x00, 0x00, // link type 113 (LINUX_SLL)
+    // record at byte 24
+    0x0a, 0x00, 0x00, 0x00, // ts_sec 10
+    0x14, 0x00, 0x00, 0x00, // ts_nsec 20
+    0x03, 0x00, 0x00, 0x00, // caplen 3
+    0x10, 0x00, 0x00, 0x00, // orig_len 16
+    0x61, 0x62, 0x63, // data "abc"
+];
+
 #[test]
 fn pcap_be_us_and_le_ns() {
-    let be = pcap(ByteOrder::Big, false, 0, 65535, &[(10, 20, b"abc", 3)]);
-    let (p, e, _) = read_all(&be);
-    assert!(e.is_none());
-    assert_eq!(p[0].ts, 10_000_020_000);
-    assert_eq!(open(&be).unwrap().format().to_string(), "pcap (BE, us)");
-    let le = pcap(ByteOrder::Little, true, 113, 65535, &[(10, 20, b"abc", 3)]);
-    let (p, e, _) = read_all(&le);
+    let (p, e, _) = read_all(PCAP_BE_US);
     assert!(e.is_none());
     assert_eq!(
-        (p[0].ts, p[0].link_type, &p[0].data[..]),
-        (10_000_000_020, 113, &b"abc"[..])
+        p,
+        vec![Owned {
+            ts: 10_000_020_000,
+            link_type: 0,
+            interface: 0,
+            data: b"abc".to_vec(),
+            orig_len: 3
+        }]
     );
-    assert_eq!(open(&le).unwrap().format().to_string(), "pcap (LE, ns)");
+    assert_eq!(
+        open(PCAP_BE_US).unwrap().format().to_string(),
+        "pcap (BE, us)"
+    );
+    let (p, e, _) = read_all(PCAP_LE_NS);
+    assert!(e.is_none());
+    assert_eq!(
+        p,
+        vec![Owned {
+            ts: 10_000_000_020,
+            link_type: 113,
+            interface: 0,
+            data: b"abc".to_vec(),
+            orig_len: 16
+        }]
+    );
+    assert_eq!(
+        open(PCAP_LE_NS).unwrap().format().to_string(),
+        "pcap (LE, ns)"
+    );
+    // The builder used by the other tests writes the same bytes.
+    assert_eq!(
+        pcap(ByteOrder::Big, false, 0, 65535, &[(10, 20, b"abc", 3)]),
+        PCAP_BE_US
+    );
+    assert_eq!(
+        pcap(
+            ByteOrder::Little,
+            true,
+            113,
+            262144,
+            &[(10, 20, b"abc", 16)]
+        ),
+        PCAP_LE_NS
+    );
 }
 
 #[test]
@@ -410,6 +476,18 @@ fn not_a_capture() {
     assert!(e.to_string().contains("Solaris snoop"), "{e}");
     let e = open(b"").unwrap_err();
     assert!(e.to_string().contains("empty file"), "{e}");
+    // Cut inside the magic number of a pcap file.
+    assert_eq!(
+        fails(&PCAP_LE_US[..3]),
+        (
+            0,
+            FormatError::Truncated {
+                what: "the file header",
+                need: 4,
+                have: 3
+            }
+        )
+    );
     let e = open(b"hello world").unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -1079,14 +1157,9 @@ mod prop {
     fn drain(bytes: &[u8]) {
         if let Ok(mut f) = open(bytes) {
             let mut n = 0u64;
-            loop {
-                match f.next_packet() {
-                    Ok(Some(p)) => {
-                        assert!(p.data.len() <= MAX_CAPLEN as usize);
-                        n += 1;
-                    }
-                    Ok(None) | Err(_) => break,
-                }
+            while let Ok(Some(p)) = f.next_packet() {
+                assert!(p.data.len() <= MAX_CAPLEN as usize);
+                n += 1;
                 assert!(n <= bytes.len() as u64);
             }
             assert_eq!(f.buf.len(), BUFFER_SIZE);
