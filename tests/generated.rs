@@ -60,13 +60,15 @@ fn model(g: &Generated, cfg: &CacheConfig, resolution_ns: u64) -> Vec<Rec> {
         .map(|p| p.ts.as_nanos() / resolution_ns * resolution_ns)
         .collect();
     let ns = |d: Duration| d.as_nanos() as u64;
-    // When does the cache end a record whose last packet was at `last`, started at
-    // `start`? At the first packet time T with T - last > idle or T - start > active;
-    // idle is looked at first. None: it lives to the end of input.
+    // A record whose last packet was at `last` and first at `start` ends at the earlier of
+    // its idle deadline (last + idle) and active deadline (start + active), idle on a tie;
+    // the cache notices at the first packet time after that. Returns (that time, whether
+    // idle was the reason), or None: no packet came after, it lives to the end of input.
     let ends_at = |start: u64, last: u64, idle: u64| -> Option<(u64, bool)> {
-        let deadline = (last + idle).min(start + ns(cfg.active_timeout));
+        let (idle_deadline, active_deadline) = (last + idle, start + ns(cfg.active_timeout));
+        let deadline = idle_deadline.min(active_deadline);
         let i = times.partition_point(|&t| t <= deadline);
-        times.get(i).map(|&t| (t, t - last > idle))
+        times.get(i).map(|&t| (t, idle_deadline <= active_deadline))
     };
     let mut open: HashMap<Key, (Rec, bool)> = HashMap::new();
     let mut done = Vec::new();

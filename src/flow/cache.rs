@@ -20,6 +20,8 @@
 //! - idle: no packet for more than the class's idle timeout (`now - last > idle`);
 //! - active: the record started more than the active timeout ago (`now - start > active`);
 //!   the next packet of the flow starts a new record;
+//! - when both deadlines have passed by the time the cache looks, the earlier one is the
+//!   reason, so the reason never depends on when the cache looked;
 //! - end of flow: a TCP FIN or RST was seen and then no packet for `tcp_end_grace`. The
 //!   grace keeps the closing handshake's last ACK and retransmitted FINs in the record
 //!   instead of leaving one-packet records behind (see `CacheConfig::tcp_end_grace`);
@@ -199,7 +201,16 @@ impl FlowCache {
         self.stats.packets += 1;
         self.stats.octets += u64::from(meta.octets);
         let ended = meta.key.proto == PROTO_TCP && meta.tcp_flags & (TCP_FIN | TCP_RST) != 0;
-        if let Some(&index) = self.map.get(&meta.key) {
+        let mut found = self.map.get(&meta.key).copied();
+        if let Some(index) = found {
+            // `expire` above ended every due record; this keeps the split exact even for a
+            // caller that expires less often.
+            if let Some(reason) = self.due(index, now) {
+                out.push(self.remove(index, reason));
+                found = None;
+            }
+        }
+        if let Some(index) = found {
             let slot = &mut self.slots[index as usize];
             let r = &mut slot.record;
             r.end = now;
@@ -266,31 +277,36 @@ impl FlowCache {
         let now = now.max(self.clock);
         self.clock = now;
         for class in 0..CLASSES {
-            let timeout = self.idle_by_class[class];
-            let reason = if class == CLASS_TCP_ENDED {
+            while let Some(reason) = self.due(self.idle_lists[class].head, now) {
+                out.push(self.remove(self.idle_lists[class].head, reason));
+            }
+        }
+        while let Some(reason) = self.due(self.active_list.head, now) {
+            out.push(self.remove(self.active_list.head, reason));
+        }
+    }
+
+    /// Whether the record in slot `index` has ended by `now`, and why. Its end is the
+    /// earlier of its idle deadline (last packet + its class's idle timeout) and its active
+    /// deadline (first packet + active timeout); on a tie, idle. The reason depends only on
+    /// the record, never on when the cache looks, so shards that see different packets
+    /// between two of a flow's packets still agree on every record.
+    fn due(&self, index: u32, now: Timestamp) -> Option<EndReason> {
+        let slot = self.slots.get(index as usize)?;
+        let r = &slot.record;
+        let class = slot.class as usize;
+        let idle_deadline = r.end.saturating_add(self.idle_by_class[class]);
+        let active_deadline = r.start.saturating_add(self.config.active_timeout);
+        if now <= idle_deadline.min(active_deadline) {
+            None
+        } else if idle_deadline <= active_deadline {
+            Some(if class == CLASS_TCP_ENDED {
                 EndReason::EndOfFlow
             } else {
                 EndReason::IdleTimeout
-            };
-            loop {
-                let head = self.idle_lists[class].head;
-                if head == NIL
-                    || now.saturating_since(self.slots[head as usize].record.end) <= timeout
-                {
-                    break;
-                }
-                out.push(self.remove(head, reason));
-            }
-        }
-        loop {
-            let head = self.active_list.head;
-            if head == NIL
-                || now.saturating_since(self.slots[head as usize].record.start)
-                    <= self.config.active_timeout
-            {
-                break;
-            }
-            out.push(self.remove(head, EndReason::ActiveTimeout));
+            })
+        } else {
+            Some(EndReason::ActiveTimeout)
         }
     }
 
@@ -512,6 +528,24 @@ mod tests {
         assert_eq!((out[1].start, out[1].packets), (t(61.0), 61));
         c.flush(EndReason::ForcedEnd, &mut out);
         assert_eq!(out.iter().map(|r| r.packets).sum::<u64>(), 131);
+    }
+
+    #[test]
+    fn the_earlier_deadline_is_the_reason_however_late_the_cache_looks() {
+        let mut c = cache();
+        let mut out = Vec::new();
+        c.meter(&pkt(PROTO_TCP, 1, 0x10, 100, 64), t(0.0), &mut out);
+        c.meter(&pkt(PROTO_TCP, 1, 0x10, 100, 64), t(55.0), &mut out);
+        // Active deadline 60 s comes before the idle deadline 70 s.
+        c.expire(t(100.0), &mut out);
+        assert_eq!(out[0].end_reason, EndReason::ActiveTimeout);
+        c.meter(&pkt(PROTO_TCP, 2, 0x10, 100, 64), t(100.0), &mut out);
+        c.meter(&pkt(PROTO_TCP, 2, 0x10, 100, 64), t(140.0), &mut out);
+        // Idle deadline 155 s comes before the active deadline 160 s; the next packet of
+        // the flow, not a scan, finds it.
+        c.meter(&pkt(PROTO_TCP, 2, 0x10, 100, 64), t(170.0), &mut out);
+        assert_eq!(out[1].end_reason, EndReason::IdleTimeout);
+        assert_eq!(out[1].packets, 2);
     }
 
     #[test]
