@@ -539,13 +539,14 @@ mod tests {
         // Active deadline 60 s comes before the idle deadline 70 s.
         c.expire(t(100.0), &mut out);
         assert_eq!(out[0].end_reason, EndReason::ActiveTimeout);
-        c.meter(&pkt(PROTO_TCP, 2, 0x10, 100, 64), t(100.0), &mut out);
-        c.meter(&pkt(PROTO_TCP, 2, 0x10, 100, 64), t(140.0), &mut out);
+        for i in 0..5 {
+            c.meter(&pkt(PROTO_TCP, 2, 0x10, 100, 64), t(100.0 + 10.0 * i as f64), &mut out);
+        }
         // Idle deadline 155 s comes before the active deadline 160 s; the next packet of
         // the flow, not a scan, finds it.
         c.meter(&pkt(PROTO_TCP, 2, 0x10, 100, 64), t(170.0), &mut out);
         assert_eq!(out[1].end_reason, EndReason::IdleTimeout);
-        assert_eq!(out[1].packets, 2);
+        assert_eq!(out[1].packets, 5);
     }
 
     #[test]
