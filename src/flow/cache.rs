@@ -534,8 +534,10 @@ mod tests {
     fn the_earlier_deadline_is_the_reason_however_late_the_cache_looks() {
         let mut c = cache();
         let mut out = Vec::new();
-        c.meter(&pkt(PROTO_TCP, 1, 0x10, 100, 64), t(0.0), &mut out);
-        c.meter(&pkt(PROTO_TCP, 1, 0x10, 100, 64), t(55.0), &mut out);
+        for at in [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 55.0] {
+            c.meter(&pkt(PROTO_TCP, 1, 0x10, 100, 64), t(at), &mut out);
+        }
+        assert!(out.is_empty());
         // Active deadline 60 s comes before the idle deadline 70 s.
         c.expire(t(100.0), &mut out);
         assert_eq!(out[0].end_reason, EndReason::ActiveTimeout);
