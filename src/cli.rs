@@ -114,6 +114,10 @@ pub struct ConvertArgs {
     /// Timeouts and cache size.
     #[command(flatten)]
     pub cache: CacheArgs,
+    /// Worker threads metering in parallel; the output does not depend on it.
+    /// [default: 1]
+    #[arg(long, short = 't', value_name = "N")]
+    pub threads: Option<usize>,
     /// Never draw a progress bar (it is drawn only when stderr is a terminal).
     #[arg(long)]
     pub no_progress: bool,

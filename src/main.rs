@@ -99,6 +99,7 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
     };
     sinks.push(Box::new(TextSink::new(format, out)));
     let options = ConvertOptions {
+        workers: args.threads.unwrap_or(1).max(1),
         files: args.files,
         cache,
         progress: !args.no_progress && io::stderr().is_terminal(),

@@ -15,6 +15,9 @@ impl Timestamp {
     /// The Unix epoch itself.
     pub const ZERO: Timestamp = Timestamp(0);
 
+    /// The end of time: "at end of input", after every real timestamp.
+    pub const END: Timestamp = Timestamp(u64::MAX);
+
     /// From seconds and nanoseconds within the second.
     pub const fn from_secs_nanos(secs: u64, nanos: u32) -> Timestamp {
         Timestamp(

@@ -173,6 +173,7 @@ fn run(
     g: &Generated,
     cfg: &CacheConfig,
     nanos: bool,
+    workers: usize,
 ) -> (Vec<FlowRecord>, flowprobe::pipeline::stats::Counters) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gen.pcap");
@@ -183,6 +184,7 @@ fn run(
     let options = ConvertOptions {
         files: vec![path],
         cache: cfg.clone(),
+        workers,
         progress: false,
     };
     let report = convert(&options, vec![Box::new(sink.clone())]).unwrap();
@@ -193,7 +195,13 @@ fn run(
 
 fn check(config: GenConfig, cfg: CacheConfig, nanos: bool) {
     let g = generate(&config);
-    let (records, counters) = run(&g, &cfg, nanos);
+    let (records, counters) = run(&g, &cfg, nanos, 1);
+    let (parallel, parallel_counters) = run(&g, &cfg, nanos, 3);
+    assert_eq!(
+        parallel, records,
+        "three workers give the same records in the same order"
+    );
+    assert_eq!(parallel_counters.metered, counters.metered);
     let expected = model(&g, &cfg, if nanos { 1 } else { 1000 });
     let got = ours(&records);
     assert_eq!(counters.read, g.packets.len() as u64);
@@ -262,7 +270,7 @@ fn short_timeouts_split_records_where_the_model_says() {
         max_flows: 1 << 20,
     };
     let g = generate(&config);
-    let (records, _) = run(&g, &cfg, false);
+    let (records, _) = run(&g, &cfg, false, 1);
     for reason in [
         EndReason::IdleTimeout,
         EndReason::ActiveTimeout,
@@ -292,10 +300,19 @@ fn conversion_is_byte_identical_across_runs() {
         &mut std::io::BufWriter::new(std::fs::File::create(&pcap).unwrap()),
     )
     .unwrap();
-    let outputs: Vec<Vec<u8>> = (0..2)
-        .map(|_| {
+    let outputs: Vec<Vec<u8>> = ["1", "1", "2", "3"]
+        .iter()
+        .map(|threads| {
             let out = Command::new(env!("CARGO_BIN_EXE_flowprobe"))
-                .args(["convert", "--format", "json", "--idle-timeout", "5s"])
+                .args([
+                    "convert",
+                    "--format",
+                    "json",
+                    "--idle-timeout",
+                    "5s",
+                    "--threads",
+                    threads,
+                ])
                 .arg(&pcap)
                 .output()
                 .unwrap();
@@ -308,5 +325,10 @@ fn conversion_is_byte_identical_across_runs() {
         })
         .collect();
     assert!(!outputs[0].is_empty());
-    assert_eq!(outputs[0], outputs[1]);
+    for other in &outputs[1..] {
+        assert!(
+            outputs[0] == *other,
+            "output differs between runs or thread counts"
+        );
+    }
 }

@@ -86,6 +86,7 @@ fn our_totals(path: &Path) -> (Totals, u64, u64, Vec<String>) {
     let options = ConvertOptions {
         files: vec![path.to_path_buf()],
         cache: CacheConfig::default(),
+        workers: 1,
         progress: false,
     };
     let report = convert(&options, vec![Box::new(sink.clone())]).expect("conversion starts");

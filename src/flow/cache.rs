@@ -78,6 +78,18 @@ impl Default for CacheConfig {
     }
 }
 
+/// A record that ended, and the instant it ended at: its idle or active deadline, the
+/// packet time of an eviction, or `Timestamp::END` for the end of input. The instant
+/// depends only on the record and the configuration, so the exporter can put records of
+/// several shards into one order that does not depend on thread timing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ended {
+    /// When the record ended.
+    pub at: Timestamp,
+    /// The record.
+    pub record: FlowRecord,
+}
+
 /// Counters of one shard.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CacheStats {
@@ -195,7 +207,7 @@ impl FlowCache {
 
     /// Meters one decoded packet seen at `ts`. Records that end on the way (expired by
     /// the time `ts`, or evicted to make room) are appended to `out`.
-    pub fn meter(&mut self, meta: &PacketMeta, ts: Timestamp, out: &mut Vec<FlowRecord>) {
+    pub fn meter(&mut self, meta: &PacketMeta, ts: Timestamp, out: &mut Vec<Ended>) {
         let now = self.advance_clock(ts);
         self.expire(now, out);
         self.stats.packets += 1;
@@ -205,8 +217,8 @@ impl FlowCache {
         if let Some(index) = found {
             // `expire` above ended every due record; this keeps the split exact even for a
             // caller that expires less often.
-            if let Some(reason) = self.due(index, now) {
-                out.push(self.remove(index, reason));
+            if let Some((reason, at)) = self.due(index, now) {
+                out.push(self.remove(index, reason, at));
                 found = None;
             }
         }
@@ -273,25 +285,25 @@ impl FlowCache {
 
     /// Ends every record that is due at `now` (a time older than the shard's clock counts
     /// as the clock) and appends them to `out`.
-    pub fn expire(&mut self, now: Timestamp, out: &mut Vec<FlowRecord>) {
+    pub fn expire(&mut self, now: Timestamp, out: &mut Vec<Ended>) {
         let now = now.max(self.clock);
         self.clock = now;
         for class in 0..CLASSES {
-            while let Some(reason) = self.due(self.idle_lists[class].head, now) {
-                out.push(self.remove(self.idle_lists[class].head, reason));
+            while let Some((reason, at)) = self.due(self.idle_lists[class].head, now) {
+                out.push(self.remove(self.idle_lists[class].head, reason, at));
             }
         }
-        while let Some(reason) = self.due(self.active_list.head, now) {
-            out.push(self.remove(self.active_list.head, reason));
+        while let Some((reason, at)) = self.due(self.active_list.head, now) {
+            out.push(self.remove(self.active_list.head, reason, at));
         }
     }
 
-    /// Whether the record in slot `index` has ended by `now`, and why. Its end is the
+    /// Whether the record in slot `index` has ended by `now`, why, and when. Its end is the
     /// earlier of its idle deadline (last packet + its class's idle timeout) and its active
     /// deadline (first packet + active timeout); on a tie, idle. The reason depends only on
     /// the record, never on when the cache looks, so shards that see different packets
     /// between two of a flow's packets still agree on every record.
-    fn due(&self, index: u32, now: Timestamp) -> Option<EndReason> {
+    fn due(&self, index: u32, now: Timestamp) -> Option<(EndReason, Timestamp)> {
         let slot = self.slots.get(index as usize)?;
         let r = &slot.record;
         let class = slot.class as usize;
@@ -300,21 +312,22 @@ impl FlowCache {
         if now <= idle_deadline.min(active_deadline) {
             None
         } else if idle_deadline <= active_deadline {
-            Some(if class == CLASS_TCP_ENDED {
+            let reason = if class == CLASS_TCP_ENDED {
                 EndReason::EndOfFlow
             } else {
                 EndReason::IdleTimeout
-            })
+            };
+            Some((reason, idle_deadline))
         } else {
-            Some(EndReason::ActiveTimeout)
+            Some((EndReason::ActiveTimeout, active_deadline))
         }
     }
 
     /// Ends every record with `reason` (normally forced end), oldest first.
-    pub fn flush(&mut self, reason: EndReason, out: &mut Vec<FlowRecord>) {
+    pub fn flush(&mut self, reason: EndReason, out: &mut Vec<Ended>) {
         while self.active_list.head != NIL {
             let head = self.active_list.head;
-            out.push(self.remove(head, reason));
+            out.push(self.remove(head, reason, Timestamp::END));
         }
     }
 
@@ -328,7 +341,7 @@ impl FlowCache {
     }
 
     /// Exports the record whose last packet is oldest, across the idle lists.
-    fn evict_least_recent(&mut self, out: &mut Vec<FlowRecord>) {
+    fn evict_least_recent(&mut self, out: &mut Vec<Ended>) {
         let victim = self
             .idle_lists
             .iter()
@@ -336,11 +349,11 @@ impl FlowCache {
             .filter(|&h| h != NIL)
             .min_by_key(|&h| self.slots[h as usize].record.end);
         if let Some(index) = victim {
-            out.push(self.remove(index, EndReason::LackOfResources));
+            out.push(self.remove(index, EndReason::LackOfResources, self.clock));
         }
     }
 
-    fn remove(&mut self, index: u32, reason: EndReason) -> FlowRecord {
+    fn remove(&mut self, index: u32, reason: EndReason, at: Timestamp) -> Ended {
         self.idle_unlink(index);
         self.active_unlink(index);
         let mut record = self.slots[index as usize].record;
@@ -348,7 +361,7 @@ impl FlowCache {
         self.map.remove(&record.key);
         self.free.push(index);
         self.stats.ended[reason as usize - 1] += 1;
-        record
+        Ended { at, record }
     }
 
     fn idle_push_back(&mut self, index: u32, class: usize) {
@@ -467,7 +480,7 @@ mod tests {
         assert!(out.is_empty());
         c.flush(EndReason::ForcedEnd, &mut out);
         assert_eq!(out.len(), 1);
-        let r = out[0];
+        let r = out[0].record;
         assert_eq!((r.packets, r.octets, r.tcp_flags), (3, 1600, 0x1a));
         assert_eq!((r.start, r.end), (t(1.0), t(3.0)));
         assert_eq!((r.min_ttl, r.max_ttl), (60, 64));
@@ -485,7 +498,7 @@ mod tests {
         c.meter(&pkt(PROTO_TCP, 1, 0x10, 100, 64), t(30.5), &mut out); // gap 15.5 s > 15 s
         assert_eq!(out.len(), 1);
         assert_eq!(
-            (out[0].packets, out[0].end_reason),
+            (out[0].record.packets, out[0].record.end_reason),
             (2, EndReason::IdleTimeout)
         );
         assert_eq!(c.len(), 1);
@@ -500,14 +513,16 @@ mod tests {
         c.meter(&pkt(PROTO_ICMP, 0, 0, 100, 64), t(0.0), &mut out);
         c.expire(t(5.1), &mut out);
         assert_eq!(
-            out.iter().map(|r| r.key.proto).collect::<Vec<_>>(),
+            out.iter().map(|e| e.record.key.proto).collect::<Vec<_>>(),
             vec![PROTO_ICMP]
         );
         c.expire(t(10.1), &mut out);
-        assert_eq!(out.last().unwrap().key.proto, PROTO_UDP);
+        assert_eq!(out.last().unwrap().record.key.proto, PROTO_UDP);
         c.expire(t(15.1), &mut out);
-        assert_eq!(out.last().unwrap().key.proto, PROTO_TCP);
-        assert!(out.iter().all(|r| r.end_reason == EndReason::IdleTimeout));
+        assert_eq!(out.last().unwrap().record.key.proto, PROTO_TCP);
+        assert!(out
+            .iter()
+            .all(|e| e.record.end_reason == EndReason::IdleTimeout));
         assert!(c.is_empty());
     }
 
@@ -520,14 +535,20 @@ mod tests {
         }
         // Records [0..60], [61..121] end on the active timeout; [122..130] is left.
         assert_eq!(out.len(), 2);
-        assert!(out.iter().all(|r| r.end_reason == EndReason::ActiveTimeout));
+        assert!(out
+            .iter()
+            .all(|e| e.record.end_reason == EndReason::ActiveTimeout));
         assert_eq!(
-            (out[0].start, out[0].end, out[0].packets),
+            (
+                out[0].record.start,
+                out[0].record.end,
+                out[0].record.packets
+            ),
             (t(0.0), t(60.0), 61)
         );
-        assert_eq!((out[1].start, out[1].packets), (t(61.0), 61));
+        assert_eq!((out[1].record.start, out[1].record.packets), (t(61.0), 61));
         c.flush(EndReason::ForcedEnd, &mut out);
-        assert_eq!(out.iter().map(|r| r.packets).sum::<u64>(), 131);
+        assert_eq!(out.iter().map(|e| e.record.packets).sum::<u64>(), 131);
     }
 
     #[test]
@@ -540,15 +561,21 @@ mod tests {
         assert!(out.is_empty());
         // Active deadline 60 s comes before the idle deadline 70 s.
         c.expire(t(100.0), &mut out);
-        assert_eq!(out[0].end_reason, EndReason::ActiveTimeout);
+        assert_eq!(out[0].record.end_reason, EndReason::ActiveTimeout);
         for i in 0..5 {
-            c.meter(&pkt(PROTO_TCP, 2, 0x10, 100, 64), t(100.0 + 10.0 * i as f64), &mut out);
+            c.meter(
+                &pkt(PROTO_TCP, 2, 0x10, 100, 64),
+                t(100.0 + 10.0 * i as f64),
+                &mut out,
+            );
         }
         // Idle deadline 155 s comes before the active deadline 160 s; the next packet of
         // the flow, not a scan, finds it.
         c.meter(&pkt(PROTO_TCP, 2, 0x10, 100, 64), t(170.0), &mut out);
-        assert_eq!(out[1].end_reason, EndReason::IdleTimeout);
-        assert_eq!(out[1].packets, 5);
+        assert_eq!(out[1].record.end_reason, EndReason::IdleTimeout);
+        // Each record ended at its earlier deadline: start + 60 s, last + 15 s.
+        assert_eq!((out[0].at, out[1].at), (t(60.0), t(155.0)));
+        assert_eq!(out[1].record.packets, 5);
     }
 
     #[test]
@@ -566,7 +593,7 @@ mod tests {
         c.expire(t(3.6), &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(
-            (out[0].packets, out[0].end_reason),
+            (out[0].record.packets, out[0].record.end_reason),
             (3, EndReason::EndOfFlow)
         );
     }
@@ -577,7 +604,7 @@ mod tests {
         let mut out = Vec::new();
         c.meter(&pkt(PROTO_TCP, 9, 0x14, 40, 64), t(0.0), &mut out);
         c.expire(t(2.5), &mut out);
-        assert_eq!(out[0].end_reason, EndReason::EndOfFlow);
+        assert_eq!(out[0].record.end_reason, EndReason::EndOfFlow);
     }
 
     #[test]
@@ -593,12 +620,12 @@ mod tests {
         c.meter(&pkt(PROTO_TCP, 3, 0x10, 100, 64), t(3.0), &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(
-            (out[0].key.src_port, out[0].end_reason),
+            (out[0].record.key.src_port, out[0].record.end_reason),
             (2, EndReason::LackOfResources)
         );
         assert_eq!(c.len(), 2);
         c.flush(EndReason::ForcedEnd, &mut out);
-        assert_eq!(out.iter().map(|r| r.packets).sum::<u64>(), 4);
+        assert_eq!(out.iter().map(|e| e.record.packets).sum::<u64>(), 4);
         assert_eq!(c.stats().ended, [0, 0, 0, 2, 1]);
     }
 
@@ -610,7 +637,7 @@ mod tests {
         c.meter(&pkt(PROTO_TCP, 1, 0x10, 100, 64), t(4.0), &mut out);
         assert_eq!(c.stats().clamped_timestamps, 1);
         c.flush(EndReason::ForcedEnd, &mut out);
-        assert_eq!((out[0].start, out[0].end), (t(10.0), t(10.0)));
+        assert_eq!((out[0].record.start, out[0].record.end), (t(10.0), t(10.0)));
     }
 
     #[test]
@@ -637,7 +664,7 @@ mod tests {
             total += 1;
         }
         c.flush(EndReason::ForcedEnd, &mut out);
-        assert_eq!(out.iter().map(|r| r.packets).sum::<u64>(), total);
+        assert_eq!(out.iter().map(|e| e.record.packets).sum::<u64>(), total);
         assert!(c.slots.len() <= 50);
         let ended: u64 = c.stats().ended.iter().sum();
         assert_eq!(ended, out.len() as u64);

@@ -1,24 +1,41 @@
-//! The exporter thread: owns the record sinks and feeds them batches from the workers.
+//! The exporter thread: owns the record sinks, puts the records of every worker into one
+//! order, and hands them to every sink.
 //!
-//! Workers never wait on a socket or a file: they send finished records over a bounded
-//! channel and go on metering. The exporter hands each batch to every sink in order. A
-//! sink that fails (a text output whose disk filled or whose pipe closed) is reported
-//! and dropped; the other sinks go on. Collectors count and log their own network errors
-//! and do not fail here (see `export`).
+//! Workers never wait on a socket or a file: they send ended records over a bounded
+//! channel and go on metering. Each record comes with the instant it ended (see
+//! `flow::cache::Ended`), and each message with the worker's watermark: the worker will
+//! send no record that ended before it. The exporter holds records in a heap and releases,
+//! in (instant, start, key) order, those that ended before every worker's watermark. So
+//! the output order depends on the packets alone, never on how threads were scheduled:
+//! one worker or several give the same output.
+//!
+//! A sink that fails (a text output whose disk filled) is reported and dropped; the other
+//! sinks go on. Collectors count and log their own network errors and do not fail here.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::export::RecordSink;
+use crate::flow::cache::Ended;
 use crate::flow::record::FlowRecord;
 use crate::time::Timestamp;
 
-/// What workers send to the exporter.
+/// What workers and sources send to the exporter.
 #[derive(Debug)]
 pub enum ExportMessage {
-    /// Finished records, and the time they were exported at.
-    Records(Vec<FlowRecord>, Timestamp),
+    /// Ended records of worker `worker`, which will send nothing that ended before
+    /// `watermark` from now on (`Timestamp::END` when it has finished).
+    Records {
+        /// Index of the worker, below the worker count given to `Exporter::spawn`.
+        worker: usize,
+        /// The records.
+        ended: Vec<Ended>,
+        /// The worker's clock.
+        watermark: Timestamp,
+    },
     /// Time passed (at least once a second of export time).
     Tick(Timestamp),
 }
@@ -41,16 +58,21 @@ pub struct Exporter {
 }
 
 impl Exporter {
-    /// Starts the thread with `sinks`; `capacity` batches may queue before workers wait.
-    pub fn spawn(sinks: Vec<Box<dyn RecordSink>>, capacity: usize) -> std::io::Result<Exporter> {
+    /// Starts the thread with `sinks`, merging the records of `workers` workers;
+    /// `capacity` messages may queue before senders wait.
+    pub fn spawn(
+        sinks: Vec<Box<dyn RecordSink>>,
+        workers: usize,
+        capacity: usize,
+    ) -> std::io::Result<Exporter> {
         let (sender, receiver) = crossbeam_channel::bounded(capacity.max(1));
         let handle = std::thread::Builder::new()
             .name("flowprobe-export".into())
-            .spawn(move || run(sinks, receiver))?;
+            .spawn(move || Merger::new(sinks, workers).run(receiver))?;
         Ok(Exporter { sender, handle })
     }
 
-    /// A sender for a worker.
+    /// A sender for a worker or source.
     pub fn sender(&self) -> Sender<ExportMessage> {
         self.sender.clone()
     }
@@ -66,47 +88,128 @@ impl Exporter {
     }
 }
 
-fn run(mut sinks: Vec<Box<dyn RecordSink>>, receiver: Receiver<ExportMessage>) -> ExporterReport {
-    let mut report = ExporterReport::default();
-    let mut alive: Vec<bool> = vec![true; sinks.len()];
-    let mut last = Timestamp::ZERO;
-    let fail = |i: usize, alive: &mut Vec<bool>, report: &mut ExporterReport, e: std::io::Error| {
-        log::error!("output {i} failed and was stopped: {e}");
-        alive[i] = false;
-        report.failures.push((i, e.to_string()));
-    };
-    for message in receiver {
-        match message {
-            ExportMessage::Records(records, now) => {
-                last = last.max(now);
-                report.records += records.len() as u64;
-                report.packets += records.iter().map(|r| r.packets).sum::<u64>();
-                for (i, sink) in sinks.iter_mut().enumerate() {
-                    if alive[i] {
-                        if let Err(e) = sink.export(&records, last) {
-                            fail(i, &mut alive, &mut report, e);
-                        }
+/// A record in the heap, ordered by (instant, start, key).
+#[derive(Debug, PartialEq, Eq)]
+struct Queued(Ended);
+
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let key = |e: &Ended| (e.at, e.record.start, e.record.key);
+        key(&self.0).cmp(&key(&other.0))
+    }
+}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+struct Merger {
+    sinks: Vec<Box<dyn RecordSink>>,
+    alive: Vec<bool>,
+    heap: BinaryHeap<Reverse<Queued>>,
+    watermarks: Vec<Timestamp>,
+    /// The newest real time seen (export time for records that ended at end of input).
+    last: Timestamp,
+    batch: Vec<FlowRecord>,
+    report: ExporterReport,
+}
+
+impl Merger {
+    fn new(sinks: Vec<Box<dyn RecordSink>>, workers: usize) -> Merger {
+        let alive = vec![true; sinks.len()];
+        Merger {
+            sinks,
+            alive,
+            heap: BinaryHeap::new(),
+            watermarks: vec![Timestamp::ZERO; workers.max(1)],
+            last: Timestamp::ZERO,
+            batch: Vec::with_capacity(1024),
+            report: ExporterReport::default(),
+        }
+    }
+
+    fn run(mut self, receiver: Receiver<ExportMessage>) -> ExporterReport {
+        for message in receiver {
+            match message {
+                ExportMessage::Records {
+                    worker,
+                    ended,
+                    watermark,
+                } => {
+                    self.heap
+                        .extend(ended.into_iter().map(|e| Reverse(Queued(e))));
+                    if let Some(w) = self.watermarks.get_mut(worker) {
+                        *w = (*w).max(watermark);
                     }
+                    if watermark != Timestamp::END {
+                        self.last = self.last.max(watermark);
+                    }
+                    self.release();
+                }
+                ExportMessage::Tick(now) => {
+                    self.last = self.last.max(now);
+                    let last = self.last;
+                    self.each_sink(|sink| sink.tick(last));
                 }
             }
-            ExportMessage::Tick(now) => {
-                last = last.max(now);
-                for (i, sink) in sinks.iter_mut().enumerate() {
-                    if alive[i] {
-                        if let Err(e) = sink.tick(last) {
-                            fail(i, &mut alive, &mut report, e);
-                        }
-                    }
+        }
+        // Every sender is gone: whatever is left is released, in order.
+        self.watermarks.iter_mut().for_each(|w| *w = Timestamp::END);
+        self.release();
+        let last = self.last;
+        self.each_sink(|sink| sink.finish(last));
+        self.report
+    }
+
+    /// Hands the sinks every record that ended before all watermarks (all of them once
+    /// every worker has finished).
+    fn release(&mut self) {
+        let low = self
+            .watermarks
+            .iter()
+            .copied()
+            .min()
+            .unwrap_or(Timestamp::ZERO);
+        let mut now = Timestamp::ZERO;
+        while let Some(Reverse(Queued(e))) = self.heap.peek() {
+            if e.at >= low && low != Timestamp::END {
+                break;
+            }
+            now = now.max(e.at.min(self.last));
+            let Some(Reverse(Queued(e))) = self.heap.pop() else {
+                break;
+            };
+            self.batch.push(e.record);
+            if self.batch.len() >= 1024 {
+                self.flush(now);
+            }
+        }
+        self.flush(now.max(self.last.min(low)));
+    }
+
+    fn flush(&mut self, now: Timestamp) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.report.records += batch.len() as u64;
+        self.report.packets += batch.iter().map(|r| r.packets).sum::<u64>();
+        self.each_sink(|sink| sink.export(&batch, now));
+        self.batch = batch;
+        self.batch.clear();
+    }
+
+    fn each_sink(&mut self, mut f: impl FnMut(&mut Box<dyn RecordSink>) -> std::io::Result<()>) {
+        for (i, sink) in self.sinks.iter_mut().enumerate() {
+            if self.alive[i] {
+                if let Err(e) = f(sink) {
+                    log::error!("output {} failed and was stopped: {e}", i + 1);
+                    self.alive[i] = false;
+                    self.report.failures.push((i, e.to_string()));
                 }
             }
         }
     }
-    for (i, sink) in sinks.iter_mut().enumerate() {
-        if alive[i] {
-            if let Err(e) = sink.finish(last) {
-                fail(i, &mut alive, &mut report, e);
-            }
-        }
-    }
-    report
 }

@@ -1,55 +1,44 @@
-//! A worker: decode, fragment tracking and one flow-cache shard, for packets of any source.
+//! Decoding and metering, the per-packet work, split so a reader thread can decode and
+//! dispatch while workers meter.
 //!
-//! The same `Worker` serves capture files and live interfaces: the source calls
-//! `handle_packet` for each frame and `tick` when time passes without packets; finished
-//! records collect in `pending` until the driver hands them to the exporter. Nothing here
-//! reads a clock, takes a lock or allocates per packet.
+//! - `Classifier` turns a frame into a `PacketMeta` (decode, then fragment tracking) and
+//!   counts what it could not decode. Offline it runs in the reader thread, so that the
+//!   flow key is known before the packet is dispatched; live, each worker runs its own.
+//! - `Worker` owns one flow-cache shard and meters decoded packets into it.
+//!
+//! Nothing here reads a clock, takes a lock or allocates per packet.
 
 use crate::capture::Packet;
 use crate::decode::{self, PacketMeta, Undecodable};
-use crate::flow::cache::{CacheConfig, FlowCache};
+use crate::flow::cache::{CacheConfig, Ended, FlowCache};
 use crate::flow::fragments::FragmentTable;
-use crate::flow::record::{EndReason, FlowRecord};
+use crate::flow::record::EndReason;
 use crate::time::Timestamp;
 
 use super::stats::Counters;
 
-/// Decode + meter for one shard.
-#[derive(Debug)]
-pub struct Worker {
-    cache: FlowCache,
+/// Frame to `PacketMeta`, with the counters of what could not be decoded.
+#[derive(Debug, Default)]
+pub struct Classifier {
     fragments: FragmentTable,
-    meta: PacketMeta,
-    pending: Vec<FlowRecord>,
     counters: Counters,
 }
 
-impl Worker {
-    /// A worker with an empty cache shard.
-    pub fn new(config: CacheConfig) -> Worker {
-        Worker {
-            cache: FlowCache::new(config),
-            fragments: FragmentTable::default(),
-            meta: PacketMeta::default(),
-            pending: Vec::new(),
-            counters: Counters::default(),
-        }
+impl Classifier {
+    /// A classifier with an empty fragment table.
+    pub fn new() -> Classifier {
+        Classifier::default()
     }
 
-    /// Decodes and meters one frame. Every frame is counted once: metered or undecodable.
-    pub fn handle_packet(&mut self, packet: &Packet<'_>) {
+    /// Decodes `packet` into `meta`. Returns false (and counts the reason) when the frame
+    /// yields no flow. Every call counts one packet read.
+    pub fn classify(&mut self, packet: &Packet<'_>, meta: &mut PacketMeta) -> bool {
         self.counters.read += 1;
-        match decode::decode(
-            packet.link_type,
-            packet.data,
-            packet.orig_len,
-            &mut self.meta,
-        ) {
+        match decode::decode(packet.link_type, packet.data, packet.orig_len, meta) {
             Ok(()) => {
-                self.meta.key.in_if = packet.interface;
-                self.fragments.handle(&mut self.meta, packet.ts);
-                self.cache.meter(&self.meta, packet.ts, &mut self.pending);
-                self.counters.metered += 1;
+                meta.key.in_if = packet.interface;
+                self.fragments.handle(meta, packet.ts);
+                true
             }
             Err(reason) => {
                 self.counters.count_undecodable(reason);
@@ -60,8 +49,43 @@ impl Worker {
                         .entry(packet.link_type)
                         .or_default() += 1;
                 }
+                false
             }
         }
+    }
+
+    /// Counts a packet whose timestamp went backwards and was clamped.
+    pub fn count_clamped(&mut self) {
+        self.counters.clamped_timestamps += 1;
+    }
+
+    /// Counters: packets read, undecodable by reason, fragments without their first.
+    pub fn counters(&self) -> Counters {
+        let mut c = self.counters.clone();
+        c.fragments_unmatched = self.fragments.stats().unmatched;
+        c
+    }
+}
+
+/// One flow-cache shard and the records it has ended.
+#[derive(Debug)]
+pub struct Worker {
+    cache: FlowCache,
+    pending: Vec<Ended>,
+}
+
+impl Worker {
+    /// A worker with an empty cache shard.
+    pub fn new(config: CacheConfig) -> Worker {
+        Worker {
+            cache: FlowCache::new(config),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Meters one decoded packet seen at `ts`.
+    pub fn meter(&mut self, meta: &PacketMeta, ts: Timestamp) {
+        self.cache.meter(meta, ts, &mut self.pending);
     }
 
     /// Lets time pass: ends the records due at `now`.
@@ -74,18 +98,19 @@ impl Worker {
         self.cache.flush(EndReason::ForcedEnd, &mut self.pending);
     }
 
-    /// Finished records waiting for the exporter.
-    pub fn pending(&self) -> &[FlowRecord] {
+    /// Ended records waiting for the exporter.
+    pub fn pending(&self) -> &[Ended] {
         &self.pending
     }
 
-    /// Takes the finished records, leaving an empty buffer of the same capacity behind.
-    pub fn take_pending(&mut self) -> Vec<FlowRecord> {
+    /// Takes the ended records, leaving an empty buffer of the same capacity behind.
+    pub fn take_pending(&mut self) -> Vec<Ended> {
         let capacity = self.pending.capacity().max(64);
         std::mem::replace(&mut self.pending, Vec::with_capacity(capacity))
     }
 
-    /// The newest packet time seen.
+    /// The newest time this shard has seen: every record it ends from now on ends at
+    /// this time or later (the exporter's watermark).
     pub fn clock(&self) -> Timestamp {
         self.cache.clock()
     }
@@ -95,16 +120,17 @@ impl Worker {
         self.cache.len()
     }
 
-    /// Counters, with the cache's and fragment table's folded in.
+    /// Counters of the shard: metered, flows created and ended, active flows.
     pub fn counters(&self) -> Counters {
-        let mut c = self.counters.clone();
         let cache = self.cache.stats();
-        c.flows_created = cache.created;
-        c.flows_ended = cache.ended;
-        c.clamped_timestamps = cache.clamped_timestamps;
-        c.metered_octets = cache.octets;
-        c.fragments_unmatched = self.fragments.stats().unmatched;
-        c.active_flows = self.cache.len() as u64;
-        c
+        Counters {
+            metered: cache.packets,
+            metered_octets: cache.octets,
+            flows_created: cache.created,
+            flows_ended: cache.ended,
+            clamped_timestamps: cache.clamped_timestamps,
+            active_flows: self.cache.len() as u64,
+            ..Counters::default()
+        }
     }
 }
