@@ -6,12 +6,15 @@
 //!
 //! # Layout
 //! - `time`     `Timestamp`, the only notion of time below the sources.
-//! - `capture`  packet sources: `file` (pcap/pcapng).
+//! - `capture`  packet sources: `file` (pcap/pcapng), `af_packet` (TPACKET_V3 rings in a
+//!              fanout group), `libpcap` (feature); `iface`, `bpf`, `live` for live capture.
 //! - `decode`   frame bytes to `PacketMeta` (flow key fields, length, flags), per link type.
 //! - `flow`     `key`, `record`, the cache shard with expiry.
 //! - `export`   record sinks: text (CSV/JSON/table), IPFIX, NetFlow v9 and v5.
 
-#![forbid(unsafe_code)]
+// `unsafe` only where the OS needs it: capture::af_packet (ring, socket options) and
+// capture::iface (ioctls, setuid); each of those modules allows it for itself.
+#![deny(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, unused_qualifications)]
 
 pub mod capture;

@@ -17,12 +17,17 @@ impl Timestamp {
 
     /// From seconds and nanoseconds within the second.
     pub const fn from_secs_nanos(secs: u64, nanos: u32) -> Timestamp {
-        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(nanos as u64))
+        Timestamp(
+            secs.saturating_mul(1_000_000_000)
+                .saturating_add(nanos as u64),
+        )
     }
 
     /// The current wall-clock time; only the live sources and the exporter call this.
     pub fn now() -> Timestamp {
-        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let d = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         Timestamp(d.as_nanos().min(u64::MAX as u128) as u64)
     }
 
@@ -48,7 +53,10 @@ impl Timestamp {
 
     /// `self + d`, saturating at the end of time.
     pub fn saturating_add(self, d: Duration) -> Timestamp {
-        Timestamp(self.0.saturating_add(d.as_nanos().min(u64::MAX as u128) as u64))
+        Timestamp(
+            self.0
+                .saturating_add(d.as_nanos().min(u64::MAX as u128) as u64),
+        )
     }
 
     /// The time from `earlier` to `self`, zero if `earlier` is later.
@@ -108,6 +116,9 @@ mod tests {
     fn arithmetic_saturates() {
         let t = Timestamp(5);
         assert_eq!(t.saturating_since(Timestamp(10)), Duration::ZERO);
-        assert_eq!(Timestamp(u64::MAX).saturating_add(Duration::from_secs(1)), Timestamp(u64::MAX));
+        assert_eq!(
+            Timestamp(u64::MAX).saturating_add(Duration::from_secs(1)),
+            Timestamp(u64::MAX)
+        );
     }
 }

@@ -117,7 +117,12 @@ mod tests {
 
     #[test]
     fn icmp_type_and_code_come_from_dst_port() {
-        let mut k = FlowKey { proto: PROTO_ICMP, ip_version: 4, dst_port: 3 * 256 + 1, ..Default::default() };
+        let mut k = FlowKey {
+            proto: PROTO_ICMP,
+            ip_version: 4,
+            dst_port: 3 * 256 + 1,
+            ..Default::default()
+        };
         assert_eq!((k.icmp_type(), k.icmp_code()), (3, 1));
         k.proto = PROTO_UDP;
         assert_eq!((k.icmp_type(), k.icmp_code()), (0, 0));
@@ -129,7 +134,10 @@ mod tests {
         k.set_addrs("198.18.0.1".parse().unwrap(), "198.18.0.2".parse().unwrap());
         assert_eq!(k.ip_version, 4);
         assert_eq!(k.src_addr().to_string(), "198.18.0.1");
-        k.set_addrs("2001:db8::1".parse().unwrap(), "2001:db8::2".parse().unwrap());
+        k.set_addrs(
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::2".parse().unwrap(),
+        );
         assert_eq!(k.dst_addr().to_string(), "2001:db8::2");
     }
 }
