@@ -15,7 +15,7 @@
 
 #![allow(unsafe_code)]
 
-use std::ffi::{c_int, c_short, c_void, CString};
+use std::ffi::{c_int, c_void, CString};
 use std::io;
 use std::mem::size_of;
 use std::os::fd::{AsRawFd, BorrowedFd};
@@ -47,7 +47,6 @@ struct IfReq {
 #[repr(C)]
 union IfrIfru {
     data: *mut c_void,
-    flags: c_short,
     hwaddr: libc::sockaddr,
     size: [u8; 24],
 }
@@ -157,24 +156,9 @@ pub fn hardware_type(ifname: &str) -> Result<u16, LiveError> {
     Ok(unsafe { req.ifru.hwaddr.sa_family })
 }
 
-/// Whether the interface is in promiscuous mode (`IFF_PROMISC`), whoever asked for it.
-pub fn is_promiscuous(ifname: &str) -> Result<bool, LiveError> {
-    let sock = control_socket(ifname)?;
-    let mut req = new_ifreq(ifname)?;
-    ioctl_ifreq(&sock, libc::SIOCGIFFLAGS as libc::c_ulong, &mut req).map_err(|source| {
-        LiveError::Interface {
-            ifname: ifname.to_string(),
-            op: "ioctl(SIOCGIFFLAGS)",
-            source,
-        }
-    })?;
-    // SAFETY: SIOCGIFFLAGS filled `ifru.flags`; every bit pattern is a valid c_short.
-    let flags = unsafe { req.ifru.flags };
-    Ok(flags as c_int & libc::IFF_PROMISC != 0)
-}
-
 /// Puts the interface into promiscuous mode for as long as `fd` (an AF_PACKET socket)
-/// stays open.
+/// stays open. The kernel counts such requests (`ip -d link` shows "promiscuity N");
+/// `SIOCGIFFLAGS` does not report them, only an administrator's `ip link set promisc on`.
 pub fn enable_promiscuous(fd: BorrowedFd<'_>, ifname: &str, ifindex: u32) -> Result<(), LiveError> {
     let mreq = PacketMreq {
         mr_ifindex: ifindex as c_int,
