@@ -6,8 +6,8 @@
 //!
 //! # Layout
 //! - `time`     `Timestamp`, the only notion of time below the sources.
-//! - `capture`  packet sources: `file` (pcap/pcapng), `af_packet` (TPACKET_V3 rings in a
-//!              fanout group), `libpcap` (feature); `iface`, `bpf`, `live` for live capture.
+//! - `capture`  packet sources: `file` (pcap/pcapng), `af_packet`, `libpcap` (feature);
+//!   `iface`, `bpf` and `live` (errors) serve the live sources.
 //! - `decode`   frame bytes to `PacketMeta` (flow key fields, length, flags), per link type.
 //! - `flow`     `key`, `record`, the cache shard with expiry.
 //! - `export`   record sinks: text (CSV/JSON/table), IPFIX, NetFlow v9 and v5.

@@ -876,7 +876,10 @@ mod tests {
         put32(b, 20, blk_len); // blk_len
     }
 
-    fn collect(block: &[u8]) -> (Vec<(u64, Vec<u8>, u32, u32)>, Walked) {
+    /// (timestamp ns, bytes, orig_len, captured length) per packet.
+    type Seen = Vec<(u64, Vec<u8>, u32, u32)>;
+
+    fn collect(block: &[u8]) -> (Seen, Walked) {
         let mut scratch = vec![0u8; block.len() + 4];
         let mut got = Vec::new();
         let walked = walk_block(block, &mut scratch, META, &mut |p: &Packet<'_>| {

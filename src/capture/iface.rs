@@ -339,7 +339,7 @@ pub fn drop_privileges(user: &str) -> Result<(u32, u32), LiveError> {
     if uid != 0 && unsafe { libc::setuid(0) } == 0 {
         return Err(fail(
             "setuid(0) check",
-            io::Error::new(io::ErrorKind::Other, "root could be regained after setuid"),
+            io::Error::other("root could be regained after setuid"),
         ));
     }
     Ok((uid, gid))
