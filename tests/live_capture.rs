@@ -888,3 +888,43 @@ mod harness {
         let _: &Side = &pair.a;
     }
 }
+
+#[test]
+fn interface_going_down_is_reported_not_waited_on() {
+    require_netns!();
+    let pair = NetnsPair::new("down");
+    let b = pair.b.clone();
+    let mut source = pair.run_in(&b, || {
+        AfPacketSource::open(&b.ifname, &small_ring()).unwrap()
+    });
+    assert_eq!(
+        source
+            .poll_packets(Duration::from_millis(20), |_| {})
+            .unwrap(),
+        0
+    );
+    let out = pair.exec(&pair.b, &["ip", "link", "set", &pair.b.ifname, "down"]);
+    assert!(out.status.success());
+    let t0 = Instant::now();
+    let result = source.poll_packets(Duration::from_secs(2), |_| {});
+    eprintln!("after link down: {result:?} in {:?}", t0.elapsed());
+    let err = result.expect_err("a socket whose interface went down reports it");
+    assert!(err.to_string().contains("receive"), "{err}");
+    assert!(t0.elapsed() < Duration::from_secs(1));
+
+    // The error is reported once; when the interface comes back, the socket captures
+    // again without being reopened.
+    let out = pair.exec(&pair.b, &["ip", "link", "set", &pair.b.ifname, "up"]);
+    assert!(out.status.success());
+    let server = pair.run_in(&pair.b, || {
+        UdpSocket::bind((pair.b.addr, SERVER_PORT)).unwrap()
+    });
+    for seq in 0..10 {
+        let to = SocketAddrV4::new(pair.a.addr, CLIENT_BASE);
+        send_all(&server, &payload(0, REV, seq), to);
+    }
+    let stop = AtomicBool::new(true);
+    std::thread::sleep(Duration::from_millis(50));
+    let tally = capture_until(&mut source, &stop);
+    assert_eq!(tally.ours, 10);
+}

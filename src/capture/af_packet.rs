@@ -22,6 +22,35 @@
 //! joins. `open_group` therefore opens all sockets of an interface with a drop-all filter,
 //! joins them all, and only then installs the real filter (or none) on each.
 //!
+//! # Use from the pipeline
+//!
+//! ```no_run
+//! # use std::time::Duration;
+//! # use flowprobe::capture::af_packet::{AfPacketSource, RingConfig};
+//! # fn main() -> Result<(), flowprobe::capture::live::LiveError> {
+//! // As root (or with CAP_NET_RAW, plus CAP_NET_ADMIN for promiscuous mode), before
+//! // dropping privileges: one socket per worker, all in one group.
+//! let sources = AfPacketSource::open_group("eth0", &RingConfig::default(), 4)?;
+//! for mut source in sources {
+//!     std::thread::spawn(move || loop {
+//!         // A short timeout bounds how late the worker sees a shutdown request and
+//!         // runs its wall-clock expiry when the interface is idle.
+//!         match source.poll_packets(Duration::from_millis(100), |packet| {
+//!             let _ = packet; // decode, meter into this worker's cache shard
+//!         }) {
+//!             Ok(_handled) => {} // then: check shutdown, expire flows on Timestamp::now()
+//!             Err(e) => eprintln!("{e}"), // e.g. ENETDOWN once when the link goes down
+//!         }
+//!     });
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! `poll_packets` returns `Err(LiveError::Socket { op: "receive", .. })` once when the
+//! interface goes down (ENETDOWN); the socket stays usable and captures again when the
+//! interface comes back up, so a worker logs and keeps polling. Memory: each socket maps
+//! `block_size * block_count` bytes (64 MiB by default) for as long as it is open.
+//!
 //! Unsafe code here is confined to the system calls (setsockopt, getsockopt, bind, mmap,
 //! munmap) and to the ring: a block's status word is read and written atomically, and a
 //! block's bytes are read as a slice only while its status says the kernel handed it to
@@ -396,13 +425,8 @@ const DROP_ALL: [BpfInsn; 1] = [BpfInsn {
     k: 0,
 }];
 
-/// `ret #0x40000`: accept everything, whole. Replaces `DROP_ALL` when there is no filter.
-const ACCEPT_ALL: [BpfInsn; 1] = [BpfInsn {
-    code: 0x06,
-    jt: 0,
-    jf: 0,
-    k: 0x40000,
-}];
+/// `SO_DETACH_FILTER` (asm-generic/socket.h): removes `DROP_ALL` when there is no filter.
+const SO_DETACH_FILTER: c_int = 27;
 
 /// The LINKTYPE for an `ARPHRD_*` hardware type, as a SOCK_RAW packet socket sees it.
 fn link_type_for(arphrd: u16) -> Option<u32> {
@@ -562,12 +586,24 @@ impl AfPacketSource {
         })
     }
 
-    /// Replaces the drop-all filter with the configured one (or accept-all).
+    /// Replaces the drop-all filter with the configured one, or removes it.
     fn go_live(&self, cfg: &RingConfig) -> Result<(), LiveError> {
-        let insns = cfg.filter.as_ref().map_or(&ACCEPT_ALL[..], |p| p.insns());
-        attach_filter(&self.sock, insns).map_err(|source| LiveError::Socket {
+        let (result, op) = match &cfg.filter {
+            Some(program) => (
+                attach_filter(&self.sock, program.insns()),
+                "setsockopt(SO_ATTACH_FILTER)",
+            ),
+            None => {
+                let unused: c_int = 0;
+                (
+                    setsockopt(&self.sock, libc::SOL_SOCKET, SO_DETACH_FILTER, &unused),
+                    "setsockopt(SO_DETACH_FILTER)",
+                )
+            }
+        };
+        result.map_err(|source| LiveError::Socket {
             ifname: self.ifname.clone(),
-            op: "setsockopt(SO_ATTACH_FILTER)",
+            op,
             source,
         })
     }
