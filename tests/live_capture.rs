@@ -928,3 +928,92 @@ fn interface_going_down_is_reported_not_waited_on() {
     let tally = capture_until(&mut source, &stop);
     assert_eq!(tally.ours, 10);
 }
+
+/// The first fragment (MF set, offset 0) of a UDP datagram from a to b that claims
+/// `claimed` bytes of UDP payload but carries only 64 of them: a train never completed.
+fn lone_first_fragment(pair: &NetnsPair, ip_id: u16, claimed: u16) -> Vec<u8> {
+    let body = [0x5au8; 64];
+    let mut f = Vec::new();
+    f.extend_from_slice(&pair.b.mac); // destination MAC
+    f.extend_from_slice(&pair.a.mac); // source MAC
+    f.extend_from_slice(&0x0800u16.to_be_bytes()); // IPv4
+    let mut ip = [0u8; 20];
+    ip[0] = 0x45; // version 4, IHL 5
+    ip[2..4].copy_from_slice(&(20 + 8 + body.len() as u16).to_be_bytes()); // total length
+    ip[4..6].copy_from_slice(&ip_id.to_be_bytes()); // identification
+    ip[6..8].copy_from_slice(&0x2000u16.to_be_bytes()); // flags: MF, fragment offset 0
+    ip[8] = 64; // TTL
+    ip[9] = 17; // UDP
+    ip[12..16].copy_from_slice(&pair.a.addr.octets()); // source
+    ip[16..20].copy_from_slice(&pair.b.addr.octets()); // destination
+    let mut sum: u32 = ip
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes()); // header checksum
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&(CLIENT_BASE + 1).to_be_bytes()); // UDP source port
+    f.extend_from_slice(&SERVER_PORT.to_be_bytes()); // UDP destination port
+    f.extend_from_slice(&(8 + claimed).to_be_bytes()); // UDP length of the whole datagram
+    f.extend_from_slice(&[0, 0]); // no UDP checksum
+    f.extend_from_slice(&body);
+    f
+}
+
+/// Pins down what `RingConfig::defrag` does to fragmented traffic, on and off, side by
+/// side on the same wire: one 4000-byte UDP datagram (three fragments at MTU 1500) and
+/// one lone first fragment whose siblings never come.
+#[test]
+fn defrag_reassembles_before_capture_and_hides_incomplete_trains() {
+    require_netns!();
+    let pair = NetnsPair::new("defrag");
+    let b = pair.b.clone();
+    // Two independent groups on one interface: each socket sees all traffic.
+    let (mut on, mut off) = pair.run_in(&b, || {
+        let on = RingConfig {
+            defrag: true,
+            ..small_ring()
+        };
+        let off = RingConfig {
+            defrag: false,
+            ..small_ring()
+        };
+        (
+            AfPacketSource::open(&b.ifname, &on).unwrap(),
+            AfPacketSource::open(&b.ifname, &off).unwrap(),
+        )
+    });
+    let server = pair.run_in(&pair.b, || {
+        UdpSocket::bind((pair.b.addr, SERVER_PORT)).unwrap()
+    });
+    let client = pair.run_in(&pair.a, || {
+        UdpSocket::bind((pair.a.addr, CLIENT_BASE)).unwrap()
+    });
+    let tx = pair.run_in(&pair.a, || raw_sender(&pair.a.ifname));
+    client
+        .send_to(&[7u8; 4000], (pair.b.addr, SERVER_PORT))
+        .unwrap();
+    let lone = lone_first_fragment(&pair, 0x4242, 3000);
+    assert_eq!(tx.send(&lone).unwrap(), lone.len());
+    std::thread::sleep(Duration::from_millis(50));
+    let lens = |src: &mut AfPacketSource| {
+        let mut lens = Vec::new();
+        while src
+            .poll_packets(Duration::from_millis(50), |p| {
+                assert_eq!(p.orig_len as usize, p.data.len());
+                lens.push(p.data.len())
+            })
+            .unwrap()
+            > 0
+        {}
+        lens
+    };
+    // On the wire: 14 + 1500, 14 + 1500, 14 + 20 + (4008 - 2 * 1480), and the lone one.
+    assert_eq!(lens(&mut off), vec![1514, 1514, 1082, lone.len()]);
+    // With defrag: one frame as long as the reassembled datagram, the lone fragment gone.
+    assert_eq!(lens(&mut on), vec![14 + 20 + 8 + 4000]);
+    drop(server);
+}

@@ -6,7 +6,8 @@
 //! is full or when `block_timeout` passed, so a worker wakes up at most once per block.
 //! Fanout in hash mode spreads the packets of an interface over the group's sockets by a
 //! symmetric flow hash (both directions of a flow land on the same socket; the defrag
-//! flag reassembles IP fragments first so they hash like the rest of their datagram).
+//! flag reassembles IP fragments first so they hash like the rest of their datagram,
+//! which changes what is captured: see `RingConfig::defrag`).
 //! So the pipeline gives each worker thread its own `AfPacketSource` and its own flow cache
 //! shard and never shares either: no lock on the packet path.
 //!
@@ -154,6 +155,16 @@ pub struct RingConfig {
     /// ids are per network namespace, and a group serves one interface: two probes, or
     /// two interfaces, must not name the same id.
     pub fanout_group: Option<u16>,
+    /// Join the group with `PACKET_FANOUT_FLAG_DEFRAG`. Then the kernel reassembles IPv4
+    /// fragments *before* the capture: the sockets see one packet per datagram, as long
+    /// as the reassembled datagram (not the fragments on the wire), and a fragment whose
+    /// siblings never arrive is never seen at all (nor counted in `KernelStats`).
+    /// Without it every frame arrives as it was on the wire, but the kernel hashes
+    /// fragments on addresses and protocol only (no ports), so the fragments of a flow
+    /// that also has unfragmented packets may reach another socket than the rest of it.
+    /// Every socket of a group must agree. Default: on (issue 4); see the tests
+    /// `defrag_*` in tests/live_capture.rs for both behaviours measured.
+    pub defrag: bool,
     /// Classic BPF filter attached to the socket (see `bpf`).
     pub filter: Option<BpfProgram>,
 }
@@ -168,6 +179,7 @@ impl Default for RingConfig {
             frame_size_hint: 2048,
             promiscuous: true,
             fanout_group: None,
+            defrag: true,
             filter: None,
         }
     }
@@ -556,13 +568,17 @@ impl AfPacketSource {
             iface::enable_promiscuous(sock.as_fd(), ifname, ifindex)?;
         }
 
-        let mode = PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG;
+        let mode = if cfg.defrag {
+            PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG
+        } else {
+            PACKET_FANOUT_HASH
+        };
         let arg: u32 = match join {
             Join::Id(id) => (mode << 16) | u32::from(id),
             Join::Unique => (mode | PACKET_FANOUT_FLAG_UNIQUEID) << 16,
         };
         setsockopt(&sock, libc::SOL_PACKET, PACKET_FANOUT, &arg)
-            .map_err(sock_err("setsockopt(PACKET_FANOUT, hash|defrag) (is the group id used for another interface or mode?)"))?;
+            .map_err(sock_err("setsockopt(PACKET_FANOUT, hash) (is the group id used for another interface, or with other flags?)"))?;
         let fanout_group = match join {
             Join::Id(id) => id,
             Join::Unique => {
