@@ -1124,6 +1124,45 @@ mod tests {
     }
 
     #[test]
+    fn link_types_follow_the_hardware_type() {
+        assert_eq!(link_type_for(1), Some(LINKTYPE_ETHERNET)); // ARPHRD_ETHER
+        assert_eq!(link_type_for(772), Some(LINKTYPE_ETHERNET)); // ARPHRD_LOOPBACK
+        assert_eq!(link_type_for(0xfffe), Some(LINKTYPE_RAW)); // ARPHRD_NONE (tun)
+        assert_eq!(link_type_for(519), Some(LINKTYPE_RAW)); // ARPHRD_RAWIP
+        assert_eq!(link_type_for(801), None); // ARPHRD_IEEE80211
+    }
+
+    proptest::proptest! {
+        /// Whatever the ring says, the walk neither panics nor hands out more packets than
+        /// the block announces, and every announced packet is handed out or counted.
+        #[test]
+        fn any_block_is_walked_without_panic(
+            mut bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..2048),
+            num in 0u32..64,
+            first in 0u32..2100,
+            blk_len in 0u32..2100,
+            vlan in proptest::bool::ANY,
+        ) {
+            if bytes.len() >= 24 {
+                put32(&mut bytes, 12, num);
+                put32(&mut bytes, 16, first);
+                put32(&mut bytes, 20, blk_len);
+            }
+            let meta = FrameMeta { ifindex: 1, link_type: if vlan { LINKTYPE_ETHERNET } else { LINKTYPE_RAW } };
+            let mut scratch = vec![0u8; bytes.len() + 4];
+            let mut handed = 0usize;
+            let walked = walk_block(&bytes, &mut scratch, meta, &mut |p: &Packet<'_>| {
+                assert!(p.data.len() <= bytes.len() + 4);
+                handed += 1;
+            });
+            proptest::prop_assert_eq!(walked.packets, handed);
+            if bytes.len() >= 24 {
+                proptest::prop_assert_eq!(walked.packets as u64 + walked.malformed, u64::from(num));
+            }
+        }
+    }
+
+    #[test]
     fn sizes_match_the_kernel_structs() {
         assert_eq!(size_of::<TpacketReq3>(), 28);
         assert_eq!(size_of::<TpacketStatsV3>(), 12);
