@@ -7,6 +7,13 @@
 //! direction and sequence number, and a pattern derived from them, so the test knows
 //! exactly what must be captured and can tell a duplicate or a corrupted frame.
 //! The tests need root; without it they print "skipped" unless `CI` is set.
+//!
+//! The fanout test's rate and length can be raised to look for the loss limit:
+//! `FLOWPROBE_LIVE_PPS=1000000 FLOWPROBE_LIVE_SECS=2 cargo test --release --test
+//! live_capture fanout -- --nocapture`. Measured on a 2-core VM (shared, load ~4):
+//! no loss at the most the two sender threads could produce, 0.5 to 0.94 M datagrams/s
+//! (release build); the debug build's tally (etherparse plus hash maps per packet) keeps up
+//! to about 330 k/s, and above that every missing datagram is in the kernel's drop counter.
 
 #[path = "common/netns.rs"]
 #[macro_use]
