@@ -6,7 +6,8 @@
 //!
 //! # Layout
 //! - `time`     `Timestamp`, the only notion of time below the sources.
-//! - `capture`  packet sources: `file` (pcap/pcapng).
+//! - `capture`  packet sources: `file` (pcap/pcapng), `af_packet`, `libpcap` (feature);
+//!   `iface`, `bpf` and `live` (errors) serve the live sources.
 //! - `decode`   frame bytes to `PacketMeta` (flow key fields, length, flags), per link type.
 //! - `flow`     `key`, `record`, the cache shard with expiry.
 //! - `export`   record sinks: text (CSV/JSON/table), IPFIX, NetFlow v9 and v5.
@@ -16,7 +17,9 @@
 //! - `cli`      the command line as clap sees it (raw flags).
 //! - `config`   durations, sizes and (later) the config file.
 
-#![forbid(unsafe_code)]
+// `unsafe` only where the OS needs it: capture::af_packet (ring, socket options) and
+// capture::iface (ioctls, setuid); each of those modules allows it for itself.
+#![deny(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, unused_qualifications)]
 
 pub mod capture;

@@ -5,7 +5,15 @@
 
 use crate::time::Timestamp;
 
+#[cfg(target_os = "linux")]
+pub mod af_packet;
+pub mod bpf;
 pub mod file;
+#[cfg(target_os = "linux")]
+pub mod iface;
+#[cfg(all(feature = "libpcap", target_os = "linux"))]
+pub mod libpcap;
+pub mod live;
 
 /// One captured frame, borrowed from the source's buffer until the next call.
 #[derive(Clone, Copy, Debug)]
