@@ -102,6 +102,7 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
         workers: args.threads.unwrap_or(1).max(1),
         files: args.files,
         cache,
+        sampling: Default::default(),
         progress: !args.no_progress && io::stderr().is_terminal(),
     };
     let report =

@@ -185,6 +185,7 @@ fn run(
         files: vec![path],
         cache: cfg.clone(),
         workers,
+        sampling: Default::default(),
         progress: false,
     };
     let report = convert(&options, vec![Box::new(sink.clone())]).unwrap();

@@ -87,6 +87,7 @@ fn our_totals(path: &Path) -> (Totals, u64, u64, Vec<String>) {
         files: vec![path.to_path_buf()],
         cache: CacheConfig::default(),
         workers: 1,
+        sampling: Default::default(),
         progress: false,
     };
     let report = convert(&options, vec![Box::new(sink.clone())]).expect("conversion starts");

@@ -4,3 +4,4 @@ pub mod cache;
 pub mod fragments;
 pub mod key;
 pub mod record;
+pub mod sampling;

@@ -2,6 +2,7 @@
 //! offline conversion driver, and the counters every run reports.
 
 pub mod convert;
+pub(crate) mod dispatch;
 pub mod exporter;
 pub mod stats;
 pub mod worker;

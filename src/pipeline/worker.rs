@@ -13,32 +13,52 @@ use crate::decode::{self, PacketMeta, Undecodable};
 use crate::flow::cache::{CacheConfig, Ended, FlowCache};
 use crate::flow::fragments::FragmentTable;
 use crate::flow::record::EndReason;
+use crate::flow::sampling::{Sampler, Sampling};
 use crate::time::Timestamp;
 
 use super::stats::Counters;
 
-/// Frame to `PacketMeta`, with the counters of what could not be decoded.
-#[derive(Debug, Default)]
+/// Frame to `PacketMeta`, with the counters of what could not be decoded or was
+/// sampled out.
+#[derive(Debug)]
 pub struct Classifier {
     fragments: FragmentTable,
+    sampler: Sampler,
     counters: Counters,
 }
 
+impl Default for Classifier {
+    fn default() -> Self {
+        Classifier::new(Sampling::default(), 0)
+    }
+}
+
 impl Classifier {
-    /// A classifier with an empty fragment table.
-    pub fn new() -> Classifier {
-        Classifier::default()
+    /// A classifier with an empty fragment table, sampling as given (`seed` varies the
+    /// random sampler between workers).
+    pub fn new(sampling: Sampling, seed: u64) -> Classifier {
+        Classifier {
+            fragments: FragmentTable::default(),
+            sampler: Sampler::new(sampling, seed),
+            counters: Counters::default(),
+        }
     }
 
-    /// Decodes `packet` into `meta`. Returns false (and counts the reason) when the frame
-    /// yields no flow. Every call counts one packet read.
+    /// Decodes `packet` into `meta`. Returns true when the packet is to be metered;
+    /// false when it yields no flow or sampling leaves it out (each counted). Every call
+    /// counts one packet read.
     pub fn classify(&mut self, packet: &Packet<'_>, meta: &mut PacketMeta) -> bool {
         self.counters.read += 1;
         match decode::decode(packet.link_type, packet.data, packet.orig_len, meta) {
             Ok(()) => {
                 meta.key.in_if = packet.interface;
                 self.fragments.handle(meta, packet.ts);
-                true
+                if self.sampler.keep(&meta.key) {
+                    true
+                } else {
+                    self.counters.sampled_out += 1;
+                    false
+                }
             }
             Err(reason) => {
                 self.counters.count_undecodable(reason);
@@ -59,7 +79,8 @@ impl Classifier {
         self.counters.clamped_timestamps += 1;
     }
 
-    /// Counters: packets read, undecodable by reason, fragments without their first.
+    /// Counters: packets read, undecodable by reason, sampled out, fragments without
+    /// their first.
     pub fn counters(&self) -> Counters {
         let mut c = self.counters.clone();
         c.fragments_unmatched = self.fragments.stats().unmatched;

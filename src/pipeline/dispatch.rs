@@ -1,0 +1,204 @@
+//! Getting decoded packets to the worker that owns their flow.
+//!
+//! `Inline` meters in the caller's thread (one worker); `Dispatch` runs workers in
+//! threads of their own and sends each decoded packet to the one its flow key hashes to,
+//! in batches, with the sender's clock so idle workers still expire on time. The offline
+//! reader and the libpcap reader both use them; AF_PACKET workers need neither, since
+//! the kernel's fanout already spreads flows over their sockets.
+
+use std::hash::{Hash, Hasher};
+use std::thread;
+
+use crossbeam_channel::{Receiver, Sender};
+use rustc_hash::FxHasher;
+
+use super::exporter::{ExportMessage, Exporter};
+use super::stats::Counters;
+use super::worker::Worker;
+use crate::decode::PacketMeta;
+use crate::flow::cache::CacheConfig;
+use crate::time::Timestamp;
+
+/// Decoded packets are sent to a worker in batches of this many.
+const BATCH: usize = 2048;
+
+/// A batch of decoded packets for one worker, and the reader's clock when it was sent.
+pub(crate) struct Batch {
+    packets: Vec<(Timestamp, PacketMeta)>,
+    now: Timestamp,
+}
+
+/// Where the reader's decoded packets go.
+pub(crate) trait Meter: Send {
+    fn meter(&mut self, meta: &PacketMeta, ts: Timestamp);
+    /// Time passed to `now` (called at least once a second of packet time).
+    fn tick(&mut self, now: Timestamp);
+    /// End of input: returns the workers' counters.
+    fn finish(self: Box<Self>) -> Counters;
+}
+
+/// One worker, metering in the reader's thread.
+pub(crate) struct Inline {
+    worker: Worker,
+    exporter: Sender<ExportMessage>,
+}
+
+impl Inline {
+    pub(crate) fn new(worker: Worker, exporter: Sender<ExportMessage>) -> Inline {
+        Inline { worker, exporter }
+    }
+
+    fn send(&mut self, watermark: Timestamp) {
+        let ended = self.worker.take_pending();
+        let _ = self.exporter.send(ExportMessage::Records {
+            worker: 0,
+            ended,
+            watermark,
+        });
+    }
+}
+
+impl Meter for Inline {
+    fn meter(&mut self, meta: &PacketMeta, ts: Timestamp) {
+        self.worker.meter(meta, ts);
+        if self.worker.pending().len() >= BATCH {
+            self.send(self.worker.clock());
+        }
+    }
+
+    fn tick(&mut self, now: Timestamp) {
+        self.worker.tick(now);
+        self.send(self.worker.clock());
+    }
+
+    fn finish(mut self: Box<Self>) -> Counters {
+        self.worker.flush();
+        self.send(Timestamp::END);
+        self.worker.counters()
+    }
+}
+
+/// Several workers in threads of their own, fed by flow hash.
+pub(crate) struct Dispatch {
+    batches: Vec<Batch>,
+    senders: Vec<Sender<Batch>>,
+    recycled: Receiver<Vec<(Timestamp, PacketMeta)>>,
+    handles: Vec<thread::JoinHandle<Counters>>,
+    now: Timestamp,
+}
+
+impl Dispatch {
+    /// Starts `n` worker threads; their exporter indexes start at `first_index`.
+    pub(crate) fn spawn(
+        n: usize,
+        first_index: usize,
+        cache: &CacheConfig,
+        exporter: &Exporter,
+    ) -> std::io::Result<Dispatch> {
+        let (recycle_tx, recycled) = crossbeam_channel::bounded(n * 8);
+        let mut senders = Vec::with_capacity(n);
+        let mut handles = Vec::with_capacity(n);
+        let shard = CacheConfig {
+            max_flows: cache.max_flows.div_ceil(n).max(1),
+            ..cache.clone()
+        };
+        for index in first_index..first_index + n {
+            let (tx, rx) = crossbeam_channel::bounded::<Batch>(4);
+            let export = exporter.sender();
+            let recycle = recycle_tx.clone();
+            let mut worker = Worker::new(shard.clone());
+            let handle = thread::Builder::new()
+                .name(format!("flowprobe-worker-{index}"))
+                .spawn(move || {
+                    for batch in rx {
+                        for (ts, meta) in &batch.packets {
+                            worker.meter(meta, *ts);
+                        }
+                        worker.tick(batch.now);
+                        let mut packets = batch.packets;
+                        packets.clear();
+                        let _ = recycle.try_send(packets);
+                        let ended = worker.take_pending();
+                        let _ = export.send(ExportMessage::Records {
+                            worker: index,
+                            ended,
+                            watermark: worker.clock(),
+                        });
+                    }
+                    worker.flush();
+                    let ended = worker.take_pending();
+                    let _ = export.send(ExportMessage::Records {
+                        worker: index,
+                        ended,
+                        watermark: Timestamp::END,
+                    });
+                    worker.counters()
+                })?;
+            senders.push(tx);
+            handles.push(handle);
+        }
+        let batches = (0..n)
+            .map(|_| Batch {
+                packets: Vec::with_capacity(BATCH),
+                now: Timestamp::ZERO,
+            })
+            .collect();
+        Ok(Dispatch {
+            batches,
+            senders,
+            recycled,
+            handles,
+            now: Timestamp::ZERO,
+        })
+    }
+
+    fn send(&mut self, index: usize) {
+        let fresh = self
+            .recycled
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+        let packets = std::mem::replace(&mut self.batches[index].packets, fresh);
+        let _ = self.senders[index].send(Batch {
+            packets,
+            now: self.now,
+        });
+    }
+}
+
+impl Meter for Dispatch {
+    fn meter(&mut self, meta: &PacketMeta, ts: Timestamp) {
+        let mut hasher = FxHasher::default();
+        meta.key.hash(&mut hasher);
+        // The high bits of an Fx hash are the well-mixed ones.
+        let index = ((hasher.finish() >> 32) % self.senders.len() as u64) as usize;
+        self.now = ts;
+        self.batches[index].packets.push((ts, *meta));
+        if self.batches[index].packets.len() >= BATCH {
+            self.send(index);
+        }
+    }
+
+    fn tick(&mut self, now: Timestamp) {
+        self.now = self.now.max(now);
+        for index in 0..self.senders.len() {
+            self.send(index);
+        }
+    }
+
+    fn finish(mut self: Box<Self>) -> Counters {
+        for index in 0..self.senders.len() {
+            if !self.batches[index].packets.is_empty() {
+                self.send(index);
+            }
+        }
+        self.senders.clear();
+        let mut total = Counters::default();
+        for handle in self.handles.drain(..) {
+            match handle.join() {
+                Ok(c) => total.add(&c),
+                Err(_) => log::error!("a worker thread panicked"),
+            }
+        }
+        total
+    }
+}
