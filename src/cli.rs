@@ -28,6 +28,7 @@ Examples:
   flowprobe convert capture.pcap                      records as a table (CSV when piped)
   flowprobe convert a.pcapng b.pcapng --format json -o flows.json
   flowprobe convert day1.pcap --idle-timeout 30s --active-timeout 5m
+  flowprobe run -i eth1 -f csv -o flows.csv            capture live until Ctrl-C
   flowprobe generate -o test.pcap --conversations 100000   a synthetic capture
 
 Exit status: 0 ok, 1 runtime error (e.g. a damaged capture file), 2 usage or config error.";
@@ -37,8 +38,66 @@ Exit status: 0 ok, 1 runtime error (e.g. a damaged capture file), 2 usage or con
 pub enum Command {
     /// Convert capture files (pcap, pcapng) into flow records, on packet time.
     Convert(ConvertArgs),
+    /// Capture on interfaces and meter live, until SIGINT or SIGTERM.
+    Run(RunArgs),
     /// Write a deterministic synthetic capture (for tests, benchmarks and demos).
     Generate(GenerateArgs),
+}
+
+/// Capture backends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// Linux AF_PACKET rings with fanout: one ring per worker (default).
+    AfPacket,
+    /// libpcap: one handle per interface (build with `--features libpcap`).
+    Libpcap,
+}
+
+/// `flowprobe run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Interface to capture on; repeat for several (each records its own ifindex).
+    #[arg(short = 'i', long = "interface", required = true, value_name = "IFACE")]
+    pub interfaces: Vec<String>,
+    /// Worker threads per interface [default: online CPUs].
+    #[arg(long, short = 't', value_name = "N")]
+    pub threads: Option<usize>,
+    /// Capture backend.
+    #[arg(long, value_enum, default_value = "af-packet")]
+    pub backend: BackendArg,
+    /// Capture filter in tcpdump syntax (needs the libpcap feature to compile it).
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Sampling: none, N (deterministic 1-in-N), random:N, flow:N (whole flows).
+    #[arg(long, value_name = "SPEC")]
+    pub sample: Option<String>,
+    /// Drop root to this user once the capture sockets are open.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Log a statistics line this often (e.g. 60s); SIGUSR1 logs one at any time.
+    #[arg(long, value_name = "DURATION")]
+    pub stats_interval: Option<String>,
+    /// Ring block size per worker (AF_PACKET) [default: 1MiB].
+    #[arg(long, value_name = "SIZE")]
+    pub ring_block_size: Option<String>,
+    /// Ring blocks per worker (AF_PACKET) [default: 64].
+    #[arg(long, value_name = "N")]
+    pub ring_blocks: Option<usize>,
+    /// Longest a ring block waits before the kernel hands it over (AF_PACKET) [default: 10ms].
+    #[arg(long, value_name = "DURATION")]
+    pub ring_block_timeout: Option<String>,
+    /// Do not put the interfaces in promiscuous mode.
+    #[arg(long)]
+    pub no_promisc: bool,
+    /// Text format of the records (when written as text).
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<FormatArg>,
+    /// Write the records as text to this file.
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Timeouts and cache size.
+    #[command(flatten)]
+    pub cache: CacheArgs,
 }
 
 /// `flowprobe generate`.
@@ -114,6 +173,9 @@ pub struct ConvertArgs {
     /// Timeouts and cache size.
     #[command(flatten)]
     pub cache: CacheArgs,
+    /// Sampling: none, N (deterministic 1-in-N), random:N, flow:N (whole flows).
+    #[arg(long, value_name = "SPEC")]
+    pub sample: Option<String>,
     /// Worker threads metering in parallel; the output does not depend on it.
     /// [default: 1]
     #[arg(long, short = 't', value_name = "N")]

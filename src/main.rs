@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use flowprobe::cli::{CacheArgs, Cli, Command, ConvertArgs, FormatArg, GenerateArgs};
+use flowprobe::cli::{CacheArgs, Cli, Command, ConvertArgs, FormatArg, GenerateArgs, RunArgs};
 use flowprobe::config::parse_duration;
 use flowprobe::export::text::{TextFormat, TextSink};
 use flowprobe::export::RecordSink;
@@ -24,6 +24,7 @@ fn main() -> ExitCode {
     init_logging(&cli);
     let result = match cli.command {
         Command::Convert(args) => run_convert(args),
+        Command::Run(args) => run_live(args),
         Command::Generate(args) => run_generate(args),
     };
     match result {
@@ -80,29 +81,12 @@ fn cache_config(args: &CacheArgs) -> Result<CacheConfig, Failure> {
 
 fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
     let cache = cache_config(&args.cache)?;
-    let mut sinks: Vec<Box<dyn RecordSink>> = Vec::new();
-    let to_terminal = args.output.is_none() && io::stdout().is_terminal();
-    let format = match args.format {
-        Some(FormatArg::Table) => TextFormat::Table,
-        Some(FormatArg::Csv) => TextFormat::Csv,
-        Some(FormatArg::Json) => TextFormat::Json,
-        None if to_terminal => TextFormat::Table,
-        None => TextFormat::Csv,
-    };
-    let out: Box<dyn Write + Send> = match &args.output {
-        Some(path) => Box::new(BufWriter::with_capacity(
-            1 << 16,
-            File::create(path)
-                .map_err(|e| Failure::Runtime(format!("cannot create {}: {e}", path.display())))?,
-        )),
-        None => Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
-    };
-    sinks.push(Box::new(TextSink::new(format, out)));
+    let sinks: Vec<Box<dyn RecordSink>> = vec![text_sink(args.format, &args.output)?];
     let options = ConvertOptions {
         workers: args.threads.unwrap_or(1).max(1),
         files: args.files,
         cache,
-        sampling: Default::default(),
+        sampling: sampling(&args.sample)?,
         progress: !args.no_progress && io::stderr().is_terminal(),
     };
     let report =
@@ -129,6 +113,123 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
     } else {
         Err(Failure::Runtime(problems.join("\nflowprobe: ")))
     }
+}
+
+fn sampling(spec: &Option<String>) -> Result<flowprobe::flow::sampling::Sampling, Failure> {
+    spec.as_deref()
+        .map_or(Ok(Default::default()), str::parse)
+        .map_err(|e| Failure::Usage(format!("--sample: {e}")))
+}
+
+/// The text sink for `-f`/`-o`: table on a terminal, CSV otherwise.
+fn text_sink(
+    format: Option<FormatArg>,
+    output: &Option<std::path::PathBuf>,
+) -> Result<Box<dyn RecordSink>, Failure> {
+    let to_terminal = output.is_none() && io::stdout().is_terminal();
+    let format = match format {
+        Some(FormatArg::Table) => TextFormat::Table,
+        Some(FormatArg::Csv) => TextFormat::Csv,
+        Some(FormatArg::Json) => TextFormat::Json,
+        None if to_terminal => TextFormat::Table,
+        None => TextFormat::Csv,
+    };
+    let out: Box<dyn Write + Send> = match output {
+        Some(path) => Box::new(BufWriter::with_capacity(
+            1 << 16,
+            File::create(path)
+                .map_err(|e| Failure::Runtime(format!("cannot create {}: {e}", path.display())))?,
+        )),
+        None => Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
+    };
+    Ok(Box::new(TextSink::new(format, out)))
+}
+
+#[cfg(target_os = "linux")]
+fn run_live(args: RunArgs) -> Result<(), Failure> {
+    use flowprobe::capture::af_packet::RingConfig;
+    use flowprobe::config::parse_size;
+    use flowprobe::pipeline::live::{run_live, Backend, LiveOptions, StopFlags};
+    use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+
+    let cache = cache_config(&args.cache)?;
+    let mut ring = RingConfig::default();
+    if let Some(size) = &args.ring_block_size {
+        ring.block_size = parse_size(size)
+            .map_err(|e| Failure::Usage(format!("--ring-block-size: {e}")))?
+            as usize;
+    }
+    if let Some(n) = args.ring_blocks {
+        ring.block_count = n;
+    }
+    if let Some(t) = &args.ring_block_timeout {
+        ring.block_timeout =
+            parse_duration(t).map_err(|e| Failure::Usage(format!("--ring-block-timeout: {e}")))?;
+    }
+    ring.promiscuous = !args.no_promisc;
+    let stats_interval = args
+        .stats_interval
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(|e| Failure::Usage(format!("--stats-interval: {e}")))?
+        .filter(|d| !d.is_zero());
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let options = LiveOptions {
+        interfaces: args.interfaces,
+        threads,
+        backend: match args.backend {
+            flowprobe::cli::BackendArg::AfPacket => Backend::AfPacket,
+            flowprobe::cli::BackendArg::Libpcap => Backend::Libpcap,
+        },
+        ring,
+        filter: args.filter,
+        sampling: sampling(&args.sample)?,
+        cache,
+        user: args.user,
+        stats_interval,
+    };
+    let sinks = vec![text_sink(args.format, &args.output)?];
+    let flags = StopFlags::default();
+    for signal in [SIGINT, SIGTERM] {
+        // A second signal while shutting down ends the process at once.
+        signal_hook::flag::register_conditional_shutdown(
+            signal,
+            EXIT_RUNTIME.into(),
+            flags.stop.clone(),
+        )
+        .and_then(|_| signal_hook::flag::register(signal, flags.stop.clone()))
+        .map_err(|e| Failure::Runtime(format!("cannot install signal handlers: {e}")))?;
+    }
+    signal_hook::flag::register(SIGUSR1, flags.report.clone())
+        .map_err(|e| Failure::Runtime(format!("cannot install signal handlers: {e}")))?;
+    let report = run_live(&options, sinks, &flags).map_err(|e| Failure::Runtime(e.to_string()))?;
+    let total = report.total();
+    if log::log_enabled!(log::Level::Warn) {
+        eprint!("{}", total.summary());
+        let drops: u64 = report.workers.iter().map(|w| w.kernel_drops).sum();
+        eprintln!("kernel drops          {drops:>12}");
+    }
+    if report.exporter.packets != total.metered {
+        return Err(Failure::Runtime(format!(
+            "internal error: {} packets metered but {} exported",
+            total.metered, report.exporter.packets
+        )));
+    }
+    match report.exporter.failures.first() {
+        Some((_, e)) => Err(Failure::Runtime(format!("output failed: {e}"))),
+        None => Ok(()),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn run_live(_args: RunArgs) -> Result<(), Failure> {
+    Err(Failure::Usage(
+        "live capture is implemented for Linux only; use `convert` on capture files".into(),
+    ))
 }
 
 fn run_generate(args: GenerateArgs) -> Result<(), Failure> {

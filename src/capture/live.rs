@@ -101,4 +101,13 @@ pub enum LiveError {
         #[source]
         source: io::Error,
     },
+    /// A capture or export thread could not be started.
+    #[error("cannot start a thread: {0}")]
+    Thread(#[source] io::Error),
+    /// The libpcap backend was asked for in a build without it.
+    #[error(
+        "the libpcap backend is not in this build; rebuild flowprobe with \
+         `cargo build --release --features libpcap`, or use the default af-packet backend"
+    )]
+    BackendNeedsLibpcap,
 }

@@ -4,5 +4,7 @@
 pub mod convert;
 pub(crate) mod dispatch;
 pub mod exporter;
+#[cfg(target_os = "linux")]
+pub mod live;
 pub mod stats;
 pub mod worker;

@@ -1,0 +1,414 @@
+//! Live capture: workers on interfaces, on the wall clock, until told to stop.
+//!
+//! AF_PACKET (default): each interface gets one TPACKET_V3 ring per worker, all in one
+//! fanout group hashing on the flow, so a worker sees every packet of its flows and owns
+//! its cache shard outright. libpcap (`--features libpcap`): one reader thread per
+//! interface decodes and hands packets to its workers by flow hash (`dispatch`).
+//!
+//! Time: packets carry the kernel's receive time; between packets the workers tick with
+//! the wall clock, a little behind it (`TICK_LAG`) so a ring block that is still being
+//! filled does not hold packets older than the worker's clock. A worker with no traffic
+//! still ends its records on time.
+//!
+//! Shutdown is an input (`StopFlags`): the signal handlers in `main` set it, tests set it
+//! directly. On stop every worker flushes its shard (forced end), the exporter drains, and
+//! `run_live` returns the counters.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::exporter::{ExportMessage, Exporter, ExporterReport};
+use super::stats::Counters;
+use super::worker::{Classifier, Worker};
+use crate::capture::af_packet::{AfPacketSource, RingConfig};
+use crate::capture::live::LiveError;
+use crate::capture::{bpf::BpfProgram, iface};
+use crate::decode::PacketMeta;
+use crate::export::RecordSink;
+use crate::flow::cache::CacheConfig;
+use crate::flow::sampling::Sampling;
+use crate::time::Timestamp;
+
+/// How far behind the wall clock workers tick.
+const TICK_LAG: Duration = Duration::from_millis(250);
+/// How long a worker waits for packets before it looks at the clock and the stop flag.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Which capture mechanism.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Linux AF_PACKET TPACKET_V3 rings with fanout.
+    AfPacket,
+    /// libpcap (needs the `libpcap` feature).
+    Libpcap,
+}
+
+/// What to capture and how.
+#[derive(Clone, Debug)]
+pub struct LiveOptions {
+    /// Interfaces to capture on.
+    pub interfaces: Vec<String>,
+    /// Workers per interface.
+    pub threads: usize,
+    /// Capture mechanism.
+    pub backend: Backend,
+    /// Ring sizes, promiscuous mode, fanout (AF_PACKET).
+    pub ring: RingConfig,
+    /// tcpdump filter expression (compiled by libpcap).
+    pub filter: Option<String>,
+    /// Sampling.
+    pub sampling: Sampling,
+    /// Timeouts and cache size (`max_flows` for all workers together).
+    pub cache: CacheConfig,
+    /// Drop root to this user once the sockets are open.
+    pub user: Option<String>,
+    /// Log a statistics line this often (None: never).
+    pub stats_interval: Option<Duration>,
+}
+
+/// Flags the run loop watches: set `stop` to end the run, `report` to log statistics.
+#[derive(Clone, Debug, Default)]
+pub struct StopFlags {
+    /// End the run: flush everything and return.
+    pub stop: Arc<AtomicBool>,
+    /// Log per-worker statistics once (SIGUSR1).
+    pub report: Arc<AtomicBool>,
+}
+
+/// What a worker publishes for statistics, refreshed about once a second.
+#[derive(Clone, Debug, Default)]
+pub struct WorkerStatus {
+    /// Interface the worker captures on.
+    pub interface: String,
+    /// Packet and flow counters.
+    pub counters: Counters,
+    /// Packets the kernel counted for this worker's socket (AF_PACKET).
+    pub kernel_packets: u64,
+    /// Packets the kernel dropped for this worker's socket (ring full).
+    pub kernel_drops: u64,
+}
+
+/// What a live run did.
+#[derive(Debug)]
+pub struct LiveReport {
+    /// Per worker.
+    pub workers: Vec<WorkerStatus>,
+    /// What the exporter did.
+    pub exporter: ExporterReport,
+}
+
+impl LiveReport {
+    /// All workers' counters added up.
+    pub fn total(&self) -> Counters {
+        let mut total = Counters::default();
+        for w in &self.workers {
+            total.add(&w.counters);
+        }
+        total
+    }
+}
+
+/// Captures until `flags.stop` is set, then flushes and returns.
+pub fn run_live(
+    options: &LiveOptions,
+    sinks: Vec<Box<dyn RecordSink>>,
+    flags: &StopFlags,
+) -> Result<LiveReport, LiveError> {
+    let threads = options.threads.max(1);
+    let shard = CacheConfig {
+        max_flows: (options.cache.max_flows / (threads * options.interfaces.len().max(1))).max(1),
+        ..options.cache.clone()
+    };
+    for ifname in &options.interfaces {
+        warn_about_offloads(ifname);
+    }
+    let total_workers = threads * options.interfaces.len();
+    let exporter = Exporter::spawn(sinks, total_workers, 256).map_err(LiveError::Thread)?;
+    let statuses: Vec<Arc<Mutex<WorkerStatus>>> = (0..total_workers)
+        .map(|_| Arc::new(Mutex::new(WorkerStatus::default())))
+        .collect();
+    let handles = match options.backend {
+        Backend::AfPacket => spawn_af_packet(options, &shard, &exporter, &statuses, flags)?,
+        Backend::Libpcap => spawn_libpcap(options, &shard, &exporter, &statuses, flags)?,
+    };
+    if let Some(user) = &options.user {
+        let (uid, gid) = iface::drop_privileges(user)?;
+        log::info!("running as {user} (uid {uid}, gid {gid}) from now on");
+    }
+    log::info!(
+        "capturing on {} with {} worker(s) each ({:?})",
+        options.interfaces.join(", "),
+        threads,
+        options.backend
+    );
+    let mut last_stats = Instant::now();
+    let mut last_tick = Instant::now();
+    let ticks = exporter.sender();
+    while !flags.stop.load(Ordering::Relaxed) {
+        thread::sleep(Duration::from_millis(50));
+        if last_tick.elapsed() >= Duration::from_secs(1) {
+            // Sinks refresh templates and flush text output on ticks.
+            last_tick = Instant::now();
+            let _ = ticks.try_send(ExportMessage::Tick(lagged_now()));
+        }
+        let periodic = options
+            .stats_interval
+            .is_some_and(|i| last_stats.elapsed() >= i);
+        if periodic || flags.report.swap(false, Ordering::Relaxed) {
+            last_stats = Instant::now();
+            log_statistics(&statuses);
+        }
+        if handles.iter().all(|h| h.is_finished()) {
+            break;
+        }
+    }
+    flags.stop.store(true, Ordering::Relaxed);
+    drop(ticks);
+    for h in handles {
+        if h.join().is_err() {
+            log::error!("a capture thread panicked");
+        }
+    }
+    let exporter = exporter.finish();
+    let workers = statuses
+        .iter()
+        .map(|s| s.lock().map(|s| s.clone()).unwrap_or_default())
+        .collect();
+    Ok(LiveReport { workers, exporter })
+}
+
+fn warn_about_offloads(ifname: &str) {
+    match iface::offloads(ifname) {
+        Ok(o) if o.any() => {
+            let fix = o.fix_command(ifname).unwrap_or_default();
+            log::warn!(
+                "{ifname} has {} on: the kernel merges packets before the probe sees them, so \
+                 packet counts come out low; turn them off with: {fix}",
+                o.enabled().collect::<Vec<_>>().join(", ")
+            );
+        }
+        Ok(_) => {}
+        Err(e) => log::debug!("cannot read offload settings of {ifname}: {e}"),
+    }
+}
+
+fn log_statistics(statuses: &[Arc<Mutex<WorkerStatus>>]) {
+    for (i, status) in statuses.iter().enumerate() {
+        let Ok(s) = status.lock() else { continue };
+        let c = &s.counters;
+        log::warn!(
+            "worker {i} ({}): packets {} metered {} octets {} kernel drops {} undecodable {} \
+             sampled out {} flows active {} exported {}",
+            s.interface,
+            c.read,
+            c.metered,
+            c.metered_octets,
+            s.kernel_drops,
+            c.undecodable_total(),
+            c.sampled_out,
+            c.active_flows,
+            c.flows_ended.iter().sum::<u64>()
+        );
+    }
+}
+
+/// The wall clock, a little behind.
+fn lagged_now() -> Timestamp {
+    Timestamp(
+        Timestamp::now()
+            .as_nanos()
+            .saturating_sub(TICK_LAG.as_nanos() as u64),
+    )
+}
+
+fn spawn_af_packet(
+    options: &LiveOptions,
+    shard: &CacheConfig,
+    exporter: &Exporter,
+    statuses: &[Arc<Mutex<WorkerStatus>>],
+    flags: &StopFlags,
+) -> Result<Vec<thread::JoinHandle<()>>, LiveError> {
+    let mut ring = options.ring.clone();
+    if let Some(expr) = &options.filter {
+        ring.filter = Some(BpfProgram::compile(expr, 1)?);
+    }
+    let mut sources = Vec::new();
+    for ifname in &options.interfaces {
+        sources.extend(AfPacketSource::open_group(
+            ifname,
+            &ring,
+            options.threads.max(1),
+        )?);
+    }
+    let mut handles = Vec::new();
+    for (index, mut source) in sources.into_iter().enumerate() {
+        let export = exporter.sender();
+        let status = Arc::clone(&statuses[index]);
+        let stop = Arc::clone(&flags.stop);
+        let mut worker = Worker::new(shard.clone());
+        let mut classifier = Classifier::new(options.sampling, index as u64);
+        let name = format!("flowprobe-{}-{index}", source.ifname());
+        let handle = thread::Builder::new()
+            .name(name)
+            .spawn(move || {
+                let mut meta = PacketMeta::default();
+                let mut last_tick = Instant::now();
+                let mut kernel = Default::default();
+                let mut logged_error = false;
+                while !stop.load(Ordering::Relaxed) {
+                    let polled = source.poll_packets(POLL, |p| {
+                        if classifier.classify(p, &mut meta) {
+                            worker.meter(&meta, p.ts);
+                        }
+                    });
+                    if let Err(e) = polled {
+                        if !logged_error {
+                            log::warn!(
+                                "{}: {e}; capture goes on when the interface is back",
+                                source.ifname()
+                            );
+                            logged_error = true;
+                        }
+                    }
+                    if last_tick.elapsed() >= POLL {
+                        last_tick = Instant::now();
+                        worker.tick(lagged_now());
+                        let ended = worker.take_pending();
+                        let _ = export.send(ExportMessage::Records {
+                            worker: index,
+                            ended,
+                            watermark: worker.clock(),
+                        });
+                        if let Ok(k) = source.kernel_stats() {
+                            kernel = k;
+                        }
+                        publish(&status, source.ifname(), &classifier, &worker, kernel);
+                    }
+                }
+                worker.flush();
+                let ended = worker.take_pending();
+                let _ = export.send(ExportMessage::Records {
+                    worker: index,
+                    ended,
+                    watermark: Timestamp::END,
+                });
+                if let Ok(k) = source.kernel_stats() {
+                    kernel = k;
+                }
+                publish(&status, source.ifname(), &classifier, &worker, kernel);
+            })
+            .map_err(LiveError::Thread)?;
+        handles.push(handle);
+    }
+    Ok(handles)
+}
+
+fn publish(
+    status: &Mutex<WorkerStatus>,
+    ifname: &str,
+    classifier: &Classifier,
+    worker: &Worker,
+    kernel: crate::capture::af_packet::KernelStats,
+) {
+    let mut counters = worker.counters();
+    counters.add(&classifier.counters());
+    if let Ok(mut s) = status.lock() {
+        *s = WorkerStatus {
+            interface: ifname.to_string(),
+            counters,
+            kernel_packets: kernel.packets,
+            kernel_drops: kernel.drops,
+        };
+    }
+}
+
+#[cfg(all(feature = "libpcap", target_os = "linux"))]
+fn spawn_libpcap(
+    options: &LiveOptions,
+    shard: &CacheConfig,
+    exporter: &Exporter,
+    statuses: &[Arc<Mutex<WorkerStatus>>],
+    flags: &StopFlags,
+) -> Result<Vec<thread::JoinHandle<()>>, LiveError> {
+    use super::dispatch::{Dispatch, Meter};
+    use crate::capture::libpcap::LibpcapSource;
+
+    let threads = options.threads.max(1);
+    let mut handles = Vec::new();
+    for (n, ifname) in options.interfaces.iter().enumerate() {
+        let mut source = LibpcapSource::open(
+            ifname,
+            65_535,
+            options.ring.promiscuous,
+            options.filter.as_deref(),
+            options.ring.block_size * options.ring.block_count,
+        )?;
+        let first = n * threads;
+        let mut dispatch =
+            Dispatch::spawn(threads, first, shard, exporter).map_err(LiveError::Thread)?;
+        let status = Arc::clone(&statuses[first]);
+        let stop = Arc::clone(&flags.stop);
+        let mut classifier = Classifier::new(options.sampling, n as u64);
+        let ifname = ifname.clone();
+        let handle = thread::Builder::new()
+            .name(format!("flowprobe-pcap-{ifname}"))
+            .spawn(move || {
+                let mut meta = PacketMeta::default();
+                let mut last_tick = Instant::now();
+                while !stop.load(Ordering::Relaxed) {
+                    let polled = source.poll_packets(POLL, 4096, |p| {
+                        if classifier.classify(p, &mut meta) {
+                            dispatch.meter(&meta, p.ts);
+                        }
+                    });
+                    if let Err(e) = polled {
+                        log::warn!("{ifname}: {e}");
+                        thread::sleep(POLL);
+                    }
+                    if last_tick.elapsed() >= POLL {
+                        last_tick = Instant::now();
+                        dispatch.tick(lagged_now());
+                        let mut counters = classifier.counters();
+                        let stats = source.stats().ok();
+                        if let Ok(mut s) = status.lock() {
+                            counters.metered = s.counters.metered;
+                            *s = WorkerStatus {
+                                interface: ifname.clone(),
+                                counters,
+                                kernel_packets: stats.map_or(0, |s| u64::from(s.received)),
+                                kernel_drops: stats.map_or(0, |s| u64::from(s.dropped)),
+                            };
+                        }
+                    }
+                }
+                let shards = Box::new(dispatch).finish();
+                let mut counters = classifier.counters();
+                counters.add(&shards);
+                let stats = source.stats().ok();
+                if let Ok(mut s) = status.lock() {
+                    *s = WorkerStatus {
+                        interface: ifname.clone(),
+                        counters,
+                        kernel_packets: stats.map_or(0, |s| u64::from(s.received)),
+                        kernel_drops: stats.map_or(0, |s| u64::from(s.dropped)),
+                    };
+                }
+            })
+            .map_err(LiveError::Thread)?;
+        handles.push(handle);
+    }
+    Ok(handles)
+}
+
+#[cfg(not(all(feature = "libpcap", target_os = "linux")))]
+fn spawn_libpcap(
+    _options: &LiveOptions,
+    _shard: &CacheConfig,
+    _exporter: &Exporter,
+    _statuses: &[Arc<Mutex<WorkerStatus>>],
+    _flags: &StopFlags,
+) -> Result<Vec<thread::JoinHandle<()>>, LiveError> {
+    Err(LiveError::BackendNeedsLibpcap)
+}
