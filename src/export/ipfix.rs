@@ -116,16 +116,16 @@ mod tests {
         let expect: &[u8] = &[
             // Message header (RFC 7011 3.1)
             0x00, 0x0a,             // Version 10
-            0x00, 0x64,             // Length 100 = 16 header + 4 set header + 4 + 19*4
+            0x00, 0x60,             // Length 96 = 16 header + 4 set header + 4 + 18*4
             0x65, 0x53, 0xf1, 0x0a, // Export Time 1700000010
             0x00, 0x00, 0x00, 0x07, // Sequence Number 7
             0x00, 0x00, 0x00, 0x2a, // Observation Domain ID 42
             // Set header (3.3.2)
             0x00, 0x02,             // Set ID 2: Template Set
-            0x00, 0x54,             // Length 84 = 4 + 4 + 19*4
+            0x00, 0x50,             // Length 80 = 4 + 4 + 18*4
             // Template record header (3.4.1)
             0x01, 0x00,             // Template ID 256
-            0x00, 0x13,             // Field Count 19
+            0x00, 0x12,             // Field Count 18
             // Field specifiers: Information Element id, Field Length
             0x00, 0x08, 0x00, 0x04, // sourceIPv4Address, 4
             0x00, 0x0c, 0x00, 0x04, // destinationIPv4Address, 4
@@ -140,7 +140,6 @@ mod tests {
             0x00, 0x3a, 0x00, 0x02, // vlanId, 2
             0x00, 0x38, 0x00, 0x06, // sourceMacAddress, 6
             0x00, 0x50, 0x00, 0x06, // destinationMacAddress, 6
-            0x00, 0x20, 0x00, 0x02, // icmpTypeCodeIPv4, 2
             0x00, 0x34, 0x00, 0x01, // minimumTTL, 1
             0x00, 0x35, 0x00, 0x01, // maximumTTL, 1
             0x00, 0x88, 0x00, 0x01, // flowEndReason, 1
@@ -161,11 +160,11 @@ mod tests {
         Header { length: total, export_time: 1_700_000_010, sequence: 7, domain_id: 42 }.emit(msg);
         #[rustfmt::skip]
         let expect: &[u8] = &[
-            0x00, 0x0a, 0x00, 0x5a, // Version 10, Length 90 = 16 + 4 + 70
+            0x00, 0x0a, 0x00, 0x58, // Version 10, Length 88 = 16 + 4 + 68
             0x65, 0x53, 0xf1, 0x0a, // Export Time
             0x00, 0x00, 0x00, 0x07, // Sequence Number
             0x00, 0x00, 0x00, 0x2a, // Observation Domain ID
-            0x01, 0x00, 0x00, 0x4a, // Set ID 256 (data set of template 256), Length 74
+            0x01, 0x00, 0x00, 0x48, // Set ID 256 (data set of template 256), Length 72
             192, 0, 2, 1,           // sourceIPv4Address 192.0.2.1
             198, 51, 100, 2,        // destinationIPv4Address 198.51.100.2
             0xc0, 0x00,             // sourceTransportPort 49152
@@ -179,7 +178,6 @@ mod tests {
             0x00, 0x64,             // vlanId 100
             0x02, 0, 0, 0, 0, 0x01, // sourceMacAddress
             0x02, 0, 0, 0, 0, 0x02, // destinationMacAddress
-            0x00, 0x00,             // icmpTypeCodeIPv4 (not ICMP)
             60,                     // minimumTTL
             64,                     // maximumTTL
             0x03,                   // flowEndReason 3: end of Flow detected
@@ -189,7 +187,7 @@ mod tests {
         assert_eq!(&msg[..], expect);
         assert_eq!(
             Header::parse(msg),
-            Some(Header { length: 90, export_time: 1_700_000_010, sequence: 7, domain_id: 42 })
+            Some(Header { length: 88, export_time: 1_700_000_010, sequence: 7, domain_id: 42 })
         );
     }
 
@@ -197,8 +195,8 @@ mod tests {
     fn options_template_record_layout() {
         let mut out = vec![0u8; IPFIX_STATS.template_record_len()];
         emit_template(Dialect::Ipfix, &IPFIX_STATS, &mut out);
-        // Template ID 259, Field Count 6, Scope Field Count 1 (RFC 7011 3.4.2.2),
+        // Template ID 261, Field Count 6, Scope Field Count 1 (RFC 7011 3.4.2.2),
         // then observationDomainId (149), 4 as the scope.
-        assert_eq!(&out[..10], &[0x01, 0x03, 0x00, 0x06, 0x00, 0x01, 0x00, 0x95, 0x00, 0x04]);
+        assert_eq!(&out[..10], &[0x01, 0x05, 0x00, 0x06, 0x00, 0x01, 0x00, 0x95, 0x00, 0x04]);
     }
 }

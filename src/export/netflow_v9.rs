@@ -182,8 +182,8 @@ mod tests {
         clock.start(now); // origin: an hour before the whole second
         assert_eq!(clock.origin_ms(), 1_699_996_402_000);
         let mut b = MessageBuilder::new(Dialect::NetflowV9, 1452);
-        emit_template(Dialect::NetflowV9, &V9_IPV4, b.record(0, V9_IPV4.template_record_len()).unwrap());
-        emit_flow_record(V9_IPV4.fields, &rec, clock.origin_ms(), b.record(256, V9_IPV4.record_len()).unwrap());
+        emit_template(Dialect::NetflowV9, &V9_IPV4_ICMP, b.record(0, V9_IPV4_ICMP.template_record_len()).unwrap());
+        emit_flow_record(V9_IPV4_ICMP.fields, &rec, clock.origin_ms(), b.record(258, V9_IPV4_ICMP.record_len()).unwrap());
         let count = b.records;
         let msg = b.finish();
         let (unix_secs, sys_uptime) = clock.header(now);
@@ -199,12 +199,10 @@ mod tests {
             0x00, 0x00, 0x00, 0x2a, // Source ID 42
             // Template FlowSet (5.2)
             0x00, 0x00,             // FlowSet ID 0
-            0x00, 0x50,             // Length 80 = 4 + 4 + 18*4
-            0x01, 0x00, 0x00, 0x12, // Template ID 256, Field Count 18
+            0x00, 0x48,             // Length 72 = 4 + 4 + 16*4
+            0x01, 0x02, 0x00, 0x10, // Template ID 258 (IPv4 ICMP), Field Count 16
             0x00, 0x08, 0x00, 0x04, // IPV4_SRC_ADDR
             0x00, 0x0c, 0x00, 0x04, // IPV4_DST_ADDR
-            0x00, 0x07, 0x00, 0x02, // L4_SRC_PORT
-            0x00, 0x0b, 0x00, 0x02, // L4_DST_PORT
             0x00, 0x04, 0x00, 0x01, // PROTOCOL
             0x00, 0x05, 0x00, 0x01, // SRC_TOS
             0x00, 0x06, 0x00, 0x01, // TCP_FLAGS
@@ -220,12 +218,10 @@ mod tests {
             0x00, 0x16, 0x00, 0x04, // FIRST_SWITCHED
             0x00, 0x15, 0x00, 0x04, // LAST_SWITCHED
             // Data FlowSet (5.3)
-            0x01, 0x00,             // FlowSet ID 256
-            0x00, 0x44,             // Length 68 = 4 + 61 + 3 padding
+            0x01, 0x02,             // FlowSet ID 258
+            0x00, 0x40,             // Length 64 = 4 + 57 + 3 padding
             192, 0, 2, 1,           // IPV4_SRC_ADDR
             198, 51, 100, 2,        // IPV4_DST_ADDR
-            0x00, 0x00,             // L4_SRC_PORT 0 (ICMP)
-            0x03, 0x01,             // L4_DST_PORT: type 3 * 256 + code 1, as NetFlow does
             0x01,                   // PROTOCOL ICMP
             0x00,                   // SRC_TOS
             0x00,                   // TCP_FLAGS
@@ -245,7 +241,7 @@ mod tests {
         assert_eq!(&msg[..], expect);
         let h = Header::parse(msg).unwrap();
         // The collector's reconstruction is exact to the millisecond.
-        let first = u32::from_be_bytes([expect[157], expect[158], expect[159], expect[160]]);
+        let first = u32::from_be_bytes([expect[145], expect[146], expect[147], expect[148]]);
         assert_eq!(h.unix_secs as u64 * 1000 - h.sys_uptime as u64 + first as u64, 1_700_000_000_250);
     }
 }

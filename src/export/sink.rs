@@ -5,8 +5,8 @@
 //! v9 uptime origin) *per collector*, as the specs require, and one transport.
 //!
 //! Template handling (IPFIX and v9, [`TemplateSink`]):
-//! - UDP: the data templates (IPv4 256, IPv6 257) and the options templates (sampling 258
-//!   if any, statistics 259) open the first message, and again at the start of the first
+//! - UDP: the data templates (IPv4 256, IPv6 257, ICMP 258, ICMPv6 259) and the options
+//!   templates (sampling 260 if any, statistics 261) open the first message, and again at the start of the first
 //!   message after `template_refresh` (time) or `template_refresh_packets` messages,
 //!   whichever comes first; `tick` sends them even when no record flows.
 //! - TCP: the transport sends the templates at the start of every connection.
@@ -233,8 +233,8 @@ pub struct TemplateSink {
     builder: MessageBuilder,
     transport: Box<dyn Transport>,
     policy: TemplatePolicy,
-    v4: &'static Template,
-    v6: &'static Template,
+    /// Flow templates: IPv4, IPv6, IPv4 ICMP, ICMPv6.
+    flow_templates: [&'static Template; 4],
     sampling_template: Option<&'static Template>,
     stats_template: &'static Template,
     sampling_values: OptionValues,
@@ -255,9 +255,9 @@ pub struct TemplateSink {
 impl TemplateSink {
     /// A sink for `dialect` over `transport`.
     pub fn new(dialect: Dialect, transport: Box<dyn Transport>, opts: &ExportOptions) -> TemplateSink {
-        let (v4, v6, stats_template) = match dialect {
-            Dialect::Ipfix => (&IPFIX_IPV4, &IPFIX_IPV6, &IPFIX_STATS),
-            Dialect::NetflowV9 => (&V9_IPV4, &V9_IPV6, &V9_STATS),
+        let (flow_templates, stats_template): ([&'static Template; 4], _) = match dialect {
+            Dialect::Ipfix => ([&IPFIX_IPV4, &IPFIX_IPV6, &IPFIX_IPV4_ICMP, &IPFIX_IPV6_ICMP], &IPFIX_STATS),
+            Dialect::NetflowV9 => ([&V9_IPV4, &V9_IPV6, &V9_IPV4_ICMP, &V9_IPV6_ICMP], &V9_STATS),
         };
         let sampling_template = match (dialect, opts.sampling) {
             (_, SamplingAnnouncement::None) => None,
@@ -271,8 +271,7 @@ impl TemplateSink {
             builder: MessageBuilder::new(dialect, max),
             policy: transport.template_policy(),
             transport,
-            v4,
-            v6,
+            flow_templates,
             sampling_template,
             stats_template,
             sampling_values: opts.sampling.option_values(opts.observation_domain_id),
@@ -300,8 +299,9 @@ impl TemplateSink {
     }
 
     fn templates(&self) -> impl Iterator<Item = &'static Template> {
-        [Some(self.v4), Some(self.v6)]
+        self.flow_templates
             .into_iter()
+            .map(Some)
             .chain([self.sampling_template, Some(self.stats_template)])
             .flatten()
     }
@@ -313,6 +313,10 @@ impl TemplateSink {
             let set = if t.is_options() { dialect.options_template_set_id() } else { dialect.template_set_id() };
             if let Some(slot) = self.builder.record(set, t.template_record_len()) {
                 emit_template(dialect, t, slot);
+            }
+            if t.is_options() {
+                // One options template per set: nfdump reads only the first of a set.
+                self.builder.close_set();
             }
         }
     }
@@ -400,9 +404,12 @@ impl TemplateSink {
     }
 
     fn add(&mut self, rec: &FlowRecord, now: Timestamp) -> io::Result<()> {
+        let icmp = rec.key.is_icmp();
         let t = match rec.key.ip_version {
-            4 => self.v4,
-            6 => self.v6,
+            4 if icmp => self.flow_templates[2],
+            6 if icmp => self.flow_templates[3],
+            4 => self.flow_templates[0],
+            6 => self.flow_templates[1],
             _ => {
                 self.stats.not_exportable += 1;
                 return Ok(());

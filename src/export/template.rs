@@ -10,8 +10,14 @@
 //! the configured maximum message size. Nothing here allocates per record: the buffer is
 //! allocated once with the maximum message size as capacity.
 //!
-//! Template ids (both dialects): 256 IPv4 flows, 257 IPv6 flows, 258 the sampling
-//! announcement (options), 259 exporter statistics (options).
+//! Template ids (both dialects): 256 IPv4 flows, 257 IPv6 flows, 258 IPv4 ICMP flows,
+//! 259 ICMPv6 flows, 260 the sampling announcement (options), 261 exporter statistics
+//! (options).
+//!
+//! ICMP flows get their own templates, with the ICMP type/code element and without
+//! transport ports, and other flows carry ports and no ICMP element: an element present
+//! with a meaningless zero is read as data by collectors (nfdump 1.7 takes an IPFIX
+//! `icmpTypeCodeIPv4` of 0 as the destination port of an SCTP flow, for instance).
 
 use super::ie::Ie;
 use crate::flow::record::FlowRecord;
@@ -20,10 +26,14 @@ use crate::flow::record::FlowRecord;
 pub const TEMPLATE_ID_IPV4: u16 = 256;
 /// Template id of the IPv6 flow template.
 pub const TEMPLATE_ID_IPV6: u16 = 257;
+/// Template id of the IPv4 ICMP flow template.
+pub const TEMPLATE_ID_IPV4_ICMP: u16 = 258;
+/// Template id of the IPv6 ICMPv6 flow template.
+pub const TEMPLATE_ID_IPV6_ICMP: u16 = 259;
 /// Template id of the sampling options template.
-pub const TEMPLATE_ID_SAMPLING: u16 = 258;
+pub const TEMPLATE_ID_SAMPLING: u16 = 260;
 /// Template id of the exporter statistics options template.
-pub const TEMPLATE_ID_STATS: u16 = 259;
+pub const TEMPLATE_ID_STATS: u16 = 261;
 
 /// Which of the two template-based protocols a template or message is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,7 +129,8 @@ impl Template {
 
 use Ie::*;
 
-/// IPFIX IPv4 flow template: every field of the record, absolute millisecond times.
+/// IPFIX IPv4 flow template (not ICMP): every field of the record, absolute
+/// millisecond times.
 pub const IPFIX_IPV4: Template = Template {
     id: TEMPLATE_ID_IPV4,
     scope_fields: 0,
@@ -128,6 +139,56 @@ pub const IPFIX_IPV4: Template = Template {
         f(DestinationIpv4Address),
         f(SourceTransportPort),
         f(DestinationTransportPort),
+        f(ProtocolIdentifier),
+        f(IpClassOfService),
+        f(TcpControlBits),
+        f(OctetDeltaCount),
+        f(PacketDeltaCount),
+        f(IngressInterface),
+        f(VlanId),
+        f(SourceMacAddress),
+        f(DestinationMacAddress),
+        f(MinimumTtl),
+        f(MaximumTtl),
+        f(FlowEndReason),
+        f(FlowStartMilliseconds),
+        f(FlowEndMilliseconds),
+    ],
+};
+
+/// IPFIX IPv6 flow template (not ICMPv6).
+pub const IPFIX_IPV6: Template = Template {
+    id: TEMPLATE_ID_IPV6,
+    scope_fields: 0,
+    fields: &[
+        f(SourceIpv6Address),
+        f(DestinationIpv6Address),
+        f(SourceTransportPort),
+        f(DestinationTransportPort),
+        f(ProtocolIdentifier),
+        f(IpClassOfService),
+        f(TcpControlBits),
+        f(OctetDeltaCount),
+        f(PacketDeltaCount),
+        f(IngressInterface),
+        f(VlanId),
+        f(SourceMacAddress),
+        f(DestinationMacAddress),
+        f(MinimumTtl),
+        f(MaximumTtl),
+        f(FlowEndReason),
+        f(FlowStartMilliseconds),
+        f(FlowEndMilliseconds),
+    ],
+};
+
+/// IPFIX IPv4 ICMP flow template: icmpTypeCodeIPv4 instead of ports.
+pub const IPFIX_IPV4_ICMP: Template = Template {
+    id: TEMPLATE_ID_IPV4_ICMP,
+    scope_fields: 0,
+    fields: &[
+        f(SourceIpv4Address),
+        f(DestinationIpv4Address),
         f(ProtocolIdentifier),
         f(IpClassOfService),
         f(TcpControlBits),
@@ -146,15 +207,13 @@ pub const IPFIX_IPV4: Template = Template {
     ],
 };
 
-/// IPFIX IPv6 flow template.
-pub const IPFIX_IPV6: Template = Template {
-    id: TEMPLATE_ID_IPV6,
+/// IPFIX ICMPv6 flow template: icmpTypeCodeIPv6 instead of ports.
+pub const IPFIX_IPV6_ICMP: Template = Template {
+    id: TEMPLATE_ID_IPV6_ICMP,
     scope_fields: 0,
     fields: &[
         f(SourceIpv6Address),
         f(DestinationIpv6Address),
-        f(SourceTransportPort),
-        f(DestinationTransportPort),
         f(ProtocolIdentifier),
         f(IpClassOfService),
         f(TcpControlBits),
@@ -173,8 +232,8 @@ pub const IPFIX_IPV6: Template = Template {
     ],
 };
 
-/// NetFlow v9 IPv4 flow template: sysUpTime-relative FIRST/LAST_SWITCHED, no end reason
-/// (v9 has no field for it).
+/// NetFlow v9 IPv4 flow template (not ICMP): sysUpTime-relative FIRST/LAST_SWITCHED, no
+/// end reason (v9 has no field for it).
 pub const V9_IPV4: Template = Template {
     id: TEMPLATE_ID_IPV4,
     scope_fields: 0,
@@ -192,7 +251,6 @@ pub const V9_IPV4: Template = Template {
         f(VlanId),
         f(SourceMacAddress),
         f(DestinationMacAddress),
-        f(IcmpTypeCodeIpv4),
         f(MinimumTtl),
         f(MaximumTtl),
         f(FlowStartSysUpTime),
@@ -200,8 +258,7 @@ pub const V9_IPV4: Template = Template {
     ],
 };
 
-/// NetFlow v9 IPv6 flow template. RFC 3954 defines only ICMP_TYPE (32) for ICMP type and
-/// code, so the IPv6 template carries ICMPv6 type/code in it too, as v9 exporters do.
+/// NetFlow v9 IPv6 flow template (not ICMPv6).
 pub const V9_IPV6: Template = Template {
     id: TEMPLATE_ID_IPV6,
     scope_fields: 0,
@@ -210,6 +267,54 @@ pub const V9_IPV6: Template = Template {
         f(DestinationIpv6Address),
         f(SourceTransportPort),
         f(DestinationTransportPort),
+        f(ProtocolIdentifier),
+        f(IpClassOfService),
+        f(TcpControlBits),
+        f(OctetDeltaCount),
+        f(PacketDeltaCount),
+        f(IngressInterface),
+        f(VlanId),
+        f(SourceMacAddress),
+        f(DestinationMacAddress),
+        f(MinimumTtl),
+        f(MaximumTtl),
+        f(FlowStartSysUpTime),
+        f(FlowEndSysUpTime),
+    ],
+};
+
+/// NetFlow v9 IPv4 ICMP flow template: ICMP_TYPE (type * 256 + code) instead of ports.
+pub const V9_IPV4_ICMP: Template = Template {
+    id: TEMPLATE_ID_IPV4_ICMP,
+    scope_fields: 0,
+    fields: &[
+        f(SourceIpv4Address),
+        f(DestinationIpv4Address),
+        f(ProtocolIdentifier),
+        f(IpClassOfService),
+        f(TcpControlBits),
+        f(OctetDeltaCount),
+        f(PacketDeltaCount),
+        f(IngressInterface),
+        f(VlanId),
+        f(SourceMacAddress),
+        f(DestinationMacAddress),
+        f(IcmpTypeCodeIpv4),
+        f(MinimumTtl),
+        f(MaximumTtl),
+        f(FlowStartSysUpTime),
+        f(FlowEndSysUpTime),
+    ],
+};
+
+/// NetFlow v9 ICMPv6 flow template. RFC 3954 defines only ICMP_TYPE (32) for ICMP type
+/// and code, so ICMPv6 type/code goes in it too, as v9 exporters do.
+pub const V9_IPV6_ICMP: Template = Template {
+    id: TEMPLATE_ID_IPV6_ICMP,
+    scope_fields: 0,
+    fields: &[
+        f(SourceIpv6Address),
+        f(DestinationIpv6Address),
         f(ProtocolIdentifier),
         f(IpClassOfService),
         f(TcpControlBits),
@@ -557,8 +662,9 @@ impl MessageBuilder {
         self.buf.len() + head + len + pad <= self.max && self.records < u16::MAX
     }
 
-    /// Closes the open set: pads it (v9) and writes its length.
-    fn close_set(&mut self) {
+    /// Closes the open set: pads it (v9) and writes its length. The next record opens a
+    /// new set even if it has the same set id.
+    pub fn close_set(&mut self) {
         if let Some((start, _)) = self.open_set.take() {
             let align = self.dialect.set_alignment();
             while (self.buf.len() - start) % align != 0 {
@@ -585,10 +691,12 @@ mod tests {
 
     #[test]
     fn record_lengths() {
-        assert_eq!(IPFIX_IPV4.record_len(), 70);
-        assert_eq!(IPFIX_IPV6.record_len(), 94);
-        assert_eq!(V9_IPV4.record_len(), 61);
-        assert_eq!(V9_IPV6.record_len(), 85);
+        assert_eq!(IPFIX_IPV4.record_len(), 68);
+        assert_eq!(IPFIX_IPV6.record_len(), 92);
+        assert_eq!(IPFIX_IPV4_ICMP.record_len(), 66);
+        assert_eq!(V9_IPV4.record_len(), 59);
+        assert_eq!(V9_IPV6.record_len(), 83);
+        assert_eq!(V9_IPV4_ICMP.record_len(), 57);
     }
 
     #[test]

@@ -54,8 +54,13 @@ fn expected(rec: &FlowRecord, ipfix: bool) -> Fields {
     let mut m = Fields::new();
     m.insert(if v4 { 8 } else { 27 }, addr(rec, true));
     m.insert(if v4 { 12 } else { 28 }, addr(rec, false));
-    m.insert(7, k.src_port.into());
-    m.insert(11, k.dst_port.into());
+    // ICMP flows carry the type/code element and no ports; other flows ports only.
+    if k.is_icmp() {
+        m.insert(if v4 || !ipfix { 32 } else { 139 }, k.dst_port.into());
+    } else {
+        m.insert(7, k.src_port.into());
+        m.insert(11, k.dst_port.into());
+    }
     m.insert(4, k.proto.into());
     m.insert(5, k.tos.into());
     m.insert(6, rec.tcp_flags.into());
@@ -65,8 +70,6 @@ fn expected(rec: &FlowRecord, ipfix: bool) -> Fields {
     m.insert(58, k.vlan.into());
     m.insert(56, mac(rec.src_mac));
     m.insert(80, mac(rec.dst_mac));
-    let icmp = if k.is_icmp() { k.dst_port } else { 0 };
-    m.insert(if v4 || !ipfix { 32 } else { 139 }, icmp.into());
     m.insert(52, rec.min_ttl.into());
     m.insert(53, rec.max_ttl.into());
     if ipfix {
