@@ -125,37 +125,58 @@ impl FromStr for CollectorUrl {
 
     fn from_str(url: &str) -> Result<CollectorUrl, CollectorUrlError> {
         let owned = || url.to_string();
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| CollectorUrlError::MissingScheme { url: owned() })?;
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| CollectorUrlError::MissingScheme { url: owned() })?;
         let protocol = match scheme.to_ascii_lowercase().as_str() {
             "ipfix" | "ipfix+udp" => CollectorProtocol::Ipfix,
             "ipfix+tcp" => CollectorProtocol::IpfixTcp,
             "v9" | "netflow9" | "nfv9" => CollectorProtocol::NetflowV9,
             "v5" | "netflow5" | "nfv5" => CollectorProtocol::NetflowV5,
             other => {
-                return Err(CollectorUrlError::UnknownScheme { url: owned(), scheme: other.to_string() });
+                return Err(CollectorUrlError::UnknownScheme {
+                    url: owned(),
+                    scheme: other.to_string(),
+                });
             }
         };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         if let Some(i) = rest.find(['/', '?', '#', '@']) {
-            return Err(CollectorUrlError::TrailingGarbage { url: owned(), rest: rest[i..].to_string() });
+            return Err(CollectorUrlError::TrailingGarbage {
+                url: owned(),
+                rest: rest[i..].to_string(),
+            });
         }
         let (host, port) = if let Some(inner) = rest.strip_prefix('[') {
-            let (host, after) = inner
-                .split_once(']')
-                .ok_or_else(|| CollectorUrlError::BadIpv6 { url: owned(), host: rest.to_string() })?;
+            let (host, after) =
+                inner
+                    .split_once(']')
+                    .ok_or_else(|| CollectorUrlError::BadIpv6 {
+                        url: owned(),
+                        host: rest.to_string(),
+                    })?;
             if host.parse::<std::net::Ipv6Addr>().is_err() {
-                return Err(CollectorUrlError::BadIpv6 { url: owned(), host: host.to_string() });
+                return Err(CollectorUrlError::BadIpv6 {
+                    url: owned(),
+                    host: host.to_string(),
+                });
             }
-            let port = match after {
-                "" => None,
-                p => Some(
-                    p.strip_prefix(':')
-                        .ok_or_else(|| CollectorUrlError::TrailingGarbage { url: owned(), rest: p.to_string() })?,
-                ),
-            };
+            let port =
+                match after {
+                    "" => None,
+                    p => Some(p.strip_prefix(':').ok_or_else(|| {
+                        CollectorUrlError::TrailingGarbage {
+                            url: owned(),
+                            rest: p.to_string(),
+                        }
+                    })?),
+                };
             (host, port)
         } else if rest.matches(':').count() > 1 {
-            return Err(CollectorUrlError::BadIpv6 { url: owned(), host: rest.to_string() });
+            return Err(CollectorUrlError::BadIpv6 {
+                url: owned(),
+                host: rest.to_string(),
+            });
         } else {
             match rest.split_once(':') {
                 Some((h, p)) => (h, Some(p)),
@@ -169,19 +190,40 @@ impl FromStr for CollectorUrl {
             None => protocol.default_port(),
             Some(p) => match p.parse::<u16>() {
                 Ok(n) if n > 0 => n,
-                _ => return Err(CollectorUrlError::BadPort { url: owned(), port: p.to_string() }),
+                _ => {
+                    return Err(CollectorUrlError::BadPort {
+                        url: owned(),
+                        port: p.to_string(),
+                    })
+                }
             },
         };
-        Ok(CollectorUrl { protocol, host: host.to_string(), port })
+        Ok(CollectorUrl {
+            protocol,
+            host: host.to_string(),
+            port,
+        })
     }
 }
 
 impl fmt::Display for CollectorUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.host.contains(':') {
-            write!(f, "{}://[{}]:{}", self.protocol.scheme(), self.host, self.port)
+            write!(
+                f,
+                "{}://[{}]:{}",
+                self.protocol.scheme(),
+                self.host,
+                self.port
+            )
         } else {
-            write!(f, "{}://{}:{}", self.protocol.scheme(), self.host, self.port)
+            write!(
+                f,
+                "{}://{}:{}",
+                self.protocol.scheme(),
+                self.host,
+                self.port
+            )
         }
     }
 }
@@ -193,7 +235,11 @@ impl CollectorUrl {
         if let Ok(ip) = self.host.parse::<IpAddr>() {
             return Ok(SocketAddr::new(ip, self.port));
         }
-        let err = |reason: String| CollectorUrlError::Resolve { url: self.to_string(), host: self.host.clone(), reason };
+        let err = |reason: String| CollectorUrlError::Resolve {
+            url: self.to_string(),
+            host: self.host.clone(),
+            reason,
+        };
         (self.host.as_str(), self.port)
             .to_socket_addrs()
             .map_err(|e| err(e.to_string()))?
@@ -213,10 +259,19 @@ mod tests {
     #[test]
     fn parses_every_scheme_and_default_ports() {
         let u = parse("ipfix://192.0.2.1:9995").unwrap();
-        assert_eq!((u.protocol, u.host.as_str(), u.port), (CollectorProtocol::Ipfix, "192.0.2.1", 9995));
+        assert_eq!(
+            (u.protocol, u.host.as_str(), u.port),
+            (CollectorProtocol::Ipfix, "192.0.2.1", 9995)
+        );
         assert_eq!(parse("ipfix://collector").unwrap().port, 4739);
-        assert_eq!(parse("ipfix+tcp://c:1").unwrap().protocol, CollectorProtocol::IpfixTcp);
-        assert_eq!(parse("IPFIX+UDP://c").unwrap().protocol, CollectorProtocol::Ipfix);
+        assert_eq!(
+            parse("ipfix+tcp://c:1").unwrap().protocol,
+            CollectorProtocol::IpfixTcp
+        );
+        assert_eq!(
+            parse("IPFIX+UDP://c").unwrap().protocol,
+            CollectorProtocol::Ipfix
+        );
         let v9 = parse("v9://c").unwrap();
         assert_eq!((v9.protocol, v9.port), (CollectorProtocol::NetflowV9, 2055));
         assert_eq!(parse("v5://c:2056/").unwrap().port, 2056);
@@ -229,28 +284,66 @@ mod tests {
         assert_eq!(u.resolve().unwrap(), "[::1]:4739".parse().unwrap());
         assert_eq!(u.to_string(), "ipfix://[::1]:4739");
         assert_eq!(parse("v9://[2001:db8::1]").unwrap().port, 2055);
-        assert!(matches!(parse("ipfix://::1:4739"), Err(CollectorUrlError::BadIpv6 { .. })));
-        assert!(matches!(parse("ipfix://[::1:4739"), Err(CollectorUrlError::BadIpv6 { .. })));
-        assert!(matches!(parse("ipfix://[nothex]:1"), Err(CollectorUrlError::BadIpv6 { .. })));
+        assert!(matches!(
+            parse("ipfix://::1:4739"),
+            Err(CollectorUrlError::BadIpv6 { .. })
+        ));
+        assert!(matches!(
+            parse("ipfix://[::1:4739"),
+            Err(CollectorUrlError::BadIpv6 { .. })
+        ));
+        assert!(matches!(
+            parse("ipfix://[nothex]:1"),
+            Err(CollectorUrlError::BadIpv6 { .. })
+        ));
     }
 
     #[test]
     fn clear_errors() {
-        assert!(matches!(parse("192.0.2.1:4739"), Err(CollectorUrlError::MissingScheme { .. })));
+        assert!(matches!(
+            parse("192.0.2.1:4739"),
+            Err(CollectorUrlError::MissingScheme { .. })
+        ));
         let e = parse("sflow://c").unwrap_err();
         assert!(e.to_string().contains("unknown scheme `sflow`"), "{e}");
-        assert!(matches!(parse("ipfix://"), Err(CollectorUrlError::MissingHost { .. })));
-        assert!(matches!(parse("ipfix://:4739"), Err(CollectorUrlError::MissingHost { .. })));
-        assert!(matches!(parse("ipfix://c:0"), Err(CollectorUrlError::BadPort { .. })));
-        assert!(matches!(parse("ipfix://c:70000"), Err(CollectorUrlError::BadPort { .. })));
-        assert!(matches!(parse("ipfix://c:x"), Err(CollectorUrlError::BadPort { .. })));
-        assert!(matches!(parse("ipfix://c:1/path"), Err(CollectorUrlError::TrailingGarbage { .. })));
-        assert!(matches!(parse("ipfix://[::1]x"), Err(CollectorUrlError::TrailingGarbage { .. })));
+        assert!(matches!(
+            parse("ipfix://"),
+            Err(CollectorUrlError::MissingHost { .. })
+        ));
+        assert!(matches!(
+            parse("ipfix://:4739"),
+            Err(CollectorUrlError::MissingHost { .. })
+        ));
+        assert!(matches!(
+            parse("ipfix://c:0"),
+            Err(CollectorUrlError::BadPort { .. })
+        ));
+        assert!(matches!(
+            parse("ipfix://c:70000"),
+            Err(CollectorUrlError::BadPort { .. })
+        ));
+        assert!(matches!(
+            parse("ipfix://c:x"),
+            Err(CollectorUrlError::BadPort { .. })
+        ));
+        assert!(matches!(
+            parse("ipfix://c:1/path"),
+            Err(CollectorUrlError::TrailingGarbage { .. })
+        ));
+        assert!(matches!(
+            parse("ipfix://[::1]x"),
+            Err(CollectorUrlError::TrailingGarbage { .. })
+        ));
     }
 
     #[test]
     fn round_trips_through_display() {
-        for s in ["ipfix://h:1", "ipfix+tcp://h:2", "v9://[::1]:3", "v5://10.0.0.1:4"] {
+        for s in [
+            "ipfix://h:1",
+            "ipfix+tcp://h:2",
+            "v9://[::1]:3",
+            "v5://10.0.0.1:4",
+        ] {
             assert_eq!(parse(s).unwrap().to_string(), s);
         }
     }

@@ -86,7 +86,10 @@ mod tests {
             tos: 0x10,
             ..Default::default()
         };
-        key.set_addrs("192.0.2.1".parse().unwrap(), "198.51.100.2".parse().unwrap());
+        key.set_addrs(
+            "192.0.2.1".parse().unwrap(),
+            "198.51.100.2".parse().unwrap(),
+        );
         FlowRecord {
             key,
             start: Timestamp::from_secs_nanos(1_700_000_000, 123_456_789),
@@ -111,7 +114,13 @@ mod tests {
         emit_template(Dialect::Ipfix, &IPFIX_IPV4, b.record(2, len).unwrap());
         let msg = b.finish();
         let total = msg.len() as u16;
-        Header { length: total, export_time: 1_700_000_010, sequence: 7, domain_id: 42 }.emit(msg);
+        Header {
+            length: total,
+            export_time: 1_700_000_010,
+            sequence: 7,
+            domain_id: 42,
+        }
+        .emit(msg);
         #[rustfmt::skip]
         let expect: &[u8] = &[
             // Message header (RFC 7011 3.1)
@@ -154,10 +163,21 @@ mod tests {
     fn golden_data_record() {
         let mut b = MessageBuilder::new(Dialect::Ipfix, 1452);
         let rec = record();
-        emit_flow_record(IPFIX_IPV4.fields, &rec, 0, b.record(256, IPFIX_IPV4.record_len()).unwrap());
+        emit_flow_record(
+            IPFIX_IPV4.fields,
+            &rec,
+            0,
+            b.record(256, IPFIX_IPV4.record_len()).unwrap(),
+        );
         let msg = b.finish();
         let total = msg.len() as u16;
-        Header { length: total, export_time: 1_700_000_010, sequence: 7, domain_id: 42 }.emit(msg);
+        Header {
+            length: total,
+            export_time: 1_700_000_010,
+            sequence: 7,
+            domain_id: 42,
+        }
+        .emit(msg);
         #[rustfmt::skip]
         let expect: &[u8] = &[
             0x00, 0x0a, 0x00, 0x58, // Version 10, Length 88 = 16 + 4 + 68
@@ -187,7 +207,12 @@ mod tests {
         assert_eq!(&msg[..], expect);
         assert_eq!(
             Header::parse(msg),
-            Some(Header { length: 88, export_time: 1_700_000_010, sequence: 7, domain_id: 42 })
+            Some(Header {
+                length: 88,
+                export_time: 1_700_000_010,
+                sequence: 7,
+                domain_id: 42
+            })
         );
     }
 
@@ -197,6 +222,9 @@ mod tests {
         emit_template(Dialect::Ipfix, &IPFIX_STATS, &mut out);
         // Template ID 261, Field Count 6, Scope Field Count 1 (RFC 7011 3.4.2.2),
         // then observationDomainId (149), 4 as the scope.
-        assert_eq!(&out[..10], &[0x01, 0x05, 0x00, 0x06, 0x00, 0x01, 0x00, 0x95, 0x00, 0x04]);
+        assert_eq!(
+            &out[..10],
+            &[0x01, 0x05, 0x00, 0x06, 0x00, 0x01, 0x00, 0x95, 0x00, 0x04]
+        );
     }
 }

@@ -166,12 +166,15 @@ pub struct V5Sink {
 impl V5Sink {
     /// A v5 sink over `transport`.
     pub fn new(transport: Box<dyn Transport>, opts: &ExportOptions) -> V5Sink {
-        let max_records = (opts.max_message_size.saturating_sub(HEADER_LEN) / RECORD_LEN).clamp(1, MAX_RECORDS);
+        let max_records =
+            (opts.max_message_size.saturating_sub(HEADER_LEN) / RECORD_LEN).clamp(1, MAX_RECORDS);
         let interval = opts.sampling.interval().min(0x3fff) as u16;
         let sampling = match opts.sampling {
             SamplingAnnouncement::None => 0,
             SamplingAnnouncement::Deterministic { .. } => 0x4000 | interval,
-            SamplingAnnouncement::Random { .. } | SamplingAnnouncement::FlowHash { .. } => 0x8000 | interval,
+            SamplingAnnouncement::Random { .. } | SamplingAnnouncement::FlowHash { .. } => {
+                0x8000 | interval
+            }
         };
         V5Sink {
             buf: vec![0; HEADER_LEN + max_records * RECORD_LEN],
@@ -210,7 +213,12 @@ impl V5Sink {
         self.flow_sequence = self.flow_sequence.wrapping_add(n);
         let len = HEADER_LEN + self.count * RECORD_LEN;
         self.count = 0;
-        self.transport.send(self.buf.get(..len).unwrap_or_default(), n, n, &mut self.stats)
+        self.transport.send(
+            self.buf.get(..len).unwrap_or_default(),
+            n,
+            n,
+            &mut self.stats,
+        )
     }
 
     fn add(&mut self, rec: &FlowRecord, now: Timestamp) -> io::Result<()> {
@@ -219,7 +227,9 @@ impl V5Sink {
             self.stats.not_exportable += 1;
             if !self.warned_ipv6 {
                 self.warned_ipv6 = true;
-                log::warn!("NetFlow v5 cannot carry IPv6 flows: they are counted as not exportable");
+                log::warn!(
+                    "NetFlow v5 cannot carry IPv6 flows: they are counted as not exportable"
+                );
             }
             return Ok(());
         }
@@ -233,7 +243,8 @@ impl V5Sink {
         let uptime = |ms: u64| ms.saturating_sub(origin).min(u32::MAX as u64) as u32;
         if key.in_if > u16::MAX as u32 {
             let in_if = key.in_if;
-            self.log.warn(|| format!("NetFlow v5: interface index {in_if} clamped to 65535"));
+            self.log
+                .warn(|| format!("NetFlow v5: interface index {in_if} clamped to 65535"));
         }
         let mut r = Record {
             src: [key.src[0], key.src[1], key.src[2], key.src[3]],
@@ -358,7 +369,12 @@ mod tests {
 
     #[test]
     fn splitting_keeps_totals_exact() {
-        for (p, o) in [(1u64, 40u64), (70_000, 5_000_000_000), (u32::MAX as u64 + 1, 1 << 40), (100_000, 1 << 36)] {
+        for (p, o) in [
+            (1u64, 40u64),
+            (70_000, 5_000_000_000),
+            (u32::MAX as u64 + 1, 1 << 40),
+            (100_000, 1 << 36),
+        ] {
             let n = pieces(p, o);
             let (mut sp, mut so) = (0u64, 0u64);
             for i in 0..n {

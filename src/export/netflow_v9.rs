@@ -120,7 +120,9 @@ impl UptimeClock {
     /// Header fields `(unix_secs, sys_uptime)` for a message leaving at `now_ms`.
     pub fn header(&self, now_ms: u64) -> (u32, u32) {
         let secs = now_ms / 1000;
-        let uptime = (secs * 1000).saturating_sub(self.origin_ms()).min(u32::MAX as u64);
+        let uptime = (secs * 1000)
+            .saturating_sub(self.origin_ms())
+            .min(u32::MAX as u64);
         (secs.min(u32::MAX as u64) as u32, uptime as u32)
     }
 }
@@ -155,15 +157,28 @@ mod tests {
         c.rebase(later - 1000, later);
         assert!(c.fits(later - 1000, later, later));
         let (secs, up) = c.header(later);
-        assert_eq!(secs as u64 * 1000 - up as u64 + (later - 1000 - c.origin_ms()), later - 1000);
+        assert_eq!(
+            secs as u64 * 1000 - up as u64 + (later - 1000 - c.origin_ms()),
+            later - 1000
+        );
     }
 
     /// A v9 packet with the IPv4 template and one data record, checked against RFC 3954
     /// sections 5.1 (header), 5.2 (template FlowSet) and 5.3 (data FlowSet, padding).
     #[test]
     fn golden_template_and_data_record() {
-        let mut key = FlowKey { in_if: 3, vlan: 100, proto: 1, tos: 0, dst_port: 0x0301, ..Default::default() };
-        key.set_addrs("192.0.2.1".parse().unwrap(), "198.51.100.2".parse().unwrap());
+        let mut key = FlowKey {
+            in_if: 3,
+            vlan: 100,
+            proto: 1,
+            tos: 0,
+            dst_port: 0x0301,
+            ..Default::default()
+        };
+        key.set_addrs(
+            "192.0.2.1".parse().unwrap(),
+            "198.51.100.2".parse().unwrap(),
+        );
         let rec = FlowRecord {
             key,
             start: Timestamp::from_secs_nanos(1_700_000_000, 250_000_000),
@@ -182,12 +197,28 @@ mod tests {
         clock.start(now); // origin: an hour before the whole second
         assert_eq!(clock.origin_ms(), 1_699_996_402_000);
         let mut b = MessageBuilder::new(Dialect::NetflowV9, 1452);
-        emit_template(Dialect::NetflowV9, &V9_IPV4_ICMP, b.record(0, V9_IPV4_ICMP.template_record_len()).unwrap());
-        emit_flow_record(V9_IPV4_ICMP.fields, &rec, clock.origin_ms(), b.record(258, V9_IPV4_ICMP.record_len()).unwrap());
+        emit_template(
+            Dialect::NetflowV9,
+            &V9_IPV4_ICMP,
+            b.record(0, V9_IPV4_ICMP.template_record_len()).unwrap(),
+        );
+        emit_flow_record(
+            V9_IPV4_ICMP.fields,
+            &rec,
+            clock.origin_ms(),
+            b.record(258, V9_IPV4_ICMP.record_len()).unwrap(),
+        );
         let count = b.records;
         let msg = b.finish();
         let (unix_secs, sys_uptime) = clock.header(now);
-        Header { count, sys_uptime, unix_secs, sequence: 0, source_id: 42 }.emit(msg);
+        Header {
+            count,
+            sys_uptime,
+            unix_secs,
+            sequence: 0,
+            source_id: 42,
+        }
+        .emit(msg);
         #[rustfmt::skip]
         let expect: &[u8] = &[
             // Packet header (RFC 3954 5.1)
@@ -242,6 +273,9 @@ mod tests {
         let h = Header::parse(msg).unwrap();
         // The collector's reconstruction is exact to the millisecond.
         let first = u32::from_be_bytes([expect[145], expect[146], expect[147], expect[148]]);
-        assert_eq!(h.unix_secs as u64 * 1000 - h.sys_uptime as u64 + first as u64, 1_700_000_000_250);
+        assert_eq!(
+            h.unix_secs as u64 * 1000 - h.sys_uptime as u64 + first as u64,
+            1_700_000_000_250
+        );
     }
 }

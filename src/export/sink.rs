@@ -31,7 +31,9 @@ use super::netflow_v5::V5Sink;
 use super::netflow_v9::UptimeClock;
 use super::stats::SinkStats;
 use super::template::*;
-use super::transport::{FileTransport, TcpSettings, TcpTransport, TemplatePolicy, Transport, UdpTransport};
+use super::transport::{
+    FileTransport, TcpSettings, TcpTransport, TemplatePolicy, Transport, UdpTransport,
+};
 use super::{ipfix, netflow_v9, RecordSink};
 use crate::flow::record::FlowRecord;
 use crate::time::Timestamp;
@@ -96,7 +98,11 @@ impl SamplingAnnouncement {
 
     fn option_values(self, domain_id: u32) -> OptionValues {
         let n = self.interval();
-        let mut v = OptionValues { domain_id, sampling_interval: n, ..OptionValues::default() };
+        let mut v = OptionValues {
+            domain_id,
+            sampling_interval: n,
+            ..OptionValues::default()
+        };
         if self.is_deterministic() {
             v.selector_algorithm = selector_algorithm::SYSTEMATIC_COUNT_BASED;
             v.packet_interval = 1;
@@ -192,39 +198,69 @@ fn check_options(opts: &ExportOptions) -> Result<(), ExportError> {
     if !(MIN_MAX_MESSAGE_SIZE..=65535).contains(&opts.max_message_size) {
         return Err(ExportError::BadOption {
             option: "max_message_size",
-            reason: format!("{} is outside {MIN_MAX_MESSAGE_SIZE}..=65535 octets", opts.max_message_size),
+            reason: format!(
+                "{} is outside {MIN_MAX_MESSAGE_SIZE}..=65535 octets",
+                opts.max_message_size
+            ),
         });
     }
     if opts.pacing == Some(0) {
-        return Err(ExportError::BadOption { option: "pacing", reason: "0 messages per second".into() });
+        return Err(ExportError::BadOption {
+            option: "pacing",
+            reason: "0 messages per second".into(),
+        });
     }
     Ok(())
 }
 
 /// A sink sending to one collector, with the protocol and transport its URL names.
-pub fn collector_sink(url: &CollectorUrl, opts: &ExportOptions) -> Result<Box<dyn RecordSink>, ExportError> {
+pub fn collector_sink(
+    url: &CollectorUrl,
+    opts: &ExportOptions,
+) -> Result<Box<dyn RecordSink>, ExportError> {
     check_options(opts)?;
     let peer = url.resolve()?;
     let udp = || {
-        UdpTransport::new(peer, opts.udp_send_buffer, opts.pacing)
-            .map_err(|source| ExportError::Socket { url: url.to_string(), source })
+        UdpTransport::new(peer, opts.udp_send_buffer, opts.pacing).map_err(|source| {
+            ExportError::Socket {
+                url: url.to_string(),
+                source,
+            }
+        })
     };
     Ok(match url.protocol {
-        CollectorProtocol::Ipfix => Box::new(TemplateSink::new(Dialect::Ipfix, Box::new(udp()?), opts)),
-        CollectorProtocol::NetflowV9 => Box::new(TemplateSink::new(Dialect::NetflowV9, Box::new(udp()?), opts)),
-        CollectorProtocol::IpfixTcp => {
-            Box::new(TemplateSink::new(Dialect::Ipfix, Box::new(TcpTransport::new(peer, opts.tcp)), opts))
+        CollectorProtocol::Ipfix => {
+            Box::new(TemplateSink::new(Dialect::Ipfix, Box::new(udp()?), opts))
         }
+        CollectorProtocol::NetflowV9 => Box::new(TemplateSink::new(
+            Dialect::NetflowV9,
+            Box::new(udp()?),
+            opts,
+        )),
+        CollectorProtocol::IpfixTcp => Box::new(TemplateSink::new(
+            Dialect::Ipfix,
+            Box::new(TcpTransport::new(peer, opts.tcp)),
+            opts,
+        )),
         CollectorProtocol::NetflowV5 => Box::new(V5Sink::new(Box::new(udp()?), opts)),
     })
 }
 
 /// A sink writing an RFC 5655 IPFIX file at `path` (created or truncated).
-pub fn ipfix_file_sink(path: &Path, opts: &ExportOptions) -> Result<Box<dyn RecordSink>, ExportError> {
+pub fn ipfix_file_sink(
+    path: &Path,
+    opts: &ExportOptions,
+) -> Result<Box<dyn RecordSink>, ExportError> {
     check_options(opts)?;
-    let file = FileTransport::create(path)
-        .map_err(|source| ExportError::File { path: path.display().to_string(), source })?;
-    Ok(Box::new(TemplateSink::new(Dialect::Ipfix, Box::new(file), opts)))
+    let file = FileTransport::create(path).map_err(|source| ExportError::File {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(Box::new(TemplateSink::new(
+        Dialect::Ipfix,
+        Box::new(file),
+        opts,
+    )))
 }
 
 /// IPFIX or NetFlow v9 to one transport.
@@ -254,10 +290,20 @@ pub struct TemplateSink {
 
 impl TemplateSink {
     /// A sink for `dialect` over `transport`.
-    pub fn new(dialect: Dialect, transport: Box<dyn Transport>, opts: &ExportOptions) -> TemplateSink {
+    pub fn new(
+        dialect: Dialect,
+        transport: Box<dyn Transport>,
+        opts: &ExportOptions,
+    ) -> TemplateSink {
         let (flow_templates, stats_template): ([&'static Template; 4], _) = match dialect {
-            Dialect::Ipfix => ([&IPFIX_IPV4, &IPFIX_IPV6, &IPFIX_IPV4_ICMP, &IPFIX_IPV6_ICMP], &IPFIX_STATS),
-            Dialect::NetflowV9 => ([&V9_IPV4, &V9_IPV6, &V9_IPV4_ICMP, &V9_IPV6_ICMP], &V9_STATS),
+            Dialect::Ipfix => (
+                [&IPFIX_IPV4, &IPFIX_IPV6, &IPFIX_IPV4_ICMP, &IPFIX_IPV6_ICMP],
+                &IPFIX_STATS,
+            ),
+            Dialect::NetflowV9 => (
+                [&V9_IPV4, &V9_IPV6, &V9_IPV4_ICMP, &V9_IPV6_ICMP],
+                &V9_STATS,
+            ),
         };
         let sampling_template = match (dialect, opts.sampling) {
             (_, SamplingAnnouncement::None) => None,
@@ -291,7 +337,13 @@ impl TemplateSink {
             sink.write_templates();
             let msg = sink.builder.finish();
             let len = msg.len() as u16;
-            ipfix::Header { length: len, export_time: 0, sequence: 0, domain_id: sink.domain_id }.emit(msg);
+            ipfix::Header {
+                length: len,
+                export_time: 0,
+                sequence: 0,
+                domain_id: sink.domain_id,
+            }
+            .emit(msg);
             sink.transport.set_preamble(msg);
             sink.builder.reset();
         }
@@ -310,7 +362,11 @@ impl TemplateSink {
     fn write_templates(&mut self) {
         let dialect = self.dialect;
         for t in self.templates() {
-            let set = if t.is_options() { dialect.options_template_set_id() } else { dialect.template_set_id() };
+            let set = if t.is_options() {
+                dialect.options_template_set_id()
+            } else {
+                dialect.template_set_id()
+            };
             if let Some(slot) = self.builder.record(set, t.template_record_len()) {
                 emit_template(dialect, t, slot);
             }
@@ -327,7 +383,10 @@ impl TemplateSink {
             messages: self.stats.messages,
             flow_records: self.stats.records,
             octets: self.stats.bytes,
-            ignored_packets: self.ignored_packets.as_ref().map_or(0, |c| c.load(Ordering::Relaxed)),
+            ignored_packets: self
+                .ignored_packets
+                .as_ref()
+                .map_or(0, |c| c.load(Ordering::Relaxed)),
             not_sent_flows: self.stats.records_lost + self.stats.not_exportable,
             ..self.sampling_values
         }
@@ -335,7 +394,10 @@ impl TemplateSink {
 
     fn write_options_records(&mut self) {
         let values = self.option_values();
-        for t in [self.sampling_template, Some(self.stats_template)].into_iter().flatten() {
+        for t in [self.sampling_template, Some(self.stats_template)]
+            .into_iter()
+            .flatten()
+        {
             if let Some(slot) = self.builder.record(t.id, t.record_len()) {
                 emit_options_record(t.fields, &values, slot);
             }
@@ -353,7 +415,8 @@ impl TemplateSink {
                 None => true,
                 Some(e) => {
                     e >= self.refresh
-                        || (self.refresh_packets > 0 && self.messages_since_templates >= self.refresh_packets)
+                        || (self.refresh_packets > 0
+                            && self.messages_since_templates >= self.refresh_packets)
                 }
             },
             TemplatePolicy::Once => self.templates_sent.is_none(),
@@ -380,20 +443,36 @@ impl TemplateSink {
         if self.builder.is_empty() {
             return Ok(());
         }
-        let (records, data, flows) = (self.builder.records, self.builder.data_records, self.builder.flow_records);
+        let (records, data, flows) = (
+            self.builder.records,
+            self.builder.data_records,
+            self.builder.flow_records,
+        );
         let msg = self.builder.finish();
         let length = msg.len() as u16;
         match self.dialect {
             Dialect::Ipfix => {
                 let export_time = now.as_secs().min(u32::MAX as u64) as u32;
-                ipfix::Header { length, export_time, sequence: self.sequence, domain_id: self.domain_id }.emit(msg);
+                ipfix::Header {
+                    length,
+                    export_time,
+                    sequence: self.sequence,
+                    domain_id: self.domain_id,
+                }
+                .emit(msg);
                 self.sequence = self.sequence.wrapping_add(data);
             }
             Dialect::NetflowV9 => {
                 self.clock.start(now.as_millis());
                 let (unix_secs, sys_uptime) = self.clock.header(now.as_millis());
-                netflow_v9::Header { count: records, sys_uptime, unix_secs, sequence: self.sequence, source_id: self.domain_id }
-                    .emit(msg);
+                netflow_v9::Header {
+                    count: records,
+                    sys_uptime,
+                    unix_secs,
+                    sequence: self.sequence,
+                    source_id: self.domain_id,
+                }
+                .emit(msg);
                 self.sequence = self.sequence.wrapping_add(1);
             }
         }
@@ -416,7 +495,8 @@ impl TemplateSink {
             }
         };
         if self.dialect == Dialect::NetflowV9 {
-            let (start, end, now_ms) = (rec.start.as_millis(), rec.end.as_millis(), now.as_millis());
+            let (start, end, now_ms) =
+                (rec.start.as_millis(), rec.end.as_millis(), now.as_millis());
             self.clock.start(now_ms);
             if !self.clock.fits(start, end, now_ms) {
                 self.flush(now)?;

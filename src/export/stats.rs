@@ -50,7 +50,11 @@ pub(crate) struct RateLimitedLog {
 
 impl RateLimitedLog {
     pub(crate) fn new(interval: Duration) -> RateLimitedLog {
-        RateLimitedLog { interval, last: None, suppressed: 0 }
+        RateLimitedLog {
+            interval,
+            last: None,
+            suppressed: 0,
+        }
     }
 
     /// Logs `msg()` as a warning unless one was logged less than `interval` ago.
@@ -60,7 +64,11 @@ impl RateLimitedLog {
             Some(t) if now.duration_since(t) < self.interval => self.suppressed += 1,
             _ => {
                 if self.suppressed > 0 {
-                    log::warn!("{} ({} similar messages suppressed)", msg(), self.suppressed);
+                    log::warn!(
+                        "{} ({} similar messages suppressed)",
+                        msg(),
+                        self.suppressed
+                    );
                 } else {
                     log::warn!("{}", msg());
                 }

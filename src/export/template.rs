@@ -89,7 +89,10 @@ pub struct Field {
 }
 
 const fn f(ie: Ie) -> Field {
-    Field { ie, len: ie.length() }
+    Field {
+        ie,
+        len: ie.length(),
+    }
 }
 
 /// A template: id, how many leading fields are scope fields (options templates), fields.
@@ -383,7 +386,11 @@ pub const IPFIX_STATS: Template = Template {
 pub const V9_SAMPLING: Template = Template {
     id: TEMPLATE_ID_SAMPLING,
     scope_fields: 1,
-    fields: &[f(ObservationDomainId), f(SamplingInterval), f(SamplingAlgorithm)],
+    fields: &[
+        f(ObservationDomainId),
+        f(SamplingInterval),
+        f(SamplingAlgorithm),
+    ],
 };
 
 /// v9 exporter statistics: scope System, TOTAL_PKTS_EXP, TOTAL_FLOWS_EXP, TOTAL_BYTES_EXP.

@@ -42,7 +42,13 @@ pub trait Transport: Send {
     /// data records (flow + options). Failures of a network peer are counted in `stats`
     /// and return `Ok`; only local failures that must stop the sink (a file write) are
     /// returned as errors.
-    fn send(&mut self, msg: &[u8], flow_records: u32, data_records: u32, stats: &mut SinkStats) -> io::Result<()>;
+    fn send(
+        &mut self,
+        msg: &[u8],
+        flow_records: u32,
+        data_records: u32,
+        stats: &mut SinkStats,
+    ) -> io::Result<()>;
 
     /// Makes progress without new data (TCP: connect, flush the queue). Cheap.
     fn poll(&mut self, _stats: &mut SinkStats) -> io::Result<()> {
@@ -87,7 +93,11 @@ pub struct UdpTransport {
 impl UdpTransport {
     /// A socket connected to `peer`, with `send_buffer` octets of send buffer if given,
     /// pacing at `pacing` messages per second if given.
-    pub fn new(peer: SocketAddr, send_buffer: Option<usize>, pacing: Option<u32>) -> io::Result<UdpTransport> {
+    pub fn new(
+        peer: SocketAddr,
+        send_buffer: Option<usize>,
+        pacing: Option<u32>,
+    ) -> io::Result<UdpTransport> {
         let socket = Socket::new(Domain::for_address(peer), Type::DGRAM, Some(Protocol::UDP))?;
         if let Some(size) = send_buffer {
             socket.set_send_buffer_size(size)?;
@@ -109,7 +119,13 @@ impl UdpTransport {
 }
 
 impl Transport for UdpTransport {
-    fn send(&mut self, msg: &[u8], flow_records: u32, _data_records: u32, stats: &mut SinkStats) -> io::Result<()> {
+    fn send(
+        &mut self,
+        msg: &[u8],
+        flow_records: u32,
+        _data_records: u32,
+        stats: &mut SinkStats,
+    ) -> io::Result<()> {
         if let Some(p) = &mut self.pacer {
             p.wait();
         }
@@ -123,13 +139,19 @@ impl Transport for UdpTransport {
                 stats.send_errors += 1;
                 stats.records_lost += u64::from(flow_records);
                 let peer = self.peer;
-                self.log.warn(|| format!("UDP collector {peer}: short send ({n} of {} octets)", msg.len()));
+                self.log.warn(|| {
+                    format!(
+                        "UDP collector {peer}: short send ({n} of {} octets)",
+                        msg.len()
+                    )
+                });
             }
             Err(e) => {
                 stats.send_errors += 1;
                 stats.records_lost += u64::from(flow_records);
                 let peer = self.peer;
-                self.log.warn(|| format!("UDP collector {peer}: send failed: {e}"));
+                self.log
+                    .warn(|| format!("UDP collector {peer}: send failed: {e}"));
             }
         }
         Ok(())
@@ -152,7 +174,10 @@ struct Pacer {
 
 impl Pacer {
     fn new(rate: u32) -> Pacer {
-        Pacer { interval: Duration::from_secs(1) / rate, next: None }
+        Pacer {
+            interval: Duration::from_secs(1) / rate,
+            next: None,
+        }
     }
 
     fn wait(&mut self) {
@@ -228,7 +253,9 @@ impl TcpTransport {
         TcpTransport {
             peer,
             settings,
-            state: TcpState::Down { retry_at: Instant::now() },
+            state: TcpState::Down {
+                retry_at: Instant::now(),
+            },
             backoff: settings.backoff_initial,
             queue: VecDeque::new(),
             queued_bytes: 0,
@@ -267,13 +294,20 @@ impl TcpTransport {
         self.drop_preambles();
         let peer = self.peer;
         let backoff = self.backoff;
-        self.log.warn(|| format!("IPFIX/TCP collector {peer}: {what}: {e}; retrying in {backoff:?}"));
-        self.state = TcpState::Down { retry_at: Instant::now() + self.backoff };
+        self.log
+            .warn(|| format!("IPFIX/TCP collector {peer}: {what}: {e}; retrying in {backoff:?}"));
+        self.state = TcpState::Down {
+            retry_at: Instant::now() + self.backoff,
+        };
         self.backoff = (self.backoff * 2).min(self.settings.backoff_max);
     }
 
     fn drop_preambles(&mut self) {
-        while self.queue.front().is_some_and(|q| q.flow_records == u32::MAX) {
+        while self
+            .queue
+            .front()
+            .is_some_and(|q| q.flow_records == u32::MAX)
+        {
             if let Some(q) = self.queue.pop_front() {
                 self.queued_bytes -= q.bytes.len();
                 self.pool.push(q.bytes);
@@ -299,7 +333,11 @@ impl TcpTransport {
             bytes[8..12].copy_from_slice(&sequence.to_be_bytes());
             self.queued_bytes += bytes.len();
             // flow_records = u32::MAX marks a preamble (no records, not counted).
-            self.queue.push_front(Queued { bytes, flow_records: u32::MAX, written: 0 });
+            self.queue.push_front(Queued {
+                bytes,
+                flow_records: u32::MAX,
+                written: 0,
+            });
         }
     }
 
@@ -312,7 +350,12 @@ impl TcpTransport {
                         return;
                     }
                     match start_connect(self.peer) {
-                        Ok(socket) => self.state = TcpState::Connecting { socket, since: Instant::now() },
+                        Ok(socket) => {
+                            self.state = TcpState::Connecting {
+                                socket,
+                                since: Instant::now(),
+                            }
+                        }
                         Err(e) => {
                             self.fail("connect failed", &e, stats);
                             return;
@@ -328,9 +371,12 @@ impl TcpTransport {
                         Ok(None) => {}
                     }
                     if socket.peer_addr().is_ok() {
-                        let TcpState::Connecting { socket, .. } =
-                            std::mem::replace(&mut self.state, TcpState::Down { retry_at: Instant::now() })
-                        else {
+                        let TcpState::Connecting { socket, .. } = std::mem::replace(
+                            &mut self.state,
+                            TcpState::Down {
+                                retry_at: Instant::now(),
+                            },
+                        ) else {
                             return;
                         };
                         let stream: TcpStream = socket.into();
@@ -339,7 +385,8 @@ impl TcpTransport {
                         continue;
                     }
                     if since.elapsed() > self.settings.connect_timeout {
-                        let e = io::Error::new(io::ErrorKind::TimedOut, "connection attempt timed out");
+                        let e =
+                            io::Error::new(io::ErrorKind::TimedOut, "connection attempt timed out");
                         self.fail("connect failed", &e, stats);
                     }
                     return;
@@ -349,7 +396,10 @@ impl TcpTransport {
                     let mut probe = [0u8; 64];
                     match stream.read(&mut probe) {
                         Ok(0) => {
-                            let e = io::Error::new(io::ErrorKind::ConnectionReset, "closed by the collector");
+                            let e = io::Error::new(
+                                io::ErrorKind::ConnectionReset,
+                                "closed by the collector",
+                            );
                             self.fail("connection lost", &e, stats);
                             return;
                         }
@@ -396,13 +446,24 @@ fn start_connect(peer: SocketAddr) -> io::Result<Socket> {
     socket.set_nonblocking(true)?;
     match socket.connect(&SockAddr::from(peer)) {
         Ok(()) => Ok(socket),
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) || e.kind() == io::ErrorKind::WouldBlock => Ok(socket),
+        Err(e)
+            if e.raw_os_error() == Some(libc::EINPROGRESS)
+                || e.kind() == io::ErrorKind::WouldBlock =>
+        {
+            Ok(socket)
+        }
         Err(e) => Err(e),
     }
 }
 
 impl Transport for TcpTransport {
-    fn send(&mut self, msg: &[u8], flow_records: u32, data_records: u32, stats: &mut SinkStats) -> io::Result<()> {
+    fn send(
+        &mut self,
+        msg: &[u8],
+        flow_records: u32,
+        data_records: u32,
+        stats: &mut SinkStats,
+    ) -> io::Result<()> {
         if let Some(b) = msg.get(8..12) {
             let sequence = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
             self.next_sequence = sequence.wrapping_add(data_records);
@@ -410,13 +471,18 @@ impl Transport for TcpTransport {
         if self.queued_bytes + msg.len() > self.settings.buffer_bytes {
             stats.records_lost += u64::from(flow_records);
             let peer = self.peer;
-            self.log.warn(|| format!("IPFIX/TCP collector {peer}: buffer full, dropping messages"));
+            self.log
+                .warn(|| format!("IPFIX/TCP collector {peer}: buffer full, dropping messages"));
         } else {
             let mut bytes = self.pool.pop().unwrap_or_default();
             bytes.clear();
             bytes.extend_from_slice(msg);
             self.queued_bytes += bytes.len();
-            self.queue.push_back(Queued { bytes, flow_records, written: 0 });
+            self.queue.push_back(Queued {
+                bytes,
+                flow_records,
+                written: 0,
+            });
         }
         self.pump(stats);
         Ok(())
@@ -471,12 +537,20 @@ pub struct FileTransport {
 impl FileTransport {
     /// Creates (truncates) the file at `path`.
     pub fn create(path: &Path) -> io::Result<FileTransport> {
-        Ok(FileTransport { out: BufWriter::with_capacity(1 << 16, File::create(path)?) })
+        Ok(FileTransport {
+            out: BufWriter::with_capacity(1 << 16, File::create(path)?),
+        })
     }
 }
 
 impl Transport for FileTransport {
-    fn send(&mut self, msg: &[u8], flow_records: u32, _data_records: u32, stats: &mut SinkStats) -> io::Result<()> {
+    fn send(
+        &mut self,
+        msg: &[u8],
+        flow_records: u32,
+        _data_records: u32,
+        stats: &mut SinkStats,
+    ) -> io::Result<()> {
         if let Err(e) = self.out.write_all(msg) {
             stats.send_errors += 1;
             stats.records_lost += u64::from(flow_records);

@@ -25,15 +25,29 @@ fn udp_to_a_closed_port_counts_errors_and_goes_on() {
     let url: CollectorUrl = format!("ipfix://127.0.0.1:{port}").parse().unwrap();
     let records = synthetic(5000, 41, true);
     for scheme in ["ipfix", "v9", "v5"] {
-        let url = CollectorUrl { protocol: format!("{scheme}://h").parse::<CollectorUrl>().unwrap().protocol, ..url.clone() };
+        let url = CollectorUrl {
+            protocol: format!("{scheme}://h")
+                .parse::<CollectorUrl>()
+                .unwrap()
+                .protocol,
+            ..url.clone()
+        };
         let mut sink = collector_sink(&url, &ExportOptions::default()).unwrap();
         let started = Instant::now();
         let stats = drive(sink.as_mut(), &records, 100);
-        assert!(started.elapsed() < Duration::from_secs(5), "{scheme}: took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{scheme}: took {:?}",
+            started.elapsed()
+        );
         // ICMP port unreachable comes back for every other send at least.
         assert!(stats.send_errors > 0, "{scheme}: {stats:?}");
         assert!(stats.records_lost > 0, "{scheme}: {stats:?}");
-        assert_eq!(stats.records + stats.records_lost + stats.not_exportable, count_v5_pieces(scheme, &records), "{scheme}: {stats:?}");
+        assert_eq!(
+            stats.records + stats.records_lost + stats.not_exportable,
+            count_v5_pieces(scheme, &records),
+            "{scheme}: {stats:?}"
+        );
     }
 }
 
@@ -41,19 +55,25 @@ fn udp_to_a_closed_port_counts_errors_and_goes_on() {
 fn count_v5_pieces(scheme: &str, records: &[FlowRecord]) -> u64 {
     records
         .iter()
-        .map(|r| if scheme == "v5" && r.key.ip_version == 4 { flowprobe::export::netflow_v5::pieces(r.packets, r.octets) } else { 1 })
+        .map(|r| {
+            if scheme == "v5" && r.key.ip_version == 4 {
+                flowprobe::export::netflow_v5::pieces(r.packets, r.octets)
+            } else {
+                1
+            }
+        })
         .sum()
 }
 
 /// A TCP collector on a fixed port: accepts one connection at a time and keeps the bytes
 /// of each connection.
-struct TcpCollector {
+pub(crate) struct TcpCollector {
     stop: Arc<AtomicBool>,
     handle: JoinHandle<Vec<Vec<u8>>>,
 }
 
 impl TcpCollector {
-    fn start(port: u16) -> TcpCollector {
+    pub(crate) fn start(port: u16) -> TcpCollector {
         let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         listener.set_nonblocking(true).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -88,7 +108,7 @@ impl TcpCollector {
         TcpCollector { stop, handle }
     }
 
-    fn kill(self) -> Vec<Vec<u8>> {
+    pub(crate) fn kill(self) -> Vec<Vec<u8>> {
         self.stop.store(true, Ordering::SeqCst);
         self.handle.join().unwrap()
     }
@@ -96,20 +116,28 @@ impl TcpCollector {
 
 /// Decodes one connection's byte stream with a fresh parser (so templates must come at
 /// the start of that connection); returns (flow records, sequence numbers consistent).
-fn decode_stream(stream: &[u8]) -> u64 {
+pub(crate) fn decode_stream(stream: &[u8]) -> u64 {
     let mut parser = NetflowParser::default();
     let mut at = 0;
     let mut flows = 0;
     let mut next_seq: Option<u32> = None;
     while at < stream.len() {
-        assert!(at + 16 <= stream.len(), "truncated message at the end of a connection");
+        assert!(
+            at + 16 <= stream.len(),
+            "truncated message at the end of a connection"
+        );
         let len = u16::from_be_bytes([stream[at + 2], stream[at + 3]]) as usize;
         let msg = &stream[at..at + len];
         let r = parser.parse_bytes(msg);
         assert!(r.error.is_none(), "{:?}", r.error);
-        let NetflowPacket::IPFix(p) = &r.packets[0] else { panic!("not IPFIX") };
+        let NetflowPacket::IPFix(p) = &r.packets[0] else {
+            panic!("not IPFIX")
+        };
         if let Some(n) = next_seq {
-            assert_eq!(p.header.sequence_number, n, "sequence gap inside a connection");
+            assert_eq!(
+                p.header.sequence_number, n,
+                "sequence gap inside a connection"
+            );
         }
         let mut data = 0;
         for set in &p.flowsets {
@@ -119,7 +147,9 @@ fn decode_stream(stream: &[u8]) -> u64 {
                     data += d.fields.len() as u32;
                 }
                 FlowSetBody::OptionsData(d) => data += d.fields.len() as u32,
-                FlowSetBody::NoTemplate(i) => panic!("data before its template in this connection: {i:?}"),
+                FlowSetBody::NoTemplate(i) => {
+                    panic!("data before its template in this connection: {i:?}")
+                }
                 _ => {}
             }
         }
@@ -129,10 +159,19 @@ fn decode_stream(stream: &[u8]) -> u64 {
     flows
 }
 
-fn tick_until(sink: &mut dyn RecordSink, now: Timestamp, what: &str, done: impl Fn(&dyn RecordSink) -> bool) {
+fn tick_until(
+    sink: &mut dyn RecordSink,
+    now: Timestamp,
+    what: &str,
+    done: impl Fn(&dyn RecordSink) -> bool,
+) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !done(sink) {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}: {:?}", sink.stats());
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {:?}",
+            sink.stats()
+        );
         sink.tick(now).unwrap();
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -169,7 +208,9 @@ fn tcp_collector_refusing_then_restarted_mid_stream() {
     // 2. The collector starts: the sink connects (after its backoff) and delivers.
     let first = TcpCollector::start(port);
     sink.export(batches[1], now).unwrap();
-    tick_until(sink.as_mut(), now, "delivery to the first collector", |s| s.stats().records == 2000);
+    tick_until(sink.as_mut(), now, "delivery to the first collector", |s| {
+        s.stats().records == 2000
+    });
     assert_eq!(sink.stats().connections, 1);
     std::thread::sleep(Duration::from_millis(100));
 
@@ -180,7 +221,9 @@ fn tcp_collector_refusing_then_restarted_mid_stream() {
     sink.tick(now).unwrap();
     let second = TcpCollector::start(port);
     sink.export(batches[3], now).unwrap();
-    tick_until(sink.as_mut(), now, "reconnection", |s| s.stats().connections == 2);
+    tick_until(sink.as_mut(), now, "reconnection", |s| {
+        s.stats().connections == 2
+    });
     let t = Instant::now();
     sink.finish(now).unwrap();
     assert!(t.elapsed() < Duration::from_secs(4));
@@ -188,11 +231,26 @@ fn tcp_collector_refusing_then_restarted_mid_stream() {
     let got_second = second.kill();
     let stats = sink.stats();
 
-    let received: u64 = got_first.iter().chain(&got_second).map(|c| decode_stream(c)).sum();
+    let received: u64 = got_first
+        .iter()
+        .chain(&got_second)
+        .map(|c| decode_stream(c))
+        .sum();
     eprintln!("after restart: {stats:?}, received {received}");
-    assert_eq!(got_first.len() + got_second.len(), 2, "one connection to each collector");
-    assert_eq!(stats.records, received, "what the sink says it sent arrived: {stats:?}");
-    assert_eq!(received + stats.records_lost, 4000, "every record delivered or counted lost: {stats:?}");
+    assert_eq!(
+        got_first.len() + got_second.len(),
+        2,
+        "one connection to each collector"
+    );
+    assert_eq!(
+        stats.records, received,
+        "what the sink says it sent arrived: {stats:?}"
+    );
+    assert_eq!(
+        received + stats.records_lost,
+        4000,
+        "every record delivered or counted lost: {stats:?}"
+    );
 }
 
 #[test]
@@ -200,7 +258,11 @@ fn tcp_collector_never_up_loses_what_is_left_at_finish_without_blocking() {
     let port = free_tcp_port();
     let url: CollectorUrl = format!("ipfix+tcp://127.0.0.1:{port}").parse().unwrap();
     let opts = ExportOptions {
-        tcp: TcpSettings { finish_timeout: Duration::from_millis(300), buffer_bytes: 64 << 10, ..TcpSettings::default() },
+        tcp: TcpSettings {
+            finish_timeout: Duration::from_millis(300),
+            buffer_bytes: 64 << 10,
+            ..TcpSettings::default()
+        },
         ..ExportOptions::default()
     };
     let mut sink = collector_sink(&url, &opts).unwrap();

@@ -67,7 +67,10 @@ pub fn synthetic(n: usize, seed: u64, large: bool) -> Vec<FlowRecord> {
                 d[4] = 1;
                 s[12..].copy_from_slice(&i32.to_be_bytes());
                 d[8..16].copy_from_slice(&rng.next().to_be_bytes());
-                key.set_addrs(std::net::Ipv6Addr::from(s).into(), std::net::Ipv6Addr::from(d).into());
+                key.set_addrs(
+                    std::net::Ipv6Addr::from(s).into(),
+                    std::net::Ipv6Addr::from(d).into(),
+                );
             } else {
                 let s = std::net::Ipv4Addr::from(0x0a00_0000 | (i32 & 0x00ff_ffff));
                 let d = std::net::Ipv4Addr::from(0xc612_0000 | (rng.next() as u32 & 0xffff));
@@ -96,7 +99,11 @@ pub fn synthetic(n: usize, seed: u64, large: bool) -> Vec<FlowRecord> {
             }
             key.tos = (rng.below(64) as u8) << 2;
             key.in_if = rng.below(8) as u32;
-            key.vlan = if rng.below(2) == 0 { 0 } else { 1 + rng.below(4094) as u16 };
+            key.vlan = if rng.below(2) == 0 {
+                0
+            } else {
+                1 + rng.below(4094) as u16
+            };
             let packets = 1 + rng.below(2000);
             let mut octets = packets * (40 + rng.below(1400));
             let mut packets = packets;
@@ -119,7 +126,11 @@ pub fn synthetic(n: usize, seed: u64, large: bool) -> Vec<FlowRecord> {
                 end,
                 packets,
                 octets,
-                tcp_flags: if key.proto == 6 { rng.below(64) as u8 } else { 0 },
+                tcp_flags: if key.proto == 6 {
+                    rng.below(64) as u8
+                } else {
+                    0
+                },
                 min_ttl,
                 max_ttl: min_ttl + rng.below(50) as u8,
                 src_mac,
@@ -156,7 +167,8 @@ impl Receiver {
         let sock = UdpSocket::bind(if v6 { "[::1]:0" } else { "127.0.0.1:0" }).unwrap();
         let s2 = socket2::SockRef::from(&sock);
         let _ = s2.set_recv_buffer_size(16 << 20);
-        sock.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
         let addr = sock.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
@@ -192,7 +204,11 @@ impl Receiver {
 
 /// Exports `records` to a fresh loopback receiver with the given scheme; returns the
 /// datagrams received and the sink's counters.
-pub fn export_udp(scheme: &str, records: &[FlowRecord], opts: &ExportOptions) -> (Vec<Vec<u8>>, SinkStats) {
+pub fn export_udp(
+    scheme: &str,
+    records: &[FlowRecord],
+    opts: &ExportOptions,
+) -> (Vec<Vec<u8>>, SinkStats) {
     let rx = Receiver::start(false);
     let url: CollectorUrl = format!("{scheme}://{}", rx.addr).parse().unwrap();
     let mut sink = collector_sink(&url, opts).unwrap();
@@ -202,7 +218,11 @@ pub fn export_udp(scheme: &str, records: &[FlowRecord], opts: &ExportOptions) ->
 
 /// Options for tests: paced so the loopback receiver keeps up.
 pub fn test_options() -> ExportOptions {
-    ExportOptions { observation_domain_id: 77, pacing: Some(20_000), ..ExportOptions::default() }
+    ExportOptions {
+        observation_domain_id: 77,
+        pacing: Some(20_000),
+        ..ExportOptions::default()
+    }
 }
 
 /// Writes UDP datagrams into a classic pcap file (Ethernet / IPv4 / UDP) to `dst_port`,
@@ -235,7 +255,10 @@ pub fn write_pcap(path: &std::path::Path, datagrams: &[Vec<u8>], dst_port: u16) 
         ip[9] = 17;
         ip[12..16].copy_from_slice(&[127, 0, 0, 1]);
         ip[16..20].copy_from_slice(&[127, 0, 0, 1]);
-        let mut sum: u32 = ip.chunks(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).sum();
+        let mut sum: u32 = ip
+            .chunks(2)
+            .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+            .sum();
         while sum > 0xffff {
             sum = (sum & 0xffff) + (sum >> 16);
         }
@@ -253,10 +276,18 @@ pub fn write_pcap(path: &std::path::Path, datagrams: &[Vec<u8>], dst_port: u16) 
 
 /// A free port on loopback (bind port 0, read it, close).
 pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A free TCP port on loopback.
 pub fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -3,7 +3,8 @@
 
 use flowprobe::export::sink::DEFAULT_PACING;
 use flowprobe::export::template::{
-    IPFIX_IPV4, IPFIX_IPV4_ICMP, IPFIX_IPV6, IPFIX_IPV6_ICMP, IPFIX_SAMPLING_SYSTEMATIC, IPFIX_STATS,
+    IPFIX_IPV4, IPFIX_IPV4_ICMP, IPFIX_IPV6, IPFIX_IPV6_ICMP, IPFIX_SAMPLING_SYSTEMATIC,
+    IPFIX_STATS,
 };
 use flowprobe::export::ExportOptions;
 
@@ -11,8 +12,15 @@ use super::helpers::*;
 
 /// Data records in one IPFIX message, by walking its sets.
 fn ipfix_data_records(msg: &[u8]) -> (u32, u32) {
-    let lens = [&IPFIX_IPV4, &IPFIX_IPV6, &IPFIX_IPV4_ICMP, &IPFIX_IPV6_ICMP, &IPFIX_SAMPLING_SYSTEMATIC, &IPFIX_STATS]
-        .map(|t| (t.id, t.record_len(), !t.is_options()));
+    let lens = [
+        &IPFIX_IPV4,
+        &IPFIX_IPV6,
+        &IPFIX_IPV4_ICMP,
+        &IPFIX_IPV6_ICMP,
+        &IPFIX_SAMPLING_SYSTEMATIC,
+        &IPFIX_STATS,
+    ]
+    .map(|t| (t.id, t.record_len(), !t.is_options()));
     let (mut data, mut flows) = (0, 0);
     let mut at = 16;
     while at + 4 <= msg.len() {
@@ -48,7 +56,11 @@ fn every_message_of_a_large_paced_ipfix_export_arrives() {
     let (msgs, stats) = export_udp("ipfix", &records, &opts);
     eprintln!("{} messages in {:?}", msgs.len(), started.elapsed());
     assert_eq!(stats.send_errors, 0);
-    assert_eq!(msgs.len() as u64, stats.messages, "every message sent was received");
+    assert_eq!(
+        msgs.len() as u64,
+        stats.messages,
+        "every message sent was received"
+    );
     let mut next = 0u32;
     let mut flows = 0u64;
     for m in &msgs {
@@ -65,11 +77,19 @@ fn every_message_of_a_large_paced_ipfix_export_arrives() {
 #[test]
 fn every_message_of_a_large_paced_v9_export_arrives() {
     let records = synthetic(100_000, 32, true);
-    let opts = ExportOptions { observation_domain_id: 77, pacing: Some(DEFAULT_PACING), ..ExportOptions::default() };
+    let opts = ExportOptions {
+        observation_domain_id: 77,
+        pacing: Some(DEFAULT_PACING),
+        ..ExportOptions::default()
+    };
     let (msgs, stats) = export_udp("v9", &records, &opts);
     assert_eq!(msgs.len() as u64, stats.messages);
     for (i, m) in msgs.iter().enumerate() {
-        assert_eq!(u32::from_be_bytes([m[12], m[13], m[14], m[15]]), i as u32, "v9 sequence counts packets");
+        assert_eq!(
+            u32::from_be_bytes([m[12], m[13], m[14], m[15]]),
+            i as u32,
+            "v9 sequence counts packets"
+        );
     }
     assert_eq!(stats.records, 100_000);
 }

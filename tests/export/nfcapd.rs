@@ -7,7 +7,9 @@ use std::net::{IpAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use flowprobe::export::{collector_sink, CollectorUrl, ExportOptions, SamplingAnnouncement, SinkStats};
+use flowprobe::export::{
+    collector_sink, CollectorUrl, ExportOptions, SamplingAnnouncement, SinkStats,
+};
 use flowprobe::flow::record::FlowRecord;
 
 use super::helpers::*;
@@ -25,9 +27,29 @@ impl Nfcapd {
         let dir = tempfile::tempdir().unwrap();
         let port = free_udp_port();
         let child = Command::new("nfcapd")
-            .args(["-w", dir.path().to_str().unwrap(), "-p", &port.to_string(), "-b", "127.0.0.1", "-B", "8388608", "-E", "-v", "-v"])
-            .stdout(if std::env::var_os("NFCAPD_DEBUG").is_some() { Stdio::inherit() } else { Stdio::null() })
-            .stderr(if std::env::var_os("NFCAPD_DEBUG").is_some() { Stdio::inherit() } else { Stdio::null() })
+            .args([
+                "-w",
+                dir.path().to_str().unwrap(),
+                "-p",
+                &port.to_string(),
+                "-b",
+                "127.0.0.1",
+                "-B",
+                "8388608",
+                "-E",
+                "-v",
+                "-v",
+            ])
+            .stdout(if std::env::var_os("NFCAPD_DEBUG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .stderr(if std::env::var_os("NFCAPD_DEBUG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .expect("spawn nfcapd");
         // Listening once our own bind to the port fails.
@@ -44,14 +66,33 @@ impl Nfcapd {
         std::thread::sleep(Duration::from_millis(300));
         let pid = self.child.id() as i32;
         // SAFETY-free: send SIGTERM through the kill command.
-        Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
         self.child.wait().unwrap();
         let out = Command::new("nfdump")
-            .args(["-R", self.dir.path().to_str().unwrap(), "-q", "-N", "-6", "-o", "fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt"])
+            .args([
+                "-R",
+                self.dir.path().to_str().unwrap(),
+                "-q",
+                "-N",
+                "-6",
+                "-o",
+                "fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt",
+            ])
             .output()
             .expect("run nfdump");
-        assert!(out.status.success(), "nfdump failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().lines().map(|l| l.to_string()).collect()
+        assert!(
+            out.status.success(),
+            "nfdump failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| l.to_string())
+            .collect()
     }
 }
 
@@ -99,24 +140,40 @@ fn truth(records: &[FlowRecord], scale: u64) -> BTreeMap<Direction, (u64, u64)> 
     let mut m = BTreeMap::new();
     for r in records {
         let k = &r.key;
-        let e = m.entry((k.src_addr(), k.dst_addr(), k.src_port, k.dst_port, k.proto)).or_insert((0u64, 0u64));
+        let e = m
+            .entry((k.src_addr(), k.dst_addr(), k.src_port, k.dst_port, k.proto))
+            .or_insert((0u64, 0u64));
         e.0 += r.packets * scale;
         e.1 += r.octets * scale;
     }
     m
 }
 
-fn run(scheme: &str, records: &[FlowRecord], opts: &ExportOptions) -> (BTreeMap<Direction, (u64, u64)>, SinkStats) {
+fn run(
+    scheme: &str,
+    records: &[FlowRecord],
+    opts: &ExportOptions,
+) -> (BTreeMap<Direction, (u64, u64)>, SinkStats) {
     let nfcapd = Nfcapd::start();
-    let url: CollectorUrl = format!("{scheme}://127.0.0.1:{}", nfcapd.port).parse().unwrap();
+    let url: CollectorUrl = format!("{scheme}://127.0.0.1:{}", nfcapd.port)
+        .parse()
+        .unwrap();
     let mut sink = collector_sink(&url, opts).unwrap();
     let stats = drive(sink.as_mut(), records, 200);
     (parse_rows(&nfcapd.stop_and_read()), stats)
 }
 
 fn assert_same(got: &BTreeMap<Direction, (u64, u64)>, want: &BTreeMap<Direction, (u64, u64)>) {
-    let missing: Vec<_> = want.iter().filter(|(k, v)| got.get(k) != Some(v)).take(5).collect();
-    let extra: Vec<_> = got.iter().filter(|(k, _)| !want.contains_key(k)).take(5).collect();
+    let missing: Vec<_> = want
+        .iter()
+        .filter(|(k, v)| got.get(k) != Some(v))
+        .take(5)
+        .collect();
+    let extra: Vec<_> = got
+        .iter()
+        .filter(|(k, _)| !want.contains_key(k))
+        .take(5)
+        .collect();
     assert!(
         missing.is_empty() && extra.is_empty(),
         "nfdump differs: {} directions expected, {} got; first wrong: {missing:?}; first extra: {extra:?}",
@@ -154,7 +211,10 @@ fn v5_totals_match_exactly_for_ipv4() {
     }
     let records = synthetic(4000, 13, true);
     let (got, _) = run("v5", &records, &test_options());
-    let v4: Vec<FlowRecord> = records.into_iter().filter(|r| r.key.ip_version == 4).collect();
+    let v4: Vec<FlowRecord> = records
+        .into_iter()
+        .filter(|r| r.key.ip_version == 4)
+        .collect();
     assert_same(&got, &truth(&v4, 1));
 }
 
@@ -168,9 +228,16 @@ fn sampling_scales(scheme: &str, sampling: SamplingAnnouncement) {
         return;
     }
     let records = synthetic(300, 14, false);
-    let opts = ExportOptions { sampling, ..test_options() };
+    let opts = ExportOptions {
+        sampling,
+        ..test_options()
+    };
     let (got, _) = run(scheme, &records, &opts);
-    let want: Vec<FlowRecord> = records.iter().filter(|r| scheme != "v5" || r.key.ip_version == 4).copied().collect();
+    let want: Vec<FlowRecord> = records
+        .iter()
+        .filter(|r| scheme != "v5" || r.key.ip_version == 4)
+        .copied()
+        .collect();
     assert_same(&got, &truth(&want, sampling.interval() as u64));
 }
 

@@ -17,8 +17,14 @@ type Fields = BTreeMap<u16, u128>;
 /// netflow_parser has `IANAIPFixField::from(u16)` but no way back: build the reverse map.
 fn ipfix_id(f: netflow_parser::variable_versions::ipfix::lookup::IANAIPFixField) -> u16 {
     use netflow_parser::variable_versions::ipfix::lookup::IANAIPFixField;
-    static MAP: std::sync::OnceLock<std::collections::HashMap<IANAIPFixField, u16>> = std::sync::OnceLock::new();
-    let map = MAP.get_or_init(|| (0..1024u16).rev().map(|id| (IANAIPFixField::from(id), id)).collect());
+    static MAP: std::sync::OnceLock<std::collections::HashMap<IANAIPFixField, u16>> =
+        std::sync::OnceLock::new();
+    let map = MAP.get_or_init(|| {
+        (0..1024u16)
+            .rev()
+            .map(|id| (IANAIPFixField::from(id), id))
+            .collect()
+    });
     map[&f]
 }
 
@@ -30,7 +36,9 @@ fn num(v: &FieldValue) -> u128 {
         FieldValue::ProtocolType(p) => u8::from(*p) as u128,
         FieldValue::TcpControlBits(t, _) => u16::from(*t) as u128,
         FieldValue::FlowEndReason(r) => u8::from(*r) as u128,
-        other => other.as_u64().unwrap_or_else(|| panic!("no number in {other:?}")) as u128,
+        other => other
+            .as_u64()
+            .unwrap_or_else(|| panic!("no number in {other:?}")) as u128,
     }
 }
 
@@ -98,7 +106,9 @@ fn decode_ipfix(msgs: &[Vec<u8>]) -> Decoded {
         let r = parser.parse_bytes(m);
         assert!(r.error.is_none(), "netflow_parser error: {:?}", r.error);
         assert_eq!(r.packets.len(), 1);
-        let NetflowPacket::IPFix(p) = &r.packets[0] else { panic!("not IPFIX") };
+        let NetflowPacket::IPFix(p) = &r.packets[0] else {
+            panic!("not IPFIX")
+        };
         assert_eq!(p.header.observation_domain_id, 77);
         assert_eq!(p.header.length as usize, m.len());
         let mut data = 0;
@@ -109,7 +119,9 @@ fn decode_ipfix(msgs: &[Vec<u8>]) -> Decoded {
                         let f: Fields = rec
                             .iter()
                             .map(|(k, v)| {
-                                let netflow_parser::IpfixField::IANA(id) = k else { panic!("{k:?}") };
+                                let netflow_parser::IpfixField::IANA(id) = k else {
+                                    panic!("{k:?}")
+                                };
                                 (ipfix_id(*id), num(v))
                             })
                             .collect();
@@ -122,7 +134,9 @@ fn decode_ipfix(msgs: &[Vec<u8>]) -> Decoded {
                         let f: Fields = rec
                             .iter()
                             .map(|(k, v)| {
-                                let netflow_parser::IpfixField::IANA(id) = k else { panic!("{k:?}") };
+                                let netflow_parser::IpfixField::IANA(id) = k else {
+                                    panic!("{k:?}")
+                                };
                                 (ipfix_id(*id), num(v))
                             })
                             .collect();
@@ -145,7 +159,9 @@ fn decode_v9(msgs: &[Vec<u8>]) -> Decoded {
     for m in msgs {
         let r = parser.parse_bytes(m);
         assert!(r.error.is_none(), "netflow_parser error: {:?}", r.error);
-        let NetflowPacket::V9(p) = &r.packets[0] else { panic!("not v9") };
+        let NetflowPacket::V9(p) = &r.packets[0] else {
+            panic!("not v9")
+        };
         assert_eq!(p.header.source_id, 77);
         let boot = p.header.unix_secs as u128 * 1000 - p.header.sys_up_time as u128;
         let mut count = 0;
@@ -153,7 +169,8 @@ fn decode_v9(msgs: &[Vec<u8>]) -> Decoded {
             match &set.body {
                 V9Body::Data(d) => {
                     for rec in &d.fields {
-                        let mut f: Fields = rec.iter().map(|(k, v)| (u16::from(*k), num(v))).collect();
+                        let mut f: Fields =
+                            rec.iter().map(|(k, v)| (u16::from(*k), num(v))).collect();
                         for id in [21, 22] {
                             if let Some(t) = f.get_mut(&id) {
                                 *t += boot;
@@ -165,7 +182,11 @@ fn decode_v9(msgs: &[Vec<u8>]) -> Decoded {
                 }
                 V9Body::OptionsData(d) => {
                     for rec in &d.fields {
-                        let f: Fields = rec.options_fields.iter().map(|(k, v)| (u16::from(*k), num(v))).collect();
+                        let f: Fields = rec
+                            .options_fields
+                            .iter()
+                            .map(|(k, v)| (u16::from(*k), num(v)))
+                            .collect();
                         out.options.push(f);
                         count += 1;
                     }
@@ -176,7 +197,10 @@ fn decode_v9(msgs: &[Vec<u8>]) -> Decoded {
                 V9Body::Empty => {}
             }
         }
-        assert_eq!(p.header.count, count, "v9 header count = records in the packet");
+        assert_eq!(
+            p.header.count, count,
+            "v9 header count = records in the packet"
+        );
         out.sequences.push((p.header.sequence_number, 1));
     }
     out
@@ -193,7 +217,10 @@ fn check_sequences(d: &Decoded) {
 #[test]
 fn ipfix_every_field_matches() {
     let records = synthetic(3000, 1, true);
-    let opts = ExportOptions { sampling: SamplingAnnouncement::Deterministic { interval: 100 }, ..test_options() };
+    let opts = ExportOptions {
+        sampling: SamplingAnnouncement::Deterministic { interval: 100 },
+        ..test_options()
+    };
     let (msgs, stats) = export_udp("ipfix", &records, &opts);
     assert_eq!(stats.records, 3000);
     assert_eq!(stats.messages as usize, msgs.len());
@@ -206,15 +233,24 @@ fn ipfix_every_field_matches() {
     check_sequences(&d);
     assert_eq!(d.sequences[0].0, 0);
     // The sampling announcement: systematic 1 in 100.
-    let sampling = d.options.iter().find(|o| o.contains_key(&304)).expect("sampling options record");
+    let sampling = d
+        .options
+        .iter()
+        .find(|o| o.contains_key(&304))
+        .expect("sampling options record");
     assert_eq!(sampling[&149], 77); // observationDomainId (scope)
     assert_eq!(sampling[&304], 1); // selectorAlgorithm: systematic count-based
     assert_eq!(sampling[&305], 1); // samplingPacketInterval
     assert_eq!(sampling[&306], 99); // samplingPacketSpace
     assert_eq!(sampling[&34], 100); // samplingInterval
     assert_eq!(sampling[&35], 1); // samplingAlgorithm deterministic
-    // The last statistics record counts everything sent before it.
-    let last = d.options.iter().rev().find(|o| o.contains_key(&41)).expect("statistics record");
+                                  // The last statistics record counts everything sent before it.
+    let last = d
+        .options
+        .iter()
+        .rev()
+        .find(|o| o.contains_key(&41))
+        .expect("statistics record");
     assert_eq!(last[&42], 3000); // exportedFlowRecordTotalCount
     assert_eq!(last[&41] as usize, msgs.len() - 1); // exportedMessageTotalCount
 }
@@ -222,7 +258,10 @@ fn ipfix_every_field_matches() {
 #[test]
 fn v9_every_field_matches_and_times_are_absolute() {
     let records = synthetic(3000, 2, true);
-    let opts = ExportOptions { sampling: SamplingAnnouncement::Random { interval: 8 }, ..test_options() };
+    let opts = ExportOptions {
+        sampling: SamplingAnnouncement::Random { interval: 8 },
+        ..test_options()
+    };
     let (msgs, stats) = export_udp("v9", &records, &opts);
     assert_eq!(stats.records, 3000);
     assert!(msgs.iter().all(|m| m.len() <= 1452));
@@ -232,14 +271,21 @@ fn v9_every_field_matches_and_times_are_absolute() {
         assert_eq!(got, &expected(rec, false), "record {i}: {rec:?}");
     }
     check_sequences(&d);
-    let sampling = d.options.iter().find(|o| o.contains_key(&34)).expect("sampling options record");
+    let sampling = d
+        .options
+        .iter()
+        .find(|o| o.contains_key(&34))
+        .expect("sampling options record");
     assert_eq!((sampling[&34], sampling[&35]), (8, 2)); // 1 in 8, random
 }
 
 #[test]
 fn v5_ipv4_fields_match_and_ipv6_is_not_exportable() {
     let records = synthetic(3000, 3, true);
-    let opts = ExportOptions { sampling: SamplingAnnouncement::Deterministic { interval: 10 }, ..test_options() };
+    let opts = ExportOptions {
+        sampling: SamplingAnnouncement::Deterministic { interval: 10 },
+        ..test_options()
+    };
     let (msgs, stats) = export_udp("v5", &records, &opts);
     let v4: Vec<&FlowRecord> = records.iter().filter(|r| r.key.ip_version == 4).collect();
     assert_eq!(stats.not_exportable as usize, records.len() - v4.len());
@@ -250,7 +296,9 @@ fn v5_ipv4_fields_match_and_ipv6_is_not_exportable() {
         assert!(m.len() <= 1452);
         let r = parser.parse_bytes(m);
         assert!(r.error.is_none(), "{:?}", r.error);
-        let NetflowPacket::V5(p) = &r.packets[0] else { panic!("not v5") };
+        let NetflowPacket::V5(p) = &r.packets[0] else {
+            panic!("not v5")
+        };
         assert_eq!(p.header.flow_sequence, next_seq);
         assert_eq!(p.header.sampling_interval, 0x4000 | 10);
         assert_eq!(p.header.unix_nsecs, 0);
@@ -266,10 +314,22 @@ fn v5_ipv4_fields_match_and_ipv6_is_not_exportable() {
         let (mut packets, mut octets) = (0u64, 0u64);
         while packets < rec.packets {
             let (f, boot) = it.next().expect("missing v5 record");
-            assert_eq!(u32::from(f.src_addr), u32::from_be_bytes(rec.key.src[..4].try_into().unwrap()));
-            assert_eq!(u32::from(f.dst_addr), u32::from_be_bytes(rec.key.dst[..4].try_into().unwrap()));
-            assert_eq!((f.src_port, f.dst_port), (rec.key.src_port, rec.key.dst_port));
-            assert_eq!((f.protocol_number, f.tos, f.tcp_flags), (rec.key.proto, rec.key.tos, rec.tcp_flags));
+            assert_eq!(
+                u32::from(f.src_addr),
+                u32::from_be_bytes(rec.key.src[..4].try_into().unwrap())
+            );
+            assert_eq!(
+                u32::from(f.dst_addr),
+                u32::from_be_bytes(rec.key.dst[..4].try_into().unwrap())
+            );
+            assert_eq!(
+                (f.src_port, f.dst_port),
+                (rec.key.src_port, rec.key.dst_port)
+            );
+            assert_eq!(
+                (f.protocol_number, f.tos, f.tcp_flags),
+                (rec.key.proto, rec.key.tos, rec.tcp_flags)
+            );
             assert_eq!(f.input as u32, rec.key.in_if);
             assert_eq!(boot + f.first as u64, rec.start.as_millis());
             assert_eq!(boot + f.last as u64, rec.end.as_millis());

@@ -19,7 +19,11 @@ fn tshark(pcap: &Path, args: &[&str]) -> String {
         .args(args)
         .output()
         .expect("run tshark");
-    assert!(out.status.success(), "tshark failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -27,7 +31,16 @@ fn tshark(pcap: &Path, args: &[&str]) -> String {
 fn problems(pcap: &Path, decode_as: &[&str]) -> String {
     let mut args: Vec<&str> = decode_as.to_vec();
     // 6291456 is PI_WARN in Wireshark's expert severity encoding (0x00600000).
-    args.extend(["-Y", "_ws.malformed || _ws.expert.severity >= 6291456", "-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message"]);
+    args.extend([
+        "-Y",
+        "_ws.malformed || _ws.expert.severity >= 6291456",
+        "-T",
+        "fields",
+        "-e",
+        "frame.number",
+        "-e",
+        "_ws.expert.message",
+    ]);
     let mut bad = tshark(pcap, &args).trim().to_string();
     let mut args: Vec<&str> = decode_as.to_vec();
     args.extend(["-q", "-z", "expert,warn"]);
@@ -40,7 +53,11 @@ fn problems(pcap: &Path, decode_as: &[&str]) -> String {
 
 fn assert_clean(pcap: &Path, decode_as: &[&str]) {
     let bad = problems(pcap, decode_as);
-    assert!(bad.is_empty(), "tshark reports problems (frame, message):\n{}", bad.lines().take(20).collect::<Vec<_>>().join("\n"));
+    assert!(
+        bad.is_empty(),
+        "tshark reports problems (frame, message):\n{}",
+        bad.lines().take(20).collect::<Vec<_>>().join("\n")
+    );
 }
 
 /// Sums a numeric field over every occurrence in every packet.
@@ -50,15 +67,24 @@ fn sum_field(pcap: &Path, decode_as: &[&str], field: &str) -> (u64, usize) {
     let out = tshark(pcap, &args);
     let mut sum = 0u64;
     let mut n = 0;
-    for v in out.split([',', '\n']).map(str::trim).filter(|v| !v.is_empty()) {
-        sum += v.parse::<u64>().unwrap_or_else(|_| panic!("{field} value {v}"));
+    for v in out
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
+        sum += v
+            .parse::<u64>()
+            .unwrap_or_else(|_| panic!("{field} value {v}"));
         n += 1;
     }
     (sum, n)
 }
 
 fn totals(records: &[FlowRecord]) -> (u64, u64) {
-    (records.iter().map(|r| r.packets).sum(), records.iter().map(|r| r.octets).sum())
+    (
+        records.iter().map(|r| r.packets).sum(),
+        records.iter().map(|r| r.octets).sum(),
+    )
 }
 
 fn check_udp(scheme: &str, port: u16, packets_field: &str, octets_field: &str) {
@@ -66,7 +92,10 @@ fn check_udp(scheme: &str, port: u16, packets_field: &str, octets_field: &str) {
         return;
     }
     let records = synthetic(2000, 21, scheme != "v5");
-    let opts = ExportOptions { sampling: SamplingAnnouncement::Deterministic { interval: 4 }, ..test_options() };
+    let opts = ExportOptions {
+        sampling: SamplingAnnouncement::Deterministic { interval: 4 },
+        ..test_options()
+    };
     let (msgs, _) = export_udp(scheme, &records, &opts);
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join(format!("{scheme}.pcap"));
@@ -77,10 +106,22 @@ fn check_udp(scheme: &str, port: u16, packets_field: &str, octets_field: &str) {
     // Every datagram is a flow export packet.
     let (_, n) = sum_field(&pcap, &decode, "cflow.version");
     assert_eq!(n, msgs.len(), "every message dissected as cflow");
-    let want: Vec<FlowRecord> = records.iter().filter(|r| scheme != "v5" || r.key.ip_version == 4).copied().collect();
+    let want: Vec<FlowRecord> = records
+        .iter()
+        .filter(|r| scheme != "v5" || r.key.ip_version == 4)
+        .copied()
+        .collect();
     let (packets, octets) = totals(&want);
-    assert_eq!(sum_field(&pcap, &decode, packets_field).0, packets, "{packets_field}");
-    assert_eq!(sum_field(&pcap, &decode, octets_field).0, octets, "{octets_field}");
+    assert_eq!(
+        sum_field(&pcap, &decode, packets_field).0,
+        packets,
+        "{packets_field}"
+    );
+    assert_eq!(
+        sum_field(&pcap, &decode, octets_field).0,
+        octets,
+        "{octets_field}"
+    );
     // The oracle can fail: without one message, tshark flags the sequence gap (it
     // checks v9 and IPFIX sequence numbers, not v5's; the v5 flow_sequence is checked
     // in the netflow_parser test).
@@ -92,7 +133,10 @@ fn check_udp(scheme: &str, port: u16, packets_field: &str, octets_field: &str) {
     let gapped = dir.path().join("gap.pcap");
     write_pcap(&gapped, &gap, port);
     let bad = problems(&gapped, &decode);
-    assert!(bad.to_lowercase().contains("sequence"), "tshark did not notice a missing message: {bad}");
+    assert!(
+        bad.to_lowercase().contains("sequence"),
+        "tshark did not notice a missing message: {bad}"
+    );
 }
 
 #[test]
@@ -127,4 +171,73 @@ fn ipfix_file_is_read() {
     assert_eq!(sum_field(&path, &[], "cflow.octets").0, octets);
     let (_, n) = sum_field(&path, &[], "cflow.version");
     assert_eq!(n as u64, stats.messages);
+}
+
+/// IPFIX over TCP, captured on loopback by tshark itself, dissects cleanly.
+#[test]
+fn ipfix_over_tcp_is_clean() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    if !have_tool("tshark") {
+        return;
+    }
+    let port = free_tcp_port();
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("tcp.pcap");
+    let mut capture = Command::new("tshark")
+        .args(["-i", "lo", "-f", &format!("tcp port {port}"), "-w"])
+        .arg(&pcap)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tshark capture");
+    let mut stderr = BufReader::new(capture.stderr.take().unwrap());
+    let mut line = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "tshark capture ended early (can it capture on lo?)"
+        );
+        if line.contains("Capturing on") || line.contains("Capture started") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tshark capture did not start"
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let collector = super::collector_down::TcpCollector::start(port);
+    let url: flowprobe::export::CollectorUrl =
+        format!("ipfix+tcp://127.0.0.1:{port}").parse().unwrap();
+    let records = synthetic(3000, 23, true);
+    let opts = ExportOptions {
+        sampling: SamplingAnnouncement::Random { interval: 16 },
+        ..test_options()
+    };
+    let mut sink = flowprobe::export::collector_sink(&url, &opts).unwrap();
+    let stats = drive(sink.as_mut(), &records, 250);
+    assert_eq!(stats.records, 3000);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let got = collector.kill();
+    assert_eq!(
+        got.iter()
+            .map(|c| super::collector_down::decode_stream(c))
+            .sum::<u64>(),
+        3000
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    Command::new("kill")
+        .args(["-INT", &capture.id().to_string()])
+        .status()
+        .unwrap();
+    capture.wait().unwrap();
+    let decode = ["-d", &*format!("tcp.port=={port},cflow")].map(|s| s.to_string());
+    let decode: Vec<&str> = decode.iter().map(|s| s.as_str()).collect();
+    assert_clean(&pcap, &decode);
+    let (packets, octets) = totals(&records);
+    assert_eq!(sum_field(&pcap, &decode, "cflow.packets").0, packets);
+    assert_eq!(sum_field(&pcap, &decode, "cflow.octets").0, octets);
 }
