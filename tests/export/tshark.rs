@@ -234,7 +234,15 @@ fn ipfix_over_tcp_is_clean() {
         .status()
         .unwrap();
     capture.wait().unwrap();
-    let decode = ["-d", &*format!("tcp.port=={port},cflow")].map(|s| s.to_string());
+    // TCP's own analysis (window full while the collector thread is slow under a
+    // loaded test run) is not about our messages: judge the IPFIX dissection only.
+    let decode = [
+        "-d",
+        &*format!("tcp.port=={port},cflow"),
+        "-o",
+        "tcp.analyze_sequence_numbers:FALSE",
+    ]
+    .map(|s| s.to_string());
     let decode: Vec<&str> = decode.iter().map(|s| s.as_str()).collect();
     assert_clean(&pcap, &decode);
     let (packets, octets) = totals(&records);
