@@ -553,3 +553,45 @@ impl RecordSink for TemplateSink {
         self.stats
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Discard;
+    impl Transport for Discard {
+        fn send(&mut self, _: &[u8], _: u32, _: u32, _: &mut SinkStats) -> io::Result<()> {
+            Ok(())
+        }
+        fn finish(&mut self, _: &mut SinkStats) -> io::Result<()> {
+            Ok(())
+        }
+        fn template_policy(&self) -> TemplatePolicy {
+            TemplatePolicy::Refresh
+        }
+    }
+
+    /// Every template and options record fits in one message of the smallest allowed size.
+    #[test]
+    fn templates_fit_the_smallest_message() {
+        for dialect in [Dialect::Ipfix, Dialect::NetflowV9] {
+            for sampling in [
+                SamplingAnnouncement::None,
+                SamplingAnnouncement::Deterministic { interval: 3 },
+                SamplingAnnouncement::Random { interval: 3 },
+            ] {
+                let opts = ExportOptions {
+                    max_message_size: MIN_MAX_MESSAGE_SIZE,
+                    sampling,
+                    ..ExportOptions::default()
+                };
+                let mut sink = TemplateSink::new(dialect, Box::new(Discard), &opts);
+                sink.write_templates();
+                sink.write_options_records();
+                let expect = if sampling.is_sampling() { 8 } else { 6 };
+                assert_eq!(sink.builder.records, expect, "{dialect:?} {sampling:?}");
+                assert!(sink.builder.finish().len() <= MIN_MAX_MESSAGE_SIZE);
+            }
+        }
+    }
+}

@@ -633,11 +633,6 @@ impl MessageBuilder {
         self.records == 0
     }
 
-    /// Whether a message with only a header and one set of one `len`-octet record fits.
-    pub fn fits_alone(dialect: Dialect, max: usize, len: usize) -> bool {
-        dialect.header_len() + 4 + len + dialect.set_alignment() - 1 <= max
-    }
-
     /// Room for one record of `len` octets in a set `set_id`, zeroed, or `None` if the
     /// message would exceed the maximum (then finish and send it, and try again).
     pub fn record(&mut self, set_id: u16, len: usize) -> Option<&mut [u8]> {
@@ -663,10 +658,21 @@ impl MessageBuilder {
 
     /// Whether one more record of `len` octets in set `set_id` fits.
     pub fn has_room(&self, set_id: u16, len: usize) -> bool {
-        let same = matches!(self.open_set, Some((_, id)) if id == set_id);
-        let head = if same { 0 } else { 4 };
-        let pad = self.dialect.set_alignment() - 1;
-        self.buf.len() + head + len + pad <= self.max && self.records < u16::MAX
+        let align = self.dialect.set_alignment();
+        let pad = |set_len: usize| (align - set_len % align) % align;
+        let end = match self.open_set {
+            Some((start, id)) if id == set_id => {
+                let set_len = self.buf.len() - start + len;
+                self.buf.len() + len + pad(set_len)
+            }
+            // Opening a new set first pads the open one.
+            Some((start, _)) => {
+                self.buf.len() + pad(self.buf.len() - start) + 4 + len + pad(4 + len)
+            }
+            None => self.buf.len() + 4 + len + pad(4 + len),
+        };
+        // Room for this record and for the padding that would close its set after it.
+        end <= self.max && self.records < u16::MAX
     }
 
     /// Closes the open set: pads it (v9) and writes its length. The next record opens a
@@ -704,6 +710,20 @@ mod tests {
         assert_eq!(V9_IPV4.record_len(), 59);
         assert_eq!(V9_IPV6.record_len(), 83);
         assert_eq!(V9_IPV4_ICMP.record_len(), 57);
+    }
+
+    /// Regression (found by the round-trip property test): opening a new v9 set pads the
+    /// open one, and that padding was not reserved, so a message could exceed the maximum
+    /// by up to 3 octets.
+    #[test]
+    fn padding_of_the_previous_set_is_reserved() {
+        let mut b = MessageBuilder::new(Dialect::NetflowV9, 44);
+        assert!(b.record(256, 5).is_some()); // 20 + 4 + 5 = 29, will pad to 32
+                                             // A new set of 8 needs 32 + 4 + 8 = 44 octets: exactly the maximum.
+        assert!(b.has_room(257, 8));
+        assert!(!b.has_room(257, 9));
+        assert!(b.record(257, 8).is_some());
+        assert_eq!(b.finish().len(), 44);
     }
 
     #[test]
