@@ -93,3 +93,18 @@ fn every_message_of_a_large_paced_v9_export_arrives() {
     }
     assert_eq!(stats.records, 100_000);
 }
+
+/// A collector on IPv6 loopback, named as in the docs: `ipfix://[::1]:PORT`.
+#[test]
+fn ipv6_collector_url_works() {
+    let rx = Receiver::start(true);
+    let url: flowprobe::export::CollectorUrl = format!("ipfix://[::1]:{}", rx.addr.port()).parse().unwrap();
+    let mut sink = flowprobe::export::collector_sink(&url, &test_options()).unwrap();
+    let records = synthetic(500, 33, false);
+    let stats = drive(sink.as_mut(), &records, 100);
+    let msgs = rx.stop();
+    assert_eq!((stats.records, stats.send_errors), (500, 0));
+    assert_eq!(msgs.len() as u64, stats.messages);
+    let flows: u32 = msgs.iter().map(|m| ipfix_data_records(m).1).sum();
+    assert_eq!(flows, 500);
+}

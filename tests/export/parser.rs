@@ -393,3 +393,83 @@ proptest::proptest! {
         }
     }
 }
+
+/// v9 and v5 times stay exact when the sysUpTime origin must move: a long flow that
+/// started hours before the first export, and an export 50 days later (past the 49.7-day
+/// wrap of a 32-bit millisecond uptime).
+#[test]
+fn v9_and_v5_times_survive_rebase_and_wrap() {
+    use flowprobe::export::{collector_sink, CollectorUrl};
+    use flowprobe::time::Timestamp;
+    use std::time::Duration;
+    let day = Duration::from_secs(86_400);
+    let t0 = Timestamp::from_secs_nanos(BASE_SECS, 250_000_000);
+    let mut recs = synthetic(40, 51, false);
+    for r in recs.iter_mut() {
+        r.key.ip_version = 4;
+        r.key.src[4..].fill(0);
+        r.key.dst[4..].fill(0);
+    }
+    // Batch 1: ordinary; batch 2: started 3 hours before; batch 3: 50 days later, one of
+    // them a flow that has lasted 2 days.
+    let shift = |r: &mut FlowRecord, start: Timestamp, len: Duration| {
+        r.start = start;
+        r.end = start.saturating_add(len);
+    };
+    for (i, r) in recs.iter_mut().enumerate() {
+        let i = i as u64;
+        match i / 10 {
+            0 => shift(r, t0.saturating_add(Duration::from_millis(i * 13)), Duration::from_millis(900)),
+            1 => shift(r, t0, Duration::from_secs(3 * 3600 + i)),
+            2 => shift(r, t0.saturating_add(day * 50), Duration::from_millis(i * 7)),
+            _ => shift(r, t0.saturating_add(day * 48), day * 2),
+        }
+    }
+    let batches: [(&[FlowRecord], Timestamp); 4] = [
+        (&recs[..10], t0.saturating_add(Duration::from_secs(2))),
+        (&recs[10..20], t0.saturating_add(Duration::from_secs(3 * 3600 + 30))),
+        (&recs[20..30], t0.saturating_add(day * 50 + Duration::from_secs(1))),
+        (&recs[30..], t0.saturating_add(day * 50 + Duration::from_secs(2))),
+    ];
+    for scheme in ["v9", "v5"] {
+        let rx = Receiver::start(false);
+        let url: CollectorUrl = format!("{scheme}://{}", rx.addr).parse().unwrap();
+        let mut sink = collector_sink(&url, &test_options()).unwrap();
+        for (batch, now) in batches {
+            sink.export(batch, now).unwrap();
+            sink.tick(now).unwrap();
+        }
+        sink.finish(batches[3].1).unwrap();
+        let msgs = rx.stop();
+        let mut times = Vec::new();
+        let mut parser = NetflowParser::default();
+        for m in &msgs {
+            let r = parser.parse_bytes(m);
+            assert!(r.error.is_none(), "{:?}", r.error);
+            match &r.packets[0] {
+                NetflowPacket::V9(p) => {
+                    let boot = p.header.unix_secs as u64 * 1000 - p.header.sys_up_time as u64;
+                    for set in &p.flowsets {
+                        if let V9Body::Data(d) = &set.body {
+                            for rec in &d.fields {
+                                let f: Fields = rec.iter().map(|(k, v)| (u16::from(*k), num(v))).collect();
+                                assert!(f[&22] <= f[&21], "FIRST after LAST");
+                                times.push((boot + f[&22] as u64, boot + f[&21] as u64));
+                            }
+                        }
+                    }
+                }
+                NetflowPacket::V5(p) => {
+                    let boot = p.header.unix_secs as u64 * 1000 + p.header.unix_nsecs as u64 / 1_000_000
+                        - p.header.sys_up_time as u64;
+                    for f in &p.flowsets {
+                        times.push((boot + f.first as u64, boot + f.last as u64));
+                    }
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let want: Vec<(u64, u64)> = recs.iter().map(|r| (r.start.as_millis(), r.end.as_millis())).collect();
+        assert_eq!(times, want, "{scheme}");
+    }
+}
