@@ -98,7 +98,8 @@ fn every_message_of_a_large_paced_v9_export_arrives() {
 #[test]
 fn ipv6_collector_url_works() {
     let rx = Receiver::start(true);
-    let url: flowprobe::export::CollectorUrl = format!("ipfix://[::1]:{}", rx.addr.port()).parse().unwrap();
+    let url: flowprobe::export::CollectorUrl =
+        format!("ipfix://[::1]:{}", rx.addr.port()).parse().unwrap();
     let mut sink = flowprobe::export::collector_sink(&url, &test_options()).unwrap();
     let records = synthetic(500, 33, false);
     let stats = drive(sink.as_mut(), &records, 100);

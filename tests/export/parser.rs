@@ -419,7 +419,11 @@ fn v9_and_v5_times_survive_rebase_and_wrap() {
     for (i, r) in recs.iter_mut().enumerate() {
         let i = i as u64;
         match i / 10 {
-            0 => shift(r, t0.saturating_add(Duration::from_millis(i * 13)), Duration::from_millis(900)),
+            0 => shift(
+                r,
+                t0.saturating_add(Duration::from_millis(i * 13)),
+                Duration::from_millis(900),
+            ),
             1 => shift(r, t0, Duration::from_secs(3 * 3600 + i)),
             2 => shift(r, t0.saturating_add(day * 50), Duration::from_millis(i * 7)),
             _ => shift(r, t0.saturating_add(day * 48), day * 2),
@@ -427,9 +431,18 @@ fn v9_and_v5_times_survive_rebase_and_wrap() {
     }
     let batches: [(&[FlowRecord], Timestamp); 4] = [
         (&recs[..10], t0.saturating_add(Duration::from_secs(2))),
-        (&recs[10..20], t0.saturating_add(Duration::from_secs(3 * 3600 + 30))),
-        (&recs[20..30], t0.saturating_add(day * 50 + Duration::from_secs(1))),
-        (&recs[30..], t0.saturating_add(day * 50 + Duration::from_secs(2))),
+        (
+            &recs[10..20],
+            t0.saturating_add(Duration::from_secs(3 * 3600 + 30)),
+        ),
+        (
+            &recs[20..30],
+            t0.saturating_add(day * 50 + Duration::from_secs(1)),
+        ),
+        (
+            &recs[30..],
+            t0.saturating_add(day * 50 + Duration::from_secs(2)),
+        ),
     ];
     for scheme in ["v9", "v5"] {
         let rx = Receiver::start(false);
@@ -452,7 +465,8 @@ fn v9_and_v5_times_survive_rebase_and_wrap() {
                     for set in &p.flowsets {
                         if let V9Body::Data(d) = &set.body {
                             for rec in &d.fields {
-                                let f: Fields = rec.iter().map(|(k, v)| (u16::from(*k), num(v))).collect();
+                                let f: Fields =
+                                    rec.iter().map(|(k, v)| (u16::from(*k), num(v))).collect();
                                 assert!(f[&22] <= f[&21], "FIRST after LAST");
                                 times.push((boot + f[&22] as u64, boot + f[&21] as u64));
                             }
@@ -460,7 +474,8 @@ fn v9_and_v5_times_survive_rebase_and_wrap() {
                     }
                 }
                 NetflowPacket::V5(p) => {
-                    let boot = p.header.unix_secs as u64 * 1000 + p.header.unix_nsecs as u64 / 1_000_000
+                    let boot = p.header.unix_secs as u64 * 1000
+                        + p.header.unix_nsecs as u64 / 1_000_000
                         - p.header.sys_up_time as u64;
                     for f in &p.flowsets {
                         times.push((boot + f.first as u64, boot + f.last as u64));
@@ -469,7 +484,10 @@ fn v9_and_v5_times_survive_rebase_and_wrap() {
                 other => panic!("{other:?}"),
             }
         }
-        let want: Vec<(u64, u64)> = recs.iter().map(|r| (r.start.as_millis(), r.end.as_millis())).collect();
+        let want: Vec<(u64, u64)> = recs
+            .iter()
+            .map(|r| (r.start.as_millis(), r.end.as_millis()))
+            .collect();
         assert_eq!(times, want, "{scheme}");
     }
 }
