@@ -8,6 +8,7 @@
 mod collector_down;
 mod helpers;
 mod loopback;
+mod measure;
 mod nfcapd;
 mod parser;
 mod tshark;
