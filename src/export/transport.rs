@@ -243,6 +243,7 @@ pub struct TcpTransport {
     pool: Vec<Vec<u8>>,
     preamble: Vec<u8>,
     next_sequence: u32,
+    last_export_time: u32,
     sessions: u64,
     log: RateLimitedLog,
 }
@@ -262,6 +263,7 @@ impl TcpTransport {
             pool: Vec::new(),
             preamble: Vec::new(),
             next_sequence: 0,
+            last_export_time: 0,
             sessions: 0,
             log: RateLimitedLog::new(LOG_INTERVAL),
         }
@@ -321,16 +323,21 @@ impl TcpTransport {
         self.backoff = self.settings.backoff_initial;
         self.state = TcpState::Up { stream };
         if self.preamble.len() >= 16 {
-            let sequence = self
-                .queue
-                .front()
-                .and_then(|q| q.bytes.get(8..12))
-                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-                .unwrap_or(self.next_sequence);
+            // The preamble takes the sequence number and export time of the message it
+            // precedes (it has no data records, so the sequence does not move).
+            let header = self.queue.front().and_then(|q| q.bytes.get(4..12));
+            let mut time_and_sequence = [0u8; 8];
+            match header {
+                Some(h) => time_and_sequence.copy_from_slice(h),
+                None => {
+                    time_and_sequence[..4].copy_from_slice(&self.last_export_time.to_be_bytes());
+                    time_and_sequence[4..].copy_from_slice(&self.next_sequence.to_be_bytes());
+                }
+            }
             let mut bytes = self.pool.pop().unwrap_or_default();
             bytes.clear();
             bytes.extend_from_slice(&self.preamble);
-            bytes[8..12].copy_from_slice(&sequence.to_be_bytes());
+            bytes[4..12].copy_from_slice(&time_and_sequence);
             self.queued_bytes += bytes.len();
             // flow_records = u32::MAX marks a preamble (no records, not counted).
             self.queue.push_front(Queued {
@@ -464,8 +471,9 @@ impl Transport for TcpTransport {
         data_records: u32,
         stats: &mut SinkStats,
     ) -> io::Result<()> {
-        if let Some(b) = msg.get(8..12) {
-            let sequence = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        if let Some(b) = msg.get(4..12) {
+            self.last_export_time = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+            let sequence = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
             self.next_sequence = sequence.wrapping_add(data_records);
         }
         if self.queued_bytes + msg.len() > self.settings.buffer_bytes {

@@ -225,34 +225,48 @@ pub fn test_options() -> ExportOptions {
     }
 }
 
-/// Writes UDP datagrams into a classic pcap file (Ethernet / IPv4 / UDP) to `dst_port`,
-/// so tshark can dissect exactly the bytes we sent.
-pub fn write_pcap(path: &std::path::Path, datagrams: &[Vec<u8>], dst_port: u16) {
-    let mut out = Vec::new();
-    // Global header: magic, v2.4, thiszone 0, sigfigs 0, snaplen 65535, linktype 1 (Ethernet).
-    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&[0; 8]);
-    out.extend_from_slice(&65535u32.to_le_bytes());
-    out.extend_from_slice(&1u32.to_le_bytes());
-    for (i, d) in datagrams.iter().enumerate() {
-        let ip_len = 20 + 8 + d.len();
+/// A classic pcap file being built in memory (Ethernet link type).
+struct Pcap {
+    out: Vec<u8>,
+    frames: u32,
+}
+
+impl Pcap {
+    fn new() -> Pcap {
+        let mut out = Vec::new();
+        // Global header: magic, v2.4, thiszone 0, sigfigs 0, snaplen 65535, linktype 1.
+        out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        out.extend_from_slice(&2u16.to_le_bytes());
+        out.extend_from_slice(&4u16.to_le_bytes());
+        out.extend_from_slice(&[0; 8]);
+        out.extend_from_slice(&65535u32.to_le_bytes());
+        out.extend_from_slice(&1u32.to_le_bytes());
+        Pcap { out, frames: 0 }
+    }
+
+    /// One Ethernet / IPv4 frame from 127.0.0.1 to 127.0.0.1 carrying `l4` (protocol `proto`).
+    fn ipv4(&mut self, proto: u8, l4: &[u8]) {
+        let i = self.frames;
+        self.frames += 1;
+        let ip_len = 20 + l4.len();
         let frame_len = 14 + ip_len;
-        out.extend_from_slice(&(BASE_SECS as u32 + (i / 1000) as u32).to_le_bytes());
-        out.extend_from_slice(&((i % 1000) as u32 * 1000).to_le_bytes());
-        out.extend_from_slice(&(frame_len as u32).to_le_bytes());
-        out.extend_from_slice(&(frame_len as u32).to_le_bytes());
-        // Ethernet
-        out.extend_from_slice(&[0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00]);
-        // IPv4 with a correct header checksum.
+        self.out
+            .extend_from_slice(&(BASE_SECS as u32 + i / 1000).to_le_bytes());
+        self.out
+            .extend_from_slice(&((i % 1000) * 1000).to_le_bytes());
+        self.out
+            .extend_from_slice(&(frame_len as u32).to_le_bytes());
+        self.out
+            .extend_from_slice(&(frame_len as u32).to_le_bytes());
+        self.out
+            .extend_from_slice(&[0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00]);
         let mut ip = [0u8; 20];
         ip[0] = 0x45;
         ip[2..4].copy_from_slice(&(ip_len as u16).to_be_bytes());
         ip[4..6].copy_from_slice(&(i as u16).to_be_bytes());
         ip[6] = 0x40; // don't fragment
         ip[8] = 64;
-        ip[9] = 17;
+        ip[9] = proto;
         ip[12..16].copy_from_slice(&[127, 0, 0, 1]);
         ip[16..20].copy_from_slice(&[127, 0, 0, 1]);
         let mut sum: u32 = ip
@@ -263,15 +277,67 @@ pub fn write_pcap(path: &std::path::Path, datagrams: &[Vec<u8>], dst_port: u16) 
             sum = (sum & 0xffff) + (sum >> 16);
         }
         ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
-        out.extend_from_slice(&ip);
-        // UDP, checksum 0 (none, allowed for IPv4).
-        out.extend_from_slice(&40000u16.to_be_bytes());
-        out.extend_from_slice(&dst_port.to_be_bytes());
-        out.extend_from_slice(&((8 + d.len()) as u16).to_be_bytes());
-        out.extend_from_slice(&[0, 0]);
-        out.extend_from_slice(d);
+        self.out.extend_from_slice(&ip);
+        self.out.extend_from_slice(l4);
     }
-    std::fs::write(path, out).unwrap();
+
+    /// A TCP segment (no options, checksum left 0: Wireshark does not check it by default).
+    #[allow(clippy::too_many_arguments)]
+    fn tcp(&mut self, src: u16, dst: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) {
+        let mut t = Vec::with_capacity(20 + payload.len());
+        t.extend_from_slice(&src.to_be_bytes());
+        t.extend_from_slice(&dst.to_be_bytes());
+        t.extend_from_slice(&seq.to_be_bytes());
+        t.extend_from_slice(&ack.to_be_bytes());
+        t.push(5 << 4);
+        t.push(flags);
+        t.extend_from_slice(&65535u16.to_be_bytes());
+        t.extend_from_slice(&[0, 0, 0, 0]);
+        t.extend_from_slice(payload);
+        self.ipv4(6, &t);
+    }
+}
+
+/// Writes one TCP connection carrying `stream` from the exporter to `dst_port` into a
+/// pcap: handshake, the bytes in 1448-octet segments each acknowledged, and a clean close.
+/// tshark then reassembles and dissects exactly the bytes the collector received.
+pub fn write_tcp_pcap(path: &std::path::Path, stream: &[u8], dst_port: u16) {
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    const PSH: u8 = 0x08;
+    const FIN: u8 = 0x01;
+    let (c, s) = (40000u16, dst_port);
+    let (mut cseq, sseq) = (1000u32, 5000u32);
+    let mut p = Pcap::new();
+    p.tcp(c, s, cseq, 0, SYN, &[]);
+    p.tcp(s, c, sseq, cseq + 1, SYN | ACK, &[]);
+    cseq += 1;
+    p.tcp(c, s, cseq, sseq + 1, ACK, &[]);
+    for chunk in stream.chunks(1448) {
+        p.tcp(c, s, cseq, sseq + 1, PSH | ACK, chunk);
+        cseq += chunk.len() as u32;
+        p.tcp(s, c, sseq + 1, cseq, ACK, &[]);
+    }
+    p.tcp(c, s, cseq, sseq + 1, FIN | ACK, &[]);
+    p.tcp(s, c, sseq + 1, cseq + 1, FIN | ACK, &[]);
+    p.tcp(c, s, cseq + 1, sseq + 2, ACK, &[]);
+    std::fs::write(path, p.out).unwrap();
+}
+
+/// Writes UDP datagrams into a classic pcap file (Ethernet / IPv4 / UDP) to `dst_port`,
+/// so tshark can dissect exactly the bytes we sent.
+pub fn write_pcap(path: &std::path::Path, datagrams: &[Vec<u8>], dst_port: u16) {
+    let mut p = Pcap::new();
+    for d in datagrams {
+        let mut udp = Vec::with_capacity(8 + d.len());
+        udp.extend_from_slice(&40000u16.to_be_bytes());
+        udp.extend_from_slice(&dst_port.to_be_bytes());
+        udp.extend_from_slice(&((8 + d.len()) as u16).to_be_bytes());
+        udp.extend_from_slice(&[0, 0]); // checksum 0: none, allowed for IPv4
+        udp.extend_from_slice(d);
+        p.ipv4(17, &udp);
+    }
+    std::fs::write(path, p.out).unwrap();
 }
 
 /// A free port on loopback (bind port 0, read it, close).

@@ -173,42 +173,17 @@ fn ipfix_file_is_read() {
     assert_eq!(n as u64, stats.messages);
 }
 
-/// IPFIX over TCP, captured on loopback by tshark itself, dissects cleanly.
+/// IPFIX over TCP: the byte stream a real TCP collector received from the sink, put in
+/// a pcap as one TCP connection, dissects cleanly (templates first, sequence numbers
+/// continuous). A live capture on loopback was tried first and dropped: under a loaded
+/// test run dumpcap missed segments now and then, which made tshark's verdict about the
+/// capture, not about our messages.
 #[test]
 fn ipfix_over_tcp_is_clean() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
     if !have_tool("tshark") {
         return;
     }
     let port = free_tcp_port();
-    let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("tcp.pcap");
-    let mut capture = Command::new("tshark")
-        .args(["-i", "lo", "-f", &format!("tcp port {port}"), "-w"])
-        .arg(&pcap)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tshark capture");
-    let mut stderr = BufReader::new(capture.stderr.take().unwrap());
-    let mut line = String::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "tshark capture ended early (can it capture on lo?)"
-        );
-        if line.contains("Capturing on") || line.contains("Capture started") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "tshark capture did not start"
-        );
-    }
-    std::thread::sleep(std::time::Duration::from_millis(300));
     let collector = super::collector_down::TcpCollector::start(port);
     let url: flowprobe::export::CollectorUrl =
         format!("ipfix+tcp://127.0.0.1:{port}").parse().unwrap();
@@ -220,32 +195,23 @@ fn ipfix_over_tcp_is_clean() {
     let mut sink = flowprobe::export::collector_sink(&url, &opts).unwrap();
     let stats = drive(sink.as_mut(), &records, 250);
     assert_eq!(stats.records, 3000);
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::thread::sleep(std::time::Duration::from_millis(200));
     let got = collector.kill();
-    assert_eq!(
-        got.iter()
-            .map(|c| super::collector_down::decode_stream(c))
-            .sum::<u64>(),
-        3000
-    );
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    Command::new("kill")
-        .args(["-INT", &capture.id().to_string()])
-        .status()
-        .unwrap();
-    capture.wait().unwrap();
-    // TCP's own analysis (window full while the collector thread is slow under a
-    // loaded test run) is not about our messages: judge the IPFIX dissection only.
-    let decode = [
-        "-d",
-        &*format!("tcp.port=={port},cflow"),
-        "-o",
-        "tcp.analyze_sequence_numbers:FALSE",
-    ]
-    .map(|s| s.to_string());
+    assert_eq!(got.len(), 1, "one connection");
+    assert_eq!(super::collector_down::decode_stream(&got[0]), 3000);
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("tcp.pcap");
+    write_tcp_pcap(&pcap, &got[0], port);
+    let decode = ["-d", &*format!("tcp.port=={port},cflow")].map(|s| s.to_string());
     let decode: Vec<&str> = decode.iter().map(|s| s.as_str()).collect();
     assert_clean(&pcap, &decode);
     let (packets, octets) = totals(&records);
     assert_eq!(sum_field(&pcap, &decode, "cflow.packets").0, packets);
     assert_eq!(sum_field(&pcap, &decode, "cflow.octets").0, octets);
+    let (_, n) = sum_field(&pcap, &decode, "cflow.version");
+    assert_eq!(
+        n as u64,
+        stats.messages + 1,
+        "every message and the template preamble"
+    );
 }
