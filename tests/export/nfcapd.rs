@@ -72,6 +72,7 @@ impl Nfcapd {
             .unwrap();
         self.child.wait().unwrap();
         let out = Command::new("nfdump")
+            .env("TZ", "UTC")
             .args([
                 "-R",
                 self.dir.path().to_str().unwrap(),
@@ -79,7 +80,7 @@ impl Nfcapd {
                 "-N",
                 "-6",
                 "-o",
-                "fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt",
+                "fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt|%ts|%te",
             ])
             .output()
             .expect("run nfdump");
@@ -117,11 +118,65 @@ fn port(s: &str) -> u16 {
     }
 }
 
+/// nfdump's "%ts"/"%te" ("2024-01-01 00:00:53.358", printed in UTC because nfdump runs
+/// with TZ=UTC) in milliseconds since the epoch. ("%ter" would be simpler, but nfdump
+/// 1.7.1 prints its milliseconds wrong: 53.358 comes out as 53.058.)
+fn millis(s: &str) -> u64 {
+    let s = s.trim();
+    let n = |r: std::ops::Range<usize>| s[r].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    // Days from civil (Howard Hinnant).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19);
+    (secs * 1000 + n(20..23)) as u64
+}
+
+/// Per direction: first start and last end, in ms.
+type Times = BTreeMap<Direction, (u64, u64)>;
+
+fn parse_times(lines: &[String]) -> Times {
+    let mut m = Times::new();
+    for l in lines {
+        let f: Vec<&str> = l.split('|').collect();
+        let key = (
+            f[0].trim().parse().unwrap(),
+            f[1].trim().parse().unwrap(),
+            port(f[2]),
+            port(f[3]),
+            proto_number(f[4]),
+        );
+        let (first, last) = (millis(f[7]), millis(f[8]));
+        let e = m.entry(key).or_insert((first, last));
+        e.0 = e.0.min(first);
+        e.1 = e.1.max(last);
+    }
+    m
+}
+
+fn true_times(records: &[FlowRecord]) -> Times {
+    let mut m = Times::new();
+    for r in records {
+        let k = &r.key;
+        let (first, last) = (r.start.as_millis(), r.end.as_millis());
+        let e = m
+            .entry((k.src_addr(), k.dst_addr(), k.src_port, k.dst_port, k.proto))
+            .or_insert((first, last));
+        e.0 = e.0.min(first);
+        e.1 = e.1.max(last);
+    }
+    m
+}
+
 fn parse_rows(lines: &[String]) -> BTreeMap<Direction, (u64, u64)> {
     let mut m = BTreeMap::new();
     for l in lines {
         let f: Vec<&str> = l.split('|').collect();
-        assert_eq!(f.len(), 7, "unexpected nfdump line `{l}`");
+        assert_eq!(f.len(), 9, "unexpected nfdump line `{l}`");
         let key = (
             f[0].trim().parse().unwrap(),
             f[1].trim().parse().unwrap(),
@@ -153,14 +208,18 @@ fn run(
     scheme: &str,
     records: &[FlowRecord],
     opts: &ExportOptions,
-) -> (BTreeMap<Direction, (u64, u64)>, SinkStats) {
+) -> (BTreeMap<Direction, (u64, u64)>, Times, SinkStats) {
     let nfcapd = Nfcapd::start();
     let url: CollectorUrl = format!("{scheme}://127.0.0.1:{}", nfcapd.port)
         .parse()
         .unwrap();
     let mut sink = collector_sink(&url, opts).unwrap();
     let stats = drive(sink.as_mut(), records, 200);
-    (parse_rows(&nfcapd.stop_and_read()), stats)
+    let lines = nfcapd.stop_and_read();
+    if std::env::var_os("NFCAPD_DEBUG").is_some() {
+        eprintln!("{:?}", &lines[..3]);
+    }
+    (parse_rows(&lines), parse_times(&lines), stats)
 }
 
 fn assert_same(got: &BTreeMap<Direction, (u64, u64)>, want: &BTreeMap<Direction, (u64, u64)>) {
@@ -168,6 +227,7 @@ fn assert_same(got: &BTreeMap<Direction, (u64, u64)>, want: &BTreeMap<Direction,
         .iter()
         .filter(|(k, v)| got.get(k) != Some(v))
         .take(5)
+        .map(|(k, v)| (k, v, got.get(k)))
         .collect();
     let extra: Vec<_> = got
         .iter()
@@ -188,9 +248,10 @@ fn ipfix_totals_match_exactly() {
         return;
     }
     let records = synthetic(4000, 11, true);
-    let (got, stats) = run("ipfix", &records, &test_options());
+    let (got, times, stats) = run("ipfix", &records, &test_options());
     assert_eq!((stats.records, stats.send_errors), (4000, 0));
     assert_same(&got, &truth(&records, 1));
+    assert_same(&times, &true_times(&records));
 }
 
 #[test]
@@ -199,9 +260,11 @@ fn v9_totals_match_exactly() {
         return;
     }
     let records = synthetic(4000, 12, true);
-    let (got, stats) = run("v9", &records, &test_options());
+    let (got, times, stats) = run("v9", &records, &test_options());
     assert_eq!((stats.records, stats.send_errors), (4000, 0));
     assert_same(&got, &truth(&records, 1));
+    // First/last seen, recovered from sysUpTime-relative times, exact to the millisecond.
+    assert_same(&times, &true_times(&records));
 }
 
 #[test]
@@ -210,12 +273,13 @@ fn v5_totals_match_exactly_for_ipv4() {
         return;
     }
     let records = synthetic(4000, 13, true);
-    let (got, _) = run("v5", &records, &test_options());
+    let (got, times, _) = run("v5", &records, &test_options());
     let v4: Vec<FlowRecord> = records
         .into_iter()
         .filter(|r| r.key.ip_version == 4)
         .collect();
     assert_same(&got, &truth(&v4, 1));
+    assert_same(&times, &true_times(&v4));
 }
 
 /// A collector told "1 in N" scales counts by N: nfdump applies the announced sampling.
@@ -232,7 +296,7 @@ fn sampling_scales(scheme: &str, sampling: SamplingAnnouncement) {
         sampling,
         ..test_options()
     };
-    let (got, _) = run(scheme, &records, &opts);
+    let (got, _, _) = run(scheme, &records, &opts);
     let want: Vec<FlowRecord> = records
         .iter()
         .filter(|r| scheme != "v5" || r.key.ip_version == 4)
