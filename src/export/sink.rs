@@ -571,6 +571,136 @@ mod tests {
         }
     }
 
+    /// Keeps every message.
+    struct Keep(
+        std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+        TemplatePolicy,
+    );
+    impl Transport for Keep {
+        fn send(&mut self, msg: &[u8], _: u32, _: u32, _: &mut SinkStats) -> io::Result<()> {
+            self.0
+                .lock()
+                .map_err(|_| io::ErrorKind::Other)?
+                .push(msg.to_vec());
+            Ok(())
+        }
+        fn finish(&mut self, _: &mut SinkStats) -> io::Result<()> {
+            Ok(())
+        }
+        fn template_policy(&self) -> TemplatePolicy {
+            self.1
+        }
+    }
+
+    fn record(i: u32) -> FlowRecord {
+        let mut key = crate::flow::key::FlowKey {
+            proto: 17,
+            src_port: 1,
+            dst_port: 2,
+            ..Default::default()
+        };
+        key.set_addrs(
+            std::net::Ipv4Addr::from(i).into(),
+            std::net::Ipv4Addr::from(!i).into(),
+        );
+        FlowRecord {
+            key,
+            start: Timestamp::from_secs_nanos(1_700_000_000, 0),
+            end: Timestamp::from_secs_nanos(1_700_000_001, 0),
+            packets: 1,
+            octets: 100,
+            tcp_flags: 0,
+            min_ttl: 64,
+            max_ttl: 64,
+            src_mac: [0; 6],
+            dst_mac: [0; 6],
+            end_reason: crate::flow::record::EndReason::IdleTimeout,
+        }
+    }
+
+    /// Whether a message carries a template set (set id 2 IPFIX / 0 v9 right after the header).
+    fn has_templates(dialect: Dialect, msg: &[u8]) -> bool {
+        let at = dialect.header_len();
+        msg.get(at..at + 2) == Some(&dialect.template_set_id().to_be_bytes()[..])
+    }
+
+    /// Over UDP templates go first, then every `template_refresh_packets` messages and
+    /// after `template_refresh` of export time; over a file, once.
+    #[test]
+    fn templates_first_and_refreshed_by_count_and_time() {
+        for dialect in [Dialect::Ipfix, Dialect::NetflowV9] {
+            let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let opts = ExportOptions {
+                template_refresh_packets: 3,
+                template_refresh: Duration::from_secs(60),
+                ..ExportOptions::default()
+            };
+            let mut sink = TemplateSink::new(
+                dialect,
+                Box::new(Keep(out.clone(), TemplatePolicy::Refresh)),
+                &opts,
+            );
+            let t0 = Timestamp::from_secs_nanos(1_700_000_002, 0);
+            let records: Vec<FlowRecord> = (0..200).map(record).collect();
+            sink.export(&records, t0).unwrap();
+            sink.tick(t0).unwrap();
+            let n = out.lock().unwrap().len();
+            assert!(n >= 9, "{n} messages");
+            let with: Vec<bool> = out
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|m| has_templates(dialect, m))
+                .collect();
+            // Messages 0, 3, 6, ... carry templates; the others do not.
+            for (i, w) in with.iter().enumerate() {
+                assert_eq!(*w, i % 3 == 0, "{dialect:?} message {i}: {with:?}");
+            }
+            // By time: 61 s later a tick sends them even without records.
+            out.lock().unwrap().clear();
+            let opts = ExportOptions {
+                template_refresh_packets: 0,
+                ..opts
+            };
+            let mut sink = TemplateSink::new(
+                dialect,
+                Box::new(Keep(out.clone(), TemplatePolicy::Refresh)),
+                &opts,
+            );
+            sink.export(&records[..5], t0).unwrap();
+            sink.tick(t0.saturating_add(Duration::from_secs(30)))
+                .unwrap();
+            sink.tick(t0.saturating_add(Duration::from_secs(61)))
+                .unwrap();
+            let msgs = out.lock().unwrap().clone();
+            assert_eq!(msgs.len(), 2, "{dialect:?}");
+            assert!(has_templates(dialect, &msgs[0]) && has_templates(dialect, &msgs[1]));
+        }
+        // A file gets them once.
+        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let opts = ExportOptions {
+            template_refresh_packets: 3,
+            ..ExportOptions::default()
+        };
+        let mut sink = TemplateSink::new(
+            Dialect::Ipfix,
+            Box::new(Keep(out.clone(), TemplatePolicy::Once)),
+            &opts,
+        );
+        let records: Vec<FlowRecord> = (0..200).map(record).collect();
+        let t0 = Timestamp::from_secs_nanos(1_700_000_002, 0);
+        sink.export(&records, t0).unwrap();
+        sink.finish(t0.saturating_add(Duration::from_secs(3600)))
+            .unwrap();
+        let with: Vec<bool> = out
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|m| has_templates(Dialect::Ipfix, m))
+            .collect();
+        assert!(with[0] && with[1..].iter().all(|w| !w), "{with:?}");
+    }
+
     /// Every template and options record fits in one message of the smallest allowed size.
     #[test]
     fn templates_fit_the_smallest_message() {

@@ -220,7 +220,7 @@ pub fn export_udp(
 pub fn test_options() -> ExportOptions {
     ExportOptions {
         observation_domain_id: 77,
-        pacing: Some(20_000),
+        pacing: Some(10_000),
         ..ExportOptions::default()
     }
 }
