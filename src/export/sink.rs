@@ -572,10 +572,7 @@ mod tests {
     }
 
     /// Keeps every message.
-    struct Keep(
-        std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
-        TemplatePolicy,
-    );
+    struct Keep(Arc<std::sync::Mutex<Vec<Vec<u8>>>>, TemplatePolicy);
     impl Transport for Keep {
         fn send(&mut self, msg: &[u8], _: u32, _: u32, _: &mut SinkStats) -> io::Result<()> {
             self.0
@@ -629,7 +626,7 @@ mod tests {
     #[test]
     fn templates_first_and_refreshed_by_count_and_time() {
         for dialect in [Dialect::Ipfix, Dialect::NetflowV9] {
-            let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let out = Arc::new(std::sync::Mutex::new(Vec::new()));
             let opts = ExportOptions {
                 template_refresh_packets: 3,
                 template_refresh: Duration::from_secs(60),
@@ -677,7 +674,7 @@ mod tests {
             assert!(has_templates(dialect, &msgs[0]) && has_templates(dialect, &msgs[1]));
         }
         // A file gets them once.
-        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let out = Arc::new(std::sync::Mutex::new(Vec::new()));
         let opts = ExportOptions {
             template_refresh_packets: 3,
             ..ExportOptions::default()
