@@ -50,8 +50,10 @@ impl CollectorProtocol {
     }
 }
 
-/// A parsed collector URL.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// A parsed collector URL. In the config file it is the same string as on the command
+/// line (serde reads and writes it through `FromStr` / `Display`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct CollectorUrl {
     /// Protocol and transport.
     pub protocol: CollectorProtocol,
@@ -206,6 +208,20 @@ impl FromStr for CollectorUrl {
     }
 }
 
+impl TryFrom<String> for CollectorUrl {
+    type Error = CollectorUrlError;
+
+    fn try_from(s: String) -> Result<CollectorUrl, CollectorUrlError> {
+        s.parse()
+    }
+}
+
+impl From<CollectorUrl> for String {
+    fn from(u: CollectorUrl) -> String {
+        u.to_string()
+    }
+}
+
 impl fmt::Display for CollectorUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.host.contains(':') {
@@ -334,6 +350,22 @@ mod tests {
             parse("ipfix://[::1]x"),
             Err(CollectorUrlError::TrailingGarbage { .. })
         ));
+    }
+
+    #[test]
+    fn reads_from_toml_like_the_command_line() {
+        #[derive(serde::Deserialize)]
+        struct Config {
+            collectors: Vec<CollectorUrl>,
+        }
+        let c: Config =
+            toml::from_str(r#"collectors = ["ipfix://[::1]:4739", "v5://10.0.0.1"]"#).unwrap();
+        assert_eq!(c.collectors[0].port, 4739);
+        assert_eq!(c.collectors[1].protocol, CollectorProtocol::NetflowV5);
+        let e = toml::from_str::<Config>(r#"collectors = ["sflow://x"]"#)
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("unknown scheme"), "{e}");
     }
 
     #[test]
