@@ -6,9 +6,9 @@
 //!
 //! Template handling (IPFIX and v9, [`TemplateSink`]):
 //! - UDP: the data templates (IPv4 256, IPv6 257, ICMP 258, ICMPv6 259) and the options
-//!   templates (sampling 260 if any, statistics 261) open the first message, and again at the start of the first
-//!   message after `template_refresh` (time) or `template_refresh_packets` messages,
-//!   whichever comes first; `tick` sends them even when no record flows.
+//!   templates (sampling 260 if any, statistics 261) open the first message, and again
+//!   the first message after `template_refresh` (time) or `template_refresh_packets`
+//!   messages, whichever comes first; `tick` sends them even when no record flows.
 //! - TCP: the transport sends the templates at the start of every connection.
 //! - File: once, first.
 //!
