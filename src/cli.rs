@@ -28,7 +28,10 @@ Examples:
   flowprobe convert capture.pcap                      records as a table (CSV when piped)
   flowprobe convert a.pcapng b.pcapng --format json -o flows.json
   flowprobe convert day1.pcap --idle-timeout 30s --active-timeout 5m
+  flowprobe convert day1.pcap --collector ipfix://127.0.0.1:4739 --collector v5://[::1]:2055
+  flowprobe convert day1.pcap --ipfix-file day1.ipfix
   flowprobe run -i eth1 -f csv -o flows.csv            capture live until Ctrl-C
+  flowprobe run -i eth1 --collector ipfix://10.0.0.5:4739 --sample flow:8
   flowprobe generate -o test.pcap --conversations 100000   a synthetic capture
 
 Exit status: 0 ok, 1 runtime error (e.g. a damaged capture file), 2 usage or config error.";
@@ -98,6 +101,9 @@ pub struct RunArgs {
     /// Timeouts and cache size.
     #[command(flatten)]
     pub cache: CacheArgs,
+    /// Export.
+    #[command(flatten)]
+    pub export: ExportArgs,
 }
 
 /// `flowprobe generate`.
@@ -158,6 +164,37 @@ pub struct CacheArgs {
     pub max_flows: Option<usize>,
 }
 
+/// Where records are exported, shared by `convert` and `run`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ExportArgs {
+    /// Export to a collector; repeat for several: ipfix://HOST:PORT (UDP),
+    /// ipfix+tcp://HOST:PORT, v9://HOST:PORT, v5://HOST:PORT; IPv6 as ipfix://[::1]:4739.
+    #[arg(long = "collector", value_name = "URL")]
+    pub collectors: Vec<String>,
+    /// Write an IPFIX file (RFC 5655).
+    #[arg(long, value_name = "PATH")]
+    pub ipfix_file: Option<PathBuf>,
+    /// IPFIX observation domain / NetFlow v9 source id [default: 0].
+    #[arg(long, value_name = "ID")]
+    pub observation_domain: Option<u32>,
+    /// Resend templates (and options records) this often over UDP [default: 60s].
+    #[arg(long, value_name = "DURATION")]
+    pub template_refresh: Option<String>,
+    /// Resend templates after this many messages over UDP; 0 = never [default: 100].
+    #[arg(long, value_name = "N")]
+    pub template_refresh_packets: Option<u32>,
+    /// Largest export message [default: 1452, fits a 1500-byte MTU over IPv6].
+    #[arg(long, value_name = "SIZE")]
+    pub max_message_size: Option<String>,
+    /// UDP socket send buffer [default: the system's].
+    #[arg(long, value_name = "SIZE")]
+    pub udp_send_buffer: Option<String>,
+    /// UDP messages per second per collector; 0 = unpaced [default: 4000 for convert,
+    /// unpaced for run].
+    #[arg(long, value_name = "N")]
+    pub pace: Option<u32>,
+}
+
 /// `flowprobe convert`.
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
@@ -173,6 +210,9 @@ pub struct ConvertArgs {
     /// Timeouts and cache size.
     #[command(flatten)]
     pub cache: CacheArgs,
+    /// Export.
+    #[command(flatten)]
+    pub export: ExportArgs,
     /// Sampling: none, N (deterministic 1-in-N), random:N, flow:N (whole flows).
     #[arg(long, value_name = "SPEC")]
     pub sample: Option<String>,

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use flowprobe::cli::{CacheArgs, Cli, Command, ConvertArgs, FormatArg, GenerateArgs, RunArgs};
+use flowprobe::cli::{
+    CacheArgs, Cli, Command, ConvertArgs, ExportArgs, FormatArg, GenerateArgs, RunArgs,
+};
 use flowprobe::config::parse_duration;
 use flowprobe::export::text::{TextFormat, TextSink};
 use flowprobe::export::RecordSink;
@@ -81,18 +83,20 @@ fn cache_config(args: &CacheArgs) -> Result<CacheConfig, Failure> {
 
 fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
     let cache = cache_config(&args.cache)?;
-    let sinks: Vec<Box<dyn RecordSink>> = vec![text_sink(args.format, &args.output)?];
+    let sampling = sampling(&args.sample)?;
+    let (sinks, labels) = all_sinks(&args.export, args.format, &args.output, sampling, true)?;
     let options = ConvertOptions {
         workers: args.threads.unwrap_or(1).max(1),
         files: args.files,
         cache,
-        sampling: sampling(&args.sample)?,
+        sampling,
         progress: !args.no_progress && io::stderr().is_terminal(),
     };
     let report =
         convert(&options, sinks).map_err(|e| Failure::Runtime(format!("cannot start: {e}")))?;
     if log::log_enabled!(log::Level::Warn) {
         eprint!("{}", report.counters.summary());
+        eprint!("{}", sink_summary(&report.exporter, &labels));
     }
     if report.exporter.packets != report.counters.metered {
         return Err(Failure::Runtime(format!(
@@ -113,6 +117,113 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
     } else {
         Err(Failure::Runtime(problems.join("\nflowprobe: ")))
     }
+}
+
+/// The sinks for `--collector` and `--ipfix-file`, with a label each for the summary.
+fn export_sinks(
+    args: &ExportArgs,
+    sampling: flowprobe::flow::sampling::Sampling,
+    offline: bool,
+) -> Result<(Vec<Box<dyn RecordSink>>, Vec<String>), Failure> {
+    use flowprobe::export::{
+        collector_sink, ipfix_file_sink, sink::DEFAULT_PACING, CollectorUrl, ExportOptions,
+        SamplingAnnouncement,
+    };
+    use flowprobe::flow::sampling::SamplingMode;
+
+    let usage = |flag: &str, e: &dyn std::fmt::Display| Failure::Usage(format!("{flag}: {e}"));
+    let mut opts = ExportOptions::default();
+    if let Some(id) = args.observation_domain {
+        opts.observation_domain_id = id;
+    }
+    if let Some(t) = &args.template_refresh {
+        opts.template_refresh = parse_duration(t).map_err(|e| usage("--template-refresh", &e))?;
+    }
+    if let Some(n) = args.template_refresh_packets {
+        opts.template_refresh_packets = n;
+    }
+    if let Some(size) = &args.max_message_size {
+        opts.max_message_size = flowprobe::config::parse_size(size)
+            .map_err(|e| usage("--max-message-size", &e))? as usize;
+    }
+    if let Some(size) = &args.udp_send_buffer {
+        opts.udp_send_buffer = Some(
+            flowprobe::config::parse_size(size).map_err(|e| usage("--udp-send-buffer", &e))?
+                as usize,
+        );
+    }
+    opts.pacing = match args.pace {
+        Some(0) => None,
+        Some(n) => Some(n),
+        None if offline => Some(DEFAULT_PACING),
+        None => None,
+    };
+    opts.sampling = match sampling.mode {
+        SamplingMode::None => SamplingAnnouncement::None,
+        SamplingMode::Deterministic => SamplingAnnouncement::Deterministic {
+            interval: sampling.interval,
+        },
+        SamplingMode::Random => SamplingAnnouncement::Random {
+            interval: sampling.interval,
+        },
+        SamplingMode::FlowHash => SamplingAnnouncement::FlowHash {
+            interval: sampling.interval,
+        },
+    };
+    let mut sinks = Vec::new();
+    let mut labels = Vec::new();
+    for text in &args.collectors {
+        let url: CollectorUrl = text.parse().map_err(|e| usage("--collector", &e))?;
+        sinks.push(collector_sink(&url, &opts).map_err(|e| usage("--collector", &e))?);
+        labels.push(url.to_string());
+    }
+    if let Some(path) = &args.ipfix_file {
+        sinks.push(ipfix_file_sink(path, &opts).map_err(|e| Failure::Runtime(e.to_string()))?);
+        labels.push(path.display().to_string());
+    }
+    Ok((sinks, labels))
+}
+
+/// Export and text sinks of a run: text when asked for (`-f`/`-o`) or when nothing else is.
+fn all_sinks(
+    export: &ExportArgs,
+    format: Option<FormatArg>,
+    output: &Option<std::path::PathBuf>,
+    sampling: flowprobe::flow::sampling::Sampling,
+    offline: bool,
+) -> Result<(Vec<Box<dyn RecordSink>>, Vec<String>), Failure> {
+    let (mut sinks, mut labels) = export_sinks(export, sampling, offline)?;
+    if sinks.is_empty() || format.is_some() || output.is_some() {
+        sinks.push(text_sink(format, output)?);
+        labels.push(
+            output
+                .as_ref()
+                .map_or("standard output".into(), |p| p.display().to_string()),
+        );
+    }
+    Ok((sinks, labels))
+}
+
+/// One line per export sink: what it sent and lost.
+fn sink_summary(
+    report: &flowprobe::pipeline::exporter::ExporterReport,
+    labels: &[String],
+) -> String {
+    let mut s = String::new();
+    for (stats, label) in report.sinks.iter().zip(labels) {
+        if stats.messages == 0
+            && stats.records == 0
+            && stats.send_errors == 0
+            && stats.records_lost == 0
+        {
+            continue;
+        }
+        s.push_str(&format!(
+            "export {label}: {} messages, {} records, {} bytes, {} send errors, {} records lost, {} not exportable\n",
+            stats.messages, stats.records, stats.bytes, stats.send_errors, stats.records_lost, stats.not_exportable
+        ));
+    }
+    s
 }
 
 fn sampling(spec: &Option<String>) -> Result<flowprobe::flow::sampling::Sampling, Failure> {
@@ -192,7 +303,13 @@ fn run_live(args: RunArgs) -> Result<(), Failure> {
         user: args.user,
         stats_interval,
     };
-    let sinks = vec![text_sink(args.format, &args.output)?];
+    let (sinks, labels) = all_sinks(
+        &args.export,
+        args.format,
+        &args.output,
+        options.sampling,
+        false,
+    )?;
     let flags = StopFlags::default();
     for signal in [SIGINT, SIGTERM] {
         // A second signal while shutting down ends the process at once.
@@ -212,6 +329,7 @@ fn run_live(args: RunArgs) -> Result<(), Failure> {
         eprint!("{}", total.summary());
         let drops: u64 = report.workers.iter().map(|w| w.kernel_drops).sum();
         eprintln!("kernel drops          {drops:>12}");
+        eprint!("{}", sink_summary(&report.exporter, &labels));
     }
     if report.exporter.packets != total.metered {
         return Err(Failure::Runtime(format!(

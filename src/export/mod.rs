@@ -12,6 +12,7 @@ pub mod netflow_v9;
 pub mod sink;
 pub mod stats;
 pub mod template;
+pub mod text;
 pub mod transport;
 
 pub use collector::{CollectorProtocol, CollectorUrl, CollectorUrlError};
@@ -41,4 +42,3 @@ pub trait RecordSink: Send {
         SinkStats::default()
     }
 }
-pub mod text;

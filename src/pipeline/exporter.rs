@@ -49,6 +49,8 @@ pub struct ExporterReport {
     pub packets: u64,
     /// Sinks that failed: (sink index, error text).
     pub failures: Vec<(usize, String)>,
+    /// What each sink sent and lost, in the order the sinks were given.
+    pub sinks: Vec<crate::export::SinkStats>,
 }
 
 /// A running exporter thread.
@@ -160,6 +162,7 @@ impl Merger {
         self.release();
         let last = self.last;
         self.each_sink(|sink| sink.finish(last));
+        self.report.sinks = self.sinks.iter().map(|s| s.stats()).collect();
         self.report
     }
 
