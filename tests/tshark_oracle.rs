@@ -26,59 +26,12 @@ use flowprobe::flow::cache::CacheConfig;
 use flowprobe::pipeline::convert::{convert, ConvertOptions};
 
 use common::{
-    manifest, parallel_map, require_shared_pcaps, require_tool, shared_pcaps, Collect, ManifestRow,
+    manifest, parallel_map, require_shared_pcaps, require_tool, shared_pcaps, tshark_totals,
+    Collect, ManifestRow, Totals,
 };
 
 /// Link types flowprobe decodes.
 const SUPPORTED: [u32; 10] = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276];
-
-type Totals = BTreeMap<(String, String), (u64, u64)>;
-
-/// tshark's per-direction totals on the outer IP header.
-fn tshark_totals(path: &Path) -> Result<Totals, String> {
-    let out = Command::new("tshark")
-        .args(["-n", "-r"])
-        .arg(path)
-        .args(["-T", "fields", "-E", "occurrence=f", "-E", "separator=\t"])
-        .args([
-            "-e",
-            "frame.protocols",
-            "-e",
-            "ip.src",
-            "-e",
-            "ip.dst",
-            "-e",
-            "ip.len",
-        ])
-        .args(["-e", "ipv6.src", "-e", "ipv6.dst", "-e", "ipv6.plen"])
-        .output()
-        .map_err(|e| format!("tshark: {e}"))?;
-    let mut totals = Totals::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let f: Vec<&str> = line.split('\t').collect();
-        if f.len() < 7 {
-            continue;
-        }
-        let outer = f[0].split(':').find(|p| *p == "ip" || *p == "ipv6");
-        let (src, dst, len) = match outer {
-            Some("ip") if !f[1].is_empty() && !f[3].is_empty() => (
-                f[1].to_string(),
-                f[2].to_string(),
-                f[3].parse::<u64>().unwrap_or(0),
-            ),
-            Some("ipv6") if !f[4].is_empty() && !f[6].is_empty() => (
-                f[4].to_string(),
-                f[5].to_string(),
-                40 + f[6].parse::<u64>().unwrap_or(0),
-            ),
-            _ => continue,
-        };
-        let e = totals.entry((src, dst)).or_default();
-        e.0 += 1;
-        e.1 += len;
-    }
-    Ok(totals)
-}
 
 /// flowprobe's per-direction totals, and how many frames it called unsupported.
 fn our_totals(path: &Path) -> (Totals, u64, u64, Vec<String>) {

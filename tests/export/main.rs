@@ -6,6 +6,7 @@
 //! they print "skipped: <tool> not installed" and return.
 
 mod collector_down;
+mod convert;
 mod helpers;
 mod loopback;
 mod measure;

@@ -14,16 +14,16 @@ use flowprobe::flow::record::FlowRecord;
 
 use super::helpers::*;
 
-type Direction = (IpAddr, IpAddr, u16, u16, u8);
+pub(super) type Direction = (IpAddr, IpAddr, u16, u16, u8);
 
-struct Nfcapd {
+pub(super) struct Nfcapd {
     child: Child,
     dir: tempfile::TempDir,
-    port: u16,
+    pub(super) port: u16,
 }
 
 impl Nfcapd {
-    fn start() -> Nfcapd {
+    pub(super) fn start() -> Nfcapd {
         let dir = tempfile::tempdir().unwrap();
         let port = free_udp_port();
         let child = Command::new("nfcapd")
@@ -62,7 +62,7 @@ impl Nfcapd {
     }
 
     /// Stops nfcapd (SIGTERM makes it close its file) and returns nfdump's records.
-    fn stop_and_read(mut self) -> Vec<String> {
+    pub(super) fn stop_and_read(mut self) -> Vec<String> {
         std::thread::sleep(Duration::from_millis(300));
         let pid = self.child.id() as i32;
         // SAFETY-free: send SIGTERM through the kill command.
@@ -172,7 +172,7 @@ fn true_times(records: &[FlowRecord]) -> Times {
     m
 }
 
-fn parse_rows(lines: &[String]) -> BTreeMap<Direction, (u64, u64)> {
+pub(super) fn parse_rows(lines: &[String]) -> BTreeMap<Direction, (u64, u64)> {
     let mut m = BTreeMap::new();
     for l in lines {
         let f: Vec<&str> = l.split('|').collect();
