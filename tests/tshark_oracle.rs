@@ -18,9 +18,8 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 use flowprobe::flow::cache::CacheConfig;
 use flowprobe::pipeline::convert::{convert, ConvertOptions};
