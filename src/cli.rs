@@ -18,6 +18,9 @@ pub struct Cli {
     /// Less log output (errors only).
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Config file (TOML, see probe.toml.example); options given as flags win over it.
+    #[arg(short = 'c', long = "config", value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -29,6 +32,9 @@ Examples:
   flowprobe convert a.pcapng b.pcapng --format json -o flows.json
   flowprobe convert day1.pcap --idle-timeout 30s --active-timeout 5m
   flowprobe generate -o test.pcap --conversations 100000   a synthetic capture
+  flowprobe check-config probe.toml                  validate a config file
+  flowprobe check-config --print probe.toml          ... and show every value in force
+  flowprobe -c probe.toml convert day1.pcap          options from a file (flags still win)
 
 Exit status: 0 ok, 1 runtime error (e.g. a damaged capture file), 2 usage or config error.";
 
@@ -39,6 +45,20 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Write a deterministic synthetic capture (for tests, benchmarks and demos).
     Generate(GenerateArgs),
+    /// Validate a config file: exit 0 if it is valid, 2 with every problem (key, value,
+    /// line) if not.
+    CheckConfig(CheckConfigArgs),
+}
+
+/// `flowprobe check-config`.
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    /// The config file to check.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Print the resolved configuration (every option, defaults included) as TOML.
+    #[arg(long)]
+    pub print: bool,
 }
 
 /// `flowprobe generate`.

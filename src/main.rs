@@ -3,15 +3,15 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use flowprobe::cli::{CacheArgs, Cli, Command, ConvertArgs, FormatArg, GenerateArgs};
-use flowprobe::config::parse_duration;
+use flowprobe::cli::{CheckConfigArgs, Cli, Command, ConvertArgs, FormatArg, GenerateArgs};
+use flowprobe::config::{flags, load, parse_duration, Config, RawConfig};
 use flowprobe::export::text::{TextFormat, TextSink};
 use flowprobe::export::RecordSink;
-use flowprobe::flow::cache::CacheConfig;
 use flowprobe::pipeline::convert::{convert, ConvertOptions};
 
 /// Exit status for a runtime error.
@@ -23,8 +23,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
     let result = match cli.command {
-        Command::Convert(args) => run_convert(args),
+        Command::Convert(args) => {
+            let flags = flags::from_cache_args(&args.cache);
+            config(cli.config.as_deref(), cli.verbose, cli.quiet, flags)
+                .and_then(|config| run_convert(args, config))
+        }
         Command::Generate(args) => run_generate(args),
+        Command::CheckConfig(args) => run_check_config(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -44,42 +49,34 @@ enum Failure {
     Runtime(String),
 }
 
-fn cache_config(args: &CacheArgs) -> Result<CacheConfig, Failure> {
-    let d = |name: &str, v: &Option<String>| -> Result<Option<std::time::Duration>, Failure> {
-        v.as_deref()
-            .map(parse_duration)
-            .transpose()
-            .map_err(|e| Failure::Usage(format!("--{name}: {e}")))
-    };
-    let mut c = CacheConfig::default();
-    if let Some(t) = d("idle-timeout", &args.idle_timeout)? {
-        c.idle_timeout = t;
-        c.udp_idle_timeout = t;
-        c.icmp_idle_timeout = t;
-    }
-    if let Some(t) = d("udp-idle-timeout", &args.udp_idle_timeout)? {
-        c.udp_idle_timeout = t;
-    }
-    if let Some(t) = d("icmp-idle-timeout", &args.icmp_idle_timeout)? {
-        c.icmp_idle_timeout = t;
-    }
-    if let Some(t) = d("active-timeout", &args.active_timeout)? {
-        c.active_timeout = t;
-    }
-    if let Some(t) = d("tcp-end-grace", &args.tcp_end_grace)? {
-        c.tcp_end_grace = t;
-    }
-    if let Some(n) = args.max_flows {
-        if n == 0 {
-            return Err(Failure::Usage("--max-flows: must be at least 1".into()));
-        }
-        c.max_flows = n;
-    }
-    Ok(c)
+/// The running configuration: defaults < the `-c` file < `flags` (and `-v`/`-q`).
+/// Sets the log level it asks for.
+fn config(
+    file: Option<&Path>,
+    verbose: u8,
+    quiet: bool,
+    mut flags: RawConfig,
+) -> Result<Config, Failure> {
+    flags.logging = flags::logging_from_flags(verbose, quiet);
+    let config = load(file, flags)
+        .map_err(|e| Failure::Usage(e.to_string().replace('\n', "\nflowprobe: ")))?;
+    log::set_max_level(config.logging.level.filter());
+    Ok(config)
 }
 
-fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
-    let cache = cache_config(&args.cache)?;
+fn run_check_config(args: CheckConfigArgs) -> Result<(), Failure> {
+    let config = load(Some(&args.file), RawConfig::default())
+        .map_err(|e| Failure::Usage(e.to_string().replace('\n', "\nflowprobe: ")))?;
+    if args.print {
+        print!("{}", config.to_toml());
+    } else {
+        println!("{}: ok", args.file.display());
+    }
+    Ok(())
+}
+
+fn run_convert(args: ConvertArgs, config: Config) -> Result<(), Failure> {
+    let cache = config.cache;
     let mut sinks: Vec<Box<dyn RecordSink>> = Vec::new();
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let format = match args.format {

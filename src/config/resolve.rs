@@ -370,11 +370,15 @@ impl Resolver {
             return Some(*v);
         }
         let names: Vec<_> = table.iter().map(|(n, _)| format!("`{n}`")).collect();
+        let hint = match super::suggest::closest(&wanted, table.iter().map(|(n, _)| *n)) {
+            Some(n) => format!("; did you mean `{n}`?"),
+            None => String::new(),
+        };
         self.invalid(
             &s.origin,
             key,
             format!("{:?}", s.value),
-            format!("must be one of {}", names.join(", ")),
+            format!("must be one of {}{hint}", names.join(", ")),
         );
         None
     }
@@ -516,13 +520,16 @@ impl RawConfig {
 
         // [sampling]
         let s = &self.sampling;
-        if let Some(v) = r.choice(&s.mode, "sampling.mode", SAMPLING_MODES) {
+        let mode = r.choice(&s.mode, "sampling.mode", SAMPLING_MODES);
+        if let Some(v) = mode {
             c.sampling.mode = v;
         }
         if let Some(v) = r.integer(&s.rate, "sampling.rate", 1, i64::from(u32::MAX)) {
             c.sampling.rate = v as u32;
         }
-        if c.sampling.mode == SamplingMode::None && c.sampling.rate != 1 {
+        // (A mode that did not resolve was reported already; no second error for it.)
+        let mode_known = s.mode.is_none() || mode.is_some();
+        if mode_known && c.sampling.mode == SamplingMode::None && c.sampling.rate != 1 {
             if let Some(rate) = &s.rate {
                 r.invalid(&rate.origin, "sampling.rate", rate.value, "sampling.mode is `none`: set a mode (deterministic, random, flow-hash) or remove the rate");
             }
@@ -614,12 +621,16 @@ pub fn load(file: Option<&Path>, flags: RawConfig) -> Result<Config, ConfigError
         None => (RawConfig::default(), Vec::new()),
     };
     raw.merge(flags);
-    match raw.resolve() {
-        Ok(config) => ConfigErrors::check(errors).map(|()| config),
-        Err(more) => {
-            errors.extend(more.0);
-            Err(ConfigErrors(errors))
-        }
+    let config = raw.resolve().map_err(|more| errors.extend(more.0));
+    // In file order, then the flags' problems: easier to fix top to bottom.
+    errors.sort_by_key(|e| match e.origin() {
+        None => (0, 0),
+        Some(Origin::File { line, .. }) => (1, *line),
+        Some(Origin::Flag(_)) => (2, 0),
+    });
+    match config {
+        Ok(config) if errors.is_empty() => Ok(config),
+        _ => Err(ConfigErrors(errors)),
     }
 }
 

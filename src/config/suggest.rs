@@ -39,6 +39,19 @@ pub(crate) fn suggest(section: Option<&str>, written: &str) -> Option<String> {
     best.map(|(_, _, name)| name)
 }
 
+/// The name in `names` closest to `written` (for enum values such as `randm`).
+pub(crate) fn closest<'a>(
+    written: &str,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let written = written.trim().to_ascii_lowercase().replace('_', "-");
+    names
+        .into_iter()
+        .filter_map(|n| closeness(&written, n).map(|d| (d, n)))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
 /// How far `written` is from `known`; `None` when too far to be a typo.
 fn closeness(written: &str, known: &str) -> Option<usize> {
     let stripped = written.strip_suffix("_timeout").unwrap_or(written);
@@ -110,5 +123,11 @@ mod tests {
         assert_eq!(s(None, "idle").as_deref(), Some("timeouts.idle"));
         assert_eq!(s(Some("export"), "colector").as_deref(), Some("collectors"));
         assert_eq!(s(Some("capture"), "zzzzzz"), None);
+        assert_eq!(closest("randm", ["none", "random"]), Some("random"));
+        assert_eq!(
+            closest("af_packet", ["af-packet", "libpcap"]),
+            Some("af-packet")
+        );
+        assert_eq!(closest("sflow", ["none", "random"]), None);
     }
 }
