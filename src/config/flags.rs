@@ -76,8 +76,10 @@ mod tests {
     #[test]
     fn sample_specs() {
         let resolve = |spec| {
-            let mut raw = RawConfig::default();
-            raw.sampling = sampling_from_flag(spec, "--sample")?;
+            let raw = RawConfig {
+                sampling: sampling_from_flag(spec, "--sample")?,
+                ..RawConfig::default()
+            };
             raw.resolve().map_err(|e| e.0[0].clone())
         };
         let c = resolve("random:100").unwrap();
@@ -114,8 +116,10 @@ mod tests {
     fn verbosity() {
         assert_eq!(logging_from_flags(0, false).level, None);
         let c = |v, q| {
-            let mut raw = RawConfig::default();
-            raw.logging = logging_from_flags(v, q);
+            let raw = RawConfig {
+                logging: logging_from_flags(v, q),
+                ..RawConfig::default()
+            };
             raw.resolve().unwrap().logging.level.filter()
         };
         assert_eq!(c(1, false), log::LevelFilter::Info);

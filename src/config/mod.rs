@@ -3,12 +3,12 @@
 //!
 //! The command line and the config file read into the same raw shape and are resolved by
 //! the same functions, so a value means the same thing wherever it is written:
-//! - `raw`      [`RawConfig`]: every option as written, with its [`Origin`] (file and
-//!              line, or flag); reading the TOML file; merging (defaults < file < flags).
-//! - `flags`    command-line flags into a `RawConfig`.
-//! - `resolve`  `RawConfig::resolve` into the typed [`Config`]; [`load`] does it all.
-//! - `error`    [`ConfigError`]: key, value as written, line; [`ConfigErrors`] all of them.
-//! - `suggest`  "did you mean" for unknown keys.
+//! - `raw`: [`RawConfig`], every option as written with its [`Origin`] (file and line, or
+//!   flag); reading the TOML file; merging (defaults < file < flags).
+//! - `flags`: command-line flags into a `RawConfig`.
+//! - `resolve`: `RawConfig::resolve` into the typed [`Config`]; [`load`] does it all.
+//! - `error`: [`ConfigError`] names key, value as written and line; [`ConfigErrors`].
+//! - `suggest`: "did you mean" for unknown keys and enum values.
 
 use std::time::Duration;
 
@@ -89,7 +89,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, ValueError> {
 }
 
 fn seconds(secs: f64) -> Option<Duration> {
-    if secs.is_finite() && secs >= 0.0 && secs < 1e12 {
+    if secs.is_finite() && (0.0..1e12).contains(&secs) {
         Some(Duration::from_secs_f64(secs))
     } else {
         None
