@@ -416,8 +416,8 @@ fn precedence_is_defaults_then_file_then_flags() {
     // Lists from flags replace the file's.
     std::fs::write(&path, "[export]\ncollectors = [\"v9://127.0.0.1:9995\"]\n").unwrap();
     let mut raw = RawConfig::default();
-    raw.export.collectors = Some(Setting::flag(
-        vec!["ipfix://127.0.0.1:4739".to_string()],
+    raw.export.collectors = Some(Setting::flag_list(
+        ["ipfix://127.0.0.1:4739".to_string()],
         "--collector",
     ));
     let config = load(Some(&path), raw).unwrap();

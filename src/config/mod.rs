@@ -20,7 +20,7 @@ mod suggest;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use raw::{
-    Origin, Quantity, RawCache, RawCapture, RawConfig, RawExport, RawLogging, RawSampling,
+    List, Origin, Quantity, RawCache, RawCapture, RawConfig, RawExport, RawLogging, RawSampling,
     RawStatistics, RawTimeouts, Setting, SECTIONS,
 };
 pub use resolve::{

@@ -105,38 +105,66 @@ impl fmt::Display for Quantity {
     }
 }
 
+/// A list of strings, each with its own origin: in a list written over several lines, a
+/// bad element's error points at its own line.
+pub type List = Vec<Setting<String>>;
+
+impl Setting<List> {
+    /// A list given by a repeatable command-line flag (`--collector A --collector B`).
+    pub fn flag_list(
+        values: impl IntoIterator<Item = String>,
+        flag: &'static str,
+    ) -> Setting<List> {
+        Setting::flag(
+            values
+                .into_iter()
+                .map(|v| Setting::flag(v, flag))
+                .collect::<List>(),
+            flag,
+        )
+    }
+
+    /// The strings alone.
+    pub fn strings(&self) -> Vec<String> {
+        self.value.iter().map(|s| s.value.clone()).collect()
+    }
+}
+
+/// Maps a byte range of the file to its origin.
+type Locate<'a> = &'a dyn Fn(Option<std::ops::Range<usize>>) -> Origin;
+
 /// A value type a raw setting can hold, read from a TOML value.
 trait FromToml: Sized {
     /// What the file should have had, for "expected X" messages.
     const EXPECTED: &'static str;
     /// The value, or `None` when it is of another TOML type.
-    fn from_toml(value: &Value) -> Option<Self>;
+    fn from_toml(value: &Value, locate: Locate<'_>) -> Option<Self>;
 }
 
 impl FromToml for String {
     const EXPECTED: &'static str = "a string";
-    fn from_toml(value: &Value) -> Option<String> {
+    fn from_toml(value: &Value, _: Locate<'_>) -> Option<String> {
         value.as_str().map(str::to_string)
     }
 }
 
 impl FromToml for i64 {
     const EXPECTED: &'static str = "an integer";
-    fn from_toml(value: &Value) -> Option<i64> {
+    fn from_toml(value: &Value, _: Locate<'_>) -> Option<i64> {
         value.as_integer()
     }
 }
 
 impl FromToml for bool {
     const EXPECTED: &'static str = "true or false";
-    fn from_toml(value: &Value) -> Option<bool> {
+    fn from_toml(value: &Value, _: Locate<'_>) -> Option<bool> {
         value.as_bool()
     }
 }
 
 impl FromToml for Quantity {
     const EXPECTED: &'static str = "a string with a unit (or a bare integer)";
-    fn from_toml(value: &Value) -> Option<Quantity> {
+    fn from_toml(value: &Value, _: Locate<'_>) -> Option<Quantity> {
         match value {
             Value::String(s) => Some(Quantity(s.value().clone())),
             Value::Integer(i) => Some(Quantity(i.value().to_string())),
@@ -145,14 +173,20 @@ impl FromToml for Quantity {
     }
 }
 
-impl FromToml for Vec<String> {
+impl FromToml for List {
     const EXPECTED: &'static str = "a list of strings";
-    fn from_toml(value: &Value) -> Option<Vec<String>> {
+    fn from_toml(value: &Value, locate: Locate<'_>) -> Option<List> {
+        let element = |v: &Value| {
+            v.as_str().map(|s| Setting {
+                value: s.to_string(),
+                origin: locate(v.span()),
+            })
+        };
         match value {
             // One string where a list is expected is read as a list of one: `interfaces =
             // "eth0"` means what it says.
-            Value::String(s) => Some(vec![s.value().clone()]),
-            Value::Array(a) => a.iter().map(|v| v.as_str().map(str::to_string)).collect(),
+            Value::String(_) => element(value).map(|s| vec![s]),
+            Value::Array(a) => a.iter().map(element).collect(),
             _ => None,
         }
     }
@@ -209,7 +243,8 @@ impl Reader<'_> {
         item: &Item,
     ) -> Option<Setting<T>> {
         let origin = self.origin(item.span().or_else(|| key.span()));
-        match item.as_value().and_then(T::from_toml) {
+        let locate = |span| self.origin(span);
+        match item.as_value().and_then(|v| T::from_toml(v, &locate)) {
             Some(value) => Some(Setting { value, origin }),
             None => {
                 self.errors.push(ConfigError::WrongType {
@@ -297,7 +332,7 @@ section! {
     /// `[capture]`: where packets come from (live capture with `run`).
     RawCapture = "capture" {
         /// Interfaces to capture on.
-        interfaces: Vec<String>,
+        interfaces: List,
         /// `af-packet` or `libpcap`.
         backend: String,
         /// Worker threads; 0 = one per online CPU.
@@ -357,7 +392,7 @@ section! {
     /// `[export]`: collectors and how to talk to them.
     RawExport = "export" {
         /// Collector URLs.
-        collectors: Vec<String>,
+        collectors: List,
         /// RFC 5655 IPFIX file to write; empty = none.
         ipfix_file: String,
         /// IPFIX observation domain id / NetFlow v9 source id.
@@ -561,9 +596,19 @@ mod tests {
     #[test]
     fn a_single_string_is_a_list_of_one() {
         let raw = RawConfig::parse("[capture]\ninterfaces = \"eth0\"\n", "t").unwrap();
-        assert_eq!(raw.capture.interfaces.unwrap().value, ["eth0"]);
+        assert_eq!(raw.capture.interfaces.unwrap().strings(), ["eth0"]);
         let (_, errors) = RawConfig::parse_partial("[capture]\ninterfaces = [\"a\", 1]\n", "t");
         assert_eq!(errors.len(), 1);
+    }
+
+    #[test]
+    fn list_elements_carry_their_own_line() {
+        let text = "[export]\ncollectors = [\n  \"ipfix://a:1\",\n\n  \"v9://b:2\",\n]\n";
+        let raw = RawConfig::parse(text, "t").unwrap();
+        let list = raw.export.collectors.unwrap();
+        assert_eq!(list.origin.line(), Some(2), "the list starts at its `[`");
+        let lines: Vec<_> = list.value.iter().map(|s| s.origin.line()).collect();
+        assert_eq!(lines, [Some(3), Some(5)]);
     }
 
     #[test]

@@ -400,11 +400,16 @@ impl RawConfig {
         let raw = &self.capture;
         if let Some(s) = &raw.interfaces {
             for name in &s.value {
-                if let Err(reason) = check_interface_name(name) {
-                    r.invalid(&s.origin, "capture.interfaces", format!("{name:?}"), reason);
+                if let Err(reason) = check_interface_name(&name.value) {
+                    r.invalid(
+                        &name.origin,
+                        "capture.interfaces",
+                        format!("{:?}", name.value),
+                        reason,
+                    );
                 }
             }
-            c.capture.interfaces = s.value.clone();
+            c.capture.interfaces = s.strings();
         }
         if let Some(v) = r.choice(&raw.backend, "capture.backend", BACKENDS) {
             c.capture.backend = v;
@@ -539,11 +544,16 @@ impl RawConfig {
         let e = &self.export;
         if let Some(s) = &e.collectors {
             for url in &s.value {
-                if let Err(reason) = check_collector_url(url) {
-                    r.invalid(&s.origin, "export.collectors", format!("{url:?}"), reason);
+                if let Err(reason) = check_collector_url(&url.value) {
+                    r.invalid(
+                        &url.origin,
+                        "export.collectors",
+                        format!("{:?}", url.value),
+                        reason,
+                    );
                 }
             }
-            c.export.collectors = s.value.clone();
+            c.export.collectors = s.strings();
         }
         if let Some(v) = text(&e.ipfix_file) {
             c.export.ipfix_file = v.map(PathBuf::from);
