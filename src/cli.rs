@@ -18,6 +18,9 @@ pub struct Cli {
     /// Less log output (errors only).
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Config file (TOML, see probe.toml.example); options given as flags win over it.
+    #[arg(short = 'c', long = "config", value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -33,6 +36,9 @@ Examples:
   flowprobe run -i eth1 -f csv -o flows.csv            capture live until Ctrl-C
   flowprobe run -i eth1 --collector ipfix://10.0.0.5:4739 --sample flow:8
   flowprobe generate -o test.pcap --conversations 100000   a synthetic capture
+  flowprobe check-config probe.toml                  validate a config file
+  flowprobe check-config --print probe.toml          ... and show every value in force
+  flowprobe -c probe.toml convert day1.pcap          options from a file (flags still win)
 
 Exit status: 0 ok, 1 runtime error (e.g. a damaged capture file), 2 usage or config error.";
 
@@ -45,6 +51,20 @@ pub enum Command {
     Run(RunArgs),
     /// Write a deterministic synthetic capture (for tests, benchmarks and demos).
     Generate(GenerateArgs),
+    /// Validate a config file: exit 0 if it is valid, 2 with every problem (key, value,
+    /// line) if not.
+    CheckConfig(CheckConfigArgs),
+}
+
+/// `flowprobe check-config`.
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    /// The config file to check.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Print the resolved configuration (every option, defaults included) as TOML.
+    #[arg(long)]
+    pub print: bool,
 }
 
 /// Capture backends.
@@ -60,14 +80,15 @@ pub enum BackendArg {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Interface to capture on; repeat for several (each records its own ifindex).
-    #[arg(short = 'i', long = "interface", required = true, value_name = "IFACE")]
+    /// Required here or as `capture.interfaces` in the config file.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
     pub interfaces: Vec<String>,
     /// Worker threads per interface [default: online CPUs].
     #[arg(long, short = 't', value_name = "N")]
     pub threads: Option<usize>,
-    /// Capture backend.
-    #[arg(long, value_enum, default_value = "af-packet")]
-    pub backend: BackendArg,
+    /// Capture backend [default: af-packet].
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
     /// Capture filter in tcpdump syntax (needs the libpcap feature to compile it).
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,

@@ -3,17 +3,18 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
 
 use flowprobe::cli::{
-    CacheArgs, Cli, Command, ConvertArgs, ExportArgs, FormatArg, GenerateArgs, RunArgs,
+    CheckConfigArgs, Cli, Command, ConvertArgs, ExportArgs, FormatArg, GenerateArgs, RunArgs,
 };
-use flowprobe::config::parse_duration;
+use flowprobe::config::{flags, load, parse_duration, Config, Quantity, RawConfig, Setting};
 use flowprobe::export::text::{TextFormat, TextSink};
 use flowprobe::export::RecordSink;
-use flowprobe::flow::cache::CacheConfig;
+use flowprobe::flow::sampling::{Sampling, SamplingMode};
 use flowprobe::pipeline::convert::{convert, ConvertOptions};
 
 /// Exit status for a runtime error.
@@ -25,9 +26,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
     let result = match cli.command {
-        Command::Convert(args) => run_convert(args),
-        Command::Run(args) => run_live(args),
+        Command::Convert(args) => convert_flags(&args)
+            .and_then(|flags| config(cli.config.as_deref(), cli.verbose, cli.quiet, flags))
+            .and_then(|config| run_convert(args, config)),
+        Command::Run(args) => run_flags(&args)
+            .and_then(|flags| config(cli.config.as_deref(), cli.verbose, cli.quiet, flags))
+            .and_then(|config| run_live((args, config))),
         Command::Generate(args) => run_generate(args),
+        Command::CheckConfig(args) => run_check_config(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -47,48 +53,151 @@ enum Failure {
     Runtime(String),
 }
 
-fn cache_config(args: &CacheArgs) -> Result<CacheConfig, Failure> {
-    let d = |name: &str, v: &Option<String>| -> Result<Option<std::time::Duration>, Failure> {
-        v.as_deref()
-            .map(parse_duration)
-            .transpose()
-            .map_err(|e| Failure::Usage(format!("--{name}: {e}")))
-    };
-    let mut c = CacheConfig::default();
-    if let Some(t) = d("idle-timeout", &args.idle_timeout)? {
-        c.idle_timeout = t;
-        c.udp_idle_timeout = t;
-        c.icmp_idle_timeout = t;
-    }
-    if let Some(t) = d("udp-idle-timeout", &args.udp_idle_timeout)? {
-        c.udp_idle_timeout = t;
-    }
-    if let Some(t) = d("icmp-idle-timeout", &args.icmp_idle_timeout)? {
-        c.icmp_idle_timeout = t;
-    }
-    if let Some(t) = d("active-timeout", &args.active_timeout)? {
-        c.active_timeout = t;
-    }
-    if let Some(t) = d("tcp-end-grace", &args.tcp_end_grace)? {
-        c.tcp_end_grace = t;
-    }
-    if let Some(n) = args.max_flows {
-        if n == 0 {
-            return Err(Failure::Usage("--max-flows: must be at least 1".into()));
-        }
-        c.max_flows = n;
-    }
-    Ok(c)
+/// The running configuration: defaults < the `-c` file < `flags` (and `-v`/`-q`).
+/// Sets the log level it asks for.
+fn config(
+    file: Option<&Path>,
+    verbose: u8,
+    quiet: bool,
+    mut flags: RawConfig,
+) -> Result<Config, Failure> {
+    flags.logging = flags::logging_from_flags(verbose, quiet);
+    let config = load(file, flags)
+        .map_err(|e| Failure::Usage(e.to_string().replace('\n', "\nflowprobe: ")))?;
+    log::set_max_level(config.logging.level.filter());
+    Ok(config)
 }
 
-fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
-    let cache = cache_config(&args.cache)?;
-    let sampling = sampling(&args.sample)?;
-    let (sinks, labels) = all_sinks(&args.export, args.format, &args.output, sampling, true)?;
+fn run_check_config(args: CheckConfigArgs) -> Result<(), Failure> {
+    let config = load(Some(&args.file), RawConfig::default())
+        .map_err(|e| Failure::Usage(e.to_string().replace('\n', "\nflowprobe: ")))?;
+    if args.print {
+        print!("{}", config.to_toml());
+    } else {
+        println!("{}: ok", args.file.display());
+    }
+    Ok(())
+}
+
+/// `--sample` into the raw shape (the mode's canonical name and the rate).
+fn sampling_flag(spec: &Option<String>, raw: &mut RawConfig) -> Result<(), Failure> {
+    let Some(spec) = spec else { return Ok(()) };
+    let sampling: Sampling = spec
+        .parse()
+        .map_err(|e| Failure::Usage(format!("--sample: {e}")))?;
+    let mode = match sampling.mode {
+        SamplingMode::None => "none",
+        SamplingMode::Deterministic => "deterministic",
+        SamplingMode::Random => "random",
+        SamplingMode::FlowHash => "flow-hash",
+    };
+    raw.sampling.mode = Some(Setting::flag(mode, "--sample"));
+    raw.sampling.rate = Some(Setting::flag(i64::from(sampling.interval), "--sample"));
+    Ok(())
+}
+
+/// The export flags into the raw shape.
+fn export_flags(args: &ExportArgs, raw: &mut RawConfig) {
+    let e = &mut raw.export;
+    if !args.collectors.is_empty() {
+        e.collectors = Some(Setting::flag_list(args.collectors.clone(), "--collector"));
+    }
+    let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    e.ipfix_file = path(&args.ipfix_file).map(|p| Setting::flag(p, "--ipfix-file"));
+    e.observation_domain_id = args
+        .observation_domain
+        .map(|n| Setting::flag(i64::from(n), "--observation-domain"));
+    e.template_refresh = args
+        .template_refresh
+        .clone()
+        .map(|v| Setting::flag(Quantity(v), "--template-refresh"));
+    e.template_refresh_packets = args
+        .template_refresh_packets
+        .map(|n| Setting::flag(i64::from(n), "--template-refresh-packets"));
+    e.max_message_size = args
+        .max_message_size
+        .clone()
+        .map(|v| Setting::flag(Quantity(v), "--max-message-size"));
+    e.udp_send_buffer = args
+        .udp_send_buffer
+        .clone()
+        .map(|v| Setting::flag(Quantity(v), "--udp-send-buffer"));
+    e.pace = args.pace.map(|n| Setting::flag(i64::from(n), "--pace"));
+}
+
+fn convert_flags(args: &ConvertArgs) -> Result<RawConfig, Failure> {
+    let mut raw = flags::from_cache_args(&args.cache);
+    sampling_flag(&args.sample, &mut raw)?;
+    export_flags(&args.export, &mut raw);
+    Ok(raw)
+}
+
+fn run_flags(args: &RunArgs) -> Result<RawConfig, Failure> {
+    let mut raw = flags::from_cache_args(&args.cache);
+    sampling_flag(&args.sample, &mut raw)?;
+    export_flags(&args.export, &mut raw);
+    let c = &mut raw.capture;
+    if !args.interfaces.is_empty() {
+        c.interfaces = Some(Setting::flag_list(args.interfaces.clone(), "--interface"));
+    }
+    c.threads = args
+        .threads
+        .map(|n| Setting::flag(i64::try_from(n).unwrap_or(i64::MAX), "--threads"));
+    c.backend = args.backend.map(|b| {
+        let name = match b {
+            flowprobe::cli::BackendArg::AfPacket => "af-packet",
+            flowprobe::cli::BackendArg::Libpcap => "libpcap",
+        };
+        Setting::flag(name, "--backend")
+    });
+    c.filter = args.filter.clone().map(|f| Setting::flag(f, "--filter"));
+    c.user = args.user.clone().map(|u| Setting::flag(u, "--user"));
+    if args.no_promisc {
+        c.promiscuous = Some(Setting::flag(false, "--no-promisc"));
+    }
+    c.ring_block_size = args
+        .ring_block_size
+        .clone()
+        .map(|v| Setting::flag(Quantity(v), "--ring-block-size"));
+    c.ring_block_count = args
+        .ring_blocks
+        .map(|n| Setting::flag(i64::try_from(n).unwrap_or(i64::MAX), "--ring-blocks"));
+    c.ring_block_timeout = args
+        .ring_block_timeout
+        .clone()
+        .map(|v| Setting::flag(Quantity(v), "--ring-block-timeout"));
+    raw.statistics.interval = args
+        .stats_interval
+        .clone()
+        .map(|v| Setting::flag(Quantity(v), "--stats-interval"));
+    Ok(raw)
+}
+
+/// The sampling in force, as the classifier takes it.
+fn sampling_of(config: &Config) -> Sampling {
+    let mode = match config.sampling.mode {
+        flowprobe::config::SamplingMode::None => SamplingMode::None,
+        flowprobe::config::SamplingMode::Deterministic => SamplingMode::Deterministic,
+        flowprobe::config::SamplingMode::Random => SamplingMode::Random,
+        flowprobe::config::SamplingMode::FlowHash => SamplingMode::FlowHash,
+    };
+    if mode == SamplingMode::None || config.sampling.rate <= 1 {
+        Sampling::default()
+    } else {
+        Sampling {
+            mode,
+            interval: config.sampling.rate,
+        }
+    }
+}
+
+fn run_convert(args: ConvertArgs, config: Config) -> Result<(), Failure> {
+    let sampling = sampling_of(&config);
+    let (sinks, labels) = all_sinks(&config, args.format, &args.output, sampling, true)?;
     let options = ConvertOptions {
         workers: args.threads.unwrap_or(1).max(1),
         files: args.files,
-        cache,
+        cache: config.cache.clone(),
         sampling,
         progress: !args.no_progress && io::stderr().is_terminal(),
     };
@@ -119,66 +228,56 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
     }
 }
 
-/// The sinks for `--collector` and `--ipfix-file`, with a label each for the summary.
+/// The sinks for the configured collectors and IPFIX file, with a label each.
 fn export_sinks(
-    args: &ExportArgs,
-    sampling: flowprobe::flow::sampling::Sampling,
+    config: &Config,
+    sampling: Sampling,
     offline: bool,
 ) -> Result<(Vec<Box<dyn RecordSink>>, Vec<String>), Failure> {
     use flowprobe::export::{
-        collector_sink, ipfix_file_sink, sink::DEFAULT_PACING, CollectorUrl, ExportOptions,
-        SamplingAnnouncement,
+        collector_sink, ipfix_file_sink, CollectorUrl, ExportOptions, SamplingAnnouncement,
     };
-    use flowprobe::flow::sampling::SamplingMode;
 
-    let usage = |flag: &str, e: &dyn std::fmt::Display| Failure::Usage(format!("{flag}: {e}"));
-    let mut opts = ExportOptions::default();
-    if let Some(id) = args.observation_domain {
-        opts.observation_domain_id = id;
-    }
-    if let Some(t) = &args.template_refresh {
-        opts.template_refresh = parse_duration(t).map_err(|e| usage("--template-refresh", &e))?;
-    }
-    if let Some(n) = args.template_refresh_packets {
-        opts.template_refresh_packets = n;
-    }
-    if let Some(size) = &args.max_message_size {
-        opts.max_message_size = flowprobe::config::parse_size(size)
-            .map_err(|e| usage("--max-message-size", &e))? as usize;
-    }
-    if let Some(size) = &args.udp_send_buffer {
-        opts.udp_send_buffer = Some(
-            flowprobe::config::parse_size(size).map_err(|e| usage("--udp-send-buffer", &e))?
-                as usize,
-        );
-    }
-    opts.pacing = match args.pace {
-        Some(0) => None,
-        Some(n) => Some(n),
-        None if offline => Some(DEFAULT_PACING),
-        None => None,
-    };
-    opts.sampling = match sampling.mode {
-        SamplingMode::None => SamplingAnnouncement::None,
-        SamplingMode::Deterministic => SamplingAnnouncement::Deterministic {
-            interval: sampling.interval,
+    let e = &config.export;
+    let usage = |what: &str, err: &dyn std::fmt::Display| Failure::Usage(format!("{what}: {err}"));
+    let opts = ExportOptions {
+        observation_domain_id: e.observation_domain_id,
+        template_refresh: e.template_refresh,
+        template_refresh_packets: e.template_refresh_packets,
+        max_message_size: usize::try_from(e.max_message_size).unwrap_or(usize::MAX),
+        udp_send_buffer: Some(usize::try_from(e.udp_send_buffer).unwrap_or(usize::MAX))
+            .filter(|&n| n > 0),
+        // Pacing keeps a conversion from overrunning a collector; live traffic paces itself.
+        pacing: if offline && e.pace > 0 {
+            Some(e.pace)
+        } else {
+            None
         },
-        SamplingMode::Random => SamplingAnnouncement::Random {
-            interval: sampling.interval,
+        sampling: match sampling.mode {
+            SamplingMode::None => SamplingAnnouncement::None,
+            SamplingMode::Deterministic => SamplingAnnouncement::Deterministic {
+                interval: sampling.interval,
+            },
+            SamplingMode::Random => SamplingAnnouncement::Random {
+                interval: sampling.interval,
+            },
+            SamplingMode::FlowHash => SamplingAnnouncement::FlowHash {
+                interval: sampling.interval,
+            },
         },
-        SamplingMode::FlowHash => SamplingAnnouncement::FlowHash {
-            interval: sampling.interval,
-        },
+        ..ExportOptions::default()
     };
     let mut sinks = Vec::new();
     let mut labels = Vec::new();
-    for text in &args.collectors {
-        let url: CollectorUrl = text.parse().map_err(|e| usage("--collector", &e))?;
-        sinks.push(collector_sink(&url, &opts).map_err(|e| usage("--collector", &e))?);
+    for text in &e.collectors {
+        let url: CollectorUrl = text
+            .parse()
+            .map_err(|err| usage("export.collectors", &err))?;
+        sinks.push(collector_sink(&url, &opts).map_err(|err| usage("export.collectors", &err))?);
         labels.push(url.to_string());
     }
-    if let Some(path) = &args.ipfix_file {
-        sinks.push(ipfix_file_sink(path, &opts).map_err(|e| Failure::Runtime(e.to_string()))?);
+    if let Some(path) = &e.ipfix_file {
+        sinks.push(ipfix_file_sink(path, &opts).map_err(|err| Failure::Runtime(err.to_string()))?);
         labels.push(path.display().to_string());
     }
     Ok((sinks, labels))
@@ -186,13 +285,13 @@ fn export_sinks(
 
 /// Export and text sinks of a run: text when asked for (`-f`/`-o`) or when nothing else is.
 fn all_sinks(
-    export: &ExportArgs,
+    config: &Config,
     format: Option<FormatArg>,
     output: &Option<std::path::PathBuf>,
-    sampling: flowprobe::flow::sampling::Sampling,
+    sampling: Sampling,
     offline: bool,
 ) -> Result<(Vec<Box<dyn RecordSink>>, Vec<String>), Failure> {
-    let (mut sinks, mut labels) = export_sinks(export, sampling, offline)?;
+    let (mut sinks, mut labels) = export_sinks(config, sampling, offline)?;
     if sinks.is_empty() || format.is_some() || output.is_some() {
         sinks.push(text_sink(format, output)?);
         labels.push(
@@ -226,12 +325,6 @@ fn sink_summary(
     s
 }
 
-fn sampling(spec: &Option<String>) -> Result<flowprobe::flow::sampling::Sampling, Failure> {
-    spec.as_deref()
-        .map_or(Ok(Default::default()), str::parse)
-        .map_err(|e| Failure::Usage(format!("--sample: {e}")))
-}
-
 /// The text sink for `-f`/`-o`: table on a terminal, CSV otherwise.
 fn text_sink(
     format: Option<FormatArg>,
@@ -257,59 +350,37 @@ fn text_sink(
 }
 
 #[cfg(target_os = "linux")]
-fn run_live(args: RunArgs) -> Result<(), Failure> {
+fn run_live(args_and_config: (RunArgs, Config)) -> Result<(), Failure> {
     use flowprobe::capture::af_packet::RingConfig;
-    use flowprobe::config::parse_size;
     use flowprobe::pipeline::live::{run_live, Backend, LiveOptions, StopFlags};
     use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 
-    let cache = cache_config(&args.cache)?;
-    let mut ring = RingConfig::default();
-    if let Some(size) = &args.ring_block_size {
-        ring.block_size = parse_size(size)
-            .map_err(|e| Failure::Usage(format!("--ring-block-size: {e}")))?
-            as usize;
-    }
-    if let Some(n) = args.ring_blocks {
-        ring.block_count = n;
-    }
-    if let Some(t) = &args.ring_block_timeout {
-        ring.block_timeout =
-            parse_duration(t).map_err(|e| Failure::Usage(format!("--ring-block-timeout: {e}")))?;
-    }
-    ring.promiscuous = !args.no_promisc;
-    let stats_interval = args
-        .stats_interval
-        .as_deref()
-        .map(parse_duration)
-        .transpose()
-        .map_err(|e| Failure::Usage(format!("--stats-interval: {e}")))?
-        .filter(|d| !d.is_zero());
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let (args, config) = args_and_config;
+    config.check_for_run().map_err(Failure::Usage)?;
+    let c = &config.capture;
+    let ring = RingConfig {
+        block_size: usize::try_from(c.ring_block_size).unwrap_or(usize::MAX),
+        block_count: c.ring_block_count as usize,
+        block_timeout: c.ring_block_timeout,
+        promiscuous: c.promiscuous,
+        ..RingConfig::default()
+    };
+    let sampling = sampling_of(&config);
     let options = LiveOptions {
-        interfaces: args.interfaces,
-        threads,
-        backend: match args.backend {
-            flowprobe::cli::BackendArg::AfPacket => Backend::AfPacket,
-            flowprobe::cli::BackendArg::Libpcap => Backend::Libpcap,
+        interfaces: c.interfaces.clone(),
+        threads: c.worker_threads(),
+        backend: match c.backend {
+            flowprobe::config::Backend::AfPacket => Backend::AfPacket,
+            flowprobe::config::Backend::Libpcap => Backend::Libpcap,
         },
         ring,
-        filter: args.filter,
-        sampling: sampling(&args.sample)?,
-        cache,
-        user: args.user,
-        stats_interval,
+        filter: c.filter.clone(),
+        sampling,
+        cache: config.cache.clone(),
+        user: c.user.clone(),
+        stats_interval: Some(config.statistics.interval).filter(|d| !d.is_zero()),
     };
-    let (sinks, labels) = all_sinks(
-        &args.export,
-        args.format,
-        &args.output,
-        options.sampling,
-        false,
-    )?;
+    let (sinks, labels) = all_sinks(&config, args.format, &args.output, sampling, false)?;
     let flags = StopFlags::default();
     for signal in [SIGINT, SIGTERM] {
         // A second signal while shutting down ends the process at once.
@@ -344,7 +415,7 @@ fn run_live(args: RunArgs) -> Result<(), Failure> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn run_live(_args: RunArgs) -> Result<(), Failure> {
+fn run_live(_args_and_config: (RunArgs, Config)) -> Result<(), Failure> {
     Err(Failure::Usage(
         "live capture is implemented for Linux only; use `convert` on capture files".into(),
     ))

@@ -66,6 +66,14 @@ pub struct CollectorUrl {
 /// Why a collector URL was rejected, or could not be resolved.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CollectorUrlError {
+    /// A host name with characters no host name or address has.
+    #[error("collector `{url}`: `{host}` is not a host name or address")]
+    BadHost {
+        /// The URL as given.
+        url: String,
+        /// The host part.
+        host: String,
+    },
     /// No `scheme://`.
     #[error("collector `{url}`: missing scheme; expected ipfix://, ipfix+tcp://, v9:// or v5://")]
     MissingScheme {
@@ -187,6 +195,15 @@ impl FromStr for CollectorUrl {
         };
         if host.is_empty() {
             return Err(CollectorUrlError::MissingHost { url: owned() });
+        }
+        if !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+        {
+            return Err(CollectorUrlError::BadHost {
+                url: owned(),
+                host: host.to_string(),
+            });
         }
         let port = match port {
             None => protocol.default_port(),
