@@ -98,6 +98,9 @@ pub struct RunArgs {
     /// Drop root to this user once the capture sockets are open.
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
+    /// Serve counters in Prometheus text format at this address (e.g. 127.0.0.1:9109).
+    #[arg(long, value_name = "ADDR")]
+    pub prometheus_listen: Option<String>,
     /// Log a statistics line this often (e.g. 60s); SIGUSR1 logs one at any time.
     #[arg(long, value_name = "DURATION")]
     pub stats_interval: Option<String>,
@@ -241,6 +244,10 @@ pub struct ConvertArgs {
     /// [default: 1]
     #[arg(long, short = 't', value_name = "N")]
     pub threads: Option<usize>,
+    /// Serve counters in Prometheus text format at this address while converting
+    /// (e.g. 127.0.0.1:9109).
+    #[arg(long, value_name = "ADDR")]
+    pub prometheus_listen: Option<String>,
     /// Never draw a progress bar (it is drawn only when stderr is a terminal).
     #[arg(long)]
     pub no_progress: bool,

@@ -16,6 +16,7 @@ use flowprobe::export::text::{TextFormat, TextSink};
 use flowprobe::export::RecordSink;
 use flowprobe::flow::sampling::{Sampling, SamplingMode};
 use flowprobe::pipeline::convert::{convert, ConvertOptions};
+use flowprobe::pipeline::metrics::{MetricsServer, Registry};
 
 /// Exit status for a runtime error.
 const EXIT_RUNTIME: u8 = 1;
@@ -127,6 +128,10 @@ fn export_flags(args: &ExportArgs, raw: &mut RawConfig) {
 
 fn convert_flags(args: &ConvertArgs) -> Result<RawConfig, Failure> {
     let mut raw = flags::from_cache_args(&args.cache);
+    raw.statistics.prometheus_listen = args
+        .prometheus_listen
+        .clone()
+        .map(|a| Setting::flag(a, "--prometheus-listen"));
     sampling_flag(&args.sample, &mut raw)?;
     export_flags(&args.export, &mut raw);
     Ok(raw)
@@ -134,6 +139,10 @@ fn convert_flags(args: &ConvertArgs) -> Result<RawConfig, Failure> {
 
 fn run_flags(args: &RunArgs) -> Result<RawConfig, Failure> {
     let mut raw = flags::from_cache_args(&args.cache);
+    raw.statistics.prometheus_listen = args
+        .prometheus_listen
+        .clone()
+        .map(|a| Setting::flag(a, "--prometheus-listen"));
     sampling_flag(&args.sample, &mut raw)?;
     export_flags(&args.export, &mut raw);
     let c = &mut raw.capture;
@@ -173,6 +182,21 @@ fn run_flags(args: &RunArgs) -> Result<RawConfig, Failure> {
     Ok(raw)
 }
 
+/// The Prometheus endpoint, when `statistics.prometheus_listen` asks for one.
+fn metrics(
+    config: &Config,
+    workers: usize,
+    labels: &[String],
+) -> Result<(Option<std::sync::Arc<Registry>>, Option<MetricsServer>), Failure> {
+    let Some(addr) = config.statistics.prometheus_listen else {
+        return Ok((None, None));
+    };
+    let registry = std::sync::Arc::new(Registry::new(workers, labels));
+    let server = MetricsServer::start(addr, std::sync::Arc::clone(&registry))
+        .map_err(|e| Failure::Runtime(format!("statistics endpoint on {addr}: {e}")))?;
+    Ok((Some(registry), Some(server)))
+}
+
 /// The sampling in force, as the classifier takes it.
 fn sampling_of(config: &Config) -> Sampling {
     let mode = match config.sampling.mode {
@@ -194,8 +218,11 @@ fn sampling_of(config: &Config) -> Sampling {
 fn run_convert(args: ConvertArgs, config: Config) -> Result<(), Failure> {
     let sampling = sampling_of(&config);
     let (sinks, labels) = all_sinks(&config, args.format, &args.output, sampling, true)?;
+    let workers = args.threads.unwrap_or(1).max(1);
+    let (registry, _server) = metrics(&config, workers, &labels)?;
     let options = ConvertOptions {
-        workers: args.threads.unwrap_or(1).max(1),
+        registry,
+        workers,
         files: args.files,
         cache: config.cache.clone(),
         sampling,
@@ -228,12 +255,11 @@ fn run_convert(args: ConvertArgs, config: Config) -> Result<(), Failure> {
     }
 }
 
+/// Record sinks and, for each, a label for the summary and the statistics.
+type Sinks = (Vec<Box<dyn RecordSink>>, Vec<String>);
+
 /// The sinks for the configured collectors and IPFIX file, with a label each.
-fn export_sinks(
-    config: &Config,
-    sampling: Sampling,
-    offline: bool,
-) -> Result<(Vec<Box<dyn RecordSink>>, Vec<String>), Failure> {
+fn export_sinks(config: &Config, sampling: Sampling, offline: bool) -> Result<Sinks, Failure> {
     use flowprobe::export::{
         collector_sink, ipfix_file_sink, CollectorUrl, ExportOptions, SamplingAnnouncement,
     };
@@ -290,7 +316,7 @@ fn all_sinks(
     output: &Option<std::path::PathBuf>,
     sampling: Sampling,
     offline: bool,
-) -> Result<(Vec<Box<dyn RecordSink>>, Vec<String>), Failure> {
+) -> Result<Sinks, Failure> {
     let (mut sinks, mut labels) = export_sinks(config, sampling, offline)?;
     if sinks.is_empty() || format.is_some() || output.is_some() {
         sinks.push(text_sink(format, output)?);
@@ -366,7 +392,10 @@ fn run_live(args_and_config: (RunArgs, Config)) -> Result<(), Failure> {
         ..RingConfig::default()
     };
     let sampling = sampling_of(&config);
+    let (sinks, labels) = all_sinks(&config, args.format, &args.output, sampling, false)?;
+    let (registry, _server) = metrics(&config, c.worker_threads() * c.interfaces.len(), &labels)?;
     let options = LiveOptions {
+        registry,
         interfaces: c.interfaces.clone(),
         threads: c.worker_threads(),
         backend: match c.backend {
@@ -380,7 +409,6 @@ fn run_live(args_and_config: (RunArgs, Config)) -> Result<(), Failure> {
         user: c.user.clone(),
         stats_interval: Some(config.statistics.interval).filter(|d| !d.is_zero()),
     };
-    let (sinks, labels) = all_sinks(&config, args.format, &args.output, sampling, false)?;
     let flags = StopFlags::default();
     for signal in [SIGINT, SIGTERM] {
         // A second signal while shutting down ends the process at once.

@@ -136,13 +136,11 @@ fn send(
     )])
 }
 
+type Totals = BTreeMap<(String, String), (u64, u64)>;
+type Rows = Vec<BTreeMap<String, String>>;
+
 /// Per-direction totals of the UDP records to the test port, from the CSV.
-fn totals(
-    csv: &str,
-) -> (
-    BTreeMap<(String, String), (u64, u64)>,
-    Vec<BTreeMap<String, String>>,
-) {
+fn totals(csv: &str) -> (Totals, Rows) {
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
     let rows: Vec<BTreeMap<String, String>> = lines
@@ -245,4 +243,48 @@ fn idle_flows_expire_on_time_without_traffic() {
     assert!(waited <= Duration::from_secs(5), "expired late: {waited:?}");
     let (csv, _) = probe.stop();
     assert_eq!(totals(&csv).1.len(), 10, "nothing more at shutdown");
+}
+
+/// Sums a counter family over all its rows in a Prometheus text page.
+fn metric_sum(page: &str, name: &str) -> u64 {
+    page.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[test]
+fn prometheus_counters_follow_the_capture() {
+    require_netns!();
+    let pair = NetnsPair::new("prm");
+    let probe = Probe::start(
+        &pair,
+        &["--threads", "2", "--prometheus-listen", "127.0.0.1:9109"],
+    );
+    let scrape = || {
+        pair.run_in(&pair.b, || {
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect("127.0.0.1:9109").expect("endpoint up");
+            s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+            let mut page = String::new();
+            s.read_to_string(&mut page).unwrap();
+            page
+        })
+    };
+    let before = metric_sum(&scrape(), "flowprobe_packets_metered_total");
+    send(&pair, 10, 200, 10_000);
+    // Workers publish about every 100 ms.
+    std::thread::sleep(Duration::from_millis(600));
+    let page = scrape();
+    let after = metric_sum(&page, "flowprobe_packets_metered_total");
+    assert!(
+        after >= before + 2000,
+        "metered {before} -> {after}:\n{page}"
+    );
+    assert_eq!(metric_sum(&page, "flowprobe_kernel_drops_total"), 0);
+    assert!(
+        page.contains("flowprobe_flows_active{worker=\"1\""),
+        "{page}"
+    );
+    probe.stop();
 }

@@ -41,6 +41,7 @@ fn our_totals(path: &Path) -> (Totals, u64, u64, Vec<String>) {
         workers: 1,
         sampling: Default::default(),
         progress: false,
+        registry: None,
     };
     let report = convert(&options, vec![Box::new(sink.clone())]).expect("conversion starts");
     let mut totals = Totals::new();

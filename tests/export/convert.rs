@@ -4,7 +4,6 @@
 //! for captures from `../shared/pcaps` (v5: the IPv4 part).
 
 #[path = "../common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::collections::BTreeMap;
