@@ -404,6 +404,7 @@ fn run_live(args_and_config: (RunArgs, Config)) -> Result<(), Failure> {
         },
         ring,
         filter: c.filter.clone(),
+        snaplen: c.snaplen,
         sampling,
         cache: config.cache.clone(),
         user: c.user.clone(),

@@ -59,6 +59,8 @@ pub struct LiveOptions {
     pub ring: RingConfig,
     /// tcpdump filter expression (compiled by libpcap).
     pub filter: Option<String>,
+    /// Bytes captured of each packet (libpcap; AF_PACKET rings take whole frames).
+    pub snaplen: u32,
     /// Sampling.
     pub sampling: Sampling,
     /// Timeouts and cache size (`max_flows` for all workers together).
@@ -348,7 +350,7 @@ fn spawn_libpcap(
     for (n, ifname) in options.interfaces.iter().enumerate() {
         let mut source = LibpcapSource::open(
             ifname,
-            65_535,
+            options.snaplen,
             options.ring.promiscuous,
             options.filter.as_deref(),
             options.ring.block_size * options.ring.block_count,
