@@ -31,8 +31,10 @@ const MPLS_IPV6_EXPLICIT_NULL: u32 = 2;
 
 /// Ethernet II header: destination (6), source (6), type/length (2).
 const ETHERNET_LEN: usize = 14;
+/// Type/length values below this are IEEE 802.3 lengths, not ethertypes.
+pub(super) const ETHERTYPE_MIN: u16 = 0x0600;
 
-/// Reads an Ethernet frame's MACs and follows its type field to IP.
+/// Reads an Ethernet frame's MACs and follows its type (or 802.3 length) field to IP.
 pub(super) fn ethernet(
     frame: &[u8],
     meta: &mut PacketMeta,
@@ -41,18 +43,7 @@ pub(super) fn ethernet(
     // The two reads below cannot fail once the type field at 12..14 was read.
     meta.dst_mac = array_at::<6>(frame, 0).unwrap_or_default();
     meta.src_mac = array_at::<6>(frame, 6).unwrap_or_default();
-    if type_or_len >= 0x0600 {
-        return ethertype_chain(frame, ETHERNET_LEN, type_or_len, meta);
-    }
-    // IEEE 802.3 length field: an 802.2 LLC header follows. Only SNAP (AA AA 03) can carry
-    // an ethertype, after its 3-byte OUI; every other SAP (STP 0x42, NetBIOS 0xF0, IPX
-    // 0xE0, ...) is not IP for a flow probe.
-    let llc = array_at::<3>(frame, ETHERNET_LEN).ok_or(Undecodable::TruncatedLinkLayer)?;
-    if llc != [0xaa, 0xaa, 0x03] {
-        return Err(Undecodable::NotIp);
-    }
-    let snap_type = u16_at(frame, ETHERNET_LEN + 6).ok_or(Undecodable::TruncatedLinkLayer)?;
-    ethertype_chain(frame, ETHERNET_LEN + 8, snap_type, meta)
+    ethertype_chain(frame, ETHERNET_LEN, type_or_len, meta)
 }
 
 /// Follows `ethertype`, whose payload starts at `at`, through VLAN tags, MPLS and PPPoE
@@ -80,6 +71,18 @@ pub(super) fn ethertype_chain(
             }
             ETHERTYPE_MPLS_UNICAST | ETHERTYPE_MPLS_MULTICAST => return mpls(frame, at),
             ETHERTYPE_PPPOE_SESSION => return pppoe_session(frame, at),
+            // Below 0x0600 the field is an IEEE 802.3 length (untagged or after a tag) and
+            // an 802.2 LLC header follows. Only SNAP (AA AA 03) can carry an ethertype,
+            // after its 3-byte OUI; every other SAP (STP 0x42, NetBIOS 0xF0, IPX 0xE0,
+            // ...) is not IP for a flow probe.
+            0..ETHERTYPE_MIN => {
+                let llc = array_at::<3>(frame, at).ok_or(Undecodable::TruncatedLinkLayer)?;
+                if llc != [0xaa, 0xaa, 0x03] {
+                    return Err(Undecodable::NotIp);
+                }
+                ethertype = u16_at(frame, at + 6).ok_or(Undecodable::TruncatedLinkLayer)?;
+                at += 8;
+            }
             // ARP, LLDP, PPPoE discovery, 802.1X, MACsec, ... carry no IP we can meter.
             _ => return Err(Undecodable::NotIp),
         }
@@ -211,6 +214,21 @@ mod tests {
         let meta = run(&cat(&[&ETH_MACS, &llc_snap, &IPV4_TCP_HDR, &TCP_SYN_HDR])).unwrap();
         assert_ipv4_tcp(&meta);
         assert_eq!(meta.src_mac, SRC_MAC);
+    }
+
+    #[test]
+    fn vlan_tagged_802_3_llc_snap() {
+        let tag_llc_snap: [u8; 14] = [
+            0x81, 0x00, // 802.1Q
+            0x00, 0x05, // TCI: VLAN 5
+            0x00, 0x30, // 802.3 length 48 (inside the tag)
+            0xaa, 0xaa, 0x03, // LLC: SNAP SAPs, UI
+            0x00, 0x00, 0x00, // OUI
+            0x86, 0xdd, // SNAP type: IPv6
+        ];
+        let meta = run(&cat(&[&ETH_MACS, &tag_llc_snap, &IPV6_UDP_HDR, &UDP_HDR])).unwrap();
+        assert_ipv6_udp(&meta);
+        assert_eq!(meta.key.vlan, 5);
     }
 
     #[test]

@@ -60,6 +60,8 @@ mod transport;
 mod oracle_tests;
 #[cfg(test)]
 mod test_frames;
+#[cfg(test)]
+mod tshark_tests;
 
 /// LINKTYPE_NULL: BSD loopback, 4-byte address family in the writer's byte order.
 pub const LINKTYPE_NULL: u32 = 0;

@@ -424,3 +424,40 @@ fn hostile_lengths_do_not_panic_or_overflow() {
     );
     assert_eq!(meta.key.vlan, 7);
 }
+
+/// Speed of `decode` against etherparse's lax slicing on the same mix of frames.
+/// Run: `cargo test --release --lib decode::oracle_tests::speed -- --ignored --nocapture`
+/// (the criterion bench is `benches/`' job; this is the quick number).
+#[test]
+#[ignore = "timing; run in release mode by hand"]
+fn speed() {
+    use proptest::strategy::ValueTree;
+    use std::hint::black_box;
+    use std::time::Instant;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let frames: Vec<Vec<u8>> = (0..64)
+        .map(|_| build(&spec().new_tree(&mut runner).unwrap().current()))
+        .collect();
+    let rounds = 200_000;
+    let mut meta = PacketMeta::default();
+    let start = Instant::now();
+    let mut ok = 0u64;
+    for _ in 0..rounds {
+        for f in &frames {
+            ok += u64::from(
+                decode(LINKTYPE_ETHERNET, black_box(f), f.len() as u32, &mut meta).is_ok(),
+            );
+            black_box(&meta);
+        }
+    }
+    let ours = start.elapsed().as_nanos() as f64 / (rounds * frames.len()) as f64;
+    assert_eq!(ok, (rounds * frames.len()) as u64);
+    let start = Instant::now();
+    for _ in 0..rounds {
+        for f in &frames {
+            black_box(etherparse::LaxSlicedPacket::from_ethernet(black_box(f)).is_ok());
+        }
+    }
+    let lax = start.elapsed().as_nanos() as f64 / (rounds * frames.len()) as f64;
+    eprintln!("decode: {ours:.1} ns/packet; etherparse LaxSlicedPacket: {lax:.1} ns/packet");
+}
