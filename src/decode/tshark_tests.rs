@@ -318,7 +318,7 @@ fn compare(frame: Frame<'_>, t: &HashMap<&'static str, String>) -> Vec<String> {
         ("ipv6.src", "ipv6.dst")
     };
     let tshark_addr = get(src_field).zip(get(dst_field));
-    let Err(reason) = result.map(|()| ()) else {
+    let Err(reason) = result else {
         if tshark_addr.is_none() {
             if get(src_field).is_none() {
                 diffs.push(format!(
@@ -503,7 +503,7 @@ fn captures() -> Vec<PathBuf> {
             let supported = SUPPORTED_LINK_TYPES
                 .iter()
                 .any(|lt| cols.get(3).is_some_and(|c| c.contains(&format!("({lt})"))));
-            (supported && cols.get(0).is_some_and(|f| !f.starts_with("export/")))
+            (supported && cols.first().is_some_and(|f| !f.starts_with("export/")))
                 .then(|| Path::new(PCAPS).join(cols[0]))
         })
         .collect()
