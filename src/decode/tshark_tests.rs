@@ -251,6 +251,30 @@ const DECODED_L2: &[&str] = &[
     "ppp",
 ];
 
+/// Packets (capture, 1-based packet) where flowprobe deliberately reads damaged bytes
+/// differently from tshark, with the reason. All are in fuzzed or broken captures.
+const KNOWN_DIVERGENCES: &[(&str, usize, &str)] = &[
+    (
+        "malformed/tcpdump/tests__ipv6_frag6_negative_len.pcap",
+        1,
+        "IPv6 payload length 0 without a jumbo option: flowprobe reads the captured bytes \
+         as payload (Linux BIG TCP captures look like this) and finds a later-fragment \
+         header; tshark takes the payload as empty",
+    ),
+    (
+        "malformed/suricata-verify/tests__bug-6875-01__fuzz.pcap",
+        1,
+        "damaged classic pcap: libwiretap guesses a modified-pcap record header (8 more \
+         bytes) and shifts the frame; the reader here takes the standard 16-byte header",
+    ),
+    (
+        "malformed/zeek/testing__btest__Traces__trunc__mpls-6in6-broken.pcap",
+        1088,
+        "bottom MPLS label then a first nibble of 4: flowprobe takes IPv4 (as routers do); \
+         tshark's heuristic rejects the broken header and shows data",
+    ),
+];
+
 /// Records a difference when tshark has the field and it is not `ours`.
 fn check(diffs: &mut Vec<String>, name: &str, ours: u64, theirs: Option<&str>) {
     if let Some(theirs) = theirs {
@@ -285,14 +309,23 @@ fn compare(frame: Frame<'_>, t: &HashMap<&'static str, String>) -> Vec<String> {
         return diffs; // an encapsulation flowprobe does not decapsulate
     }
     let v4 = protocols[ip_at] == "ip";
-    // tshark gives up on an IPv4 header it cannot read; it then shows no ip.src.
-    let tshark_addr = if v4 { get("ip.src") } else { get("ipv6.src") };
-    let Err(reason) = result.map(|()| ()) else {
+    // tshark stops at an IP header it cannot read whole; it then shows the source alone
+    // (destination cut, or options cut by the snaplen, which flowprobe still meters) or
+    // nothing. Only a packet with both addresses is compared field by field.
+    let (src_field, dst_field) = if v4 {
+        ("ip.src", "ip.dst")
+    } else {
+        ("ipv6.src", "ipv6.dst")
+    };
+    let tshark_addr = get(src_field).zip(get(dst_field));
+    let Err(reason) = result else {
         if tshark_addr.is_none() {
-            diffs.push(format!(
-                "tshark has no {} address, we decoded {meta:?}",
-                protocols[ip_at]
-            ));
+            if get(src_field).is_none() {
+                diffs.push(format!(
+                    "tshark has no {} address, we decoded {meta:?}",
+                    protocols[ip_at]
+                ));
+            }
             return diffs;
         }
         let k = meta.key;
@@ -470,7 +503,7 @@ fn captures() -> Vec<PathBuf> {
             let supported = SUPPORTED_LINK_TYPES
                 .iter()
                 .any(|lt| cols.get(3).is_some_and(|c| c.contains(&format!("({lt})"))));
-            (supported && cols.get(0).is_some_and(|f| !f.starts_with("export/")))
+            (supported && cols.first().is_some_and(|f| !f.starts_with("export/")))
                 .then(|| Path::new(PCAPS).join(cols[0]))
         })
         .collect()
@@ -503,6 +536,13 @@ fn every_packet_agrees_with_tshark() {
         files += 1;
         for (i, (frame, t)) in frames.iter().zip(&oracle).enumerate() {
             packets += 1;
+            let name = path.to_string_lossy();
+            if KNOWN_DIVERGENCES
+                .iter()
+                .any(|(f, n, _)| name.ends_with(f) && *n == i + 1)
+            {
+                continue;
+            }
             for d in compare(*frame, t) {
                 failures.push(format!("{} packet {}: {d}", path.display(), i + 1));
             }
@@ -512,7 +552,7 @@ fn every_packet_agrees_with_tshark() {
         "{files} captures, {packets} packets compared, {} differences",
         failures.len()
     );
-    for f in failures.iter().take(200) {
+    for f in failures.iter().take(1000) {
         eprintln!("{f}");
     }
     assert!(failures.is_empty());
