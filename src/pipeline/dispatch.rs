@@ -54,12 +54,7 @@ impl Inline {
     }
 
     fn send(&mut self, watermark: Timestamp) {
-        let ended = self.worker.take_pending();
-        let _ = self.exporter.send(ExportMessage::Records {
-            worker: 0,
-            ended,
-            watermark,
-        });
+        self.worker.send_pending(&self.exporter, 0, watermark);
     }
 }
 
@@ -146,22 +141,13 @@ impl Dispatch {
                         let mut packets = batch.packets;
                         packets.clear();
                         let _ = recycle.try_send(packets);
-                        let ended = worker.take_pending();
-                        let _ = export.send(ExportMessage::Records {
-                            worker: index,
-                            ended,
-                            watermark: worker.clock(),
-                        });
+                        let clock = worker.clock();
+                        worker.send_pending(&export, index, clock);
                         publish(&worker);
                     }
                     worker.flush();
                     publish(&worker);
-                    let ended = worker.take_pending();
-                    let _ = export.send(ExportMessage::Records {
-                        worker: index,
-                        ended,
-                        watermark: Timestamp::END,
-                    });
+                    worker.send_pending(&export, index, Timestamp::END);
                     worker.counters()
                 })?;
             senders.push(tx);

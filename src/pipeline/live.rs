@@ -250,6 +250,24 @@ fn spawn_af_packet(
                 let mut meta = PacketMeta::default();
                 let mut last_tick = Instant::now();
                 let mut kernel = Default::default();
+                // Ended records to the exporter, counters to the registry.
+                let mut report = |worker: &mut Worker,
+                                  source: &mut AfPacketSource,
+                                  classifier: &Classifier,
+                                  watermark: Timestamp| {
+                    worker.send_pending(&export, index, watermark);
+                    if let Ok(k) = source.kernel_stats() {
+                        kernel = k;
+                    }
+                    publish(
+                        &registry,
+                        index,
+                        source.ifname(),
+                        classifier,
+                        worker,
+                        kernel,
+                    );
+                };
                 let mut logged_error = false;
                 while !stop.load(Ordering::Relaxed) {
                     let polled = source.poll_packets(POLL, |p| {
@@ -269,43 +287,12 @@ fn spawn_af_packet(
                     if last_tick.elapsed() >= POLL {
                         last_tick = Instant::now();
                         worker.tick(lagged_now());
-                        let ended = worker.take_pending();
-                        let _ = export.send(ExportMessage::Records {
-                            worker: index,
-                            ended,
-                            watermark: worker.clock(),
-                        });
-                        if let Ok(k) = source.kernel_stats() {
-                            kernel = k;
-                        }
-                        publish(
-                            &registry,
-                            index,
-                            source.ifname(),
-                            &classifier,
-                            &worker,
-                            kernel,
-                        );
+                        let clock = worker.clock();
+                        report(&mut worker, &mut source, &classifier, clock);
                     }
                 }
                 worker.flush();
-                let ended = worker.take_pending();
-                let _ = export.send(ExportMessage::Records {
-                    worker: index,
-                    ended,
-                    watermark: Timestamp::END,
-                });
-                if let Ok(k) = source.kernel_stats() {
-                    kernel = k;
-                }
-                publish(
-                    &registry,
-                    index,
-                    source.ifname(),
-                    &classifier,
-                    &worker,
-                    kernel,
-                );
+                report(&mut worker, &mut source, &classifier, Timestamp::END);
             })
             .map_err(LiveError::Thread)?;
         handles.push(handle);
