@@ -199,12 +199,7 @@ fn metrics(
 
 /// The sampling in force, as the classifier takes it.
 fn sampling_of(config: &Config) -> Sampling {
-    let mode = match config.sampling.mode {
-        flowprobe::config::SamplingMode::None => SamplingMode::None,
-        flowprobe::config::SamplingMode::Deterministic => SamplingMode::Deterministic,
-        flowprobe::config::SamplingMode::Random => SamplingMode::Random,
-        flowprobe::config::SamplingMode::FlowHash => SamplingMode::FlowHash,
-    };
+    let mode = config.sampling.mode;
     if mode == SamplingMode::None || config.sampling.rate <= 1 {
         Sampling::default()
     } else {

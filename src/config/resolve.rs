@@ -28,18 +28,8 @@ pub enum Backend {
     Libpcap,
 }
 
-/// How packets or flows are sampled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SamplingMode {
-    /// Every packet is metered.
-    None,
-    /// Every N-th packet (count based).
-    Deterministic,
-    /// Each packet with probability 1/N.
-    Random,
-    /// Whole flows, chosen by a hash of the flow key, the same on every worker.
-    FlowHash,
-}
+/// How packets or flows are sampled: the classifier's own type, named here for the file.
+pub use crate::flow::sampling::SamplingMode;
 
 /// Log verbosity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
