@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::Duration;
 
-use common::Collect;
+use common::{write_generated, Collect};
 use flowprobe::flow::cache::CacheConfig;
 use flowprobe::flow::record::{EndReason, FlowRecord};
 use flowprobe::generate::{generate, write_pcap, GenConfig, GenProto, Generated};
@@ -290,18 +290,15 @@ fn short_timeouts_split_records_where_the_model_says() {
 #[test]
 fn conversion_is_byte_identical_across_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("g.pcap");
-    let g = generate(&GenConfig {
-        conversations: 500,
-        seed: 3,
-        ..GenConfig::default()
-    });
-    write_pcap(
-        &g,
-        false,
-        &mut std::io::BufWriter::new(std::fs::File::create(&pcap).unwrap()),
-    )
-    .unwrap();
+    let (pcap, _) = write_generated(
+        dir.path(),
+        "g.pcap",
+        &GenConfig {
+            conversations: 500,
+            seed: 3,
+            ..GenConfig::default()
+        },
+    );
     let outputs: Vec<Vec<u8>> = ["1", "1", "2", "3"]
         .iter()
         .map(|threads| {
@@ -339,18 +336,15 @@ fn conversion_is_byte_identical_across_runs() {
 fn prometheus_counters_change_while_converting() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("g.pcap");
-    let g = generate(&GenConfig {
-        conversations: 20_000,
-        seed: 5,
-        ..GenConfig::default()
-    });
-    write_pcap(
-        &g,
-        false,
-        &mut std::io::BufWriter::new(std::fs::File::create(&pcap).unwrap()),
-    )
-    .unwrap();
+    let (pcap, g) = write_generated(
+        dir.path(),
+        "g.pcap",
+        &GenConfig {
+            conversations: 20_000,
+            seed: 5,
+            ..GenConfig::default()
+        },
+    );
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

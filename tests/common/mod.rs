@@ -192,3 +192,16 @@ pub fn tshark_totals(path: &Path) -> Result<Totals, String> {
     }
     Ok(totals)
 }
+
+/// Generates a capture with `config` and writes it as `name` (microsecond pcap) in `dir`.
+pub fn write_generated(
+    dir: &Path,
+    name: &str,
+    config: &flowprobe::generate::GenConfig,
+) -> (PathBuf, flowprobe::generate::Generated) {
+    let path = dir.join(name);
+    let g = flowprobe::generate::generate(config);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    flowprobe::generate::write_pcap(&g, false, &mut out).unwrap();
+    (path, g)
+}

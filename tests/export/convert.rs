@@ -11,7 +11,8 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::process::Command;
 
-use flowprobe::generate::{generate, write_pcap, GenConfig};
+use common::write_generated;
+use flowprobe::generate::GenConfig;
 
 use super::helpers::have_tool;
 use super::nfcapd::{parse_rows, Direction, Nfcapd};
@@ -70,18 +71,15 @@ fn generated_capture_totals_through_nfcapd_equal_the_generator() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("g.pcap");
-    let g = generate(&GenConfig {
-        conversations: 2000,
-        seed: 11,
-        ..GenConfig::default()
-    });
-    write_pcap(
-        &g,
-        false,
-        &mut std::io::BufWriter::new(std::fs::File::create(&pcap).unwrap()),
-    )
-    .unwrap();
+    let (pcap, g) = write_generated(
+        dir.path(),
+        "g.pcap",
+        &GenConfig {
+            conversations: 2000,
+            seed: 11,
+            ..GenConfig::default()
+        },
+    );
     let mut truth: BTreeMap<Direction, (u64, u64)> = BTreeMap::new();
     for p in &g.packets {
         let c = &g.conversations[p.conversation as usize];
