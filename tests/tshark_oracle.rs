@@ -132,6 +132,18 @@ const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
          record carries the destination in the IP header, as routers export it",
     ),
     (
+        "edge/tcpdump/tests__arista_ether.pcap",
+        "Arista timestamp headers of versions 0x0011 and 0x0111: tshark calls the version \
+         unknown and stops; flowprobe (like tcpdump, whose test capture this is) reads the \
+         64-bit timestamp and goes on to the VLAN, MPLS and IP headers behind it",
+    ),
+    (
+        "edge/akvorado/outlet__flow__decoder__testdata__mpls-eompls-cw.pcap",
+        "an Ethernet pseudowire with a control word (the file's name says so): tshark's \
+         heuristic takes it for one without and reads the customer MACs 4 bytes early; \
+         flowprobe skips the control word and finds the IPv4 packet",
+    ),
+    (
         "edge/tcpdump/tests__ipv6_39_byte_header.pcap",
         "an IPv6 header cut at 39 bytes: tshark shows the source address it could read; a \
          flow needs both addresses, so flowprobe counts the frame as truncated_ip",
