@@ -3,14 +3,12 @@
 //! totals must equal the truth exactly: the generator's for generated captures, tshark's
 //! for captures from `../shared/pcaps` (v5: the IPv4 part).
 
-#[path = "../common/mod.rs"]
-mod common;
-
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
 use std::process::Command;
 
+use super::common;
 use common::write_generated;
 use flowprobe::generate::GenConfig;
 

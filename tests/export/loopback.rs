@@ -109,3 +109,59 @@ fn ipv6_collector_url_works() {
     let flows: u32 = msgs.iter().map(|m| ipfix_data_records(m).1).sum();
     assert_eq!(flows, 500);
 }
+
+#[test]
+fn every_message_of_a_million_packet_conversion_arrives() {
+    use std::process::Command;
+    let dir = tempfile::tempdir().unwrap();
+    let config = flowprobe::generate::GenConfig {
+        conversations: 100_000,
+        seed: 21,
+        span: std::time::Duration::from_secs(300),
+        ..Default::default()
+    };
+    let (pcap, g) = super::common::write_generated(dir.path(), "million.pcap", &config);
+    assert!(g.packets.len() > 900_000, "{} packets", g.packets.len());
+    let rx = Receiver::start(false);
+    let collector = rx.addr;
+    let out = Command::new(env!("CARGO_BIN_EXE_flowprobe"))
+        .arg("convert")
+        .arg(&pcap)
+        .args(["--collector", &format!("ipfix://{}", rx.addr)])
+        .output()
+        .unwrap();
+    let msgs = rx.stop();
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{summary}");
+    let number_after = |label: &str| -> u64 {
+        let line = summary
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("{label} in {summary}"));
+        line[label.len() + line.find(label).unwrap()..]
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .trim_end_matches(',')
+            .parse()
+            .unwrap()
+    };
+    let exported = number_after("flows exported");
+    let sent = number_after(&format!("export ipfix://{collector}:"));
+    assert_eq!(
+        msgs.len() as u64,
+        sent,
+        "every message the probe sent arrived"
+    );
+    // Sequence numbers count data records before each message (RFC 7011 3.1): no gap.
+    let mut data_so_far = 0u32;
+    let mut flows = 0u64;
+    for m in &msgs {
+        let seq = u32::from_be_bytes([m[8], m[9], m[10], m[11]]);
+        assert_eq!(seq, data_so_far, "sequence gap");
+        let (data, f) = ipfix_data_records(m);
+        data_so_far = data_so_far.wrapping_add(data);
+        flows += u64::from(f);
+    }
+    assert_eq!(flows, exported, "every flow record arrived");
+}

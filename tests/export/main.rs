@@ -6,6 +6,8 @@
 //! they print "skipped: <tool> not installed" and return.
 
 mod collector_down;
+#[path = "../common/mod.rs"]
+mod common;
 mod convert;
 mod helpers;
 mod loopback;
