@@ -80,13 +80,14 @@ if "$FLOWPROBE" convert --help | grep -q -- '--ipfix-file'; then
 else
     IPFIX=0
 fi
-# nfpcapd: -e active,inactive seconds; -B node cache (default 524288, raised to hold all).
+# nfpcapd: -e active,inactive seconds; its node cache at the default (524288 flows).
 add "nfpcapd -r -w (nfdump $(nfdump -V 2>&1 | grep -o '[0-9][0-9.]*' | head -1))" \
-    "rm -rf '$WORK/nfpcapd' && mkdir '$WORK/nfpcapd' && nfpcapd -r '$CAPTURE' -w '$WORK/nfpcapd' -e 1800,15 -B 1048576 >/dev/null 2>&1"
-# softflowd: -d foreground (exits at end of file), -v 10 IPFIX, -m cache size,
-# -t timeouts as flowprobe's, pid and control socket in the work directory.
+    "rm -rf '$WORK/nfpcapd' && mkdir '$WORK/nfpcapd' && nfpcapd -r '$CAPTURE' -w '$WORK/nfpcapd' -e 1800,15 >/dev/null 2>&1"
+# softflowd: -d foreground, -v 10 IPFIX, -m cache size, -t timeouts as flowprobe's.
+# -c none: with a control socket softflowd keeps running after the end of the file,
+# waiting for commands; without one it flushes every flow and exits.
 add "softflowd -r -n (IPFIX over UDP)" \
-    "softflowd -d -r '$CAPTURE' -n 127.0.0.1:$PORT -v 10 -m 1048576 -p '$WORK/sf.pid' -c '$WORK/sf.ctl' -t general=15 -t tcp=15 -t tcp.rst=5 -t tcp.fin=5 -t udp=15 -t icmp=15 -t maxlife=1800 >/dev/null 2>&1"
+    "softflowd -d -r '$CAPTURE' -n 127.0.0.1:$PORT -v 10 -m 1048576 -p '$WORK/sf.pid' -c none -t general=15 -t tcp=15 -t tcp.rst=5 -t tcp.fin=5 -t udp=15 -t icmp=15 -t maxlife=1800 >/dev/null 2>&1"
 
 # --- alternating runs --------------------------------------------------------------------
 # One line per run: name<TAB>wall s<TAB>cpu s<TAB>peak RSS kB
@@ -95,7 +96,12 @@ RESULTS=$WORK/results.tsv
 run_one() {
     local name=$1 start end
     start=$(date +%s%N)
-    /usr/bin/time -f '%U %S %M' -o "$WORK/time.out" bash -c "${CMDS[$name]}"
+    # A tool that hangs fails the script instead of stalling it (TOOL_TIMEOUT seconds).
+    if ! /usr/bin/time -f '%U %S %M' -o "$WORK/time.out" \
+        timeout "${TOOL_TIMEOUT:-120}" bash -c "${CMDS[$name]}" </dev/null; then
+        echo "compare.sh: failed or timed out: ${CMDS[$name]}" >&2
+        exit 1
+    fi
     end=$(date +%s%N)
     read -r user sys rss <"$WORK/time.out"
     printf '%s\t%s\t%s\t%s\n' "$name" \
