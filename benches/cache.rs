@@ -78,7 +78,11 @@ fn bench_update(c: &mut Criterion) {
                 }
             })
         });
-        assert_eq!(cache.len(), n as usize, "no flow may end in the update bench");
+        assert_eq!(
+            cache.len(),
+            n as usize,
+            "no flow may end in the update bench"
+        );
         assert!(out.is_empty());
     }
     group.finish();

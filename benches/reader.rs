@@ -26,8 +26,12 @@ fn capture() -> (Arc<[u8]>, u64) {
 
 fn open_memory(bytes: &Arc<[u8]>) -> CaptureFile {
     let len = bytes.len() as u64;
-    CaptureFile::from_reader("memory".into(), Box::new(Cursor::new(bytes.clone())), Some(len))
-        .expect("generated capture opens")
+    CaptureFile::from_reader(
+        "memory".into(),
+        Box::new(Cursor::new(bytes.clone())),
+        Some(len),
+    )
+    .expect("generated capture opens")
 }
 
 fn read_all(mut file: CaptureFile) -> u64 {
@@ -46,7 +50,10 @@ fn bench_reader(c: &mut Criterion) {
     } else {
         std::env::temp_dir()
     };
-    let path = dir.join(format!("flowprobe-bench-reader-{}.pcap", std::process::id()));
+    let path = dir.join(format!(
+        "flowprobe-bench-reader-{}.pcap",
+        std::process::id()
+    ));
     std::fs::write(&path, &bytes).expect("write the bench capture");
 
     let mut group = c.benchmark_group("reader");

@@ -4,8 +4,10 @@
 //! packet of a flow, both directions, to the same worker.
 //!
 //! # Expiry without scanning
-//! Records live in a slab; a hash map finds a key's slot. Each slot is on two intrusive
-//! doubly linked lists:
+//! Records live in a slab; a hash table of slab indexes finds a key's slot (the key is
+//! stored once, in the slot: the table holds 4-byte indexes, so at 1M flows it costs
+//! about 10 MB rather than the 110 MB of a `HashMap<FlowKey, u32>`). Each slot is on two
+//! intrusive doubly linked lists:
 //! - an *idle list* for its timeout class (TCP and others, UDP, ICMP, TCP after FIN/RST),
 //!   kept in last-packet order by moving a slot to the tail on every packet. Since all
 //!   slots of one list share one timeout, the head is always the first to expire;
@@ -28,10 +30,10 @@
 //! - lack of resources: the shard is full; the least recently seen record makes room;
 //! - forced end: `flush`, at end of input or shutdown.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
+use std::hash::{BuildHasher, BuildHasherDefault};
 use std::time::Duration;
 
+use hashbrown::HashTable;
 use rustc_hash::FxHasher;
 
 use super::key::{FlowKey, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, PROTO_UDPLITE};
@@ -149,7 +151,8 @@ type FxBuild = BuildHasherDefault<FxHasher>;
 pub struct FlowCache {
     config: CacheConfig,
     idle_by_class: [Duration; CLASSES],
-    map: HashMap<FlowKey, u32, FxBuild>,
+    /// Slab indexes, hashed by their slot's key (FxHash).
+    map: HashTable<u32>,
     slots: Vec<Slot>,
     free: Vec<u32>,
     idle_lists: [List; CLASSES],
@@ -170,7 +173,7 @@ impl FlowCache {
         FlowCache {
             config,
             idle_by_class,
-            map: HashMap::default(),
+            map: HashTable::new(),
             slots: Vec::new(),
             free: Vec::new(),
             idle_lists: [List::EMPTY; CLASSES],
@@ -213,7 +216,12 @@ impl FlowCache {
         self.stats.packets += 1;
         self.stats.octets += u64::from(meta.octets);
         let ended = meta.key.proto == PROTO_TCP && meta.tcp_flags & (TCP_FIN | TCP_RST) != 0;
-        let mut found = self.map.get(&meta.key).copied();
+        let hash = hash_key(&meta.key);
+        let slots = &self.slots;
+        let mut found = self
+            .map
+            .find(hash, |&i| slots[i as usize].record.key == meta.key)
+            .copied();
         if let Some(index) = found {
             // `expire` above ended every due record; this keeps the split exact even for a
             // caller that expires less often.
@@ -277,7 +285,9 @@ impl FlowCache {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.map.insert(meta.key, index);
+        let slots = &self.slots;
+        self.map
+            .insert_unique(hash, index, |&i| hash_key(&slots[i as usize].record.key));
         self.idle_push_back(index, class);
         self.active_push_back(index);
         self.stats.created += 1;
@@ -358,7 +368,9 @@ impl FlowCache {
         self.active_unlink(index);
         let mut record = self.slots[index as usize].record;
         record.end_reason = reason;
-        self.map.remove(&record.key);
+        if let Ok(entry) = self.map.find_entry(hash_key(&record.key), |&i| i == index) {
+            entry.remove();
+        }
         self.free.push(index);
         self.stats.ended[reason as usize - 1] += 1;
         Ended { at, record }
@@ -426,6 +438,12 @@ impl FlowCache {
             self.slots[next as usize].active.prev = prev;
         }
     }
+}
+
+/// The hash the table files a key under.
+#[inline]
+fn hash_key(key: &FlowKey) -> u64 {
+    FxBuild::default().hash_one(key)
 }
 
 fn class_of(key: &FlowKey) -> usize {
