@@ -18,6 +18,9 @@ pub struct Cli {
     /// Less log output (errors only).
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Config file (TOML, see probe.toml.example); options given as flags win over it.
+    #[arg(short = 'c', long = "config", value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -28,8 +31,14 @@ Examples:
   flowprobe convert capture.pcap                      records as a table (CSV when piped)
   flowprobe convert a.pcapng b.pcapng --format json -o flows.json
   flowprobe convert day1.pcap --idle-timeout 30s --active-timeout 5m
+  flowprobe convert day1.pcap --collector ipfix://127.0.0.1:4739 --collector v5://[::1]:2055
+  flowprobe convert day1.pcap --ipfix-file day1.ipfix
   flowprobe run -i eth1 -f csv -o flows.csv            capture live until Ctrl-C
+  flowprobe run -i eth1 --collector ipfix://10.0.0.5:4739 --sample flow:8
   flowprobe generate -o test.pcap --conversations 100000   a synthetic capture
+  flowprobe check-config probe.toml                  validate a config file
+  flowprobe check-config --print probe.toml          ... and show every value in force
+  flowprobe -c probe.toml convert day1.pcap          options from a file (flags still win)
 
 Exit status: 0 ok, 1 runtime error (e.g. a damaged capture file), 2 usage or config error.";
 
@@ -42,6 +51,20 @@ pub enum Command {
     Run(RunArgs),
     /// Write a deterministic synthetic capture (for tests, benchmarks and demos).
     Generate(GenerateArgs),
+    /// Validate a config file: exit 0 if it is valid, 2 with every problem (key, value,
+    /// line) if not.
+    CheckConfig(CheckConfigArgs),
+}
+
+/// `flowprobe check-config`.
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {
+    /// The config file to check.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Print the resolved configuration (every option, defaults included) as TOML.
+    #[arg(long)]
+    pub print: bool,
 }
 
 /// Capture backends.
@@ -57,14 +80,15 @@ pub enum BackendArg {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Interface to capture on; repeat for several (each records its own ifindex).
-    #[arg(short = 'i', long = "interface", required = true, value_name = "IFACE")]
+    /// Required here or as `capture.interfaces` in the config file.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
     pub interfaces: Vec<String>,
     /// Worker threads per interface [default: online CPUs].
     #[arg(long, short = 't', value_name = "N")]
     pub threads: Option<usize>,
-    /// Capture backend.
-    #[arg(long, value_enum, default_value = "af-packet")]
-    pub backend: BackendArg,
+    /// Capture backend [default: af-packet].
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
     /// Capture filter in tcpdump syntax (needs the libpcap feature to compile it).
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<String>,
@@ -74,6 +98,9 @@ pub struct RunArgs {
     /// Drop root to this user once the capture sockets are open.
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
+    /// Serve counters in Prometheus text format at this address (e.g. 127.0.0.1:9109).
+    #[arg(long, value_name = "ADDR")]
+    pub prometheus_listen: Option<String>,
     /// Log a statistics line this often (e.g. 60s); SIGUSR1 logs one at any time.
     #[arg(long, value_name = "DURATION")]
     pub stats_interval: Option<String>,
@@ -98,6 +125,9 @@ pub struct RunArgs {
     /// Timeouts and cache size.
     #[command(flatten)]
     pub cache: CacheArgs,
+    /// Export.
+    #[command(flatten)]
+    pub export: ExportArgs,
 }
 
 /// `flowprobe generate`.
@@ -158,6 +188,37 @@ pub struct CacheArgs {
     pub max_flows: Option<usize>,
 }
 
+/// Where records are exported, shared by `convert` and `run`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ExportArgs {
+    /// Export to a collector; repeat for several: ipfix://HOST:PORT (UDP),
+    /// ipfix+tcp://HOST:PORT, v9://HOST:PORT, v5://HOST:PORT; IPv6 as ipfix://[::1]:4739.
+    #[arg(long = "collector", value_name = "URL")]
+    pub collectors: Vec<String>,
+    /// Write an IPFIX file (RFC 5655).
+    #[arg(long, value_name = "PATH")]
+    pub ipfix_file: Option<PathBuf>,
+    /// IPFIX observation domain / NetFlow v9 source id [default: 0].
+    #[arg(long, value_name = "ID")]
+    pub observation_domain: Option<u32>,
+    /// Resend templates (and options records) this often over UDP [default: 60s].
+    #[arg(long, value_name = "DURATION")]
+    pub template_refresh: Option<String>,
+    /// Resend templates after this many messages over UDP; 0 = never [default: 100].
+    #[arg(long, value_name = "N")]
+    pub template_refresh_packets: Option<u32>,
+    /// Largest export message [default: 1452, fits a 1500-byte MTU over IPv6].
+    #[arg(long, value_name = "SIZE")]
+    pub max_message_size: Option<String>,
+    /// UDP socket send buffer [default: the system's].
+    #[arg(long, value_name = "SIZE")]
+    pub udp_send_buffer: Option<String>,
+    /// UDP messages per second per collector; 0 = unpaced [default: 4000 for convert,
+    /// unpaced for run].
+    #[arg(long, value_name = "N")]
+    pub pace: Option<u32>,
+}
+
 /// `flowprobe convert`.
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
@@ -173,6 +234,9 @@ pub struct ConvertArgs {
     /// Timeouts and cache size.
     #[command(flatten)]
     pub cache: CacheArgs,
+    /// Export.
+    #[command(flatten)]
+    pub export: ExportArgs,
     /// Sampling: none, N (deterministic 1-in-N), random:N, flow:N (whole flows).
     #[arg(long, value_name = "SPEC")]
     pub sample: Option<String>,
@@ -180,6 +244,10 @@ pub struct ConvertArgs {
     /// [default: 1]
     #[arg(long, short = 't', value_name = "N")]
     pub threads: Option<usize>,
+    /// Serve counters in Prometheus text format at this address while converting
+    /// (e.g. 127.0.0.1:9109).
+    #[arg(long, value_name = "ADDR")]
+    pub prometheus_listen: Option<String>,
     /// Never draw a progress bar (it is drawn only when stderr is a terminal).
     #[arg(long)]
     pub no_progress: bool,

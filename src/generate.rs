@@ -164,6 +164,7 @@ fn v4_addr(index: u32) -> Ipv4Addr {
 }
 
 fn v6_addr(index: u32) -> Ipv6Addr {
+    // +1 keeps ::0 out of use; index 0xffff wraps to it, still unique in its /64.
     Ipv6Addr::new(
         0x2001,
         0xdb8,
@@ -172,7 +173,7 @@ fn v6_addr(index: u32) -> Ipv6Addr {
         0,
         0,
         0,
-        (index & 0xffff) as u16 + 1,
+        ((index & 0xffff) as u16).wrapping_add(1),
     )
 }
 

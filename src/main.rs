@@ -3,16 +3,20 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use flowprobe::cli::{CacheArgs, Cli, Command, ConvertArgs, FormatArg, GenerateArgs, RunArgs};
-use flowprobe::config::parse_duration;
+use flowprobe::cli::{
+    CheckConfigArgs, Cli, Command, ConvertArgs, ExportArgs, FormatArg, GenerateArgs, RunArgs,
+};
+use flowprobe::config::{flags, load, parse_duration, Config, Quantity, RawConfig, Setting};
 use flowprobe::export::text::{TextFormat, TextSink};
 use flowprobe::export::RecordSink;
-use flowprobe::flow::cache::CacheConfig;
+use flowprobe::flow::sampling::{Sampling, SamplingMode};
 use flowprobe::pipeline::convert::{convert, ConvertOptions};
+use flowprobe::pipeline::metrics::{MetricsServer, Registry};
 
 /// Exit status for a runtime error.
 const EXIT_RUNTIME: u8 = 1;
@@ -23,9 +27,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
     let result = match cli.command {
-        Command::Convert(args) => run_convert(args),
-        Command::Run(args) => run_live(args),
+        Command::Convert(args) => convert_flags(&args)
+            .and_then(|flags| config(cli.config.as_deref(), cli.verbose, cli.quiet, flags))
+            .and_then(|config| run_convert(args, config)),
+        Command::Run(args) => run_flags(&args)
+            .and_then(|flags| config(cli.config.as_deref(), cli.verbose, cli.quiet, flags))
+            .and_then(|config| run_live((args, config))),
         Command::Generate(args) => run_generate(args),
+        Command::CheckConfig(args) => run_check_config(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -45,54 +54,180 @@ enum Failure {
     Runtime(String),
 }
 
-fn cache_config(args: &CacheArgs) -> Result<CacheConfig, Failure> {
-    let d = |name: &str, v: &Option<String>| -> Result<Option<std::time::Duration>, Failure> {
-        v.as_deref()
-            .map(parse_duration)
-            .transpose()
-            .map_err(|e| Failure::Usage(format!("--{name}: {e}")))
-    };
-    let mut c = CacheConfig::default();
-    if let Some(t) = d("idle-timeout", &args.idle_timeout)? {
-        c.idle_timeout = t;
-        c.udp_idle_timeout = t;
-        c.icmp_idle_timeout = t;
-    }
-    if let Some(t) = d("udp-idle-timeout", &args.udp_idle_timeout)? {
-        c.udp_idle_timeout = t;
-    }
-    if let Some(t) = d("icmp-idle-timeout", &args.icmp_idle_timeout)? {
-        c.icmp_idle_timeout = t;
-    }
-    if let Some(t) = d("active-timeout", &args.active_timeout)? {
-        c.active_timeout = t;
-    }
-    if let Some(t) = d("tcp-end-grace", &args.tcp_end_grace)? {
-        c.tcp_end_grace = t;
-    }
-    if let Some(n) = args.max_flows {
-        if n == 0 {
-            return Err(Failure::Usage("--max-flows: must be at least 1".into()));
-        }
-        c.max_flows = n;
-    }
-    Ok(c)
+/// The running configuration: defaults < the `-c` file < `flags` (and `-v`/`-q`).
+/// Sets the log level it asks for.
+fn config(
+    file: Option<&Path>,
+    verbose: u8,
+    quiet: bool,
+    mut flags: RawConfig,
+) -> Result<Config, Failure> {
+    flags.logging = flags::logging_from_flags(verbose, quiet);
+    let config = load(file, flags)
+        .map_err(|e| Failure::Usage(e.to_string().replace('\n', "\nflowprobe: ")))?;
+    log::set_max_level(config.logging.level.filter());
+    Ok(config)
 }
 
-fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
-    let cache = cache_config(&args.cache)?;
-    let sinks: Vec<Box<dyn RecordSink>> = vec![text_sink(args.format, &args.output)?];
+fn run_check_config(args: CheckConfigArgs) -> Result<(), Failure> {
+    let config = load(Some(&args.file), RawConfig::default())
+        .map_err(|e| Failure::Usage(e.to_string().replace('\n', "\nflowprobe: ")))?;
+    if args.print {
+        print!("{}", config.to_toml());
+    } else {
+        println!("{}: ok", args.file.display());
+    }
+    Ok(())
+}
+
+/// `--sample` into the raw shape (the mode's canonical name and the rate).
+fn sampling_flag(spec: &Option<String>, raw: &mut RawConfig) -> Result<(), Failure> {
+    let Some(spec) = spec else { return Ok(()) };
+    let sampling: Sampling = spec
+        .parse()
+        .map_err(|e| Failure::Usage(format!("--sample: {e}")))?;
+    let mode = match sampling.mode {
+        SamplingMode::None => "none",
+        SamplingMode::Deterministic => "deterministic",
+        SamplingMode::Random => "random",
+        SamplingMode::FlowHash => "flow-hash",
+    };
+    raw.sampling.mode = Some(Setting::flag(mode, "--sample"));
+    raw.sampling.rate = Some(Setting::flag(i64::from(sampling.interval), "--sample"));
+    Ok(())
+}
+
+/// The export flags into the raw shape.
+fn export_flags(args: &ExportArgs, raw: &mut RawConfig) {
+    let e = &mut raw.export;
+    if !args.collectors.is_empty() {
+        e.collectors = Some(Setting::flag_list(args.collectors.clone(), "--collector"));
+    }
+    let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
+    e.ipfix_file = path(&args.ipfix_file).map(|p| Setting::flag(p, "--ipfix-file"));
+    e.observation_domain_id = args
+        .observation_domain
+        .map(|n| Setting::flag(i64::from(n), "--observation-domain"));
+    e.template_refresh = args
+        .template_refresh
+        .clone()
+        .map(|v| Setting::flag(Quantity(v), "--template-refresh"));
+    e.template_refresh_packets = args
+        .template_refresh_packets
+        .map(|n| Setting::flag(i64::from(n), "--template-refresh-packets"));
+    e.max_message_size = args
+        .max_message_size
+        .clone()
+        .map(|v| Setting::flag(Quantity(v), "--max-message-size"));
+    e.udp_send_buffer = args
+        .udp_send_buffer
+        .clone()
+        .map(|v| Setting::flag(Quantity(v), "--udp-send-buffer"));
+    e.pace = args.pace.map(|n| Setting::flag(i64::from(n), "--pace"));
+}
+
+fn convert_flags(args: &ConvertArgs) -> Result<RawConfig, Failure> {
+    let mut raw = flags::from_cache_args(&args.cache);
+    raw.statistics.prometheus_listen = args
+        .prometheus_listen
+        .clone()
+        .map(|a| Setting::flag(a, "--prometheus-listen"));
+    sampling_flag(&args.sample, &mut raw)?;
+    export_flags(&args.export, &mut raw);
+    Ok(raw)
+}
+
+fn run_flags(args: &RunArgs) -> Result<RawConfig, Failure> {
+    let mut raw = flags::from_cache_args(&args.cache);
+    raw.statistics.prometheus_listen = args
+        .prometheus_listen
+        .clone()
+        .map(|a| Setting::flag(a, "--prometheus-listen"));
+    sampling_flag(&args.sample, &mut raw)?;
+    export_flags(&args.export, &mut raw);
+    let c = &mut raw.capture;
+    if !args.interfaces.is_empty() {
+        c.interfaces = Some(Setting::flag_list(args.interfaces.clone(), "--interface"));
+    }
+    c.threads = args
+        .threads
+        .map(|n| Setting::flag(i64::try_from(n).unwrap_or(i64::MAX), "--threads"));
+    c.backend = args.backend.map(|b| {
+        let name = match b {
+            flowprobe::cli::BackendArg::AfPacket => "af-packet",
+            flowprobe::cli::BackendArg::Libpcap => "libpcap",
+        };
+        Setting::flag(name, "--backend")
+    });
+    c.filter = args.filter.clone().map(|f| Setting::flag(f, "--filter"));
+    c.user = args.user.clone().map(|u| Setting::flag(u, "--user"));
+    if args.no_promisc {
+        c.promiscuous = Some(Setting::flag(false, "--no-promisc"));
+    }
+    c.ring_block_size = args
+        .ring_block_size
+        .clone()
+        .map(|v| Setting::flag(Quantity(v), "--ring-block-size"));
+    c.ring_block_count = args
+        .ring_blocks
+        .map(|n| Setting::flag(i64::try_from(n).unwrap_or(i64::MAX), "--ring-blocks"));
+    c.ring_block_timeout = args
+        .ring_block_timeout
+        .clone()
+        .map(|v| Setting::flag(Quantity(v), "--ring-block-timeout"));
+    raw.statistics.interval = args
+        .stats_interval
+        .clone()
+        .map(|v| Setting::flag(Quantity(v), "--stats-interval"));
+    Ok(raw)
+}
+
+/// The Prometheus endpoint, when `statistics.prometheus_listen` asks for one.
+fn metrics(
+    config: &Config,
+    workers: usize,
+    labels: &[String],
+) -> Result<(Option<std::sync::Arc<Registry>>, Option<MetricsServer>), Failure> {
+    let Some(addr) = config.statistics.prometheus_listen else {
+        return Ok((None, None));
+    };
+    let registry = std::sync::Arc::new(Registry::new(workers, labels));
+    let server = MetricsServer::start(addr, std::sync::Arc::clone(&registry))
+        .map_err(|e| Failure::Runtime(format!("statistics endpoint on {addr}: {e}")))?;
+    Ok((Some(registry), Some(server)))
+}
+
+/// The sampling in force, as the classifier takes it.
+fn sampling_of(config: &Config) -> Sampling {
+    let mode = config.sampling.mode;
+    if mode == SamplingMode::None || config.sampling.rate <= 1 {
+        Sampling::default()
+    } else {
+        Sampling {
+            mode,
+            interval: config.sampling.rate,
+        }
+    }
+}
+
+fn run_convert(args: ConvertArgs, config: Config) -> Result<(), Failure> {
+    let sampling = sampling_of(&config);
+    let (sinks, labels) = all_sinks(&config, args.format, &args.output, sampling, true)?;
+    let workers = args.threads.unwrap_or(1).max(1);
+    let (registry, _server) = metrics(&config, workers, &labels)?;
     let options = ConvertOptions {
-        workers: args.threads.unwrap_or(1).max(1),
+        registry,
+        workers,
         files: args.files,
-        cache,
-        sampling: sampling(&args.sample)?,
+        cache: config.cache.clone(),
+        sampling,
         progress: !args.no_progress && io::stderr().is_terminal(),
     };
     let report =
         convert(&options, sinks).map_err(|e| Failure::Runtime(format!("cannot start: {e}")))?;
     if log::log_enabled!(log::Level::Warn) {
         eprint!("{}", report.counters.summary());
+        eprint!("{}", sink_summary(&report.exporter, &labels));
     }
     if report.exporter.packets != report.counters.metered {
         return Err(Failure::Runtime(format!(
@@ -115,10 +250,100 @@ fn run_convert(args: ConvertArgs) -> Result<(), Failure> {
     }
 }
 
-fn sampling(spec: &Option<String>) -> Result<flowprobe::flow::sampling::Sampling, Failure> {
-    spec.as_deref()
-        .map_or(Ok(Default::default()), str::parse)
-        .map_err(|e| Failure::Usage(format!("--sample: {e}")))
+/// Record sinks and, for each, a label for the summary and the statistics.
+type Sinks = (Vec<Box<dyn RecordSink>>, Vec<String>);
+
+/// The sinks for the configured collectors and IPFIX file, with a label each.
+fn export_sinks(config: &Config, sampling: Sampling, offline: bool) -> Result<Sinks, Failure> {
+    use flowprobe::export::{
+        collector_sink, ipfix_file_sink, CollectorUrl, ExportOptions, SamplingAnnouncement,
+    };
+
+    let e = &config.export;
+    let usage = |what: &str, err: &dyn std::fmt::Display| Failure::Usage(format!("{what}: {err}"));
+    let opts = ExportOptions {
+        observation_domain_id: e.observation_domain_id,
+        template_refresh: e.template_refresh,
+        template_refresh_packets: e.template_refresh_packets,
+        max_message_size: usize::try_from(e.max_message_size).unwrap_or(usize::MAX),
+        udp_send_buffer: Some(usize::try_from(e.udp_send_buffer).unwrap_or(usize::MAX))
+            .filter(|&n| n > 0),
+        // Pacing keeps a conversion from overrunning a collector; live traffic paces itself.
+        pacing: if offline && e.pace > 0 {
+            Some(e.pace)
+        } else {
+            None
+        },
+        sampling: match sampling.mode {
+            SamplingMode::None => SamplingAnnouncement::None,
+            SamplingMode::Deterministic => SamplingAnnouncement::Deterministic {
+                interval: sampling.interval,
+            },
+            SamplingMode::Random => SamplingAnnouncement::Random {
+                interval: sampling.interval,
+            },
+            SamplingMode::FlowHash => SamplingAnnouncement::FlowHash {
+                interval: sampling.interval,
+            },
+        },
+        ..ExportOptions::default()
+    };
+    let mut sinks = Vec::new();
+    let mut labels = Vec::new();
+    for text in &e.collectors {
+        let url: CollectorUrl = text
+            .parse()
+            .map_err(|err| usage("export.collectors", &err))?;
+        sinks.push(collector_sink(&url, &opts).map_err(|err| usage("export.collectors", &err))?);
+        labels.push(url.to_string());
+    }
+    if let Some(path) = &e.ipfix_file {
+        sinks.push(ipfix_file_sink(path, &opts).map_err(|err| Failure::Runtime(err.to_string()))?);
+        labels.push(path.display().to_string());
+    }
+    Ok((sinks, labels))
+}
+
+/// Export and text sinks of a run: text when asked for (`-f`/`-o`) or when nothing else is.
+fn all_sinks(
+    config: &Config,
+    format: Option<FormatArg>,
+    output: &Option<std::path::PathBuf>,
+    sampling: Sampling,
+    offline: bool,
+) -> Result<Sinks, Failure> {
+    let (mut sinks, mut labels) = export_sinks(config, sampling, offline)?;
+    if sinks.is_empty() || format.is_some() || output.is_some() {
+        sinks.push(text_sink(format, output)?);
+        labels.push(
+            output
+                .as_ref()
+                .map_or("standard output".into(), |p| p.display().to_string()),
+        );
+    }
+    Ok((sinks, labels))
+}
+
+/// One line per export sink: what it sent and lost.
+fn sink_summary(
+    report: &flowprobe::pipeline::exporter::ExporterReport,
+    labels: &[String],
+) -> String {
+    let mut s = String::new();
+    for (stats, label) in report.sinks.iter().zip(labels) {
+        if stats.messages == 0
+            && stats.records == 0
+            && stats.send_errors == 0
+            && stats.records_lost == 0
+        {
+            continue;
+        }
+        s.push_str(&format!(
+            "export {label}: {} messages, {} records, {} bytes, {} send errors, {} records lost, {} not exportable\n",
+            stats.messages, stats.records, stats.bytes, stats.send_errors, stats.records_lost, stats.not_exportable
+        ));
+    }
+    s
 }
 
 /// The text sink for `-f`/`-o`: table on a terminal, CSV otherwise.
@@ -146,53 +371,40 @@ fn text_sink(
 }
 
 #[cfg(target_os = "linux")]
-fn run_live(args: RunArgs) -> Result<(), Failure> {
+fn run_live(args_and_config: (RunArgs, Config)) -> Result<(), Failure> {
     use flowprobe::capture::af_packet::RingConfig;
-    use flowprobe::config::parse_size;
     use flowprobe::pipeline::live::{run_live, Backend, LiveOptions, StopFlags};
     use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 
-    let cache = cache_config(&args.cache)?;
-    let mut ring = RingConfig::default();
-    if let Some(size) = &args.ring_block_size {
-        ring.block_size = parse_size(size)
-            .map_err(|e| Failure::Usage(format!("--ring-block-size: {e}")))?
-            as usize;
-    }
-    if let Some(n) = args.ring_blocks {
-        ring.block_count = n;
-    }
-    if let Some(t) = &args.ring_block_timeout {
-        ring.block_timeout =
-            parse_duration(t).map_err(|e| Failure::Usage(format!("--ring-block-timeout: {e}")))?;
-    }
-    ring.promiscuous = !args.no_promisc;
-    let stats_interval = args
-        .stats_interval
-        .as_deref()
-        .map(parse_duration)
-        .transpose()
-        .map_err(|e| Failure::Usage(format!("--stats-interval: {e}")))?
-        .filter(|d| !d.is_zero());
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let (args, config) = args_and_config;
+    config.check_for_run().map_err(Failure::Usage)?;
+    let c = &config.capture;
+    let ring = RingConfig {
+        block_size: usize::try_from(c.ring_block_size).unwrap_or(usize::MAX),
+        block_count: c.ring_block_count as usize,
+        block_timeout: c.ring_block_timeout,
+        promiscuous: c.promiscuous,
+        ..RingConfig::default()
+    };
+    let sampling = sampling_of(&config);
+    let (sinks, labels) = all_sinks(&config, args.format, &args.output, sampling, false)?;
+    let (registry, _server) = metrics(&config, c.worker_threads() * c.interfaces.len(), &labels)?;
     let options = LiveOptions {
-        interfaces: args.interfaces,
-        threads,
-        backend: match args.backend {
-            flowprobe::cli::BackendArg::AfPacket => Backend::AfPacket,
-            flowprobe::cli::BackendArg::Libpcap => Backend::Libpcap,
+        registry,
+        interfaces: c.interfaces.clone(),
+        threads: c.worker_threads(),
+        backend: match c.backend {
+            flowprobe::config::Backend::AfPacket => Backend::AfPacket,
+            flowprobe::config::Backend::Libpcap => Backend::Libpcap,
         },
         ring,
-        filter: args.filter,
-        sampling: sampling(&args.sample)?,
-        cache,
-        user: args.user,
-        stats_interval,
+        filter: c.filter.clone(),
+        snaplen: c.snaplen,
+        sampling,
+        cache: config.cache.clone(),
+        user: c.user.clone(),
+        stats_interval: Some(config.statistics.interval).filter(|d| !d.is_zero()),
     };
-    let sinks = vec![text_sink(args.format, &args.output)?];
     let flags = StopFlags::default();
     for signal in [SIGINT, SIGTERM] {
         // A second signal while shutting down ends the process at once.
@@ -212,6 +424,7 @@ fn run_live(args: RunArgs) -> Result<(), Failure> {
         eprint!("{}", total.summary());
         let drops: u64 = report.workers.iter().map(|w| w.kernel_drops).sum();
         eprintln!("kernel drops          {drops:>12}");
+        eprint!("{}", sink_summary(&report.exporter, &labels));
     }
     if report.exporter.packets != total.metered {
         return Err(Failure::Runtime(format!(
@@ -226,7 +439,7 @@ fn run_live(args: RunArgs) -> Result<(), Failure> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn run_live(_args: RunArgs) -> Result<(), Failure> {
+fn run_live(_args_and_config: (RunArgs, Config)) -> Result<(), Failure> {
     Err(Failure::Usage(
         "live capture is implemented for Linux only; use `convert` on capture files".into(),
     ))

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::Duration;
 
-use common::Collect;
+use common::{write_generated, Collect};
 use flowprobe::flow::cache::CacheConfig;
 use flowprobe::flow::record::{EndReason, FlowRecord};
 use flowprobe::generate::{generate, write_pcap, GenConfig, GenProto, Generated};
@@ -187,6 +187,7 @@ fn run(
         workers,
         sampling: Default::default(),
         progress: false,
+        registry: None,
     };
     let report = convert(&options, vec![Box::new(sink.clone())]).unwrap();
     assert!(report.is_clean(), "{:?}", report.file_errors);
@@ -289,18 +290,15 @@ fn short_timeouts_split_records_where_the_model_says() {
 #[test]
 fn conversion_is_byte_identical_across_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let pcap = dir.path().join("g.pcap");
-    let g = generate(&GenConfig {
-        conversations: 500,
-        seed: 3,
-        ..GenConfig::default()
-    });
-    write_pcap(
-        &g,
-        false,
-        &mut std::io::BufWriter::new(std::fs::File::create(&pcap).unwrap()),
-    )
-    .unwrap();
+    let (pcap, _) = write_generated(
+        dir.path(),
+        "g.pcap",
+        &GenConfig {
+            conversations: 500,
+            seed: 3,
+            ..GenConfig::default()
+        },
+    );
     let outputs: Vec<Vec<u8>> = ["1", "1", "2", "3"]
         .iter()
         .map(|threads| {
@@ -332,4 +330,73 @@ fn conversion_is_byte_identical_across_runs() {
             "output differs between runs or thread counts"
         );
     }
+}
+
+#[test]
+fn prometheus_counters_change_while_converting() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let (pcap, g) = write_generated(
+        dir.path(),
+        "g.pcap",
+        &GenConfig {
+            conversations: 20_000,
+            seed: 5,
+            ..GenConfig::default()
+        },
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    // A slowly paced collector makes the conversion last a few seconds.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowprobe"))
+        .args([
+            "convert",
+            "-q",
+            "--pace",
+            "400",
+            "--prometheus-listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args([
+            "--collector",
+            &format!("ipfix://{}", sink.local_addr().unwrap()),
+        ])
+        .arg(&pcap)
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+            let mut page = String::new();
+            let _ = s.read_to_string(&mut page);
+            if !page.starts_with("HTTP/1.0 200 OK") || !page.ends_with('\n') {
+                continue; // the endpoint was closing as the conversion ended
+            }
+            let read: u64 = page
+                .lines()
+                .filter(|l| l.starts_with("flowprobe_packets_received_total{"))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+                .sum();
+            seen.push(read);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    seen.dedup();
+    assert!(
+        seen.len() >= 3,
+        "the counter should move while converting: {seen:?}"
+    );
+    assert!(
+        seen.windows(2).all(|w| w[0] <= w[1]),
+        "counters only grow: {seen:?}"
+    );
+    assert!(*seen.last().unwrap() <= g.packets.len() as u64);
 }

@@ -136,13 +136,11 @@ fn send(
     )])
 }
 
+type Totals = BTreeMap<(String, String), (u64, u64)>;
+type Rows = Vec<BTreeMap<String, String>>;
+
 /// Per-direction totals of the UDP records to the test port, from the CSV.
-fn totals(
-    csv: &str,
-) -> (
-    BTreeMap<(String, String), (u64, u64)>,
-    Vec<BTreeMap<String, String>>,
-) {
+fn totals(csv: &str) -> (Totals, Rows) {
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
     let rows: Vec<BTreeMap<String, String>> = lines
@@ -245,4 +243,227 @@ fn idle_flows_expire_on_time_without_traffic() {
     assert!(waited <= Duration::from_secs(5), "expired late: {waited:?}");
     let (csv, _) = probe.stop();
     assert_eq!(totals(&csv).1.len(), 10, "nothing more at shutdown");
+}
+
+/// Sums a counter family over all its rows in a Prometheus text page.
+fn metric_sum(page: &str, name: &str) -> u64 {
+    page.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[test]
+fn prometheus_counters_follow_the_capture() {
+    require_netns!();
+    let pair = NetnsPair::new("prm");
+    let probe = Probe::start(
+        &pair,
+        &["--threads", "2", "--prometheus-listen", "127.0.0.1:9109"],
+    );
+    let scrape = || {
+        pair.run_in(&pair.b, || {
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect("127.0.0.1:9109").expect("endpoint up");
+            s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+            let mut page = String::new();
+            s.read_to_string(&mut page).unwrap();
+            page
+        })
+    };
+    let before = metric_sum(&scrape(), "flowprobe_packets_metered_total");
+    send(&pair, 10, 200, 10_000);
+    // Workers publish about every 100 ms.
+    std::thread::sleep(Duration::from_millis(600));
+    let page = scrape();
+    let after = metric_sum(&page, "flowprobe_packets_metered_total");
+    assert!(
+        after >= before + 2000,
+        "metered {before} -> {after}:\n{page}"
+    );
+    assert_eq!(metric_sum(&page, "flowprobe_kernel_drops_total"), 0);
+    assert!(
+        page.contains("flowprobe_flows_active{worker=\"1\""),
+        "{page}"
+    );
+    probe.stop();
+}
+
+/// nfcapd inside side b's namespace, on its loopback.
+struct NamespaceNfcapd {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl NamespaceNfcapd {
+    fn start(pair: &NetnsPair, port: u16) -> NamespaceNfcapd {
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &pair.b.ns, "nfcapd", "-w"])
+            .arg(dir.path())
+            .args(["-p", &port.to_string(), "-b", "127.0.0.1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting nfcapd");
+        std::thread::sleep(Duration::from_millis(500));
+        NamespaceNfcapd { child, dir, port }
+    }
+
+    /// Stops nfcapd and returns nfdump's per-direction totals (src, dst) of UDP to the
+    /// test port.
+    fn stop_and_read(mut self) -> BTreeMap<(String, String), (u64, u64)> {
+        // SAFETY: kill with a pid we spawned and have not reaped.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        self.child.wait().unwrap();
+        let out = Command::new("nfdump")
+            .args(["-R"])
+            .arg(self.dir.path())
+            .args(["-q", "-N", "-o", "fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt"])
+            .output()
+            .expect("nfdump");
+        assert!(
+            out.status.success(),
+            "nfdump: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut t = BTreeMap::new();
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let f: Vec<&str> = line.split('|').map(str::trim).collect();
+            if f.len() == 7 && (f[4] == "UDP" || f[4] == "17") && f[3] == SERVER_PORT.to_string() {
+                let e: &mut (u64, u64) = t.entry((f[0].to_string(), f[1].to_string())).or_default();
+                e.0 += f[5].parse::<u64>().unwrap();
+                e.1 += f[6].parse::<u64>().unwrap();
+            }
+        }
+        t
+    }
+}
+
+impl Drop for NamespaceNfcapd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn have(tool: &str) -> bool {
+    let ok = Command::new(tool).arg("-h").output().is_ok();
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{tool} is not installed (CI is set)"
+        );
+        eprintln!("skipped: {tool} not installed");
+    }
+    ok
+}
+
+fn ipfix_to_nfcapd_equals_truth(backend: &str) {
+    require_netns!();
+    if !have("nfcapd") {
+        return;
+    }
+    let pair = NetnsPair::new("nfc");
+    let nfcapd = NamespaceNfcapd::start(&pair, 4739);
+    let collector = format!("ipfix://127.0.0.1:{}", nfcapd.port);
+    let probe = Probe::start(
+        &pair,
+        &[
+            "--threads",
+            "2",
+            "--backend",
+            backend,
+            "--collector",
+            &collector,
+            "--prometheus-listen",
+            "127.0.0.1:9110",
+        ],
+    );
+    // 64 flows, 20,000 datagrams/s for 3 s.
+    let truth = send(&pair, 64, 940, 20_000);
+    std::thread::sleep(Duration::from_millis(500));
+    let page = pair.run_in(&pair.b, || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect("127.0.0.1:9110").expect("endpoint up");
+        s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+        let mut page = String::new();
+        s.read_to_string(&mut page).unwrap();
+        page
+    });
+    let (_, stderr) = probe.stop();
+    let stored = nfcapd.stop_and_read();
+    assert_eq!(
+        stored, truth,
+        "per-direction totals in nfcapd; stderr:\n{stderr}"
+    );
+    // Both workers metered some of the flows (and `rows == 64` in the CSV test shows no
+    // flow is split over two workers).
+    for worker in ["0", "1"] {
+        let metered: u64 = page
+            .lines()
+            .filter(|l| {
+                l.starts_with(&format!(
+                    "flowprobe_packets_metered_total{{worker=\"{worker}\""
+                ))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum();
+        assert!(metered > 0, "worker {worker} metered nothing:\n{page}");
+    }
+}
+
+#[test]
+fn af_packet_ipfix_to_nfcapd_equals_truth() {
+    ipfix_to_nfcapd_equals_truth("af-packet");
+}
+
+#[cfg(feature = "libpcap")]
+#[test]
+fn libpcap_ipfix_to_nfcapd_equals_truth() {
+    ipfix_to_nfcapd_equals_truth("libpcap");
+}
+
+#[test]
+fn sampling_is_announced_in_the_ipfix_options_record() {
+    require_netns!();
+    if !have("tshark") {
+        return;
+    }
+    let pair = NetnsPair::new("ann");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("out.ipfix");
+    let probe = Probe::start(
+        &pair,
+        &[
+            "--sample",
+            "random:16",
+            "--ipfix-file",
+            file.to_str().unwrap(),
+        ],
+    );
+    send(&pair, 4, 100, 4000);
+    probe.stop();
+    let out = Command::new("tshark")
+        .args(["-r"])
+        .arg(&file)
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "cflow.sampling_interval",
+            "-e",
+            "cflow.sampling_packet_interval",
+            "-e",
+            "cflow.sampling_packet_space",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Random 1-in-16: samplingInterval (IE 34) 16 with samplingAlgorithm (IE 35) random.
+    assert!(
+        text.lines().any(|l| l.split('\t').next() == Some("16")),
+        "no 1-in-16 sampling announcement in the IPFIX file:\n{text}"
+    );
 }

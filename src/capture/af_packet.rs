@@ -162,7 +162,10 @@ pub struct RingConfig {
     /// Without it every frame arrives as it was on the wire, but the kernel hashes
     /// fragments on addresses and protocol only (no ports), so the fragments of a flow
     /// that also has unfragmented packets may reach another socket than the rest of it.
-    /// Every socket of a group must agree. Default: on (issue 4); see the tests
+    /// Every socket of a group must agree. Default: off. A flow probe counts what crossed
+    /// the wire, and lone fragments are exactly the traffic (evasion, floods) that must not
+    /// vanish; the cost is that a fragmented flow's fragments may be metered on another
+    /// worker than its other packets (two records, same key, correct sums). See the tests
     /// `defrag_*` in tests/live_capture.rs for both behaviours measured.
     pub defrag: bool,
     /// Classic BPF filter attached to the socket (see `bpf`).
@@ -179,7 +182,7 @@ impl Default for RingConfig {
             frame_size_hint: 2048,
             promiscuous: true,
             fanout_group: None,
-            defrag: true,
+            defrag: false,
             filter: None,
         }
     }

@@ -1,9 +1,33 @@
-//! Configuration values people write: durations (`15s`, `30m`) and sizes (`64MiB`).
+//! Configuration: the config file, the flags that override it, and the values both are
+//! written in (durations `15s`, `30m`; sizes `64MiB`).
 //!
-//! The command line and (later) the config file read into the same raw shape and are
-//! resolved by the same functions, so a value means the same thing wherever it is written.
+//! The command line and the config file read into the same raw shape and are resolved by
+//! the same functions, so a value means the same thing wherever it is written:
+//! - `raw`: [`RawConfig`], every option as written with its [`Origin`] (file and line, or
+//!   flag); reading the TOML file; merging (defaults < file < flags).
+//! - `flags`: command-line flags into a `RawConfig`.
+//! - `resolve`: `RawConfig::resolve` into the typed [`Config`]; [`load`] does it all.
+//! - `error`: [`ConfigError`] names key, value as written and line; [`ConfigErrors`].
+//! - `suggest`: "did you mean" for unknown keys and enum values.
 
 use std::time::Duration;
+
+mod error;
+pub mod flags;
+mod raw;
+mod resolve;
+mod suggest;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use raw::{
+    List, Origin, Quantity, RawCache, RawCapture, RawConfig, RawExport, RawLogging, RawSampling,
+    RawStatistics, RawTimeouts, Setting, SECTIONS,
+};
+pub use resolve::{
+    check_collector_url, format_duration, format_size, load, Backend, CaptureConfig, Config,
+    ExportConfig, LogLevel, LoggingConfig, SamplingConfig, SamplingMode, StatisticsConfig,
+    COLLECTOR_SCHEMES,
+};
 
 /// A value that could not be read, with what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,7 +89,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, ValueError> {
 }
 
 fn seconds(secs: f64) -> Option<Duration> {
-    if (0.0..1e12).contains(&secs) {
+    if secs.is_finite() && (0.0..1e12).contains(&secs) {
         Some(Duration::from_secs_f64(secs))
     } else {
         None

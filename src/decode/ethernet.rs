@@ -20,6 +20,20 @@ const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
 const ETHERTYPE_MPLS_UNICAST: u16 = 0x8847;
 const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
 const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+/// Cisco VN-Tag (4-byte tag, then the next ethertype).
+const ETHERTYPE_VNTAG: u16 = 0x8926;
+/// IEEE 802.1BR E-Tag (6-byte tag, then the next ethertype).
+const ETHERTYPE_ETAG: u16 = 0x893f;
+/// Cisco MetaData / TrustSec SGT (version, length, option, SGT: 6 bytes; then ethertype).
+const ETHERTYPE_CISCO_METADATA: u16 = 0x8909;
+/// Cisco FabricPath (FTag and TTL: 2 bytes; then the original Ethernet frame).
+const ETHERTYPE_FABRICPATH: u16 = 0x8903;
+/// Network Service Header (RFC 8300).
+const ETHERTYPE_NSH: u16 = 0x894f;
+/// Arista timestamp trailer header (subtype, version, 48- or 64-bit timestamp).
+const ETHERTYPE_ARISTA: u16 = 0xd28b;
+/// IEEE 802.1AE MACsec.
+const ETHERTYPE_MACSEC: u16 = 0x88e5;
 
 /// PPP protocol numbers (RFC 1332, RFC 5072).
 const PPP_IPV4: u16 = 0x0021;
@@ -31,8 +45,10 @@ const MPLS_IPV6_EXPLICIT_NULL: u32 = 2;
 
 /// Ethernet II header: destination (6), source (6), type/length (2).
 const ETHERNET_LEN: usize = 14;
+/// Type/length values below this are IEEE 802.3 lengths, not ethertypes.
+pub(super) const ETHERTYPE_MIN: u16 = 0x0600;
 
-/// Reads an Ethernet frame's MACs and follows its type field to IP.
+/// Reads an Ethernet frame's MACs and follows its type (or 802.3 length) field to IP.
 pub(super) fn ethernet(
     frame: &[u8],
     meta: &mut PacketMeta,
@@ -41,18 +57,7 @@ pub(super) fn ethernet(
     // The two reads below cannot fail once the type field at 12..14 was read.
     meta.dst_mac = array_at::<6>(frame, 0).unwrap_or_default();
     meta.src_mac = array_at::<6>(frame, 6).unwrap_or_default();
-    if type_or_len >= 0x0600 {
-        return ethertype_chain(frame, ETHERNET_LEN, type_or_len, meta);
-    }
-    // IEEE 802.3 length field: an 802.2 LLC header follows. Only SNAP (AA AA 03) can carry
-    // an ethertype, after its 3-byte OUI; every other SAP (STP 0x42, NetBIOS 0xF0, IPX
-    // 0xE0, ...) is not IP for a flow probe.
-    let llc = array_at::<3>(frame, ETHERNET_LEN).ok_or(Undecodable::TruncatedLinkLayer)?;
-    if llc != [0xaa, 0xaa, 0x03] {
-        return Err(Undecodable::NotIp);
-    }
-    let snap_type = u16_at(frame, ETHERNET_LEN + 6).ok_or(Undecodable::TruncatedLinkLayer)?;
-    ethertype_chain(frame, ETHERNET_LEN + 8, snap_type, meta)
+    ethertype_chain(frame, ETHERNET_LEN, type_or_len, meta)
 }
 
 /// Follows `ethertype`, whose payload starts at `at`, through VLAN tags, MPLS and PPPoE
@@ -78,17 +83,101 @@ pub(super) fn ethertype_chain(
                 }
                 at += 4;
             }
-            ETHERTYPE_MPLS_UNICAST | ETHERTYPE_MPLS_MULTICAST => return mpls(frame, at),
+            ETHERTYPE_MPLS_UNICAST | ETHERTYPE_MPLS_MULTICAST => match mpls(frame, at)? {
+                Payload::Ip(at, network) => return Ok((at, network)),
+                Payload::Ethernet(inner) => {
+                    ethertype = u16_at(frame, inner + 12).ok_or(Undecodable::TruncatedLinkLayer)?;
+                    at = inner + ETHERNET_LEN;
+                }
+            },
+            // Tags switches insert in front of the next ethertype: skip them.
+            ETHERTYPE_VNTAG | ETHERTYPE_ETAG | ETHERTYPE_CISCO_METADATA => {
+                let len = match ethertype {
+                    ETHERTYPE_VNTAG => 4,
+                    _ => 6,
+                };
+                ethertype = u16_at(frame, at + len).ok_or(Undecodable::TruncatedLinkLayer)?;
+                at += len + 2;
+            }
+            // FabricPath: FTag/TTL, then the original frame's MACs and type.
+            ETHERTYPE_FABRICPATH => {
+                ethertype = u16_at(frame, at + 2 + 12).ok_or(Undecodable::TruncatedLinkLayer)?;
+                at += 2 + ETHERNET_LEN;
+            }
+            // Arista: subtype (2), version (2), then a 64-bit (version 0x?1?) or 48-bit
+            // (0x?2?) timestamp.
+            ETHERTYPE_ARISTA => {
+                let version = u16_at(frame, at + 2).ok_or(Undecodable::TruncatedLinkLayer)?;
+                let stamp = match version & 0x00f0 {
+                    0x10 => 8,
+                    0x20 => 6,
+                    _ => return Err(Undecodable::NotIp),
+                };
+                ethertype = u16_at(frame, at + 4 + stamp).ok_or(Undecodable::TruncatedLinkLayer)?;
+                at += 4 + stamp + 2;
+            }
+            // MACsec SecTAG: TCI/AN (1), short length (1), packet number (4), SCI (8, when
+            // the SC bit is set). Only integrity-protected frames (E and C clear) show their
+            // ethertype; encrypted ones carry no IP we can read.
+            ETHERTYPE_MACSEC => {
+                let tci = u8_at(frame, at).ok_or(Undecodable::TruncatedLinkLayer)?;
+                if tci & 0x0c != 0 {
+                    return Err(Undecodable::NotIp);
+                }
+                let len = if tci & 0x20 != 0 { 14 } else { 6 };
+                ethertype = u16_at(frame, at + len).ok_or(Undecodable::TruncatedLinkLayer)?;
+                at += len + 2;
+            }
+            // NSH: length (6 bits of the 2nd byte, in 4-byte words) and next protocol.
+            ETHERTYPE_NSH => {
+                let words = u8_at(frame, at + 1).ok_or(Undecodable::TruncatedLinkLayer)? & 0x3f;
+                let next = u8_at(frame, at + 3).ok_or(Undecodable::TruncatedLinkLayer)?;
+                let payload = at + usize::from(words) * 4;
+                match next {
+                    1 => return Ok((payload, Network::V4)),
+                    2 => return Ok((payload, Network::V6)),
+                    3 => {
+                        ethertype =
+                            u16_at(frame, payload + 12).ok_or(Undecodable::TruncatedLinkLayer)?;
+                        at = payload + ETHERNET_LEN;
+                    }
+                    5 => {
+                        ethertype = ETHERTYPE_MPLS_UNICAST;
+                        at = payload;
+                    }
+                    _ => return Err(Undecodable::NotIp),
+                }
+            }
             ETHERTYPE_PPPOE_SESSION => return pppoe_session(frame, at),
+            // Below 0x0600 the field is an IEEE 802.3 length (untagged or after a tag) and
+            // an 802.2 LLC header follows. Only SNAP (AA AA 03) can carry an ethertype,
+            // after its 3-byte OUI; every other SAP (STP 0x42, NetBIOS 0xF0, IPX 0xE0,
+            // ...) is not IP for a flow probe.
+            0..ETHERTYPE_MIN => {
+                let llc = array_at::<3>(frame, at).ok_or(Undecodable::TruncatedLinkLayer)?;
+                if llc != [0xaa, 0xaa, 0x03] {
+                    return Err(Undecodable::NotIp);
+                }
+                ethertype = u16_at(frame, at + 6).ok_or(Undecodable::TruncatedLinkLayer)?;
+                at += 8;
+            }
             // ARP, LLDP, PPPoE discovery, 802.1X, MACsec, ... carry no IP we can meter.
             _ => return Err(Undecodable::NotIp),
         }
     }
 }
 
+/// What an MPLS label stack carries.
+enum Payload {
+    /// IP at this offset.
+    Ip(usize, Network),
+    /// An Ethernet pseudowire (RFC 4448): the inner Ethernet header at this offset.
+    Ethernet(usize),
+}
+
 /// An MPLS label stack (4 bytes per entry: label 20 bits, TC 3, bottom-of-stack 1, TTL 8)
 /// and the payload after it.
-fn mpls(frame: &[u8], mut at: usize) -> Result<(usize, Network), Undecodable> {
+fn mpls(frame: &[u8], mut at: usize) -> Result<Payload, Undecodable> {
     loop {
         let entry = u32_at(frame, at).ok_or(Undecodable::TruncatedLinkLayer)?;
         at += 4;
@@ -98,12 +187,14 @@ fn mpls(frame: &[u8], mut at: usize) -> Result<(usize, Network), Undecodable> {
         // Bottom of stack: the explicit null labels name the payload (RFC 3032 2.1); any
         // other label leaves it to the first nibble, as every router and decoder does.
         return match entry >> 12 {
-            MPLS_IPV4_EXPLICIT_NULL => Ok((at, Network::V4)),
-            MPLS_IPV6_EXPLICIT_NULL => Ok((at, Network::V6)),
+            MPLS_IPV4_EXPLICIT_NULL => Ok(Payload::Ip(at, Network::V4)),
+            MPLS_IPV6_EXPLICIT_NULL => Ok(Payload::Ip(at, Network::V6)),
             _ => match u8_at(frame, at).map(|b| b >> 4) {
-                Some(4) => Ok((at, Network::V4)),
-                Some(6) => Ok((at, Network::V6)),
-                // Ethernet pseudowire (control word 0000), or nothing at all.
+                Some(4) => Ok(Payload::Ip(at, Network::V4)),
+                Some(6) => Ok(Payload::Ip(at, Network::V6)),
+                // An Ethernet pseudowire with its control word (first nibble 0000, RFC
+                // 4385): the customer's frame follows the 4-byte word.
+                Some(0) => Ok(Payload::Ethernet(at + 4)),
                 Some(_) => Err(Undecodable::NotIp),
                 None => Err(Undecodable::TruncatedIp),
             },
@@ -214,6 +305,21 @@ mod tests {
     }
 
     #[test]
+    fn vlan_tagged_802_3_llc_snap() {
+        let tag_llc_snap: [u8; 14] = [
+            0x81, 0x00, // 802.1Q
+            0x00, 0x05, // TCI: VLAN 5
+            0x00, 0x30, // 802.3 length 48 (inside the tag)
+            0xaa, 0xaa, 0x03, // LLC: SNAP SAPs, UI
+            0x00, 0x00, 0x00, // OUI
+            0x86, 0xdd, // SNAP type: IPv6
+        ];
+        let meta = run(&cat(&[&ETH_MACS, &tag_llc_snap, &IPV6_UDP_HDR, &UDP_HDR])).unwrap();
+        assert_ipv6_udp(&meta);
+        assert_eq!(meta.key.vlan, 5);
+    }
+
+    #[test]
     fn ieee_802_3_stp_is_not_ip_and_cut_llc_is_truncated() {
         let stp: [u8; 9] = [
             0x00, 0x26, // 802.3 length
@@ -306,16 +412,110 @@ mod tests {
     }
 
     #[test]
+    fn switch_tags_in_front_of_the_ethertype_are_skipped() {
+        let ip = cat(&[&ETH_TYPE_IPV4, &IPV4_TCP_HDR, &TCP_SYN_HDR]);
+        // Cisco VN-Tag: 0x8926, 4-byte tag.
+        let vntag = cat(&[&ETH_MACS, &[0x89, 0x26, 0x00, 0x00, 0x00, 0x00], &ip]);
+        assert_ipv4_tcp(&run(&vntag).unwrap());
+        // 802.1BR E-Tag: 0x893f, 6-byte tag.
+        let etag = cat(&[
+            &ETH_MACS,
+            &[0x89, 0x3f, 0x10, 0x00, 0x00, 0xd3, 0x00, 0x00],
+            &ip,
+        ]);
+        assert_ipv4_tcp(&run(&etag).unwrap());
+        // Cisco MetaData (SGT): 0x8909, version 1, length 1, option 0x0001, SGT 0x0064.
+        let cmd = cat(&[
+            &ETH_MACS,
+            &[0x89, 0x09, 0x01, 0x01, 0x00, 0x01, 0x00, 0x64],
+            &ip,
+        ]);
+        assert_ipv4_tcp(&run(&cmd).unwrap());
+        // Cisco FabricPath: 0x8903, FTag/TTL, then the original MACs and type.
+        let fp = cat(&[&ETH_MACS, &[0x89, 0x03, 0x40, 0x20], &ETH_MACS, &ip]);
+        assert_ipv4_tcp(&run(&fp).unwrap());
+        // Arista timestamp: 0xd28b, subtype 1, version 0x0010 (64-bit), 8-byte stamp.
+        let arista = cat(&[
+            &ETH_MACS,
+            &[0xd2, 0x8b, 0, 1, 0, 0x10, 1, 2, 3, 4, 5, 6, 7, 8],
+            &ip,
+        ]);
+        assert_ipv4_tcp(&run(&arista).unwrap());
+        // ... version 0x0020: a 48-bit stamp.
+        let arista48 = cat(&[
+            &ETH_MACS,
+            &[0xd2, 0x8b, 0, 1, 0, 0x20, 1, 2, 3, 4, 5, 6],
+            &ip,
+        ]);
+        assert_ipv4_tcp(&run(&arista48).unwrap());
+    }
+
+    #[test]
+    fn macsec_integrity_only_is_read_and_encrypted_is_not_ip() {
+        let ip = cat(&[&ETH_TYPE_IPV4, &IPV4_TCP_HDR, &TCP_SYN_HDR]);
+        // SecTAG: TCI/AN 0x20 (SC set, E and C clear), short length 0, PN 1, SCI (8).
+        let sectag = [0x88, 0xe5, 0x20, 0x00, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 0, 1];
+        assert_ipv4_tcp(&run(&cat(&[&ETH_MACS, &sectag, &ip])).unwrap());
+        // Without SCI (SC clear): TCI/AN 0x00, SL 0, PN.
+        let short = [0x88, 0xe5, 0x00, 0x00, 0, 0, 0, 1];
+        assert_ipv4_tcp(&run(&cat(&[&ETH_MACS, &short, &ip])).unwrap());
+        // E and C set: encrypted, no readable type.
+        let encrypted = [0x88, 0xe5, 0x2c, 0x00, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 0, 1];
+        assert_eq!(
+            run(&cat(&[&ETH_MACS, &encrypted, &ip])),
+            Err(Undecodable::NotIp)
+        );
+    }
+
+    #[test]
+    fn nsh_carries_ipv4_or_ethernet() {
+        // NSH base header: ver/O/TTL, length 6 words (24 bytes), MD type 1, next proto 1
+        // (IPv4); then the service path header and 16 bytes of context.
+        let mut nsh = vec![0x89, 0x4f, 0x00, 0x06, 0x01, 0x01];
+        nsh.extend_from_slice(&[0; 20]);
+        assert_ipv4_tcp(&run(&cat(&[&ETH_MACS, &nsh, &IPV4_TCP_HDR, &TCP_SYN_HDR])).unwrap());
+        // Next protocol 3: an Ethernet frame follows.
+        nsh[5] = 0x03;
+        let eth = cat(&[
+            &ETH_MACS,
+            &nsh,
+            &ETH_MACS,
+            &ETH_TYPE_IPV4,
+            &IPV4_TCP_HDR,
+            &TCP_SYN_HDR,
+        ]);
+        assert_ipv4_tcp(&run(&eth).unwrap());
+        // Next protocol 4 (NSH in NSH) is not followed.
+        nsh[5] = 0x04;
+        assert_eq!(
+            run(&cat(&[&ETH_MACS, &nsh, &IPV4_TCP_HDR])),
+            Err(Undecodable::NotIp)
+        );
+    }
+
+    #[test]
     fn mpls_pseudowire_and_cut_stack() {
         let pw: [u8; 10] = [
             0x88, 0x47, // MPLS
             0x00, 0x3e, 0x81, 0xff, // label 1000, S 1
             0x00, 0x00, 0x00, 0x00, // pseudowire control word: first nibble 0
         ];
+        // The customer's frame after the control word: MACs cut before its type field.
         assert_eq!(
             run(&cat(&[&ETH_MACS, &pw, &ETH_MACS])),
-            Err(Undecodable::NotIp)
+            Err(Undecodable::TruncatedLinkLayer)
         );
+        // ... and whole: its IP is metered (RFC 4448 Ethernet pseudowire).
+        let inner = cat(&[
+            &ETH_MACS,
+            &pw,
+            &ETH_MACS,
+            &ETH_TYPE_IPV4,
+            &IPV4_TCP_HDR,
+            &TCP_SYN_HDR,
+        ]);
+        let meta = run(&inner).unwrap();
+        assert_ipv4_tcp(&meta);
         assert_eq!(
             run(&cat(&[&ETH_MACS, &pw[..4]])),
             Err(Undecodable::TruncatedLinkLayer)

@@ -128,6 +128,7 @@ fn ipv6(frame: &[u8], at: usize, orig_len: u32, meta: &mut PacketMeta) -> Result
     let frame = frame.get(..ip_end).unwrap_or(frame);
 
     let mut pos = at + 40;
+    let mut seen_fragment_header = false;
     for index in 0..MAX_EXTENSION_HEADERS {
         match next {
             HOP_BY_HOP | ROUTING | DESTINATION_OPTIONS | AUTH => {
@@ -162,6 +163,12 @@ fn ipv6(frame: &[u8], at: usize, orig_len: u32, meta: &mut PacketMeta) -> Result
                 let offset_m = u16_at(frame, pos + 2).unwrap_or(0);
                 next = following;
                 pos += 8;
+                if seen_fragment_header {
+                    // A second fragment header (an evasion trick, RFC 8200 forbids it):
+                    // the first one placed the packet; this one is walked over.
+                    continue;
+                }
+                seen_fragment_header = true;
                 if offset_m & 0xfff8 != 0 {
                     meta.key.proto = next;
                     meta.fragment = Fragment::Later { id };
@@ -422,6 +429,19 @@ mod tests {
             (0, 0, 17)
         );
         assert_eq!(meta.octets, 56);
+    }
+
+    #[test]
+    fn ipv6_second_fragment_header_does_not_replace_the_first() {
+        let frag1: [u8; 8] = [
+            44, // next: another fragment header (forbidden, seen in evasion captures)
+            0, 0x00, 0x01, // reserved; offset 0, M set
+            0x00, 0x01, 0xaa, 0xaa, // identification 0x1aaaa
+        ];
+        let frag2: [u8; 8] = [17, 0, 0x00, 0x01, 0x00, 0x01, 0xbb, 0xbb]; // next UDP, id 0x1bbbb
+        let meta = raw(&cat(&[&ipv6_hdr(44, 24), &frag1, &frag2, &UDP_HDR])).unwrap();
+        assert_eq!(meta.fragment, Fragment::First { id: 0x1aaaa });
+        assert_eq!((meta.key.proto, meta.key.src_port), (17, 5353));
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! source link-layer address becomes `src_mac` when it is 6 bytes long (SLL records no
 //! destination address).
 
-use super::read::{array_at, u16_at, u32_at, u8_at};
-use super::{ethernet, Network, PacketMeta, Undecodable};
+use super::ethernet::{self, ETHERTYPE_MIN};
+use super::read::{array_at, u16_at, u8_at};
+use super::{Network, PacketMeta, Undecodable};
 use super::{
     DLT_RAW_12, DLT_RAW_14, LINKTYPE_ETHERNET, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL,
     LINKTYPE_LINUX_SLL2, LINKTYPE_LOOP, LINKTYPE_NULL, LINKTYPE_RAW,
@@ -20,10 +21,23 @@ const SLL_LEN: usize = 16;
 /// packet type (1), address length (1), address (8, padded).
 const SLL2_LEN: usize = 20;
 
-/// SLL protocol values below 0x0600 that are not ethertypes (from `if_ether.h`):
-/// 0x0001 ETH_P_802_3 (Novell raw 802.3), 0x0004 ETH_P_802_2 (LLC frames), and others.
-/// None of them is IP without deeper parsing that captures in practice do not need.
-const ETHERTYPE_MIN: u16 = 0x0600;
+/// SLL protocol values below 0x0600 are not ethertypes but `ETH_P_*` codes (`if_ether.h`):
+/// 0x0004 ETH_P_802_2 is an 802.2 LLC frame (followed like an 802.3 frame, for SNAP);
+/// the others (0x0001 Novell raw 802.3, 0x000C CAN, ...) are not IP.
+const ETH_P_802_2: u16 = 0x0004;
+
+/// Follows an SLL protocol field.
+fn sll_protocol(
+    frame: &[u8],
+    at: usize,
+    protocol: u16,
+    meta: &mut PacketMeta,
+) -> Result<(usize, Network), Undecodable> {
+    if protocol < ETHERTYPE_MIN && protocol != ETH_P_802_2 {
+        return Err(Undecodable::NotIp);
+    }
+    ethernet::ethertype_chain(frame, at, protocol, meta)
+}
 
 /// Reads the link-layer header; returns where the network layer starts and what it is.
 pub(super) fn link_layer(
@@ -36,7 +50,7 @@ pub(super) fn link_layer(
         LINKTYPE_RAW | DLT_RAW_12 | DLT_RAW_14 => Ok((0, Network::Either)),
         LINKTYPE_IPV4 => Ok((0, Network::V4)),
         LINKTYPE_IPV6 => Ok((0, Network::V6)),
-        LINKTYPE_NULL | LINKTYPE_LOOP => loopback(frame),
+        LINKTYPE_NULL | LINKTYPE_LOOP => loopback(frame, meta),
         LINKTYPE_LINUX_SLL => sll(frame, meta),
         LINKTYPE_LINUX_SLL2 => sll2(frame, meta),
         _ => Err(Undecodable::UnsupportedLinkType),
@@ -44,12 +58,24 @@ pub(super) fn link_layer(
 }
 
 /// BSD NULL (host byte order) and OpenBSD LOOP (network byte order): a 4-byte address
-/// family. Both orders are accepted for both: the family values are small, so the order
-/// whose reading fits in 16 bits is the right one.
-fn loopback(frame: &[u8]) -> Result<(usize, Network), Undecodable> {
-    let be = u32_at(frame, 0).ok_or(Undecodable::TruncatedLinkLayer)?;
-    let family = if be > 0xFFFF { be.swap_bytes() } else { be };
-    let network = match family {
+/// family. Both orders are accepted for both, the way Wireshark's null dissector does it:
+/// families are small, so a value with bits in its upper half is byte-swapped. Some old
+/// Linux writers put an ethertype there instead of a family: a value above 1500 (the
+/// largest 802.3 length) is taken as an ethertype.
+fn loopback(frame: &[u8], meta: &mut PacketMeta) -> Result<(usize, Network), Undecodable> {
+    let bytes = array_at::<4>(frame, 0).ok_or(Undecodable::TruncatedLinkLayer)?;
+    let mut value = u32::from_le_bytes(bytes);
+    if value & 0xffff_0000 != 0 {
+        value = value.swap_bytes();
+    }
+    if value > 1500 {
+        let ethertype = value as u16;
+        if ethertype < ETHERTYPE_MIN {
+            return Err(Undecodable::NotIp);
+        }
+        return ethernet::ethertype_chain(frame, 4, ethertype, meta);
+    }
+    let network = match value {
         // AF_INET everywhere.
         2 => Network::V4,
         // AF_INET6: Linux 10, NetBSD/OpenBSD/BSD/OS 24, FreeBSD/DragonFly 28, Darwin 30.
@@ -67,10 +93,7 @@ fn sll(frame: &[u8], meta: &mut PacketMeta) -> Result<(usize, Network), Undecoda
             meta.src_mac = mac;
         }
     }
-    if protocol < ETHERTYPE_MIN {
-        return Err(Undecodable::NotIp);
-    }
-    ethernet::ethertype_chain(frame, SLL_LEN, protocol, meta)
+    sll_protocol(frame, SLL_LEN, protocol, meta)
 }
 
 /// Linux cooked capture v2.
@@ -84,10 +107,7 @@ fn sll2(frame: &[u8], meta: &mut PacketMeta) -> Result<(usize, Network), Undecod
             meta.src_mac = mac;
         }
     }
-    if protocol < ETHERTYPE_MIN {
-        return Err(Undecodable::NotIp);
-    }
-    ethernet::ethertype_chain(frame, SLL2_LEN, protocol, meta)
+    sll_protocol(frame, SLL2_LEN, protocol, meta)
 }
 
 #[cfg(test)]
@@ -168,15 +188,45 @@ mod tests {
     fn sll_v1_non_ethertype_protocol_and_truncation() {
         let mut sll: [u8; 16] = [
             0x00, 0x00, 0x00, 0x01, 0x00, 0x06, 2, 0, 0, 0, 0, 1, 0, 0, //
-            0x00, 0x04, // protocol: ETH_P_802_2 (LLC), not an ethertype
+            0x00, 0x01, // protocol: ETH_P_802_3 (Novell raw 802.3), not an ethertype
         ];
         assert_eq!(run(LINKTYPE_LINUX_SLL, &sll), Err(Undecodable::NotIp));
+        sll[14..].copy_from_slice(&[0x00, 0x04]); // ETH_P_802_2: LLC follows, here cut
+        assert_eq!(
+            run(LINKTYPE_LINUX_SLL, &sll),
+            Err(Undecodable::TruncatedLinkLayer)
+        );
+        let stp_llc: [u8; 3] = [0x42, 0x42, 0x03]; // LLC: STP SAPs
+        assert_eq!(
+            run(LINKTYPE_LINUX_SLL, &cat(&[&sll, &stp_llc, &[0; 35]])),
+            Err(Undecodable::NotIp)
+        );
         sll[14..].copy_from_slice(&[0x08, 0x06]); // ARP
         assert_eq!(run(LINKTYPE_LINUX_SLL, &sll), Err(Undecodable::NotIp));
         assert_eq!(
             run(LINKTYPE_LINUX_SLL, &sll[..15]),
             Err(Undecodable::TruncatedLinkLayer)
         );
+    }
+
+    #[test]
+    fn sll_v2_llc_snap_carrying_ipv4() {
+        let sll2: [u8; 20] = [
+            0x00, 0x04, // protocol: ETH_P_802_2, an 802.2 LLC header follows
+            0x00, 0x00, // reserved
+            0x00, 0x00, 0x00, 0x01, // interface index 1
+            0x00, 0x01, // ARPHRD_ETHER
+            0x04, // packet type: outgoing
+            0x06, // address length 6
+            0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0x00, 0x00, // address + padding
+        ];
+        let llc_snap: [u8; 8] = [
+            0xaa, 0xaa, 0x03, // LLC: SNAP SAPs, UI
+            0x00, 0x00, 0x00, // OUI 00-00-00
+            0x08, 0x00, // type IPv4
+        ];
+        let frame = cat(&[&sll2, &llc_snap, &IPV4_TCP_HDR, &TCP_SYN_HDR]);
+        assert_ipv4_tcp(&run(LINKTYPE_LINUX_SLL2, &frame).unwrap());
     }
 
     #[test]
@@ -230,6 +280,19 @@ mod tests {
         assert_eq!(
             run(LINKTYPE_NULL, &[0x02, 0x00, 0x00]),
             Err(Undecodable::TruncatedLinkLayer)
+        );
+    }
+
+    #[test]
+    fn null_header_carrying_an_ethertype() {
+        // Seen in real captures (Wireshark decodes it the same way): 0x0f00 then 0x0800.
+        let hdr: [u8; 4] = [0x0f, 0x00, 0x08, 0x00];
+        let meta = run(LINKTYPE_NULL, &cat(&[&hdr, &IPV4_TCP_HDR, &TCP_SYN_HDR])).unwrap();
+        assert_ipv4_tcp(&meta);
+        let arp: [u8; 4] = [0x00, 0x00, 0x08, 0x06]; // ethertype ARP
+        assert_eq!(
+            run(LINKTYPE_NULL, &cat(&[&arp, &[0; 28]])),
+            Err(Undecodable::NotIp)
         );
     }
 

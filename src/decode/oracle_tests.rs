@@ -424,3 +424,83 @@ fn hostile_lengths_do_not_panic_or_overflow() {
     );
     assert_eq!(meta.key.vlan, 7);
 }
+
+/// Speed of `decode` against etherparse's lax slicing on the same mix of frames.
+/// Run: `cargo test --release --lib decode::oracle_tests::speed -- --ignored --nocapture`
+/// (the criterion bench is `benches/`' job; this is the quick number).
+#[test]
+#[ignore = "timing; run in release mode by hand"]
+fn speed() {
+    use proptest::strategy::ValueTree;
+    use std::hint::black_box;
+    /// On-CPU time of this thread (Linux schedstat, ns), so that other processes on a
+    /// shared machine do not inflate the numbers; wall time elsewhere.
+    struct Cpu(Option<u64>, std::time::Instant);
+    impl Cpu {
+        fn read() -> Option<u64> {
+            let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+            s.split_whitespace().next()?.parse().ok()
+        }
+        fn now() -> Cpu {
+            Cpu(Cpu::read(), std::time::Instant::now())
+        }
+        fn elapsed(&self) -> std::time::Duration {
+            match (self.0, Cpu::read()) {
+                (Some(a), Some(b)) => std::time::Duration::from_nanos(b - a),
+                _ => self.1.elapsed(),
+            }
+        }
+    }
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let frames: Vec<Vec<u8>> = (0..64)
+        .map(|_| build(&spec().new_tree(&mut runner).unwrap().current()))
+        .collect();
+    let rounds = 200_000;
+    let mut meta = PacketMeta::default();
+    let start = Cpu::now();
+    let mut ok = 0u64;
+    for _ in 0..rounds {
+        for f in &frames {
+            ok += u64::from(
+                decode(LINKTYPE_ETHERNET, black_box(f), f.len() as u32, &mut meta).is_ok(),
+            );
+            black_box(&meta);
+        }
+    }
+    let ours = start.elapsed().as_nanos() as f64 / (rounds * frames.len()) as f64;
+    assert_eq!(ok, (rounds * frames.len()) as u64);
+    let start = Cpu::now();
+    for _ in 0..rounds {
+        for f in &frames {
+            black_box(etherparse::LaxSlicedPacket::from_ethernet(black_box(f)).is_ok());
+        }
+    }
+    let lax = start.elapsed().as_nanos() as f64 / (rounds * frames.len()) as f64;
+    eprintln!(
+        "random mix: decode {ours:.1} ns/packet; etherparse LaxSlicedPacket {lax:.1} ns/packet"
+    );
+    // The common case: untagged Ethernet, IPv4/TCP and IPv6/UDP, alternating.
+    use super::test_frames::*;
+    let common = [
+        cat(&[&ETH_MACS, &ETH_TYPE_IPV4, &IPV4_TCP_HDR, &TCP_SYN_HDR]),
+        cat(&[&ETH_MACS, &ETH_TYPE_IPV6, &IPV6_UDP_HDR, &UDP_HDR]),
+    ];
+    let rounds = 4_000_000;
+    let start = Cpu::now();
+    for _ in 0..rounds {
+        for f in &common {
+            black_box(decode(LINKTYPE_ETHERNET, black_box(f), 64, &mut meta)).unwrap();
+        }
+    }
+    let ours = start.elapsed().as_nanos() as f64 / (rounds * common.len()) as f64;
+    let start = Cpu::now();
+    for _ in 0..rounds {
+        for f in &common {
+            black_box(etherparse::LaxSlicedPacket::from_ethernet(black_box(f)).is_ok());
+        }
+    }
+    let lax = start.elapsed().as_nanos() as f64 / (rounds * common.len()) as f64;
+    eprintln!(
+        "common frames: decode {ours:.1} ns/packet; etherparse LaxSlicedPacket {lax:.1} ns/packet"
+    );
+}

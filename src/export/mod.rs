@@ -4,6 +4,21 @@
 //! collectors) and hands each batch of expired records to all of them. Encoders never
 //! read a clock: the export time is passed in (packet time offline, wall clock live).
 
+pub mod collector;
+pub mod ie;
+pub mod ipfix;
+pub mod netflow_v5;
+pub mod netflow_v9;
+pub mod sink;
+pub mod stats;
+pub mod template;
+pub mod text;
+pub mod transport;
+
+pub use collector::{CollectorProtocol, CollectorUrl, CollectorUrlError};
+pub use sink::{collector_sink, ipfix_file_sink, ExportError, ExportOptions, SamplingAnnouncement};
+pub use stats::SinkStats;
+
 use crate::flow::record::FlowRecord;
 use crate::time::Timestamp;
 
@@ -20,5 +35,10 @@ pub trait RecordSink: Send {
 
     /// End of the run: write what is buffered. Called once, last.
     fn finish(&mut self, now: Timestamp) -> std::io::Result<()>;
+
+    /// What the sink has sent and lost so far (collector and file sinks count; others
+    /// may keep the default of zeros).
+    fn stats(&self) -> SinkStats {
+        SinkStats::default()
+    }
 }
-pub mod text;

@@ -19,11 +19,13 @@
 //! clamped to it and counted, here, before dispatch, so every shard sees the same clock.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::dispatch::{Dispatch, Inline, Meter};
 use super::exporter::{ExportMessage, Exporter, ExporterReport};
+use super::metrics::{Registry, WorkerStatus};
 use super::stats::Counters;
 use super::worker::{Classifier, Worker};
 use crate::capture::file::{CaptureError, CaptureFile};
@@ -47,6 +49,8 @@ pub struct ConvertOptions {
     pub sampling: Sampling,
     /// Draw a progress bar on stderr.
     pub progress: bool,
+    /// Publish counters here as the conversion runs (for the Prometheus endpoint).
+    pub registry: Option<Arc<Registry>>,
 }
 
 impl ConvertOptions {
@@ -58,6 +62,7 @@ impl ConvertOptions {
             workers: 1,
             sampling: Sampling::default(),
             progress: false,
+            registry: None,
         }
     }
 }
@@ -86,7 +91,7 @@ pub fn convert(
     sinks: Vec<Box<dyn RecordSink>>,
 ) -> std::io::Result<ConvertReport> {
     let workers = options.workers.max(1);
-    let exporter = Exporter::spawn(sinks, workers, 64)?;
+    let exporter = Exporter::spawn(sinks, workers, 64, options.registry.clone())?;
     let ticks = exporter.sender();
     let mut meter: Box<dyn Meter> = if workers == 1 {
         Box::new(Inline::new(
@@ -94,7 +99,13 @@ pub fn convert(
             exporter.sender(),
         ))
     } else {
-        Box::new(Dispatch::spawn(workers, 0, &options.cache, &exporter)?)
+        Box::new(Dispatch::spawn(
+            workers,
+            0,
+            &options.cache,
+            &exporter,
+            options.registry.clone(),
+        )?)
     };
     let mut classifier = Classifier::new(options.sampling, 0);
     let mut meta = PacketMeta::default();
@@ -139,6 +150,16 @@ pub fn convert(
                 last_tick = ts.as_secs();
                 meter.tick(ts);
                 let _ = ticks.send(ExportMessage::Tick(ts));
+                if let Some(r) = &options.registry {
+                    r.publish_reader(
+                        0,
+                        WorkerStatus {
+                            counters: classifier.counters(),
+                            ..Default::default()
+                        },
+                    );
+                    meter.publish(r);
+                }
             }
             n += 1;
             if n % 16_384 == 0 {
@@ -147,7 +168,27 @@ pub fn convert(
         }
         progress.set_position(base + file.bytes_read());
     }
+    if let Some(r) = &options.registry {
+        r.publish_reader(
+            0,
+            WorkerStatus {
+                counters: classifier.counters(),
+                ..Default::default()
+            },
+        );
+    }
     let mut counters = meter.finish();
+    if let Some(r) = &options.registry {
+        if workers == 1 {
+            r.publish_worker(
+                0,
+                WorkerStatus {
+                    counters: counters.clone(),
+                    ..Default::default()
+                },
+            );
+        }
+    }
     drop(ticks);
     progress.finish_and_clear();
     let exporter = exporter.finish();

@@ -7,12 +7,14 @@
 //! the kernel's fanout already spreads flows over their sockets.
 
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::thread;
 
 use crossbeam_channel::{Receiver, Sender};
 use rustc_hash::FxHasher;
 
 use super::exporter::{ExportMessage, Exporter};
+use super::metrics::{Registry, WorkerStatus};
 use super::stats::Counters;
 use super::worker::Worker;
 use crate::decode::PacketMeta;
@@ -35,6 +37,9 @@ pub(crate) trait Meter: Send {
     fn tick(&mut self, now: Timestamp);
     /// End of input: returns the workers' counters.
     fn finish(self: Box<Self>) -> Counters;
+    /// Publishes the counters of shards metered in the caller's thread (workers in
+    /// threads of their own publish themselves).
+    fn publish(&self, _registry: &Registry) {}
 }
 
 /// One worker, metering in the reader's thread.
@@ -49,16 +54,21 @@ impl Inline {
     }
 
     fn send(&mut self, watermark: Timestamp) {
-        let ended = self.worker.take_pending();
-        let _ = self.exporter.send(ExportMessage::Records {
-            worker: 0,
-            ended,
-            watermark,
-        });
+        self.worker.send_pending(&self.exporter, 0, watermark);
     }
 }
 
 impl Meter for Inline {
+    fn publish(&self, registry: &Registry) {
+        registry.publish_worker(
+            0,
+            WorkerStatus {
+                counters: self.worker.counters(),
+                ..Default::default()
+            },
+        );
+    }
+
     fn meter(&mut self, meta: &PacketMeta, ts: Timestamp) {
         self.worker.meter(meta, ts);
         if self.worker.pending().len() >= BATCH {
@@ -94,6 +104,7 @@ impl Dispatch {
         first_index: usize,
         cache: &CacheConfig,
         exporter: &Exporter,
+        registry: Option<Arc<Registry>>,
     ) -> std::io::Result<Dispatch> {
         let (recycle_tx, recycled) = crossbeam_channel::bounded(n * 8);
         let mut senders = Vec::with_capacity(n);
@@ -107,6 +118,18 @@ impl Dispatch {
             let export = exporter.sender();
             let recycle = recycle_tx.clone();
             let mut worker = Worker::new(shard.clone());
+            let registry = registry.clone();
+            let publish = move |worker: &Worker| {
+                if let Some(r) = &registry {
+                    r.publish_worker(
+                        index,
+                        WorkerStatus {
+                            counters: worker.counters(),
+                            ..Default::default()
+                        },
+                    );
+                }
+            };
             let handle = thread::Builder::new()
                 .name(format!("flowprobe-worker-{index}"))
                 .spawn(move || {
@@ -118,20 +141,13 @@ impl Dispatch {
                         let mut packets = batch.packets;
                         packets.clear();
                         let _ = recycle.try_send(packets);
-                        let ended = worker.take_pending();
-                        let _ = export.send(ExportMessage::Records {
-                            worker: index,
-                            ended,
-                            watermark: worker.clock(),
-                        });
+                        let clock = worker.clock();
+                        worker.send_pending(&export, index, clock);
+                        publish(&worker);
                     }
                     worker.flush();
-                    let ended = worker.take_pending();
-                    let _ = export.send(ExportMessage::Records {
-                        worker: index,
-                        ended,
-                        watermark: Timestamp::END,
-                    });
+                    publish(&worker);
+                    worker.send_pending(&export, index, Timestamp::END);
                     worker.counters()
                 })?;
             senders.push(tx);

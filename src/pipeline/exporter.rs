@@ -14,10 +14,12 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::metrics::Registry;
 use crate::export::RecordSink;
 use crate::flow::cache::Ended;
 use crate::flow::record::FlowRecord;
@@ -49,6 +51,8 @@ pub struct ExporterReport {
     pub packets: u64,
     /// Sinks that failed: (sink index, error text).
     pub failures: Vec<(usize, String)>,
+    /// What each sink sent and lost, in the order the sinks were given.
+    pub sinks: Vec<crate::export::SinkStats>,
 }
 
 /// A running exporter thread.
@@ -64,11 +68,12 @@ impl Exporter {
         sinks: Vec<Box<dyn RecordSink>>,
         workers: usize,
         capacity: usize,
+        registry: Option<Arc<Registry>>,
     ) -> std::io::Result<Exporter> {
         let (sender, receiver) = crossbeam_channel::bounded(capacity.max(1));
         let handle = std::thread::Builder::new()
             .name("flowprobe-export".into())
-            .spawn(move || Merger::new(sinks, workers).run(receiver))?;
+            .spawn(move || Merger::new(sinks, workers, registry).run(receiver))?;
         Ok(Exporter { sender, handle })
     }
 
@@ -114,10 +119,15 @@ struct Merger {
     last: Timestamp,
     batch: Vec<FlowRecord>,
     report: ExporterReport,
+    registry: Option<Arc<Registry>>,
 }
 
 impl Merger {
-    fn new(sinks: Vec<Box<dyn RecordSink>>, workers: usize) -> Merger {
+    fn new(
+        sinks: Vec<Box<dyn RecordSink>>,
+        workers: usize,
+        registry: Option<Arc<Registry>>,
+    ) -> Merger {
         let alive = vec![true; sinks.len()];
         Merger {
             sinks,
@@ -127,6 +137,7 @@ impl Merger {
             last: Timestamp::ZERO,
             batch: Vec::with_capacity(1024),
             report: ExporterReport::default(),
+            registry,
         }
     }
 
@@ -152,6 +163,9 @@ impl Merger {
                     self.last = self.last.max(now);
                     let last = self.last;
                     self.each_sink(|sink| sink.tick(last));
+                    if let Some(r) = &self.registry {
+                        r.publish_sinks(self.sinks.iter().map(|s| s.stats()));
+                    }
                 }
             }
         }
@@ -160,6 +174,10 @@ impl Merger {
         self.release();
         let last = self.last;
         self.each_sink(|sink| sink.finish(last));
+        self.report.sinks = self.sinks.iter().map(|s| s.stats()).collect();
+        if let Some(r) = &self.registry {
+            r.publish_sinks(self.report.sinks.iter().copied());
+        }
         self.report
     }
 

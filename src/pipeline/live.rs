@@ -15,11 +15,12 @@
 //! `run_live` returns the counters.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::exporter::{ExportMessage, Exporter, ExporterReport};
+use super::metrics::{Registry, WorkerStatus};
 use super::stats::Counters;
 use super::worker::{Classifier, Worker};
 use crate::capture::af_packet::{AfPacketSource, RingConfig};
@@ -58,6 +59,8 @@ pub struct LiveOptions {
     pub ring: RingConfig,
     /// tcpdump filter expression (compiled by libpcap).
     pub filter: Option<String>,
+    /// Bytes captured of each packet (libpcap; AF_PACKET rings take whole frames).
+    pub snaplen: u32,
     /// Sampling.
     pub sampling: Sampling,
     /// Timeouts and cache size (`max_flows` for all workers together).
@@ -66,6 +69,9 @@ pub struct LiveOptions {
     pub user: Option<String>,
     /// Log a statistics line this often (None: never).
     pub stats_interval: Option<Duration>,
+    /// Publish counters here (for the Prometheus endpoint); one slot per worker, that is
+    /// `threads` × interfaces. None: a private one.
+    pub registry: Option<Arc<Registry>>,
 }
 
 /// Flags the run loop watches: set `stop` to end the run, `report` to log statistics.
@@ -77,23 +83,10 @@ pub struct StopFlags {
     pub report: Arc<AtomicBool>,
 }
 
-/// What a worker publishes for statistics, refreshed about once a second.
-#[derive(Clone, Debug, Default)]
-pub struct WorkerStatus {
-    /// Interface the worker captures on.
-    pub interface: String,
-    /// Packet and flow counters.
-    pub counters: Counters,
-    /// Packets the kernel counted for this worker's socket (AF_PACKET).
-    pub kernel_packets: u64,
-    /// Packets the kernel dropped for this worker's socket (ring full).
-    pub kernel_drops: u64,
-}
-
 /// What a live run did.
 #[derive(Debug)]
 pub struct LiveReport {
-    /// Per worker.
+    /// Per worker, then per reader thread (libpcap).
     pub workers: Vec<WorkerStatus>,
     /// What the exporter did.
     pub exporter: ExporterReport,
@@ -125,13 +118,15 @@ pub fn run_live(
         warn_about_offloads(ifname);
     }
     let total_workers = threads * options.interfaces.len();
-    let exporter = Exporter::spawn(sinks, total_workers, 256).map_err(LiveError::Thread)?;
-    let statuses: Vec<Arc<Mutex<WorkerStatus>>> = (0..total_workers)
-        .map(|_| Arc::new(Mutex::new(WorkerStatus::default())))
-        .collect();
+    let registry = options
+        .registry
+        .clone()
+        .unwrap_or_else(|| Arc::new(Registry::new(total_workers, &[])));
+    let exporter = Exporter::spawn(sinks, total_workers, 256, Some(Arc::clone(&registry)))
+        .map_err(LiveError::Thread)?;
     let handles = match options.backend {
-        Backend::AfPacket => spawn_af_packet(options, &shard, &exporter, &statuses, flags)?,
-        Backend::Libpcap => spawn_libpcap(options, &shard, &exporter, &statuses, flags)?,
+        Backend::AfPacket => spawn_af_packet(options, &shard, &exporter, &registry, flags)?,
+        Backend::Libpcap => spawn_libpcap(options, &shard, &exporter, &registry, flags)?,
     };
     if let Some(user) = &options.user {
         let (uid, gid) = iface::drop_privileges(user)?;
@@ -158,7 +153,7 @@ pub fn run_live(
             .is_some_and(|i| last_stats.elapsed() >= i);
         if periodic || flags.report.swap(false, Ordering::Relaxed) {
             last_stats = Instant::now();
-            log_statistics(&statuses);
+            log_statistics(&registry);
         }
         if handles.iter().all(|h| h.is_finished()) {
             break;
@@ -172,10 +167,10 @@ pub fn run_live(
         }
     }
     let exporter = exporter.finish();
-    let workers = statuses
-        .iter()
-        .map(|s| s.lock().map(|s| s.clone()).unwrap_or_default())
-        .collect();
+    let mut workers = registry.workers();
+    // Readers (libpcap) count what they received and could not decode; workers what they
+    // metered: a run's totals are both.
+    workers.extend(registry.readers());
     Ok(LiveReport { workers, exporter })
 }
 
@@ -194,9 +189,8 @@ fn warn_about_offloads(ifname: &str) {
     }
 }
 
-fn log_statistics(statuses: &[Arc<Mutex<WorkerStatus>>]) {
-    for (i, status) in statuses.iter().enumerate() {
-        let Ok(s) = status.lock() else { continue };
+fn log_statistics(registry: &Registry) {
+    for (i, s) in registry.workers().iter().enumerate() {
         let c = &s.counters;
         log::warn!(
             "worker {i} ({}): packets {} metered {} octets {} kernel drops {} undecodable {} \
@@ -227,7 +221,7 @@ fn spawn_af_packet(
     options: &LiveOptions,
     shard: &CacheConfig,
     exporter: &Exporter,
-    statuses: &[Arc<Mutex<WorkerStatus>>],
+    registry: &Arc<Registry>,
     flags: &StopFlags,
 ) -> Result<Vec<thread::JoinHandle<()>>, LiveError> {
     let mut ring = options.ring.clone();
@@ -245,7 +239,7 @@ fn spawn_af_packet(
     let mut handles = Vec::new();
     for (index, mut source) in sources.into_iter().enumerate() {
         let export = exporter.sender();
-        let status = Arc::clone(&statuses[index]);
+        let registry = Arc::clone(registry);
         let stop = Arc::clone(&flags.stop);
         let mut worker = Worker::new(shard.clone());
         let mut classifier = Classifier::new(options.sampling, index as u64);
@@ -256,6 +250,24 @@ fn spawn_af_packet(
                 let mut meta = PacketMeta::default();
                 let mut last_tick = Instant::now();
                 let mut kernel = Default::default();
+                // Ended records to the exporter, counters to the registry.
+                let mut report = |worker: &mut Worker,
+                                  source: &mut AfPacketSource,
+                                  classifier: &Classifier,
+                                  watermark: Timestamp| {
+                    worker.send_pending(&export, index, watermark);
+                    if let Ok(k) = source.kernel_stats() {
+                        kernel = k;
+                    }
+                    publish(
+                        &registry,
+                        index,
+                        source.ifname(),
+                        classifier,
+                        worker,
+                        kernel,
+                    );
+                };
                 let mut logged_error = false;
                 while !stop.load(Ordering::Relaxed) {
                     let polled = source.poll_packets(POLL, |p| {
@@ -275,29 +287,12 @@ fn spawn_af_packet(
                     if last_tick.elapsed() >= POLL {
                         last_tick = Instant::now();
                         worker.tick(lagged_now());
-                        let ended = worker.take_pending();
-                        let _ = export.send(ExportMessage::Records {
-                            worker: index,
-                            ended,
-                            watermark: worker.clock(),
-                        });
-                        if let Ok(k) = source.kernel_stats() {
-                            kernel = k;
-                        }
-                        publish(&status, source.ifname(), &classifier, &worker, kernel);
+                        let clock = worker.clock();
+                        report(&mut worker, &mut source, &classifier, clock);
                     }
                 }
                 worker.flush();
-                let ended = worker.take_pending();
-                let _ = export.send(ExportMessage::Records {
-                    worker: index,
-                    ended,
-                    watermark: Timestamp::END,
-                });
-                if let Ok(k) = source.kernel_stats() {
-                    kernel = k;
-                }
-                publish(&status, source.ifname(), &classifier, &worker, kernel);
+                report(&mut worker, &mut source, &classifier, Timestamp::END);
             })
             .map_err(LiveError::Thread)?;
         handles.push(handle);
@@ -306,7 +301,8 @@ fn spawn_af_packet(
 }
 
 fn publish(
-    status: &Mutex<WorkerStatus>,
+    registry: &Registry,
+    index: usize,
     ifname: &str,
     classifier: &Classifier,
     worker: &Worker,
@@ -314,14 +310,15 @@ fn publish(
 ) {
     let mut counters = worker.counters();
     counters.add(&classifier.counters());
-    if let Ok(mut s) = status.lock() {
-        *s = WorkerStatus {
+    registry.publish_worker(
+        index,
+        WorkerStatus {
             interface: ifname.to_string(),
             counters,
             kernel_packets: kernel.packets,
             kernel_drops: kernel.drops,
-        };
-    }
+        },
+    );
 }
 
 #[cfg(all(feature = "libpcap", target_os = "linux"))]
@@ -329,7 +326,7 @@ fn spawn_libpcap(
     options: &LiveOptions,
     shard: &CacheConfig,
     exporter: &Exporter,
-    statuses: &[Arc<Mutex<WorkerStatus>>],
+    registry: &Arc<Registry>,
     flags: &StopFlags,
 ) -> Result<Vec<thread::JoinHandle<()>>, LiveError> {
     use super::dispatch::{Dispatch, Meter};
@@ -340,15 +337,16 @@ fn spawn_libpcap(
     for (n, ifname) in options.interfaces.iter().enumerate() {
         let mut source = LibpcapSource::open(
             ifname,
-            65_535,
+            options.snaplen,
             options.ring.promiscuous,
             options.filter.as_deref(),
             options.ring.block_size * options.ring.block_count,
         )?;
         let first = n * threads;
         let mut dispatch =
-            Dispatch::spawn(threads, first, shard, exporter).map_err(LiveError::Thread)?;
-        let status = Arc::clone(&statuses[first]);
+            Dispatch::spawn(threads, first, shard, exporter, Some(Arc::clone(registry)))
+                .map_err(LiveError::Thread)?;
+        let registry = Arc::clone(registry);
         let stop = Arc::clone(&flags.stop);
         let mut classifier = Classifier::new(options.sampling, n as u64);
         let ifname = ifname.clone();
@@ -370,31 +368,12 @@ fn spawn_libpcap(
                     if last_tick.elapsed() >= POLL {
                         last_tick = Instant::now();
                         dispatch.tick(lagged_now());
-                        let mut counters = classifier.counters();
-                        let stats = source.stats().ok();
-                        if let Ok(mut s) = status.lock() {
-                            counters.metered = s.counters.metered;
-                            *s = WorkerStatus {
-                                interface: ifname.clone(),
-                                counters,
-                                kernel_packets: stats.map_or(0, |s| u64::from(s.received)),
-                                kernel_drops: stats.map_or(0, |s| u64::from(s.dropped)),
-                            };
-                        }
+                        publish_reader(&registry, n, &ifname, &classifier, &mut source);
                     }
                 }
-                let shards = Box::new(dispatch).finish();
-                let mut counters = classifier.counters();
-                counters.add(&shards);
-                let stats = source.stats().ok();
-                if let Ok(mut s) = status.lock() {
-                    *s = WorkerStatus {
-                        interface: ifname.clone(),
-                        counters,
-                        kernel_packets: stats.map_or(0, |s| u64::from(s.received)),
-                        kernel_drops: stats.map_or(0, |s| u64::from(s.dropped)),
-                    };
-                }
+                // The workers publish their own final counters as they finish.
+                Box::new(dispatch).finish();
+                publish_reader(&registry, n, &ifname, &classifier, &mut source);
             })
             .map_err(LiveError::Thread)?;
         handles.push(handle);
@@ -402,12 +381,32 @@ fn spawn_libpcap(
     Ok(handles)
 }
 
+#[cfg(all(feature = "libpcap", target_os = "linux"))]
+fn publish_reader(
+    registry: &Registry,
+    index: usize,
+    ifname: &str,
+    classifier: &Classifier,
+    source: &mut crate::capture::libpcap::LibpcapSource,
+) {
+    let stats = source.stats().ok();
+    registry.publish_reader(
+        index,
+        WorkerStatus {
+            interface: ifname.to_string(),
+            counters: classifier.counters(),
+            kernel_packets: stats.map_or(0, |s| u64::from(s.received)),
+            kernel_drops: stats.map_or(0, |s| u64::from(s.dropped)),
+        },
+    );
+}
+
 #[cfg(not(all(feature = "libpcap", target_os = "linux")))]
 fn spawn_libpcap(
     _options: &LiveOptions,
     _shard: &CacheConfig,
     _exporter: &Exporter,
-    _statuses: &[Arc<Mutex<WorkerStatus>>],
+    _registry: &Arc<Registry>,
     _flags: &StopFlags,
 ) -> Result<Vec<thread::JoinHandle<()>>, LiveError> {
     Err(LiveError::BackendNeedsLibpcap)

@@ -6,5 +6,6 @@ pub(crate) mod dispatch;
 pub mod exporter;
 #[cfg(target_os = "linux")]
 pub mod live;
+pub mod metrics;
 pub mod stats;
 pub mod worker;

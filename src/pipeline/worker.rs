@@ -8,6 +8,8 @@
 //!
 //! Nothing here reads a clock, takes a lock or allocates per packet.
 
+use crossbeam_channel::Sender;
+
 use crate::capture::Packet;
 use crate::decode::{self, PacketMeta, Undecodable};
 use crate::flow::cache::{CacheConfig, Ended, FlowCache};
@@ -16,6 +18,7 @@ use crate::flow::record::EndReason;
 use crate::flow::sampling::{Sampler, Sampling};
 use crate::time::Timestamp;
 
+use super::exporter::ExportMessage;
 use super::stats::Counters;
 
 /// Frame to `PacketMeta`, with the counters of what could not be decoded or was
@@ -122,6 +125,23 @@ impl Worker {
     /// Ended records waiting for the exporter.
     pub fn pending(&self) -> &[Ended] {
         &self.pending
+    }
+
+    /// Hands the ended records to the exporter as worker `index`, promising nothing that
+    /// ends before `watermark` from now on (`Timestamp::END` after `flush`). A closed
+    /// exporter is not an error here: it reports its own end.
+    pub fn send_pending(
+        &mut self,
+        exporter: &Sender<ExportMessage>,
+        index: usize,
+        watermark: Timestamp,
+    ) {
+        let ended = self.take_pending();
+        let _ = exporter.send(ExportMessage::Records {
+            worker: index,
+            ended,
+            watermark,
+        });
     }
 
     /// Takes the ended records, leaving an empty buffer of the same capacity behind.

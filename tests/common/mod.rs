@@ -143,3 +143,65 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -
         .map(|r| r.expect("every item mapped"))
         .collect()
 }
+
+/// Per direction (source, destination address): (packets, octets).
+pub type Totals = std::collections::BTreeMap<(String, String), (u64, u64)>;
+
+/// tshark's per-direction totals on the outer IP header.
+pub fn tshark_totals(path: &Path) -> Result<Totals, String> {
+    let out = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(path)
+        .args(["-T", "fields", "-E", "occurrence=f", "-E", "separator=\t"])
+        .args([
+            "-e",
+            "frame.protocols",
+            "-e",
+            "ip.src",
+            "-e",
+            "ip.dst",
+            "-e",
+            "ip.len",
+        ])
+        .args(["-e", "ipv6.src", "-e", "ipv6.dst", "-e", "ipv6.plen"])
+        .output()
+        .map_err(|e| format!("tshark: {e}"))?;
+    let mut totals = Totals::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() < 7 {
+            continue;
+        }
+        let outer = f[0].split(':').find(|p| *p == "ip" || *p == "ipv6");
+        let (src, dst, len) = match outer {
+            Some("ip") if !f[1].is_empty() && !f[3].is_empty() => (
+                f[1].to_string(),
+                f[2].to_string(),
+                f[3].parse::<u64>().unwrap_or(0),
+            ),
+            Some("ipv6") if !f[4].is_empty() && !f[6].is_empty() => (
+                f[4].to_string(),
+                f[5].to_string(),
+                40 + f[6].parse::<u64>().unwrap_or(0),
+            ),
+            _ => continue,
+        };
+        let e = totals.entry((src, dst)).or_default();
+        e.0 += 1;
+        e.1 += len;
+    }
+    Ok(totals)
+}
+
+/// Generates a capture with `config` and writes it as `name` (microsecond pcap) in `dir`.
+pub fn write_generated(
+    dir: &Path,
+    name: &str,
+    config: &flowprobe::generate::GenConfig,
+) -> (PathBuf, flowprobe::generate::Generated) {
+    let path = dir.join(name);
+    let g = flowprobe::generate::generate(config);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    flowprobe::generate::write_pcap(&g, false, &mut out).unwrap();
+    (path, g)
+}

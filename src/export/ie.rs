@@ -1,0 +1,204 @@
+//! The IANA numbers the exporters put on the wire, in one table.
+//!
+//! Each Information Element (IPFIX, RFC 7012 and the IANA "IPFIX Information Elements"
+//! registry) carries its registry name, its element id, the NetFlow v9 field type name
+//! (RFC 3954 section 8; v9 field types 1..=127 share the IPFIX numbers), and the length
+//! flowprobe encodes it with. Numbers we do not use decode to `Unknown(id)`, so a table
+//! lookup never fails and never panics.
+//!
+//! Also here: the IANA value registries for `selectorAlgorithm` (IE 304, "IPFIX Packet
+//! Selection Techniques" / PSAMP, RFC 5477) and the v9 `SAMPLING_ALGORITHM` (field 35) and
+//! v9 scope field types (RFC 3954 section 6.2), which live in their own number spaces.
+
+macro_rules! information_elements {
+    ($( $(#[$doc:meta])* $variant:ident = $id:literal, $name:literal, $v9:literal, $len:literal; )*) => {
+        /// An Information Element (IPFIX) / field type (NetFlow v9) that flowprobe uses.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Ie {
+            $( $(#[$doc])* $variant, )*
+            /// Any other element id, kept as its number.
+            Unknown(u16),
+        }
+
+        impl Ie {
+            /// Every named element, in table order.
+            pub const ALL: &'static [Ie] = &[$(Ie::$variant,)*];
+
+            /// The element id (IPFIX) / field type (v9).
+            pub const fn id(self) -> u16 {
+                match self {
+                    $( Ie::$variant => $id, )*
+                    Ie::Unknown(id) => id,
+                }
+            }
+
+            /// The element for an id; `Unknown(id)` when flowprobe does not use it.
+            pub const fn from_id(id: u16) -> Ie {
+                match id {
+                    $( $id => Ie::$variant, )*
+                    other => Ie::Unknown(other),
+                }
+            }
+
+            /// The IANA registry name ("" for `Unknown`).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $( Ie::$variant => $name, )*
+                    Ie::Unknown(_) => "",
+                }
+            }
+
+            /// The NetFlow v9 field type name from RFC 3954 / Cisco's list ("" when v9 has none).
+            pub const fn v9_name(self) -> &'static str {
+                match self {
+                    $( Ie::$variant => $v9, )*
+                    Ie::Unknown(_) => "",
+                }
+            }
+
+            /// The length in octets flowprobe encodes this element with (0 for `Unknown`).
+            pub const fn length(self) -> u16 {
+                match self {
+                    $( Ie::$variant => $len, )*
+                    Ie::Unknown(_) => 0,
+                }
+            }
+        }
+    };
+}
+
+information_elements! {
+    /// octetDeltaCount (1), unsigned64: octets of the flow (IP header + payload).
+    OctetDeltaCount = 1, "octetDeltaCount", "IN_BYTES", 8;
+    /// packetDeltaCount (2), unsigned64.
+    PacketDeltaCount = 2, "packetDeltaCount", "IN_PKTS", 8;
+    /// protocolIdentifier (4), unsigned8.
+    ProtocolIdentifier = 4, "protocolIdentifier", "PROTOCOL", 1;
+    /// ipClassOfService (5), unsigned8: IPv4 ToS / IPv6 traffic class.
+    IpClassOfService = 5, "ipClassOfService", "SRC_TOS", 1;
+    /// tcpControlBits (6): unsigned16 in IPFIX since RFC 7125, sent with reduced-size
+    /// encoding (RFC 7011 section 6.2) as 1 octet because the record keeps the 8 classic
+    /// flag bits; v9 defines TCP_FLAGS as 1 octet.
+    TcpControlBits = 6, "tcpControlBits", "TCP_FLAGS", 1;
+    /// sourceTransportPort (7), unsigned16.
+    SourceTransportPort = 7, "sourceTransportPort", "L4_SRC_PORT", 2;
+    /// sourceIPv4Address (8), ipv4Address.
+    SourceIpv4Address = 8, "sourceIPv4Address", "IPV4_SRC_ADDR", 4;
+    /// ingressInterface (10), unsigned32.
+    IngressInterface = 10, "ingressInterface", "INPUT_SNMP", 4;
+    /// destinationTransportPort (11), unsigned16.
+    DestinationTransportPort = 11, "destinationTransportPort", "L4_DST_PORT", 2;
+    /// destinationIPv4Address (12), ipv4Address.
+    DestinationIpv4Address = 12, "destinationIPv4Address", "IPV4_DST_ADDR", 4;
+    /// flowEndSysUpTime (21), unsigned32, ms of sysUpTime at the last packet (v9).
+    FlowEndSysUpTime = 21, "flowEndSysUpTime", "LAST_SWITCHED", 4;
+    /// flowStartSysUpTime (22), unsigned32, ms of sysUpTime at the first packet (v9).
+    FlowStartSysUpTime = 22, "flowStartSysUpTime", "FIRST_SWITCHED", 4;
+    /// sourceIPv6Address (27), ipv6Address.
+    SourceIpv6Address = 27, "sourceIPv6Address", "IPV6_SRC_ADDR", 16;
+    /// destinationIPv6Address (28), ipv6Address.
+    DestinationIpv6Address = 28, "destinationIPv6Address", "IPV6_DST_ADDR", 16;
+    /// icmpTypeCodeIPv4 (32), unsigned16: type * 256 + code.
+    IcmpTypeCodeIpv4 = 32, "icmpTypeCodeIPv4", "ICMP_TYPE", 2;
+    /// samplingInterval (34), unsigned32 (deprecated in IPFIX, still read by collectors).
+    SamplingInterval = 34, "samplingInterval", "SAMPLING_INTERVAL", 4;
+    /// samplingAlgorithm (35), unsigned8: 1 deterministic, 2 random (v9 values).
+    SamplingAlgorithm = 35, "samplingAlgorithm", "SAMPLING_ALGORITHM", 1;
+    /// exportedOctetTotalCount (40), unsigned64: octets of messages sent.
+    ExportedOctetTotalCount = 40, "exportedOctetTotalCount", "TOTAL_BYTES_EXP", 8;
+    /// exportedMessageTotalCount (41), unsigned64: messages (v9: export packets) sent.
+    ExportedMessageTotalCount = 41, "exportedMessageTotalCount", "TOTAL_PKTS_EXP", 8;
+    /// exportedFlowRecordTotalCount (42), unsigned64: flow records sent.
+    ExportedFlowRecordTotalCount = 42, "exportedFlowRecordTotalCount", "TOTAL_FLOWS_EXP", 8;
+    /// minimumTTL (52), unsigned8.
+    MinimumTtl = 52, "minimumTTL", "MIN_TTL", 1;
+    /// maximumTTL (53), unsigned8.
+    MaximumTtl = 53, "maximumTTL", "MAX_TTL", 1;
+    /// sourceMacAddress (56), macAddress: source MAC as seen at ingress.
+    SourceMacAddress = 56, "sourceMacAddress", "IN_SRC_MAC", 6;
+    /// vlanId (58), unsigned16.
+    VlanId = 58, "vlanId", "SRC_VLAN", 2;
+    /// destinationMacAddress (80), macAddress: destination MAC as seen at ingress.
+    DestinationMacAddress = 80, "destinationMacAddress", "IN_DST_MAC", 6;
+    /// flowEndReason (136), unsigned8 (IANA "flowEndReason Values").
+    FlowEndReason = 136, "flowEndReason", "", 1;
+    /// icmpTypeCodeIPv6 (139), unsigned16: type * 256 + code.
+    IcmpTypeCodeIpv6 = 139, "icmpTypeCodeIPv6", "", 2;
+    /// observationDomainId (149), unsigned32: the options scope in IPFIX.
+    ObservationDomainId = 149, "observationDomainId", "", 4;
+    /// flowStartMilliseconds (152), dateTimeMilliseconds.
+    FlowStartMilliseconds = 152, "flowStartMilliseconds", "", 8;
+    /// flowEndMilliseconds (153), dateTimeMilliseconds.
+    FlowEndMilliseconds = 153, "flowEndMilliseconds", "", 8;
+    /// ignoredPacketTotalCount (164), unsigned64: packets the metering process ignored.
+    IgnoredPacketTotalCount = 164, "ignoredPacketTotalCount", "", 8;
+    /// notSentFlowTotalCount (166), unsigned64: flow records not sent (lost or not exportable).
+    NotSentFlowTotalCount = 166, "notSentFlowTotalCount", "", 8;
+    /// selectorAlgorithm (304), unsigned16 (IANA "IPFIX Packet Selection Techniques").
+    SelectorAlgorithm = 304, "selectorAlgorithm", "", 2;
+    /// samplingPacketInterval (305), unsigned32: packets selected in a row.
+    SamplingPacketInterval = 305, "samplingPacketInterval", "", 4;
+    /// samplingPacketSpace (306), unsigned32: packets skipped between selections.
+    SamplingPacketSpace = 306, "samplingPacketSpace", "", 4;
+    /// samplingSize (309), unsigned32: n of random n-out-of-N.
+    SamplingSize = 309, "samplingSize", "", 4;
+    /// samplingPopulation (310), unsigned32: N of random n-out-of-N.
+    SamplingPopulation = 310, "samplingPopulation", "", 4;
+}
+
+/// IANA "IPFIX Packet Selection Techniques" (selectorAlgorithm, IE 304) values we send.
+pub mod selector_algorithm {
+    /// 1: Systematic count-based Sampling (1 in N, every N-th packet).
+    pub const SYSTEMATIC_COUNT_BASED: u16 = 1;
+    /// 3: Random n-out-of-N Sampling.
+    pub const RANDOM_N_OUT_OF_N: u16 = 3;
+}
+
+/// NetFlow v9 SAMPLING_ALGORITHM (field 35) values (RFC 3954 section 8).
+pub mod v9_sampling_algorithm {
+    /// 0x01: deterministic sampling.
+    pub const DETERMINISTIC: u8 = 1;
+    /// 0x02: random sampling.
+    pub const RANDOM: u8 = 2;
+}
+
+/// NetFlow v9 options scope field types (RFC 3954 section 6.2), their own number space.
+pub mod v9_scope {
+    /// 1: System (the exporting device; we send the source id).
+    pub const SYSTEM: u16 = 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_and_unknown_catches_the_rest() {
+        for &ie in Ie::ALL {
+            assert_eq!(Ie::from_id(ie.id()), ie, "{}", ie.name());
+            assert!(ie.length() > 0);
+        }
+        assert_eq!(Ie::from_id(999), Ie::Unknown(999));
+        assert_eq!(Ie::Unknown(999).id(), 999);
+        assert_eq!(Ie::Unknown(999).length(), 0);
+    }
+
+    #[test]
+    fn registry_numbers_are_the_iana_ones() {
+        // Spot checks against the IANA registry, by name.
+        let expect = [
+            ("octetDeltaCount", 1),
+            ("sourceIPv4Address", 8),
+            ("sourceIPv6Address", 27),
+            ("icmpTypeCodeIPv6", 139),
+            ("flowEndReason", 136),
+            ("flowStartMilliseconds", 152),
+            ("selectorAlgorithm", 304),
+            ("samplingPopulation", 310),
+        ];
+        for (name, id) in expect {
+            let ie = Ie::ALL.iter().find(|ie| ie.name() == name).unwrap();
+            assert_eq!(ie.id(), id, "{name}");
+        }
+    }
+}

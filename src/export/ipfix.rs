@@ -1,0 +1,230 @@
+//! IPFIX (RFC 7011) message header, and the golden-byte tests of IPFIX messages.
+//!
+//! The sets and records are built by [`super::template::MessageBuilder`] with
+//! [`super::template::Dialect::Ipfix`]; this module owns what only IPFIX has: the 16-octet
+//! header whose sequence number counts *data records* (flow and options data) sent before
+//! this message in the observation domain, modulo 2^32 (RFC 7011 section 3.1).
+//!
+//! Timestamps: IPFIX records carry absolute `flowStartMilliseconds`/`flowEndMilliseconds`
+//! (IEs 152/153), so no time base is needed; the header's export time is the export
+//! time in seconds.
+
+/// IPFIX version number in the message header.
+pub const VERSION: u16 = 10;
+/// Length of the IPFIX message header.
+pub const HEADER_LEN: usize = 16;
+
+mod field {
+    use core::ops::Range;
+    pub(super) const VERSION: Range<usize> = 0..2;
+    pub(super) const LENGTH: Range<usize> = 2..4;
+    pub(super) const EXPORT_TIME: Range<usize> = 4..8;
+    pub(super) const SEQUENCE: Range<usize> = 8..12;
+    pub(super) const DOMAIN: Range<usize> = 12..16;
+}
+
+/// The IPFIX message header (RFC 7011 section 3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Total message length in octets, header included.
+    pub length: u16,
+    /// Seconds since the epoch at which the message leaves the exporter.
+    pub export_time: u32,
+    /// Data records sent before this message in this observation domain, mod 2^32.
+    pub sequence: u32,
+    /// Observation domain id.
+    pub domain_id: u32,
+}
+
+impl Header {
+    /// Writes the header into the first 16 octets of `out` (nothing if shorter).
+    pub fn emit(&self, out: &mut [u8]) {
+        let Some(out) = out.get_mut(..HEADER_LEN) else {
+            return;
+        };
+        out[field::VERSION].copy_from_slice(&VERSION.to_be_bytes());
+        out[field::LENGTH].copy_from_slice(&self.length.to_be_bytes());
+        out[field::EXPORT_TIME].copy_from_slice(&self.export_time.to_be_bytes());
+        out[field::SEQUENCE].copy_from_slice(&self.sequence.to_be_bytes());
+        out[field::DOMAIN].copy_from_slice(&self.domain_id.to_be_bytes());
+    }
+
+    /// Reads a header; `None` if `bytes` is shorter than 16 octets or not version 10.
+    pub fn parse(bytes: &[u8]) -> Option<Header> {
+        let b = bytes.get(..HEADER_LEN)?;
+        let u16_at = |r: core::ops::Range<usize>| u16::from_be_bytes([b[r.start], b[r.start + 1]]);
+        let u32_at = |r: core::ops::Range<usize>| {
+            u32::from_be_bytes([b[r.start], b[r.start + 1], b[r.start + 2], b[r.start + 3]])
+        };
+        if u16_at(field::VERSION) != VERSION {
+            return None;
+        }
+        Some(Header {
+            length: u16_at(field::LENGTH),
+            export_time: u32_at(field::EXPORT_TIME),
+            sequence: u32_at(field::SEQUENCE),
+            domain_id: u32_at(field::DOMAIN),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::template::*;
+    use super::*;
+    use crate::flow::key::FlowKey;
+    use crate::flow::record::{EndReason, FlowRecord};
+    use crate::time::Timestamp;
+
+    fn record() -> FlowRecord {
+        let mut key = FlowKey {
+            in_if: 3,
+            src_port: 49152,
+            dst_port: 443,
+            vlan: 100,
+            proto: 6,
+            tos: 0x10,
+            ..Default::default()
+        };
+        key.set_addrs(
+            "192.0.2.1".parse().unwrap(),
+            "198.51.100.2".parse().unwrap(),
+        );
+        FlowRecord {
+            key,
+            start: Timestamp::from_secs_nanos(1_700_000_000, 123_456_789),
+            end: Timestamp::from_secs_nanos(1_700_000_005, 5_000_000),
+            packets: 0x1_0000_0002,
+            octets: 0x2_0000_0003,
+            tcp_flags: 0x1b,
+            min_ttl: 60,
+            max_ttl: 64,
+            src_mac: [0x02, 0, 0, 0, 0, 0x01],
+            dst_mac: [0x02, 0, 0, 0, 0, 0x02],
+            end_reason: EndReason::EndOfFlow,
+        }
+    }
+
+    /// One template set with the IPv4 template, checked against RFC 7011 sections 3.1,
+    /// 3.3.2 and 3.4.1 field by field.
+    #[test]
+    fn golden_template_set() {
+        let mut b = MessageBuilder::new(Dialect::Ipfix, 1452);
+        let len = IPFIX_IPV4.template_record_len();
+        emit_template(Dialect::Ipfix, &IPFIX_IPV4, b.record(2, len).unwrap());
+        let msg = b.finish();
+        let total = msg.len() as u16;
+        Header {
+            length: total,
+            export_time: 1_700_000_010,
+            sequence: 7,
+            domain_id: 42,
+        }
+        .emit(msg);
+        #[rustfmt::skip]
+        let expect: &[u8] = &[
+            // Message header (RFC 7011 3.1)
+            0x00, 0x0a,             // Version 10
+            0x00, 0x60,             // Length 96 = 16 header + 4 set header + 4 + 18*4
+            0x65, 0x53, 0xf1, 0x0a, // Export Time 1700000010
+            0x00, 0x00, 0x00, 0x07, // Sequence Number 7
+            0x00, 0x00, 0x00, 0x2a, // Observation Domain ID 42
+            // Set header (3.3.2)
+            0x00, 0x02,             // Set ID 2: Template Set
+            0x00, 0x50,             // Length 80 = 4 + 4 + 18*4
+            // Template record header (3.4.1)
+            0x01, 0x00,             // Template ID 256
+            0x00, 0x12,             // Field Count 18
+            // Field specifiers: Information Element id, Field Length
+            0x00, 0x08, 0x00, 0x04, // sourceIPv4Address, 4
+            0x00, 0x0c, 0x00, 0x04, // destinationIPv4Address, 4
+            0x00, 0x07, 0x00, 0x02, // sourceTransportPort, 2
+            0x00, 0x0b, 0x00, 0x02, // destinationTransportPort, 2
+            0x00, 0x04, 0x00, 0x01, // protocolIdentifier, 1
+            0x00, 0x05, 0x00, 0x01, // ipClassOfService, 1
+            0x00, 0x06, 0x00, 0x01, // tcpControlBits, 1 (reduced size)
+            0x00, 0x01, 0x00, 0x08, // octetDeltaCount, 8
+            0x00, 0x02, 0x00, 0x08, // packetDeltaCount, 8
+            0x00, 0x0a, 0x00, 0x04, // ingressInterface, 4
+            0x00, 0x3a, 0x00, 0x02, // vlanId, 2
+            0x00, 0x38, 0x00, 0x06, // sourceMacAddress, 6
+            0x00, 0x50, 0x00, 0x06, // destinationMacAddress, 6
+            0x00, 0x34, 0x00, 0x01, // minimumTTL, 1
+            0x00, 0x35, 0x00, 0x01, // maximumTTL, 1
+            0x00, 0x88, 0x00, 0x01, // flowEndReason, 1
+            0x00, 0x98, 0x00, 0x08, // flowStartMilliseconds, 8
+            0x00, 0x99, 0x00, 0x08, // flowEndMilliseconds, 8
+        ];
+        assert_eq!(&msg[..], expect);
+    }
+
+    /// One data record of the IPv4 template (RFC 7011 3.3.2 data set, 3.4.3 record).
+    #[test]
+    fn golden_data_record() {
+        let mut b = MessageBuilder::new(Dialect::Ipfix, 1452);
+        let rec = record();
+        emit_flow_record(
+            IPFIX_IPV4.fields,
+            &rec,
+            0,
+            b.record(256, IPFIX_IPV4.record_len()).unwrap(),
+        );
+        let msg = b.finish();
+        let total = msg.len() as u16;
+        Header {
+            length: total,
+            export_time: 1_700_000_010,
+            sequence: 7,
+            domain_id: 42,
+        }
+        .emit(msg);
+        #[rustfmt::skip]
+        let expect: &[u8] = &[
+            0x00, 0x0a, 0x00, 0x58, // Version 10, Length 88 = 16 + 4 + 68
+            0x65, 0x53, 0xf1, 0x0a, // Export Time
+            0x00, 0x00, 0x00, 0x07, // Sequence Number
+            0x00, 0x00, 0x00, 0x2a, // Observation Domain ID
+            0x01, 0x00, 0x00, 0x48, // Set ID 256 (data set of template 256), Length 72
+            192, 0, 2, 1,           // sourceIPv4Address 192.0.2.1
+            198, 51, 100, 2,        // destinationIPv4Address 198.51.100.2
+            0xc0, 0x00,             // sourceTransportPort 49152
+            0x01, 0xbb,             // destinationTransportPort 443
+            0x06,                   // protocolIdentifier TCP
+            0x10,                   // ipClassOfService
+            0x1b,                   // tcpControlBits FIN SYN PSH ACK
+            0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x03, // octetDeltaCount 2^33 + 3
+            0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, // packetDeltaCount 2^32 + 2
+            0x00, 0x00, 0x00, 0x03, // ingressInterface 3
+            0x00, 0x64,             // vlanId 100
+            0x02, 0, 0, 0, 0, 0x01, // sourceMacAddress
+            0x02, 0, 0, 0, 0, 0x02, // destinationMacAddress
+            60,                     // minimumTTL
+            64,                     // maximumTTL
+            0x03,                   // flowEndReason 3: end of Flow detected
+            0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x68, 0x7b, // flowStartMilliseconds 1700000000123
+            0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x7b, 0x8d, // flowEndMilliseconds 1700000005005
+        ];
+        assert_eq!(&msg[..], expect);
+        assert_eq!(
+            Header::parse(msg),
+            Some(Header {
+                length: 88,
+                export_time: 1_700_000_010,
+                sequence: 7,
+                domain_id: 42
+            })
+        );
+    }
+
+    #[test]
+    fn options_template_record_layout() {
+        let mut out = vec![0u8; IPFIX_STATS.template_record_len()];
+        emit_template(Dialect::Ipfix, &IPFIX_STATS, &mut out);
+        // Template ID 261, Field Count 6, Scope Field Count 1 (RFC 7011 3.4.2.2),
+        // then observationDomainId (149), 4 as the scope.
+        assert_eq!(
+            &out[..10],
+            &[0x01, 0x05, 0x00, 0x06, 0x00, 0x01, 0x00, 0x95, 0x00, 0x04]
+        );
+    }
+}
