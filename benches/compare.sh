@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Offline conversion, flowprobe against the probes people use today (issue 5, item 2).
+#
+#   bash benches/compare.sh [PACKETS_SCALE]
+#
+# Generates a deterministic capture with `flowprobe generate` (scale 1: 100,000
+# conversations of 10 packets on average, about 1M packets in about 200k directional
+# flows), then times, in alternating runs (RUNS, default 5, each tool once per round):
+#   - flowprobe convert -q --threads 1 and --threads 2, writing CSV to a file, and, when
+#     this build has `--ipfix-file`, writing an IPFIX file instead;
+#   - nfpcapd -r FILE -w DIR (nfdump's pcap-to-nfcapd converter);
+#   - softflowd -r FILE -n 127.0.0.1:PORT, exporting IPFIX to a UDP sink on loopback.
+# All tools get the same timeouts (idle 15 s, active 30 min: flowprobe's defaults) and a
+# cache large enough for the capture. Prints a markdown table: median wall seconds, the
+# ratio to flowprobe's single-thread run, median CPU seconds, peak RSS; and the machine.
+#
+# Environment: RUNS (rounds, default 5), FLOWPROBE (a built binary; default: build
+# release), KEEP=1 keeps the work directory.
+set -euo pipefail
+
+SCALE=${1:-1}
+RUNS=${RUNS:-5}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+for tool in nfpcapd softflowd python3 /usr/bin/time; do
+    command -v "$tool" >/dev/null || { echo "compare.sh: $tool not installed" >&2; exit 2; }
+done
+
+if [[ -z ${FLOWPROBE:-} ]]; then
+    (cd "$ROOT" && cargo build --release --quiet --bin flowprobe)
+    FLOWPROBE=${CARGO_TARGET_DIR:-$ROOT/target}/release/flowprobe
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/flowprobe-compare.XXXXXX")
+SINK_PID=
+cleanup() {
+    if [[ -n $SINK_PID ]]; then kill "$SINK_PID" 2>/dev/null || true; fi
+    if [[ ${KEEP:-0} != 1 ]]; then rm -rf "$WORK"; else echo "kept $WORK" >&2; fi
+}
+trap cleanup EXIT
+
+# --- the capture -------------------------------------------------------------------------
+CONVERSATIONS=$(python3 -c "print(max(1, round(100000 * float('$SCALE'))))")
+CAPTURE=$WORK/capture.pcap
+"$FLOWPROBE" generate -o "$CAPTURE" --conversations "$CONVERSATIONS" --mean-packets 10 \
+    2>"$WORK/generate.log"
+cat "$WORK/generate.log" >&2
+CAPTURE_MB=$(( $(stat -c %s "$CAPTURE") / 1000000 ))
+
+# --- a UDP sink for softflowd's export ---------------------------------------------------
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 24)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+sys.stdout.close()
+while True:
+    s.recv(65536)
+' >"$WORK/sink.port" &
+SINK_PID=$!
+for _ in $(seq 50); do [[ -s $WORK/sink.port ]] && break; sleep 0.1; done
+PORT=$(cat "$WORK/sink.port")
+
+# --- the tools ---------------------------------------------------------------------------
+NAMES=()
+declare -A CMDS
+add() { NAMES+=("$1"); CMDS[$1]=$2; }
+
+add "flowprobe convert, CSV, 1 thread" \
+    "'$FLOWPROBE' convert '$CAPTURE' -q --threads 1 -f csv -o '$WORK/out.csv'"
+add "flowprobe convert, CSV, 2 threads" \
+    "'$FLOWPROBE' convert '$CAPTURE' -q --threads 2 -f csv -o '$WORK/out.csv'"
+if "$FLOWPROBE" convert --help | grep -q -- '--ipfix-file'; then
+    IPFIX=1
+    add "flowprobe convert, IPFIX file, 1 thread" \
+        "'$FLOWPROBE' convert '$CAPTURE' -q --threads 1 --ipfix-file '$WORK/out.ipfix' >/dev/null"
+    add "flowprobe convert, IPFIX file, 2 threads" \
+        "'$FLOWPROBE' convert '$CAPTURE' -q --threads 2 --ipfix-file '$WORK/out.ipfix' >/dev/null"
+else
+    IPFIX=0
+fi
+# nfpcapd: -e active,inactive seconds; its node cache at the default (524288 flows).
+add "nfpcapd -r -w (nfdump $(nfdump -V 2>&1 | grep -o '[0-9][0-9.]*' | head -1))" \
+    "rm -rf '$WORK/nfpcapd' && mkdir '$WORK/nfpcapd' && nfpcapd -r '$CAPTURE' -w '$WORK/nfpcapd' -e 1800,15 >/dev/null 2>&1"
+# softflowd: -d foreground, -v 10 IPFIX, -m cache size, -t timeouts as flowprobe's.
+# -c none: with a control socket softflowd keeps running after the end of the file,
+# waiting for commands; without one it flushes every flow and exits.
+add "softflowd -r -n (IPFIX over UDP)" \
+    "softflowd -d -r '$CAPTURE' -n 127.0.0.1:$PORT -v 10 -m 1048576 -p '$WORK/sf.pid' -c none -t general=15 -t tcp=15 -t tcp.rst=5 -t tcp.fin=5 -t udp=15 -t icmp=15 -t maxlife=1800 >/dev/null 2>&1"
+
+# --- alternating runs --------------------------------------------------------------------
+# One line per run: name<TAB>wall s<TAB>cpu s<TAB>peak RSS kB
+RESULTS=$WORK/results.tsv
+: >"$RESULTS"
+run_one() {
+    local name=$1 start end
+    start=$(date +%s%N)
+    # A tool that hangs fails the script instead of stalling it (TOOL_TIMEOUT seconds).
+    if ! /usr/bin/time -f '%U %S %M' -o "$WORK/time.out" \
+        timeout "${TOOL_TIMEOUT:-120}" bash -c "${CMDS[$name]}" </dev/null; then
+        echo "compare.sh: failed or timed out: ${CMDS[$name]}" >&2
+        exit 1
+    fi
+    end=$(date +%s%N)
+    read -r user sys rss <"$WORK/time.out"
+    printf '%s\t%s\t%s\t%s\n' "$name" \
+        "$(python3 -c "print(($end - $start) / 1e9)")" \
+        "$(python3 -c "print($user + $sys)")" "$rss" >>"$RESULTS"
+}
+echo "compare.sh: $RUNS rounds of ${#NAMES[@]} tools on $CAPTURE_MB MB ..." >&2
+for round in $(seq "$RUNS"); do
+    for name in "${NAMES[@]}"; do run_one "$name"; done
+    echo "  round $round done" >&2
+done
+
+# --- record counts (a sanity check: same capture, same timeouts) -------------------------
+FP_RECORDS=$(( $(wc -l <"$WORK/out.csv") - 1 ))
+NF_RECORDS=$(nfdump -R "$WORK/nfpcapd" -q -o csv 2>/dev/null | grep -c '^[0-9]' || true)
+
+# --- the table ---------------------------------------------------------------------------
+python3 - "$RESULTS" "$IPFIX" <<'EOF'
+import statistics, sys
+rows = {}
+order = []
+for line in open(sys.argv[1]):
+    name, wall, cpu, rss = line.rstrip("\n").split("\t")
+    if name not in rows:
+        rows[name] = []
+        order.append(name)
+    rows[name].append((float(wall), float(cpu), int(rss)))
+base_name = order[2] if sys.argv[2] == "1" else order[0]
+base = statistics.median(w for w, _, _ in rows[base_name])
+print(f"| tool | median wall s | wall / flowprobe | median CPU s | peak RSS MB | runs |")
+print(f"|---|---:|---:|---:|---:|---:|")
+for name in order:
+    r = rows[name]
+    wall = statistics.median(w for w, _, _ in r)
+    cpu = statistics.median(c for _, c, _ in r)
+    rss = max(m for _, _, m in r) / 1024
+    print(f"| {name} | {wall:.3f} | {wall / base:.2f} | {cpu:.3f} | {rss:.1f} | {len(r)} |")
+print()
+print(f"Ratios are against \"{base_name}\" (median {base:.3f} s).")
+walls = {n: [w for w, _, _ in rows[n]] for n in order}
+print("All wall times (s), in run order:")
+for n in order:
+    print(f"- {n}: " + ", ".join(f"{w:.3f}" for w in walls[n]))
+EOF
+
+echo
+echo "Capture: $(cat "$WORK/generate.log" | sed 's/^flowprobe: //'), $CAPTURE_MB MB, in ${TMPDIR:-/tmp}."
+echo "Records: flowprobe $FP_RECORDS, nfpcapd $NF_RECORDS (softflowd's go to the UDP sink, not counted)."
+echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
+echo "Command: bash benches/compare.sh $SCALE (RUNS=$RUNS)"
