@@ -126,31 +126,11 @@ impl TextSink {
                     self.out.write_all(b"\n")?;
                     self.header_written = true;
                 }
-                let v = values(r);
-                for (i, value) in v.iter().enumerate() {
-                    if i > 0 {
-                        self.line.push(',');
-                    }
-                    self.line.push_str(value);
-                }
+                write_values(r, &mut self.line, false);
             }
             TextFormat::Json => {
-                let v = values(r);
                 self.line.push('{');
-                for (i, (name, value)) in COLUMNS.iter().zip(v.iter()).enumerate() {
-                    if i > 0 {
-                        self.line.push(',');
-                    }
-                    let quoted = matches!(
-                        *name,
-                        "start" | "end" | "src" | "dst" | "end_reason" | "src_mac" | "dst_mac"
-                    );
-                    if quoted {
-                        let _ = write!(self.line, "\"{name}\":\"{value}\"");
-                    } else {
-                        let _ = write!(self.line, "\"{name}\":{value}");
-                    }
-                }
+                write_values(r, &mut self.line, true);
                 self.line.push('}');
             }
             TextFormat::Table => {
@@ -193,32 +173,55 @@ impl RecordSink for TextSink {
     }
 }
 
-/// The CSV/JSON values of a record, in `COLUMNS` order.
-fn values(r: &FlowRecord) -> [String; 21] {
+/// Appends a record's CSV values, or JSON members, in `COLUMNS` order, formatting straight
+/// into `line` (no allocation per field: this is the exporter thread's hot loop).
+fn write_values(r: &FlowRecord, line: &mut String, json: bool) {
     let k = &r.key;
-    [
-        format!("{:.9}", r.start),
-        format!("{:.9}", r.end),
-        k.src_addr().to_string(),
-        k.dst_addr().to_string(),
-        k.src_port.to_string(),
-        k.dst_port.to_string(),
-        k.proto.to_string(),
-        k.tos.to_string(),
-        r.tcp_flags.to_string(),
-        r.packets.to_string(),
-        r.octets.to_string(),
-        k.in_if.to_string(),
-        k.vlan.to_string(),
-        k.icmp_type().to_string(),
-        k.icmp_code().to_string(),
-        r.end_reason.name().to_string(),
-        k.ip_version.to_string(),
-        r.min_ttl.to_string(),
-        r.max_ttl.to_string(),
-        mac(&r.src_mac),
-        mac(&r.dst_mac),
-    ]
+    let mut field = |i: usize, quoted: bool, value: &dyn std::fmt::Display| {
+        if i > 0 {
+            line.push(',');
+        }
+        let _ = match (json, quoted) {
+            (false, _) => write!(line, "{value}"),
+            (true, false) => write!(line, "\"{}\":{value}", COLUMNS[i]),
+            (true, true) => write!(line, "\"{}\":\"{value}\"", COLUMNS[i]),
+        };
+    };
+    field(0, true, &format_args!("{:.9}", r.start));
+    field(1, true, &format_args!("{:.9}", r.end));
+    field(2, true, &k.src_addr());
+    field(3, true, &k.dst_addr());
+    field(4, false, &k.src_port);
+    field(5, false, &k.dst_port);
+    field(6, false, &k.proto);
+    field(7, false, &k.tos);
+    field(8, false, &r.tcp_flags);
+    field(9, false, &r.packets);
+    field(10, false, &r.octets);
+    field(11, false, &k.in_if);
+    field(12, false, &k.vlan);
+    field(13, false, &k.icmp_type());
+    field(14, false, &k.icmp_code());
+    field(15, true, &r.end_reason.name());
+    field(16, false, &k.ip_version);
+    field(17, false, &r.min_ttl);
+    field(18, false, &r.max_ttl);
+    field(19, true, &Mac(&r.src_mac));
+    field(20, true, &Mac(&r.dst_mac));
+}
+
+/// A MAC address as `aa:bb:cc:dd:ee:ff`.
+struct Mac<'a>(&'a [u8; 6]);
+
+impl std::fmt::Display for Mac<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let m = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    }
 }
 
 /// Table columns and their minimum widths.
@@ -310,13 +313,6 @@ fn tcp_flag_letters(flags: u8) -> String {
             }
         })
         .collect()
-}
-
-fn mac(m: &[u8; 6]) -> String {
-    format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        m[0], m[1], m[2], m[3], m[4], m[5]
-    )
 }
 
 #[cfg(test)]
