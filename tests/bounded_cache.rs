@@ -16,8 +16,8 @@
 //! - the flows beyond the bound ended early as "lack of resources" (N - 100 000 of them),
 //!   the rest at the end of input.
 //!
-//! Built with optimisations (`cargo test --release`) it runs the full 10M flows (about
-//! 10 s here); an unoptimised build runs 1M flows under the same bound, so a plain
+//! Built with optimisations (`cargo test --release`) it runs the full 10M flows (9.4 s
+//! here, peak RSS 49 MiB); an unoptimised build runs 1M flows under the same bound, so a plain
 //! `cargo test` stays quick and still proves the bound and the accounting.
 
 use std::process::{Command, Stdio};
@@ -26,7 +26,10 @@ use std::time::Instant;
 /// Flows beyond this many are exported early.
 const MAX_FLOWS: u64 = 100_000;
 
-/// The peak resident memory allowed to the convert process, in KiB.
+/// The peak resident memory allowed to the convert process, in KiB. Measured on the
+/// release build: about 19 MiB with `--max-flows 1000`, 49-54 MiB with 100 000 (so some
+/// 350 bytes per cached flow), and 357 MiB for 1M flows with the bound above them; 10M
+/// unbounded flows would need some 3.5 GiB.
 const RSS_BOUND_KIB: u64 = 96 * 1024;
 
 /// The number after `label` on the summary line that starts with it.
