@@ -64,6 +64,8 @@ fn wait_with_peak_rss(pid: u32) -> (i32, u64) {
 }
 
 #[test]
+// The convert child is reaped by `wait_with_peak_rss` (wait4), not `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn ten_million_flows_under_a_small_bound() {
     let flows: u64 = if cfg!(debug_assertions) {
         1_000_000

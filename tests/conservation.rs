@@ -59,6 +59,15 @@ fn check(path: &Path) -> Option<String> {
     let took = t0.elapsed();
     let c = &report.counters;
     let mut problems = Vec::new();
+    if !report.exporter.failures.is_empty() {
+        problems.push(format!("exporter failed: {:?}", report.exporter.failures));
+    }
+    if report.exporter.packets != c.metered {
+        problems.push(format!(
+            "exporter saw {} packets, metered {}",
+            report.exporter.packets, c.metered
+        ));
+    }
     if !c.conserved() {
         problems.push(format!(
             "read {} != metered {} + filtered {} + sampled out {} + undecodable {}",
