@@ -3,9 +3,9 @@
 //! (which we did not write), every field compared with the record.
 //!
 //! Records are built from the input within the pipeline's own invariants (IP version 4
-//! or 6, start <= end, min TTL <= max TTL, at least one packet, times between 2000 and
-//! 2100, export time after every end), because the sink is only ever handed such
-//! records; everything else (addresses, ports, counters up to 2^64-1, flags, MACs, end
+//! or 6, start <= end, min TTL <= max TTL, at least one packet, export time after every
+//! end and never backwards, v9 records younger than the sysUpTime span), because the
+//! sink is only ever handed such records; everything else (addresses, ports, counters up to 2^64-1, flags, MACs, end
 //! reasons, batch sizes, message size) is arbitrary.
 #![no_main]
 
@@ -30,12 +30,15 @@ use flowprobe::time::Timestamp;
 
 type Fields = BTreeMap<u16, u128>;
 
-/// Keeps every message in memory.
+/// Keeps every message in memory, counting as the real transports do.
 struct Memory(Arc<Mutex<Vec<Vec<u8>>>>, TemplatePolicy);
 
 impl Transport for Memory {
-    fn send(&mut self, msg: &[u8], _f: u32, _d: u32, _s: &mut SinkStats) -> io::Result<()> {
+    fn send(&mut self, msg: &[u8], flows: u32, _d: u32, s: &mut SinkStats) -> io::Result<()> {
         self.0.lock().unwrap().push(msg.to_vec());
+        s.messages += 1;
+        s.records += u64::from(flows);
+        s.bytes += msg.len() as u64;
         Ok(())
     }
     fn finish(&mut self, _s: &mut SinkStats) -> io::Result<()> {
@@ -46,11 +49,12 @@ impl Transport for Memory {
     }
 }
 
-/// 2000-01-01 and 2100-01-01 in seconds.
-const FROM: u64 = 946_684_800;
-const TO: u64 = 4_102_444_800;
+/// 2040-01-01 in seconds: export time starts within a year of it.
+const FROM: u64 = 2_208_988_800;
+const DAY_MS: u64 = 86_400_000;
 
-fn record(u: &mut Unstructured<'_>) -> AResult<FlowRecord> {
+/// A record that ended by `now_ms` and started at most `max_age_ms` before it.
+fn record(u: &mut Unstructured<'_>, now_ms: u64, max_age_ms: u64) -> AResult<FlowRecord> {
     let mut key = FlowKey::default();
     let v6: bool = u.arbitrary()?;
     if v6 {
@@ -77,9 +81,10 @@ fn record(u: &mut Unstructured<'_>) -> AResult<FlowRecord> {
     key.tos = u.arbitrary()?;
     key.in_if = u.arbitrary()?;
     key.vlan = u.int_in_range(0..=4095)?;
-    let start_ms = u.int_in_range(FROM * 1000..=TO * 1000)?;
-    let len_ms = u.int_in_range(0..=(40u64 * 86_400_000))?;
-    let start = Timestamp(start_ms * 1_000_000 + u.int_in_range(0..=999_999)?);
+    // Start up to `max_age_ms` before now (sub-millisecond part arbitrary), end between.
+    let age_ms = u.int_in_range(1..=max_age_ms)?;
+    let start = Timestamp((now_ms - age_ms) * 1_000_000 + u.int_in_range(0..=999_999)?);
+    let len_ms = u.int_in_range(0..=age_ms - 1)?;
     let end = start.saturating_add(Duration::from_millis(len_ms));
     let a: u8 = u.arbitrary()?;
     let b: u8 = u.arbitrary()?;
@@ -260,27 +265,31 @@ fn run(u: &mut Unstructured<'_>) -> AResult<()> {
         template_refresh_packets: u.int_in_range(0..=5)?,
         ..ExportOptions::default()
     };
-    let mut batches: Vec<Vec<FlowRecord>> = Vec::new();
+    // Export time moves forward batch by batch. A v9 record cannot be older than the
+    // sysUpTime span (2^32 ms, ~49.7 days; see `UptimeClock`), which the pipeline never
+    // comes near (records leave at most an active timeout after their start): 40 days
+    // for v9, 40 years for IPFIX (absolute times).
+    let max_age_ms = match dialect {
+        Dialect::NetflowV9 => 40 * DAY_MS,
+        Dialect::Ipfix => 40 * 365 * DAY_MS,
+    };
+    let mut now_ms = FROM * 1000 + u.int_in_range(0..=365 * DAY_MS)?;
+    let msgs = Arc::new(Mutex::new(Vec::new()));
+    let mut sink = TemplateSink::new(dialect, Box::new(Memory(msgs.clone(), policy)), &opts);
+    let mut all = Vec::new();
     let n_batches = u.int_in_range(1..=6usize)?;
+    let mut now = Timestamp(now_ms * 1_000_000);
     for _ in 0..n_batches {
+        now_ms += u.int_in_range(0..=100 * DAY_MS)?;
+        now = Timestamp(now_ms * 1_000_000 + u.int_in_range(0..=999_999)?);
         let n = u.int_in_range(0..=120usize)?;
         let mut batch = Vec::with_capacity(n);
         for _ in 0..n {
-            batch.push(record(u)?);
+            batch.push(record(u, now_ms, max_age_ms)?);
         }
-        batches.push(batch);
-    }
-    let msgs = Arc::new(Mutex::new(Vec::new()));
-    let mut sink = TemplateSink::new(dialect, Box::new(Memory(msgs.clone(), policy)), &opts);
-    // Export time: never before a record's end, never backwards (as the exporter does).
-    let mut now = Timestamp::from_secs_nanos(FROM, 0);
-    let mut all = Vec::new();
-    for batch in &batches {
-        let latest = batch.iter().map(|r| r.end).max().unwrap_or(now);
-        now = now.max(latest.saturating_add(Duration::from_millis(u.int_in_range(0..=5000)?)));
-        sink.export(batch, now).unwrap();
+        sink.export(&batch, now).unwrap();
         sink.tick(now).unwrap();
-        all.extend_from_slice(batch);
+        all.extend_from_slice(&batch);
     }
     sink.finish(now).unwrap();
     let stats = sink.stats();
