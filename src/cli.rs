@@ -151,6 +151,11 @@ pub struct GenerateArgs {
     /// Nanosecond timestamps instead of microseconds.
     #[arg(long)]
     pub nanos: bool,
+    /// Instead of conversations: N one-packet UDP flows, each with a key of its own,
+    /// 1 µs apart, written as they are made (constant memory; `-o /dev/stdout` feeds a
+    /// pipe). For testing the flow cache bound.
+    #[arg(long, value_name = "N", conflicts_with_all = ["conversations", "mean_packets", "span", "seed", "nanos"])]
+    pub distinct_flows: Option<u64>,
 }
 
 /// Text formats for records.

@@ -469,6 +469,63 @@ fn checksum(mut sum: u32) -> u16 {
     !(sum as u16)
 }
 
+/// Writes `flows` one-packet UDP flows, each with a key of its own, as a classic pcap
+/// (microseconds, Ethernet), one packet every `gap` from `start`.
+///
+/// Made for cache-bound tests: the packets are produced as they are written, in
+/// constant memory, so any number of flows (10 million and more) can go down a pipe
+/// without a file. Flow `i` is 198.18.0.0 + `i / 65536`, port `i % 65536`, to
+/// 198.19.255.254 port 53 (both in the benchmarking range 198.18.0.0/15, like the
+/// conversations of [`generate`]); distinct for `i` below 2^33. The IPv4 header checksum
+/// is correct; the UDP checksum is 0 (none, allowed over IPv4); no payload.
+pub fn write_distinct_flows(
+    flows: u64,
+    start: Timestamp,
+    gap: Duration,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let mut header = [0u8; 24];
+    header[0..4].copy_from_slice(&0xa1b2_c3d4u32.to_le_bytes()); // magic, microseconds
+    header[4..6].copy_from_slice(&2u16.to_le_bytes()); // version 2.4
+    header[6..8].copy_from_slice(&4u16.to_le_bytes());
+    header[16..20].copy_from_slice(&65_535u32.to_le_bytes()); // snaplen
+    header[20..24].copy_from_slice(&1u32.to_le_bytes()); // LINKTYPE_ETHERNET
+    out.write_all(&header)?;
+    const FRAME: usize = 14 + 20 + 8;
+    let mut rec = [0u8; 16 + FRAME];
+    rec[8..12].copy_from_slice(&(FRAME as u32).to_le_bytes()); // captured length
+    rec[12..16].copy_from_slice(&(FRAME as u32).to_le_bytes()); // original length
+    let f = &mut rec[16..];
+    f[0..6].copy_from_slice(&mac(1)); // destination
+    f[6..12].copy_from_slice(&mac(2)); // source
+    f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+    f[14..16].copy_from_slice(&[0x45, 0]); // IPv4, IHL 5; TOS 0
+    f[16..18].copy_from_slice(&28u16.to_be_bytes()); // total length: 20 + 8
+    f[20..22].copy_from_slice(&[0x40, 0]); // DF
+    f[22] = 64; // TTL
+    f[23] = 17; // UDP
+    f[30..34].copy_from_slice(&Ipv4Addr::new(198, 19, 255, 254).octets());
+    f[36..38].copy_from_slice(&53u16.to_be_bytes()); // destination port
+    f[38..40].copy_from_slice(&8u16.to_be_bytes()); // UDP length; checksum 0
+    let base = u32::from(Ipv4Addr::new(198, 18, 0, 0));
+    let gap_ns = gap.as_nanos().min(u64::MAX as u128) as u64;
+    for i in 0..flows {
+        let ts = Timestamp(start.0.saturating_add(i.saturating_mul(gap_ns)));
+        rec[0..4].copy_from_slice(&(ts.as_secs() as u32).to_le_bytes());
+        rec[4..8].copy_from_slice(&(ts.subsec_nanos() / 1000).to_le_bytes());
+        let f = &mut rec[16..];
+        let src = base.wrapping_add((i >> 16) as u32);
+        f[18..20].copy_from_slice(&(i as u16).to_be_bytes()); // identification
+        f[24..26].copy_from_slice(&[0, 0]);
+        f[26..30].copy_from_slice(&src.to_be_bytes());
+        let ck = checksum(sum16(&f[14..34]));
+        f[24..26].copy_from_slice(&ck.to_be_bytes());
+        f[34..36].copy_from_slice(&(i as u16).to_be_bytes()); // source port
+        out.write_all(&rec)?;
+    }
+    out.flush()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -550,5 +607,37 @@ mod tests {
             top * 5 > all,
             "the largest 1% of conversations should carry over 20% of packets"
         );
+    }
+
+    #[test]
+    fn distinct_flows_have_distinct_keys_and_valid_headers() {
+        let mut out = Vec::new();
+        let n = 70_000u64; // crosses a source address step (every 65536 flows)
+        let start = Timestamp::from_secs_nanos(1_700_000_000, 0);
+        write_distinct_flows(n, start, Duration::from_micros(3), &mut out).unwrap();
+        assert_eq!(out.len() as u64, 24 + n * (16 + 42));
+        let mut file = crate::capture::file::CaptureFile::from_reader(
+            "distinct".into(),
+            Box::new(io::Cursor::new(out)),
+            None,
+        )
+        .unwrap();
+        let mut keys = std::collections::HashSet::new();
+        let mut meta = crate::decode::PacketMeta::default();
+        let mut i = 0u64;
+        while let Some(p) = file.next_packet().unwrap() {
+            assert_eq!(p.ts.0, start.0 + i * 3_000, "packet {i}");
+            let sliced = etherparse::SlicedPacket::from_ethernet(p.data).unwrap();
+            let Some(etherparse::NetSlice::Ipv4(ip)) = sliced.net else {
+                panic!("not IPv4")
+            };
+            let h = ip.header().to_header();
+            assert_eq!(h.header_checksum, h.calc_header_checksum(), "packet {i}");
+            crate::decode::decode(p.link_type, p.data, p.orig_len, &mut meta).unwrap();
+            assert_eq!(meta.key.proto, 17);
+            assert!(keys.insert(meta.key), "packet {i} repeats a key");
+            i += 1;
+        }
+        assert_eq!(i, n);
     }
 }

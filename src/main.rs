@@ -447,6 +447,9 @@ fn run_live(_args_and_config: (RunArgs, Config)) -> Result<(), Failure> {
 
 fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
     use flowprobe::generate::{generate, write_pcap, GenConfig};
+    if let Some(flows) = args.distinct_flows {
+        return run_generate_distinct(&args.output, flows);
+    }
     let span = parse_duration(&args.span).map_err(|e| Failure::Usage(format!("--span: {e}")))?;
     let config = GenConfig {
         seed: args.seed,
@@ -469,6 +472,24 @@ fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
         args.output.display(),
         generated.packets.len(),
         generated.conversations.len()
+    );
+    Ok(())
+}
+
+/// `flowprobe generate --distinct-flows N`: one-packet flows, streamed.
+fn run_generate_distinct(output: &std::path::Path, flows: u64) -> Result<(), Failure> {
+    let file = File::create(output)
+        .map_err(|e| Failure::Runtime(format!("cannot create {}: {e}", output.display())))?;
+    flowprobe::generate::write_distinct_flows(
+        flows,
+        flowprobe::generate::GenConfig::default().start,
+        std::time::Duration::from_micros(1),
+        &mut BufWriter::with_capacity(1 << 20, file),
+    )
+    .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", output.display())))?;
+    eprintln!(
+        "flowprobe: wrote {}: {flows} one-packet flows",
+        output.display()
     );
     Ok(())
 }

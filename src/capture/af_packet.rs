@@ -953,6 +953,72 @@ mod tests {
     // An Ethernet frame: dst 02:00:00:00:00:02, src 02:00:00:00:00:01, IPv4, 2 bytes payload.
     const ETH: [u8; 16] = [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45, 0x00];
 
+    /// The ring's own unsafe code (status words as atomics, block slices, munmap on drop)
+    /// on an anonymous mapping standing in for the kernel's ring, so it runs under Miri
+    /// and AddressSanitizer (see fuzz/README.md); the kernel's side is the test writing
+    /// the block before the ring exists.
+    #[test]
+    fn ring_over_an_anonymous_mapping() {
+        let (block_size, block_count) = (4096usize, 3usize);
+        let len = block_size * block_count;
+        // SAFETY: a fresh private anonymous mapping at an address the kernel picks;
+        // checked before use, unmapped by `Ring::drop`.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(base, libc::MAP_FAILED);
+        // Block 1 as the kernel hands it over: one frame, status TP_STATUS_USER.
+        let mut b = vec![0u8; block_size];
+        put_frame(
+            &mut b,
+            48,
+            0,
+            1_700_000_000,
+            5,
+            60,
+            TP_STATUS_USER,
+            0,
+            0,
+            &ETH,
+        );
+        put_block_header(&mut b, 1, 1024);
+        // SAFETY: `block_size` bytes from offset `block_size` are inside the mapping, and
+        // no reference into the mapping exists yet.
+        unsafe {
+            std::ptr::copy_nonoverlapping(b.as_ptr(), (base as *mut u8).add(block_size), block_size)
+        };
+        let mut ring = Ring {
+            base: NonNull::new(base as *mut u8).unwrap(),
+            block_size,
+            block_count,
+        };
+        assert_eq!(ring.len(), len);
+        assert!(!ring.is_user(0) && ring.is_user(1) && !ring.is_user(2));
+        assert!(ring.user_block(0).is_none());
+        let block = ring.user_block(1).expect("block 1 is the user's");
+        assert_eq!(block.len(), block_size);
+        let (got, walked) = collect(block);
+        assert_eq!(
+            walked,
+            Walked {
+                packets: 1,
+                malformed: 0
+            }
+        );
+        assert_eq!(got[0], (1_700_000_000_000_000_005, ETH.to_vec(), 60, 16));
+        ring.release(1);
+        assert!(!ring.is_user(1));
+        assert!(ring.user_block(1).is_none());
+        drop(ring);
+    }
+
     #[test]
     fn walks_frames_in_order() {
         let mut b = vec![0u8; 4096];

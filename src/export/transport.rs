@@ -572,10 +572,31 @@ impl Transport for FileTransport {
 
     fn finish(&mut self, _stats: &mut SinkStats) -> io::Result<()> {
         self.out.flush()?;
-        self.out.get_ref().sync_all()
+        match self.out.get_ref().sync_all() {
+            // A pipe, a character device (`/dev/null`, `/dev/stdout` on a pipe) cannot be
+            // synced (EINVAL); everything was written, which is all there is to do.
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
+            other => other,
+        }
     }
 
     fn template_policy(&self) -> TemplatePolicy {
         TemplatePolicy::Once
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: `--ipfix-file /dev/null` (or a pipe) failed at the end of the run with
+    /// "Invalid argument", because such files cannot be fsynced.
+    #[test]
+    fn ipfix_file_on_a_device_that_cannot_sync_finishes() {
+        let mut t = FileTransport::create(Path::new("/dev/null")).unwrap();
+        let mut stats = SinkStats::default();
+        t.send(&[0u8; 100], 3, 3, &mut stats).unwrap();
+        t.finish(&mut stats).unwrap();
+        assert_eq!((stats.messages, stats.records, stats.bytes), (1, 3, 100));
     }
 }

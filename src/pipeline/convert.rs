@@ -123,6 +123,9 @@ pub fn convert(
                 continue;
             }
         };
+        // The clock below clamps and counts (across files too); the reader must not
+        // clamp first, or backwards steps inside a file would go uncounted.
+        file.set_clamp_timestamps(false);
         log::info!("reading {} ({})", path.display(), file.format());
         let base = progress.position();
         let mut n: u64 = 0;
