@@ -193,8 +193,8 @@ pub struct LoggingConfig {
 pub struct Config {
     /// `[capture]`.
     pub capture: CaptureConfig,
-    /// `[cache]` and `[timeouts]`: what each flow cache shard runs on. `max_flows` is per
-    /// worker (each worker owns one shard).
+    /// `[cache]` and `[timeouts]`: what the flow cache runs on. `max_flows` is for all
+    /// workers together; each worker's shard gets an equal share.
     pub cache: CacheConfig,
     /// `[sampling]`.
     pub sampling: SamplingConfig,
