@@ -90,13 +90,20 @@ pub enum ByteOrder {
 }
 
 impl ByteOrder {
+    /// The `N` bytes at `at`, zeros when out of range (callers have checked the length).
+    #[inline(always)]
+    fn bytes<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+        let mut a = [0u8; N];
+        if let Some(s) = b.get(at..at + N) {
+            a.copy_from_slice(s);
+        }
+        a
+    }
+
     /// The u16 at `at`, 0 when out of range (callers have checked the length before).
     #[inline(always)]
     pub(crate) fn u16(self, b: &[u8], at: usize) -> u16 {
-        let mut a = [0u8; 2];
-        if let Some(s) = b.get(at..at + 2) {
-            a.copy_from_slice(s);
-        }
+        let a = Self::bytes(b, at);
         match self {
             ByteOrder::Little => u16::from_le_bytes(a),
             ByteOrder::Big => u16::from_be_bytes(a),
@@ -106,10 +113,7 @@ impl ByteOrder {
     /// The u32 at `at`, 0 when out of range (callers have checked the length before).
     #[inline(always)]
     pub(crate) fn u32(self, b: &[u8], at: usize) -> u32 {
-        let mut a = [0u8; 4];
-        if let Some(s) = b.get(at..at + 4) {
-            a.copy_from_slice(s);
-        }
+        let a = Self::bytes(b, at);
         match self {
             ByteOrder::Little => u32::from_le_bytes(a),
             ByteOrder::Big => u32::from_be_bytes(a),
@@ -119,10 +123,7 @@ impl ByteOrder {
     /// The u64 at `at`, 0 when out of range (callers have checked the length before).
     #[inline(always)]
     pub(crate) fn u64(self, b: &[u8], at: usize) -> u64 {
-        let mut a = [0u8; 8];
-        if let Some(s) = b.get(at..at + 8) {
-            a.copy_from_slice(s);
-        }
+        let a = Self::bytes(b, at);
         match self {
             ByteOrder::Little => u64::from_le_bytes(a),
             ByteOrder::Big => u64::from_be_bytes(a),
