@@ -229,16 +229,26 @@ fn run_convert(args: ConvertArgs, config: Config) -> Result<(), Failure> {
         eprint!("{}", report.counters.summary());
         eprint!("{}", sink_summary(&report.exporter, &labels));
     }
-    if report.exporter.packets != report.counters.metered {
+    let file_errors = report.file_errors.iter().map(|e| e.to_string()).collect();
+    outcome(&report.counters, &report.exporter, file_errors)
+}
+
+/// How a run ends: an internal error if exported packets differ from metered ones (every
+/// metered packet must end in a record), else a runtime error listing `problems` and every
+/// failed output, else success.
+fn outcome(
+    counters: &flowprobe::pipeline::stats::Counters,
+    exporter: &flowprobe::pipeline::exporter::ExporterReport,
+    mut problems: Vec<String>,
+) -> Result<(), Failure> {
+    if exporter.packets != counters.metered {
         return Err(Failure::Runtime(format!(
             "internal error: {} packets metered but {} exported",
-            report.counters.metered, report.exporter.packets
+            counters.metered, exporter.packets
         )));
     }
-    let mut problems: Vec<String> = report.file_errors.iter().map(|e| e.to_string()).collect();
     problems.extend(
-        report
-            .exporter
+        exporter
             .failures
             .iter()
             .map(|(_, e)| format!("output failed: {e}")),
@@ -426,16 +436,7 @@ fn run_live(args_and_config: (RunArgs, Config)) -> Result<(), Failure> {
         eprintln!("kernel drops          {drops:>12}");
         eprint!("{}", sink_summary(&report.exporter, &labels));
     }
-    if report.exporter.packets != total.metered {
-        return Err(Failure::Runtime(format!(
-            "internal error: {} packets metered but {} exported",
-            total.metered, report.exporter.packets
-        )));
-    }
-    match report.exporter.failures.first() {
-        Some((_, e)) => Err(Failure::Runtime(format!("output failed: {e}"))),
-        None => Ok(()),
-    }
+    outcome(&total, &report.exporter, Vec::new())
 }
 
 #[cfg(not(target_os = "linux"))]
