@@ -102,6 +102,10 @@ mod tests {
             src_mac: [0x02, 0, 0, 0, 0, 0x01],
             dst_mac: [0x02, 0, 0, 0, 0, 0x02],
             end_reason: EndReason::EndOfFlow,
+            tunnel: Default::default(),
+            direction: Default::default(),
+            egress_if: 0,
+            reverse: None,
         }
     }
 

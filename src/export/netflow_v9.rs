@@ -191,6 +191,10 @@ mod tests {
             src_mac: [0xaa; 6],
             dst_mac: [0xbb; 6],
             end_reason: EndReason::IdleTimeout,
+            tunnel: Default::default(),
+            direction: Default::default(),
+            egress_if: 0,
+            reverse: None,
         };
         let mut clock = UptimeClock::default();
         let now = 1_700_000_002_700u64;

@@ -612,6 +612,10 @@ mod tests {
             src_mac: [0; 6],
             dst_mac: [0; 6],
             end_reason: crate::flow::record::EndReason::IdleTimeout,
+            tunnel: Default::default(),
+            direction: Default::default(),
+            egress_if: 0,
+            reverse: None,
         }
     }
 

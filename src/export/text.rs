@@ -360,6 +360,10 @@ mod tests {
             src_mac: [0, 1, 2, 3, 4, 0xab],
             dst_mac: [0xff; 6],
             end_reason: EndReason::IdleTimeout,
+            tunnel: Default::default(),
+            direction: Default::default(),
+            egress_if: 0,
+            reverse: None,
         }
     }
 

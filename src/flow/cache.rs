@@ -136,9 +136,26 @@ impl List {
     };
 }
 
+/// What a slot accumulates: the record's fields that every flow has. Tunnel and biflow
+/// fields live in side tables that exist only when those features are on, so the slot of
+/// the default configuration stays within the memory budget (see the test below).
+#[derive(Clone, Copy, Debug)]
+struct Core {
+    key: FlowKey,
+    start: Timestamp,
+    end: Timestamp,
+    packets: u64,
+    octets: u64,
+    tcp_flags: u8,
+    min_ttl: u8,
+    max_ttl: u8,
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+}
+
 #[derive(Clone, Debug)]
 struct Slot {
-    record: FlowRecord,
+    record: Core,
     idle: Links,
     active: Links,
 }
@@ -245,7 +262,7 @@ impl FlowCache {
         if self.map.len() >= self.config.max_flows.max(1) {
             self.evict_least_recent(out);
         }
-        let record = FlowRecord {
+        let record = Core {
             key: meta.key,
             start: now,
             end: now,
@@ -256,7 +273,6 @@ impl FlowCache {
             max_ttl: meta.ttl,
             src_mac: meta.src_mac,
             dst_mac: meta.dst_mac,
-            end_reason: EndReason::ForcedEnd,
         };
         let class = slot_class(&record);
         let slot = Slot {
@@ -355,8 +371,24 @@ impl FlowCache {
     fn remove(&mut self, index: u32, reason: EndReason, at: Timestamp) -> Ended {
         self.idle_unlink(index);
         self.active_unlink(index);
-        let mut record = self.slots[index as usize].record;
-        record.end_reason = reason;
+        let c = self.slots[index as usize].record;
+        let record = FlowRecord {
+            key: c.key,
+            start: c.start,
+            end: c.end,
+            packets: c.packets,
+            octets: c.octets,
+            tcp_flags: c.tcp_flags,
+            min_ttl: c.min_ttl,
+            max_ttl: c.max_ttl,
+            src_mac: c.src_mac,
+            dst_mac: c.dst_mac,
+            end_reason: reason,
+            tunnel: Default::default(),
+            direction: Default::default(),
+            egress_if: 0,
+            reverse: None,
+        };
         if let Ok(entry) = self.map.find_entry(hash_key(&record.key), |&i| i == index) {
             entry.remove();
         }
@@ -438,7 +470,7 @@ fn hash_key(key: &FlowKey) -> u64 {
 /// would pad the slot from 112 to 120 bytes): TCP after a FIN or RST, else by protocol.
 /// The flags only ever gain bits, so a record never leaves the ended class.
 #[inline]
-fn slot_class(r: &FlowRecord) -> usize {
+fn slot_class(r: &Core) -> usize {
     if r.key.proto == PROTO_TCP && r.tcp_flags & (TCP_FIN | TCP_RST) != 0 {
         CLASS_TCP_ENDED
     } else {

@@ -47,12 +47,12 @@ pub struct FlowKey {
 impl FlowKey {
     /// Source address in its standard form.
     pub fn src_addr(&self) -> IpAddr {
-        addr(self.ip_version, &self.src)
+        ip_addr(self.ip_version, &self.src)
     }
 
     /// Destination address in its standard form.
     pub fn dst_addr(&self) -> IpAddr {
-        addr(self.ip_version, &self.dst)
+        ip_addr(self.ip_version, &self.dst)
     }
 
     /// Whether this is an ICMP or ICMPv6 flow (ports hold type and code).
@@ -77,6 +77,38 @@ impl FlowKey {
         } else {
             0
         }
+    }
+
+    /// The key of the other direction of this flow: addresses and ports swapped; for
+    /// ICMP, the request and reply types of the query/response pairs swapped (echo 8/0,
+    /// timestamp 13/14, information 15/16, address mask 17/18; ICMPv6 echo 128/129).
+    /// `None` for ICMP messages that have no reply (errors, redirects, ...): they never
+    /// pair into a biflow. Interface, VLAN, protocol and ToS stay as they are.
+    pub fn reversed(&self) -> Option<FlowKey> {
+        let mut r = *self;
+        r.src = self.dst;
+        r.dst = self.src;
+        if self.is_icmp() {
+            let (t, code) = (self.icmp_type(), self.icmp_code());
+            let reply: u8 = match (self.ip_version, t) {
+                (4, 8) => 0,
+                (4, 0) => 8,
+                (4, 13) => 14,
+                (4, 14) => 13,
+                (4, 15) => 16,
+                (4, 16) => 15,
+                (4, 17) => 18,
+                (4, 18) => 17,
+                (6, 128) => 129,
+                (6, 129) => 128,
+                _ => return None,
+            };
+            r.dst_port = u16::from(reply) << 8 | u16::from(code);
+        } else {
+            r.src_port = self.dst_port;
+            r.dst_port = self.src_port;
+        }
+        Some(r)
     }
 
     /// Sets the source address from an `IpAddr` (also sets `ip_version`).
@@ -105,7 +137,8 @@ fn v6(a: IpAddr) -> Ipv6Addr {
     }
 }
 
-fn addr(version: u8, bytes: &[u8; 16]) -> IpAddr {
+/// An address kept as 16 bytes (IPv4 in the first four) in its standard form.
+pub(crate) fn ip_addr(version: u8, bytes: &[u8; 16]) -> IpAddr {
     if version == 4 {
         IpAddr::V4(Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]))
     } else {
@@ -128,6 +161,29 @@ mod tests {
         assert_eq!((k.icmp_type(), k.icmp_code()), (3, 1));
         k.proto = PROTO_UDP;
         assert_eq!((k.icmp_type(), k.icmp_code()), (0, 0));
+    }
+
+    #[test]
+    fn reversed_swaps_ends_and_pairs_icmp_queries_only() {
+        let mut k = FlowKey::default();
+        k.set_addrs("198.18.0.1".parse().unwrap(), "198.18.0.2".parse().unwrap());
+        k.proto = PROTO_TCP;
+        k.src_port = 40000;
+        k.dst_port = 443;
+        let r = k.reversed().unwrap();
+        assert_eq!(r.src_addr().to_string(), "198.18.0.2");
+        assert_eq!((r.src_port, r.dst_port), (443, 40000));
+        assert_eq!(r.reversed(), Some(k));
+        k.proto = PROTO_ICMP;
+        k.src_port = 0;
+        k.dst_port = 8 << 8; // echo request
+        assert_eq!(k.reversed().unwrap().dst_port, 0); // echo reply
+        k.dst_port = 3 << 8 | 1; // host unreachable: no reply
+        assert_eq!(k.reversed(), None);
+        k.ip_version = 6;
+        k.proto = PROTO_ICMPV6;
+        k.dst_port = 128 << 8;
+        assert_eq!(k.reversed().unwrap().dst_port, 129 << 8);
     }
 
     #[test]

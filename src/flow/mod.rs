@@ -5,3 +5,4 @@ pub mod fragments;
 pub mod key;
 pub mod record;
 pub mod sampling;
+pub mod tunnel;

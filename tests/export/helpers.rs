@@ -136,6 +136,10 @@ pub fn synthetic(n: usize, seed: u64, large: bool) -> Vec<FlowRecord> {
                 src_mac,
                 dst_mac,
                 end_reason: EndReason::ALL[rng.below(5) as usize],
+                tunnel: Default::default(),
+                direction: Default::default(),
+                egress_if: 0,
+                reverse: None,
             }
         })
         .collect()
