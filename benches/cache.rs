@@ -39,6 +39,7 @@ fn hour_config(max_flows: usize) -> CacheConfig {
         active_timeout: hour * 2,
         tcp_end_grace: hour,
         max_flows,
+        biflow: false,
     }
 }
 
@@ -119,6 +120,7 @@ fn bench_churn(c: &mut Criterion) {
             tcp_end_grace: idle,
             active_timeout: idle * 2,
             max_flows: 1 << 21,
+            biflow: false,
         };
         let mut cache = FlowCache::new(config);
         let mut meta = PacketMeta::default();

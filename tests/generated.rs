@@ -270,6 +270,7 @@ fn short_timeouts_split_records_where_the_model_says() {
         active_timeout: Duration::from_secs(30),
         tcp_end_grace: Duration::from_millis(1500),
         max_flows: 1 << 20,
+        biflow: false,
     };
     let g = generate(&config);
     let (records, _) = run(&g, &cfg, false, 1);

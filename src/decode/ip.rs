@@ -7,6 +7,8 @@
 //! `decode` for the zero-length cases). Transport bytes are only looked for inside the IP
 //! payload, bounded by both the header's length and the captured bytes.
 
+use std::ops::Range;
+
 use super::read::{array_at, u16_at, u32_at, u8_at};
 use super::{transport, Fragment, Network, PacketMeta, Undecodable};
 
@@ -27,14 +29,16 @@ const OPTION_JUMBO_PAYLOAD: u8 = 0xc2;
 /// there and reports what it reached (each header is at least 8 bytes anyway).
 const MAX_EXTENSION_HEADERS: usize = 16;
 
-/// Decodes the IP header at `at`, then the transport, into `meta`.
+/// Decodes the IP header at `at`, then the transport, into `meta`. Returns where the
+/// IP payload (the transport header) lies in `frame`, as far as both the IP length and
+/// the capture allow; empty for a later fragment. Tunnel decapsulation starts there.
 pub(super) fn network_layer(
     frame: &[u8],
     at: usize,
     network: Network,
     orig_len: u32,
     meta: &mut PacketMeta,
-) -> Result<(), Undecodable> {
+) -> Result<Range<usize>, Undecodable> {
     let first = u8_at(frame, at).ok_or(Undecodable::TruncatedIp)?;
     match (first >> 4, network) {
         (4, Network::V4 | Network::Either) => ipv4(frame, at, orig_len, meta),
@@ -51,7 +55,12 @@ fn wire_ip_len(frame: &[u8], at: usize, orig_len: u32) -> u32 {
     u32::try_from(wire.saturating_sub(at)).unwrap_or(u32::MAX)
 }
 
-fn ipv4(frame: &[u8], at: usize, orig_len: u32, meta: &mut PacketMeta) -> Result<(), Undecodable> {
+fn ipv4(
+    frame: &[u8],
+    at: usize,
+    orig_len: u32,
+    meta: &mut PacketMeta,
+) -> Result<Range<usize>, Undecodable> {
     // Version/IHL (1), ToS (1), total length (2), id (2), flags/offset (2), TTL (1),
     // protocol (1), checksum (2), source (4), destination (4), options.
     let src = array_at::<4>(frame, at + 12).ok_or(Undecodable::TruncatedIp)?;
@@ -86,17 +95,22 @@ fn ipv4(frame: &[u8], at: usize, orig_len: u32, meta: &mut PacketMeta) -> Result
     if offset != 0 {
         // No transport header in a later fragment: ports and flags stay 0.
         meta.fragment = Fragment::Later { id };
-        return Ok(());
+        return Ok(0..0);
     }
     if more_fragments {
         meta.fragment = Fragment::First { id };
     }
     let payload = frame.get(at + header_len..ip_end).unwrap_or(&[]);
     transport::transport(payload, meta);
-    Ok(())
+    Ok(at + header_len..ip_end.max(at + header_len))
 }
 
-fn ipv6(frame: &[u8], at: usize, orig_len: u32, meta: &mut PacketMeta) -> Result<(), Undecodable> {
+fn ipv6(
+    frame: &[u8],
+    at: usize,
+    orig_len: u32,
+    meta: &mut PacketMeta,
+) -> Result<Range<usize>, Undecodable> {
     // Version/traffic class/flow label (4), payload length (2), next header (1),
     // hop limit (1), source (16), destination (16).
     let src = array_at::<16>(frame, at + 8).ok_or(Undecodable::TruncatedIp)?;
@@ -172,7 +186,7 @@ fn ipv6(frame: &[u8], at: usize, orig_len: u32, meta: &mut PacketMeta) -> Result
                 if offset_m & 0xfff8 != 0 {
                     meta.key.proto = next;
                     meta.fragment = Fragment::Later { id };
-                    return Ok(());
+                    return Ok(0..0);
                 }
                 if offset_m & 1 != 0 {
                     meta.fragment = Fragment::First { id };
@@ -186,7 +200,7 @@ fn ipv6(frame: &[u8], at: usize, orig_len: u32, meta: &mut PacketMeta) -> Result
     meta.key.proto = next;
     let payload = frame.get(pos..).unwrap_or(&[]);
     transport::transport(payload, meta);
-    Ok(())
+    Ok(pos.min(frame.len())..frame.len())
 }
 
 /// The Jumbo Payload length in hop-by-hop option bytes (RFC 2675), if the option is there.

@@ -37,7 +37,8 @@ use hashbrown::HashTable;
 use rustc_hash::FxHasher;
 
 use super::key::{FlowKey, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, PROTO_UDPLITE};
-use super::record::{EndReason, FlowRecord};
+use super::record::{EndReason, FlowRecord, ReverseCounters as DirectionCounters};
+use super::tunnel::{Tunnel, TunnelKind};
 use crate::decode::PacketMeta;
 use crate::time::Timestamp;
 
@@ -45,6 +46,10 @@ use crate::time::Timestamp;
 const TCP_FIN: u8 = 0x01;
 /// TCP RST flag bit.
 const TCP_RST: u8 = 0x04;
+/// TCP SYN flag bit.
+const TCP_SYN: u8 = 0x02;
+/// TCP ACK flag bit.
+const TCP_ACK: u8 = 0x10;
 
 /// Timeouts and size of a shard.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,6 +70,10 @@ pub struct CacheConfig {
     /// Most records this shard holds at once; when full, the least recently seen record
     /// is exported early with end reason "lack of resources".
     pub max_flows: usize,
+    /// Meter biflows (RFC 5103): both directions of a flow in one record, keyed by the
+    /// initiator, with the responder's counters in `FlowRecord::reverse`. The record
+    /// ends when the flow as a whole is idle, lasted the active timeout, or closed.
+    pub biflow: bool,
 }
 
 impl Default for CacheConfig {
@@ -76,6 +85,7 @@ impl Default for CacheConfig {
             active_timeout: Duration::from_secs(30 * 60),
             tcp_end_grace: Duration::from_secs(5),
             max_flows: 1 << 20,
+            biflow: false,
         }
     }
 }
@@ -153,6 +163,14 @@ struct Core {
     dst_mac: [u8; 6],
 }
 
+/// A biflow slot's counters per direction (side table, biflow caches only); the slot's
+/// `Core` holds the whole flow, which drives its timeouts.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sides {
+    fwd: DirectionCounters,
+    rev: DirectionCounters,
+}
+
 #[derive(Clone, Debug)]
 struct Slot {
     record: Core,
@@ -170,6 +188,12 @@ pub struct FlowCache {
     /// Slab indexes, hashed by their slot's key (FxHash).
     map: HashTable<u32>,
     slots: Vec<Slot>,
+    /// The tunnel of each slot; empty until the first tunneled packet, then as long as
+    /// `slots` (40 bytes a flow, only when decapsulation is on).
+    tunnels: Vec<Tunnel>,
+    /// Per-direction counters of each slot in a biflow cache (80 bytes a flow); empty in
+    /// a uniflow cache.
+    sides: Vec<Sides>,
     free: Vec<u32>,
     idle_lists: [List; CLASSES],
     active_list: List,
@@ -191,6 +215,8 @@ impl FlowCache {
             idle_by_class,
             map: HashTable::new(),
             slots: Vec::new(),
+            tunnels: Vec::new(),
+            sides: Vec::new(),
             free: Vec::new(),
             idle_lists: [List::EMPTY; CLASSES],
             active_list: List::EMPTY,
@@ -231,13 +257,16 @@ impl FlowCache {
         self.expire(now, out);
         self.stats.packets += 1;
         self.stats.octets += u64::from(meta.octets);
-        let hash = hash_key(&meta.key);
-        let slots = &self.slots;
-        let mut found = self
-            .map
-            .find(hash, |&i| slots[i as usize].record.key == meta.key)
-            .copied();
-        if let Some(index) = found {
+        let segment = meta.tunnel.segment();
+        let hash = hash_flow(&meta.key, segment);
+        let mut found = self.find(hash, &meta.key, segment).map(|i| (i, false));
+        if found.is_none() && self.config.biflow {
+            if let Some(reverse) = meta.key.reversed() {
+                let rhash = hash_flow(&reverse, segment);
+                found = self.find(rhash, &reverse, segment).map(|i| (i, true));
+            }
+        }
+        if let Some((index, _)) = found {
             // `expire` above ended every due record; this keeps the split exact even for a
             // caller that expires less often.
             if let Some((reason, at)) = self.due(index, now) {
@@ -245,7 +274,7 @@ impl FlowCache {
                 found = None;
             }
         }
-        if let Some(index) = found {
+        if let Some((index, reverse)) = found {
             // Off its idle list before the flags change: the flags name the list.
             self.idle_unlink(index);
             let r = &mut self.slots[index as usize].record;
@@ -256,14 +285,33 @@ impl FlowCache {
             r.min_ttl = r.min_ttl.min(meta.ttl);
             r.max_ttl = r.max_ttl.max(meta.ttl);
             let class = slot_class(r);
+            if let Some(sides) = self.sides.get_mut(index as usize) {
+                let side = if reverse {
+                    &mut sides.rev
+                } else {
+                    &mut sides.fwd
+                };
+                side_add(side, meta, now);
+            }
             self.idle_push_back(index, class);
             return;
         }
         if self.map.len() >= self.config.max_flows.max(1) {
             self.evict_least_recent(out);
         }
+        // A biflow's key is its initiator's direction: a first packet that answers (a
+        // SYN-ACK, an ICMP reply) was sent by the responder.
+        let flipped = if self.config.biflow && is_response(meta) {
+            meta.key.reversed()
+        } else {
+            None
+        };
+        let (key, hash, src_mac, dst_mac) = match flipped {
+            Some(k) => (k, hash_flow(&k, segment), meta.dst_mac, meta.src_mac),
+            None => (meta.key, hash, meta.src_mac, meta.dst_mac),
+        };
         let record = Core {
-            key: meta.key,
+            key,
             start: now,
             end: now,
             packets: 1,
@@ -271,8 +319,8 @@ impl FlowCache {
             tcp_flags: meta.tcp_flags,
             min_ttl: meta.ttl,
             max_ttl: meta.ttl,
-            src_mac: meta.src_mac,
-            dst_mac: meta.dst_mac,
+            src_mac,
+            dst_mac,
         };
         let class = slot_class(&record);
         let slot = Slot {
@@ -290,12 +338,52 @@ impl FlowCache {
                 (self.slots.len() - 1) as u32
             }
         };
-        let slots = &self.slots;
-        self.map
-            .insert_unique(hash, index, |&i| hash_key(&slots[i as usize].record.key));
+        self.set_side_tables(index, meta, flipped.is_some(), now);
+        let (slots, tunnels) = (&self.slots, &self.tunnels);
+        self.map.insert_unique(hash, index, |&i| {
+            hash_flow(&slots[i as usize].record.key, segment_at(tunnels, i))
+        });
         self.idle_push_back(index, class);
         self.active_push_back(index);
         self.stats.created += 1;
+    }
+
+    /// The slot holding `key` in `segment`, if any.
+    fn find(&self, hash: u64, key: &FlowKey, segment: (TunnelKind, u32)) -> Option<u32> {
+        let (slots, tunnels) = (&self.slots, &self.tunnels);
+        self.map
+            .find(hash, |&i| {
+                slots[i as usize].record.key == *key && segment_at(tunnels, i) == segment
+            })
+            .copied()
+    }
+
+    /// Fills the side tables of a new slot: its tunnel (the table exists from the first
+    /// tunneled packet on) and, in a biflow cache, its per-direction counters.
+    fn set_side_tables(&mut self, index: u32, meta: &PacketMeta, flipped: bool, now: Timestamp) {
+        let i = index as usize;
+        if meta.tunnel.is_some() || !self.tunnels.is_empty() {
+            if self.tunnels.len() < self.slots.len() {
+                self.tunnels.resize(self.slots.len(), Tunnel::default());
+            }
+            self.tunnels[i] = meta.tunnel;
+        }
+        if self.config.biflow {
+            if self.sides.len() < self.slots.len() {
+                self.sides.resize(self.slots.len(), Sides::default());
+            }
+            let mut sides = Sides::default();
+            side_add(
+                if flipped {
+                    &mut sides.rev
+                } else {
+                    &mut sides.fwd
+                },
+                meta,
+                now,
+            );
+            self.sides[i] = sides;
+        }
     }
 
     /// Ends every record that is due at `now` (a time older than the shard's clock counts
@@ -372,7 +460,12 @@ impl FlowCache {
         self.idle_unlink(index);
         self.active_unlink(index);
         let c = self.slots[index as usize].record;
-        let record = FlowRecord {
+        let tunnel = self
+            .tunnels
+            .get(index as usize)
+            .copied()
+            .unwrap_or_default();
+        let mut record = FlowRecord {
             key: c.key,
             start: c.start,
             end: c.end,
@@ -384,12 +477,29 @@ impl FlowCache {
             src_mac: c.src_mac,
             dst_mac: c.dst_mac,
             end_reason: reason,
-            tunnel: Default::default(),
+            tunnel,
             direction: Default::default(),
             egress_if: 0,
             reverse: None,
         };
-        if let Ok(entry) = self.map.find_entry(hash_key(&record.key), |&i| i == index) {
+        if let Some(sides) = self.sides.get(index as usize) {
+            // The slot's own counters are the whole biflow; the record's are its
+            // initiator's direction. A biflow whose initiator sent nothing (the capture
+            // began with the answer) keeps the whole flow's times.
+            let f = sides.fwd;
+            record.packets = f.packets;
+            record.octets = f.octets;
+            record.tcp_flags = f.tcp_flags;
+            if f.packets > 0 {
+                (record.start, record.end) = (f.start, f.end);
+                (record.min_ttl, record.max_ttl) = (f.min_ttl, f.max_ttl);
+            } else {
+                (record.min_ttl, record.max_ttl) = (0, 0);
+            }
+            record.reverse = Some(sides.rev);
+        }
+        let hash = hash_flow(&record.key, tunnel.segment());
+        if let Ok(entry) = self.map.find_entry(hash, |&i| i == index) {
             entry.remove();
         }
         self.free.push(index);
@@ -460,10 +570,51 @@ impl FlowCache {
     }
 }
 
-/// The hash the table files a key under.
+/// The hash the table files a flow under: its key, and its tunnel segment when it has
+/// one (so untunneled flows hash exactly as the key alone).
 #[inline]
-fn hash_key(key: &FlowKey) -> u64 {
-    FxBuild::default().hash_one(key)
+fn hash_flow(key: &FlowKey, segment: (TunnelKind, u32)) -> u64 {
+    if segment.0 == TunnelKind::None {
+        FxBuild::default().hash_one(key)
+    } else {
+        FxBuild::default().hash_one((key, segment))
+    }
+}
+
+/// The tunnel segment of slot `i` (none when the tunnel table does not exist yet).
+#[inline]
+fn segment_at(tunnels: &[Tunnel], i: u32) -> (TunnelKind, u32) {
+    tunnels
+        .get(i as usize)
+        .map_or((TunnelKind::None, 0), Tunnel::segment)
+}
+
+/// Adds a packet to one direction of a biflow.
+fn side_add(d: &mut DirectionCounters, meta: &PacketMeta, now: Timestamp) {
+    if d.packets == 0 {
+        d.start = now;
+        d.min_ttl = meta.ttl;
+        d.max_ttl = meta.ttl;
+    }
+    d.end = now;
+    d.packets += 1;
+    d.octets += u64::from(meta.octets);
+    d.tcp_flags |= meta.tcp_flags;
+    d.min_ttl = d.min_ttl.min(meta.ttl);
+    d.max_ttl = d.max_ttl.max(meta.ttl);
+}
+
+/// Whether a packet answers another: a TCP SYN-ACK, or an ICMP query reply (echo,
+/// timestamp, information, address mask; ICMPv6 echo).
+fn is_response(meta: &PacketMeta) -> bool {
+    let key = &meta.key;
+    if key.proto == PROTO_TCP {
+        return meta.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK;
+    }
+    matches!(
+        (key.is_icmp(), key.ip_version, key.icmp_type()),
+        (true, 4, 0 | 14 | 16 | 18) | (true, 6, 129)
+    )
 }
 
 /// The timeout class of a record, derived from it rather than stored (a stored byte
@@ -524,6 +675,7 @@ mod tests {
             active_timeout: Duration::from_secs(60),
             tcp_end_grace: Duration::from_secs(2),
             max_flows: 100,
+            biflow: false,
         })
     }
 
@@ -726,5 +878,167 @@ mod tests {
         let ended: u64 = c.stats().ended.iter().sum();
         assert_eq!(ended, out.len() as u64);
         assert_eq!(c.stats().created, out.len() as u64);
+    }
+
+    fn tunneled(mut m: PacketMeta, kind: TunnelKind, id: u32, outer_last: u8) -> PacketMeta {
+        m.tunnel = Tunnel {
+            kind,
+            id,
+            outer_ip_version: 4,
+            outer_src: [203, 0, 113, outer_last, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            outer_dst: [203, 0, 113, 200, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        };
+        m
+    }
+
+    #[test]
+    fn tunnel_segments_separate_flows_and_outer_addresses_do_not() {
+        let mut c = cache();
+        let mut out = Vec::new();
+        let p = pkt(PROTO_UDP, 1000, 0, 100, 64);
+        // Untunneled first, so the tunnel table is created on a non-empty cache.
+        c.meter(&p, t(0.0), &mut out);
+        c.meter(&tunneled(p, TunnelKind::Vxlan, 10, 1), t(1.0), &mut out);
+        // Same VNI from another VTEP: the same flow (outer addresses are not identity).
+        c.meter(&tunneled(p, TunnelKind::Vxlan, 10, 2), t(2.0), &mut out);
+        c.meter(&tunneled(p, TunnelKind::Vxlan, 11, 1), t(3.0), &mut out);
+        c.meter(&tunneled(p, TunnelKind::Gre, 10, 1), t(4.0), &mut out);
+        // GTP-U TEIDs differ per direction and bearer: not identity.
+        c.meter(&tunneled(p, TunnelKind::GtpU, 1, 1), t(5.0), &mut out);
+        c.meter(&tunneled(p, TunnelKind::GtpU, 2, 1), t(6.0), &mut out);
+        c.flush(EndReason::ForcedEnd, &mut out);
+        let mut got: Vec<_> = out
+            .iter()
+            .map(|e| {
+                let r = &e.record;
+                (r.tunnel.kind, r.tunnel.id, r.tunnel.outer_src[3], r.packets)
+            })
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                (TunnelKind::None, 0, 0, 1),
+                (TunnelKind::Vxlan, 10, 1, 2),
+                (TunnelKind::Vxlan, 11, 1, 1),
+                (TunnelKind::Gre, 10, 1, 1),
+                (TunnelKind::GtpU, 1, 1, 2),
+            ]
+        );
+    }
+
+    fn biflow_cache() -> FlowCache {
+        FlowCache::new(CacheConfig {
+            biflow: true,
+            ..cache().config().clone()
+        })
+    }
+
+    fn reply(m: PacketMeta) -> PacketMeta {
+        let mut r = m;
+        r.key = m.key.reversed().unwrap();
+        r
+    }
+
+    #[test]
+    fn biflow_pairs_both_directions_under_the_initiator() {
+        let mut c = biflow_cache();
+        let mut out = Vec::new();
+        let syn = pkt(PROTO_TCP, 40000, 0x02, 60, 64);
+        c.meter(&syn, t(1.0), &mut out);
+        let mut synack = reply(pkt(PROTO_TCP, 40000, 0x12, 60, 50));
+        synack.src_mac = [2; 6];
+        c.meter(&synack, t(1.5), &mut out);
+        c.meter(&pkt(PROTO_TCP, 40000, 0x10, 52, 64), t(2.0), &mut out);
+        c.meter(
+            &reply(pkt(PROTO_TCP, 40000, 0x18, 1500, 48)),
+            t(3.0),
+            &mut out,
+        );
+        c.flush(EndReason::ForcedEnd, &mut out);
+        assert_eq!(out.len(), 1);
+        let r = out[0].record;
+        assert_eq!(r.key, syn.key);
+        assert_eq!((r.packets, r.octets, r.tcp_flags), (2, 112, 0x12));
+        assert_eq!(
+            (r.start, r.end, r.min_ttl, r.max_ttl),
+            (t(1.0), t(2.0), 64, 64)
+        );
+        let rev = r.reverse.unwrap();
+        assert_eq!((rev.packets, rev.octets, rev.tcp_flags), (2, 1560, 0x1a));
+        assert_eq!(
+            (rev.start, rev.end, rev.min_ttl, rev.max_ttl),
+            (t(1.5), t(3.0), 48, 50)
+        );
+        assert_eq!(c.stats().packets, 4);
+    }
+
+    #[test]
+    fn biflow_seen_from_its_syn_ack_is_keyed_by_the_initiator() {
+        let mut c = biflow_cache();
+        let mut out = Vec::new();
+        let client = pkt(PROTO_TCP, 40000, 0x10, 52, 64);
+        let mut synack = reply(pkt(PROTO_TCP, 40000, 0x12, 60, 50));
+        synack.src_mac = [2; 6];
+        synack.dst_mac = [1; 6];
+        c.meter(&synack, t(1.0), &mut out);
+        c.flush(EndReason::ForcedEnd, &mut out);
+        let r = out[0].record;
+        assert_eq!(r.key, client.key);
+        assert_eq!((r.packets, r.src_mac, r.dst_mac), (0, [1; 6], [2; 6]));
+        assert_eq!(r.reverse.unwrap().packets, 1);
+        // ... and its initiator's later packets land in the same record.
+        c.meter(&synack, t(10.0), &mut out);
+        c.meter(&client, t(10.5), &mut out);
+        c.flush(EndReason::ForcedEnd, &mut out);
+        assert_eq!(out.len(), 2);
+        let r = out[1].record;
+        assert_eq!((r.packets, r.reverse.unwrap().packets), (1, 1));
+        assert_eq!(r.start, t(10.5));
+    }
+
+    #[test]
+    fn biflow_idles_out_only_when_both_directions_are_quiet_and_icmp_errors_stay_apart() {
+        let mut c = biflow_cache();
+        let mut out = Vec::new();
+        // UDP idle is 10 s: forward at 0, reverse at 8, forward at 16 (16 s after the
+        // forward packet but 8 s after the reverse one).
+        let q = pkt(PROTO_UDP, 5353, 0, 80, 64);
+        c.meter(&q, t(0.0), &mut out);
+        c.meter(&reply(q), t(8.0), &mut out);
+        c.meter(&q, t(16.0), &mut out);
+        assert!(out.is_empty());
+        let mut echo = pkt(PROTO_ICMP, 0, 0, 84, 64);
+        echo.key.src_port = 0;
+        echo.key.dst_port = 8 << 8;
+        c.meter(&echo, t(16.1), &mut out);
+        c.meter(&reply(echo), t(16.2), &mut out);
+        let mut unreachable = echo;
+        unreachable.key.dst_port = 3 << 8 | 3;
+        c.meter(&unreachable, t(16.3), &mut out);
+        let mut back = unreachable;
+        back.key.src = unreachable.key.dst;
+        back.key.dst = unreachable.key.src;
+        c.meter(&back, t(16.4), &mut out);
+        c.flush(EndReason::ForcedEnd, &mut out);
+        let got: Vec<_> = out
+            .iter()
+            .map(|e| {
+                (
+                    e.record.key.proto,
+                    e.record.packets,
+                    e.record.reverse.unwrap().packets,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (PROTO_UDP, 2, 1),
+                (PROTO_ICMP, 1, 1),
+                (PROTO_ICMP, 1, 0),
+                (PROTO_ICMP, 1, 0)
+            ]
+        );
     }
 }
