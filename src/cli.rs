@@ -191,6 +191,10 @@ pub struct CacheArgs {
     /// ("lack of resources") [default: 1048576].
     #[arg(long, value_name = "N")]
     pub max_flows: Option<usize>,
+    /// Open these tunnels and meter the packets inside, comma-separated: vxlan, geneve,
+    /// gre, erspan, ip-in-ip, gtp-u, mpls-udp, or all [default: none].
+    #[arg(long, value_name = "KINDS", value_delimiter = ',')]
+    pub decap: Option<Vec<String>>,
 }
 
 /// Where records are exported, shared by `convert` and `run`.

@@ -221,6 +221,7 @@ fn run_convert(args: ConvertArgs, config: Config) -> Result<(), Failure> {
         files: args.files,
         cache: config.cache.clone(),
         sampling,
+        decap: config.tunnels.clone(),
         progress: !args.no_progress && io::stderr().is_terminal(),
     };
     let report =
@@ -411,6 +412,7 @@ fn run_live(args_and_config: (RunArgs, Config)) -> Result<(), Failure> {
         filter: c.filter.clone(),
         snaplen: c.snaplen,
         sampling,
+        decap: config.tunnels.clone(),
         cache: config.cache.clone(),
         user: c.user.clone(),
         stats_interval: Some(config.statistics.interval).filter(|d| !d.is_zero()),

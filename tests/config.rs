@@ -13,6 +13,8 @@ use flowprobe::config::{
     flags, load, Backend, Config, ConfigError, LogLevel, Origin, RawConfig, SamplingMode, Setting,
     SECTIONS,
 };
+use flowprobe::decode::Decap;
+use flowprobe::flow::tunnel::TunnelKind;
 
 fn crate_file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
@@ -168,6 +170,21 @@ fn round_trip_cases() -> Vec<Case> {
             c.export.udp_send_buffer = 65536
         }),
         ("export", "pace", "0", |c| c.export.pace = 0),
+        ("tunnels", "decap", r#"["vxlan", "GTP_U"]"#, |c| {
+            c.tunnels = Decap::with_kinds(&[TunnelKind::Vxlan, TunnelKind::GtpU])
+        }),
+        ("tunnels", "vxlan_ports", "[4789, 8472]", |c| {
+            c.tunnels.vxlan_ports = vec![4789, 8472]
+        }),
+        ("tunnels", "geneve_ports", "6082", |c| {
+            c.tunnels.geneve_ports = vec![6082]
+        }),
+        ("tunnels", "gtp_u_ports", "[]", |c| {
+            c.tunnels.gtp_u_ports = vec![]
+        }),
+        ("tunnels", "mpls_udp_ports", "[6635, 6636]", |c| {
+            c.tunnels.mpls_udp_ports = vec![6635, 6636]
+        }),
         ("statistics", "interval", r#""0s""#, |c| {
             c.statistics.interval = Duration::ZERO
         }),
@@ -259,6 +276,19 @@ fn bad_values_name_key_value_and_line() {
             "did you mean `af-packet`",
         ),
         ("sampling", "mode", r#""randm""#, "did you mean `random`"),
+        (
+            "tunnels",
+            "decap",
+            r#"["nvgre"]"#,
+            "is not a tunnel kind; use `vxlan`",
+        ),
+        ("tunnels", "vxlan_ports", "[0]", "must be from 1 to 65535"),
+        (
+            "tunnels",
+            "geneve_ports",
+            r#""6081""#,
+            "expected a list of integers",
+        ),
         ("logging", "level", r#""verbose""#, "must be one of"),
         ("capture", "threads", "-1", "must be from 0 to 1024"),
         ("capture", "snaplen", "10", "must be from 64 to 262144"),

@@ -186,6 +186,7 @@ fn run(
         cache: cfg.clone(),
         workers,
         sampling: Default::default(),
+        decap: Default::default(),
         progress: false,
         registry: None,
     };

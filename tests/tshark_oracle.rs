@@ -40,6 +40,7 @@ fn our_totals(path: &Path) -> (Totals, u64, u64, Vec<String>) {
         cache: CacheConfig::default(),
         workers: 1,
         sampling: Default::default(),
+        decap: Default::default(),
         progress: false,
         registry: None,
     };

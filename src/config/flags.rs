@@ -21,6 +21,10 @@ pub fn from_cache_args(args: &CacheArgs) -> RawConfig {
     raw.cache.max_flows = args
         .max_flows
         .map(|n| Setting::flag(i64::try_from(n).unwrap_or(i64::MAX), "--max-flows"));
+    raw.tunnels.decap = args
+        .decap
+        .as_ref()
+        .map(|kinds| Setting::flag_list(kinds.iter().cloned(), "--decap"));
     raw
 }
 

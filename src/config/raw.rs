@@ -130,6 +130,9 @@ impl Setting<List> {
     }
 }
 
+/// A list of integers, each with its own origin (ports, VLAN ids).
+pub type IntList = Vec<Setting<i64>>;
+
 /// Maps a byte range of the file to its origin.
 type Locate<'a> = &'a dyn Fn(Option<std::ops::Range<usize>>) -> Origin;
 
@@ -186,6 +189,24 @@ impl FromToml for List {
             // One string where a list is expected is read as a list of one: `interfaces =
             // "eth0"` means what it says.
             Value::String(_) => element(value).map(|s| vec![s]),
+            Value::Array(a) => a.iter().map(element).collect(),
+            _ => None,
+        }
+    }
+}
+
+impl FromToml for IntList {
+    const EXPECTED: &'static str = "a list of integers";
+    fn from_toml(value: &Value, locate: Locate<'_>) -> Option<IntList> {
+        let element = |v: &Value| {
+            v.as_integer().map(|i| Setting {
+                value: i,
+                origin: locate(v.span()),
+            })
+        };
+        match value {
+            // One integer where a list is expected is a list of one.
+            Value::Integer(_) => element(value).map(|s| vec![s]),
             Value::Array(a) => a.iter().map(element).collect(),
             _ => None,
         }
@@ -411,6 +432,23 @@ section! {
 }
 
 section! {
+    /// `[tunnels]`: which tunnels are opened (decapsulated) and on which UDP ports.
+    RawTunnels = "tunnels" {
+        /// Tunnel kinds to open: `vxlan`, `geneve`, `gre`, `erspan`, `ip-in-ip`,
+        /// `gtp-u`, `mpls-udp`, or `all`.
+        decap: List,
+        /// VXLAN destination ports.
+        vxlan_ports: IntList,
+        /// Geneve destination ports.
+        geneve_ports: IntList,
+        /// GTP-U ports (either end).
+        gtp_u_ports: IntList,
+        /// MPLS-over-UDP destination ports.
+        mpls_udp_ports: IntList,
+    }
+}
+
+section! {
     /// `[statistics]`: counters for operators.
     RawStatistics = "statistics" {
         /// Period of the statistics log line; 0 = off.
@@ -441,6 +479,8 @@ pub struct RawConfig {
     pub sampling: RawSampling,
     /// `[export]`.
     pub export: RawExport,
+    /// `[tunnels]`.
+    pub tunnels: RawTunnels,
     /// `[statistics]`.
     pub statistics: RawStatistics,
     /// `[logging]`.
@@ -454,6 +494,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     (RawTimeouts::SECTION, RawTimeouts::KEYS),
     (RawSampling::SECTION, RawSampling::KEYS),
     (RawExport::SECTION, RawExport::KEYS),
+    (RawTunnels::SECTION, RawTunnels::KEYS),
     (RawStatistics::SECTION, RawStatistics::KEYS),
     (RawLogging::SECTION, RawLogging::KEYS),
 ];
@@ -534,6 +575,7 @@ impl RawConfig {
                 "timeouts" => raw.timeouts = RawTimeouts::read(table, &mut reader),
                 "sampling" => raw.sampling = RawSampling::read(table, &mut reader),
                 "export" => raw.export = RawExport::read(table, &mut reader),
+                "tunnels" => raw.tunnels = RawTunnels::read(table, &mut reader),
                 "statistics" => raw.statistics = RawStatistics::read(table, &mut reader),
                 "logging" => raw.logging = RawLogging::read(table, &mut reader),
                 _ => reader.unknown(None, key),
@@ -550,6 +592,7 @@ impl RawConfig {
         self.timeouts.merge(over.timeouts);
         self.sampling.merge(over.sampling);
         self.export.merge(over.export);
+        self.tunnels.merge(over.tunnels);
         self.statistics.merge(over.statistics);
         self.logging.merge(over.logging);
     }

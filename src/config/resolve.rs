@@ -17,7 +17,9 @@ use std::time::Duration;
 use super::error::{ConfigError, ConfigErrors};
 use super::raw::{Origin, Quantity, RawConfig, Setting};
 use super::{parse_duration, parse_size};
+use crate::decode::Decap;
 use crate::flow::cache::CacheConfig;
+use crate::flow::tunnel::TunnelKind;
 
 /// Packet source for live capture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,6 +202,8 @@ pub struct Config {
     pub sampling: SamplingConfig,
     /// `[export]`.
     pub export: ExportConfig,
+    /// `[tunnels]`: the tunnels opened and their ports.
+    pub tunnels: Decap,
     /// `[statistics]`.
     pub statistics: StatisticsConfig,
     /// `[logging]`.
@@ -240,6 +244,7 @@ impl Default for Config {
                 interval: Duration::from_secs(60),
                 prometheus_listen: None,
             },
+            tunnels: Decap::default(),
             logging: LoggingConfig {
                 level: LogLevel::Warn,
             },
@@ -586,6 +591,64 @@ impl RawConfig {
             c.export.pace = v as u32;
         }
 
+        // [tunnels]
+        let tu = &self.tunnels;
+        if let Some(list) = &tu.decap {
+            let mut kinds = Vec::new();
+            for name in &list.value {
+                let wanted = name.value.trim().to_ascii_lowercase().replace('_', "-");
+                if wanted == "all" {
+                    kinds.extend(TunnelKind::ALL);
+                } else if let Some(kind) = TunnelKind::from_name(&wanted) {
+                    kinds.push(kind);
+                } else {
+                    let names: Vec<_> = TunnelKind::ALL
+                        .iter()
+                        .map(|k| format!("`{}`", k.name()))
+                        .collect();
+                    r.invalid(
+                        &name.origin,
+                        "tunnels.decap",
+                        format!("{:?}", name.value),
+                        format!("is not a tunnel kind; use {} or `all`", names.join(", ")),
+                    );
+                }
+            }
+            // Ports are read below, over these defaults.
+            c.tunnels = Decap::with_kinds(&kinds);
+        }
+        for (setting, key, ports) in [
+            (
+                &tu.vxlan_ports,
+                "tunnels.vxlan_ports",
+                &mut c.tunnels.vxlan_ports,
+            ),
+            (
+                &tu.geneve_ports,
+                "tunnels.geneve_ports",
+                &mut c.tunnels.geneve_ports,
+            ),
+            (
+                &tu.gtp_u_ports,
+                "tunnels.gtp_u_ports",
+                &mut c.tunnels.gtp_u_ports,
+            ),
+            (
+                &tu.mpls_udp_ports,
+                "tunnels.mpls_udp_ports",
+                &mut c.tunnels.mpls_udp_ports,
+            ),
+        ] {
+            if let Some(list) = setting {
+                ports.clear();
+                for port in &list.value {
+                    if let Some(p) = r.integer(&Some(port.clone()), key, 1, 65_535) {
+                        ports.push(p as u16);
+                    }
+                }
+            }
+        }
+
         // [statistics]
         let st = &self.statistics;
         if let Some(v) = r.duration(&st.interval, "statistics.interval", Duration::ZERO) {
@@ -780,6 +843,18 @@ impl Config {
             quote(&format_size(e.udp_send_buffer))
         );
         let _ = writeln!(o, "pace = {}", e.pace);
+        let tu = &self.tunnels;
+        let kinds: Vec<String> = tu.kinds().iter().map(|k| k.name().to_string()).collect();
+        let ports = |p: &[u16]| {
+            let items: Vec<String> = p.iter().map(u16::to_string).collect();
+            format!("[{}]", items.join(", "))
+        };
+        let _ = writeln!(o, "\n[tunnels]");
+        let _ = writeln!(o, "decap = {}", quote_list(&kinds));
+        let _ = writeln!(o, "vxlan_ports = {}", ports(&tu.vxlan_ports));
+        let _ = writeln!(o, "geneve_ports = {}", ports(&tu.geneve_ports));
+        let _ = writeln!(o, "gtp_u_ports = {}", ports(&tu.gtp_u_ports));
+        let _ = writeln!(o, "mpls_udp_ports = {}", ports(&tu.mpls_udp_ports));
         let st = &self.statistics;
         let _ = writeln!(o, "\n[statistics]");
         let _ = writeln!(o, "interval = {}", quote(&format_duration(st.interval)));

@@ -30,7 +30,7 @@ use super::stats::Counters;
 use super::worker::{Classifier, Worker};
 use crate::capture::file::{CaptureError, CaptureFile};
 use crate::capture::Packet;
-use crate::decode::PacketMeta;
+use crate::decode::{Decap, PacketMeta};
 use crate::export::RecordSink;
 use crate::flow::cache::CacheConfig;
 use crate::flow::sampling::Sampling;
@@ -47,6 +47,8 @@ pub struct ConvertOptions {
     pub workers: usize,
     /// Packet or flow sampling.
     pub sampling: Sampling,
+    /// Tunnels to open (none by default).
+    pub decap: Decap,
     /// Draw a progress bar on stderr.
     pub progress: bool,
     /// Publish counters here as the conversion runs (for the Prometheus endpoint).
@@ -61,6 +63,7 @@ impl ConvertOptions {
             cache: CacheConfig::default(),
             workers: 1,
             sampling: Sampling::default(),
+            decap: Decap::default(),
             progress: false,
             registry: None,
         }
@@ -107,7 +110,7 @@ pub fn convert(
             options.registry.clone(),
         )?)
     };
-    let mut classifier = Classifier::new(options.sampling, 0);
+    let mut classifier = Classifier::new(options.sampling, 0).with_decap(options.decap.clone());
     let mut meta = PacketMeta::default();
     let mut file_errors = Vec::new();
     let progress = progress_bar(options);

@@ -95,6 +95,8 @@ pub(crate) struct Dispatch {
     recycled: Receiver<Vec<(Timestamp, PacketMeta)>>,
     handles: Vec<thread::JoinHandle<Counters>>,
     now: Timestamp,
+    /// Biflow caches: a direction-independent hash (see `meter`).
+    symmetric: bool,
 }
 
 impl Dispatch {
@@ -165,6 +167,7 @@ impl Dispatch {
             recycled,
             handles,
             now: Timestamp::ZERO,
+            symmetric: cache.biflow,
         })
     }
 
@@ -184,7 +187,14 @@ impl Dispatch {
 impl Meter for Dispatch {
     fn meter(&mut self, meta: &PacketMeta, ts: Timestamp) {
         let mut hasher = FxHasher::default();
-        meta.key.hash(&mut hasher);
+        if self.symmetric {
+            // Both directions of a biflow must reach the same shard: hash the smaller of
+            // the key and its reverse.
+            let key = meta.key.reversed().map_or(meta.key, |r| r.min(meta.key));
+            key.hash(&mut hasher);
+        } else {
+            meta.key.hash(&mut hasher);
+        }
         // The high bits of an Fx hash are the well-mixed ones.
         let index = ((hasher.finish() >> 32) % self.senders.len() as u64) as usize;
         self.now = ts;

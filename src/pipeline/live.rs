@@ -26,7 +26,7 @@ use super::worker::{Classifier, Worker};
 use crate::capture::af_packet::{AfPacketSource, RingConfig};
 use crate::capture::live::LiveError;
 use crate::capture::{bpf::BpfProgram, iface};
-use crate::decode::PacketMeta;
+use crate::decode::{Decap, PacketMeta};
 use crate::export::RecordSink;
 use crate::flow::cache::CacheConfig;
 use crate::flow::sampling::Sampling;
@@ -63,6 +63,8 @@ pub struct LiveOptions {
     pub snaplen: u32,
     /// Sampling.
     pub sampling: Sampling,
+    /// Tunnels to open (none by default).
+    pub decap: Decap,
     /// Timeouts and cache size (`max_flows` for all workers together).
     pub cache: CacheConfig,
     /// Drop root to this user once the sockets are open.
@@ -242,7 +244,8 @@ fn spawn_af_packet(
         let registry = Arc::clone(registry);
         let stop = Arc::clone(&flags.stop);
         let mut worker = Worker::new(shard.clone());
-        let mut classifier = Classifier::new(options.sampling, index as u64);
+        let mut classifier =
+            Classifier::new(options.sampling, index as u64).with_decap(options.decap.clone());
         let name = format!("flowprobe-{}-{index}", source.ifname());
         let handle = thread::Builder::new()
             .name(name)
@@ -348,7 +351,8 @@ fn spawn_libpcap(
                 .map_err(LiveError::Thread)?;
         let registry = Arc::clone(registry);
         let stop = Arc::clone(&flags.stop);
-        let mut classifier = Classifier::new(options.sampling, n as u64);
+        let mut classifier =
+            Classifier::new(options.sampling, n as u64).with_decap(options.decap.clone());
         let ifname = ifname.clone();
         let handle = thread::Builder::new()
             .name(format!("flowprobe-pcap-{ifname}"))

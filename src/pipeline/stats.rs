@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use crate::decode::Undecodable;
 use crate::flow::record::EndReason;
+use crate::flow::tunnel::TunnelKind;
 
 /// Counters of one worker, or of a whole run once added up.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -37,6 +38,9 @@ pub struct Counters {
     pub clamped_timestamps: u64,
     /// Later IP fragments whose first fragment was not seen (metered without ports).
     pub fragments_unmatched: u64,
+    /// Packets metered by their inner packet, by tunnel kind (index = `TunnelKind`
+    /// number; index 0, no tunnel, stays 0). Part of `metered`, not beside it.
+    pub decapsulated: [u64; 8],
 }
 
 impl Counters {
@@ -77,6 +81,9 @@ impl Counters {
         self.active_flows += other.active_flows;
         self.clamped_timestamps += other.clamped_timestamps;
         self.fragments_unmatched += other.fragments_unmatched;
+        for (a, b) in self.decapsulated.iter_mut().zip(other.decapsulated) {
+            *a += b;
+        }
     }
 
     /// Whether every packet read is accounted for exactly once.
@@ -98,6 +105,12 @@ impl Counters {
         }
         if self.sampled_out > 0 {
             let _ = writeln!(s, "  sampled out         {:>12}", self.sampled_out);
+        }
+        for kind in TunnelKind::ALL {
+            let n = self.decapsulated[kind as usize];
+            if n > 0 {
+                let _ = writeln!(s, "    from {:<18}{:>10}", kind.name(), n);
+            }
         }
         let _ = writeln!(s, "  undecodable         {:>12}", self.undecodable_total());
         for (reason, n) in Undecodable::ALL.iter().zip(self.undecodable) {

@@ -11,7 +11,7 @@
 use crossbeam_channel::Sender;
 
 use crate::capture::Packet;
-use crate::decode::{self, PacketMeta, Undecodable};
+use crate::decode::{self, Decap, PacketMeta, Undecodable};
 use crate::flow::cache::{CacheConfig, Ended, FlowCache};
 use crate::flow::fragments::FragmentTable;
 use crate::flow::record::EndReason;
@@ -25,6 +25,7 @@ use super::stats::Counters;
 /// sampled out.
 #[derive(Debug)]
 pub struct Classifier {
+    decap: Decap,
     fragments: FragmentTable,
     sampler: Sampler,
     counters: Counters,
@@ -41,10 +42,17 @@ impl Classifier {
     /// random sampler between workers).
     pub fn new(sampling: Sampling, seed: u64) -> Classifier {
         Classifier {
+            decap: Decap::default(),
             fragments: FragmentTable::default(),
             sampler: Sampler::new(sampling, seed),
             counters: Counters::default(),
         }
+    }
+
+    /// Opens the tunnels `decap` enables (none by default): the inner packet is metered.
+    pub fn with_decap(mut self, decap: Decap) -> Classifier {
+        self.decap = decap;
+        self
     }
 
     /// Decodes `packet` into `meta`. Returns true when the packet is to be metered;
@@ -52,8 +60,17 @@ impl Classifier {
     /// counts one packet read.
     pub fn classify(&mut self, packet: &Packet<'_>, meta: &mut PacketMeta) -> bool {
         self.counters.read += 1;
-        match decode::decode(packet.link_type, packet.data, packet.orig_len, meta) {
+        match decode::decode_with(
+            packet.link_type,
+            packet.data,
+            packet.orig_len,
+            &self.decap,
+            meta,
+        ) {
             Ok(()) => {
+                if meta.tunnel.is_some() {
+                    self.counters.decapsulated[meta.tunnel.kind as usize] += 1;
+                }
                 meta.key.in_if = packet.interface;
                 self.fragments.handle(meta, packet.ts);
                 if self.sampler.keep(&meta.key) {
