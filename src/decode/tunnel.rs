@@ -66,13 +66,13 @@ const GTP_G_PDU: u8 = 0xff;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decap {
     kinds: u16,
-    /// VXLAN destination ports (IANA: 4789).
+    /// VXLAN ports (IANA: 4789). Every port list is matched on either end.
     pub vxlan_ports: Vec<u16>,
-    /// Geneve destination ports (IANA: 6081).
+    /// Geneve ports (IANA: 6081).
     pub geneve_ports: Vec<u16>,
-    /// GTP-U ports, matched on either end (IANA: 2152).
+    /// GTP-U ports (IANA: 2152).
     pub gtp_u_ports: Vec<u16>,
-    /// MPLS-over-UDP destination ports (IANA: 6635).
+    /// MPLS-over-UDP ports (IANA: 6635).
     pub mpls_udp_ports: Vec<u16>,
 }
 
@@ -214,15 +214,17 @@ fn recognise(
             if frame.len() < body {
                 return None;
             }
-            if decap.has(TunnelKind::Vxlan) && decap.vxlan_ports.contains(&dst) {
+            // Either end: both directions of a tunnel use the well-known port as their
+            // destination, but captures of stateless encapsulators (and tshark, Zeek)
+            // also show it as the source with another destination.
+            let on = |ports: &[u16]| ports.contains(&dst) || ports.contains(&src);
+            if decap.has(TunnelKind::Vxlan) && on(&decap.vxlan_ports) {
                 vxlan(frame, body)
-            } else if decap.has(TunnelKind::Geneve) && decap.geneve_ports.contains(&dst) {
+            } else if decap.has(TunnelKind::Geneve) && on(&decap.geneve_ports) {
                 geneve(frame, body)
-            } else if decap.has(TunnelKind::GtpU)
-                && (decap.gtp_u_ports.contains(&dst) || decap.gtp_u_ports.contains(&src))
-            {
+            } else if decap.has(TunnelKind::GtpU) && on(&decap.gtp_u_ports) {
                 gtp_u(frame, body)
-            } else if decap.has(TunnelKind::MplsUdp) && decap.mpls_udp_ports.contains(&dst) {
+            } else if decap.has(TunnelKind::MplsUdp) && on(&decap.mpls_udp_ports) {
                 Some((
                     TunnelKind::MplsUdp,
                     0,
