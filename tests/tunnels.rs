@@ -178,7 +178,10 @@ fn metered(f: &[&str]) -> Option<Metered> {
         let between = &tokens[ips[chosen] + 1..ips[chosen + 1]];
         let kind = tunnel_between(between).filter(|k| match k {
             TunnelKind::Gre | TunnelKind::Erspan => {
-                let n = tokens[..ips[chosen]].iter().filter(|t| **t == "gre").count();
+                let n = tokens[..ips[chosen]]
+                    .iter()
+                    .filter(|t| **t == "gre")
+                    .count();
                 nth(f[GRE_PROTO], n).is_some_and(|p| GRE_OPENED.contains(&p))
             }
             _ => true,
@@ -250,7 +253,14 @@ fn metered(f: &[&str]) -> Option<Metered> {
 /// tshark's view of every frame, with all tunnels opened.
 fn tshark_inner(path: &Path) -> Result<Vec<Metered>, String> {
     let out = Command::new("tshark")
-        .args(["-n", "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE", "-r"])
+        .args([
+            "-n",
+            "-o",
+            "ip.defragment:FALSE",
+            "-o",
+            "ipv6.defragment:FALSE",
+            "-r",
+        ])
         .arg(path)
         .args(["-T", "fields", "-E", "occurrence=a", "-E", "separator=\t"])
         .args(["-e", "frame.protocols"])
@@ -258,7 +268,14 @@ fn tshark_inner(path: &Path) -> Result<Vec<Metered>, String> {
         .args(["-e", "ipv6.src", "-e", "ipv6.dst", "-e", "ipv6.plen"])
         .args(["-e", "vxlan.vni", "-e", "geneve.vni", "-e", "gre.key"])
         .args(["-e", "erspan.spanid", "-e", "gtp.teid"])
-        .args(["-e", "ip.flags.mf", "-e", "ip.frag_offset", "-e", "gre.proto"])
+        .args([
+            "-e",
+            "ip.flags.mf",
+            "-e",
+            "ip.frag_offset",
+            "-e",
+            "gre.proto",
+        ])
         .output()
         .map_err(|e| format!("tshark: {e}"))?;
     Ok(String::from_utf8_lossy(&out.stdout)

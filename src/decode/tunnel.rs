@@ -378,3 +378,256 @@ fn gtp_u(frame: &[u8], at: usize) -> Option<(TunnelKind, u32, Inner)> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_frames::*;
+    use super::super::{decode_with, LINKTYPE_ETHERNET};
+    use super::*;
+
+    /// Outer tunnel endpoints 203.0.113.1 -> 203.0.113.2.
+    const OUTER_SRC: [u8; 4] = [203, 0, 113, 1];
+    const OUTER_DST: [u8; 4] = [203, 0, 113, 2];
+
+    /// An outer IPv4 header for `payload` bytes of `proto`; `flags_offset` as on the wire.
+    fn outer_v4(proto: u8, payload: usize, flags_offset: u16) -> Vec<u8> {
+        let total = (20 + payload) as u16;
+        let mut h = vec![
+            0x45, 0x00, // version 4, IHL 5; ToS 0
+        ];
+        h.extend_from_slice(&total.to_be_bytes()); // total length
+        h.extend_from_slice(&[0xab, 0xcd]); // identification
+        h.extend_from_slice(&flags_offset.to_be_bytes()); // flags, fragment offset
+        h.extend_from_slice(&[64, proto, 0, 0]); // TTL 64, protocol, checksum
+        h.extend_from_slice(&OUTER_SRC);
+        h.extend_from_slice(&OUTER_DST);
+        h
+    }
+
+    /// An outer UDP header from `src` to `dst` port for `payload` bytes.
+    fn udp(src: u16, dst: u16, payload: usize) -> Vec<u8> {
+        let mut h = src.to_be_bytes().to_vec();
+        h.extend_from_slice(&dst.to_be_bytes());
+        h.extend_from_slice(&((8 + payload) as u16).to_be_bytes());
+        h.extend_from_slice(&[0, 0]); // checksum
+        h
+    }
+
+    /// The inner Ethernet frame: MACs swapped from the outer one's, IPv4 TCP SYN.
+    fn inner_frame() -> Vec<u8> {
+        cat(&[
+            &SRC_MAC,
+            &DST_MAC,
+            &ETH_TYPE_IPV4,
+            &IPV4_TCP_HDR,
+            &TCP_SYN_HDR,
+        ])
+    }
+
+    fn outer_frame(ip_payload: &[u8], proto: u8, flags_offset: u16) -> Vec<u8> {
+        let ip = outer_v4(proto, ip_payload.len(), flags_offset);
+        cat(&[&ETH_MACS, &ETH_TYPE_IPV4, &ip, ip_payload])
+    }
+
+    fn run(frame: &[u8], kinds: &[TunnelKind]) -> Result<PacketMeta, Undecodable> {
+        let mut meta = PacketMeta::default();
+        let decap = Decap::with_kinds(kinds);
+        decode_with(
+            LINKTYPE_ETHERNET,
+            frame,
+            frame.len() as u32,
+            &decap,
+            &mut meta,
+        )?;
+        Ok(meta)
+    }
+
+    /// The inner TCP SYN flow, with the tunnel as given.
+    fn assert_inner(meta: &PacketMeta, kind: TunnelKind, id: u32) {
+        assert_eq!(&meta.key.src[..4], &IPV4_SRC);
+        assert_eq!(&meta.key.dst[..4], &IPV4_DST);
+        assert_eq!((meta.key.src_port, meta.key.dst_port), (40000, 443));
+        assert_eq!((meta.octets, meta.tcp_flags), (40, 0x02));
+        assert_eq!((meta.tunnel.kind, meta.tunnel.id), (kind, id));
+        assert_eq!(meta.tunnel.outer_ip_version, 4);
+        assert_eq!(&meta.tunnel.outer_src[..4], &OUTER_SRC);
+        assert_eq!(&meta.tunnel.outer_dst[..4], &OUTER_DST);
+    }
+
+    fn vxlan_packet(vni: u32) -> Vec<u8> {
+        let mut vx = vec![
+            0x08, 0, 0, 0, // flags: I (VNI valid), reserved
+        ];
+        vx.extend_from_slice(&(vni << 8).to_be_bytes()); // VNI (24 bits), reserved
+        let inner = inner_frame();
+        let body = cat(&[&vx, &inner]);
+        cat(&[&udp(51000, 4789, body.len()), &body])
+    }
+
+    #[test]
+    fn vxlan_opens_onto_the_inner_frame_with_its_macs() {
+        let frame = outer_frame(&vxlan_packet(0x12_3456), 17, 0);
+        let meta = run(&frame, &[TunnelKind::Vxlan]).unwrap();
+        assert_inner(&meta, TunnelKind::Vxlan, 0x12_3456);
+        assert_eq!((meta.src_mac, meta.dst_mac), (DST_MAC, SRC_MAC));
+        // Off: the outer UDP flow to port 4789.
+        let meta = run(&frame, &[TunnelKind::Gre]).unwrap();
+        assert_eq!(
+            (meta.key.dst_port, meta.tunnel.kind),
+            (4789, TunnelKind::None)
+        );
+        // Padding after the outer packet is never inner bytes: cut the outer IP length so
+        // the inner frame ends inside its IP header.
+        let mut cut = frame.clone();
+        let short = (20 + 8 + 8 + 14 + 10) as u16;
+        cut[14 + 2..14 + 4].copy_from_slice(&short.to_be_bytes());
+        assert_eq!(
+            run(&cut, &[TunnelKind::Vxlan]),
+            Err(Undecodable::TruncatedIp)
+        );
+    }
+
+    #[test]
+    fn vxlan_carrying_arp_is_not_ip_and_a_fragmented_outer_is_not_opened() {
+        let mut arp = vxlan_packet(7);
+        // The inner ethertype (after UDP 8, VXLAN 8, MACs 12) becomes ARP.
+        arp[8 + 8 + 12..8 + 8 + 14].copy_from_slice(&[0x08, 0x06]);
+        let frame = outer_frame(&arp, 17, 0);
+        assert_eq!(run(&frame, &[TunnelKind::Vxlan]), Err(Undecodable::NotIp));
+        // More fragments set: metered as the outer datagram's first fragment.
+        let frame = outer_frame(&vxlan_packet(7), 17, 0x2000);
+        let meta = run(&frame, &[TunnelKind::Vxlan]).unwrap();
+        assert_eq!((meta.key.proto, meta.tunnel.kind), (17, TunnelKind::None));
+    }
+
+    #[test]
+    fn gre_with_checksum_key_and_sequence_carrying_ip() {
+        let gre = [
+            0xb0, 0x00, // C, K, S set; version 0
+            0x08, 0x00, // protocol IPv4
+            0x00, 0x00, 0x00, 0x00, // checksum, reserved
+            0x00, 0x00, 0x10, 0x01, // key 4097
+            0x00, 0x00, 0x00, 0x09, // sequence number
+        ];
+        let payload = cat(&[&gre, &IPV4_TCP_HDR, &TCP_SYN_HDR]);
+        let frame = outer_frame(&payload, 47, 0);
+        assert_inner(
+            &run(&frame, &[TunnelKind::Gre]).unwrap(),
+            TunnelKind::Gre,
+            4097,
+        );
+        // With IP inside, the outer frame's MACs stay.
+        assert_eq!(run(&frame, &[TunnelKind::Gre]).unwrap().dst_mac, DST_MAC);
+        // ERSPAN alone does not open plain GRE.
+        let meta = run(&frame, &[TunnelKind::Erspan]).unwrap();
+        assert_eq!((meta.key.proto, meta.tunnel.kind), (47, TunnelKind::None));
+    }
+
+    #[test]
+    fn gre_payloads_flowprobe_cannot_follow_stay_outer_packets() {
+        for gre in [
+            [0x30, 0x01, 0x88, 0x0b], // version 1 (PPTP), PPP
+            [0x00, 0x00, 0x20, 0x01], // NHRP
+            [0x40, 0x00, 0x08, 0x00], // RFC 1701 routing present
+        ] {
+            let payload = cat(&[&gre, &[0; 12], &IPV4_TCP_HDR, &TCP_SYN_HDR]);
+            let frame = outer_frame(&payload, 47, 0);
+            let meta = run(&frame, &TunnelKind::ALL).unwrap();
+            assert_eq!(
+                (meta.key.proto, meta.tunnel.kind),
+                (47, TunnelKind::None),
+                "{gre:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn erspan_types_one_two_and_three() {
+        let inner = inner_frame();
+        // Type I: GRE without sequence number, protocol 0x88BE, the frame right after.
+        let type1 = cat(&[&[0x00, 0x00, 0x88, 0xbe], &inner]);
+        let meta = run(&outer_frame(&type1, 47, 0), &[TunnelKind::Erspan]).unwrap();
+        assert_inner(&meta, TunnelKind::Erspan, 0);
+        // Type II: sequence number, then version 1, VLAN 10, session 0x155, index.
+        let type2 = cat(&[
+            &[0x10, 0x00, 0x88, 0xbe], // S set; protocol ERSPAN II
+            &[0, 0, 0, 1],             // sequence number
+            &[0x10, 0x0a],             // version 1, VLAN 10
+            &[0x01, 0x55],             // COS 0, En 0, T 0, session id 0x155
+            &[0, 0, 0, 0],             // reserved, index
+            &inner,
+        ]);
+        let meta = run(&outer_frame(&type2, 47, 0), &[TunnelKind::Erspan]).unwrap();
+        assert_inner(&meta, TunnelKind::Erspan, 0x155);
+        // Type III with the optional platform sub-header (O bit), frame type Ethernet.
+        let type3 = cat(&[
+            &[0x10, 0x00, 0x22, 0xeb], // S set; protocol ERSPAN III
+            &[0, 0, 0, 2],             // sequence number
+            &[0x20, 0x0a, 0x00, 0x42], // version 2, VLAN 10, session id 0x42
+            &[0, 0, 0, 0],             // timestamp
+            &[0, 0, 0x00, 0x01],       // SGT, P, frame type 0, hw id, D, gra, O = 1
+            &[0; 8],                   // platform specific sub-header
+            &inner,
+        ]);
+        let meta = run(&outer_frame(&type3, 47, 0), &[TunnelKind::Erspan]).unwrap();
+        assert_inner(&meta, TunnelKind::Erspan, 0x42);
+    }
+
+    #[test]
+    fn geneve_with_options_and_gtp_u_with_an_extension_header() {
+        let geneve = cat(&[
+            &[0x01, 0x00, 0x65, 0x58], // version 0, 1 word of options; protocol TEB
+            &[0x00, 0x00, 0x2a, 0x00], // VNI 42
+            &[0x01, 0x02, 0x80, 0x00], // one 4-byte option (class, type, length 0)
+            &inner_frame(),
+        ]);
+        let frame = outer_frame(&cat(&[&udp(6081, 40000, geneve.len()), &geneve]), 17, 0);
+        assert_inner(
+            &run(&frame, &[TunnelKind::Geneve]).unwrap(),
+            TunnelKind::Geneve,
+            42,
+        );
+        let gtp = cat(&[
+            &[0x34, 0xff],             // version 1, PT 1, E set; G-PDU
+            &[0x00, 0x30],             // length
+            &[0xde, 0xad, 0xbe, 0xef], // TEID
+            &[0x00, 0x00, 0x00, 0x85], // sequence, N-PDU, next extension: PDU session
+            &[0x01, 0x10, 0x09, 0x00], // extension: 1 unit, content, next type 0
+            &IPV4_TCP_HDR,
+            &TCP_SYN_HDR,
+        ]);
+        let frame = outer_frame(&cat(&[&udp(2152, 2152, gtp.len()), &gtp]), 17, 0);
+        assert_inner(
+            &run(&frame, &[TunnelKind::GtpU]).unwrap(),
+            TunnelKind::GtpU,
+            0xdead_beef,
+        );
+        // A GTP echo request (message type 1) is signalling: the outer packet stays.
+        let mut echo = gtp.clone();
+        echo[1] = 0x01;
+        let frame = outer_frame(&cat(&[&udp(2152, 2152, echo.len()), &echo]), 17, 0);
+        let meta = run(&frame, &[TunnelKind::GtpU]).unwrap();
+        assert_eq!(
+            (meta.key.dst_port, meta.tunnel.kind),
+            (2152, TunnelKind::None)
+        );
+    }
+
+    #[test]
+    fn ip_in_ip_nests_and_the_innermost_tunnel_is_kept() {
+        // IPv4 in IPv4 in VXLAN: two tunnels opened, the IP-in-IP one recorded. The
+        // middle header (protocol 4) has the tunnel endpoints' addresses.
+        let middle = cat(&[&outer_v4(4, 40, 0), &IPV4_TCP_HDR, &TCP_SYN_HDR]);
+        let eth = cat(&[&SRC_MAC, &DST_MAC, &ETH_TYPE_IPV4, &middle]);
+        let vx = cat(&[&[0x08, 0, 0, 0, 0, 0, 5, 0], &eth[..]]);
+        let frame = outer_frame(&cat(&[&udp(1, 4789, vx.len()), &vx]), 17, 0);
+        let meta = run(&frame, &[TunnelKind::Vxlan, TunnelKind::IpInIp]).unwrap();
+        assert_inner(&meta, TunnelKind::IpInIp, 0);
+        // Only VXLAN opened: the middle packet, IP protocol 4, is the flow.
+        let meta = run(&frame, &[TunnelKind::Vxlan]).unwrap();
+        assert_eq!(
+            (meta.key.proto, meta.tunnel.kind, meta.tunnel.id),
+            (4, TunnelKind::Vxlan, 5)
+        );
+    }
+}
