@@ -120,7 +120,7 @@ struct Metered {
 }
 
 /// The nth comma-separated occurrence of a field.
-fn nth<'a>(field: &'a str, n: usize) -> Option<&'a str> {
+fn nth(field: &str, n: usize) -> Option<&str> {
     field.split(',').nth(n).filter(|s| !s.is_empty())
 }
 
@@ -146,7 +146,7 @@ fn metered(f: &[&str]) -> Option<Metered> {
             if *t == "ip" || *t == "ipv6" {
                 last_ip = t;
             }
-            !t.starts_with("ipv6.") && !(*t == "ah" && last_ip == "ipv6")
+            !(t.starts_with("ipv6.") || (*t == "ah" && last_ip == "ipv6"))
         })
         .collect();
     let ips: Vec<usize> = (0..tokens.len())
@@ -216,8 +216,7 @@ fn metered(f: &[&str]) -> Option<Metered> {
         let last = |col: usize| -> u32 {
             f[col]
                 .split(',')
-                .filter(|s| !s.is_empty())
-                .next_back()
+                .rfind(|s| !s.is_empty())
                 .and_then(|v| {
                     let v = v.trim_start_matches("0x");
                     u32::from_str_radix(v, 16)
