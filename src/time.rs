@@ -18,6 +18,11 @@ impl Timestamp {
     /// The end of time: "at end of input", after every real timestamp.
     pub const END: Timestamp = Timestamp(u64::MAX);
 
+    /// The latest time a packet may carry: a capture time past the year 2554 (garbage in
+    /// a damaged file, saturated when read) is taken as this, one nanosecond before
+    /// `END`, so that a real time is never mistaken for the end of input.
+    pub const LAST: Timestamp = Timestamp(u64::MAX - 1);
+
     /// From seconds and nanoseconds within the second.
     pub const fn from_secs_nanos(secs: u64, nanos: u32) -> Timestamp {
         Timestamp(

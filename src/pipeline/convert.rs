@@ -142,12 +142,13 @@ pub fn convert(
                     break;
                 }
             };
-            let ts = if packet.ts < clock {
+            let packet_ts = packet.ts.min(Timestamp::LAST);
+            let ts = if packet_ts < clock {
                 classifier.count_clamped();
                 clock
             } else {
-                clock = packet.ts;
-                packet.ts
+                clock = packet_ts;
+                packet_ts
             };
             if classifier.classify(&Packet { ts, ..packet }, &mut meta) {
                 meter.meter(&meta, ts);
