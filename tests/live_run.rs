@@ -467,3 +467,92 @@ fn sampling_is_announced_in_the_ipfix_options_record() {
         "no 1-in-16 sampling announcement in the IPFIX file:\n{text}"
     );
 }
+
+/// Cloud traffic mirroring, for real: a VXLAN tunnel (VNI 42) from side a to side b, the
+/// probe on b's veth with `--decap vxlan`. The datagrams sent inside the tunnel
+/// (198.19.0.1 -> 198.19.0.2, also in 198.18.0.0/15) must be metered exactly, and the
+/// VXLAN packets addressed to the probe's host must not be a flow of their own.
+#[test]
+fn vxlan_to_the_probe_is_decapsulated_and_not_metered_as_an_outer_flow() {
+    require_netns!();
+    let pair = NetnsPair::new("vxl");
+    let inner = |host: u8| std::net::Ipv4Addr::new(198, 19, 0, host);
+    for (side, peer, host, peer_host) in [(&pair.a, &pair.b, 1, 2), (&pair.b, &pair.a, 2, 1)] {
+        let run = |args: &[&str]| {
+            let out = Command::new("ip")
+                .args(["-n", &side.ns])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "ip {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let (local, remote) = (side.addr.to_string(), peer.addr.to_string());
+        run(&[
+            "link",
+            "add",
+            "vx42",
+            "type",
+            "vxlan",
+            "id",
+            "42",
+            "local",
+            &local,
+            "remote",
+            &remote,
+            "dstport",
+            "4789",
+            "dev",
+            &side.ifname,
+        ]);
+        run(&["addr", "add", &format!("{}/24", inner(host)), "dev", "vx42"]);
+        run(&["link", "set", "vx42", "up"]);
+        // A static neighbour: no ARP inside the tunnel.
+        run(&[
+            "neigh",
+            "replace",
+            &inner(peer_host).to_string(),
+            "lladdr",
+            &format!("02:00:c6:13:00:{peer_host:02x}"),
+            "dev",
+            "vx42",
+            "nud",
+            "permanent",
+        ]);
+        run(&[
+            "link",
+            "set",
+            "vx42",
+            "address",
+            &format!("02:00:c6:13:00:{host:02x}"),
+        ]);
+    }
+    let probe = Probe::start(&pair, &["--threads", "2", "--decap", "vxlan"]);
+    let to = SocketAddrV4::new(inner(2), SERVER_PORT);
+    pair.run_in(&pair.a, || {
+        let s = UdpSocket::bind(SocketAddrV4::new(inner(1), 20_000)).unwrap();
+        for _ in 0..500 {
+            s.send_to(&[0x5a; PAYLOAD], to).unwrap();
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let (csv, stderr) = probe.stop();
+    let (measured, _) = totals(&csv);
+    assert_eq!(
+        measured,
+        BTreeMap::from([(
+            (inner(1).to_string(), inner(2).to_string()),
+            (500, 500 * IP_LEN)
+        )]),
+        "stderr:\n{stderr}"
+    );
+    assert!(
+        !csv.lines().any(|l| l.contains(",4789,")),
+        "an outer VXLAN flow was metered:\n{csv}"
+    );
+    assert!(stderr.contains("from vxlan"), "{stderr}");
+}
