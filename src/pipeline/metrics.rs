@@ -18,6 +18,7 @@ use super::stats::Counters;
 use crate::decode::Undecodable;
 use crate::export::SinkStats;
 use crate::flow::record::EndReason;
+use crate::flow::tunnel::TunnelKind;
 
 /// One worker's published numbers.
 #[derive(Clone, Debug, Default)]
@@ -179,6 +180,22 @@ impl Registry {
             "counter",
             &mut undecodable.into_iter(),
         );
+        let mut decapsulated = Vec::new();
+        for (i, w) in &workers {
+            for kind in TunnelKind::ALL {
+                decapsulated.push((
+                    format!("worker=\"{i}\",tunnel=\"{}\"", kind.name()),
+                    w.counters.decapsulated[kind as usize],
+                ));
+            }
+        }
+        family(
+            "packets_decapsulated_total",
+            "Packets metered by the packet inside their tunnel, by tunnel kind (part of \
+             packets_metered_total).",
+            "counter",
+            &mut decapsulated.into_iter(),
+        );
         family(
             "flows_active",
             "Flow records held in the cache.",
@@ -327,6 +344,7 @@ mod tests {
             ..Default::default()
         };
         status.counters.read = 42;
+        status.counters.decapsulated[TunnelKind::GtpU as usize] = 5;
         registry.publish_worker(1, status);
         registry.publish_sinks(
             [SinkStats {
@@ -346,6 +364,9 @@ mod tests {
         );
         assert!(
             body.contains("flowprobe_packets_undecodable_total{worker=\"0\",reason=\"not_ip\"} 0")
+        );
+        assert!(
+            body.contains("flowprobe_packets_decapsulated_total{worker=\"1\",tunnel=\"gtp-u\"} 5")
         );
     }
 }
