@@ -9,16 +9,16 @@
 use super::read::{array_at, u16_at, u32_at, u8_at};
 use super::{Network, PacketMeta, Undecodable};
 
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
+pub(super) const ETHERTYPE_IPV4: u16 = 0x0800;
+pub(super) const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// IEEE 802.1Q customer VLAN tag.
 const ETHERTYPE_VLAN: u16 = 0x8100;
 /// IEEE 802.1ad service VLAN tag (QinQ outer tag).
 const ETHERTYPE_QINQ: u16 = 0x88a8;
 /// Pre-standard QinQ outer tag used by several vendors.
 const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
-const ETHERTYPE_MPLS_UNICAST: u16 = 0x8847;
-const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
+pub(super) const ETHERTYPE_MPLS_UNICAST: u16 = 0x8847;
+pub(super) const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
 const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
 /// Cisco VN-Tag (4-byte tag, then the next ethertype).
 const ETHERTYPE_VNTAG: u16 = 0x8926;

@@ -35,7 +35,10 @@
 use std::ops::Range;
 
 use super::read::{u16_at, u32_at, u8_at};
-use super::{ethernet, ip, Network, PacketMeta, Undecodable};
+use super::ethernet::{
+    self, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_MPLS_MULTICAST, ETHERTYPE_MPLS_UNICAST,
+};
+use super::{ip, Network, PacketMeta, Undecodable};
 use crate::flow::key::{PROTO_UDP, PROTO_UDPLITE};
 use crate::flow::tunnel::{Tunnel, TunnelKind};
 
@@ -48,12 +51,8 @@ const PROTO_IPV4_IN_IP: u8 = 4;
 const PROTO_IPV6_IN_IP: u8 = 41;
 const PROTO_GRE: u8 = 47;
 
-/// Ethertypes a GRE header or Geneve may name.
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// Transparent Ethernet bridging: an Ethernet frame follows (GRE, Geneve).
 const ETHERTYPE_TEB: u16 = 0x6558;
-const ETHERTYPE_MPLS_UNICAST: u16 = 0x8847;
-const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
 /// ERSPAN type II (and type I, told apart by GRE's sequence bit).
 const ETHERTYPE_ERSPAN_II: u16 = 0x88be;
 /// ERSPAN type III.
