@@ -268,7 +268,13 @@ mod tests {
     #[test]
     fn ids_round_trip_and_unknown_catches_the_rest() {
         for &ie in Ie::ALL {
-            assert_eq!(Ie::from_id(ie.id()), ie, "{}", ie.name());
+            if ie.pen() == 0 {
+                assert_eq!(Ie::from_id(ie.id()), ie, "{}", ie.name());
+            } else {
+                // Enterprise ids live in their own space: never returned by from_id.
+                assert_ne!(Ie::from_id(ie.id()), ie, "{}", ie.name());
+                assert_eq!(ie.v9_name(), "");
+            }
             assert!(ie.length() > 0);
         }
         assert_eq!(Ie::from_id(999), Ie::Unknown(999));
@@ -288,10 +294,41 @@ mod tests {
             ("flowStartMilliseconds", 152),
             ("selectorAlgorithm", 304),
             ("samplingPopulation", 310),
+            ("egressInterface", 14),
+            ("flowDirection", 61),
+            ("biflowDirection", 239),
+            ("greKey", 296),
+            ("layer2SegmentId", 351),
         ];
         for (name, id) in expect {
             let ie = Ie::ALL.iter().find(|ie| ie.name() == name).unwrap();
-            assert_eq!(ie.id(), id, "{name}");
+            assert_eq!((ie.id(), ie.pen()), (id, 0), "{name}");
         }
+    }
+
+    /// RFC 5103 section 6.1: a reverse element is the forward element's id under PEN
+    /// 29305, with the same type (and so the same length here).
+    #[test]
+    fn reverse_elements_mirror_their_forward_elements() {
+        let mut n = 0;
+        for &ie in Ie::ALL.iter().filter(|ie| ie.pen() == PEN_REVERSE) {
+            let forward = Ie::from_id(ie.id());
+            assert_eq!(format!("reverse{}", upper_first(forward.name())), ie.name());
+            assert_eq!(forward.length(), ie.length(), "{}", ie.name());
+            n += 1;
+        }
+        assert_eq!(n, 7);
+        let flowprobe = Ie::ALL
+            .iter()
+            .filter(|ie| ie.pen() == PEN_FLOWPROBE)
+            .count();
+        assert_eq!(flowprobe, 6);
+    }
+
+    fn upper_first(s: &str) -> String {
+        let mut c = s.chars();
+        c.next()
+            .map(|f| f.to_uppercase().chain(c).collect())
+            .unwrap_or_default()
     }
 }
