@@ -416,3 +416,296 @@ fn tunnel_and_direction_elements_in_tshark() {
         check_extras(flow, r, false, i);
     }
 }
+
+/// A decoded field's value as a number (addresses, MACs and unknown elements big-endian).
+fn number(v: &netflow_parser::FieldValue) -> u128 {
+    use netflow_parser::FieldValue;
+    match v {
+        FieldValue::Ip4Addr(a) => u32::from(*a).into(),
+        FieldValue::Ip6Addr(a) => u128::from(*a),
+        FieldValue::MacAddr(m) => m.iter().fold(0, |acc, b| acc << 8 | u128::from(*b)),
+        FieldValue::Vec(bytes) => bytes.iter().fold(0, |acc, b| acc << 8 | u128::from(*b)),
+        FieldValue::ProtocolType(p) => u8::from(*p).into(),
+        FieldValue::TcpControlBits(t, _) => u16::from(*t).into(),
+        FieldValue::FlowEndReason(r) => u8::from(*r).into(),
+        other => other
+            .as_u64()
+            .unwrap_or_else(|| panic!("no number in {other:?}"))
+            .into(),
+    }
+}
+
+/// (PEN, element id) of a field netflow_parser decoded.
+fn element(f: &netflow_parser::IpfixField) -> (u32, u16) {
+    use netflow_parser::variable_versions::ipfix::lookup::{
+        IANAIPFixField, ReverseInformationElement,
+    };
+    use netflow_parser::IpfixField;
+    // netflow_parser maps ids to enums but not back: build the reverse maps.
+    static IANA: std::sync::OnceLock<std::collections::HashMap<IANAIPFixField, u16>> =
+        std::sync::OnceLock::new();
+    static REVERSE: std::sync::OnceLock<std::collections::HashMap<ReverseInformationElement, u16>> =
+        std::sync::OnceLock::new();
+    match f {
+        IpfixField::IANA(ie) => {
+            let map = IANA.get_or_init(|| {
+                (0..1024u16)
+                    .rev()
+                    .map(|id| (IANAIPFixField::from(id), id))
+                    .collect()
+            });
+            (0, map[ie])
+        }
+        IpfixField::ReverseInformationElement(ie) => {
+            let map = REVERSE.get_or_init(|| {
+                (0..1024u16)
+                    .rev()
+                    .map(|id| (ReverseInformationElement::from(id), id))
+                    .collect()
+            });
+            (29305, map[ie])
+        }
+        IpfixField::Enterprise {
+            enterprise_number,
+            field_number,
+        } => (*enterprise_number, *field_number),
+        other => panic!("unexpected element {other:?}"),
+    }
+}
+
+type Elements = BTreeMap<(u32, u16), u128>;
+
+/// What the tunnel, direction, egress and biflow elements of a record must be, by
+/// (PEN, id): IANA ids from the registry, RFC 5103 reverse ids, flowprobe's PEN 32473.
+fn expected_extras(r: &FlowRecord, ipfix: bool, biflow: bool) -> Elements {
+    let mut m = Elements::new();
+    match r.direction {
+        FlowDirection::Unknown => {}
+        FlowDirection::Ingress => drop(m.insert((0, 61), 0)),
+        FlowDirection::Egress => drop(m.insert((0, 61), 1)),
+    }
+    if r.egress_if != 0 {
+        m.insert((0, 14), r.egress_if.into());
+    }
+    let t = &r.tunnel;
+    match t.kind {
+        TunnelKind::Gre => drop(m.insert((0, 296), t.id.into())),
+        TunnelKind::Vxlan => drop(m.insert((0, 351), 1 << 56 | u128::from(t.id))),
+        _ => {}
+    }
+    if ipfix && t.is_some() {
+        let pen = 32473;
+        m.insert((pen, 1), (t.kind as u8).into());
+        m.insert((pen, 2), t.id.into());
+        let addr = |b: &[u8; 16]| {
+            if t.outer_ip_version == 6 {
+                u128::from_be_bytes(*b)
+            } else {
+                u32::from_be_bytes([b[0], b[1], b[2], b[3]]).into()
+            }
+        };
+        let v6 = t.outer_ip_version == 6;
+        m.insert((pen, if v6 { 5 } else { 3 }), addr(&t.outer_src));
+        m.insert((pen, if v6 { 6 } else { 4 }), addr(&t.outer_dst));
+    }
+    if biflow {
+        let rc = r.reverse.unwrap_or_default();
+        let seen = |v: u128| if rc.packets > 0 { v } else { 0 };
+        m.insert((0, 239), initiator(r).into());
+        m.insert((29305, 1), rc.octets.into());
+        m.insert((29305, 2), rc.packets.into());
+        m.insert((29305, 6), rc.tcp_flags.into());
+        m.insert((29305, 52), seen(rc.min_ttl.into()));
+        m.insert((29305, 53), seen(rc.max_ttl.into()));
+        m.insert((29305, 152), seen(rc.start.as_millis().into()));
+        m.insert((29305, 153), seen(rc.end.as_millis().into()));
+    }
+    m
+}
+
+/// The classic elements this test checks besides the extras: addresses' presence aside,
+/// the counters, which must stay those of the record.
+const CLASSIC: [(u32, u16); 3] = [(0, 1), (0, 2), (0, 10)];
+
+fn check_decoded(got: &[Elements], records: &[FlowRecord], ipfix: bool, biflow: bool) {
+    assert_eq!(got.len(), records.len());
+    for (i, (fields, r)) in got.iter().zip(records).enumerate() {
+        let extras: Elements = fields
+            .iter()
+            .filter(|(k, _)| k.0 != 0 || [14, 61, 239, 296, 351].contains(&k.1))
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        assert_eq!(
+            extras,
+            expected_extras(r, ipfix, biflow),
+            "record {i}: {r:?}"
+        );
+        let classic: Vec<u128> = CLASSIC.iter().map(|k| fields[k]).collect();
+        assert_eq!(
+            classic,
+            vec![r.octets.into(), r.packets.into(), r.key.in_if.into()],
+            "record {i}"
+        );
+    }
+}
+
+fn decode(msgs: &[Vec<u8>]) -> Vec<Elements> {
+    use netflow_parser::variable_versions::ipfix::FlowSetBody as IpfixBody;
+    use netflow_parser::variable_versions::v9::FlowSetBody as V9Body;
+    use netflow_parser::{NetflowPacket, NetflowParser};
+    let mut parser = NetflowParser::default();
+    let mut out = Vec::new();
+    for m in msgs {
+        let r = parser.parse_bytes(m);
+        assert!(r.error.is_none(), "netflow_parser error: {:?}", r.error);
+        for p in &r.packets {
+            match p {
+                NetflowPacket::IPFix(p) => {
+                    for set in &p.flowsets {
+                        match &set.body {
+                            IpfixBody::Data(d) => out.extend(d.fields.iter().map(|rec| {
+                                rec.iter().map(|(k, v)| (element(k), number(v))).collect()
+                            })),
+                            IpfixBody::NoTemplate(i) => panic!("data before its template: {i:?}"),
+                            _ => {}
+                        }
+                    }
+                }
+                NetflowPacket::V9(p) => {
+                    for set in &p.flowsets {
+                        match &set.body {
+                            V9Body::Data(d) => out.extend(d.fields.iter().map(|rec| {
+                                rec.iter()
+                                    .map(|(k, v)| ((0, u16::from(*k)), number(v)))
+                                    .collect()
+                            })),
+                            V9Body::NoTemplate(i) => panic!("data before its template: {i:?}"),
+                            _ => {}
+                        }
+                    }
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    out
+}
+
+/// netflow_parser (a decoder we did not write) reads every new template: the biflow
+/// elements under PEN 29305, flowprobe's tunnel elements under PEN 32473, the IANA
+/// tunnel and direction elements, in IPFIX (biflow and uniflow) and v9.
+#[test]
+fn netflow_parser_reads_every_shape() {
+    let biflows = shaped(2000, 33, true);
+    let url = |rx: &Receiver, q: &str| -> CollectorUrl {
+        format!("ipfix://{}{q}", rx.addr).parse().unwrap()
+    };
+    // IPFIX biflow.
+    let rx = Receiver::start(false);
+    let stats = drive(
+        collector_sink(&url(&rx, "?biflow=1"), &test_options())
+            .unwrap()
+            .as_mut(),
+        &biflows,
+        200,
+    );
+    let msgs = rx.stop();
+    assert_eq!(stats.records, 2000);
+    check_decoded(&decode(&msgs), &biflows, true, true);
+    // IPFIX uniflow: the same biflows, split.
+    let rx = Receiver::start(false);
+    drive(
+        collector_sink(&url(&rx, ""), &test_options())
+            .unwrap()
+            .as_mut(),
+        &biflows,
+        200,
+    );
+    let uniflows = split(&biflows);
+    check_decoded(&decode(&rx.stop()), &uniflows, true, false);
+    // v9: IANA elements only.
+    let (msgs, _) = export_udp("v9", &biflows, &test_options());
+    check_decoded(&decode(&msgs), &uniflows, false, false);
+}
+
+/// nfcapd + nfdump read every record of v9 and IPFIX exports whose records have tunnels,
+/// directions, egress interfaces (and, over IPFIX, biflow elements, which nfdump does not
+/// decode but must skip): per direction the totals are exact, and nfdump's output
+/// interface and direction columns are the records'.
+#[test]
+fn nfcapd_reads_every_record_of_every_shape() {
+    if !have_tool("nfcapd") || !have_tool("nfdump") {
+        return;
+    }
+    let biflows = shaped(3000, 34, true);
+    let uniflows = split(&biflows);
+    for (scheme, query) in [("v9", ""), ("ipfix", ""), ("ipfix", "?biflow=1")] {
+        let nfcapd = super::nfcapd::Nfcapd::start();
+        let url: CollectorUrl = format!("{scheme}://127.0.0.1:{}{query}", nfcapd.port)
+            .parse()
+            .unwrap();
+        let stats = drive(
+            collector_sink(&url, &test_options()).unwrap().as_mut(),
+            &biflows,
+            200,
+        );
+        assert_eq!(stats.send_errors, 0);
+        let lines = nfcapd.stop_and_read_format("fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt|%in|%out|%dir");
+        // nfdump stores biflow records' forward half only: compare the forward records.
+        let want: Vec<FlowRecord> = if query.is_empty() {
+            uniflows.clone()
+        } else {
+            biflows
+                .iter()
+                .map(|r| FlowRecord {
+                    reverse: None,
+                    ..*r
+                })
+                .collect()
+        };
+        assert_eq!(
+            lines.len(),
+            want.len(),
+            "{scheme}{query}: every record stored"
+        );
+        let rows: Vec<String> = lines
+            .iter()
+            .map(|l| l.split('|').take(7).collect::<Vec<_>>().join("|") + "||")
+            .collect();
+        let got = super::nfcapd::parse_rows(&rows);
+        super::nfcapd::assert_same(&got, &super::nfcapd::truth(&want, 1));
+        // Interfaces and direction, as multisets (nfdump's order is its own).
+        let mut got_extra: Vec<(u32, u32, String)> = lines
+            .iter()
+            .map(|l| {
+                let f: Vec<&str> = l.split('|').map(str::trim).collect();
+                (
+                    f[7].parse().unwrap(),
+                    f[8].parse().unwrap(),
+                    f[9].to_string(),
+                )
+            })
+            .collect();
+        let mut want_extra: Vec<(u32, u32, String)> = want
+            .iter()
+            .map(|r| {
+                // nfdump prints flowDirection as I(ngress) / E(gress); a record
+                // without the element reads as ingress (0), its default.
+                let dir = match r.direction {
+                    FlowDirection::Egress => "E",
+                    _ => "I",
+                };
+                (r.key.in_if, r.egress_if, dir.to_string())
+            })
+            .collect();
+        got_extra.sort();
+        want_extra.sort();
+        let wrong: Vec<_> = got_extra
+            .iter()
+            .zip(&want_extra)
+            .filter(|(g, w)| g != w)
+            .take(5)
+            .collect();
+        assert!(wrong.is_empty(), "{scheme}{query}: (got, want) {wrong:?}");
+    }
+}
