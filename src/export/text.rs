@@ -552,7 +552,7 @@ mod tests {
             "{}",
             lines[2]
         );
-        assert!(lines[2].ends_with(",vxlan,5001,10.0.0.1,10.0.0.2,ingress,2"));
+        assert!(lines[2].ends_with(",vxlan,5001,10.0.0.2,10.0.0.1,ingress,2"));
         // Biflow output: one row, reverse columns at the end.
         let out = render_records(TextFormat::Csv, true, &[b]);
         let lines: Vec<&str> = out.lines().collect();

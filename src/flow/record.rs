@@ -1,7 +1,7 @@
 //! The flow record: what the cache accumulates for one key and the exporters send.
 
 use super::key::FlowKey;
-use super::tunnel::Tunnel;
+use super::tunnel::{Tunnel, TunnelKind};
 use crate::time::Timestamp;
 
 /// Why a record was exported. The numbers are IPFIX `flowEndReason` (IE 136) values
@@ -96,8 +96,14 @@ impl FlowRecord {
     ///   the reverse counters, the MACs swapped (on the monitored link the reverse packets
     ///   travel between the same two stations), the direction flipped (ingress and egress)
     ///   and, when the egress interface is known, the ingress and egress interfaces
-    ///   swapped. The tunnel stays as it is: mirror tunnels (VXLAN, ERSPAN) deliver both
-    ///   directions from the same outer endpoints, so no swap is right for all of them.
+    ///   swapped, and the tunnel as the reverse packets most likely had it: the same kind
+    ///   and segment id (VNI, GRE key, ERSPAN session: both directions share it), the id
+    ///   0 when it is per direction (a GTP-U TEID: the reverse one is not kept), and the
+    ///   outer addresses swapped, as the two directions of GTP-U, IP-in-IP, GRE and VXLAN
+    ///   overlays travel in the shared captures, except for ERSPAN, whose mirror session
+    ///   sends both directions from the same switch. (Cloud mirroring over VXLAN or
+    ///   Geneve also sends both from one source; a biflow keeps only its first packet's
+    ///   tunnel, so its reverse half's outer addresses are inferred, not seen.)
     ///
     /// An ICMP message with no reply type has no reversed key and so cannot pair into a
     /// biflow with reverse packets; should one come anyway, its reverse record gets the
@@ -122,6 +128,13 @@ impl FlowRecord {
                 std::mem::swap(&mut in_if, &mut egress_if);
             }
             key.in_if = in_if;
+            let mut tunnel = self.tunnel;
+            if !tunnel.kind.id_is_segment() {
+                tunnel.id = 0;
+            }
+            if tunnel.kind != TunnelKind::Erspan {
+                std::mem::swap(&mut tunnel.outer_src, &mut tunnel.outer_dst);
+            }
             FlowRecord {
                 key,
                 start: rev.start,
@@ -134,7 +147,7 @@ impl FlowRecord {
                 src_mac: self.dst_mac,
                 dst_mac: self.src_mac,
                 end_reason: self.end_reason,
-                tunnel: self.tunnel,
+                tunnel,
                 direction: self.direction.flipped(),
                 egress_if,
                 reverse: None,
@@ -241,7 +254,8 @@ mod tests {
                 kind: TunnelKind::Vxlan,
                 id: 5000,
                 outer_ip_version: 4,
-                ..Default::default()
+                outer_src: [10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                outer_dst: [10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
             },
             direction: FlowDirection::Egress,
             egress_if: 9,
@@ -283,7 +297,18 @@ mod tests {
         );
         assert_eq!((r.src_mac, r.dst_mac), (b.dst_mac, b.src_mac));
         assert_eq!((r.direction, r.egress_if), (FlowDirection::Ingress, 1));
-        assert_eq!(r.tunnel, b.tunnel);
+        // A VNI is shared by both directions; the outer addresses are swapped.
+        assert_eq!((r.tunnel.kind, r.tunnel.id), (TunnelKind::Vxlan, 5000));
+        assert_eq!(
+            (r.tunnel.outer_src, r.tunnel.outer_dst),
+            (b.tunnel.outer_dst, b.tunnel.outer_src)
+        );
+        // A TEID is per direction: the reverse one is unknown. ERSPAN is not swapped.
+        let mut g = biflow(1, 1);
+        g.tunnel.kind = TunnelKind::GtpU;
+        assert_eq!(g.uniflows().nth(1).unwrap().tunnel.id, 0);
+        g.tunnel.kind = TunnelKind::Erspan;
+        assert_eq!(g.uniflows().nth(1).unwrap().tunnel, g.tunnel);
         assert_eq!(r.reverse, None);
     }
 
