@@ -202,6 +202,7 @@ pub struct CacheArgs {
 pub struct ExportArgs {
     /// Export to a collector; repeat for several: ipfix://HOST:PORT (UDP),
     /// ipfix+tcp://HOST:PORT, v9://HOST:PORT, v5://HOST:PORT; IPv6 as ipfix://[::1]:4739.
+    /// Add ?biflow=1 to an IPFIX collector for RFC 5103 biflow records.
     #[arg(long = "collector", value_name = "URL")]
     pub collectors: Vec<String>,
     /// Write an IPFIX file (RFC 5655).
