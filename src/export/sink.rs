@@ -375,8 +375,7 @@ impl TemplateSink {
         sink
     }
 
-    fn is_announced(&self, shape: Shape) -> bool {
-        let i = shape.index();
+    fn is_announced(&self, i: usize) -> bool {
         self.announced
             .get(i / 64)
             .is_some_and(|w| w & (1 << (i % 64)) != 0)
@@ -588,7 +587,8 @@ impl TemplateSink {
             self.stats.not_exportable += 1;
             return Ok(());
         };
-        let t = shape_template(self.dialect, shape);
+        let index = shape.index();
+        let t = shape_template_at(self.dialect, index);
         if self.dialect == Dialect::NetflowV9 {
             let (start, end, now_ms) =
                 (rec.start.as_millis(), rec.end.as_millis(), now.as_millis());
@@ -600,7 +600,7 @@ impl TemplateSink {
         }
         let len = t.record_len();
         self.open_message(now)?;
-        if !self.is_announced(shape) {
+        if !self.is_announced(index) {
             self.announce(shape, now)?;
         }
         if !self.builder.has_room(t.id, len) {

@@ -476,7 +476,7 @@ pub fn emit_flow_record(fields: &[Field], rec: &FlowRecord, uptime_origin_ms: u6
     let icmp = if key.is_icmp() { key.dst_port } else { 0 };
     // No reverse packet: every reverse element is 0 (the times too, rather than a
     // made-up time; RFC 5103 section 6.1 leaves the reverse part empty).
-    let rev = rec.reverse.filter(|r| r.packets > 0).unwrap_or_default();
+    let rev = || rec.reverse.filter(|r| r.packets > 0).unwrap_or_default();
     let uptime = |ms: u64| ms.saturating_sub(uptime_origin_ms).min(u32::MAX as u64);
     let mut at = 0usize;
     for field in fields {
@@ -521,13 +521,13 @@ pub fn emit_flow_record(fields: &[Field], rec: &FlowRecord, uptime_origin_ms: u6
                 slot,
                 u64::from(layer2_segment_type::VXLAN) << 56 | u64::from(rec.tunnel.id & 0xff_ffff),
             ),
-            ReverseOctetDeltaCount => put_uint(slot, rev.octets),
-            ReversePacketDeltaCount => put_uint(slot, rev.packets),
-            ReverseTcpControlBits => put_uint(slot, rev.tcp_flags.into()),
-            ReverseMinimumTtl => put_uint(slot, rev.min_ttl.into()),
-            ReverseMaximumTtl => put_uint(slot, rev.max_ttl.into()),
-            ReverseFlowStartMilliseconds => put_uint(slot, rev.start.as_millis()),
-            ReverseFlowEndMilliseconds => put_uint(slot, rev.end.as_millis()),
+            ReverseOctetDeltaCount => put_uint(slot, rev().octets),
+            ReversePacketDeltaCount => put_uint(slot, rev().packets),
+            ReverseTcpControlBits => put_uint(slot, rev().tcp_flags.into()),
+            ReverseMinimumTtl => put_uint(slot, rev().min_ttl.into()),
+            ReverseMaximumTtl => put_uint(slot, rev().max_ttl.into()),
+            ReverseFlowStartMilliseconds => put_uint(slot, rev().start.as_millis()),
+            ReverseFlowEndMilliseconds => put_uint(slot, rev().end.as_millis()),
             BiflowDirection => put_uint(slot, biflow_direction(rec).into()),
             _ => slot.fill(0),
         }
@@ -679,12 +679,7 @@ impl Shape {
 
     /// The template id of this shape.
     pub const fn template_id(self) -> u16 {
-        let i = self.index();
-        if i < 4 {
-            TEMPLATE_ID_IPV4 + i as u16
-        } else {
-            (TEMPLATE_ID_STATS as usize + 1 + i - 4) as u16
-        }
+        template_id_of(self.index())
     }
 }
 
@@ -802,18 +797,33 @@ static V9_SHAPES: [ShapeFields; SHAPES] = shape_table(Dialect::NetflowV9);
 /// The data template of `shape` in `dialect`. No allocation: the field list is a slice of
 /// a table built at compile time.
 pub fn shape_template(dialect: Dialect, shape: Shape) -> Template {
+    shape_template_at(dialect, shape.index())
+}
+
+/// The data template of the shape with index `index` (see [`Shape::index`]); an empty
+/// field list for an index out of range.
+pub fn shape_template_at(dialect: Dialect, index: usize) -> Template {
     let table = match dialect {
         Dialect::Ipfix => &IPFIX_SHAPES,
         Dialect::NetflowV9 => &V9_SHAPES,
     };
     let fields = table
-        .get(shape.index())
+        .get(index)
         .and_then(|s| s.fields.get(..s.len))
         .unwrap_or(&[]);
     Template {
-        id: shape.template_id(),
+        id: template_id_of(index),
         scope_fields: 0,
         fields,
+    }
+}
+
+/// Template id of shape index `index`: 256..=259 for the plain shapes, then 262 on.
+const fn template_id_of(index: usize) -> u16 {
+    if index < 4 {
+        TEMPLATE_ID_IPV4 + index as u16
+    } else {
+        (TEMPLATE_ID_STATS as usize + 1 + index - 4) as u16
     }
 }
 
