@@ -47,7 +47,8 @@ use super::transport::{
     FileTransport, TcpSettings, TcpTransport, TemplatePolicy, Transport, UdpTransport,
 };
 use super::{ipfix, netflow_v9, RecordSink};
-use crate::flow::record::FlowRecord;
+use crate::flow::record::{FlowDirection, FlowRecord};
+use crate::flow::tunnel::TunnelKind;
 use crate::time::Timestamp;
 
 /// Messages per second when pacing is on and no rate was chosen (offline conversion):
@@ -583,11 +584,23 @@ impl TemplateSink {
     }
 
     fn add(&mut self, rec: &FlowRecord, now: Timestamp) -> io::Result<()> {
-        let Some(shape) = Shape::of(rec, self.dialect, self.biflow) else {
-            self.stats.not_exportable += 1;
-            return Ok(());
+        // Fast path for the plain shapes (no tunnel, direction, egress or biflow): their
+        // index is the IP version and ICMP-ness, and they are announced from the start.
+        let plain = !self.biflow
+            && rec.tunnel.kind == TunnelKind::None
+            && rec.direction == FlowDirection::Unknown
+            && rec.egress_if == 0;
+        let index = match (plain, rec.key.ip_version) {
+            (true, 4) => 2 * usize::from(rec.key.is_icmp()),
+            (true, 6) => 1 + 2 * usize::from(rec.key.is_icmp()),
+            _ => match Shape::of(rec, self.dialect, self.biflow) {
+                Some(shape) => shape.index(),
+                None => {
+                    self.stats.not_exportable += 1;
+                    return Ok(());
+                }
+            },
         };
-        let index = shape.index();
         let t = shape_template_at(self.dialect, index);
         if self.dialect == Dialect::NetflowV9 {
             let (start, end, now_ms) =
@@ -598,10 +611,10 @@ impl TemplateSink {
                 self.clock.rebase(start, now_ms);
             }
         }
-        let len = t.record_len();
+        let len = shape_record_len(self.dialect, index);
         self.open_message(now)?;
-        if !self.is_announced(index) {
-            self.announce(shape, now)?;
+        if !(plain || self.is_announced(index)) {
+            self.announce(Shape::from_index(index), now)?;
         }
         if !self.builder.has_room(t.id, len) {
             self.flush(now)?;
