@@ -6,7 +6,10 @@
 //! through a `BufWriter` (as `convert -o FILE` does) into `io::sink()`; IPFIX is the real
 //! file sink writing to /dev/null; v9 and v5 go to a transport that drops each finished
 //! message, so the encoder is measured, not the disk or the network. v5 carries IPv4
-//! only, so its bench gets the IPv4 records alone.
+//! only, so its bench gets the IPv4 records alone. `ipfix_file_shaped` and
+//! `ipfix_file_biflow` give every record a VXLAN tunnel, a direction and an egress
+//! interface (and, for the second, reverse counters to a biflow output), so they measure
+//! the templates chosen by record shape and the extra elements.
 
 use std::io::{self, BufWriter};
 
@@ -19,7 +22,8 @@ use flowprobe::export::text::{TextFormat, TextSink};
 use flowprobe::export::transport::{TemplatePolicy, Transport};
 use flowprobe::export::{ipfix_file_sink, ExportOptions, RecordSink, SinkStats};
 use flowprobe::flow::cache::{CacheConfig, FlowCache};
-use flowprobe::flow::record::{EndReason, FlowRecord};
+use flowprobe::flow::record::{EndReason, FlowDirection, FlowRecord, ReverseCounters};
+use flowprobe::flow::tunnel::{Tunnel, TunnelKind};
 
 mod support;
 use support::{flow_meta, T0};
@@ -39,6 +43,40 @@ fn records(n: u32) -> Vec<FlowRecord> {
     }
     cache.flush(EndReason::ForcedEnd, &mut out);
     out.into_iter().map(|e| e.record).collect()
+}
+
+/// The records with a VXLAN tunnel, a direction and an egress interface; with reverse
+/// counters when `biflow`.
+fn shaped(records: &[FlowRecord], biflow: bool) -> Vec<FlowRecord> {
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| FlowRecord {
+            tunnel: Tunnel {
+                kind: TunnelKind::Vxlan,
+                id: i as u32 & 0xff_ffff,
+                outer_ip_version: 4,
+                outer_src: [10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                outer_dst: [10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            },
+            direction: if i % 2 == 0 {
+                FlowDirection::Ingress
+            } else {
+                FlowDirection::Egress
+            },
+            egress_if: 2,
+            reverse: biflow.then_some(ReverseCounters {
+                start: r.start,
+                end: r.end,
+                packets: r.packets,
+                octets: r.octets,
+                tcp_flags: r.tcp_flags,
+                min_ttl: r.min_ttl,
+                max_ttl: r.max_ttl,
+            }),
+            ..*r
+        })
+        .collect()
 }
 
 fn bench_text(c: &mut Criterion) {
@@ -80,13 +118,30 @@ fn bench_netflow(c: &mut Criterion) {
         .copied()
         .collect();
     let opts = ExportOptions::default();
+    let tunneled = shaped(&records, false);
+    let biflows = shaped(&records, true);
+    let biflow_opts = ExportOptions {
+        biflow: true,
+        ..ExportOptions::default()
+    };
     let mut group = c.benchmark_group("encode");
     group.sample_size(20);
-    let sinks: [(&str, Box<dyn RecordSink>, &[FlowRecord]); 3] = [
+    let sinks: [(&str, Box<dyn RecordSink>, &[FlowRecord]); 5] = [
         (
             "ipfix_file",
             ipfix_file_sink(std::path::Path::new("/dev/null"), &opts).expect("open /dev/null"),
             &records,
+        ),
+        (
+            "ipfix_file_shaped",
+            ipfix_file_sink(std::path::Path::new("/dev/null"), &opts).expect("open /dev/null"),
+            &tunneled,
+        ),
+        (
+            "ipfix_file_biflow",
+            ipfix_file_sink(std::path::Path::new("/dev/null"), &biflow_opts)
+                .expect("open /dev/null"),
+            &biflows,
         ),
         (
             "netflow_v9",

@@ -202,11 +202,20 @@ pub struct CacheArgs {
 pub struct ExportArgs {
     /// Export to a collector; repeat for several: ipfix://HOST:PORT (UDP),
     /// ipfix+tcp://HOST:PORT, v9://HOST:PORT, v5://HOST:PORT; IPv6 as ipfix://[::1]:4739.
+    /// Add ?biflow=1 to an IPFIX collector for RFC 5103 biflow records.
     #[arg(long = "collector", value_name = "URL")]
     pub collectors: Vec<String>,
     /// Write an IPFIX file (RFC 5655).
     #[arg(long, value_name = "PATH")]
     pub ipfix_file: Option<PathBuf>,
+    /// Write RFC 5103 biflow records (forward and reverse counters in one record) to the
+    /// IPFIX file. Collectors choose with a URL option: ipfix://HOST:PORT?biflow=1.
+    #[arg(long)]
+    pub ipfix_file_biflow: bool,
+    /// CSV/JSON output: one row per biflow (both directions of a conversation), with
+    /// reverse_* columns, instead of one row per direction.
+    #[arg(long)]
+    pub biflow: bool,
     /// IPFIX observation domain / NetFlow v9 source id [default: 0].
     #[arg(long, value_name = "ID")]
     pub observation_domain: Option<u32>,

@@ -105,6 +105,12 @@ fn export_flags(args: &ExportArgs, raw: &mut RawConfig) {
     }
     let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
     e.ipfix_file = path(&args.ipfix_file).map(|p| Setting::flag(p, "--ipfix-file"));
+    if args.ipfix_file_biflow {
+        e.ipfix_file_biflow = Some(Setting::flag(true, "--ipfix-file-biflow"));
+    }
+    if args.biflow {
+        e.text_biflow = Some(Setting::flag(true, "--biflow"));
+    }
     e.observation_domain_id = args
         .observation_domain
         .map(|n| Setting::flag(i64::from(n), "--observation-domain"));
@@ -309,6 +315,10 @@ fn export_sinks(config: &Config, sampling: Sampling, offline: bool) -> Result<Si
         labels.push(url.to_string());
     }
     if let Some(path) = &e.ipfix_file {
+        let opts = ExportOptions {
+            biflow: e.ipfix_file_biflow,
+            ..opts.clone()
+        };
         sinks.push(ipfix_file_sink(path, &opts).map_err(|err| Failure::Runtime(err.to_string()))?);
         labels.push(path.display().to_string());
     }
@@ -325,7 +335,7 @@ fn all_sinks(
 ) -> Result<Sinks, Failure> {
     let (mut sinks, mut labels) = export_sinks(config, sampling, offline)?;
     if sinks.is_empty() || format.is_some() || output.is_some() {
-        sinks.push(text_sink(format, output)?);
+        sinks.push(text_sink(format, output, config.export.text_biflow)?);
         labels.push(
             output
                 .as_ref()
@@ -361,6 +371,7 @@ fn sink_summary(
 fn text_sink(
     format: Option<FormatArg>,
     output: &Option<std::path::PathBuf>,
+    biflow: bool,
 ) -> Result<Box<dyn RecordSink>, Failure> {
     let to_terminal = output.is_none() && io::stdout().is_terminal();
     let format = match format {
@@ -378,7 +389,7 @@ fn text_sink(
         )),
         None => Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
     };
-    Ok(Box::new(TextSink::new(format, out)))
+    Ok(Box::new(TextSink::new(format, out).with_biflow(biflow)))
 }
 
 #[cfg(target_os = "linux")]

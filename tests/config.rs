@@ -154,6 +154,12 @@ fn round_trip_cases() -> Vec<Case> {
             r#""/var/lib/flowprobe/flows.ipfix""#,
             |c| c.export.ipfix_file = Some("/var/lib/flowprobe/flows.ipfix".into()),
         ),
+        ("export", "ipfix_file_biflow", "true", |c| {
+            c.export.ipfix_file_biflow = true
+        }),
+        ("export", "text_biflow", "true", |c| {
+            c.export.text_biflow = true
+        }),
         ("export", "observation_domain_id", "4242", |c| {
             c.export.observation_domain_id = 4242
         }),

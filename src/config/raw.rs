@@ -416,6 +416,10 @@ section! {
         collectors: List,
         /// RFC 5655 IPFIX file to write; empty = none.
         ipfix_file: String,
+        /// Write RFC 5103 biflow records to the IPFIX file.
+        ipfix_file_biflow: bool,
+        /// Write biflow rows (with reverse columns) in CSV/JSON output.
+        text_biflow: bool,
         /// IPFIX observation domain id / NetFlow v9 source id.
         observation_domain_id: i64,
         /// Resend templates after this long.

@@ -160,6 +160,10 @@ pub struct ExportConfig {
     pub collectors: Vec<String>,
     /// RFC 5655 IPFIX file to write.
     pub ipfix_file: Option<PathBuf>,
+    /// The IPFIX file gets RFC 5103 biflow records (collectors choose with `?biflow=1`).
+    pub ipfix_file_biflow: bool,
+    /// CSV/JSON output writes one row per biflow, with the reverse columns.
+    pub text_biflow: bool,
     /// IPFIX observation domain id, NetFlow v9 source id.
     pub observation_domain_id: u32,
     /// Templates are resent after this long (zero = not by time).
@@ -172,6 +176,20 @@ pub struct ExportConfig {
     pub udp_send_buffer: u64,
     /// Messages per second to each UDP collector during offline conversion (0 = unpaced).
     pub pace: u32,
+}
+
+impl ExportConfig {
+    /// Whether any output wants RFC 5103 biflow records: a collector with `?biflow=1`,
+    /// the IPFIX file with `ipfix_file_biflow`, or the text output with `text_biflow`
+    /// (`--biflow`). The flow cache must then meter biflows; outputs that want uniflows
+    /// split them again (`FlowRecord::uniflows`).
+    pub fn wants_biflow(&self) -> bool {
+        let collector = self.collectors.iter().any(|url| {
+            url.parse::<crate::export::CollectorUrl>()
+                .is_ok_and(|u| u.biflow)
+        });
+        collector || (self.ipfix_file.is_some() && self.ipfix_file_biflow) || self.text_biflow
+    }
 }
 
 /// `[statistics]`, resolved.
@@ -233,6 +251,8 @@ impl Default for Config {
             export: ExportConfig {
                 collectors: Vec::new(),
                 ipfix_file: None,
+                ipfix_file_biflow: false,
+                text_biflow: false,
                 observation_domain_id: 0,
                 template_refresh: Duration::from_secs(60),
                 template_refresh_packets: 100,
@@ -553,6 +573,12 @@ impl RawConfig {
         if let Some(v) = text(&e.ipfix_file) {
             c.export.ipfix_file = v.map(PathBuf::from);
         }
+        if let Some(s) = &e.ipfix_file_biflow {
+            c.export.ipfix_file_biflow = s.value;
+        }
+        if let Some(s) = &e.text_biflow {
+            c.export.text_biflow = s.value;
+        }
         if let Some(v) = r.integer(
             &e.observation_domain_id,
             "export.observation_domain_id",
@@ -765,6 +791,12 @@ fn quote_list(items: &[String]) -> String {
 }
 
 impl Config {
+    /// Whether the flow cache must meter biflows (RFC 5103) because some output wants
+    /// them; see [`ExportConfig::wants_biflow`].
+    pub fn wants_biflow(&self) -> bool {
+        self.export.wants_biflow()
+    }
+
     /// The configuration as a complete config file: every key, with the value in force.
     /// Reading it back gives the same `Config`.
     pub fn to_toml(&self) -> String {
@@ -821,6 +853,8 @@ impl Config {
         let _ = writeln!(o, "collectors = {}", quote_list(&e.collectors));
         let file = e.ipfix_file.as_deref().map(|p| p.display().to_string());
         let _ = writeln!(o, "ipfix_file = {}", quote(file.as_deref().unwrap_or("")));
+        let _ = writeln!(o, "ipfix_file_biflow = {}", e.ipfix_file_biflow);
+        let _ = writeln!(o, "text_biflow = {}", e.text_biflow);
         let _ = writeln!(o, "observation_domain_id = {}", e.observation_domain_id);
         let _ = writeln!(
             o,
@@ -901,6 +935,32 @@ mod tests {
     }
 
     #[test]
+    fn biflow_options() {
+        let resolve = |text: &str| RawConfig::parse(text, "t.toml").unwrap().resolve();
+        assert!(!Config::default().wants_biflow());
+        let c = resolve("[export]\ncollectors = [\"ipfix://h:1\", \"v9://h:2\"]\n").unwrap();
+        assert!(!c.wants_biflow());
+        let c = resolve("[export]\ncollectors = [\"v9://h:2\", \"ipfix+tcp://h:1?biflow=1\"]\n")
+            .unwrap();
+        assert!(c.wants_biflow());
+        // The file option counts only with a file.
+        let c = resolve("[export]\nipfix_file_biflow = true\n").unwrap();
+        assert!(!c.wants_biflow());
+        let c = resolve("[export]\nipfix_file = \"f.ipfix\"\nipfix_file_biflow = true\n").unwrap();
+        assert!(c.wants_biflow());
+        assert!(resolve("[export]\ntext_biflow = true\n")
+            .unwrap()
+            .wants_biflow());
+        // v9 cannot carry biflows: an error naming the collector and the line.
+        let e = errors("[export]\ncollectors = [\n  \"v9://10.0.0.1:2055?biflow=1\",\n]\n");
+        assert_eq!(e.len(), 1);
+        let text = e[0].to_string();
+        assert!(text.contains("t.toml:3"), "{text}");
+        assert!(text.contains("v9://10.0.0.1:2055?biflow=1"), "{text}");
+        assert!(text.contains("biflow"), "{text}");
+    }
+
+    #[test]
     fn printed_config_reads_back() {
         let mut c = Config::default();
         c.capture.interfaces = vec!["eth0".into(), "eth1".into()];
@@ -908,6 +968,8 @@ mod tests {
         c.cache.udp_idle_timeout = Duration::from_millis(1500);
         c.export.collectors = vec!["ipfix://[::1]:4739".into()];
         c.export.ipfix_file = Some("/var/lib/flows.ipfix".into());
+        c.export.ipfix_file_biflow = true;
+        c.export.text_biflow = true;
         c.statistics.prometheus_listen = Some("127.0.0.1:9109".parse().unwrap());
         c.sampling = SamplingConfig {
             mode: SamplingMode::FlowHash,

@@ -9,6 +9,11 @@
 //! | `v9`         | NetFlow v9          | UDP       | 2055         |
 //! | `v5`         | NetFlow v5          | UDP       | 2055         |
 //!
+//! Options follow a `?`: `biflow=1` (or `biflow`, `biflow=true`) exports RFC 5103 biflow
+//! records to that collector (IPFIX over UDP or TCP only: a `v9://` or `v5://` URL with it
+//! is rejected, naming the collector, since those protocols cannot carry reverse counters);
+//! `biflow=0` is the default, uniflow records.
+//!
 //! IPv6 literals go in brackets (`ipfix://[::1]:4739`). Host names are kept as written and
 //! resolved when the sink is built ([`CollectorUrl::resolve`]), so parsing never touches
 //! the network.
@@ -41,6 +46,12 @@ impl CollectorProtocol {
         }
     }
 
+    /// Whether the protocol can carry RFC 5103 biflow records (IPFIX only: they need
+    /// enterprise elements).
+    pub fn carries_biflows(self) -> bool {
+        matches!(self, CollectorProtocol::Ipfix | CollectorProtocol::IpfixTcp)
+    }
+
     /// The IANA port of the protocol: 4739 (ipfix) or the customary NetFlow port 2055.
     pub fn default_port(self) -> u16 {
         match self {
@@ -61,6 +72,8 @@ pub struct CollectorUrl {
     pub host: String,
     /// Port.
     pub port: u16,
+    /// `?biflow=1`: export RFC 5103 biflow records (IPFIX only).
+    pub biflow: bool,
 }
 
 /// Why a collector URL was rejected, or could not be resolved.
@@ -118,6 +131,22 @@ pub enum CollectorUrlError {
         /// What followed.
         rest: String,
     },
+    /// An option after `?` that is not known, or a value it does not take.
+    #[error(
+        "collector `{url}`: unknown option `{option}` (the only option is biflow=0 or biflow=1)"
+    )]
+    BadOption {
+        /// The URL as given.
+        url: String,
+        /// The option as written.
+        option: String,
+    },
+    /// `?biflow=1` on a protocol that cannot carry biflows.
+    #[error("collector `{url}`: biflow records need IPFIX (ipfix:// or ipfix+tcp://); NetFlow v9 and v5 cannot carry reverse counters")]
+    BiflowUnsupported {
+        /// The URL as given.
+        url: String,
+    },
     /// The host name did not resolve.
     #[error("collector `{url}`: cannot resolve host `{host}`: {reason}")]
     Resolve {
@@ -150,6 +179,26 @@ impl FromStr for CollectorUrl {
                 });
             }
         };
+        let (rest, query) = match rest.split_once('?') {
+            Some((rest, query)) => (rest, Some(query)),
+            None => (rest, None),
+        };
+        let mut biflow = false;
+        for option in query.into_iter().flat_map(|q| q.split('&')) {
+            biflow = match option.to_ascii_lowercase().as_str() {
+                "biflow" | "biflow=1" | "biflow=true" | "biflow=yes" => true,
+                "biflow=0" | "biflow=false" | "biflow=no" => false,
+                _ => {
+                    return Err(CollectorUrlError::BadOption {
+                        url: owned(),
+                        option: option.to_string(),
+                    })
+                }
+            };
+        }
+        if biflow && !protocol.carries_biflows() {
+            return Err(CollectorUrlError::BiflowUnsupported { url: owned() });
+        }
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         if let Some(i) = rest.find(['/', '?', '#', '@']) {
             return Err(CollectorUrlError::TrailingGarbage {
@@ -221,6 +270,7 @@ impl FromStr for CollectorUrl {
             protocol,
             host: host.to_string(),
             port,
+            biflow,
         })
     }
 }
@@ -241,6 +291,16 @@ impl From<CollectorUrl> for String {
 
 impl fmt::Display for CollectorUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_address(f)?;
+        if self.biflow {
+            f.write_str("?biflow=1")?;
+        }
+        Ok(())
+    }
+}
+
+impl CollectorUrl {
+    fn fmt_address(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.host.contains(':') {
             write!(
                 f,
@@ -386,9 +446,36 @@ mod tests {
     }
 
     #[test]
+    fn biflow_option_only_for_ipfix() {
+        assert!(!parse("ipfix://h:1").unwrap().biflow);
+        assert!(parse("ipfix://h:1?biflow=1").unwrap().biflow);
+        assert!(parse("ipfix+tcp://h?biflow").unwrap().biflow);
+        assert!(parse("ipfix://[::1]:4739?biflow=true").unwrap().biflow);
+        assert!(!parse("ipfix://h?biflow=0").unwrap().biflow);
+        assert!(!parse("v9://h?biflow=0").unwrap().biflow);
+        let e = parse("v9://10.0.0.1:2055?biflow=1").unwrap_err();
+        assert!(matches!(e, CollectorUrlError::BiflowUnsupported { .. }));
+        assert!(e.to_string().contains("v9://10.0.0.1:2055?biflow=1"), "{e}");
+        assert!(matches!(
+            parse("v5://h?biflow"),
+            Err(CollectorUrlError::BiflowUnsupported { .. })
+        ));
+        assert!(matches!(
+            parse("ipfix://h?biflows=1"),
+            Err(CollectorUrlError::BadOption { .. })
+        ));
+        assert!(matches!(
+            parse("ipfix://h?biflow=2"),
+            Err(CollectorUrlError::BadOption { .. })
+        ));
+    }
+
+    #[test]
     fn round_trips_through_display() {
         for s in [
             "ipfix://h:1",
+            "ipfix://h:1?biflow=1",
+            "ipfix+tcp://[::1]:2?biflow=1",
             "ipfix+tcp://h:2",
             "v9://[::1]:3",
             "v5://10.0.0.1:4",

@@ -9,30 +9,58 @@
 //! Also here: the IANA value registries for `selectorAlgorithm` (IE 304, "IPFIX Packet
 //! Selection Techniques" / PSAMP, RFC 5477) and the v9 `SAMPLING_ALGORITHM` (field 35) and
 //! v9 scope field types (RFC 3954 section 6.2), which live in their own number spaces.
+//!
+//! # Enterprise elements (IPFIX only)
+//! - RFC 5103 reverse elements: the IANA element's id under PEN 29305 ([`PEN_REVERSE`]),
+//!   for the reverse direction of a biflow.
+//! - flowprobe's tunnel elements under PEN 32473 ([`PEN_FLOWPROBE`]): tunnelType,
+//!   tunnelId, tunnelSource/DestinationIPv4/IPv6Address, for what IANA has no element
+//!   for (IANA has `greKey` and `layer2SegmentId`, used too). 32473 is the documentation
+//!   PEN of RFC 5612: a registered PEN must replace it before these elements are relied
+//!   on outside a lab.
+//!
+//! NetFlow v9 has no enterprise bit, so v9 templates never carry enterprise elements.
 
 macro_rules! information_elements {
-    ($( $(#[$doc:meta])* $variant:ident = $id:literal, $name:literal, $v9:literal, $len:literal; )*) => {
-        /// An Information Element (IPFIX) / field type (NetFlow v9) that flowprobe uses.
+    (
+        iana { $( $(#[$doc:meta])* $variant:ident = $id:literal, $name:literal, $v9:literal, $len:literal; )* }
+        enterprise { $( $(#[$edoc:meta])* $evariant:ident = $epen:ident : $eid:literal, $ename:literal, $elen:literal; )* }
+    ) => {
+        /// An Information Element (IPFIX) / field type (NetFlow v9) that flowprobe uses:
+        /// IANA elements, then enterprise-specific ones (IPFIX only), which carry a
+        /// Private Enterprise Number ([`Ie::pen`]).
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         pub enum Ie {
             $( $(#[$doc])* $variant, )*
-            /// Any other element id, kept as its number.
+            $( $(#[$edoc])* $evariant, )*
+            /// Any other (IANA) element id, kept as its number.
             Unknown(u16),
         }
 
         impl Ie {
-            /// Every named element, in table order.
-            pub const ALL: &'static [Ie] = &[$(Ie::$variant,)*];
+            /// Every named element, in table order (IANA first, then enterprise).
+            pub const ALL: &'static [Ie] = &[$(Ie::$variant,)* $(Ie::$evariant,)*];
 
-            /// The element id (IPFIX) / field type (v9).
+            /// The element id (IPFIX, without the enterprise bit) / field type (v9).
             pub const fn id(self) -> u16 {
                 match self {
                     $( Ie::$variant => $id, )*
+                    $( Ie::$evariant => $eid, )*
                     Ie::Unknown(id) => id,
                 }
             }
 
-            /// The element for an id; `Unknown(id)` when flowprobe does not use it.
+            /// The Private Enterprise Number of an enterprise-specific element, 0 for IANA
+            /// elements (RFC 7011 section 3.2: sent with the enterprise bit set).
+            pub const fn pen(self) -> u32 {
+                match self {
+                    $( Ie::$evariant => $epen, )*
+                    _ => 0,
+                }
+            }
+
+            /// The IANA element for an id; `Unknown(id)` when flowprobe does not use it.
+            /// (Enterprise elements are never returned: their ids are in another space.)
             pub const fn from_id(id: u16) -> Ie {
                 match id {
                     $( $id => Ie::$variant, )*
@@ -40,19 +68,21 @@ macro_rules! information_elements {
                 }
             }
 
-            /// The IANA registry name ("" for `Unknown`).
+            /// The registry name ("" for `Unknown`).
             pub const fn name(self) -> &'static str {
                 match self {
                     $( Ie::$variant => $name, )*
+                    $( Ie::$evariant => $ename, )*
                     Ie::Unknown(_) => "",
                 }
             }
 
-            /// The NetFlow v9 field type name from RFC 3954 / Cisco's list ("" when v9 has none).
+            /// The NetFlow v9 field type name from RFC 3954 / Cisco's list ("" when v9 has
+            /// none; always "" for enterprise elements, which v9 cannot carry).
             pub const fn v9_name(self) -> &'static str {
                 match self {
                     $( Ie::$variant => $v9, )*
-                    Ie::Unknown(_) => "",
+                    _ => "",
                 }
             }
 
@@ -60,6 +90,7 @@ macro_rules! information_elements {
             pub const fn length(self) -> u16 {
                 match self {
                     $( Ie::$variant => $len, )*
+                    $( Ie::$evariant => $elen, )*
                     Ie::Unknown(_) => 0,
                 }
             }
@@ -67,7 +98,19 @@ macro_rules! information_elements {
     };
 }
 
+/// RFC 5103 "Reverse Information Element Private Enterprise Number": 29305. A reverse
+/// element is the IANA element's id under this PEN, with the enterprise bit set.
+pub const PEN_REVERSE: u32 = 29305;
+
+/// The Private Enterprise Number of flowprobe's own elements (tunnel type, id and outer
+/// addresses): 32473, the IANA number reserved for documentation (RFC 5612). No collector
+/// knows it; it keeps the elements well-formed and out of anyone's registered space until
+/// flowprobe registers a PEN of its own, which MUST then replace this one (a one-line
+/// change here; collectors configured for 32473 must follow).
+pub const PEN_FLOWPROBE: u32 = 32473;
+
 information_elements! {
+  iana {
     /// octetDeltaCount (1), unsigned64: octets of the flow (IP header + payload).
     OctetDeltaCount = 1, "octetDeltaCount", "IN_BYTES", 8;
     /// packetDeltaCount (2), unsigned64.
@@ -86,6 +129,8 @@ information_elements! {
     SourceIpv4Address = 8, "sourceIPv4Address", "IPV4_SRC_ADDR", 4;
     /// ingressInterface (10), unsigned32.
     IngressInterface = 10, "ingressInterface", "INPUT_SNMP", 4;
+    /// egressInterface (14), unsigned32: the egress interface from the direction rules.
+    EgressInterface = 14, "egressInterface", "OUTPUT_SNMP", 4;
     /// destinationTransportPort (11), unsigned16.
     DestinationTransportPort = 11, "destinationTransportPort", "L4_DST_PORT", 2;
     /// destinationIPv4Address (12), ipv4Address.
@@ -118,6 +163,8 @@ information_elements! {
     SourceMacAddress = 56, "sourceMacAddress", "IN_SRC_MAC", 6;
     /// vlanId (58), unsigned16.
     VlanId = 58, "vlanId", "SRC_VLAN", 2;
+    /// flowDirection (61), unsigned8: 0 ingress, 1 egress.
+    FlowDirection = 61, "flowDirection", "DIRECTION", 1;
     /// destinationMacAddress (80), macAddress: destination MAC as seen at ingress.
     DestinationMacAddress = 80, "destinationMacAddress", "IN_DST_MAC", 6;
     /// flowEndReason (136), unsigned8 (IANA "flowEndReason Values").
@@ -134,6 +181,11 @@ information_elements! {
     IgnoredPacketTotalCount = 164, "ignoredPacketTotalCount", "", 8;
     /// notSentFlowTotalCount (166), unsigned64: flow records not sent (lost or not exportable).
     NotSentFlowTotalCount = 166, "notSentFlowTotalCount", "", 8;
+    /// biflowDirection (239), unsigned8 (RFC 5103 section 6.3): 0 arbitrary, 1 initiator
+    /// (the source is the biflow's initiator), 2 reverse initiator, 3 perimeter.
+    BiflowDirection = 239, "biflowDirection", "", 1;
+    /// greKey (296), unsigned32: the GRE key of the tunnel the flow came in.
+    GreKey = 296, "greKey", "", 4;
     /// selectorAlgorithm (304), unsigned16 (IANA "IPFIX Packet Selection Techniques").
     SelectorAlgorithm = 304, "selectorAlgorithm", "", 2;
     /// samplingPacketInterval (305), unsigned32: packets selected in a row.
@@ -144,6 +196,40 @@ information_elements! {
     SamplingSize = 309, "samplingSize", "", 4;
     /// samplingPopulation (310), unsigned32: N of random n-out-of-N.
     SamplingPopulation = 310, "samplingPopulation", "", 4;
+    /// layer2SegmentId (351), unsigned64: top octet the overlay type (0x01 VXLAN), low
+    /// 24 bits the segment id (the VNI).
+    Layer2SegmentId = 351, "layer2SegmentId", "", 8;
+  }
+  enterprise {
+    /// reverseOctetDeltaCount (29305/1, RFC 5103): octetDeltaCount of the reverse direction.
+    ReverseOctetDeltaCount = PEN_REVERSE: 1, "reverseOctetDeltaCount", 8;
+    /// reversePacketDeltaCount (29305/2).
+    ReversePacketDeltaCount = PEN_REVERSE: 2, "reversePacketDeltaCount", 8;
+    /// reverseTcpControlBits (29305/6), 1 octet like tcpControlBits.
+    ReverseTcpControlBits = PEN_REVERSE: 6, "reverseTcpControlBits", 1;
+    /// reverseMinimumTTL (29305/52).
+    ReverseMinimumTtl = PEN_REVERSE: 52, "reverseMinimumTTL", 1;
+    /// reverseMaximumTTL (29305/53).
+    ReverseMaximumTtl = PEN_REVERSE: 53, "reverseMaximumTTL", 1;
+    /// reverseFlowStartMilliseconds (29305/152); 0 when no reverse packet was seen.
+    ReverseFlowStartMilliseconds = PEN_REVERSE: 152, "reverseFlowStartMilliseconds", 8;
+    /// reverseFlowEndMilliseconds (29305/153); 0 when no reverse packet was seen.
+    ReverseFlowEndMilliseconds = PEN_REVERSE: 153, "reverseFlowEndMilliseconds", 8;
+    /// tunnelType (32473/1, flowprobe), unsigned8: the `TunnelKind` number (1 VXLAN,
+    /// 2 Geneve, 3 GRE, 4 ERSPAN, 5 IP-in-IP, 6 GTP-U, 7 MPLS over UDP).
+    TunnelType = PEN_FLOWPROBE: 1, "tunnelType", 1;
+    /// tunnelId (32473/2, flowprobe), unsigned32: VNI, GRE key, ERSPAN session id or
+    /// GTP-U TEID; 0 when the kind has none.
+    TunnelId = PEN_FLOWPROBE: 2, "tunnelId", 4;
+    /// tunnelSourceIPv4Address (32473/3, flowprobe), ipv4Address: outer source.
+    TunnelSourceIpv4Address = PEN_FLOWPROBE: 3, "tunnelSourceIPv4Address", 4;
+    /// tunnelDestinationIPv4Address (32473/4, flowprobe), ipv4Address: outer destination.
+    TunnelDestinationIpv4Address = PEN_FLOWPROBE: 4, "tunnelDestinationIPv4Address", 4;
+    /// tunnelSourceIPv6Address (32473/5, flowprobe), ipv6Address: outer source.
+    TunnelSourceIpv6Address = PEN_FLOWPROBE: 5, "tunnelSourceIPv6Address", 16;
+    /// tunnelDestinationIPv6Address (32473/6, flowprobe), ipv6Address: outer destination.
+    TunnelDestinationIpv6Address = PEN_FLOWPROBE: 6, "tunnelDestinationIPv6Address", 16;
+  }
 }
 
 /// IANA "IPFIX Packet Selection Techniques" (selectorAlgorithm, IE 304) values we send.
@@ -162,6 +248,13 @@ pub mod v9_sampling_algorithm {
     pub const RANDOM: u8 = 2;
 }
 
+/// The overlay encapsulation types of `layer2SegmentId`'s top octet (IANA IPFIX registry,
+/// IE 351 description).
+pub mod layer2_segment_type {
+    /// 0x01: VXLAN; the low 24 bits hold the VNI.
+    pub const VXLAN: u8 = 0x01;
+}
+
 /// NetFlow v9 options scope field types (RFC 3954 section 6.2), their own number space.
 pub mod v9_scope {
     /// 1: System (the exporting device; we send the source id).
@@ -175,7 +268,13 @@ mod tests {
     #[test]
     fn ids_round_trip_and_unknown_catches_the_rest() {
         for &ie in Ie::ALL {
-            assert_eq!(Ie::from_id(ie.id()), ie, "{}", ie.name());
+            if ie.pen() == 0 {
+                assert_eq!(Ie::from_id(ie.id()), ie, "{}", ie.name());
+            } else {
+                // Enterprise ids live in their own space: never returned by from_id.
+                assert_ne!(Ie::from_id(ie.id()), ie, "{}", ie.name());
+                assert_eq!(ie.v9_name(), "");
+            }
             assert!(ie.length() > 0);
         }
         assert_eq!(Ie::from_id(999), Ie::Unknown(999));
@@ -195,10 +294,41 @@ mod tests {
             ("flowStartMilliseconds", 152),
             ("selectorAlgorithm", 304),
             ("samplingPopulation", 310),
+            ("egressInterface", 14),
+            ("flowDirection", 61),
+            ("biflowDirection", 239),
+            ("greKey", 296),
+            ("layer2SegmentId", 351),
         ];
         for (name, id) in expect {
             let ie = Ie::ALL.iter().find(|ie| ie.name() == name).unwrap();
-            assert_eq!(ie.id(), id, "{name}");
+            assert_eq!((ie.id(), ie.pen()), (id, 0), "{name}");
         }
+    }
+
+    /// RFC 5103 section 6.1: a reverse element is the forward element's id under PEN
+    /// 29305, with the same type (and so the same length here).
+    #[test]
+    fn reverse_elements_mirror_their_forward_elements() {
+        let mut n = 0;
+        for &ie in Ie::ALL.iter().filter(|ie| ie.pen() == PEN_REVERSE) {
+            let forward = Ie::from_id(ie.id());
+            assert_eq!(format!("reverse{}", upper_first(forward.name())), ie.name());
+            assert_eq!(forward.length(), ie.length(), "{}", ie.name());
+            n += 1;
+        }
+        assert_eq!(n, 7);
+        let flowprobe = Ie::ALL
+            .iter()
+            .filter(|ie| ie.pen() == PEN_FLOWPROBE)
+            .count();
+        assert_eq!(flowprobe, 6);
+    }
+
+    fn upper_first(s: &str) -> String {
+        let mut c = s.chars();
+        c.next()
+            .map(|f| f.to_uppercase().chain(c).collect())
+            .unwrap_or_default()
     }
 }

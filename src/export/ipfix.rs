@@ -220,6 +220,125 @@ mod tests {
         );
     }
 
+    /// A biflow template and data record, checked against RFC 5103 section 6.1 (reverse
+    /// elements: the forward element's id with the enterprise bit set, followed by PEN
+    /// 29305) and RFC 7011 section 3.2 (enterprise field specifiers), byte by byte.
+    #[test]
+    fn golden_biflow_template_and_record() {
+        use crate::flow::record::ReverseCounters;
+        let shape = Shape {
+            biflow: true,
+            ..Shape::from_index(0)
+        };
+        let t = shape_template(Dialect::Ipfix, shape);
+        // Shape index 0 + 16 * 7 (biflow) = 112: id 262 + 112 - 4 = 370.
+        assert_eq!(t.id, 370);
+        assert_eq!(&t.fields[..IPFIX_IPV4.fields.len()], IPFIX_IPV4.fields);
+        let mut out = vec![0u8; t.template_record_len()];
+        emit_template(Dialect::Ipfix, &t, &mut out);
+        // 4 header + 26 specifiers * 4 + 7 PENs * 4.
+        assert_eq!(out.len(), 4 + 26 * 4 + 7 * 4);
+        #[rustfmt::skip]
+        let head: &[u8] = &[
+            0x01, 0x72,             // Template ID 370
+            0x00, 0x1a,             // Field Count 26 (18 plain + 8 biflow)
+        ];
+        assert_eq!(&out[..4], head);
+        #[rustfmt::skip]
+        let biflow_part: &[u8] = &[
+            0x00, 0xef, 0x00, 0x01,             // biflowDirection (239), 1 octet, IANA
+            0x80, 0x01, 0x00, 0x08, 0x00, 0x00, 0x72, 0x79, // E=1 reverseOctetDeltaCount (1), 8, PEN 29305
+            0x80, 0x02, 0x00, 0x08, 0x00, 0x00, 0x72, 0x79, // E=1 reversePacketDeltaCount (2), 8, PEN 29305
+            0x80, 0x06, 0x00, 0x01, 0x00, 0x00, 0x72, 0x79, // E=1 reverseTcpControlBits (6), 1, PEN 29305
+            0x80, 0x34, 0x00, 0x01, 0x00, 0x00, 0x72, 0x79, // E=1 reverseMinimumTTL (52), 1, PEN 29305
+            0x80, 0x35, 0x00, 0x01, 0x00, 0x00, 0x72, 0x79, // E=1 reverseMaximumTTL (53), 1, PEN 29305
+            0x80, 0x98, 0x00, 0x08, 0x00, 0x00, 0x72, 0x79, // E=1 reverseFlowStartMilliseconds (152), 8
+            0x80, 0x99, 0x00, 0x08, 0x00, 0x00, 0x72, 0x79, // E=1 reverseFlowEndMilliseconds (153), 8
+        ];
+        assert_eq!(&out[4 + 18 * 4..], biflow_part);
+
+        // The data record: the plain IPv4 record, then the biflow values.
+        let mut rec = record();
+        rec.reverse = Some(ReverseCounters {
+            start: Timestamp::from_secs_nanos(1_700_000_001, 0),
+            end: Timestamp::from_secs_nanos(1_700_000_004, 999_999_999),
+            packets: 7,
+            octets: 0x1_0000_0001,
+            tcp_flags: 0x12,
+            min_ttl: 50,
+            max_ttl: 51,
+        });
+        let mut data = vec![0u8; t.record_len()];
+        emit_flow_record(t.fields, &rec, 0, &mut data);
+        let mut plain = vec![0u8; IPFIX_IPV4.record_len()];
+        emit_flow_record(IPFIX_IPV4.fields, &rec, 0, &mut plain);
+        assert_eq!(&data[..68], &plain[..]);
+        #[rustfmt::skip]
+        let expect: &[u8] = &[
+            0x01,                   // biflowDirection 1: initiator (SYN seen)
+            0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, // reverseOctetDeltaCount 2^32 + 1
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, // reversePacketDeltaCount 7
+            0x12,                   // reverseTcpControlBits SYN ACK
+            50,                     // reverseMinimumTTL
+            51,                     // reverseMaximumTTL
+            0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x6b, 0xe8, // reverseFlowStartMilliseconds 1700000001000
+            0x00, 0x00, 0x01, 0x8b, 0xcf, 0xe5, 0x7b, 0x87, // reverseFlowEndMilliseconds 1700000004999
+        ];
+        assert_eq!(&data[68..], expect);
+        // With no reverse packet, every reverse value is 0 (no made-up time).
+        rec.reverse = Some(ReverseCounters::default());
+        emit_flow_record(t.fields, &rec, 0, &mut data);
+        assert!(data[69..].iter().all(|&b| b == 0));
+    }
+
+    /// Tunnel elements: flowprobe's PEN 32473 specifiers and the IANA greKey.
+    #[test]
+    fn golden_gre_tunnel_elements() {
+        use crate::flow::tunnel::{Tunnel, TunnelKind};
+        let mut rec = record();
+        rec.tunnel = Tunnel {
+            kind: TunnelKind::Gre,
+            id: 0x0102_0304,
+            outer_ip_version: 4,
+            outer_src: [203, 0, 113, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            outer_dst: [203, 0, 113, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        };
+        let shape = Shape::of(&rec, Dialect::Ipfix, false).unwrap();
+        let t = shape_template(Dialect::Ipfix, shape);
+        let mut out = vec![0u8; t.template_record_len()];
+        emit_template(Dialect::Ipfix, &t, &mut out);
+        #[rustfmt::skip]
+        let tail: &[u8] = &[
+            0x80, 0x01, 0x00, 0x01, 0x00, 0x00, 0x7e, 0xd9, // E=1 tunnelType (1), 1, PEN 32473
+            0x80, 0x02, 0x00, 0x04, 0x00, 0x00, 0x7e, 0xd9, // E=1 tunnelId (2), 4, PEN 32473
+            0x80, 0x03, 0x00, 0x04, 0x00, 0x00, 0x7e, 0xd9, // E=1 tunnelSourceIPv4Address (3)
+            0x80, 0x04, 0x00, 0x04, 0x00, 0x00, 0x7e, 0xd9, // E=1 tunnelDestinationIPv4Address (4)
+            0x01, 0x28, 0x00, 0x04,                         // greKey (296), 4, IANA
+        ];
+        assert_eq!(&out[4 + 18 * 4..], tail);
+        let mut data = vec![0u8; t.record_len()];
+        emit_flow_record(t.fields, &rec, 0, &mut data);
+        #[rustfmt::skip]
+        let values: &[u8] = &[
+            0x03,                   // tunnelType 3: GRE
+            0x01, 0x02, 0x03, 0x04, // tunnelId
+            203, 0, 113, 1,         // outer source
+            203, 0, 113, 2,         // outer destination
+            0x01, 0x02, 0x03, 0x04, // greKey
+        ];
+        assert_eq!(&data[68..], values);
+        // v9 keeps only the IANA element.
+        let v9 = shape_template(
+            Dialect::NetflowV9,
+            Shape::of(&rec, Dialect::NetflowV9, true).unwrap(),
+        );
+        assert_eq!(v9.fields.len(), V9_IPV4.fields.len() + 1);
+        assert_eq!(
+            v9.fields.last().map(|f| f.ie),
+            Some(crate::export::ie::Ie::GreKey)
+        );
+    }
+
     #[test]
     fn options_template_record_layout() {
         let mut out = vec![0u8; IPFIX_STATS.template_record_len()];

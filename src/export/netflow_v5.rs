@@ -7,8 +7,11 @@
 //!   packets is **split** into as many v5 records as needed, with the counts spread
 //!   evenly, so that totals at the collector stay exact (clamping would lose traffic
 //!   silently). Each piece carries the whole flow's times and key.
-//! - Interfaces are 16 bits: ingress interface indexes above 65535 are clamped to 65535.
-//! - No VLAN, MAC, TTL or end reason fields; they are dropped.
+//! - Interfaces are 16 bits: interface indexes above 65535 are clamped to 65535. The
+//!   output interface is the egress interface from the direction rules (0 when unknown).
+//! - No VLAN, MAC, TTL, end reason, flow direction or tunnel fields; they are dropped.
+//! - No biflows: a biflow record is sent as its two uniflow records
+//!   (`FlowRecord::uniflows`), so the counts stay whole.
 //! - Times are sysUpTime-relative like v9 (see [`super::netflow_v9::UptimeClock`]); the
 //!   header's `unix_nsecs` is 0 and `sys_uptime` is taken at the whole second, so
 //!   collectors recover absolute times exactly.
@@ -86,6 +89,8 @@ pub struct Record {
     pub dst: [u8; 4],
     /// Ingress SNMP index.
     pub input: u16,
+    /// Egress SNMP index (0 = unknown).
+    pub output: u16,
     /// Packets.
     pub packets: u32,
     /// Octets.
@@ -117,7 +122,7 @@ impl Record {
         w.bytes(&self.dst);
         w.u32(0); // nexthop: unknown to a probe
         w.u16(self.input);
-        w.u16(0); // output interface: unknown
+        w.u16(self.output);
         w.u32(self.packets);
         w.u32(self.octets);
         w.u32(self.first);
@@ -250,6 +255,7 @@ impl V5Sink {
             src: [key.src[0], key.src[1], key.src[2], key.src[3]],
             dst: [key.dst[0], key.dst[1], key.dst[2], key.dst[3]],
             input: key.in_if.min(u16::MAX as u32) as u16,
+            output: rec.egress_if.min(u16::MAX as u32) as u16,
             first: uptime(start),
             last: uptime(end),
             src_port: key.src_port,
@@ -279,7 +285,9 @@ impl V5Sink {
 impl RecordSink for V5Sink {
     fn export(&mut self, records: &[FlowRecord], now: Timestamp) -> io::Result<()> {
         for rec in records {
-            self.add(rec, now)?;
+            for uniflow in rec.uniflows() {
+                self.add(&uniflow, now)?;
+            }
         }
         self.transport.poll(&mut self.stats)
     }
@@ -321,6 +329,7 @@ mod tests {
             src: [192, 0, 2, 1],
             dst: [198, 51, 100, 2],
             input: 3,
+            output: 0,
             packets: 10,
             octets: 4000,
             first: 3_598_250,

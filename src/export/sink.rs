@@ -5,12 +5,24 @@
 //! v9 uptime origin) *per collector*, as the specs require, and one transport.
 //!
 //! Template handling (IPFIX and v9, [`TemplateSink`]):
-//! - UDP: the data templates (IPv4 256, IPv6 257, ICMP 258, ICMPv6 259) and the options
-//!   templates (sampling 260 if any, statistics 261) open the first message, and again
-//!   the first message after `template_refresh` (time) or `template_refresh_packets`
-//!   messages, whichever comes first; `tick` sends them even when no record flows.
-//! - TCP: the transport sends the templates at the start of every connection.
-//! - File: once, first.
+//! - Each record is sent with the template of its *shape* (`template::Shape`: IP version,
+//!   ICMP or not, tunnel, direction, egress interface, biflow). The four plain shapes
+//!   (IPv4 256, IPv6 257, ICMP 258, ICMPv6 259) are announced from the start, as before
+//!   shapes existed; any other shape's template goes into the message of the first record
+//!   that needs it, and from then on with the others.
+//! - UDP: the data templates announced so far and the options templates (sampling 260 if
+//!   any, statistics 261) open the first message, and again the first message after
+//!   `template_refresh` (time) or `template_refresh_packets` messages, whichever comes
+//!   first; `tick` sends them even when no record flows. Many shapes can take more than
+//!   one message.
+//! - TCP: the transport sends the templates at the start of every connection (the
+//!   preamble, rebuilt when a shape is announced, so a reconnect knows every shape).
+//! - File: once, first (a new shape's template in-band, before its first record).
+//!
+//! Biflows (RFC 5103): a sink built with `biflow` exports each biflow record as one record
+//! with the reverse elements (IPFIX only; v9 and v5 cannot carry them and refuse the
+//! option). Any other sink splits a biflow record into its two uniflow records
+//! (`FlowRecord::uniflows`), so it exports every packet once whatever the cache does.
 //!
 //! Options *records* (the sampling announcement, the exporter statistics) follow the
 //! templates, and are repeated every `template_refresh` on every transport, after a TCP
@@ -35,7 +47,8 @@ use super::transport::{
     FileTransport, TcpSettings, TcpTransport, TemplatePolicy, Transport, UdpTransport,
 };
 use super::{ipfix, netflow_v9, RecordSink};
-use crate::flow::record::FlowRecord;
+use crate::flow::record::{FlowDirection, FlowRecord};
+use crate::flow::tunnel::TunnelKind;
 use crate::time::Timestamp;
 
 /// Messages per second when pacing is on and no rate was chosen (offline conversion):
@@ -144,6 +157,10 @@ pub struct ExportOptions {
     /// Packets the metering process ignored (undecodable, filtered), announced in the
     /// statistics options record as ignoredPacketTotalCount; `None` announces 0.
     pub ignored_packets: Option<Arc<AtomicU64>>,
+    /// Export biflow records (RFC 5103) with the reverse elements, IPFIX only. The IPFIX
+    /// file sink takes it from here; [`collector_sink`] sets it from the URL
+    /// (`?biflow=1`). Default false: biflow records are split into uniflow records.
+    pub biflow: bool,
 }
 
 impl Default for ExportOptions {
@@ -158,6 +175,7 @@ impl Default for ExportOptions {
             sampling: SamplingAnnouncement::None,
             tcp: TcpSettings::default(),
             ignored_packets: None,
+            biflow: false,
         }
     }
 }
@@ -219,6 +237,16 @@ pub fn collector_sink(
     opts: &ExportOptions,
 ) -> Result<Box<dyn RecordSink>, ExportError> {
     check_options(opts)?;
+    if url.biflow && !url.protocol.carries_biflows() {
+        return Err(ExportError::BadOption {
+            option: "biflow",
+            reason: format!("collector {url}: NetFlow v9 and v5 cannot carry biflows"),
+        });
+    }
+    let opts = &ExportOptions {
+        biflow: url.biflow,
+        ..opts.clone()
+    };
     let peer = url.resolve()?;
     let udp = || {
         UdpTransport::new(peer, opts.udp_send_buffer, opts.pacing).map_err(|source| {
@@ -269,8 +297,12 @@ pub struct TemplateSink {
     builder: MessageBuilder,
     transport: Box<dyn Transport>,
     policy: TemplatePolicy,
-    /// Flow templates: IPv4, IPv6, IPv4 ICMP, ICMPv6.
-    flow_templates: [&'static Template; 4],
+    /// Biflow records are exported whole (IPFIX), else split into uniflows.
+    biflow: bool,
+    /// Shapes whose data template was announced (bit per shape index).
+    announced: [u64; SHAPES.div_ceil(64)],
+    /// The announced shapes' indices in the order they were first used.
+    announced_order: Vec<u16>,
     sampling_template: Option<&'static Template>,
     stats_template: &'static Template,
     sampling_values: OptionValues,
@@ -295,16 +327,11 @@ impl TemplateSink {
         transport: Box<dyn Transport>,
         opts: &ExportOptions,
     ) -> TemplateSink {
-        let (flow_templates, stats_template): ([&'static Template; 4], _) = match dialect {
-            Dialect::Ipfix => (
-                [&IPFIX_IPV4, &IPFIX_IPV6, &IPFIX_IPV4_ICMP, &IPFIX_IPV6_ICMP],
-                &IPFIX_STATS,
-            ),
-            Dialect::NetflowV9 => (
-                [&V9_IPV4, &V9_IPV6, &V9_IPV4_ICMP, &V9_IPV6_ICMP],
-                &V9_STATS,
-            ),
+        let stats_template = match dialect {
+            Dialect::Ipfix => &IPFIX_STATS,
+            Dialect::NetflowV9 => &V9_STATS,
         };
+        let biflow = opts.biflow && dialect == Dialect::Ipfix;
         let sampling_template = match (dialect, opts.sampling) {
             (_, SamplingAnnouncement::None) => None,
             (Dialect::NetflowV9, _) => Some(&V9_SAMPLING),
@@ -317,7 +344,9 @@ impl TemplateSink {
             builder: MessageBuilder::new(dialect, max),
             policy: transport.template_policy(),
             transport,
-            flow_templates,
+            biflow,
+            announced: [0; SHAPES.div_ceil(64)],
+            announced_order: Vec::with_capacity(SHAPES),
             sampling_template,
             stats_template,
             sampling_values: opts.sampling.option_values(opts.observation_domain_id),
@@ -333,48 +362,119 @@ impl TemplateSink {
             sessions_seen: 0,
             stats: SinkStats::default(),
         };
+        // The plain shapes are known from the start, as the four templates always were.
+        for i in 0..4 {
+            let shape = Shape {
+                biflow,
+                ..Shape::from_index(i)
+            };
+            sink.mark_announced(shape);
+        }
         if sink.policy == TemplatePolicy::Preamble {
-            sink.write_templates();
-            let msg = sink.builder.finish();
-            let len = msg.len() as u16;
-            ipfix::Header {
-                length: len,
-                export_time: 0,
-                sequence: 0,
-                domain_id: sink.domain_id,
-            }
-            .emit(msg);
-            sink.transport.set_preamble(msg);
-            sink.builder.reset();
+            sink.rebuild_preamble();
         }
         sink
     }
 
-    fn templates(&self) -> impl Iterator<Item = &'static Template> {
-        self.flow_templates
-            .into_iter()
-            .map(Some)
-            .chain([self.sampling_template, Some(self.stats_template)])
-            .flatten()
+    fn is_announced(&self, i: usize) -> bool {
+        self.announced
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
-    /// Writes every template into the (empty) current message.
-    fn write_templates(&mut self) {
-        let dialect = self.dialect;
-        for t in self.templates() {
-            let set = if t.is_options() {
-                dialect.options_template_set_id()
-            } else {
-                dialect.template_set_id()
-            };
-            if let Some(slot) = self.builder.record(set, t.template_record_len()) {
-                emit_template(dialect, t, slot);
-            }
-            if t.is_options() {
-                // One options template per set: nfdump reads only the first of a set.
-                self.builder.close_set();
+    fn mark_announced(&mut self, shape: Shape) {
+        let i = shape.index();
+        if let Some(w) = self.announced.get_mut(i / 64) {
+            *w |= 1 << (i % 64);
+            self.announced_order.push(i as u16);
+        }
+    }
+
+    /// Every template to announce: the announced data templates, then the options ones.
+    fn template_at(&self, n: usize) -> Option<Template> {
+        let data = self.announced_order.len();
+        if n < data {
+            let i = *self.announced_order.get(n)?;
+            return Some(shape_template(self.dialect, Shape::from_index(i.into())));
+        }
+        [self.sampling_template, Some(self.stats_template)]
+            .into_iter()
+            .flatten()
+            .nth(n - data)
+            .copied()
+    }
+
+    /// Writes one template record into `builder`; false if it did not fit.
+    fn put_template(dialect: Dialect, builder: &mut MessageBuilder, t: &Template) -> bool {
+        let set = if t.is_options() {
+            dialect.options_template_set_id()
+        } else {
+            dialect.template_set_id()
+        };
+        let Some(slot) = builder.record(set, t.template_record_len()) else {
+            return false;
+        };
+        emit_template(dialect, t, slot);
+        if t.is_options() {
+            // One options template per set: nfdump reads only the first of a set.
+            builder.close_set();
+        }
+        true
+    }
+
+    /// Writes one template into the current message, sending the message first if full.
+    fn write_template(&mut self, t: &Template, now: Timestamp) -> io::Result<()> {
+        if !Self::put_template(self.dialect, &mut self.builder, t) {
+            self.flush(now)?;
+            if !Self::put_template(self.dialect, &mut self.builder, t) {
+                // Cannot happen: the largest template fits the smallest message.
+                self.stats.not_exportable += 1;
             }
         }
+        Ok(())
+    }
+
+    /// Writes every template, starting in the current message (many shapes can take more
+    /// than one message).
+    fn write_templates(&mut self, now: Timestamp) -> io::Result<()> {
+        let mut n = 0;
+        while let Some(t) = self.template_at(n) {
+            self.write_template(&t, now)?;
+            n += 1;
+        }
+        Ok(())
+    }
+
+    /// TCP: the message every connection starts with holds every template announced so
+    /// far. It is built apart from the current message, as large as IPFIX allows (a TCP
+    /// message is not bound by a path MTU), so it always holds every shape.
+    fn rebuild_preamble(&mut self) {
+        let mut b = MessageBuilder::new(self.dialect, 65535);
+        let mut n = 0;
+        while let Some(t) = self.template_at(n) {
+            Self::put_template(self.dialect, &mut b, &t);
+            n += 1;
+        }
+        let msg = b.finish();
+        let len = msg.len() as u16;
+        ipfix::Header {
+            length: len,
+            export_time: 0,
+            sequence: 0,
+            domain_id: self.domain_id,
+        }
+        .emit(msg);
+        self.transport.set_preamble(msg);
+    }
+
+    /// A shape's first record: its template goes out first, in this message (and over TCP
+    /// into the preamble of later connections).
+    fn announce(&mut self, shape: Shape, now: Timestamp) -> io::Result<()> {
+        self.mark_announced(shape);
+        if self.policy == TemplatePolicy::Preamble {
+            self.rebuild_preamble();
+        }
+        self.write_template(&shape_template(self.dialect, shape), now)
     }
 
     fn option_values(&self) -> OptionValues {
@@ -405,9 +505,9 @@ impl TemplateSink {
     }
 
     /// At the start of a message: templates and options records if they are due.
-    fn open_message(&mut self, now: Timestamp) {
+    fn open_message(&mut self, now: Timestamp) -> io::Result<()> {
         if !self.builder.is_empty() {
-            return;
+            return Ok(());
         }
         let elapsed = |since: Option<Timestamp>| since.map(|t| now.saturating_since(t));
         let templates_due = match self.policy {
@@ -427,15 +527,16 @@ impl TemplateSink {
             || elapsed(self.options_sent).map_or(true, |e| e >= self.refresh)
             || sessions != self.sessions_seen;
         if templates_due {
-            self.write_templates();
             self.templates_sent = Some(now);
             self.messages_since_templates = 0;
+            self.write_templates(now)?;
         }
         if options_due {
             self.write_options_records();
             self.options_sent = Some(now);
             self.sessions_seen = sessions;
         }
+        Ok(())
     }
 
     /// Finishes the current message and hands it to the transport.
@@ -483,17 +584,24 @@ impl TemplateSink {
     }
 
     fn add(&mut self, rec: &FlowRecord, now: Timestamp) -> io::Result<()> {
-        let icmp = rec.key.is_icmp();
-        let t = match rec.key.ip_version {
-            4 if icmp => self.flow_templates[2],
-            6 if icmp => self.flow_templates[3],
-            4 => self.flow_templates[0],
-            6 => self.flow_templates[1],
-            _ => {
-                self.stats.not_exportable += 1;
-                return Ok(());
-            }
+        // Fast path for the plain shapes (no tunnel, direction, egress or biflow): their
+        // index is the IP version and ICMP-ness, and they are announced from the start.
+        let plain = !self.biflow
+            && rec.tunnel.kind == TunnelKind::None
+            && rec.direction == FlowDirection::Unknown
+            && rec.egress_if == 0;
+        let index = match (plain, rec.key.ip_version) {
+            (true, 4) => 2 * usize::from(rec.key.is_icmp()),
+            (true, 6) => 1 + 2 * usize::from(rec.key.is_icmp()),
+            _ => match Shape::of(rec, self.dialect, self.biflow) {
+                Some(shape) => shape.index(),
+                None => {
+                    self.stats.not_exportable += 1;
+                    return Ok(());
+                }
+            },
         };
+        let t = shape_template_at(self.dialect, index);
         if self.dialect == Dialect::NetflowV9 {
             let (start, end, now_ms) =
                 (rec.start.as_millis(), rec.end.as_millis(), now.as_millis());
@@ -503,11 +611,18 @@ impl TemplateSink {
                 self.clock.rebase(start, now_ms);
             }
         }
-        let len = t.record_len();
-        self.open_message(now);
+        let len = shape_record_len(self.dialect, index);
+        self.open_message(now)?;
+        if !(plain || self.is_announced(index)) {
+            self.announce(Shape::from_index(index), now)?;
+        }
         if !self.builder.has_room(t.id, len) {
             self.flush(now)?;
-            self.open_message(now);
+            self.open_message(now)?;
+            if !self.builder.has_room(t.id, len) {
+                // The templates filled that message: the record opens the next one.
+                self.flush(now)?;
+            }
         }
         let origin = self.clock.origin_ms();
         match self.builder.record(t.id, len) {
@@ -525,7 +640,13 @@ impl TemplateSink {
 impl RecordSink for TemplateSink {
     fn export(&mut self, records: &[FlowRecord], now: Timestamp) -> io::Result<()> {
         for rec in records {
-            self.add(rec, now)?;
+            if rec.reverse.is_some() && !self.biflow {
+                for uniflow in rec.uniflows() {
+                    self.add(&uniflow, now)?;
+                }
+            } else {
+                self.add(rec, now)?;
+            }
         }
         self.transport.poll(&mut self.stats)
     }
@@ -533,7 +654,7 @@ impl RecordSink for TemplateSink {
     fn tick(&mut self, now: Timestamp) -> io::Result<()> {
         self.flush(now)?;
         // Templates and options on time even when no record flows.
-        self.open_message(now);
+        self.open_message(now)?;
         self.flush(now)?;
         self.transport.poll(&mut self.stats)
     }
@@ -541,7 +662,7 @@ impl RecordSink for TemplateSink {
     fn finish(&mut self, now: Timestamp) -> io::Result<()> {
         self.flush(now)?;
         // Final statistics, after everything else was counted as sent.
-        self.open_message(now);
+        self.open_message(now)?;
         if self.builder.is_empty() {
             self.write_options_records();
         }
@@ -574,7 +695,14 @@ mod tests {
     /// Keeps every message.
     struct Keep(Arc<std::sync::Mutex<Vec<Vec<u8>>>>, TemplatePolicy);
     impl Transport for Keep {
-        fn send(&mut self, msg: &[u8], _: u32, _: u32, _: &mut SinkStats) -> io::Result<()> {
+        fn send(
+            &mut self,
+            msg: &[u8],
+            flows: u32,
+            _: u32,
+            stats: &mut SinkStats,
+        ) -> io::Result<()> {
+            stats.records += u64::from(flows);
             self.0
                 .lock()
                 .map_err(|_| io::ErrorKind::Other)?
@@ -586,6 +714,15 @@ mod tests {
         }
         fn template_policy(&self) -> TemplatePolicy {
             self.1
+        }
+        /// The connection starts with the first preamble; later ones would only start
+        /// later connections, so in-band templates must cover what they add.
+        fn set_preamble(&mut self, msg: &[u8]) {
+            if let Ok(mut out) = self.0.lock() {
+                if out.is_empty() {
+                    out.push(msg.to_vec());
+                }
+            }
         }
     }
 
@@ -702,6 +839,171 @@ mod tests {
         assert!(with[0] && with[1..].iter().all(|w| !w), "{with:?}");
     }
 
+    /// The template ids a message defines and the data set ids it uses, in order:
+    /// `(defined, used)`. Walks sets and template records (enterprise specifiers too).
+    fn walk(dialect: Dialect, msg: &[u8]) -> (Vec<u16>, Vec<u16>) {
+        let u16_at = |at: usize| u16::from_be_bytes([msg[at], msg[at + 1]]);
+        let (mut defined, mut used) = (Vec::new(), Vec::new());
+        let mut at = dialect.header_len();
+        while at + 4 <= msg.len() {
+            let (id, len) = (u16_at(at), u16_at(at + 2) as usize);
+            assert!(len >= 4 && at + len <= msg.len(), "set at {at}");
+            if id == dialect.template_set_id() {
+                let mut r = at + 4;
+                while r + 4 <= at + len {
+                    defined.push(u16_at(r));
+                    let n = u16_at(r + 2);
+                    r += 4;
+                    for _ in 0..n {
+                        let enterprise = dialect == Dialect::Ipfix && u16_at(r) & 0x8000 != 0;
+                        r += if enterprise { 8 } else { 4 };
+                    }
+                }
+            } else if id == dialect.options_template_set_id() {
+                // One options template per set (see `put_template`).
+                defined.push(u16_at(at + 4));
+            } else if id >= 256 {
+                used.push(id);
+            }
+            at += len;
+        }
+        (defined, used)
+    }
+
+    fn shaped(i: u32) -> FlowRecord {
+        use crate::flow::record::{FlowDirection, ReverseCounters};
+        use crate::flow::tunnel::{Tunnel, TunnelKind};
+        let mut r = record(i);
+        r.tunnel = match i % 4 {
+            0 => Tunnel::default(),
+            1 => Tunnel {
+                kind: TunnelKind::Vxlan,
+                id: i,
+                outer_ip_version: 4,
+                ..Tunnel::default()
+            },
+            2 => Tunnel {
+                kind: TunnelKind::Gre,
+                id: i,
+                outer_ip_version: 6,
+                ..Tunnel::default()
+            },
+            _ => Tunnel {
+                kind: TunnelKind::GtpU,
+                id: i,
+                outer_ip_version: 4,
+                ..Tunnel::default()
+            },
+        };
+        r.direction = [
+            FlowDirection::Unknown,
+            FlowDirection::Ingress,
+            FlowDirection::Egress,
+        ][(i / 4 % 3) as usize];
+        r.egress_if = i / 12 % 2;
+        if i % 5 == 0 {
+            r.reverse = Some(ReverseCounters {
+                packets: 2,
+                octets: 200,
+                ..ReverseCounters::default()
+            });
+        }
+        r
+    }
+
+    /// Every data set follows a template for its id, in the same or an earlier message, on
+    /// every transport policy; and a TCP preamble holds every shape used.
+    #[test]
+    fn every_shape_is_announced_before_its_first_record() {
+        for dialect in [Dialect::Ipfix, Dialect::NetflowV9] {
+            for biflow in [false, true] {
+                for policy in [
+                    TemplatePolicy::Refresh,
+                    TemplatePolicy::Once,
+                    TemplatePolicy::Preamble,
+                ] {
+                    if policy == TemplatePolicy::Preamble && dialect == Dialect::NetflowV9 {
+                        continue;
+                    }
+                    let out = Arc::new(std::sync::Mutex::new(Vec::new()));
+                    let opts = ExportOptions {
+                        biflow,
+                        ..ExportOptions::default()
+                    };
+                    let mut sink =
+                        TemplateSink::new(dialect, Box::new(Keep(out.clone(), policy)), &opts);
+                    let records: Vec<FlowRecord> = (0..500).map(shaped).collect();
+                    let t0 = Timestamp::from_secs_nanos(1_700_000_002, 0);
+                    sink.export(&records, t0).unwrap();
+                    sink.finish(t0).unwrap();
+                    // Records: biflows split unless the sink exports biflows (IPFIX).
+                    let whole = biflow && dialect == Dialect::Ipfix;
+                    let expect: usize = if whole {
+                        500
+                    } else {
+                        records.iter().map(|r| r.uniflows().count()).sum()
+                    };
+                    assert_eq!(sink.stats().records, expect as u64);
+                    let mut known = std::collections::HashSet::new();
+                    let mut shapes_used = std::collections::HashSet::new();
+                    for msg in out.lock().unwrap().iter() {
+                        let (defined, used) = walk(dialect, msg);
+                        known.extend(defined);
+                        for id in used {
+                            assert!(known.contains(&id), "{dialect:?} {policy:?}: {id}");
+                            shapes_used.insert(id);
+                        }
+                    }
+                    // More than the four plain shapes were needed.
+                    assert!(shapes_used.len() > 8, "{shapes_used:?}");
+                    if policy == TemplatePolicy::Preamble {
+                        let mut b = MessageBuilder::new(dialect, 65535);
+                        let mut n = 0;
+                        while let Some(t) = sink.template_at(n) {
+                            assert!(TemplateSink::put_template(dialect, &mut b, &t));
+                            n += 1;
+                        }
+                        let (defined, _) = walk(dialect, b.finish());
+                        for id in &shapes_used {
+                            assert!(defined.contains(id), "preamble lacks {id}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Refreshing many shapes' templates takes more than one message when it must, and no
+    /// message exceeds the maximum.
+    #[test]
+    fn many_shapes_refresh_over_several_messages() {
+        let out = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let opts = ExportOptions {
+            max_message_size: MIN_MAX_MESSAGE_SIZE,
+            template_refresh_packets: 1,
+            biflow: true,
+            ..ExportOptions::default()
+        };
+        let mut sink = TemplateSink::new(
+            Dialect::Ipfix,
+            Box::new(Keep(out.clone(), TemplatePolicy::Refresh)),
+            &opts,
+        );
+        let records: Vec<FlowRecord> = (0..200).map(shaped).collect();
+        let t0 = Timestamp::from_secs_nanos(1_700_000_002, 0);
+        sink.export(&records, t0).unwrap();
+        sink.finish(t0).unwrap();
+        let msgs = out.lock().unwrap();
+        assert!(msgs.iter().all(|m| m.len() <= MIN_MAX_MESSAGE_SIZE));
+        let mut known = std::collections::HashSet::new();
+        for msg in msgs.iter() {
+            let (defined, used) = walk(Dialect::Ipfix, msg);
+            known.extend(defined);
+            assert!(used.iter().all(|id| known.contains(id)));
+        }
+        assert_eq!(sink.stats().records, 200, "{:?}", sink.stats());
+    }
+
     /// Every template and options record fits in one message of the smallest allowed size.
     #[test]
     fn templates_fit_the_smallest_message() {
@@ -717,7 +1019,7 @@ mod tests {
                     ..ExportOptions::default()
                 };
                 let mut sink = TemplateSink::new(dialect, Box::new(Discard), &opts);
-                sink.write_templates();
+                sink.write_templates(Timestamp(0)).unwrap();
                 sink.write_options_records();
                 let expect = if sampling.is_sampling() { 8 } else { 6 };
                 assert_eq!(sink.builder.records, expect, "{dialect:?} {sampling:?}");

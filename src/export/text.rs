@@ -4,6 +4,13 @@
 //! reads the other. Times are RFC 3339 UTC with nanoseconds, addresses in their standard
 //! text form, `proto` and `tcp_flags` numeric, MACs as `aa:bb:cc:dd:ee:ff`. The table
 //! is for a terminal: times to the millisecond, TCP flags as letters, columns aligned.
+//!
+//! The tunnel (kind name, id, outer addresses), direction and egress interface columns
+//! follow the classic ones; the tunnel's are empty in CSV and `null` in JSON when the flow
+//! was not tunneled. By default biflow records are split into their two uniflow records
+//! (`FlowRecord::uniflows`), like every uniflow output; a sink built
+//! [`TextSink::with_biflow`] writes one row per biflow instead, with the reverse columns
+//! ([`BIFLOW_COLUMNS`]) after the others (CSV and JSON; the table always shows uniflows).
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -13,7 +20,7 @@ use crate::flow::record::FlowRecord;
 use crate::time::Timestamp;
 
 /// The field names of CSV and JSON output, in order.
-pub const COLUMNS: [&str; 21] = [
+pub const COLUMNS: [&str; 27] = [
     "start",
     "end",
     "src",
@@ -35,7 +42,34 @@ pub const COLUMNS: [&str; 21] = [
     "max_ttl",
     "src_mac",
     "dst_mac",
+    "tunnel_type",
+    "tunnel_id",
+    "tunnel_src",
+    "tunnel_dst",
+    "direction",
+    "egress_if",
 ];
+
+/// The reverse-direction columns a biflow text output adds after [`COLUMNS`]. With no
+/// reverse packet, the counters are 0 and the times and TTLs empty (`null` in JSON).
+pub const BIFLOW_COLUMNS: [&str; 7] = [
+    "reverse_packets",
+    "reverse_bytes",
+    "reverse_tcp_flags",
+    "reverse_start",
+    "reverse_end",
+    "reverse_min_ttl",
+    "reverse_max_ttl",
+];
+
+/// The name of column `i` (of [`COLUMNS`] then [`BIFLOW_COLUMNS`]).
+fn column_name(i: usize) -> &'static str {
+    COLUMNS
+        .get(i)
+        .or_else(|| BIFLOW_COLUMNS.get(i - COLUMNS.len().min(i)))
+        .copied()
+        .unwrap_or("")
+}
 
 /// Which text format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +94,8 @@ pub struct TextSink {
     held: Vec<[String; 13]>,
     /// The reader went away (a closed pipe, as with `| head`): stop writing, quietly.
     closed: bool,
+    /// One row per biflow record, with the reverse columns (CSV and JSON).
+    biflow: bool,
 }
 
 /// Rows the table looks at before it fixes its column widths.
@@ -79,7 +115,26 @@ impl TextSink {
                 .collect(),
             held: Vec::new(),
             closed: false,
+            biflow: false,
         }
+    }
+
+    /// Writes biflow records as one row each, with the reverse columns (CSV and JSON),
+    /// instead of splitting them into uniflow rows.
+    pub fn with_biflow(mut self, biflow: bool) -> TextSink {
+        self.biflow = biflow && self.format != TextFormat::Table;
+        self
+    }
+
+    fn write_header(&mut self) -> io::Result<()> {
+        self.out.write_all(COLUMNS.join(",").as_bytes())?;
+        if self.biflow {
+            self.out.write_all(b",")?;
+            self.out.write_all(BIFLOW_COLUMNS.join(",").as_bytes())?;
+        }
+        self.out.write_all(b"\n")?;
+        self.header_written = true;
+        Ok(())
     }
 
     /// Runs a write; a closed pipe ends the output without an error, like other tools.
@@ -122,15 +177,13 @@ impl TextSink {
         match self.format {
             TextFormat::Csv => {
                 if !self.header_written {
-                    self.out.write_all(COLUMNS.join(",").as_bytes())?;
-                    self.out.write_all(b"\n")?;
-                    self.header_written = true;
+                    self.write_header()?;
                 }
-                write_values(r, &mut self.line, false);
+                write_values(r, &mut self.line, false, self.biflow);
             }
             TextFormat::Json => {
                 self.line.push('{');
-                write_values(r, &mut self.line, true);
+                write_values(r, &mut self.line, true, self.biflow);
                 self.line.push('}');
             }
             TextFormat::Table => {
@@ -153,7 +206,18 @@ impl TextSink {
 
 impl RecordSink for TextSink {
     fn export(&mut self, records: &[FlowRecord], _now: Timestamp) -> io::Result<()> {
-        self.guarded(|s| records.iter().try_for_each(|r| s.write_record(r)))
+        self.guarded(|s| {
+            for r in records {
+                if r.reverse.is_some() && !s.biflow {
+                    for uniflow in r.uniflows() {
+                        s.write_record(&uniflow)?;
+                    }
+                } else {
+                    s.write_record(r)?;
+                }
+            }
+            Ok(())
+        })
     }
 
     fn tick(&mut self, _now: Timestamp) -> io::Result<()> {
@@ -163,9 +227,7 @@ impl RecordSink for TextSink {
     fn finish(&mut self, _now: Timestamp) -> io::Result<()> {
         self.guarded(|s| {
             if !s.header_written && s.format == TextFormat::Csv {
-                s.out.write_all(COLUMNS.join(",").as_bytes())?;
-                s.out.write_all(b"\n")?;
-                s.header_written = true;
+                s.write_header()?;
             }
             s.release_held_rows()?;
             s.out.flush()
@@ -173,41 +235,81 @@ impl RecordSink for TextSink {
     }
 }
 
-/// Appends a record's CSV values, or JSON members, in `COLUMNS` order, formatting straight
-/// into `line` (no allocation per field: this is the exporter thread's hot loop).
-fn write_values(r: &FlowRecord, line: &mut String, json: bool) {
+/// Appends a record's CSV values, or JSON members, in `COLUMNS` (then `BIFLOW_COLUMNS`)
+/// order, formatting straight into `line` (no allocation per field: this is the exporter
+/// thread's hot loop). A value of `None` is written empty (CSV) or `null` (JSON).
+fn write_values(r: &FlowRecord, line: &mut String, json: bool, biflow: bool) {
     let k = &r.key;
-    let mut field = |i: usize, quoted: bool, value: &dyn std::fmt::Display| {
+    let mut row = Row { line, json };
+    row.field(0, true, &format_args!("{:.9}", r.start));
+    row.field(1, true, &format_args!("{:.9}", r.end));
+    row.field(2, true, &k.src_addr());
+    row.field(3, true, &k.dst_addr());
+    row.field(4, false, &k.src_port);
+    row.field(5, false, &k.dst_port);
+    row.field(6, false, &k.proto);
+    row.field(7, false, &k.tos);
+    row.field(8, false, &r.tcp_flags);
+    row.field(9, false, &r.packets);
+    row.field(10, false, &r.octets);
+    row.field(11, false, &k.in_if);
+    row.field(12, false, &k.vlan);
+    row.field(13, false, &k.icmp_type());
+    row.field(14, false, &k.icmp_code());
+    row.field(15, true, &r.end_reason.name());
+    row.field(16, false, &k.ip_version);
+    row.field(17, false, &r.min_ttl);
+    row.field(18, false, &r.max_ttl);
+    row.field(19, true, &Mac(&r.src_mac));
+    row.field(20, true, &Mac(&r.dst_mac));
+    let t = &r.tunnel;
+    let tunneled = t.is_some();
+    row.opt(21, true, tunneled.then_some(&t.kind.name()));
+    row.opt(22, false, tunneled.then_some(&t.id));
+    row.opt(23, true, tunneled.then(|| t.outer_src_addr()));
+    row.opt(24, true, tunneled.then(|| t.outer_dst_addr()));
+    row.field(25, true, &r.direction.name());
+    row.field(26, false, &r.egress_if);
+    if !biflow {
+        return;
+    }
+    let rev = r.reverse.unwrap_or_default();
+    let seen = rev.packets > 0;
+    row.field(27, false, &rev.packets);
+    row.field(28, false, &rev.octets);
+    row.field(29, false, &rev.tcp_flags);
+    row.opt(30, true, seen.then_some(&format_args!("{:.9}", rev.start)));
+    row.opt(31, true, seen.then_some(&format_args!("{:.9}", rev.end)));
+    row.opt(32, false, seen.then_some(&rev.min_ttl));
+    row.opt(33, false, seen.then_some(&rev.max_ttl));
+}
+
+/// One CSV row or JSON object being written.
+struct Row<'a> {
+    line: &'a mut String,
+    json: bool,
+}
+
+impl Row<'_> {
+    fn field(&mut self, i: usize, quoted: bool, value: &dyn std::fmt::Display) {
+        self.opt(i, quoted, Some(value));
+    }
+
+    /// Column `i`: `None` is written empty (CSV) or `null` (JSON).
+    fn opt<T: std::fmt::Display>(&mut self, i: usize, quoted: bool, value: Option<T>) {
+        let line = &mut *self.line;
         if i > 0 {
             line.push(',');
         }
-        let _ = match (json, quoted) {
-            (false, _) => write!(line, "{value}"),
-            (true, false) => write!(line, "\"{}\":{value}", COLUMNS[i]),
-            (true, true) => write!(line, "\"{}\":\"{value}\"", COLUMNS[i]),
+        let name = column_name(i);
+        let _ = match (self.json, quoted, value) {
+            (false, _, None) => Ok(()),
+            (false, _, Some(value)) => write!(line, "{value}"),
+            (true, _, None) => write!(line, "\"{name}\":null"),
+            (true, false, Some(value)) => write!(line, "\"{name}\":{value}"),
+            (true, true, Some(value)) => write!(line, "\"{name}\":\"{value}\""),
         };
-    };
-    field(0, true, &format_args!("{:.9}", r.start));
-    field(1, true, &format_args!("{:.9}", r.end));
-    field(2, true, &k.src_addr());
-    field(3, true, &k.dst_addr());
-    field(4, false, &k.src_port);
-    field(5, false, &k.dst_port);
-    field(6, false, &k.proto);
-    field(7, false, &k.tos);
-    field(8, false, &r.tcp_flags);
-    field(9, false, &r.packets);
-    field(10, false, &r.octets);
-    field(11, false, &k.in_if);
-    field(12, false, &k.vlan);
-    field(13, false, &k.icmp_type());
-    field(14, false, &k.icmp_code());
-    field(15, true, &r.end_reason.name());
-    field(16, false, &k.ip_version);
-    field(17, false, &r.min_ttl);
-    field(18, false, &r.max_ttl);
-    field(19, true, &Mac(&r.src_mac));
-    field(20, true, &Mac(&r.dst_mac));
+    }
 }
 
 /// A MAC address as `aa:bb:cc:dd:ee:ff`.
@@ -384,8 +486,110 @@ mod tests {
         assert_eq!(
             lines.next().unwrap(),
             "2023-11-14T22:13:20.000000005Z,2023-11-14T22:13:21.000000000Z,::ffff:198.18.0.1,2001:db8::1,\
-             0,771,58,16,0,3,1099511627776,2,10,3,3,idle,6,60,64,00:01:02:03:04:ab,ff:ff:ff:ff:ff:ff"
+             0,771,58,16,0,3,1099511627776,2,10,3,3,idle,6,60,64,00:01:02:03:04:ab,ff:ff:ff:ff:ff:ff,\
+             ,,,,unknown,0"
         );
+    }
+
+    fn biflow_record() -> FlowRecord {
+        use crate::flow::record::{FlowDirection, ReverseCounters};
+        use crate::flow::tunnel::{Tunnel, TunnelKind};
+        let mut r = record();
+        r.key
+            .set_addrs("198.18.0.1".parse().unwrap(), "198.18.0.2".parse().unwrap());
+        r.key.proto = 6;
+        r.key.src_port = 40000;
+        r.key.dst_port = 443;
+        r.tcp_flags = 0x02;
+        r.tunnel = Tunnel {
+            kind: TunnelKind::Vxlan,
+            id: 5001,
+            outer_ip_version: 4,
+            outer_src: [10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            outer_dst: [10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        };
+        r.direction = FlowDirection::Egress;
+        r.egress_if = 7;
+        r.reverse = Some(ReverseCounters {
+            start: Timestamp::from_secs_nanos(1_700_000_000, 500),
+            end: Timestamp::from_secs_nanos(1_700_000_000, 900),
+            packets: 2,
+            octets: 120,
+            tcp_flags: 0x12,
+            min_ttl: 50,
+            max_ttl: 51,
+        });
+        r
+    }
+
+    fn render_records(format: TextFormat, biflow: bool, records: &[FlowRecord]) -> String {
+        let buf = Shared::default();
+        let mut sink = TextSink::new(format, Box::new(buf.clone())).with_biflow(biflow);
+        sink.export(records, Timestamp(0)).unwrap();
+        sink.finish(Timestamp(0)).unwrap();
+        let bytes = buf.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn tunnel_direction_and_biflow_columns() {
+        let b = biflow_record();
+        // Uniflow output: the biflow is split, the second row is the reverse direction.
+        let out = render_records(TextFormat::Csv, false, &[b]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0], COLUMNS.join(","));
+        assert!(
+            lines[1].ends_with(",vxlan,5001,10.0.0.1,10.0.0.2,egress,7"),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[2].starts_with(
+                "2023-11-14T22:13:20.000000500Z,2023-11-14T22:13:20.000000900Z,\
+                 198.18.0.2,198.18.0.1,443,40000,6,16,18,2,120,7,"
+            ),
+            "{}",
+            lines[2]
+        );
+        assert!(lines[2].ends_with(",vxlan,5001,10.0.0.2,10.0.0.1,ingress,2"));
+        // Biflow output: one row, reverse columns at the end.
+        let out = render_records(TextFormat::Csv, true, &[b]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(
+            lines[0],
+            format!("{},{}", COLUMNS.join(","), BIFLOW_COLUMNS.join(","))
+        );
+        assert!(
+            lines[1].ends_with(
+                ",egress,7,2,120,18,2023-11-14T22:13:20.000000500Z,\
+                 2023-11-14T22:13:20.000000900Z,50,51"
+            ),
+            "{}",
+            lines[1]
+        );
+        // No reverse packet: counters 0, times and TTLs empty / null.
+        let mut one_way = b;
+        one_way.reverse = Some(Default::default());
+        let out = render_records(TextFormat::Csv, true, &[one_way]);
+        assert!(out.lines().nth(1).unwrap().ends_with(",egress,7,0,0,0,,,,"));
+        let out = render_records(TextFormat::Json, true, &[one_way]);
+        assert!(out.contains("\"reverse_packets\":0,"), "{out}");
+        assert!(out.contains("\"reverse_start\":null,"), "{out}");
+        assert!(out.contains("\"tunnel_type\":\"vxlan\",\"tunnel_id\":5001,"));
+        assert!(out.contains("\"tunnel_src\":\"10.0.0.1\""));
+        assert!(out.contains("\"direction\":\"egress\",\"egress_if\":7,"));
+        for name in COLUMNS.iter().chain(BIFLOW_COLUMNS.iter()) {
+            assert!(out.contains(&format!("\"{name}\":")), "{name} missing");
+        }
+        // JSON without a tunnel: null, not an empty string.
+        let out = render(TextFormat::Json);
+        assert!(
+            out.contains("\"tunnel_type\":null,\"tunnel_id\":null,"),
+            "{out}"
+        );
+        assert!(!out.contains("reverse_"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The flow record: what the cache accumulates for one key and the exporters send.
 
 use super::key::FlowKey;
-use super::tunnel::Tunnel;
+use super::tunnel::{Tunnel, TunnelKind};
 use crate::time::Timestamp;
 
 /// Why a record was exported. The numbers are IPFIX `flowEndReason` (IE 136) values
@@ -85,6 +85,78 @@ pub struct FlowRecord {
     pub reverse: Option<ReverseCounters>,
 }
 
+impl FlowRecord {
+    /// The record as uniflow records, for outputs that do not export biflows (RFC 5103
+    /// biflows are split back into their two directions), so every output counts every
+    /// packet exactly once whichever mode the cache meters in.
+    ///
+    /// A uniflow record (`reverse == None`) is returned as it is. A biflow gives up to two:
+    /// - the forward direction, if it has packets: the record without its reverse part;
+    /// - the reverse direction, if it has packets: the reversed key ([`FlowKey::reversed`]),
+    ///   the reverse counters, the MACs swapped (on the monitored link the reverse packets
+    ///   travel between the same two stations), the direction flipped (ingress and egress)
+    ///   and, when the egress interface is known, the ingress and egress interfaces
+    ///   swapped, and the tunnel as the reverse packets most likely had it: the same kind
+    ///   and segment id (VNI, GRE key, ERSPAN session: both directions share it), the id
+    ///   0 when it is per direction (a GTP-U TEID: the reverse one is not kept), and the
+    ///   outer addresses swapped, as the two directions of GTP-U, IP-in-IP, GRE and VXLAN
+    ///   overlays travel in the shared captures, except for ERSPAN, whose mirror session
+    ///   sends both directions from the same switch. (Cloud mirroring over VXLAN or
+    ///   Geneve also sends both from one source; a biflow keeps only its first packet's
+    ///   tunnel, so its reverse half's outer addresses are inferred, not seen.)
+    ///
+    /// An ICMP message with no reply type has no reversed key and so cannot pair into a
+    /// biflow with reverse packets; should one come anyway, its reverse record gets the
+    /// addresses swapped and the type and code kept, so no packet is lost.
+    pub fn uniflows(&self) -> impl Iterator<Item = FlowRecord> {
+        let Some(rev) = self.reverse else {
+            return [Some(*self), None].into_iter().flatten();
+        };
+        let forward = (self.packets > 0).then_some(FlowRecord {
+            reverse: None,
+            ..*self
+        });
+        let reverse = (rev.packets > 0).then(|| {
+            let mut key = self.key.reversed().unwrap_or_else(|| {
+                let mut k = self.key;
+                k.src = self.key.dst;
+                k.dst = self.key.src;
+                k
+            });
+            let (mut in_if, mut egress_if) = (self.key.in_if, self.egress_if);
+            if egress_if != 0 {
+                std::mem::swap(&mut in_if, &mut egress_if);
+            }
+            key.in_if = in_if;
+            let mut tunnel = self.tunnel;
+            if !tunnel.kind.id_is_segment() {
+                tunnel.id = 0;
+            }
+            if tunnel.kind != TunnelKind::Erspan {
+                std::mem::swap(&mut tunnel.outer_src, &mut tunnel.outer_dst);
+            }
+            FlowRecord {
+                key,
+                start: rev.start,
+                end: rev.end,
+                packets: rev.packets,
+                octets: rev.octets,
+                tcp_flags: rev.tcp_flags,
+                min_ttl: rev.min_ttl,
+                max_ttl: rev.max_ttl,
+                src_mac: self.dst_mac,
+                dst_mac: self.src_mac,
+                end_reason: self.end_reason,
+                tunnel,
+                direction: self.direction.flipped(),
+                egress_if,
+                reverse: None,
+            }
+        });
+        [forward, reverse].into_iter().flatten()
+    }
+}
+
 /// What a biflow record counted for the reverse direction (the responder to initiator).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReverseCounters {
@@ -127,6 +199,15 @@ impl FlowDirection {
         }
     }
 
+    /// The other direction: ingress and egress swapped, unknown stays unknown.
+    pub fn flipped(self) -> FlowDirection {
+        match self {
+            FlowDirection::Unknown => FlowDirection::Unknown,
+            FlowDirection::Ingress => FlowDirection::Egress,
+            FlowDirection::Egress => FlowDirection::Ingress,
+        }
+    }
+
     /// The name used in CSV and JSON output.
     pub fn name(self) -> &'static str {
         match self {
@@ -134,5 +215,129 @@ impl FlowDirection {
             FlowDirection::Ingress => "ingress",
             FlowDirection::Egress => "egress",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::key::{PROTO_ICMP, PROTO_TCP};
+    use crate::flow::tunnel::{Tunnel, TunnelKind};
+    use crate::time::Timestamp;
+
+    fn biflow(fwd: u64, rev: u64) -> FlowRecord {
+        let mut key = FlowKey {
+            proto: PROTO_TCP,
+            src_port: 40000,
+            dst_port: 443,
+            in_if: 1,
+            vlan: 7,
+            ..Default::default()
+        };
+        key.set_addrs(
+            "192.0.2.1".parse().unwrap(),
+            "198.51.100.2".parse().unwrap(),
+        );
+        FlowRecord {
+            key,
+            start: Timestamp::from_secs_nanos(100, 0),
+            end: Timestamp::from_secs_nanos(105, 0),
+            packets: fwd,
+            octets: fwd * 100,
+            tcp_flags: 0x02,
+            min_ttl: 60,
+            max_ttl: 64,
+            src_mac: [2, 0, 0, 0, 0, 1],
+            dst_mac: [2, 0, 0, 0, 0, 2],
+            end_reason: EndReason::EndOfFlow,
+            tunnel: Tunnel {
+                kind: TunnelKind::Vxlan,
+                id: 5000,
+                outer_ip_version: 4,
+                outer_src: [10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+                outer_dst: [10, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            },
+            direction: FlowDirection::Egress,
+            egress_if: 9,
+            reverse: Some(ReverseCounters {
+                start: Timestamp::from_secs_nanos(101, 0),
+                end: Timestamp::from_secs_nanos(104, 0),
+                packets: rev,
+                octets: rev * 1000,
+                tcp_flags: 0x12,
+                min_ttl: 50,
+                max_ttl: 55,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_biflow_splits_into_its_two_directions() {
+        let b = biflow(3, 2);
+        let u: Vec<FlowRecord> = b.uniflows().collect();
+        assert_eq!(u.len(), 2);
+        assert_eq!(u[0], FlowRecord { reverse: None, ..b });
+        let r = u[1];
+        assert_eq!(
+            r.key,
+            FlowKey {
+                in_if: 9,
+                ..b.key.reversed().unwrap()
+            }
+        );
+        assert_eq!((r.packets, r.octets, r.tcp_flags), (2, 2000, 0x12));
+        assert_eq!(
+            (r.start, r.end, r.min_ttl, r.max_ttl),
+            (
+                Timestamp::from_secs_nanos(101, 0),
+                Timestamp::from_secs_nanos(104, 0),
+                50,
+                55
+            )
+        );
+        assert_eq!((r.src_mac, r.dst_mac), (b.dst_mac, b.src_mac));
+        assert_eq!((r.direction, r.egress_if), (FlowDirection::Ingress, 1));
+        // A VNI is shared by both directions; the outer addresses are swapped.
+        assert_eq!((r.tunnel.kind, r.tunnel.id), (TunnelKind::Vxlan, 5000));
+        assert_eq!(
+            (r.tunnel.outer_src, r.tunnel.outer_dst),
+            (b.tunnel.outer_dst, b.tunnel.outer_src)
+        );
+        // A TEID is per direction: the reverse one is unknown. ERSPAN is not swapped.
+        let mut g = biflow(1, 1);
+        g.tunnel.kind = TunnelKind::GtpU;
+        assert_eq!(g.uniflows().nth(1).unwrap().tunnel.id, 0);
+        g.tunnel.kind = TunnelKind::Erspan;
+        assert_eq!(g.uniflows().nth(1).unwrap().tunnel, g.tunnel);
+        assert_eq!(r.reverse, None);
+    }
+
+    #[test]
+    fn empty_directions_are_left_out_and_counts_are_conserved() {
+        assert_eq!(biflow(3, 0).uniflows().count(), 1);
+        let only_reverse: Vec<FlowRecord> = biflow(0, 4).uniflows().collect();
+        assert_eq!(only_reverse.len(), 1);
+        assert_eq!(only_reverse[0].key.src_port, 443);
+        // Interfaces stay when the egress interface is unknown.
+        let mut b = biflow(1, 1);
+        b.egress_if = 0;
+        let r = b.uniflows().nth(1).unwrap();
+        assert_eq!((r.key.in_if, r.egress_if), (1, 0));
+        // A uniflow record is itself.
+        let u = FlowRecord {
+            reverse: None,
+            ..biflow(5, 0)
+        };
+        assert_eq!(u.uniflows().collect::<Vec<_>>(), vec![u]);
+        // An ICMP error cannot pair, but a reverse count is never dropped.
+        let mut e = biflow(1, 2);
+        e.key.proto = PROTO_ICMP;
+        e.key.src_port = 0;
+        e.key.dst_port = 3 << 8 | 1;
+        assert_eq!(e.key.reversed(), None);
+        let parts: Vec<FlowRecord> = e.uniflows().collect();
+        assert_eq!(parts.iter().map(|r| r.packets).sum::<u64>(), 3);
+        assert_eq!(parts[1].key.src, e.key.dst);
+        assert_eq!(parts[1].key.dst_port, 3 << 8 | 1);
     }
 }

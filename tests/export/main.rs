@@ -15,3 +15,4 @@ mod measure;
 mod nfcapd;
 mod parser;
 mod tshark;
+mod tunnels_biflows;

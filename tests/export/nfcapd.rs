@@ -62,7 +62,12 @@ impl Nfcapd {
     }
 
     /// Stops nfcapd (SIGTERM makes it close its file) and returns nfdump's records.
-    pub(super) fn stop_and_read(mut self) -> Vec<String> {
+    pub(super) fn stop_and_read(self) -> Vec<String> {
+        self.stop_and_read_format("fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt|%ts|%te")
+    }
+
+    /// Stops nfcapd and returns nfdump's records printed with `format`.
+    pub(super) fn stop_and_read_format(mut self, format: &str) -> Vec<String> {
         std::thread::sleep(Duration::from_millis(300));
         let pid = self.child.id() as i32;
         // SAFETY-free: send SIGTERM through the kill command.
@@ -80,7 +85,7 @@ impl Nfcapd {
                 "-N",
                 "-6",
                 "-o",
-                "fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt|%ts|%te",
+                format,
             ])
             .output()
             .expect("run nfdump");
@@ -191,7 +196,7 @@ pub(super) fn parse_rows(lines: &[String]) -> BTreeMap<Direction, (u64, u64)> {
     m
 }
 
-fn truth(records: &[FlowRecord], scale: u64) -> BTreeMap<Direction, (u64, u64)> {
+pub(super) fn truth(records: &[FlowRecord], scale: u64) -> BTreeMap<Direction, (u64, u64)> {
     let mut m = BTreeMap::new();
     for r in records {
         let k = &r.key;
@@ -222,7 +227,10 @@ fn run(
     (parse_rows(&lines), parse_times(&lines), stats)
 }
 
-fn assert_same(got: &BTreeMap<Direction, (u64, u64)>, want: &BTreeMap<Direction, (u64, u64)>) {
+pub(super) fn assert_same(
+    got: &BTreeMap<Direction, (u64, u64)>,
+    want: &BTreeMap<Direction, (u64, u64)>,
+) {
     let missing: Vec<_> = want
         .iter()
         .filter(|(k, v)| got.get(k) != Some(v))

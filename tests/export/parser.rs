@@ -343,7 +343,7 @@ fn v5_ipv4_fields_match_and_ipv6_is_not_exportable() {
 
 /// A transport that keeps the messages in memory: lets the property test see every
 /// message the real encoder produced, without a socket.
-struct Collect(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+pub(super) struct Collect(pub(super) std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
 
 impl flowprobe::export::transport::Transport for Collect {
     fn send(

@@ -12,7 +12,7 @@ use flowprobe::flow::record::FlowRecord;
 use super::helpers::*;
 
 /// Runs tshark on `pcap` with `args`; returns stdout.
-fn tshark(pcap: &Path, args: &[&str]) -> String {
+pub(super) fn tshark(pcap: &Path, args: &[&str]) -> String {
     let out = Command::new("tshark")
         .arg("-r")
         .arg(pcap)
@@ -51,7 +51,7 @@ fn problems(pcap: &Path, decode_as: &[&str]) -> String {
     bad
 }
 
-fn assert_clean(pcap: &Path, decode_as: &[&str]) {
+pub(super) fn assert_clean(pcap: &Path, decode_as: &[&str]) {
     let bad = problems(pcap, decode_as);
     assert!(
         bad.is_empty(),
@@ -61,7 +61,7 @@ fn assert_clean(pcap: &Path, decode_as: &[&str]) {
 }
 
 /// Sums a numeric field over every occurrence in every packet.
-fn sum_field(pcap: &Path, decode_as: &[&str], field: &str) -> (u64, usize) {
+pub(super) fn sum_field(pcap: &Path, decode_as: &[&str], field: &str) -> (u64, usize) {
     let mut args: Vec<&str> = decode_as.to_vec();
     args.extend(["-T", "fields", "-E", "aggregator=,", "-e", field]);
     let out = tshark(pcap, &args);
