@@ -73,6 +73,7 @@ fn shaped(records: &[FlowRecord], biflow: bool) -> Vec<FlowRecord> {
                 tcp_flags: r.tcp_flags,
                 min_ttl: r.min_ttl,
                 max_ttl: r.max_ttl,
+                tunnel: Default::default(),
             }),
             ..*r
         })

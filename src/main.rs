@@ -188,6 +188,15 @@ fn run_flags(args: &RunArgs) -> Result<RawConfig, Failure> {
     Ok(raw)
 }
 
+/// The flow cache as the outputs need it: one biflow output puts it in biflow mode, and
+/// the uniflow outputs then get each record split in two (`FlowRecord::uniflows`).
+fn metering_cache(config: &Config) -> flowprobe::flow::cache::CacheConfig {
+    flowprobe::flow::cache::CacheConfig {
+        biflow: config.wants_biflow(),
+        ..config.cache.clone()
+    }
+}
+
 /// The Prometheus endpoint, when `statistics.prometheus_listen` asks for one.
 fn metrics(
     config: &Config,
@@ -225,7 +234,7 @@ fn run_convert(args: ConvertArgs, config: Config) -> Result<(), Failure> {
         registry,
         workers,
         files: args.files,
-        cache: config.cache.clone(),
+        cache: metering_cache(&config),
         sampling,
         decap: config.tunnels.clone(),
         progress: !args.no_progress && io::stderr().is_terminal(),
@@ -424,7 +433,7 @@ fn run_live(args_and_config: (RunArgs, Config)) -> Result<(), Failure> {
         snaplen: c.snaplen,
         sampling,
         decap: config.tunnels.clone(),
-        cache: config.cache.clone(),
+        cache: metering_cache(&config),
         user: c.user.clone(),
         stats_interval: Some(config.statistics.interval).filter(|d| !d.is_zero()),
     };

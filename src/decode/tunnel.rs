@@ -34,10 +34,10 @@
 
 use std::ops::Range;
 
-use super::read::{u16_at, u32_at, u8_at};
 use super::ethernet::{
     self, ETHERTYPE_IPV4, ETHERTYPE_IPV6, ETHERTYPE_MPLS_MULTICAST, ETHERTYPE_MPLS_UNICAST,
 };
+use super::read::{u16_at, u32_at, u8_at};
 use super::{ip, Network, PacketMeta, Undecodable};
 use crate::flow::key::{PROTO_UDP, PROTO_UDPLITE};
 use crate::flow::tunnel::{Tunnel, TunnelKind};

@@ -267,6 +267,7 @@ mod tests {
             tcp_flags: 0x12,
             min_ttl: 50,
             max_ttl: 51,
+            tunnel: Default::default(),
         });
         let mut data = vec![0u8; t.record_len()];
         emit_flow_record(t.fields, &rec, 0, &mut data);

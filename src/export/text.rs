@@ -518,6 +518,7 @@ mod tests {
             tcp_flags: 0x12,
             min_ttl: 50,
             max_ttl: 51,
+            tunnel: Default::default(),
         });
         r
     }

@@ -37,7 +37,7 @@ use hashbrown::HashTable;
 use rustc_hash::FxHasher;
 
 use super::key::{FlowKey, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, PROTO_UDPLITE};
-use super::record::{EndReason, FlowRecord, ReverseCounters as DirectionCounters};
+use super::record::{EndReason, FlowRecord, ReverseCounters};
 use super::tunnel::{Tunnel, TunnelKind};
 use crate::decode::PacketMeta;
 use crate::time::Timestamp;
@@ -171,6 +171,18 @@ struct Sides {
     rev: DirectionCounters,
 }
 
+/// What one direction of a biflow counted.
+#[derive(Clone, Copy, Debug, Default)]
+struct DirectionCounters {
+    start: Timestamp,
+    end: Timestamp,
+    packets: u64,
+    octets: u64,
+    tcp_flags: u8,
+    min_ttl: u8,
+    max_ttl: u8,
+}
+
 #[derive(Clone, Debug)]
 struct Slot {
     record: Core,
@@ -194,6 +206,9 @@ pub struct FlowCache {
     /// Per-direction counters of each slot in a biflow cache (80 bytes a flow); empty in
     /// a uniflow cache.
     sides: Vec<Sides>,
+    /// In a biflow cache with tunnels, the tunnel of each slot's first reverse packet
+    /// (while `tunnels` holds the initiator's); sized like `tunnels`.
+    rev_tunnels: Vec<Tunnel>,
     free: Vec<u32>,
     idle_lists: [List; CLASSES],
     active_list: List,
@@ -217,6 +232,7 @@ impl FlowCache {
             slots: Vec::new(),
             tunnels: Vec::new(),
             sides: Vec::new(),
+            rev_tunnels: Vec::new(),
             free: Vec::new(),
             idle_lists: [List::EMPTY; CLASSES],
             active_list: List::EMPTY,
@@ -291,7 +307,16 @@ impl FlowCache {
                 } else {
                     &mut sides.fwd
                 };
+                let first = side.packets == 0;
                 side_add(side, meta, now);
+                if first && meta.tunnel.is_some() {
+                    // A direction's first packet says how that direction travels.
+                    if reverse {
+                        self.rev_tunnels[index as usize] = meta.tunnel;
+                    } else {
+                        self.tunnels[index as usize] = meta.tunnel;
+                    }
+                }
             }
             self.idle_push_back(index, class);
             return;
@@ -366,7 +391,23 @@ impl FlowCache {
             if self.tunnels.len() < self.slots.len() {
                 self.tunnels.resize(self.slots.len(), Tunnel::default());
             }
-            self.tunnels[i] = meta.tunnel;
+            // A flipped first packet is the responder's: the initiator's tunnel is
+            // inferred until one of its packets comes.
+            self.tunnels[i] = if flipped {
+                meta.tunnel.mirrored()
+            } else {
+                meta.tunnel
+            };
+            if self.config.biflow {
+                if self.rev_tunnels.len() < self.slots.len() {
+                    self.rev_tunnels.resize(self.slots.len(), Tunnel::default());
+                }
+                self.rev_tunnels[i] = if flipped {
+                    meta.tunnel
+                } else {
+                    Tunnel::default()
+                };
+            }
         }
         if self.config.biflow {
             if self.sides.len() < self.slots.len() {
@@ -496,7 +537,22 @@ impl FlowCache {
             } else {
                 (record.min_ttl, record.max_ttl) = (0, 0);
             }
-            record.reverse = Some(sides.rev);
+            let r = sides.rev;
+            let rev_tunnel = match self.rev_tunnels.get(index as usize) {
+                Some(t) if t.is_some() => *t,
+                _ if tunnel.is_some() => tunnel.mirrored(),
+                _ => Tunnel::default(),
+            };
+            record.reverse = Some(ReverseCounters {
+                start: r.start,
+                end: r.end,
+                packets: r.packets,
+                octets: r.octets,
+                tcp_flags: r.tcp_flags,
+                min_ttl: r.min_ttl,
+                max_ttl: r.max_ttl,
+                tunnel: rev_tunnel,
+            });
         }
         let hash = hash_flow(&record.key, tunnel.segment());
         if let Ok(entry) = self.map.find_entry(hash, |&i| i == index) {
@@ -1040,5 +1096,47 @@ mod tests {
                 (PROTO_ICMP, 1, 0)
             ]
         );
+    }
+
+    #[test]
+    fn biflow_keeps_each_directions_tunnel_as_its_first_packet_had_it() {
+        let mut c = biflow_cache();
+        let mut out = Vec::new();
+        // Cloud mirroring: both directions arrive from the same mirror source (outer .1).
+        let q = tunneled(pkt(PROTO_UDP, 5353, 0, 80, 64), TunnelKind::Vxlan, 9, 1);
+        c.meter(&q, t(0.0), &mut out);
+        c.meter(&reply(q), t(0.5), &mut out);
+        // A GTP-U bearer seen from its answer first: the initiator's tunnel is inferred
+        // (addresses swapped, TEID unknown) until its own packet corrects it.
+        let up = tunneled(
+            pkt(PROTO_TCP, 40000, 0x10, 52, 64),
+            TunnelKind::GtpU,
+            0x11,
+            7,
+        );
+        let mut down = reply(tunneled(
+            pkt(PROTO_TCP, 40000, 0x12, 60, 64),
+            TunnelKind::GtpU,
+            0x22,
+            9,
+        ));
+        down.tunnel.outer_src = up.tunnel.outer_dst;
+        down.tunnel.outer_dst = up.tunnel.outer_src;
+        c.meter(&down, t(1.0), &mut out);
+        c.flush(EndReason::ForcedEnd, &mut out);
+        let (vx, gtp) = (out[0].record, out[1].record);
+        let rev = vx.reverse.unwrap();
+        assert_eq!((rev.tunnel.outer_src[3], rev.tunnel.id), (1, 9));
+        assert_eq!(gtp.key, up.key);
+        assert_eq!(gtp.tunnel.id, 0);
+        assert_eq!(gtp.tunnel.outer_src, up.tunnel.outer_src);
+        assert_eq!(gtp.reverse.unwrap().tunnel, down.tunnel);
+        out.clear();
+        c.meter(&down, t(100.0), &mut out);
+        c.meter(&up, t(100.5), &mut out);
+        c.flush(EndReason::ForcedEnd, &mut out);
+        let gtp = out.last().unwrap().record;
+        assert_eq!(gtp.tunnel, up.tunnel);
+        assert_eq!(gtp.reverse.unwrap().tunnel, down.tunnel);
     }
 }

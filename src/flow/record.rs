@@ -1,7 +1,7 @@
 //! The flow record: what the cache accumulates for one key and the exporters send.
 
 use super::key::FlowKey;
-use super::tunnel::{Tunnel, TunnelKind};
+use super::tunnel::Tunnel;
 use crate::time::Timestamp;
 
 /// Why a record was exported. The numbers are IPFIX `flowEndReason` (IE 136) values
@@ -128,13 +128,11 @@ impl FlowRecord {
                 std::mem::swap(&mut in_if, &mut egress_if);
             }
             key.in_if = in_if;
-            let mut tunnel = self.tunnel;
-            if !tunnel.kind.id_is_segment() {
-                tunnel.id = 0;
-            }
-            if tunnel.kind != TunnelKind::Erspan {
-                std::mem::swap(&mut tunnel.outer_src, &mut tunnel.outer_dst);
-            }
+            let tunnel = if rev.tunnel.is_some() {
+                rev.tunnel
+            } else {
+                self.tunnel.mirrored()
+            };
             FlowRecord {
                 key,
                 start: rev.start,
@@ -174,6 +172,10 @@ pub struct ReverseCounters {
     pub min_ttl: u8,
     /// Highest reverse TTL / hop limit.
     pub max_ttl: u8,
+    /// The tunnel of the first reverse packet (`kind == None` when not tunneled). When
+    /// the record is tunneled but no reverse packet came, it is inferred from the
+    /// forward one (`Tunnel::mirrored`).
+    pub tunnel: Tunnel,
 }
 
 /// Which way a flow crossed the monitored link (IPFIX `flowDirection`, IE 61, where
@@ -267,6 +269,7 @@ mod tests {
                 tcp_flags: 0x12,
                 min_ttl: 50,
                 max_ttl: 55,
+                tunnel: Default::default(),
             }),
         }
     }

@@ -119,6 +119,24 @@ impl Tunnel {
         }
     }
 
+    /// The tunnel the other direction of a flow is inferred to travel in, when none of
+    /// its packets was seen: the same kind and segment id (VNI, GRE key and ERSPAN session
+    /// are shared by both directions), id 0 when the id is per direction (GTP-U TEID), and
+    /// the outer addresses swapped, as the two directions of GTP-U, IP in IP, GRE and
+    /// VXLAN overlays travel, except for ERSPAN, whose mirror session sends both
+    /// directions from the same switch. (Cloud mirroring over VXLAN or Geneve also sends
+    /// both from one source; a reverse packet seen corrects the inference.)
+    pub fn mirrored(&self) -> Tunnel {
+        let mut t = *self;
+        if !t.kind.id_is_segment() {
+            t.id = 0;
+        }
+        if t.kind != TunnelKind::Erspan {
+            std::mem::swap(&mut t.outer_src, &mut t.outer_dst);
+        }
+        t
+    }
+
     /// Outer source address in its standard form.
     pub fn outer_src_addr(&self) -> IpAddr {
         ip_addr(self.outer_ip_version, &self.outer_src)

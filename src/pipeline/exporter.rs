@@ -47,7 +47,7 @@ pub enum ExportMessage {
 pub struct ExporterReport {
     /// Records handed to the sinks.
     pub records: u64,
-    /// Packets summed over those records.
+    /// Packets summed over those records (both directions of a biflow).
     pub packets: u64,
     /// Sinks that failed: (sink index, error text).
     pub failures: Vec<(usize, String)>,
@@ -213,7 +213,10 @@ impl Merger {
         }
         let batch = std::mem::take(&mut self.batch);
         self.report.records += batch.len() as u64;
-        self.report.packets += batch.iter().map(|r| r.packets).sum::<u64>();
+        self.report.packets += batch
+            .iter()
+            .map(|r| r.packets + r.reverse.map_or(0, |v| v.packets))
+            .sum::<u64>();
         self.each_sink(|sink| sink.export(&batch, now));
         self.batch = batch;
         self.batch.clear();
