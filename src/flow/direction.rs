@@ -301,10 +301,6 @@ impl VlanSet {
             .get(usize::from(vlan >> 6))
             .is_some_and(|w| w & (1 << (vlan & 63)) != 0)
     }
-
-    fn is_empty(&self) -> bool {
-        self.0.iter().all(|&w| w == 0)
-    }
 }
 
 /// The compiled rules, applied to every record before any output sees it.
