@@ -15,6 +15,7 @@ use flowprobe::config::{
 };
 use flowprobe::decode::Decap;
 use flowprobe::flow::tunnel::TunnelKind;
+use flowprobe::flow::direction::{EdgeInterfaces, MacAddr};
 
 fn crate_file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
@@ -203,6 +204,34 @@ fn round_trip_cases() -> Vec<Case> {
         ("logging", "level", r#""debug""#, |c| {
             c.logging.level = LogLevel::Debug
         }),
+        (
+            "direction",
+            "local_networks",
+            r#"["10.0.0.0/8", "2001:db8:10::/48", "192.0.2.7"]"#,
+            |c| {
+                c.direction.local_networks = ["10.0.0.0/8", "2001:db8:10::/48", "192.0.2.7/32"]
+                    .iter()
+                    .map(|p| p.parse().unwrap())
+                    .collect()
+            },
+        ),
+        ("direction", "ingress_vlans", "[901, 4094]", |c| {
+            c.direction.ingress_vlans = vec![901, 4094]
+        }),
+        ("direction", "egress_vlans", "902", |c| {
+            c.direction.egress_vlans = vec![902]
+        }),
+        (
+            "direction",
+            "gateway_macs",
+            r#"["00:1b:21:3a:4f:01", "001b.213a.4f02"]"#,
+            |c| {
+                c.direction.gateway_macs = vec![
+                    MacAddr([0x00, 0x1b, 0x21, 0x3a, 0x4f, 0x01]),
+                    MacAddr([0x00, 0x1b, 0x21, 0x3a, 0x4f, 0x02]),
+                ]
+            },
+        ),
     ]
 }
 
@@ -216,7 +245,10 @@ fn each_option_in_the_example_reaches_its_typed_field() {
         for key in *keys {
             let covered = cases.iter().any(|(s, k, _, _)| s == section && k == key);
             assert!(
-                covered || (*section, *key) == ("sampling", "rate"),
+                covered
+                    || (*section, *key) == ("sampling", "rate")
+                    || *key == "outside_interface"
+                    || *key == "inside_interface",
                 "{section}.{key} has no round-trip case"
             );
         }
@@ -250,6 +282,17 @@ fn each_option_in_the_example_reaches_its_typed_field() {
     assert_eq!(
         (got.sampling.mode, got.sampling.rate),
         (SamplingMode::Random, 512)
+    );
+    // The direction interfaces, which are set in pairs.
+    let (edited, _) = set(&text, "direction", "outside_interface", "1");
+    let (edited, _) = set(&edited, "direction", "inside_interface", "2");
+    let got = resolve(&edited).unwrap();
+    assert_eq!(
+        got.direction.interfaces,
+        Some(EdgeInterfaces {
+            outside: 1,
+            inside: 2
+        })
     );
 }
 
@@ -330,6 +373,56 @@ fn bad_values_name_key_value_and_line() {
             "address and port",
         ),
         ("capture", "interfaces", r#"["a/b"]"#, "interface name"),
+        (
+            "direction",
+            "local_networks",
+            r#"["10.1.2.3/8"]"#,
+            "did you mean 10.0.0.0/8?",
+        ),
+        (
+            "direction",
+            "local_networks",
+            r#"["10.0.0.0/33"]"#,
+            "prefix length must be a number from 0 to 32",
+        ),
+        (
+            "direction",
+            "local_networks",
+            r#"["intranet"]"#,
+            "not an IP network",
+        ),
+        (
+            "direction",
+            "gateway_macs",
+            r#"["00:1b:21:3a:4f"]"#,
+            "not a MAC address",
+        ),
+        (
+            "direction",
+            "gateway_macs",
+            r#"["ff:ff:ff:ff:ff:ff"]"#,
+            "multicast or broadcast",
+        ),
+        ("direction", "ingress_vlans", "[4095]", "from 1 to 4094"),
+        ("direction", "egress_vlans", "[0]", "from 1 to 4094"),
+        (
+            "direction",
+            "outside_interface",
+            "3",
+            "set direction.inside_interface too",
+        ),
+        (
+            "direction",
+            "inside_interface",
+            "-1",
+            "must be from 0 to 4294967295",
+        ),
+        (
+            "direction",
+            "ingress_vlans",
+            r#"["901"]"#,
+            "expected a list of integers",
+        ),
         // Wrong TOML types.
         (
             "capture",

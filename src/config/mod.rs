@@ -20,8 +20,8 @@ mod suggest;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use raw::{
-    IntList, List, Origin, Quantity, RawCache, RawCapture, RawConfig, RawExport, RawLogging,
-    RawSampling, RawStatistics, RawTimeouts, RawTunnels, Setting, SECTIONS,
+    IntList, List, Origin, Quantity, RawCache, RawCapture, RawConfig, RawDirection, RawExport,
+    RawLogging, RawSampling, RawStatistics, RawTimeouts, RawTunnels, Setting, SECTIONS,
 };
 pub use resolve::{
     check_collector_url, format_duration, format_size, load, Backend, CaptureConfig, Config,

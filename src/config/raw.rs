@@ -133,6 +133,22 @@ impl Setting<List> {
 /// A list of integers, each with its own origin (ports, VLAN ids).
 pub type IntList = Vec<Setting<i64>>;
 
+impl Setting<IntList> {
+    /// A list of integers given by a repeatable command-line flag.
+    pub fn flag_ints(
+        values: impl IntoIterator<Item = i64>,
+        flag: &'static str,
+    ) -> Setting<IntList> {
+        Setting::flag(
+            values
+                .into_iter()
+                .map(|v| Setting::flag(v, flag))
+                .collect::<IntList>(),
+            flag,
+        )
+    }
+}
+
 /// Maps a byte range of the file to its origin.
 type Locate<'a> = &'a dyn Fn(Option<std::ops::Range<usize>>) -> Origin;
 
@@ -470,6 +486,24 @@ section! {
     }
 }
 
+section! {
+    /// `[direction]`: which way flows crossed the edge of the local network (SPAN ports).
+    RawDirection = "direction" {
+        /// Local networks (CIDR), IPv4 and IPv6.
+        local_networks: List,
+        /// VLAN ids whose frames travelled into the local network.
+        ingress_vlans: IntList,
+        /// VLAN ids whose frames travelled out of the local network.
+        egress_vlans: IntList,
+        /// MACs of the routers at the edge of the local network.
+        gateway_macs: List,
+        /// Interface number exported for the outside; 0 = none.
+        outside_interface: i64,
+        /// Interface number exported for the inside; 0 = none.
+        inside_interface: i64,
+    }
+}
+
 /// Every option as written, before interpretation. `None` = not set here.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RawConfig {
@@ -489,6 +523,8 @@ pub struct RawConfig {
     pub statistics: RawStatistics,
     /// `[logging]`.
     pub logging: RawLogging,
+    /// `[direction]`.
+    pub direction: RawDirection,
 }
 
 /// Every `(section, keys)` pair the file may hold.
@@ -501,6 +537,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     (RawTunnels::SECTION, RawTunnels::KEYS),
     (RawStatistics::SECTION, RawStatistics::KEYS),
     (RawLogging::SECTION, RawLogging::KEYS),
+    (RawDirection::SECTION, RawDirection::KEYS),
 ];
 
 impl RawConfig {
@@ -582,6 +619,7 @@ impl RawConfig {
                 "tunnels" => raw.tunnels = RawTunnels::read(table, &mut reader),
                 "statistics" => raw.statistics = RawStatistics::read(table, &mut reader),
                 "logging" => raw.logging = RawLogging::read(table, &mut reader),
+                "direction" => raw.direction = RawDirection::read(table, &mut reader),
                 _ => reader.unknown(None, key),
             }
         }
@@ -599,6 +637,7 @@ impl RawConfig {
         self.tunnels.merge(over.tunnels);
         self.statistics.merge(over.statistics);
         self.logging.merge(over.logging);
+        self.direction.merge(over.direction);
     }
 }
 

@@ -20,6 +20,7 @@ use super::{parse_duration, parse_size};
 use crate::decode::Decap;
 use crate::flow::cache::CacheConfig;
 use crate::flow::tunnel::TunnelKind;
+use crate::flow::direction::{DirectionConfig, EdgeInterfaces, MacAddr, Prefix};
 
 /// Packet source for live capture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,6 +227,8 @@ pub struct Config {
     pub statistics: StatisticsConfig,
     /// `[logging]`.
     pub logging: LoggingConfig,
+    /// `[direction]`: the rules the records' direction and interfaces come from.
+    pub direction: DirectionConfig,
 }
 
 impl Default for Config {
@@ -268,6 +271,7 @@ impl Default for Config {
             logging: LoggingConfig {
                 level: LogLevel::Warn,
             },
+            direction: DirectionConfig::default(),
         }
     }
 }
@@ -697,7 +701,121 @@ impl RawConfig {
             c.logging.level = v;
         }
 
+        // [direction]
+        c.direction = r.direction(&self.direction);
+
         ConfigErrors::check(r.errors).map(|()| c)
+    }
+}
+
+impl Resolver {
+    /// `[direction]`: every network, VLAN and MAC checked, each error at its own line.
+    fn direction(&mut self, raw: &super::raw::RawDirection) -> DirectionConfig {
+        let mut d = DirectionConfig::default();
+        for s in raw.local_networks.iter().flat_map(|l| &l.value) {
+            match s.value.parse::<Prefix>() {
+                Ok(p) => d.local_networks.push(p),
+                Err(e) => self.invalid(
+                    &s.origin,
+                    "direction.local_networks",
+                    format!("{:?}", s.value),
+                    e,
+                ),
+            }
+        }
+        for s in raw.gateway_macs.iter().flat_map(|l| &l.value) {
+            match s.value.parse::<MacAddr>() {
+                Ok(m) => d.gateway_macs.push(m),
+                Err(e) => self.invalid(
+                    &s.origin,
+                    "direction.gateway_macs",
+                    format!("{:?}", s.value),
+                    e,
+                ),
+            }
+        }
+        let mut vlans = |list: &Option<Setting<super::raw::IntList>>, key: &str| {
+            let mut out = Vec::new();
+            for s in list.iter().flat_map(|l| &l.value) {
+                match u16::try_from(s.value) {
+                    Ok(v @ 1..=4094) => out.push(v),
+                    _ => self.invalid(
+                        &s.origin,
+                        key,
+                        s.value,
+                        "a VLAN id is from 1 to 4094 (untagged frames have none)",
+                    ),
+                }
+            }
+            out
+        };
+        d.ingress_vlans = vlans(&raw.ingress_vlans, "direction.ingress_vlans");
+        d.egress_vlans = vlans(&raw.egress_vlans, "direction.egress_vlans");
+        for s in raw.egress_vlans.iter().flat_map(|l| &l.value) {
+            if u16::try_from(s.value).is_ok_and(|v| d.ingress_vlans.contains(&v)) {
+                self.invalid(
+                    &s.origin,
+                    "direction.egress_vlans",
+                    s.value,
+                    "this VLAN is in direction.ingress_vlans too: frames on one VLAN \
+                     travelled one way",
+                );
+            }
+        }
+        let outside = self.integer(
+            &raw.outside_interface,
+            "direction.outside_interface",
+            0,
+            i64::from(u32::MAX),
+        );
+        let inside = self.integer(
+            &raw.inside_interface,
+            "direction.inside_interface",
+            0,
+            i64::from(u32::MAX),
+        );
+        let (outside, inside) = (outside.unwrap_or(0) as u32, inside.unwrap_or(0) as u32);
+        if (outside == 0) != (inside == 0) {
+            // Name the one that was set: that is the line to fix (or to complete).
+            let (set, key, other) = if outside != 0 {
+                (
+                    &raw.outside_interface,
+                    "direction.outside_interface",
+                    "direction.inside_interface",
+                )
+            } else {
+                (
+                    &raw.inside_interface,
+                    "direction.inside_interface",
+                    "direction.outside_interface",
+                )
+            };
+            if let Some(s) = set {
+                self.invalid(
+                    &s.origin,
+                    key,
+                    s.value,
+                    format!(
+                        "set {other} too: the interfaces are exported in pairs (both \
+                         nonzero), or not at all (both 0)"
+                    ),
+                );
+            }
+        } else if outside != 0 {
+            if outside == inside {
+                if let Some(s) = &raw.inside_interface {
+                    self.invalid(
+                        &s.origin,
+                        "direction.inside_interface",
+                        s.value,
+                        "must differ from direction.outside_interface, or no collector \
+                         could tell the two sides apart",
+                    );
+                }
+            }
+            d.interfaces = Some(EdgeInterfaces { outside, inside });
+        }
+        d
     }
 }
 
@@ -902,6 +1020,31 @@ impl Config {
             "\n[logging]\nlevel = {}",
             quote(self.logging.level.name())
         );
+        let d = &self.direction;
+        let strings = |v: Vec<String>| quote_list(&v);
+        let ints = |v: &[u16]| {
+            let v: Vec<String> = v.iter().map(u16::to_string).collect();
+            format!("[{}]", v.join(", "))
+        };
+        let _ = writeln!(o, "\n[direction]");
+        let _ = writeln!(
+            o,
+            "local_networks = {}",
+            strings(d.local_networks.iter().map(Prefix::to_string).collect())
+        );
+        let _ = writeln!(o, "ingress_vlans = {}", ints(&d.ingress_vlans));
+        let _ = writeln!(o, "egress_vlans = {}", ints(&d.egress_vlans));
+        let _ = writeln!(
+            o,
+            "gateway_macs = {}",
+            strings(d.gateway_macs.iter().map(MacAddr::to_string).collect())
+        );
+        let i = d.interfaces.unwrap_or(EdgeInterfaces {
+            outside: 0,
+            inside: 0,
+        });
+        let _ = writeln!(o, "outside_interface = {}", i.outside);
+        let _ = writeln!(o, "inside_interface = {}", i.inside);
         o
     }
 
@@ -975,6 +1118,19 @@ mod tests {
             mode: SamplingMode::FlowHash,
             rate: 64,
         };
+        c.direction = DirectionConfig {
+            local_networks: vec![
+                "10.0.0.0/8".parse().unwrap(),
+                "2001:db8::/32".parse().unwrap(),
+            ],
+            ingress_vlans: vec![901, 903],
+            egress_vlans: vec![902],
+            gateway_macs: vec!["00:1b:21:3a:4f:01".parse().unwrap()],
+            interfaces: Some(EdgeInterfaces {
+                outside: 1,
+                inside: 2,
+            }),
+        };
         if !cfg!(feature = "libpcap") {
             c.capture.filter = None;
         }
@@ -1004,6 +1160,50 @@ mod tests {
         assert_eq!(e[0].key(), Some("capture.ring_block_size"));
         let e = errors("[sampling]\nrate = 100\n");
         assert_eq!(e[0].key(), Some("sampling.rate"));
+    }
+
+    #[test]
+    fn direction_errors_point_at_each_bad_element() {
+        let e = errors(
+            "[direction]\nlocal_networks = [\n  \"10.0.0.0/8\",\n  \"10.1.2.3/16\",\n]\n\
+             ingress_vlans = [901, 902]\negress_vlans = [903, 902]\n\
+             gateway_macs = [\"00:1b:21:3a:4f:01\", \"nope\"]\n\
+             outside_interface = 7\ninside_interface = 7\n",
+        );
+        let found: Vec<_> = e
+            .iter()
+            .map(|e| (e.key().unwrap(), e.origin().and_then(|o| o.line()).unwrap()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("direction.local_networks", 4),
+                ("direction.gateway_macs", 8),
+                ("direction.egress_vlans", 7),
+                ("direction.inside_interface", 10),
+            ],
+            "{e:#?}"
+        );
+        assert!(
+            e[0].to_string().contains("did you mean 10.1.0.0/16?"),
+            "{}",
+            e[0]
+        );
+        assert!(
+            e[2].to_string()
+                .contains("902: this VLAN is in direction.ingress_vlans too"),
+            "{}",
+            e[2]
+        );
+        // One interface without the other names the one that was set.
+        let e = errors("[direction]\ninside_interface = 2\n");
+        assert_eq!(e[0].key(), Some("direction.inside_interface"));
+        assert!(
+            e[0].to_string()
+                .contains("set direction.outside_interface too"),
+            "{}",
+            e[0]
+        );
     }
 
     #[test]
