@@ -128,6 +128,9 @@ pub struct RunArgs {
     /// Export.
     #[command(flatten)]
     pub export: ExportArgs,
+    /// Direction rules.
+    #[command(flatten)]
+    pub direction: DirectionArgs,
 }
 
 /// `flowprobe generate`.
@@ -237,6 +240,44 @@ pub struct ExportArgs {
     pub pace: Option<u32>,
 }
 
+/// Direction rules for SPAN ports (`[direction]`), shared by `convert` and `run`. Each
+/// list flag repeats or takes comma-separated values, and replaces the file's list.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DirectionArgs {
+    /// A local network (CIDR, IPv4 or IPv6): flows from it to elsewhere are egress, from
+    /// elsewhere into it ingress.
+    #[arg(long = "local-network", value_name = "CIDR", value_delimiter = ',')]
+    pub local_networks: Vec<String>,
+    /// Frames on this VLAN travelled into the local network (e.g. a SPAN session's rx).
+    #[arg(
+        long = "ingress-vlan",
+        value_name = "VLAN",
+        value_delimiter = ',',
+        allow_negative_numbers = true
+    )]
+    pub ingress_vlans: Vec<i64>,
+    /// Frames on this VLAN travelled out of the local network (e.g. a SPAN session's tx).
+    #[arg(
+        long = "egress-vlan",
+        value_name = "VLAN",
+        value_delimiter = ',',
+        allow_negative_numbers = true
+    )]
+    pub egress_vlans: Vec<i64>,
+    /// MAC of a router at the edge of the local network: frames to it are egress, from it
+    /// ingress. Checked first.
+    #[arg(long = "gateway-mac", value_name = "MAC", value_delimiter = ',')]
+    pub gateway_macs: Vec<String>,
+    /// Interface number exported for the outside when a rule decides (with
+    /// --inside-interface).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub outside_interface: Option<i64>,
+    /// Interface number exported for the inside when a rule decides (with
+    /// --outside-interface).
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub inside_interface: Option<i64>,
+}
+
 /// `flowprobe convert`.
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
@@ -255,6 +296,9 @@ pub struct ConvertArgs {
     /// Export.
     #[command(flatten)]
     pub export: ExportArgs,
+    /// Direction rules.
+    #[command(flatten)]
+    pub direction: DirectionArgs,
     /// Sampling: none, N (deterministic 1-in-N), random:N, flow:N (whole flows).
     #[arg(long, value_name = "SPEC")]
     pub sample: Option<String>,

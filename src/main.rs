@@ -140,6 +140,7 @@ fn convert_flags(args: &ConvertArgs) -> Result<RawConfig, Failure> {
         .map(|a| Setting::flag(a, "--prometheus-listen"));
     sampling_flag(&args.sample, &mut raw)?;
     export_flags(&args.export, &mut raw);
+    raw.direction = flags::from_direction_args(&args.direction);
     Ok(raw)
 }
 
@@ -151,6 +152,7 @@ fn run_flags(args: &RunArgs) -> Result<RawConfig, Failure> {
         .map(|a| Setting::flag(a, "--prometheus-listen"));
     sampling_flag(&args.sample, &mut raw)?;
     export_flags(&args.export, &mut raw);
+    raw.direction = flags::from_direction_args(&args.direction);
     let c = &mut raw.capture;
     if !args.interfaces.is_empty() {
         c.interfaces = Some(Setting::flag_list(args.interfaces.clone(), "--interface"));
@@ -238,6 +240,7 @@ fn run_convert(args: ConvertArgs, config: Config) -> Result<(), Failure> {
         sampling,
         decap: config.tunnels.clone(),
         progress: !args.no_progress && io::stderr().is_terminal(),
+        direction: config.direction.clone(),
     };
     let report =
         convert(&options, sinks).map_err(|e| Failure::Runtime(format!("cannot start: {e}")))?;
@@ -436,6 +439,7 @@ fn run_live(args_and_config: (RunArgs, Config)) -> Result<(), Failure> {
         cache: metering_cache(&config),
         user: c.user.clone(),
         stats_interval: Some(config.statistics.interval).filter(|d| !d.is_zero()),
+        direction: config.direction.clone(),
     };
     let flags = StopFlags::default();
     for signal in [SIGINT, SIGTERM] {

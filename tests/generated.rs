@@ -189,6 +189,7 @@ fn run(
         decap: Default::default(),
         progress: false,
         registry: None,
+        direction: Default::default(),
     };
     let report = convert(&options, vec![Box::new(sink.clone())]).unwrap();
     assert!(report.is_clean(), "{:?}", report.file_errors);

@@ -43,6 +43,7 @@ fn our_totals(path: &Path) -> (Totals, u64, u64, Vec<String>) {
         decap: Default::default(),
         progress: false,
         registry: None,
+        direction: Default::default(),
     };
     let report = convert(&options, vec![Box::new(sink.clone())]).expect("conversion starts");
     let mut totals = Totals::new();

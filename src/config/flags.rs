@@ -5,8 +5,8 @@
 //! `main` merges the result over the file's: `file.merge(flags)`.
 
 use super::error::ConfigError;
-use super::raw::{Origin, RawConfig, RawLogging, RawSampling, Setting};
-use crate::cli::CacheArgs;
+use super::raw::{Origin, RawConfig, RawDirection, RawLogging, RawSampling, Setting};
+use crate::cli::{CacheArgs, DirectionArgs};
 
 /// The raw config the timeout and cache flags (`convert`, `run`) give.
 pub fn from_cache_args(args: &CacheArgs) -> RawConfig {
@@ -26,6 +26,28 @@ pub fn from_cache_args(args: &CacheArgs) -> RawConfig {
         .as_ref()
         .map(|kinds| Setting::flag_list(kinds.iter().cloned(), "--decap"));
     raw
+}
+
+/// The direction flags (`convert`, `run`) as `[direction]`; a list flag given replaces the
+/// file's list.
+pub fn from_direction_args(args: &DirectionArgs) -> RawDirection {
+    let strings = |v: &Vec<String>, flag| {
+        (!v.is_empty()).then(|| Setting::flag_list(v.iter().cloned(), flag))
+    };
+    let ints =
+        |v: &Vec<i64>, flag| (!v.is_empty()).then(|| Setting::flag_ints(v.iter().copied(), flag));
+    RawDirection {
+        local_networks: strings(&args.local_networks, "--local-network"),
+        ingress_vlans: ints(&args.ingress_vlans, "--ingress-vlan"),
+        egress_vlans: ints(&args.egress_vlans, "--egress-vlan"),
+        gateway_macs: strings(&args.gateway_macs, "--gateway-mac"),
+        outside_interface: args
+            .outside_interface
+            .map(|n| Setting::flag(n, "--outside-interface")),
+        inside_interface: args
+            .inside_interface
+            .map(|n| Setting::flag(n, "--inside-interface")),
+    }
 }
 
 /// `--sample SPEC`: `none`, or `MODE:N` with MODE `deterministic`, `random` or
@@ -114,6 +136,55 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("--max-flows: cache.max_flows = 0"), "{text}");
+    }
+
+    #[test]
+    fn direction_flags_resolve_and_their_errors_name_the_flag() {
+        let args = DirectionArgs {
+            local_networks: vec!["10.0.0.0/8".into(), "2001:db8::/32".into()],
+            ingress_vlans: vec![901],
+            egress_vlans: vec![902],
+            gateway_macs: vec!["001b.213a.4f01".into()],
+            outside_interface: Some(1),
+            inside_interface: Some(2),
+        };
+        let raw = RawConfig {
+            direction: from_direction_args(&args),
+            ..RawConfig::default()
+        };
+        let d = raw.resolve().unwrap().direction;
+        assert_eq!(d.local_networks.len(), 2);
+        assert_eq!((d.ingress_vlans, d.egress_vlans), (vec![901], vec![902]));
+        assert_eq!(d.gateway_macs[0].to_string(), "00:1b:21:3a:4f:01");
+        assert!(d.interfaces.is_some());
+        let bad = DirectionArgs {
+            local_networks: vec!["10.0.0.1/8".into()],
+            ingress_vlans: vec![5000],
+            outside_interface: Some(1),
+            ..DirectionArgs::default()
+        };
+        let raw = RawConfig {
+            direction: from_direction_args(&bad),
+            ..RawConfig::default()
+        };
+        let text = raw.resolve().unwrap_err().to_string();
+        assert!(
+            text.contains("--local-network: direction.local_networks = \"10.0.0.1/8\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("--ingress-vlan: direction.ingress_vlans = 5000"),
+            "{text}"
+        );
+        assert!(
+            text.contains("--outside-interface: direction.outside_interface = 1"),
+            "{text}"
+        );
+        // No flag: nothing set, so the file's values stay.
+        assert_eq!(
+            from_direction_args(&DirectionArgs::default()),
+            RawDirection::default()
+        );
     }
 
     #[test]

@@ -33,6 +33,7 @@ use crate::capture::Packet;
 use crate::decode::{Decap, PacketMeta};
 use crate::export::RecordSink;
 use crate::flow::cache::CacheConfig;
+use crate::flow::direction::{DirectionConfig, DirectionRules};
 use crate::flow::sampling::Sampling;
 use crate::time::Timestamp;
 
@@ -53,6 +54,8 @@ pub struct ConvertOptions {
     pub progress: bool,
     /// Publish counters here as the conversion runs (for the Prometheus endpoint).
     pub registry: Option<Arc<Registry>>,
+    /// Direction rules applied to every record (default: none).
+    pub direction: DirectionConfig,
 }
 
 impl ConvertOptions {
@@ -66,6 +69,7 @@ impl ConvertOptions {
             decap: Decap::default(),
             progress: false,
             registry: None,
+            direction: DirectionConfig::default(),
         }
     }
 }
@@ -94,7 +98,8 @@ pub fn convert(
     sinks: Vec<Box<dyn RecordSink>>,
 ) -> std::io::Result<ConvertReport> {
     let workers = options.workers.max(1);
-    let exporter = Exporter::spawn(sinks, workers, 64, options.registry.clone())?;
+    let direction = DirectionRules::new(&options.direction);
+    let exporter = Exporter::spawn(sinks, workers, 64, options.registry.clone(), direction)?;
     let ticks = exporter.sender();
     let mut meter: Box<dyn Meter> = if workers == 1 {
         Box::new(Inline::new(

@@ -9,6 +9,9 @@
 //! the output order depends on the packets alone, never on how threads were scheduled:
 //! one worker or several give the same output.
 //!
+//! The direction rules (`flow::direction`) are applied here, once per record, to every
+//! batch before any sink sees it: one place for `convert` and `run` and any worker count.
+//!
 //! A sink that fails (a text output whose disk filled) is reported and dropped; the other
 //! sinks go on. Collectors count and log their own network errors and do not fail here.
 
@@ -22,6 +25,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::metrics::Registry;
 use crate::export::RecordSink;
 use crate::flow::cache::Ended;
+use crate::flow::direction::DirectionRules;
 use crate::flow::record::FlowRecord;
 use crate::time::Timestamp;
 
@@ -63,17 +67,19 @@ pub struct Exporter {
 
 impl Exporter {
     /// Starts the thread with `sinks`, merging the records of `workers` workers;
-    /// `capacity` messages may queue before senders wait.
+    /// `capacity` messages may queue before senders wait. `direction` is applied to every
+    /// record before the sinks see it.
     pub fn spawn(
         sinks: Vec<Box<dyn RecordSink>>,
         workers: usize,
         capacity: usize,
         registry: Option<Arc<Registry>>,
+        direction: DirectionRules,
     ) -> std::io::Result<Exporter> {
         let (sender, receiver) = crossbeam_channel::bounded(capacity.max(1));
         let handle = std::thread::Builder::new()
             .name("flowprobe-export".into())
-            .spawn(move || Merger::new(sinks, workers, registry).run(receiver))?;
+            .spawn(move || Merger::new(sinks, workers, registry, direction).run(receiver))?;
         Ok(Exporter { sender, handle })
     }
 
@@ -120,6 +126,7 @@ struct Merger {
     batch: Vec<FlowRecord>,
     report: ExporterReport,
     registry: Option<Arc<Registry>>,
+    direction: DirectionRules,
 }
 
 impl Merger {
@@ -127,6 +134,7 @@ impl Merger {
         sinks: Vec<Box<dyn RecordSink>>,
         workers: usize,
         registry: Option<Arc<Registry>>,
+        direction: DirectionRules,
     ) -> Merger {
         let alive = vec![true; sinks.len()];
         Merger {
@@ -138,6 +146,7 @@ impl Merger {
             batch: Vec::with_capacity(1024),
             report: ExporterReport::default(),
             registry,
+            direction,
         }
     }
 
@@ -211,7 +220,8 @@ impl Merger {
         if self.batch.is_empty() {
             return;
         }
-        let batch = std::mem::take(&mut self.batch);
+        let mut batch = std::mem::take(&mut self.batch);
+        self.direction.apply_all(&mut batch);
         self.report.records += batch.len() as u64;
         self.report.packets += batch
             .iter()

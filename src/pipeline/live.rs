@@ -29,6 +29,7 @@ use crate::capture::{bpf::BpfProgram, iface};
 use crate::decode::{Decap, PacketMeta};
 use crate::export::RecordSink;
 use crate::flow::cache::CacheConfig;
+use crate::flow::direction::{DirectionConfig, DirectionRules};
 use crate::flow::sampling::Sampling;
 use crate::time::Timestamp;
 
@@ -74,6 +75,8 @@ pub struct LiveOptions {
     /// Publish counters here (for the Prometheus endpoint); one slot per worker, that is
     /// `threads` × interfaces. None: a private one.
     pub registry: Option<Arc<Registry>>,
+    /// Direction rules applied to every record.
+    pub direction: DirectionConfig,
 }
 
 /// Flags the run loop watches: set `stop` to end the run, `report` to log statistics.
@@ -124,8 +127,15 @@ pub fn run_live(
         .registry
         .clone()
         .unwrap_or_else(|| Arc::new(Registry::new(total_workers, &[])));
-    let exporter = Exporter::spawn(sinks, total_workers, 256, Some(Arc::clone(&registry)))
-        .map_err(LiveError::Thread)?;
+    let direction = DirectionRules::new(&options.direction);
+    let exporter = Exporter::spawn(
+        sinks,
+        total_workers,
+        256,
+        Some(Arc::clone(&registry)),
+        direction,
+    )
+    .map_err(LiveError::Thread)?;
     let handles = match options.backend {
         Backend::AfPacket => spawn_af_packet(options, &shard, &exporter, &registry, flags)?,
         Backend::Libpcap => spawn_libpcap(options, &shard, &exporter, &registry, flags)?,
