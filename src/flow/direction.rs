@@ -19,6 +19,12 @@
 //!    neither (transit) does not decide: such a flow never crossed the edge the rules
 //!    describe, so on a SPAN port it has no direction.
 //!
+//! One guard comes before all three: a flow whose source and destination are both in
+//! `local_networks` is internal and gets no direction from any rule. An edge router
+//! often routes between local subnets too, so internal traffic is addressed to its MAC
+//! (and may be mirrored into a direction VLAN); without the guard it would read as
+//! leaving and arriving.
+//!
 //! The order goes from the most direct evidence to the least: the MAC pair names the
 //! router hop the frame took; a VLAN names the mirror session, which may carry several
 //! links; addresses are an inference (an unlisted subnet, NAT or a spoofed source fool
@@ -373,6 +379,19 @@ impl DirectionRules {
         if self.empty {
             return None;
         }
+        let k = &record.key;
+        let (src_local, dst_local) = if self.has_networks {
+            (
+                self.is_local(k.ip_version, &k.src),
+                self.is_local(k.ip_version, &k.dst),
+            )
+        } else {
+            (false, false)
+        };
+        if src_local && dst_local {
+            // Internal: it never crossed the edge the rules describe.
+            return None;
+        }
         if !self.gateway_macs.is_empty() {
             match (
                 self.is_gateway(&record.src_mac),
@@ -383,25 +402,18 @@ impl DirectionRules {
                 _ => {}
             }
         }
-        let vlan = record.key.vlan;
+        let vlan = k.vlan;
         if self.ingress_vlans.contains(vlan) {
             return Some((FlowDirection::Ingress, Rule::Vlan));
         }
         if self.egress_vlans.contains(vlan) {
             return Some((FlowDirection::Egress, Rule::Vlan));
         }
-        if self.has_networks {
-            let k = &record.key;
-            match (
-                self.is_local(k.ip_version, &k.src),
-                self.is_local(k.ip_version, &k.dst),
-            ) {
-                (true, false) => return Some((FlowDirection::Egress, Rule::LocalNetworks)),
-                (false, true) => return Some((FlowDirection::Ingress, Rule::LocalNetworks)),
-                _ => {}
-            }
+        match (src_local, dst_local) {
+            (true, false) => Some((FlowDirection::Egress, Rule::LocalNetworks)),
+            (false, true) => Some((FlowDirection::Ingress, Rule::LocalNetworks)),
+            _ => None,
         }
-        None
     }
 
     /// Sets `record.direction` (and the interfaces, when configured) if a rule decides;
@@ -646,9 +658,20 @@ mod tests {
         // No MAC, no VLAN: the addresses decide.
         let d = record("10.1.2.3", "203.0.113.9", 7, HOST, HOST2);
         assert_eq!(dir(&r, &d), Some((Egress, Rule::LocalNetworks)));
-        // Nothing decides: internal traffic between hosts on an unlisted VLAN.
-        let e = record("10.1.2.3", "10.9.9.9", 7, HOST, HOST2);
+        // Nothing decides: transit between hosts on an unlisted VLAN.
+        let e = record("203.0.113.9", "198.51.100.1", 7, HOST, HOST2);
         assert_eq!(dir(&r, &e), None);
+        // Internal traffic routed by the gateway, even on a direction VLAN: no direction.
+        let f = record("10.1.2.3", "10.9.9.9", 0, HOST, GW);
+        assert_eq!(dir(&r, &f), None);
+        let g = record("10.9.9.9", "10.1.2.3", 902, GW, HOST);
+        assert_eq!(dir(&r, &g), None);
+        // Without local networks there is no guard: the MAC decides.
+        let macs_only = DirectionRules::new(&DirectionConfig {
+            gateway_macs: vec![MacAddr(GW)],
+            ..DirectionConfig::default()
+        });
+        assert_eq!(dir(&macs_only, &f), Some((Egress, Rule::GatewayMac)));
     }
 
     #[test]
