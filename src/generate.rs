@@ -330,6 +330,18 @@ fn tcp_step(i: usize, count: usize, rng: &mut Rng) -> (bool, u8, u16) {
 
 /// Writes `generated` as a classic pcap (microsecond or nanosecond resolution).
 pub fn write_pcap(generated: &Generated, nanos: bool, out: &mut impl Write) -> io::Result<()> {
+    write_frames(&generated.packets, nanos, out, |p, frame| {
+        build_frame(&generated.conversations[p.conversation as usize], p, frame)
+    })
+}
+
+/// Writes `packets` as a classic pcap, each frame made by `build`.
+fn write_frames(
+    packets: &[GenPacket],
+    nanos: bool,
+    out: &mut impl Write,
+    mut build: impl FnMut(&GenPacket, &mut Vec<u8>),
+) -> io::Result<()> {
     let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
     let mut header = Vec::with_capacity(24);
     header.extend_from_slice(&magic.to_le_bytes());
@@ -341,10 +353,9 @@ pub fn write_pcap(generated: &Generated, nanos: bool, out: &mut impl Write) -> i
     out.write_all(&header)?;
     let mut frame = Vec::with_capacity(1600);
     let mut record = Vec::with_capacity(16);
-    for p in &generated.packets {
-        let c = &generated.conversations[p.conversation as usize];
+    for p in packets {
         frame.clear();
-        build_frame(c, p, &mut frame);
+        build(p, &mut frame);
         record.clear();
         let secs = p.ts.as_secs() as u32;
         let frac = if nanos {
@@ -375,11 +386,41 @@ pub fn build_frame(c: &Conversation, p: &GenPacket, frame: &mut Vec<u8>) {
     } else {
         (c.server, c.client)
     };
-    frame.extend_from_slice(&mac(dst));
-    frame.extend_from_slice(&mac(src));
-    if c.vlan != 0 {
+    let ip = |i| {
+        if c.ipv6 {
+            v6_addr(i).octets()
+        } else {
+            v4_addr(i).to_ipv6_mapped().octets()
+        }
+    };
+    let ends = Ends {
+        src_mac: mac(src),
+        dst_mac: mac(dst),
+        vlan: c.vlan,
+        src_ip: ip(src),
+        dst_ip: ip(dst),
+    };
+    emit_frame(c, p, &ends, frame);
+}
+
+/// What a frame carries beyond the conversation: its layer-2 header and addresses.
+struct Ends {
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+    /// 802.1Q VLAN id, 0 for none.
+    vlan: u16,
+    /// IPv6 address, or IPv4 in the last four bytes.
+    src_ip: [u8; 16],
+    dst_ip: [u8; 16],
+}
+
+/// Writes the frame of packet `p` of conversation `c` between `ends`.
+fn emit_frame(c: &Conversation, p: &GenPacket, ends: &Ends, frame: &mut Vec<u8>) {
+    frame.extend_from_slice(&ends.dst_mac);
+    frame.extend_from_slice(&ends.src_mac);
+    if ends.vlan != 0 {
         frame.extend_from_slice(&0x8100u16.to_be_bytes());
-        frame.extend_from_slice(&c.vlan.to_be_bytes());
+        frame.extend_from_slice(&ends.vlan.to_be_bytes());
     }
     frame.extend_from_slice(&(if c.ipv6 { 0x86ddu16 } else { 0x0800 }).to_be_bytes());
     let ip_start = frame.len();
@@ -398,8 +439,8 @@ pub fn build_frame(c: &Conversation, p: &GenPacket, frame: &mut Vec<u8>) {
         frame.extend_from_slice(&l4_len.to_be_bytes());
         frame.push(proto);
         frame.push(64); // hop limit
-        frame.extend_from_slice(&v6_addr(src).octets());
-        frame.extend_from_slice(&v6_addr(dst).octets());
+        frame.extend_from_slice(&ends.src_ip);
+        frame.extend_from_slice(&ends.dst_ip);
         pseudo = sum16(&frame[ip_start + 8..ip_start + 40]);
     } else {
         frame.extend_from_slice(&[0x45, c.tos]);
@@ -409,8 +450,8 @@ pub fn build_frame(c: &Conversation, p: &GenPacket, frame: &mut Vec<u8>) {
         frame.push(64); // TTL
         frame.push(proto);
         frame.extend_from_slice(&[0, 0]); // checksum, below
-        frame.extend_from_slice(&v4_addr(src).octets());
-        frame.extend_from_slice(&v4_addr(dst).octets());
+        frame.extend_from_slice(ends.src_ip.get(12..).unwrap_or(&[0; 4]));
+        frame.extend_from_slice(ends.dst_ip.get(12..).unwrap_or(&[0; 4]));
         let ck = checksum(sum16(&frame[ip_start..ip_start + 20]));
         frame[ip_start + 10..ip_start + 12].copy_from_slice(&ck.to_be_bytes());
         pseudo = sum16(&frame[ip_start + 12..ip_start + 20]);
@@ -453,6 +494,342 @@ pub fn build_frame(c: &Conversation, p: &GenPacket, frame: &mut Vec<u8>) {
         ck = 0xffff;
     }
     frame[checksum_at..checksum_at + 2].copy_from_slice(&ck.to_be_bytes());
+}
+
+// ---------------------------------------------------------------------------------------
+// SPAN captures: both directions of an edge, plus internal and transit traffic, with the
+// direction of every flow known from how its frames were made.
+
+/// Local networks of the site a SPAN capture is made for (`direction.local_networks`).
+pub const SPAN_LOCAL_NETWORKS: [&str; 5] = [
+    "10.1.0.0/16",
+    "192.168.10.0/24",
+    "172.16.32.0/20",
+    "2001:db8:10::/48",
+    "2001:db8:11:5::/64",
+];
+/// MACs of the site's two edge routers (`direction.gateway_macs`).
+pub const SPAN_GATEWAY_MACS: [[u8; 6]; 2] = [
+    [0x00, 0x1b, 0x21, 0x3a, 0x4f, 0x01],
+    [0x00, 0x1b, 0x21, 0x3a, 0x4f, 0x02],
+];
+/// The RSPAN VLAN that carries the frames an uplink received (`direction.ingress_vlans`).
+pub const SPAN_INGRESS_VLAN: u16 = 901;
+/// The RSPAN VLAN that carries the frames an uplink sent (`direction.egress_vlans`).
+pub const SPAN_EGRESS_VLAN: u16 = 902;
+/// Ordinary VLANs of local segments: they say nothing about direction.
+const SPAN_SEGMENT_VLANS: [u16; 2] = [10, 20];
+/// A firewall and a layer-3 switch whose MACs the operator did not list.
+const SPAN_OTHER_ROUTERS: [[u8; 6]; 2] = [
+    [0x02, 0xaa, 0x00, 0x00, 0x00, 0x01],
+    [0x02, 0xaa, 0x00, 0x00, 0x00, 0x02],
+];
+
+/// The `[direction]` section that describes the SPAN site (no interface numbers).
+pub fn span_direction_toml() -> String {
+    let macs: Vec<String> = SPAN_GATEWAY_MACS
+        .iter()
+        .map(|m| {
+            format!(
+                "\"{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}\"",
+                m[0], m[1], m[2], m[3], m[4], m[5]
+            )
+        })
+        .collect();
+    let nets: Vec<String> = SPAN_LOCAL_NETWORKS
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect();
+    format!(
+        "[direction]\nlocal_networks = [{}]\ningress_vlans = [{SPAN_INGRESS_VLAN}]\n\
+         egress_vlans = [{SPAN_EGRESS_VLAN}]\ngateway_macs = [{}]\n",
+        nets.join(", "),
+        macs.join(", ")
+    )
+}
+
+/// How a SPAN conversation's frames reach the probe: what, if anything, tells their
+/// direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SpanPath {
+    /// Through an edge router: every frame has a gateway MAC on the router's side; the
+    /// local end is in a local network; untagged or on a segment VLAN.
+    Gateway,
+    /// Through an edge router, the local end in a subnet missing from the local networks:
+    /// only the gateway MAC tells.
+    GatewayUnlisted,
+    /// Mirrored by RSPAN: frames travelling in on the ingress VLAN, out on the egress
+    /// VLAN; the router's MAC is not listed; the local end listed or not.
+    Rspan,
+    /// Routed by a device whose MAC is not listed, untagged or on a segment VLAN: only
+    /// the addresses tell.
+    Routed,
+    /// Between two local hosts: directly, through an edge router (inter-subnet routing),
+    /// or mirrored on the RSPAN VLANs. No direction.
+    Internal,
+    /// Between two outside hosts, router to router or through unlisted devices. No
+    /// direction.
+    Transit,
+}
+
+/// Which end of a conversation is inside the site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpanSide {
+    /// The client is inside, the server outside: the client's packets leave.
+    ClientInside,
+    /// The server is inside: the client's packets arrive.
+    ServerInside,
+    /// Both inside, or both outside: the conversation never crosses the edge.
+    Neither,
+}
+
+/// The layer 2 of one direction's frames.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpanLink {
+    /// Source MAC.
+    pub src_mac: [u8; 6],
+    /// Destination MAC.
+    pub dst_mac: [u8; 6],
+    /// 802.1Q VLAN id, 0 for untagged.
+    pub vlan: u16,
+}
+
+/// One conversation of a SPAN capture and the truth about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpanConversation {
+    /// Protocol, ports, ToS, IP version (its `vlan` and host indexes are unused).
+    pub conversation: Conversation,
+    /// How its frames reach the probe.
+    pub path: SpanPath,
+    /// Which end is inside.
+    pub side: SpanSide,
+    /// Client address.
+    pub client: std::net::IpAddr,
+    /// Server address.
+    pub server: std::net::IpAddr,
+    /// Layer 2 of the client's packets.
+    pub forward: SpanLink,
+    /// Layer 2 of the server's packets.
+    pub reverse: SpanLink,
+}
+
+impl SpanConversation {
+    /// The true direction of the flow of the client's packets (`forward`) or of the
+    /// server's: into the site, out of it, or none.
+    pub fn direction(&self, forward: bool) -> crate::flow::record::FlowDirection {
+        use crate::flow::record::FlowDirection::{Egress, Ingress, Unknown};
+        match (self.side, forward) {
+            (SpanSide::Neither, _) => Unknown,
+            (SpanSide::ClientInside, true) | (SpanSide::ServerInside, false) => Egress,
+            (SpanSide::ClientInside, false) | (SpanSide::ServerInside, true) => Ingress,
+        }
+    }
+
+    /// The layer 2 of one direction's frames.
+    pub fn link(&self, forward: bool) -> SpanLink {
+        if forward {
+            self.forward
+        } else {
+            self.reverse
+        }
+    }
+
+    /// (source, destination) address of one direction.
+    pub fn addrs(&self, forward: bool) -> (std::net::IpAddr, std::net::IpAddr) {
+        if forward {
+            (self.client, self.server)
+        } else {
+            (self.server, self.client)
+        }
+    }
+}
+
+/// A generated SPAN capture.
+#[derive(Clone, Debug)]
+pub struct SpanCapture {
+    /// The conversations.
+    pub conversations: Vec<SpanConversation>,
+    /// Every packet, sorted by time.
+    pub packets: Vec<GenPacket>,
+}
+
+/// A host of a network given as (first address bits, IPv4?), `n` hosts in.
+fn span_host(net: u128, ipv6: bool, n: u32) -> std::net::IpAddr {
+    if ipv6 {
+        std::net::IpAddr::V6(Ipv6Addr::from(net + 1 + u128::from(n)))
+    } else {
+        std::net::IpAddr::V4(Ipv4Addr::from((net as u32).wrapping_add(1 + n)))
+    }
+}
+
+/// Generates a SPAN capture: the traffic of `config` (times, sizes, flags, protocols)
+/// spread over the paths of [`SpanPath`] at a site with [`SPAN_LOCAL_NETWORKS`],
+/// [`SPAN_GATEWAY_MACS`] and the RSPAN VLANs. Every conversation has an address of its
+/// own (derived from its index), so no two share a flow key; up to 60000 conversations.
+pub fn generate_span(config: &GenConfig) -> SpanCapture {
+    let base = generate(config);
+    let mut rng = Rng::new(config.seed ^ 0x5350_414e); // "SPAN": a stream of its own
+    let v4 = |a: [u8; 4]| u128::from(u32::from_be_bytes(a));
+    let v6 = |s: &str| s.parse::<Ipv6Addr>().map(u128::from).unwrap_or(0);
+    // Networks as (IPv4 base, IPv6 base). A conversation's own address is `n` hosts in.
+    let local_own = (v4([10, 1, 0, 0]), v6("2001:db8:10::"));
+    let local_other = [
+        (v4([192, 168, 10, 0]), 253, v6("2001:db8:11:5::"), 60_000),
+        (v4([172, 16, 32, 0]), 4093, v6("2001:db8:11:5::"), 60_000),
+    ];
+    let unlisted_own = (v4([172, 31, 0, 0]), v6("2001:db8:20::"));
+    let remote_own = (v4([198, 18, 0, 0]), v6("2001:db8:ffff::"));
+    let remote_other = (
+        v4([203, 0, 113, 0]),
+        253u32,
+        v6("2001:db8:eeee::"),
+        60_000u32,
+    );
+    let mut conversations = Vec::with_capacity(base.conversations.len());
+    for (index, c) in base.conversations.iter().enumerate() {
+        let n = index as u32 % 60_000;
+        let ipv6 = c.ipv6;
+        let own = |net: (u128, u128)| span_host(if ipv6 { net.1 } else { net.0 }, ipv6, n);
+        let path = match rng.below(12) {
+            0..=2 => SpanPath::Gateway,
+            3 => SpanPath::GatewayUnlisted,
+            4..=5 => SpanPath::Rspan,
+            6..=7 => SpanPath::Routed,
+            8..=9 => SpanPath::Internal,
+            _ => SpanPath::Transit,
+        };
+        let other = |net: (u128, u32, u128, u32), random: u64| {
+            let (base, size) = if ipv6 { (net.2, net.3) } else { (net.0, net.1) };
+            span_host(base, ipv6, (random % u64::from(size)) as u32)
+        };
+        let remote = other(remote_other, rng.next_u64());
+        let local = other(local_other[rng.below(2) as usize], rng.next_u64());
+        let host_mac = mac(1_000_000 + n);
+        let peer_mac = mac(2_000_000 + n);
+        let gateway = SPAN_GATEWAY_MACS[rng.below(2) as usize];
+        let segment = [0, SPAN_SEGMENT_VLANS[0], SPAN_SEGMENT_VLANS[1]][rng.below(3) as usize];
+        let client_inside = rng.below(2) == 0;
+        // (inside address, outside address, inside MAC, outside-side MAC, VLAN in, VLAN out)
+        let (inside, outside, side_mac, vlan_in, vlan_out) = match path {
+            SpanPath::Gateway => (own(local_own), remote, gateway, segment, segment),
+            SpanPath::GatewayUnlisted => (own(unlisted_own), remote, gateway, segment, segment),
+            SpanPath::Rspan => {
+                let inside = if rng.below(2) == 0 {
+                    own(local_own)
+                } else {
+                    own(unlisted_own)
+                };
+                (
+                    inside,
+                    remote,
+                    SPAN_OTHER_ROUTERS[0],
+                    SPAN_INGRESS_VLAN,
+                    SPAN_EGRESS_VLAN,
+                )
+            }
+            SpanPath::Routed => (
+                own(local_own),
+                own(remote_own),
+                SPAN_OTHER_ROUTERS[1],
+                segment,
+                segment,
+            ),
+            SpanPath::Internal => {
+                let (mac, vin, vout) = match rng.below(3) {
+                    0 => (peer_mac, segment, segment),
+                    1 => (gateway, segment, segment),
+                    _ => (SPAN_OTHER_ROUTERS[0], SPAN_INGRESS_VLAN, SPAN_EGRESS_VLAN),
+                };
+                (own(local_own), local, mac, vin, vout)
+            }
+            SpanPath::Transit => {
+                let (a, b) = if rng.below(2) == 0 {
+                    (SPAN_GATEWAY_MACS[0], SPAN_GATEWAY_MACS[1])
+                } else {
+                    (SPAN_OTHER_ROUTERS[0], SPAN_OTHER_ROUTERS[1])
+                };
+                // Both ends outside: the "inside" MAC is the other router's.
+                let out = SpanLink {
+                    src_mac: a,
+                    dst_mac: b,
+                    vlan: segment,
+                };
+                let back = SpanLink {
+                    src_mac: b,
+                    dst_mac: a,
+                    vlan: segment,
+                };
+                let (client, server) = (own(remote_own), remote);
+                conversations.push(SpanConversation {
+                    conversation: Conversation { vlan: 0, ..*c },
+                    path,
+                    side: SpanSide::Neither,
+                    client,
+                    server,
+                    forward: out,
+                    reverse: back,
+                });
+                continue;
+            }
+        };
+        // Frames leaving: from the inside host to the router side; arriving: the reverse.
+        let leaving = SpanLink {
+            src_mac: host_mac,
+            dst_mac: side_mac,
+            vlan: vlan_out,
+        };
+        let arriving = SpanLink {
+            src_mac: side_mac,
+            dst_mac: host_mac,
+            vlan: vlan_in,
+        };
+        let side = if path == SpanPath::Internal {
+            SpanSide::Neither
+        } else if client_inside {
+            SpanSide::ClientInside
+        } else {
+            SpanSide::ServerInside
+        };
+        let (client, server, forward, reverse) = if client_inside {
+            (inside, outside, leaving, arriving)
+        } else {
+            (outside, inside, arriving, leaving)
+        };
+        conversations.push(SpanConversation {
+            conversation: Conversation { vlan: 0, ..*c },
+            path,
+            side,
+            client,
+            server,
+            forward,
+            reverse,
+        });
+    }
+    SpanCapture {
+        conversations,
+        packets: base.packets,
+    }
+}
+
+/// Writes a SPAN capture as a classic pcap (microseconds, Ethernet).
+pub fn write_span_pcap(capture: &SpanCapture, out: &mut impl Write) -> io::Result<()> {
+    let octets = |a: std::net::IpAddr| match a {
+        std::net::IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+        std::net::IpAddr::V6(a) => a.octets(),
+    };
+    write_frames(&capture.packets, false, out, |p, frame| {
+        let s = &capture.conversations[p.conversation as usize];
+        let link = s.link(p.forward);
+        let (src, dst) = s.addrs(p.forward);
+        let ends = Ends {
+            src_mac: link.src_mac,
+            dst_mac: link.dst_mac,
+            vlan: link.vlan,
+            src_ip: octets(src),
+            dst_ip: octets(dst),
+        };
+        emit_frame(&s.conversation, p, &ends, frame);
+    })
 }
 
 fn sum16(bytes: &[u8]) -> u32 {
