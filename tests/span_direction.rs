@@ -1,0 +1,348 @@
+//! Direction on a SPAN port, end to end: a generated SPAN capture (`generate_span`) with
+//! known local subnets, gateway MACs and RSPAN VLANs is converted through the real
+//! pipeline, and every flow's direction and interfaces must be what the capture was made
+//! to contain: inbound and outbound flows through gateways, RSPAN VLANs and unlisted
+//! routers, internal and transit flows with no direction.
+//!
+//! The truth comes from how each conversation's frames were built (which end is inside),
+//! not from the rules, so a rule that misreads its evidence, a wrong precedence, or a
+//! pipeline path that skips the rules fails here.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::Collect;
+use flowprobe::config::RawConfig;
+use flowprobe::flow::direction::DirectionConfig;
+use flowprobe::flow::record::{FlowDirection, FlowRecord};
+use flowprobe::generate::{
+    generate_span, span_direction_toml, write_span_pcap, GenConfig, SpanCapture, SpanPath,
+};
+use flowprobe::pipeline::convert::{convert, ConvertOptions};
+
+const OUTSIDE: u32 = 1;
+const INSIDE: u32 = 2;
+
+/// The generated SPAN capture in `dir`: 3000 conversations, some with pauses longer than
+/// the idle timeout, so some flows end in several records.
+fn span_capture(dir: &Path) -> (PathBuf, SpanCapture) {
+    let capture = generate_span(&GenConfig {
+        seed: 8,
+        conversations: 3000,
+        ..GenConfig::default()
+    });
+    let path = dir.join("span.pcap");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    write_span_pcap(&capture, &mut out).unwrap();
+    drop(out);
+    (path, capture)
+}
+
+/// The site's `[direction]` section, with interface numbers, resolved as a config file.
+fn site_rules() -> DirectionConfig {
+    let text = format!(
+        "{}outside_interface = {OUTSIDE}\ninside_interface = {INSIDE}\n",
+        span_direction_toml()
+    );
+    RawConfig::parse(&text, "site.toml")
+        .unwrap()
+        .resolve()
+        .unwrap_or_else(|e| panic!("{e}\n{text}"))
+        .direction
+}
+
+/// A flow as the capture has it: (source, destination, VLAN, protocol, ports).
+type FlowId = (IpAddr, IpAddr, u16, u8, u16, u16);
+
+/// Every flow of the capture with its conversation and true direction, and its packets.
+fn truth(capture: &SpanCapture) -> HashMap<FlowId, (usize, FlowDirection, u64)> {
+    let mut flows = HashMap::new();
+    for p in &capture.packets {
+        let s = &capture.conversations[p.conversation as usize];
+        let (src, dst) = s.addrs(p.forward);
+        let (sport, dport) = s.conversation.key_ports(p.forward);
+        let id = (
+            src,
+            dst,
+            s.link(p.forward).vlan,
+            s.conversation.proto_number(),
+            sport,
+            dport,
+        );
+        let entry = flows
+            .entry(id)
+            .or_insert((p.conversation as usize, s.direction(p.forward), 0));
+        assert_eq!(
+            entry.0, p.conversation as usize,
+            "two conversations share a flow key: the generator must keep them apart"
+        );
+        entry.2 += 1;
+    }
+    flows
+}
+
+fn id_of(r: &FlowRecord) -> FlowId {
+    let k = &r.key;
+    (
+        k.src_addr(),
+        k.dst_addr(),
+        k.vlan,
+        k.proto,
+        k.src_port,
+        k.dst_port,
+    )
+}
+
+fn run(path: &Path, direction: &DirectionConfig, workers: usize) -> Vec<FlowRecord> {
+    let sink = Collect::default();
+    let options = ConvertOptions {
+        workers,
+        direction: direction.clone(),
+        ..ConvertOptions::new(vec![path.to_path_buf()])
+    };
+    let report = convert(&options, vec![Box::new(sink.clone())]).unwrap();
+    assert!(report.is_clean(), "{:?}", report.file_errors);
+    sink.records()
+}
+
+/// The interfaces a record must carry for its direction.
+fn interfaces(d: FlowDirection) -> (u32, u32) {
+    match d {
+        FlowDirection::Ingress => (OUTSIDE, INSIDE),
+        FlowDirection::Egress => (INSIDE, OUTSIDE),
+        FlowDirection::Unknown => (0, 0), // the pcap's interface, no egress interface
+    }
+}
+
+/// Checks every record against the truth; returns the wrong ones (as text) and the
+/// records per (path, true direction).
+fn check(
+    capture: &SpanCapture,
+    records: &[FlowRecord],
+) -> (Vec<String>, HashMap<(SpanPath, FlowDirection), usize>) {
+    let truth = truth(capture);
+    let mut wrong = Vec::new();
+    let mut seen: HashMap<FlowId, u64> = HashMap::new();
+    let mut coverage = HashMap::new();
+    for r in records {
+        let id = id_of(r);
+        let Some(&(conversation, want, _)) = truth.get(&id) else {
+            panic!("a record for a flow the capture does not have: {id:?}");
+        };
+        *seen.entry(id).or_default() += r.packets;
+        let path = capture.conversations[conversation].path;
+        *coverage.entry((path, want)).or_default() += 1;
+        let got = (r.direction, r.key.in_if, r.egress_if);
+        let (i, e) = interfaces(want);
+        if got != (want, i, e) {
+            wrong.push(format!(
+                "{id:?} ({path:?}): got {got:?}, want {:?}",
+                (want, i, e)
+            ));
+        }
+    }
+    // Every packet of every flow is in a record (nothing lost on the way).
+    for (id, (_, _, packets)) in &truth {
+        assert_eq!(seen.get(id), Some(packets), "packets of {id:?}");
+    }
+    (wrong, coverage)
+}
+
+/// The issue's acceptance test: every flow's direction (and interfaces) is right, with
+/// one worker and with two.
+#[test]
+fn generated_span_capture_gets_every_flow_direction_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, capture) = span_capture(dir.path());
+    let rules = site_rules();
+    for workers in [1, 2] {
+        let records = run(&path, &rules, workers);
+        let (wrong, coverage) = check(&capture, &records);
+        assert!(
+            wrong.is_empty(),
+            "{workers} worker(s): {} of {} records wrong, e.g.\n{}",
+            wrong.len(),
+            records.len(),
+            wrong[..wrong.len().min(10)].join("\n")
+        );
+        // The capture is not trivial: every path with each direction it can have.
+        use FlowDirection::{Egress, Ingress, Unknown};
+        for (path, directions) in [
+            (SpanPath::Gateway, &[Ingress, Egress][..]),
+            (SpanPath::GatewayUnlisted, &[Ingress, Egress]),
+            (SpanPath::Rspan, &[Ingress, Egress]),
+            (SpanPath::Routed, &[Ingress, Egress]),
+            (SpanPath::Internal, &[Unknown]),
+            (SpanPath::Transit, &[Unknown]),
+        ] {
+            for d in directions {
+                let n = coverage.get(&(path, *d)).copied().unwrap_or(0);
+                assert!(
+                    n >= 20,
+                    "{workers} worker(s): only {n} {path:?} {d:?} records"
+                );
+            }
+        }
+    }
+}
+
+/// Each rule is needed: without it, the flows only it can tell come out wrong (so the
+/// test above does exercise all three, and the guard for internal traffic).
+#[test]
+fn each_rule_decides_the_flows_only_it_can_tell() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, capture) = span_capture(dir.path());
+    let full = site_rules();
+    let wrong_paths = |rules: &DirectionConfig| {
+        let (wrong, _) = check(&capture, &run(&path, rules, 1));
+        let mut paths: Vec<String> = wrong
+            .iter()
+            .filter_map(|w| w.split(" (").nth(1)?.split(')').next().map(str::to_string))
+            .collect();
+        paths.sort();
+        paths.dedup();
+        paths
+    };
+    let without_macs = DirectionConfig {
+        gateway_macs: Vec::new(),
+        ..full.clone()
+    };
+    // Only the gateway MAC tells the direction of a host in an unlisted subnet.
+    assert_eq!(wrong_paths(&without_macs), ["GatewayUnlisted"]);
+    let without_vlans = DirectionConfig {
+        ingress_vlans: Vec::new(),
+        egress_vlans: Vec::new(),
+        ..full.clone()
+    };
+    // Only the VLAN tells for RSPAN frames of unlisted hosts.
+    assert_eq!(wrong_paths(&without_vlans), ["Rspan"]);
+    let without_networks = DirectionConfig {
+        local_networks: Vec::new(),
+        ..full.clone()
+    };
+    // Without local networks, routed flows have no evidence, and internal traffic
+    // through a gateway or on an RSPAN VLAN loses its guard.
+    assert_eq!(wrong_paths(&without_networks), ["Internal", "Routed"]);
+    // No rules at all: every record is as metered, and those that should have a
+    // direction lack it.
+    let none = run(&path, &DirectionConfig::default(), 1);
+    assert!(none
+        .iter()
+        .all(|r| r.direction == FlowDirection::Unknown && r.egress_if == 0 && r.key.in_if == 0));
+}
+
+/// The same through the binary: the config file's `[direction]` and the flags give the
+/// same records, checked in the CSV output when it has a direction column.
+#[test]
+fn the_binary_applies_the_rules_from_the_file_and_the_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, capture) = span_capture(dir.path());
+    let toml = dir.path().join("site.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "{}outside_interface = {OUTSIDE}\ninside_interface = {INSIDE}\n",
+            span_direction_toml()
+        ),
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_flowprobe");
+    let csv_of = |extra: &[&str]| {
+        let out = Command::new(bin)
+            .args(extra)
+            .arg("convert")
+            .arg(&path)
+            .args(["--format", "csv", "--threads", "2"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let from_file = csv_of(&["-c", toml.to_str().unwrap()]);
+    let flags: Vec<String> = {
+        let mut f = Vec::new();
+        for net in flowprobe::generate::SPAN_LOCAL_NETWORKS {
+            f.extend(["--local-network".to_string(), net.to_string()]);
+        }
+        for m in flowprobe::generate::SPAN_GATEWAY_MACS {
+            let mac: Vec<String> = m.iter().map(|b| format!("{b:02x}")).collect();
+            f.extend(["--gateway-mac".to_string(), mac.join(":")]);
+        }
+        f.extend(
+            [
+                "--ingress-vlan",
+                "901",
+                "--egress-vlan",
+                "902",
+                "--outside-interface",
+                "1",
+                "--inside-interface",
+                "2",
+            ]
+            .map(String::from),
+        );
+        f
+    };
+    let mut args = vec!["convert".to_string(), path.display().to_string()];
+    args.extend(flags);
+    args.extend(["--format", "csv"].map(String::from));
+    let out = Command::new(bin).args(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let from_flags = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        from_file, from_flags,
+        "file and flags give the same records"
+    );
+    let without = csv_of(&[]);
+
+    let header: Vec<&str> = from_file.lines().next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name);
+    let Some(direction_col) = column("direction") else {
+        // The CSV columns for direction come with the export work (issue 8, item 4);
+        // until then the library test above is the check, and the rules must at least
+        // have changed the ingress interface column.
+        eprintln!("note: no direction column in the CSV yet; compared the interfaces only");
+        assert_ne!(
+            from_file, without,
+            "the rules changed nothing in the output"
+        );
+        return;
+    };
+    let truth = truth(&capture);
+    let (src, dst, sport, dport, proto, vlan) = (
+        column("src_addr").expect("src_addr column"),
+        column("dst_addr").expect("dst_addr column"),
+        column("src_port").expect("src_port column"),
+        column("dst_port").expect("dst_port column"),
+        column("proto").expect("proto column"),
+        column("vlan").expect("vlan column"),
+    );
+    let mut checked = 0;
+    for line in from_file.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let id: FlowId = (
+            f[src].parse().unwrap(),
+            f[dst].parse().unwrap(),
+            f[vlan].parse().unwrap(),
+            f[proto].parse().unwrap(),
+            f[sport].parse().unwrap(),
+            f[dport].parse().unwrap(),
+        );
+        let (_, want, _) = truth[&id];
+        assert_eq!(f[direction_col], want.name(), "{line}");
+        checked += 1;
+    }
+    assert!(checked > 3000, "{checked} rows");
+}
