@@ -14,8 +14,8 @@ use flowprobe::config::{
     SECTIONS,
 };
 use flowprobe::decode::Decap;
-use flowprobe::flow::tunnel::TunnelKind;
 use flowprobe::flow::direction::{EdgeInterfaces, MacAddr};
+use flowprobe::flow::tunnel::TunnelKind;
 
 fn crate_file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(name)

@@ -19,8 +19,8 @@ use super::raw::{Origin, Quantity, RawConfig, Setting};
 use super::{parse_duration, parse_size};
 use crate::decode::Decap;
 use crate::flow::cache::CacheConfig;
-use crate::flow::tunnel::TunnelKind;
 use crate::flow::direction::{DirectionConfig, EdgeInterfaces, MacAddr, Prefix};
+use crate::flow::tunnel::TunnelKind;
 
 /// Packet source for live capture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
