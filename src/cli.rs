@@ -154,10 +154,15 @@ pub struct GenerateArgs {
     /// Nanosecond timestamps instead of microseconds.
     #[arg(long)]
     pub nanos: bool,
+    /// A SPAN-port capture instead: the same traffic at a site with local networks, edge
+    /// routers and RSPAN VLANs (inbound, outbound, internal and transit flows). Prints the
+    /// site's `[direction]` section, for `-c`, on standard output.
+    #[arg(long, conflicts_with = "nanos")]
+    pub span_port: bool,
     /// Instead of conversations: N one-packet UDP flows, each with a key of its own,
     /// 1 µs apart, written as they are made (constant memory; `-o /dev/stdout` feeds a
     /// pipe). For testing the flow cache bound.
-    #[arg(long, value_name = "N", conflicts_with_all = ["conversations", "mean_packets", "span", "seed", "nanos"])]
+    #[arg(long, value_name = "N", conflicts_with_all = ["conversations", "mean_packets", "span", "seed", "nanos", "span_port"])]
     pub distinct_flows: Option<u64>,
 }
 

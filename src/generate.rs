@@ -10,6 +10,11 @@
 //! sizes heavy-tailed (Pareto), so a few flows carry most packets; and some conversations
 //! pause for longer than the idle timeout or last longer than the active timeout, so
 //! records must split. Frames are Ethernet II with correct IPv4, TCP, UDP and ICMP checksums.
+//!
+//! SPAN captures ([`generate_span`]) carry the same traffic at a site seen from a mirror
+//! port: local networks, two edge routers, RSPAN VLANs, with inbound, outbound, internal
+//! and transit flows whose true direction is known from how their frames were made (which
+//! end is inside), not from the direction rules they test.
 
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -906,6 +911,7 @@ pub fn write_distinct_flows(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::IpAddr;
 
     #[test]
     fn same_seed_same_capture_other_seed_other_capture() {
@@ -965,6 +971,68 @@ mod tests {
                 (t, proto) => panic!("transport {t:?} for {proto:?}"),
             }
         }
+    }
+
+    #[test]
+    fn span_frames_carry_the_links_and_addresses_of_their_conversation() {
+        let capture = generate_span(&GenConfig {
+            conversations: 400,
+            ..GenConfig::default()
+        });
+        let mut out = Vec::new();
+        write_span_pcap(&capture, &mut out).unwrap();
+        let mut file = crate::capture::file::CaptureFile::from_reader(
+            "span".into(),
+            Box::new(io::Cursor::new(out)),
+            None,
+        )
+        .unwrap();
+        let mut paths = std::collections::HashSet::new();
+        let mut i = 0;
+        while let Some(frame) = file.next_packet().unwrap() {
+            let p = &capture.packets[i];
+            let s = &capture.conversations[p.conversation as usize];
+            paths.insert(s.path);
+            let link = s.link(p.forward);
+            let sliced = etherparse::SlicedPacket::from_ethernet(frame.data).unwrap();
+            let Some(etherparse::LinkSlice::Ethernet2(eth)) = sliced.link else {
+                panic!("not Ethernet")
+            };
+            assert_eq!(
+                (eth.source(), eth.destination()),
+                (link.src_mac, link.dst_mac)
+            );
+            let vlan = sliced.vlan.map_or(0, |v| match v {
+                etherparse::VlanSlice::SingleVlan(s) => s.vlan_identifier().value(),
+                etherparse::VlanSlice::DoubleVlan(d) => d.outer().vlan_identifier().value(),
+            });
+            assert_eq!(vlan, link.vlan);
+            let (src, dst) = s.addrs(p.forward);
+            match sliced.net {
+                Some(etherparse::NetSlice::Ipv4(ip)) => {
+                    let h = ip.header().to_header();
+                    assert_eq!(h.header_checksum, h.calc_header_checksum());
+                    assert_eq!(
+                        (IpAddr::from(h.source), IpAddr::from(h.destination)),
+                        (src, dst)
+                    );
+                }
+                Some(etherparse::NetSlice::Ipv6(ip)) => {
+                    let h = ip.header();
+                    assert_eq!(
+                        (
+                            IpAddr::from(h.source_addr()),
+                            IpAddr::from(h.destination_addr())
+                        ),
+                        (src, dst)
+                    );
+                }
+                other => panic!("not IP: {other:?}"),
+            }
+            i += 1;
+        }
+        assert_eq!(i, capture.packets.len());
+        assert_eq!(paths.len(), 6, "every path occurs");
     }
 
     #[test]

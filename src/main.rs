@@ -485,6 +485,9 @@ fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
         span,
         ..GenConfig::default()
     };
+    if args.span_port {
+        return run_generate_span(&args.output, &config);
+    }
     let generated = generate(&config);
     let file = File::create(&args.output)
         .map_err(|e| Failure::Runtime(format!("cannot create {}: {e}", args.output.display())))?;
@@ -499,6 +502,29 @@ fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
         args.output.display(),
         generated.packets.len(),
         generated.conversations.len()
+    );
+    Ok(())
+}
+
+/// `flowprobe generate --span-port`: a SPAN capture, and its site's `[direction]` section
+/// on stdout.
+fn run_generate_span(
+    output: &std::path::Path,
+    config: &flowprobe::generate::GenConfig,
+) -> Result<(), Failure> {
+    use flowprobe::generate::{generate_span, span_direction_toml, write_span_pcap};
+    let capture = generate_span(config);
+    let file = File::create(output)
+        .map_err(|e| Failure::Runtime(format!("cannot create {}: {e}", output.display())))?;
+    write_span_pcap(&capture, &mut BufWriter::with_capacity(1 << 20, file))
+        .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", output.display())))?;
+    print!("{}", span_direction_toml());
+    eprintln!(
+        "flowprobe: wrote {}: {} packets in {} conversations at a SPAN port; the site's \
+         direction rules are on standard output",
+        output.display(),
+        capture.packets.len(),
+        capture.conversations.len()
     );
     Ok(())
 }
