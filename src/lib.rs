@@ -9,7 +9,7 @@
 //! - `capture`  packet sources: `file` (pcap/pcapng), `af_packet`, `libpcap` (feature);
 //!   `iface`, `bpf` and `live` (errors) serve the live sources.
 //! - `decode`   frame bytes to `PacketMeta` (flow key fields, length, flags), per link type.
-//! - `flow`     `key`, `record`, the cache shard with expiry.
+//! - `flow`     `key`, `record`, the cache shard with expiry, `direction` (SPAN direction rules).
 //! - `export`   record sinks: text (CSV/JSON/table), IPFIX, NetFlow v9 and v5.
 //! - `generate` deterministic traffic generator (tests, benchmarks, shipped captures).
 //! - `pipeline` workers (decode + cache shard), the exporter thread, offline conversion,
