@@ -238,8 +238,61 @@ fn each_rule_decides_the_flows_only_it_can_tell() {
         .all(|r| r.direction == FlowDirection::Unknown && r.egress_if == 0 && r.key.in_if == 0));
 }
 
+/// A biflow cache: each record is read as its key (the initiator's direction), so its
+/// direction and interfaces are those of the initiator's flow.
+#[test]
+fn biflow_records_take_the_initiators_direction() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, capture) = span_capture(dir.path());
+    let truth = truth(&capture);
+    let sink = Collect::default();
+    let mut options = ConvertOptions {
+        workers: 2,
+        direction: site_rules(),
+        ..ConvertOptions::new(vec![path])
+    };
+    options.cache.biflow = true;
+    let report = convert(&options, vec![Box::new(sink.clone())]).unwrap();
+    assert!(report.is_clean());
+    let records = sink.records();
+    let (mut with_reverse, mut flipped) = (0, 0);
+    for r in &records {
+        assert!(r.reverse.is_some(), "a biflow cache makes biflow records");
+        let id = id_of(r);
+        // A record of the responder's frames only is keyed by the initiator (and keeps
+        // the responder's VLAN): its direction is the opposite of the responder's flow.
+        let only_reverse = r.packets == 0;
+        let want = match truth.get(&id) {
+            Some(&(_, want, _)) if !only_reverse => want,
+            _ => {
+                let k = r.key.reversed().expect("only queries are answers");
+                let (_, answer, _) = truth[&id_of(&FlowRecord { key: k, ..*r })];
+                match answer {
+                    FlowDirection::Ingress => FlowDirection::Egress,
+                    FlowDirection::Egress => FlowDirection::Ingress,
+                    FlowDirection::Unknown => FlowDirection::Unknown,
+                }
+            }
+        };
+        flipped += usize::from(only_reverse);
+        let (i, e) = interfaces(want);
+        assert_eq!(
+            (r.direction, r.key.in_if, r.egress_if),
+            (want, i, e),
+            "{id:?}"
+        );
+        with_reverse += usize::from(r.reverse.is_some_and(|b| b.packets > 0));
+    }
+    assert!(
+        with_reverse > records.len() / 4,
+        "{with_reverse} of {} paired",
+        records.len()
+    );
+    assert!(flipped > 20, "{flipped} records of answers only");
+}
+
 /// The same through the binary: the config file's `[direction]` and the flags give the
-/// same records, checked in the CSV output when it has a direction column.
+/// same records, and every CSV row has the right direction and interfaces.
 #[test]
 fn the_binary_applies_the_rules_from_the_file_and_the_flags() {
     let dir = tempfile::tempdir().unwrap();
@@ -316,9 +369,7 @@ fn the_binary_applies_the_rules_from_the_file_and_the_flags() {
     );
 
     // Each row against the truth. A conversation's address pair is its own, so source,
-    // destination and VLAN name a flow. The ingress interface column is there today; the
-    // direction and egress interface columns come with the export work of issue 8
-    // (item 4) and are checked when present.
+    // destination and VLAN name a flow.
     let mut by_ends: HashMap<(IpAddr, IpAddr, u16), FlowDirection> = HashMap::new();
     for ((s, d, vlan, ..), (_, want, _)) in truth(&capture) {
         assert!(by_ends.insert((s, d, vlan), want).is_none());
@@ -329,11 +380,8 @@ fn the_binary_applies_the_rules_from_the_file_and_the_flags() {
     let dst = column(&["dst", "dst_addr"]).expect("destination address column");
     let vlan = column(&["vlan"]).expect("vlan column");
     let in_if = column(&["in_if", "ingress_interface"]).expect("ingress interface column");
-    let direction = column(&["direction", "flow_direction"]);
-    let egress_if = column(&["egress_if", "out_if", "egress_interface"]);
-    if direction.is_none() {
-        eprintln!("note: no direction column in the CSV yet: checked the ingress interface");
-    }
+    let direction = column(&["direction"]).expect("direction column");
+    let egress_if = column(&["egress_if"]).expect("egress interface column");
     let mut checked = 0;
     for line in from_file.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
@@ -345,14 +393,8 @@ fn the_binary_applies_the_rules_from_the_file_and_the_flags() {
         let want = by_ends[&ends];
         let (want_in, want_out) = interfaces(want);
         assert_eq!(f[in_if], want_in.to_string(), "{want:?}: {line}");
-        if let Some(c) = egress_if {
-            assert_eq!(f[c], want_out.to_string(), "{want:?}: {line}");
-        }
-        if let Some(c) = direction {
-            // Unknown may be written as an empty field.
-            let ok = f[c] == want.name() || (want == FlowDirection::Unknown && f[c].is_empty());
-            assert!(ok, "want {want:?}: {line}");
-        }
+        assert_eq!(f[egress_if], want_out.to_string(), "{want:?}: {line}");
+        assert_eq!(f[direction], want.name(), "{line}");
         checked += 1;
     }
     assert!(checked > 3000, "{checked} rows");
@@ -428,19 +470,20 @@ fn run_applies_the_rules_to_live_records() {
     let header: Vec<&str> = csv.lines().next().unwrap_or_default().split(',').collect();
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
     let (dport, in_if, proto) = (col("dport"), col("in_if"), col("proto"));
-    let direction = header.iter().position(|h| *h == "direction");
+    let (direction, egress_if) = (col("direction"), col("egress_if"));
     let mut seen = [0, 0];
     for line in csv.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
-        let (want_if, want_dir, slot) = match (f[proto], f[dport]) {
-            ("17", "9000") => ("4000001", "ingress", 0),
-            ("17", "9001") => ("4000002", "egress", 1),
+        let (want_in, want_out, want_dir, slot) = match (f[proto], f[dport]) {
+            ("17", "9000") => ("4000001", "4000002", "ingress", 0),
+            ("17", "9001") => ("4000002", "4000001", "egress", 1),
             _ => continue,
         };
-        assert_eq!(f[in_if], want_if, "{line}");
-        if let Some(c) = direction {
-            assert_eq!(f[c], want_dir, "{line}");
-        }
+        assert_eq!(
+            (f[in_if], f[egress_if], f[direction]),
+            (want_in, want_out, want_dir),
+            "{line}"
+        );
         seen[slot] += 1;
     }
     assert_eq!(seen, [1, 1], "one record each way:\n{csv}\n{stderr}");

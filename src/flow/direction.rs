@@ -34,7 +34,12 @@
 //!
 //! The rules run once per record, in the exporter thread, never per packet. They read
 //! the record as its key reads: for a biflow, the initiator's direction (the exporter
-//! flips it for the reverse half). Lookups do not scan lists: VLANs are a 4096-bit set,
+//! flips it for the reverse half). The cache keys a biflow whose first packet was an
+//! answer by the initiator's direction and swaps its MACs to match, but keeps the
+//! answer's VLAN; so when a biflow record holds only reverse packets, its VLAN is that of
+//! the responder's frames and the VLAN rule's answer is turned around. (With direction
+//! VLANs the two directions of a conversation travel on two VLANs, so they are two flow
+//! keys and never pair into one biflow.) Lookups do not scan lists: VLANs are a 4096-bit set,
 //! gateway MACs a sorted list searched by bisection, and local networks are merged into
 //! sorted, disjoint address ranges (one table for IPv4, one for IPv6) searched by
 //! bisection, so a list of thousands of networks costs a dozen comparisons.
@@ -402,12 +407,23 @@ impl DirectionRules {
                 _ => {}
             }
         }
-        let vlan = k.vlan;
-        if self.ingress_vlans.contains(vlan) {
-            return Some((FlowDirection::Ingress, Rule::Vlan));
-        }
-        if self.egress_vlans.contains(vlan) {
-            return Some((FlowDirection::Egress, Rule::Vlan));
+        let vlan = if self.ingress_vlans.contains(k.vlan) {
+            Some(FlowDirection::Ingress)
+        } else if self.egress_vlans.contains(k.vlan) {
+            Some(FlowDirection::Egress)
+        } else {
+            None
+        };
+        if let Some(d) = vlan {
+            // A biflow keyed by its initiator but made of the responder's frames only:
+            // the VLAN is theirs, and they travelled the other way.
+            let only_reverse = record.packets == 0 && record.reverse.is_some_and(|r| r.packets > 0);
+            let d = match (d, only_reverse) {
+                (FlowDirection::Ingress, true) => FlowDirection::Egress,
+                (FlowDirection::Egress, true) => FlowDirection::Ingress,
+                (d, _) => d,
+            };
+            return Some((d, Rule::Vlan));
         }
         match (src_local, dst_local) {
             (true, false) => Some((FlowDirection::Egress, Rule::LocalNetworks)),
@@ -621,6 +637,22 @@ mod tests {
         assert_eq!(dir(&r, &rec(900)), None);
         assert_eq!(dir(&r, &rec(0)), None);
         assert_eq!(dir(&r, &rec(4095)), None);
+        // A biflow record of the responder's frames only (the cache saw the SYN-ACK on
+        // the egress VLAN first and keyed the record by the initiator): ingress.
+        let mut answer_only = rec(902);
+        answer_only.packets = 0;
+        answer_only.reverse = Some(crate::flow::record::ReverseCounters {
+            packets: 3,
+            ..Default::default()
+        });
+        assert_eq!(dir(&r, &answer_only), Some((Ingress, Rule::Vlan)));
+        // Once the initiator's own frames are in it, the VLAN is theirs.
+        answer_only.packets = 1;
+        assert_eq!(dir(&r, &answer_only), Some((Egress, Rule::Vlan)));
+        // A biflow with nothing in reverse reads as a uniflow.
+        let mut forward_only = rec(901);
+        forward_only.reverse = Some(Default::default());
+        assert_eq!(dir(&r, &forward_only), Some((Ingress, Rule::Vlan)));
     }
 
     #[test]
