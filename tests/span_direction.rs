@@ -488,3 +488,107 @@ fn run_applies_the_rules_to_live_records() {
     }
     assert_eq!(seen, [1, 1], "one record each way:\n{csv}\n{stderr}");
 }
+
+/// The IPFIX file the binary writes, read by tshark (an oracle we did not write): every
+/// data record's flowDirection (absent when unknown), ingressInterface and
+/// egressInterface are the truth of its flow.
+#[test]
+fn ipfix_file_carries_each_flows_direction_as_tshark_reads_it() {
+    if !common::require_tool("tshark") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (path, capture) = span_capture(dir.path());
+    let toml = dir.path().join("site.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "{}outside_interface = {OUTSIDE}\ninside_interface = {INSIDE}\n",
+            span_direction_toml()
+        ),
+    )
+    .unwrap();
+    let ipfix = dir.path().join("span.ipfix");
+    let out = Command::new(env!("CARGO_BIN_EXE_flowprobe"))
+        .args(["-q", "-c", toml.to_str().unwrap(), "convert"])
+        .arg(&path)
+        .arg("--ipfix-file")
+        .arg(&ipfix)
+        .args(["--threads", "2", "-o", "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pdml = Command::new("tshark")
+        .arg("-r")
+        .arg(&ipfix)
+        .args(["-T", "pdml"])
+        .output()
+        .unwrap();
+    assert!(
+        pdml.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pdml.stderr)
+    );
+    let pdml = String::from_utf8(pdml.stdout).unwrap();
+
+    // One data record: its fields by name (show value).
+    let attr = |line: &str, name: &str| {
+        let key = format!(" {name}=\"");
+        line.find(&key)
+            .and_then(|i| {
+                let rest = &line[i + key.len()..];
+                rest.find('"').map(|j| rest[..j].to_string())
+            })
+            .unwrap_or_default()
+    };
+    let mut flows: Vec<HashMap<String, String>> = Vec::new();
+    for line in pdml.lines().map(str::trim_start) {
+        if line.starts_with("<field name=\"\" show=\"Flow ") {
+            flows.push(HashMap::new());
+        } else if line.starts_with("<field name=\"cflow.") {
+            if let Some(f) = flows.last_mut() {
+                f.entry(attr(line, "name")).or_insert(attr(line, "show"));
+            }
+        }
+    }
+    flows.retain(|f| f.contains_key("cflow.packets"));
+
+    let mut by_ends: HashMap<(IpAddr, IpAddr, u16), FlowDirection> = HashMap::new();
+    for ((s, d, vlan, ..), (_, want, _)) in truth(&capture) {
+        by_ends.insert((s, d, vlan), want);
+    }
+    let get =
+        |f: &HashMap<String, String>, names: &[&str]| names.iter().find_map(|n| f.get(*n).cloned());
+    let mut checked = 0;
+    for f in &flows {
+        let src: IpAddr = get(f, &["cflow.srcaddr", "cflow.srcaddrv6"])
+            .expect("source address")
+            .parse()
+            .unwrap();
+        let dst: IpAddr = get(f, &["cflow.dstaddr", "cflow.dstaddrv6"])
+            .expect("destination address")
+            .parse()
+            .unwrap();
+        let vlan: u16 = get(f, &["cflow.vlanid"]).map_or(0, |v| v.parse().unwrap());
+        let want = by_ends[&(src, dst, vlan)];
+        let direction = f.get("cflow.direction").map(String::as_str);
+        let want_direction = want.ipfix_value().map(|v| v.to_string());
+        assert_eq!(
+            direction,
+            want_direction.as_deref(),
+            "{src} -> {dst} vlan {vlan}: {f:?}"
+        );
+        let (i, e) = interfaces(want);
+        let ifs = (
+            get(f, &["cflow.inputint"]).unwrap_or_default(),
+            get(f, &["cflow.outputint"]).unwrap_or_else(|| "0".into()),
+        );
+        assert_eq!(ifs, (i.to_string(), e.to_string()), "{src} -> {dst}: {f:?}");
+        checked += 1;
+    }
+    assert!(checked > 3000, "{checked} records");
+}
