@@ -196,9 +196,10 @@ pub struct CacheArgs {
     #[arg(long, value_name = "DURATION")]
     pub tcp_end_grace: Option<String>,
     /// Most records held at once; when full, the least recently seen is exported early
-    /// ("lack of resources") [default: 1048576].
-    #[arg(long, value_name = "N")]
-    pub max_flows: Option<usize>,
+    /// ("lack of resources"); `auto` sizes it from the machine's or cgroup's memory
+    /// [default: auto].
+    #[arg(long, value_name = "N|auto")]
+    pub max_flows: Option<String>,
     /// Open these tunnels and meter the packets inside, comma-separated: vxlan, geneve,
     /// gre, erspan, ip-in-ip, gtp-u, mpls-udp, or all [default: none].
     #[arg(long, value_name = "KINDS", value_delimiter = ',')]

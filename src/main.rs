@@ -66,6 +66,9 @@ fn config(
     let config = load(file, flags)
         .map_err(|e| Failure::Usage(e.to_string().replace('\n', "\nflowprobe: ")))?;
     log::set_max_level(config.logging.level.filter());
+    if let Some(auto) = &config.max_flows_auto {
+        log::info!("{auto}");
+    }
     Ok(config)
 }
 

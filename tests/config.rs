@@ -119,7 +119,10 @@ fn round_trip_cases() -> Vec<Case> {
         ("capture", "user", r#""flowprobe""#, |c| {
             c.capture.user = Some("flowprobe".into())
         }),
-        ("cache", "max_flows", "5000", |c| c.cache.max_flows = 5000),
+        ("cache", "max_flows", "5000", |c| {
+            c.cache.max_flows = 5000;
+            c.max_flows_auto = None;
+        }),
         // `idle` is also the default of udp_idle and icmp_idle, but the example sets those
         // itself, so here only `idle` changes.
         ("timeouts", "idle", r#""40s""#, |c| {
@@ -555,7 +558,7 @@ fn precedence_is_defaults_then_file_then_flags() {
     // A bad flag names the flag; a bad file value names the line; both at once.
     std::fs::write(&path, "[timeouts]\nactive = \"forever\"\n").unwrap();
     let args = flowprobe::cli::CacheArgs {
-        max_flows: Some(0),
+        max_flows: Some("0".into()),
         ..Default::default()
     };
     let errors = load(Some(&path), flags::from_cache_args(&args)).unwrap_err();
@@ -567,6 +570,62 @@ fn precedence_is_defaults_then_file_then_flags() {
         lines[1].starts_with("--max-flows: cache.max_flows = 0"),
         "{text}"
     );
+}
+
+/// `max_flows = "auto"` is the default and is sized from memory; a number, in the file or
+/// by `--max-flows`, wins over it, and `--max-flows auto` wins over a file's number.
+#[test]
+fn max_flows_auto_is_the_default_and_a_number_wins() {
+    let auto = flowprobe::config::memory::machine_auto();
+    let default = Config::default();
+    assert_eq!(default.max_flows_auto.as_ref(), Some(auto));
+    assert_eq!(default.cache.max_flows as u64, auto.flows);
+    assert!(auto.flows >= flowprobe::config::memory::MIN_AUTO_FLOWS);
+
+    let (edited, _) = set(&example(), "cache", "max_flows", "250000");
+    let config = resolve(&edited).unwrap();
+    assert_eq!(
+        (config.cache.max_flows, config.max_flows_auto),
+        (250_000, None)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("probe.toml");
+    std::fs::write(&path, "[cache]\nmax_flows = 1000\n").unwrap();
+    let args = flowprobe::cli::CacheArgs {
+        max_flows: Some("auto".into()),
+        ..Default::default()
+    };
+    let config = load(Some(&path), flags::from_cache_args(&args)).unwrap();
+    assert_eq!(config.cache.max_flows as u64, auto.flows);
+    assert_eq!(config.max_flows_auto.as_ref(), Some(auto));
+
+    std::fs::write(&path, "[cache]\nmax_flows = \"auto\"\n").unwrap();
+    let args = flowprobe::cli::CacheArgs {
+        max_flows: Some("4000".into()),
+        ..Default::default()
+    };
+    let config = load(Some(&path), flags::from_cache_args(&args)).unwrap();
+    assert_eq!(
+        (config.cache.max_flows, config.max_flows_auto),
+        (4000, None)
+    );
+
+    for bad in ["\"lots\"", "-1", "4294967297", "1.5"] {
+        let (edited, line) = set(&example(), "cache", "max_flows", bad);
+        let errors = resolve(&edited).unwrap_err();
+        let text = errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!(errors.len(), 1, "{bad}: {text}");
+        assert!(text.contains("\"auto\""), "{bad}: {text}");
+        assert!(
+            text.contains(&format!("probe.toml:{line}: ")),
+            "{bad}: {text}"
+        );
+    }
 }
 
 #[test]

@@ -18,9 +18,7 @@ pub fn from_cache_args(args: &CacheArgs) -> RawConfig {
     t.icmp_idle = q(&args.icmp_idle_timeout, "--icmp-idle-timeout");
     t.active = q(&args.active_timeout, "--active-timeout");
     t.tcp_end_grace = q(&args.tcp_end_grace, "--tcp-end-grace");
-    raw.cache.max_flows = args
-        .max_flows
-        .map(|n| Setting::flag(i64::try_from(n).unwrap_or(i64::MAX), "--max-flows"));
+    raw.cache.max_flows = (args.max_flows.as_deref()).map(|v| Setting::flag(v, "--max-flows"));
     raw.tunnels.decap = args
         .decap
         .as_ref()
@@ -126,7 +124,7 @@ mod tests {
     fn flag_errors_name_the_flag() {
         let args = CacheArgs {
             idle_timeout: Some("15x".into()),
-            max_flows: Some(0),
+            max_flows: Some("0".into()),
             ..CacheArgs::default()
         };
         let e = from_cache_args(&args).resolve().unwrap_err();

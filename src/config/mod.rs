@@ -9,18 +9,21 @@
 //! - `resolve`: `RawConfig::resolve` into the typed [`Config`]; [`load`] does it all.
 //! - `error`: [`ConfigError`] names key, value as written and line; [`ConfigErrors`].
 //! - `suggest`: "did you mean" for unknown keys and enum values.
+//! - `memory`: `max_flows = "auto"`, the cache bound sized from the memory available.
 
 use std::time::Duration;
 
 mod error;
 pub mod flags;
+pub mod memory;
 mod raw;
 mod resolve;
 mod suggest;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use raw::{
-    IntList, List, Origin, Quantity, RawCache, RawCapture, RawConfig, RawDirection, RawExport,
+    FlowCount, IntList, List, Origin, Quantity, RawCache, RawCapture, RawConfig, RawDirection,
+    RawExport,
     RawLogging, RawSampling, RawStatistics, RawTimeouts, RawTunnels, Setting, SECTIONS,
 };
 pub use resolve::{

@@ -105,6 +105,17 @@ impl fmt::Display for Quantity {
     }
 }
 
+/// `max_flows` as written: a whole number, or `auto` (read in `resolve`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct FlowCount(pub String);
+
+impl From<&str> for FlowCount {
+    fn from(s: &str) -> FlowCount {
+        FlowCount(s.to_string())
+    }
+}
+
 /// A list of strings, each with its own origin: in a list written over several lines, a
 /// bad element's error points at its own line.
 pub type List = Vec<Setting<String>>;
@@ -187,6 +198,17 @@ impl FromToml for Quantity {
         match value {
             Value::String(s) => Some(Quantity(s.value().clone())),
             Value::Integer(i) => Some(Quantity(i.value().to_string())),
+            _ => None,
+        }
+    }
+}
+
+impl FromToml for FlowCount {
+    const EXPECTED: &'static str = "a whole number or \"auto\"";
+    fn from_toml(value: &Value, _: Locate<'_>) -> Option<FlowCount> {
+        match value {
+            Value::String(s) => Some(FlowCount(s.value().clone())),
+            Value::Integer(i) => Some(FlowCount(i.value().to_string())),
             _ => None,
         }
     }
@@ -394,8 +416,8 @@ section! {
 section! {
     /// `[cache]`: the flow cache.
     RawCache = "cache" {
-        /// Most records held at once.
-        max_flows: i64,
+        /// Most records held at once, or `auto` (sized from memory).
+        max_flows: FlowCount,
     }
 }
 

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::{ConfigError, ConfigErrors};
+use super::memory::{machine_auto, AutoMaxFlows};
 use super::raw::{Origin, Quantity, RawConfig, Setting};
 use super::{parse_duration, parse_size};
 use crate::decode::Decap;
@@ -217,6 +218,9 @@ pub struct Config {
     /// `[cache]` and `[timeouts]`: what the flow cache runs on. `max_flows` is for all
     /// workers together; each worker's shard gets an equal share.
     pub cache: CacheConfig,
+    /// How `cache.max_flows` was sized when it is `auto` (the default); `None` when a
+    /// number was given.
+    pub max_flows_auto: Option<AutoMaxFlows>,
     /// `[sampling]`.
     pub sampling: SamplingConfig,
     /// `[export]`.
@@ -246,7 +250,11 @@ impl Default for Config {
                 ring_block_timeout: Duration::from_millis(10),
                 user: None,
             },
-            cache: CacheConfig::default(),
+            cache: CacheConfig {
+                max_flows: usize::try_from(machine_auto().flows).unwrap_or(usize::MAX),
+                ..CacheConfig::default()
+            },
+            max_flows_auto: Some(machine_auto().clone()),
             sampling: SamplingConfig {
                 mode: SamplingMode::None,
                 rate: 1,
@@ -284,6 +292,8 @@ const PAGE: u64 = 4096;
 const TPACKET3_FRAME_OVERHEAD: u64 = 128;
 /// Largest UDP payload over IPv4 (65535 - 20 - 8).
 const MAX_UDP_PAYLOAD: u64 = 65_507;
+/// Largest `max_flows` accepted (2^32 flows, about 500 GiB of cache).
+const MAX_FLOWS: u64 = 1 << 32;
 /// Smallest export message we accept: one IPFIX template set for the widest record fits.
 const MIN_MESSAGE: u64 = 512;
 
@@ -519,8 +529,33 @@ impl RawConfig {
         }
 
         // [cache] and [timeouts]
-        if let Some(v) = r.integer(&self.cache.max_flows, "cache.max_flows", 1, 1 << 32) {
-            c.cache.max_flows = v as usize;
+        if let Some(s) = &self.cache.max_flows {
+            let text = s.value.0.trim();
+            if text.eq_ignore_ascii_case("auto") {
+                let auto = machine_auto();
+                c.cache.max_flows = usize::try_from(auto.flows).unwrap_or(usize::MAX);
+                c.max_flows_auto = Some(auto.clone());
+            } else {
+                match text.parse::<u64>() {
+                    Ok(n) if (1..=MAX_FLOWS).contains(&n) => {
+                        c.cache.max_flows = usize::try_from(n).unwrap_or(usize::MAX);
+                        c.max_flows_auto = None;
+                    }
+                    _ => {
+                        let shown = if text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+                            text.to_string()
+                        } else {
+                            format!("{text:?}")
+                        };
+                        r.invalid(
+                            &s.origin,
+                            "cache.max_flows",
+                            shown,
+                            format!("must be from 1 to {MAX_FLOWS}, or \"auto\""),
+                        );
+                    }
+                }
+            }
         }
         let t = &self.timeouts;
         let ms = Duration::from_millis(1);
@@ -940,7 +975,14 @@ impl Config {
         );
         let _ = writeln!(o, "user = {}", quote(c.user.as_deref().unwrap_or("")));
         let k = &self.cache;
-        let _ = writeln!(o, "\n[cache]\nmax_flows = {}", k.max_flows);
+        match &self.max_flows_auto {
+            Some(auto) => {
+                let _ = writeln!(o, "\n[cache]\n# {auto}\nmax_flows = \"auto\"");
+            }
+            None => {
+                let _ = writeln!(o, "\n[cache]\nmax_flows = {}", k.max_flows);
+            }
+        }
         let _ = writeln!(o, "\n[timeouts]");
         let _ = writeln!(o, "idle = {}", quote(&format_duration(k.idle_timeout)));
         let _ = writeln!(
