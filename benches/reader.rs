@@ -1,5 +1,6 @@
 //! Capture-file reader throughput: packets per second out of `CaptureFile`, from memory
-//! and from a file on tmpfs, alone and with the reader thread's decode (`Classifier`).
+//! and from a file on tmpfs (mapped, as `convert` reads it, and with read(2), as a pipe
+//! is read), alone and with the reader thread's decode (`Classifier`).
 //!
 //! The capture is `flowprobe generate`'s (20,000 conversations, about 200k packets,
 //! classic pcap, microsecond timestamps), written once into memory.
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use flowprobe::capture::file::CaptureFile;
+use flowprobe::capture::file::{CaptureFile, ReadMode};
 use flowprobe::decode::PacketMeta;
 use flowprobe::generate::{generate, write_pcap, GenConfig};
 use flowprobe::pipeline::worker::Classifier;
@@ -62,9 +63,17 @@ fn bench_reader(c: &mut Criterion) {
     group.bench_function("memory", |b| {
         b.iter(|| assert_eq!(read_all(open_memory(&bytes)), packets))
     });
-    group.bench_function("tmpfs_file", |b| {
+    // `open` maps a regular file; `ReadMode::Read` is the read(2) path pipes take.
+    group.bench_function("tmpfs_file_mapped", |b| {
         b.iter(|| {
             let file = CaptureFile::open(&path).expect("bench capture opens");
+            assert!(file.is_mapped());
+            assert_eq!(read_all(file), packets)
+        })
+    });
+    group.bench_function("tmpfs_file_read", |b| {
+        b.iter(|| {
+            let file = CaptureFile::open_with(&path, ReadMode::Read).expect("bench capture opens");
             assert_eq!(read_all(file), packets)
         })
     });

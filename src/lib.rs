@@ -17,8 +17,9 @@
 //! - `cli`      the command line as clap sees it (raw flags).
 //! - `config`   durations, sizes and (later) the config file.
 
-// `unsafe` only where the OS needs it: capture::af_packet (ring, socket options) and
-// capture::iface (ioctls, setuid); each of those modules allows it for itself.
+// `unsafe` only where the OS needs it: capture::af_packet (ring, socket options),
+// capture::iface (ioctls, setuid) and capture::file::mapped (file map, SIGBUS handler);
+// each of those modules allows it for itself.
 #![deny(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, unused_qualifications)]
 

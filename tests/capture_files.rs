@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use flowprobe::capture::file::{CaptureFile, ReaderStats};
+use flowprobe::capture::file::{CaptureFile, ReadMode, ReaderStats};
 
 const ROOT: &str = "../shared/pcaps";
 const PER_FILE_LIMIT: Duration = Duration::from_secs(60);
@@ -82,6 +82,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// What reading one file gave.
+#[derive(Debug, PartialEq)]
 struct Outcome {
     packets: u64,
     error: Option<String>,
@@ -90,7 +91,21 @@ struct Outcome {
     bytes: u64,
 }
 
+/// The file read both ways (mapped, as `convert` does, and with `read(2)`): they must
+/// agree on everything.
 fn read(path: &Path) -> Outcome {
+    let mapped = read_with(path, ReadMode::Auto);
+    let streamed = read_with(path, ReadMode::Read);
+    assert_eq!(
+        mapped,
+        streamed,
+        "{}: mapped (left) and read(2) (right) differ",
+        path.display()
+    );
+    mapped
+}
+
+fn read_with(path: &Path, mode: ReadMode) -> Outcome {
     let mut o = Outcome {
         packets: 0,
         error: None,
@@ -98,7 +113,7 @@ fn read(path: &Path) -> Outcome {
         stats: ReaderStats::default(),
         bytes: 0,
     };
-    let mut f = match CaptureFile::open(path) {
+    let mut f = match CaptureFile::open_with(path, mode) {
         Ok(f) => f,
         Err(e) => {
             o.error = Some(e.to_string());

@@ -12,7 +12,7 @@ use std::cell::Cell;
 use std::io::Cursor;
 use std::path::Path;
 
-use flowprobe::capture::file::{CaptureFile, BUFFER_SIZE};
+use flowprobe::capture::file::{CaptureError, CaptureFile, ReadMode, BUFFER_SIZE};
 
 struct Counting;
 
@@ -136,24 +136,60 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
     v
 }
 
+/// What a read gave: packets, where it stopped, the error's message.
+type Summary = (u64, u64, Option<String>);
+
 /// Reads `bytes` to the end or an error; returns (largest allocation, peak live bytes)
-/// during the read, the input itself excluded.
-fn measured_read(bytes: Vec<u8>) -> (usize, usize) {
+/// during the read, the input itself excluded, and what the read gave.
+fn measured_read(bytes: Vec<u8>) -> (usize, usize, Summary) {
     let len = bytes.len() as u64;
     let src = Box::new(Cursor::new(bytes));
+    reset_counters();
+    let opened = CaptureFile::from_reader("fuzz".into(), src, Some(len));
+    let summary = drain(opened, len);
+    (LARGEST.with(Cell::get), PEAK.with(Cell::get), summary)
+}
+
+/// The same bytes written to `path` and read as `convert` reads a file: mapped.
+fn measured_mapped_read(bytes: &[u8], path: &Path) -> (usize, usize, Summary) {
+    std::fs::write(path, bytes).expect("write the mutated capture");
+    let len = bytes.len() as u64;
+    reset_counters();
+    let opened = std::fs::File::open(path)
+        .map_err(|e| panic!("reopen: {e}"))
+        .and_then(|file| CaptureFile::from_file("fuzz".into(), file, ReadMode::Auto));
+    if let Ok(f) = &opened {
+        assert_eq!(f.is_mapped(), len > 0);
+    }
+    let summary = drain(opened, len);
+    (LARGEST.with(Cell::get), PEAK.with(Cell::get), summary)
+}
+
+fn reset_counters() {
     LIVE.with(|l| l.set(0));
     PEAK.with(|p| p.set(0));
     LARGEST.with(|m| m.set(0));
-    if let Ok(mut f) = CaptureFile::from_reader("fuzz".into(), src, Some(len)) {
-        let mut n = 0u64;
-        while let Ok(Some(p)) = f.next_packet() {
-            assert!(p.data.len() <= 256 * 1024);
-            n += 1;
+}
+
+fn drain(opened: Result<CaptureFile, CaptureError>, len: u64) -> Summary {
+    let mut f = match opened {
+        Ok(f) => f,
+        Err(e) => return (0, 0, Some(e.to_string())),
+    };
+    let mut n = 0u64;
+    let error = loop {
+        match f.next_packet() {
+            Ok(Some(p)) => {
+                assert!(p.data.len() <= 256 * 1024);
+                n += 1;
+            }
+            Ok(None) => break None,
+            Err(e) => break Some(e.to_string()),
         }
-        assert!(n <= len);
-        assert!(f.bytes_read() <= len);
-    }
-    (LARGEST.with(Cell::get), PEAK.with(Cell::get))
+    };
+    assert!(n <= len);
+    assert!(f.bytes_read() <= len);
+    (n, f.bytes_read(), error)
 }
 
 fn seeds() -> Vec<Vec<u8>> {
@@ -250,10 +286,31 @@ fn mutated_captures_never_panic_or_allocate_by_length_fields() {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let (mut worst_single, mut worst_peak, mut cases) = (0usize, 0usize, 0usize);
     let rounds = 150_000 / seeds.len().max(1) + 1;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mutated.pcap");
     for (s, seed) in seeds.iter().enumerate() {
         for r in 0..rounds {
             let input = mutate(&mut rng, seed);
-            let (single, peak) = measured_read(input);
+            // Every fourth input also through a map of a real file: same result, and
+            // no more allocation than the buffered path (no buffer at all).
+            // (An empty file is not mapped: it takes the buffered path, already covered.)
+            let mapped =
+                (r % 4 == 0 && !input.is_empty()).then(|| measured_mapped_read(&input, &path));
+            let (single, peak, summary) = measured_read(input);
+            if let Some((m_single, m_peak, m_summary)) = mapped {
+                assert_eq!(
+                    m_summary, summary,
+                    "seed {s} round {r}: mapped and read(2) differ"
+                );
+                assert!(
+                    m_single <= single,
+                    "seed {s} round {r}: mapped allocation of {m_single} bytes"
+                );
+                assert!(
+                    m_peak <= peak,
+                    "seed {s} round {r}: mapped {m_peak} bytes live"
+                );
+            }
             cases += 1;
             // The buffer, an error message, an interface table: nothing near a length
             // field's reach (a hostile u32 here is up to 4 GiB).

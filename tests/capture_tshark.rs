@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use flowprobe::capture::file::CaptureFile;
+use flowprobe::capture::file::{CaptureFile, ReadMode};
 
 const ROOT: &str = "../shared/pcaps";
 
@@ -113,18 +113,24 @@ fn packets_match_tshark() {
             })
             .collect();
 
-        let mut reader = CaptureFile::open(&path).unwrap();
-        reader.set_clamp_timestamps(false);
-        let mut ours = Vec::new();
-        loop {
-            let p = match reader.next_packet() {
-                Ok(Some(p)) => (p.interface, p.ts.0, p.data.len() as u32, p.orig_len),
-                Ok(None) => break,
-                Err(e) => panic!("{rel}: {e}"),
-            };
-            let section = (reader.stats().sections as u32).max(1);
-            ours.push((p.0, p.1, p.2, p.3, section));
-        }
+        // Both ways of reading a file (mapped, `read(2)`) give the same packets.
+        let [ours, streamed] = [ReadMode::Auto, ReadMode::Read].map(|mode| {
+            let mut reader = CaptureFile::open_with(&path, mode).unwrap();
+            assert_eq!(reader.is_mapped(), mode == ReadMode::Auto, "{rel}");
+            reader.set_clamp_timestamps(false);
+            let mut ours = Vec::new();
+            loop {
+                let p = match reader.next_packet() {
+                    Ok(Some(p)) => (p.interface, p.ts.0, p.data.len() as u32, p.orig_len),
+                    Ok(None) => break,
+                    Err(e) => panic!("{rel}: {e}"),
+                };
+                let section = (reader.stats().sections as u32).max(1);
+                ours.push((p.0, p.1, p.2, p.3, section));
+            }
+            ours
+        });
+        assert_eq!(ours, streamed, "{rel}: mapped and read(2) paths differ");
         if ours.len() != theirs.len() {
             mismatches.push(format!(
                 "{rel}: {} packets, tshark {}",

@@ -1,11 +1,20 @@
 //! Streaming reader for capture files: classic pcap and pcapng.
 //!
-//! `CaptureFile` reads through one large buffer (1 MiB, refilled by moving the unread tail
-//! to the front) and hands out `Packet`s whose bytes borrow that buffer, so a packet costs
-//! a header parse and a few bounds checks: no allocation and no copy per packet. The crate
-//! forbids `unsafe`, so there is no mmap: the one copy left is the kernel's, into the
-//! buffer, 1 MiB per `read` call. A `Box<dyn Read>` source (not a `File`) lets tests and
-//! stdin use the same reader; the dynamic call happens once per refill, not per packet.
+//! `CaptureFile` hands out `Packet`s whose bytes borrow its buffer, so a packet costs a
+//! header parse and a few bounds checks: no allocation and no copy per packet. The buffer
+//! is one of two kinds ([`ReadMode`]):
+//! - a regular file is mapped whole, read-only (`file/mapped.rs`, the one `unsafe`
+//!   island, with what a truncation under the map does and how it is handled): the reader
+//!   walks the page cache in place, with no copy at all;
+//! - anything else (a pipe, stdin, a socket, a character device, an empty file, a test's
+//!   byte stream) is read through one large buffer (1 MiB, refilled by moving the unread
+//!   tail to the front), the kernel copying into it 1 MiB per `read` call. A
+//!   `Box<dyn Read>` source lets tests and stdin use the same reader; the dynamic call
+//!   happens once per refill, not per packet.
+//!
+//! Both kinds run the same framing code over the same `buf[start..end]` window, so the
+//! rules below (limits, errors, offsets) are the same byte for byte; the tests run every
+//! input through both.
 //!
 //! The format-specific framing lives in `file/pcap.rs` and `file/pcapng.rs`; this module
 //! owns the buffer, the errors and the dispatch.
@@ -59,12 +68,14 @@
 //! 0 in practice). The link type is the low 16 bits of the header's link-type field; the
 //! upper bits (FCS length, reserved) are reported by [`CaptureFile::fcs_len`].
 
+mod mapped;
 mod pcap;
 mod pcapng;
 
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
+use std::ops::Deref;
 use std::path::Path;
 
 use super::Packet;
@@ -72,6 +83,8 @@ use crate::time::Timestamp;
 
 /// Size of the read buffer. Refills move the unread tail to the front.
 pub const BUFFER_SIZE: usize = 1 << 20;
+/// How far ahead of the cursor [`CaptureFile::next_packet`] prefetches.
+const PREFETCH_AHEAD: usize = 4096;
 /// Largest captured length accepted for one packet (libpcap's `MAXIMUM_SNAPLEN`).
 pub const MAX_CAPLEN: u32 = 256 * 1024;
 /// Largest pcapng block accepted at all; blocks that are read whole (packet blocks,
@@ -443,12 +456,40 @@ pub enum FormatError {
     },
 }
 
+/// How [`CaptureFile::open_with`] reads a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadMode {
+    /// Map a regular, non-empty file; read anything else with `read(2)`.
+    Auto,
+    /// Always `read(2)` into the 1 MiB buffer.
+    Read,
+}
+
+/// The bytes the framing code reads: a 1 MiB buffer refilled by `read(2)`, or the whole
+/// file mapped.
+enum Buffer {
+    Owned(Vec<u8>),
+    Mapped(mapped::Mapped),
+}
+
+impl Deref for Buffer {
+    type Target = [u8];
+    #[inline(always)]
+    fn deref(&self) -> &[u8] {
+        match self {
+            Buffer::Owned(v) => v,
+            Buffer::Mapped(m) => m,
+        }
+    }
+}
+
 /// One open capture file.
 pub struct CaptureFile {
     name: String,
     src: Box<dyn Read + Send>,
-    /// Fixed-size read buffer; `buf[start..end]` is read but not consumed.
-    buf: Vec<u8>,
+    /// `buf[start..end]` is read but not consumed. A map holds the whole file
+    /// (`end` = its length, `eof` set from the start).
+    buf: Buffer,
     start: usize,
     end: usize,
     /// File offset of `buf[0]`.
@@ -487,21 +528,56 @@ enum Fill {
 }
 
 impl CaptureFile {
-    /// Opens a file and reads its header.
+    /// Opens a file and reads its header: a regular file through a map, anything else
+    /// with `read(2)` ([`ReadMode::Auto`]).
     pub fn open(path: &Path) -> Result<CaptureFile, CaptureError> {
+        CaptureFile::open_with(path, ReadMode::Auto)
+    }
+
+    /// Opens a file and reads its header, choosing how it is read.
+    pub fn open_with(path: &Path, mode: ReadMode) -> Result<CaptureFile, CaptureError> {
         let name = path.display().to_string();
         let file = File::open(path).map_err(|source| CaptureError::Open {
             file: name.clone(),
             source,
         })?;
-        let len = file
-            .metadata()
-            .map_err(|source| CaptureError::Open {
-                file: name.clone(),
-                source,
-            })?
-            .len();
-        CaptureFile::from_reader(name, Box::new(file), Some(len))
+        CaptureFile::from_file(name, file, mode)
+    }
+
+    /// Reads an open file (named `name` in errors), choosing how it is read.
+    pub fn from_file(
+        name: String,
+        file: File,
+        mode: ReadMode,
+    ) -> Result<CaptureFile, CaptureError> {
+        let meta = file.metadata().map_err(|source| CaptureError::Open {
+            file: name.clone(),
+            source,
+        })?;
+        let len = meta.len();
+        if mode == ReadMode::Auto && meta.is_file() && len > 0 {
+            match mapped::Mapped::new(&file, len) {
+                Ok(map) => {
+                    let end = map.len();
+                    return CaptureFile::with_buffer(
+                        name,
+                        Box::new(io::empty()),
+                        Buffer::Mapped(map),
+                        end,
+                        Some(len),
+                    );
+                }
+                // A file system that cannot map (some FUSE and network ones): read it.
+                Err(e) => log::debug!("{name}: cannot map ({e}); reading it instead"),
+            }
+        }
+        let total_len = meta.is_file().then_some(len);
+        CaptureFile::from_reader(name, Box::new(file), total_len)
+    }
+
+    /// Whether the file is read through a map (rather than `read(2)`).
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.buf, Buffer::Mapped(_))
     }
 
     /// Reads a capture from any byte stream (tests, stdin). `name` is used in errors;
@@ -511,14 +587,27 @@ impl CaptureFile {
         src: Box<dyn Read + Send>,
         total_len: Option<u64>,
     ) -> Result<CaptureFile, CaptureError> {
+        let buf = Buffer::Owned(vec![0u8; BUFFER_SIZE]);
+        CaptureFile::with_buffer(name, src, buf, 0, total_len)
+    }
+
+    /// `buf[..end]` holds bytes already; a map is the whole file (`eof` from the start).
+    fn with_buffer(
+        name: String,
+        src: Box<dyn Read + Send>,
+        buf: Buffer,
+        end: usize,
+        total_len: Option<u64>,
+    ) -> Result<CaptureFile, CaptureError> {
+        let eof = matches!(buf, Buffer::Mapped(_));
         let mut f = CaptureFile {
             name,
             src,
-            buf: vec![0u8; BUFFER_SIZE],
+            buf,
             start: 0,
-            end: 0,
+            end,
             base: 0,
-            eof: false,
+            eof,
             done: false,
             total_len,
             format: FileFormat::Pcapng {
@@ -587,6 +676,7 @@ impl CaptureFile {
         if self.done {
             return Ok(None);
         }
+        self.prefetch_ahead();
         let r = match self.state {
             State::Pcap(_) => self.next_pcap(),
             State::Pcapng(_) => self.next_pcapng(),
@@ -619,6 +709,14 @@ impl CaptureFile {
                 Err(e)
             }
         }
+    }
+
+    /// Asks the CPU to start loading the bytes [`PREFETCH_AHEAD`] past the cursor, so
+    /// that the records a few packets on are in cache when parsed: a map is walked in
+    /// place, and without this each record header costs a cache miss.
+    #[inline(always)]
+    fn prefetch_ahead(&self) {
+        mapped::prefetch(self.buf.as_ptr().wrapping_add(self.start + PREFETCH_AHEAD));
     }
 
     fn read_file_header(&mut self) -> Result<(), CaptureError> {
@@ -688,8 +786,12 @@ impl CaptureFile {
     #[cold]
     fn ensure_slow(&mut self, need: usize) -> Result<Fill, CaptureError> {
         debug_assert!(need <= BUFFER_SIZE);
-        if self.start + need > self.buf.len() {
-            self.buf.copy_within(self.start..self.end, 0);
+        let Buffer::Owned(buf) = &mut self.buf else {
+            // A map holds the whole file: what is not there does not exist.
+            return Ok(Fill::Short(self.end - self.start));
+        };
+        if self.start + need > buf.len() {
+            buf.copy_within(self.start..self.end, 0);
             self.base += self.start as u64;
             self.end -= self.start;
             self.start = 0;
@@ -698,7 +800,7 @@ impl CaptureFile {
             if self.eof {
                 return Ok(Fill::Short(self.end - self.start));
             }
-            match self.src.read(&mut self.buf[self.end..]) {
+            match self.src.read(buf.get_mut(self.end..).unwrap_or_default()) {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.end += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -726,9 +828,13 @@ impl CaptureFile {
         self.base += self.end as u64;
         self.start = 0;
         self.end = 0;
+        let Buffer::Owned(buf) = &mut self.buf else {
+            // A map holds the whole file: skipping past its end skips `avail` bytes.
+            return Ok(avail);
+        };
         while left > 0 && !self.eof {
-            let want = left.min(self.buf.len() as u64) as usize;
-            match self.src.read(&mut self.buf[..want]) {
+            let want = left.min(buf.len() as u64) as usize;
+            match self.src.read(buf.get_mut(..want).unwrap_or_default()) {
                 Ok(0) => self.eof = true,
                 Ok(k) => {
                     left -= k as u64;

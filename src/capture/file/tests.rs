@@ -31,12 +31,68 @@ impl Read for Chunked {
     }
 }
 
+/// The bytes through the `read(2)` path; first, every input is also read through a map
+/// of a real file, which must give the same packets, error and counters
+/// ([`paths_agree`]): so every test here holds for both paths.
 fn open(bytes: &[u8]) -> Result<CaptureFile, CaptureError> {
+    paths_agree(bytes);
+    open_streamed(bytes)
+}
+
+fn open_streamed(bytes: &[u8]) -> Result<CaptureFile, CaptureError> {
     CaptureFile::from_reader(
         "test.pcap".into(),
         Box::new(Cursor::new(bytes.to_vec())),
         Some(bytes.len() as u64),
     )
+}
+
+/// The bytes written to a temporary file and opened as `convert` does (mapped when not
+/// empty), named `test.pcap` in errors.
+fn open_mapped(bytes: &[u8]) -> Result<CaptureFile, CaptureError> {
+    let mut tmp = tempfile::NamedTempFile::new().expect("temp file");
+    io::Write::write_all(&mut tmp, bytes).expect("write temp file");
+    let file = File::open(tmp.path()).expect("reopen temp file");
+    let f = CaptureFile::from_file("test.pcap".into(), file, ReadMode::Auto);
+    if let Ok(f) = &f {
+        assert_eq!(f.is_mapped(), !bytes.is_empty());
+    }
+    f
+}
+
+/// Everything a reader tells about a file: the open error, or the packets, the error
+/// that ended them (message, offset, kind), the counters and where it stopped.
+type Outcome = Result<(Vec<Owned>, Option<(String, Option<u64>)>, ReaderStats, u64), String>;
+
+fn outcome(f: Result<CaptureFile, CaptureError>) -> Outcome {
+    let mut f = f.map_err(|e| e.to_string())?;
+    let mut packets = Vec::new();
+    loop {
+        match f.next_packet() {
+            Ok(Some(p)) => packets.push(Owned {
+                ts: p.ts.0,
+                link_type: p.link_type,
+                interface: p.interface,
+                data: p.data.to_vec(),
+                orig_len: p.orig_len,
+            }),
+            Ok(None) => return Ok((packets, None, f.stats(), f.bytes_read())),
+            Err(e) => {
+                let e = (e.to_string(), e.offset());
+                return Ok((packets, Some(e), f.stats(), f.bytes_read()));
+            }
+        }
+    }
+}
+
+/// The mapped and the `read(2)` paths give the same outcome for `bytes`.
+fn paths_agree(bytes: &[u8]) {
+    let streamed = outcome(open_streamed(bytes));
+    let mapped = outcome(open_mapped(bytes));
+    assert_eq!(
+        mapped, streamed,
+        "mapped (left) and read(2) (right) paths differ"
+    );
 }
 
 /// All packets up to the end or the first error, the error, and the final stats.
@@ -547,6 +603,8 @@ fn many_packets_across_buffer_refills() {
             assert_eq!(got.ts, i as u64 * 1_000_000_000);
         }
     }
+    // The same 3 MiB mapped: one window over the whole file, no refill.
+    paths_agree(&bytes);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -845,6 +903,9 @@ fn pcapng_large_unknown_block_is_streamed_past() {
             (1, &b"ok"[..], 1)
         );
     }
+    paths_agree(&b);
+    // Cut inside the big block: both paths stop at the same byte with the same error.
+    paths_agree(&b[..2 << 20]);
 }
 
 #[test]
@@ -1200,4 +1261,53 @@ mod prop {
             drain(&v);
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The mapped path under a truncation
+// ---------------------------------------------------------------------------------------
+
+/// A mapped file cut short by another process while it is read: the SIGBUS handler of
+/// `file/mapped.rs` ends the process with status 1 and one line saying why, instead of
+/// the default silent death by signal. The test runs itself again as a child process
+/// (the handler exits the process), which opens, truncates and reads.
+#[test]
+fn mapped_file_truncated_while_read_exits_with_a_message() {
+    const CHILD: &str = "FLOWPROBE_TEST_SIGBUS_FILE";
+    if let Some(path) = std::env::var_os(CHILD) {
+        let mut f = CaptureFile::open(Path::new(&path)).expect("child opens");
+        assert!(f.is_mapped());
+        assert!(f.next_packet().expect("first packet").is_some());
+        // Cut the file to its header and first record: later pages are beyond the end.
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(24 + 16 + 1000).unwrap();
+        while let Ok(Some(_)) = f.next_packet() {}
+        // Not reached when the handler works.
+        std::process::exit(99);
+    }
+    // 4,000 records of 1,000 bytes: about 4 MiB, many pages past the cut.
+    let data = vec![0xabu8; 1000];
+    let recs: Vec<(u32, u32, &[u8], u32)> = (0..4000).map(|i| (i, 0, &data[..], 1000)).collect();
+    let bytes = pcap(ByteOrder::Little, false, 1, 65535, &recs);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.pcap");
+    std::fs::write(&path, &bytes).unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "capture::file::tests::mapped_file_truncated_while_read_exits_with_a_message",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, &path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{:?}\n{stderr}", out.status);
+    assert!(
+        stderr.contains(
+            "the capture file shrank or could not be read while it was being read (SIGBUS at byte "
+        ),
+        "{stderr}"
+    );
 }
