@@ -503,6 +503,9 @@ pub struct CaptureFile {
     stats: ReaderStats,
     clamp: bool,
     last_ts: u64,
+    /// When `start` passes this, a map hands back the pages behind it
+    /// (`usize::MAX` for a buffer).
+    release_at: usize,
 }
 
 enum State {
@@ -600,6 +603,11 @@ impl CaptureFile {
         total_len: Option<u64>,
     ) -> Result<CaptureFile, CaptureError> {
         let eof = matches!(buf, Buffer::Mapped(_));
+        let release_at = if eof {
+            mapped::RELEASE_STEP
+        } else {
+            usize::MAX
+        };
         let mut f = CaptureFile {
             name,
             src,
@@ -618,6 +626,7 @@ impl CaptureFile {
             stats: ReaderStats::default(),
             clamp: true,
             last_ts: 0,
+            release_at,
         };
         f.read_file_header()?;
         Ok(f)
@@ -677,6 +686,9 @@ impl CaptureFile {
             return Ok(None);
         }
         self.prefetch_ahead();
+        if self.start >= self.release_at {
+            self.release_behind();
+        }
         let r = match self.state {
             State::Pcap(_) => self.next_pcap(),
             State::Pcapng(_) => self.next_pcapng(),
@@ -717,6 +729,14 @@ impl CaptureFile {
     #[inline(always)]
     fn prefetch_ahead(&self) {
         mapped::prefetch(self.buf.as_ptr().wrapping_add(self.start + PREFETCH_AHEAD));
+    }
+
+    #[cold]
+    fn release_behind(&mut self) {
+        if let Buffer::Mapped(m) = &mut self.buf {
+            m.release_before(self.start);
+        }
+        self.release_at = self.start.saturating_add(mapped::RELEASE_STEP);
     }
 
     fn read_file_header(&mut self) -> Result<(), CaptureError> {

@@ -45,11 +45,17 @@ const SLOTS: usize = 64;
 static RANGES: [(AtomicUsize, AtomicUsize); SLOTS] =
     [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; SLOTS];
 
+/// Pages behind the cursor are handed back ([`Mapped::release_before`]) in steps of
+/// this many bytes (a multiple of every page size Linux uses).
+pub(super) const RELEASE_STEP: usize = 8 << 20;
+
 /// A read-only map of a whole regular file.
 pub(super) struct Mapped {
     map: memmap2::Mmap,
     /// The slot in [`RANGES`] this map holds, if one was free.
     slot: Option<usize>,
+    /// Bytes from the start whose pages were handed back.
+    released: usize,
 }
 
 impl Mapped {
@@ -67,7 +73,37 @@ impl Mapped {
         // Read-ahead in large steps and drop pages behind us sooner; advice only.
         let _ = map.advise(memmap2::Advice::Sequential);
         let slot = register(map.as_ptr() as usize, len);
-        Ok(Mapped { map, slot })
+        Ok(Mapped {
+            map,
+            slot,
+            released: 0,
+        })
+    }
+
+    /// Unmaps the pages wholly before `offset` (rounded down to [`RELEASE_STEP`]) from
+    /// this process: without it, every page read stays mapped until the end, and the
+    /// resident set of a conversion grows to the size of the file (page cache, but counted
+    /// as the process's). The reader calls it as its cursor moves on.
+    pub(super) fn release_before(&mut self, offset: usize) {
+        let end = offset - offset % RELEASE_STEP;
+        if end <= self.released {
+            return;
+        }
+        // SAFETY: MADV_DONTNEED on a shared, read-only file mapping drops the page table
+        // entries only: the next access (there is none: the reader only moves forward, and
+        // `next_packet` takes `&mut self`, so no packet borrowed from before `offset`
+        // lives) would fault the same bytes back in from the page cache. No content any
+        // reference could see changes.
+        let r = unsafe {
+            self.map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                self.released,
+                end - self.released,
+            )
+        };
+        if r.is_ok() {
+            self.released = end;
+        }
     }
 }
 
@@ -213,5 +249,25 @@ mod tests {
         assert_eq!(offset_in_a_map(base + 10_000), None);
         drop(m);
         assert_eq!(offset_in_a_map(base), None);
+    }
+
+    #[test]
+    fn pages_behind_the_cursor_are_released_and_read_back_the_same() {
+        let len = 3 * RELEASE_STEP + 100;
+        let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.bin");
+        std::fs::write(&path, &bytes).unwrap();
+        let file = File::open(&path).unwrap();
+        let mut m = Mapped::new(&file, len as u64).unwrap();
+        assert_eq!(m[..], bytes[..]);
+        m.release_before(RELEASE_STEP - 1);
+        assert_eq!(m.released, 0, "nothing before a whole step");
+        m.release_before(2 * RELEASE_STEP + 5);
+        assert_eq!(m.released, 2 * RELEASE_STEP);
+        m.release_before(RELEASE_STEP);
+        assert_eq!(m.released, 2 * RELEASE_STEP, "never backwards");
+        // Released pages fault back in with the file's bytes.
+        assert_eq!(m[..], bytes[..]);
     }
 }
