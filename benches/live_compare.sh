@@ -18,7 +18,10 @@
 #     (flowprobe prints its counters when it stops).
 # CPU s per Mpkt = (CPU after - CPU before) / packets sent x 1e6; the before/after window
 # includes the idle wake-ups during the replay, which are part of a live probe's cost.
-# Prints a markdown table (medians over the rounds) and the machine. Everything is
+# "seen" is what each tool says it captured (flowprobe: packets read and metered;
+# softflowd: received by libpcap and processed; softflowd without -6 skips IPv6),
+# "dropped" the kernel's or libpcap's drops. Prints a markdown table (medians over the
+# rounds) and the machine. Everything is
 # removed on exit, also on failure or Ctrl-C.
 #
 # Environment: PPS (default 50000), CONVERSATIONS (default 50000), ROUNDS (default 3),
@@ -132,12 +135,14 @@ run_tool() {
         kill -TERM "$pid"; wait "$pid" || true
         # The closing summary: packets read by the rings and the kernel's drops.
         seen=$(grep -m1 -E '^ *packets read' "$WORK/flowprobe.log" | grep -oE '[0-9]+' | head -1 || echo '?')
+        seen="$seen ($(grep -m1 -E '^ *metered' "$WORK/flowprobe.log" | grep -oE '[0-9]+' | head -1 || echo '?') metered)"
         dropped=$(grep -m1 -E '^kernel drops' "$WORK/flowprobe.log" | grep -oE '[0-9]+' | tail -1 || echo '?') ;;
     softflowd)
         softflowctl -c "$WORK/sf.ctl" statistics >"$WORK/sf.stats" 2>&1 || true
         kill -TERM "$pid"; wait "$pid" || true
-        seen=$(grep -m1 -iE 'packets.*(received|captured)|received by libpcap' "$WORK/sf.stats" | grep -oE '[0-9]+' | tail -1 || echo '?')
-        dropped=$(grep -m1 -iE 'dropped by libpcap|packets.*dropped' "$WORK/sf.stats" | grep -oE '[0-9]+' | tail -1 || echo '?') ;;
+        seen=$(grep -m1 -E 'received by libpcap' "$WORK/sf.stats" | grep -oE '[0-9]+' | tail -1 || echo '?')
+        seen="$seen ($(grep -m1 -E '^Packets processed' "$WORK/sf.stats" | grep -oE '[0-9]+' | tail -1 || echo '?') processed)"
+        dropped=$(grep -m1 -E 'dropped by libpcap' "$WORK/sf.stats" | grep -oE '[0-9]+' | tail -1 || echo '?') ;;
     esac
     printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$sent" \
         "$(python3 -c "print(($after - $before) / $TCK)")" "${seen:-?}" "${dropped:-?}" >>"$RESULTS"
@@ -168,6 +173,6 @@ for t in order:
           f"{', '.join(x[2] for x in r)} | {', '.join(x[3] for x in r)} | {len(r)} |")
 EOF
 echo
-echo "Replay: tcpreplay --pps=$PPS on a veth pair between two namespaces; flowprobe run --threads $THREADS (AF_PACKET), softflowd $(softflowd -h 2>&1 | grep -oE 'version [0-9.]+' | head -1) (libpcap)."
+echo "Replay: tcpreplay --pps=$PPS on a veth pair between two namespaces; flowprobe run --threads $THREADS (AF_PACKET), softflowd $(softflowd -h 2>&1 | grep -oE 'version [0-9]+(\.[0-9]+)*' | head -1) (libpcap)."
 echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
 echo "Command: PPS=$PPS CONVERSATIONS=$CONVERSATIONS ROUNDS=$ROUNDS THREADS=$THREADS bash benches/live_compare.sh"
