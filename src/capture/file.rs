@@ -735,6 +735,7 @@ impl CaptureFile {
     fn release_behind(&mut self) {
         if let Buffer::Mapped(m) = &mut self.buf {
             m.release_before(self.start);
+            m.populate_ahead(self.start);
         }
         self.release_at = self.start.saturating_add(mapped::RELEASE_STEP);
     }
