@@ -23,8 +23,7 @@ mod suggest;
 pub use error::{ConfigError, ConfigErrors};
 pub use raw::{
     FlowCount, IntList, List, Origin, Quantity, RawCache, RawCapture, RawConfig, RawDirection,
-    RawExport,
-    RawLogging, RawSampling, RawStatistics, RawTimeouts, RawTunnels, Setting, SECTIONS,
+    RawExport, RawLogging, RawSampling, RawStatistics, RawTimeouts, RawTunnels, Setting, SECTIONS,
 };
 pub use resolve::{
     check_collector_url, format_duration, format_size, load, Backend, CaptureConfig, Config,
