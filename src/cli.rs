@@ -293,7 +293,7 @@ pub struct ConvertArgs {
     /// Text format of the records.
     #[arg(long, short = 'f', value_enum)]
     pub format: Option<FormatArg>,
-    /// Write the records to this file instead of standard output.
+    /// Write the records to this file instead of standard output (`-` is standard output).
     #[arg(long, short = 'o', value_name = "PATH")]
     pub output: Option<PathBuf>,
     /// Timeouts and cache size.

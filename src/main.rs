@@ -388,6 +388,8 @@ fn text_sink(
     output: &Option<std::path::PathBuf>,
     biflow: bool,
 ) -> Result<Box<dyn RecordSink>, Failure> {
+    // `-o -` is standard output, as for most command-line tools.
+    let output = output.as_ref().filter(|p| p.as_os_str() != "-");
     let to_terminal = output.is_none() && io::stdout().is_terminal();
     let format = match format {
         Some(FormatArg::Table) => TextFormat::Table,

@@ -403,3 +403,25 @@ fn prometheus_counters_change_while_converting() {
     );
     assert!(*seen.last().unwrap() <= g.packets.len() as u64);
 }
+
+#[test]
+fn dash_output_is_standard_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pcaps/generated-small.pcap");
+    let out = Command::new(env!("CARGO_BIN_EXE_flowprobe"))
+        .current_dir(dir.path())
+        .args(["convert", "-q", "-f", "csv", "-o", "-"])
+        .arg(&shipped)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("start,end,src,dst"),
+        "{}",
+        &text[..text.len().min(80)]
+    );
+    assert!(text.lines().count() > 100);
+    assert!(!dir.path().join("-").exists(), "wrote a file named -");
+}
