@@ -100,6 +100,12 @@ fn record(u: &mut Unstructured<'_>, now_ms: u64, max_age_ms: u64) -> AResult<Flo
         src_mac: u.arbitrary()?,
         dst_mac: u.arbitrary()?,
         end_reason: EndReason::ALL[u.int_in_range(0..=4usize)?],
+        // Plain uniflow records: the tunnel, direction and biflow shapes are covered by
+        // the property test in tests/export/tunnels_biflows.rs.
+        tunnel: Default::default(),
+        direction: Default::default(),
+        egress_if: 0,
+        reverse: None,
     })
 }
 
