@@ -629,4 +629,75 @@ mod tests {
             (4, TunnelKind::Vxlan, 5)
         );
     }
+
+    #[test]
+    fn mpls_over_gre_and_over_udp_to_ip() {
+        // One label (bottom of stack), then the IPv4 packet the first nibble names.
+        let label = [
+            0x00, 0x01, 0x11, 0x40, // label 17, TC 0, bottom of stack, TTL 64
+        ];
+        let over_gre = cat(&[
+            &[0x20, 0x00, 0x88, 0x47], // K set; protocol MPLS unicast
+            &[0x00, 0x00, 0x00, 0x07], // key 7
+            &label,
+            &IPV4_TCP_HDR,
+            &TCP_SYN_HDR,
+        ]);
+        let frame = outer_frame(&over_gre, 47, 0);
+        assert_inner(
+            &run(&frame, &[TunnelKind::Gre]).unwrap(),
+            TunnelKind::Gre,
+            7,
+        );
+        let body = cat(&[&label, &IPV4_TCP_HDR, &TCP_SYN_HDR]);
+        let frame = outer_frame(&cat(&[&udp(49999, 6635, body.len()), &body]), 17, 0);
+        assert_inner(
+            &run(&frame, &[TunnelKind::MplsUdp]).unwrap(),
+            TunnelKind::MplsUdp,
+            0,
+        );
+        // MPLS over UDP not enabled: the outer UDP flow to 6635.
+        let meta = run(&frame, &[TunnelKind::Gre]).unwrap();
+        assert_eq!(
+            (meta.key.dst_port, meta.tunnel.kind),
+            (6635, TunnelKind::None)
+        );
+    }
+
+    #[test]
+    fn ipv6_in_ipv4_and_ipv4_in_ipv6() {
+        // 6in4: IPv4 protocol 41 carrying the IPv6 UDP packet.
+        let v6 = cat(&[&IPV6_UDP_HDR, &UDP_HDR]);
+        let frame = outer_frame(&v6, 41, 0);
+        let meta = run(&frame, &[TunnelKind::IpInIp]).unwrap();
+        assert_eq!((meta.key.src, meta.key.dst), (IPV6_SRC, IPV6_DST));
+        assert_eq!((meta.key.ip_version, meta.octets), (6, 48));
+        assert_eq!(meta.tunnel.kind, TunnelKind::IpInIp);
+        // 4in6: an IPv6 header with next header 4 carrying the IPv4 SYN.
+        let mut outer6 = IPV6_UDP_HDR;
+        outer6[4..6].copy_from_slice(&40u16.to_be_bytes()); // payload length 40
+        outer6[6] = 4; // next header: IPv4
+        let frame = cat(&[
+            &ETH_MACS,
+            &ETH_TYPE_IPV6,
+            &outer6,
+            &IPV4_TCP_HDR,
+            &TCP_SYN_HDR,
+        ]);
+        let mut m = PacketMeta::default();
+        let decap = Decap::with_kinds(&[TunnelKind::IpInIp]);
+        decode_with(
+            LINKTYPE_ETHERNET,
+            &frame,
+            frame.len() as u32,
+            &decap,
+            &mut m,
+        )
+        .unwrap();
+        assert_eq!(&m.key.src[..4], &IPV4_SRC);
+        assert_eq!(
+            (m.tunnel.outer_ip_version, m.tunnel.outer_src),
+            (6, IPV6_SRC)
+        );
+    }
 }
