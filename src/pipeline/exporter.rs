@@ -26,7 +26,9 @@ use super::metrics::Registry;
 use crate::export::RecordSink;
 use crate::flow::cache::Ended;
 use crate::flow::direction::DirectionRules;
+use crate::flow::key::FlowKey;
 use crate::flow::record::FlowRecord;
+use crate::flow::tunnel::TunnelKind;
 use crate::time::Timestamp;
 
 /// What workers and sources send to the exporter.
@@ -99,27 +101,18 @@ impl Exporter {
     }
 }
 
-/// A record in the heap, ordered by (instant, start, key).
-#[derive(Debug, PartialEq, Eq)]
-struct Queued(Ended);
-
-impl Ord for Queued {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        let key = |e: &Ended| (e.at, e.record.start, e.record.key);
-        key(&self.0).cmp(&key(&other.0))
-    }
-}
-
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
+/// A record's place in the merge order: (instant, start, key, tunnel segment), then its
+/// slot in the exporter's record slab. The heap holds these small entries rather than
+/// the records (about 240 bytes each), which it would otherwise move on every sift.
+type Queued = (Timestamp, Timestamp, FlowKey, (TunnelKind, u32), u32);
 
 struct Merger {
     sinks: Vec<Box<dyn RecordSink>>,
     alive: Vec<bool>,
     heap: BinaryHeap<Reverse<Queued>>,
+    /// The records the heap entries point at; `free` lists the empty slots.
+    held: Vec<FlowRecord>,
+    free: Vec<u32>,
     watermarks: Vec<Timestamp>,
     /// The newest real time seen (export time for records that ended at end of input).
     last: Timestamp,
@@ -141,6 +134,8 @@ impl Merger {
             sinks,
             alive,
             heap: BinaryHeap::new(),
+            held: Vec::new(),
+            free: Vec::new(),
             watermarks: vec![Timestamp::ZERO; workers.max(1)],
             last: Timestamp::ZERO,
             batch: Vec::with_capacity(1024),
@@ -158,8 +153,9 @@ impl Merger {
                     ended,
                     watermark,
                 } => {
-                    self.heap
-                        .extend(ended.into_iter().map(|e| Reverse(Queued(e))));
+                    for e in ended {
+                        self.hold(e);
+                    }
                     if let Some(w) = self.watermarks.get_mut(worker) {
                         *w = (*w).max(watermark);
                     }
@@ -200,20 +196,39 @@ impl Merger {
             .min()
             .unwrap_or(Timestamp::ZERO);
         let mut now = Timestamp::ZERO;
-        while let Some(Reverse(Queued(e))) = self.heap.peek() {
-            if e.at >= low && low != Timestamp::END {
+        while let Some(Reverse((at, ..))) = self.heap.peek() {
+            if *at >= low && low != Timestamp::END {
                 break;
             }
-            now = now.max(e.at.min(self.last));
-            let Some(Reverse(Queued(e))) = self.heap.pop() else {
+            now = now.max((*at).min(self.last));
+            let Some(Reverse((.., slot))) = self.heap.pop() else {
                 break;
             };
-            self.batch.push(e.record);
+            self.free.push(slot);
+            self.batch.push(self.held[slot as usize]);
             if self.batch.len() >= 1024 {
                 self.flush(now);
             }
         }
         self.flush(now.max(self.last.min(low)));
+    }
+
+    /// Files an ended record into the slab and its entry into the heap.
+    fn hold(&mut self, e: Ended) {
+        let r = &e.record;
+        let order = (e.at, r.start, r.key, r.tunnel.segment());
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.held[slot as usize] = e.record;
+                slot
+            }
+            None => {
+                self.held.push(e.record);
+                (self.held.len() - 1) as u32
+            }
+        };
+        self.heap
+            .push(Reverse((order.0, order.1, order.2, order.3, slot)));
     }
 
     fn flush(&mut self, now: Timestamp) {
