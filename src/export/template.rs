@@ -456,15 +456,40 @@ pub struct OptionValues {
 fn put_uint(out: &mut [u8], v: u64) {
     let bytes = v.to_be_bytes();
     let n = out.len().min(8);
-    if let (Some(dst), Some(src)) = (out.get_mut(..n), bytes.get(8 - n..)) {
-        dst.copy_from_slice(src);
+    if let Some(src) = bytes.get(8 - n..) {
+        copy(out, src);
     }
 }
 
 fn put_bytes(out: &mut [u8], v: &[u8]) {
     let n = out.len().min(v.len());
-    if let (Some(dst), Some(src)) = (out.get_mut(..n), v.get(..n)) {
-        dst.copy_from_slice(src);
+    if let Some(src) = v.get(..n) {
+        copy(out, src);
+    }
+}
+
+/// Copies `src` to the start of `out`. The element lengths that occur are dispatched to
+/// fixed-size moves: a `copy_from_slice` of a length known only at run time is a call
+/// to `memcpy`, which was 5% of a conversion's instructions (callgrind).
+#[inline(always)]
+fn copy(out: &mut [u8], src: &[u8]) {
+    fn fixed<const N: usize>(out: &mut [u8], src: &[u8]) {
+        if let (Some(d), Some(s)) = (out.first_chunk_mut::<N>(), src.first_chunk::<N>()) {
+            *d = *s;
+        }
+    }
+    match src.len() {
+        1 => fixed::<1>(out, src),
+        2 => fixed::<2>(out, src),
+        4 => fixed::<4>(out, src),
+        6 => fixed::<6>(out, src),
+        8 => fixed::<8>(out, src),
+        16 => fixed::<16>(out, src),
+        n => {
+            if let Some(d) = out.get_mut(..n) {
+                d.copy_from_slice(src);
+            }
+        }
     }
 }
 
