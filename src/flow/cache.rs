@@ -215,6 +215,11 @@ pub struct FlowCache {
     idle_lists: [List; CLASSES],
     active_list: List,
     clock: Timestamp,
+    /// No record is due before this instant: a lower bound on every list head's deadline,
+    /// exact after `expire` and lowered whenever a slot joins a list. `expire` at a time
+    /// not past it has nothing to do, which spares the per-packet look at five list
+    /// heads (14% of a conversion's instructions, callgrind).
+    next_due: Timestamp,
     stats: CacheStats,
 }
 
@@ -239,6 +244,7 @@ impl FlowCache {
             idle_lists: [List::EMPTY; CLASSES],
             active_list: List::EMPTY,
             clock: Timestamp::ZERO,
+            next_due: Timestamp::END,
             stats: CacheStats::default(),
         }
     }
@@ -434,6 +440,9 @@ impl FlowCache {
     pub fn expire(&mut self, now: Timestamp, out: &mut Vec<Ended>) {
         let now = now.max(self.clock);
         self.clock = now;
+        if now <= self.next_due {
+            return;
+        }
         for class in 0..CLASSES {
             while let Some((reason, at)) = self.due(self.idle_lists[class].head, now) {
                 out.push(self.remove(self.idle_lists[class].head, reason, at));
@@ -442,6 +451,17 @@ impl FlowCache {
         while let Some((reason, at)) = self.due(self.active_list.head, now) {
             out.push(self.remove(self.active_list.head, reason, at));
         }
+        // Every head is now not due: the earliest of their deadlines is exact.
+        let mut next = Timestamp::END;
+        for class in 0..CLASSES {
+            if let Some(slot) = self.slots.get(self.idle_lists[class].head as usize) {
+                next = next.min(slot.record.end.saturating_add(self.idle_by_class[class]));
+            }
+        }
+        if let Some(slot) = self.slots.get(self.active_list.head as usize) {
+            next = next.min(slot.record.start.saturating_add(self.config.active_timeout));
+        }
+        self.next_due = next;
     }
 
     /// Whether the record in slot `index` has ended by `now`, why, and when. Its end is the
@@ -566,6 +586,11 @@ impl FlowCache {
     }
 
     fn idle_push_back(&mut self, index: u32, class: usize) {
+        let deadline = self.slots[index as usize]
+            .record
+            .end
+            .saturating_add(self.idle_by_class[class]);
+        self.next_due = self.next_due.min(deadline);
         let list = &mut self.idle_lists[class];
         let tail = list.tail;
         {
@@ -600,6 +625,11 @@ impl FlowCache {
     }
 
     fn active_push_back(&mut self, index: u32) {
+        let deadline = self.slots[index as usize]
+            .record
+            .start
+            .saturating_add(self.config.active_timeout);
+        self.next_due = self.next_due.min(deadline);
         let tail = self.active_list.tail;
         self.slots[index as usize].active = Links {
             prev: tail,
