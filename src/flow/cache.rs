@@ -277,12 +277,24 @@ impl FlowCache {
     /// Meters one decoded packet seen at `ts`. Records that end on the way (expired by
     /// the time `ts`, or evicted to make room) are appended to `out`.
     pub fn meter(&mut self, meta: &PacketMeta, ts: Timestamp, out: &mut Vec<Ended>) {
+        self.meter_hashed(meta, ts, flow_hash(meta), out);
+    }
+
+    /// `meter` for a packet whose `flow_hash` is already known (the dispatcher computed
+    /// it to pick this shard).
+    pub fn meter_hashed(
+        &mut self,
+        meta: &PacketMeta,
+        ts: Timestamp,
+        hash: u64,
+        out: &mut Vec<Ended>,
+    ) {
+        debug_assert_eq!(hash, flow_hash(meta));
         let now = self.advance_clock(ts);
         self.expire(now, out);
         self.stats.packets += 1;
         self.stats.octets += u64::from(meta.octets);
         let segment = meta.tunnel.segment();
-        let hash = hash_flow(&meta.key, segment);
         let mut found = self.find(hash, &meta.key, segment).map(|i| (i, false));
         if found.is_none() && self.config.biflow {
             if let Some(reverse) = meta.key.reversed() {
@@ -656,6 +668,12 @@ impl FlowCache {
             self.slots[next as usize].active.prev = prev;
         }
     }
+}
+
+/// The hash a packet's flow is filed under in a shard (and dispatched to a shard by).
+#[inline]
+pub fn flow_hash(meta: &PacketMeta) -> u64 {
+    hash_flow(&meta.key, meta.tunnel.segment())
 }
 
 /// The hash the table files a flow under: its key, and its tunnel segment when it has

@@ -18,7 +18,7 @@ use super::metrics::{Registry, WorkerStatus};
 use super::stats::Counters;
 use super::worker::Worker;
 use crate::decode::PacketMeta;
-use crate::flow::cache::CacheConfig;
+use crate::flow::cache::{flow_hash, CacheConfig};
 use crate::time::Timestamp;
 
 /// Decoded packets are sent to a worker in batches of this many.
@@ -26,7 +26,9 @@ const BATCH: usize = 2048;
 
 /// A batch of decoded packets for one worker, and the reader's clock when it was sent.
 pub(crate) struct Batch {
-    packets: Vec<(Timestamp, PacketMeta)>,
+    /// Each packet with its time and its flow hash (`flow::cache::flow_hash`), which the
+    /// worker's cache reuses rather than hashing the key again.
+    packets: Vec<(Timestamp, PacketMeta, u64)>,
     now: Timestamp,
 }
 
@@ -92,7 +94,7 @@ impl Meter for Inline {
 pub(crate) struct Dispatch {
     batches: Vec<Batch>,
     senders: Vec<Sender<Batch>>,
-    recycled: Receiver<Vec<(Timestamp, PacketMeta)>>,
+    recycled: Receiver<Vec<(Timestamp, PacketMeta, u64)>>,
     handles: Vec<thread::JoinHandle<Counters>>,
     now: Timestamp,
     /// Biflow caches: a direction-independent hash (see `meter`).
@@ -136,8 +138,8 @@ impl Dispatch {
                 .name(format!("flowprobe-worker-{index}"))
                 .spawn(move || {
                     for batch in rx {
-                        for (ts, meta) in &batch.packets {
-                            worker.meter(meta, *ts);
+                        for (ts, meta, hash) in &batch.packets {
+                            worker.meter_hashed(meta, *ts, *hash);
                         }
                         worker.tick(batch.now);
                         let mut packets = batch.packets;
@@ -186,19 +188,22 @@ impl Dispatch {
 
 impl Meter for Dispatch {
     fn meter(&mut self, meta: &PacketMeta, ts: Timestamp) {
-        let mut hasher = FxHasher::default();
-        if self.symmetric {
+        let hash = flow_hash(meta);
+        let spread = if self.symmetric {
             // Both directions of a biflow must reach the same shard: hash the smaller of
             // the key and its reverse.
             let key = meta.key.reversed().map_or(meta.key, |r| r.min(meta.key));
+            let mut hasher = FxHasher::default();
             key.hash(&mut hasher);
+            hasher.finish()
         } else {
-            meta.key.hash(&mut hasher);
-        }
-        // The high bits of an Fx hash are the well-mixed ones.
-        let index = ((hasher.finish() >> 32) % self.senders.len() as u64) as usize;
+            hash
+        };
+        // The high bits of an Fx hash are the well-mixed ones; multiply-shift maps them
+        // onto the workers without a division.
+        let index = (((spread >> 32) * self.senders.len() as u64) >> 32) as usize;
         self.now = ts;
-        self.batches[index].packets.push((ts, *meta));
+        self.batches[index].packets.push((ts, *meta, hash));
         if self.batches[index].packets.len() >= BATCH {
             self.send(index);
         }

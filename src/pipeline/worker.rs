@@ -129,6 +129,11 @@ impl Worker {
         self.cache.meter(meta, ts, &mut self.pending);
     }
 
+    /// `meter` with the packet's `flow_hash` already computed (by the dispatcher).
+    pub fn meter_hashed(&mut self, meta: &PacketMeta, ts: Timestamp, hash: u64) {
+        self.cache.meter_hashed(meta, ts, hash, &mut self.pending);
+    }
+
     /// Lets time pass: ends the records due at `now`.
     pub fn tick(&mut self, now: Timestamp) {
         self.cache.expire(now, &mut self.pending);
