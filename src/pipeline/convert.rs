@@ -37,6 +37,8 @@ use crate::flow::direction::{DirectionConfig, DirectionRules};
 use crate::flow::sampling::Sampling;
 use crate::time::Timestamp;
 
+const NANOS_PER_SEC: u64 = 1_000_000_000;
+
 /// What to convert and how.
 #[derive(Clone, Debug)]
 pub struct ConvertOptions {
@@ -120,7 +122,9 @@ pub fn convert(
     let mut file_errors = Vec::new();
     let progress = progress_bar(options);
     let mut clock = Timestamp::ZERO;
-    let mut last_tick = 0u64;
+    // Time advances in whole seconds of packet time: `tick_from..tick_until` is the
+    // second of the last tick (compared rather than divided, once a packet).
+    let (mut tick_from, mut tick_until) = (Timestamp::ZERO, Timestamp::ZERO);
 
     for path in &options.files {
         let mut file = match CaptureFile::open(path) {
@@ -158,8 +162,9 @@ pub fn convert(
             if classifier.classify(&Packet { ts, ..packet }, &mut meta) {
                 meter.meter(&meta, ts);
             }
-            if ts.as_secs() != last_tick {
-                last_tick = ts.as_secs();
+            if ts >= tick_until || ts < tick_from {
+                tick_from = Timestamp(ts.as_secs() * NANOS_PER_SEC);
+                tick_until = Timestamp(tick_from.0.saturating_add(NANOS_PER_SEC));
                 meter.tick(ts);
                 let _ = ticks.send(ExportMessage::Tick(ts));
                 if let Some(r) = &options.registry {
