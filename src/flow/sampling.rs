@@ -131,16 +131,19 @@ impl Sampler {
     }
 }
 
-/// A hash of a flow's addresses, ports and protocol that is the same in both directions.
+/// A hash of a flow's addresses, ports (ICMP type and code), protocol and VLAN that is
+/// the same in both directions: the key and `FlowKey::reversed` hash alike, so an ICMP
+/// echo request and its reply do too. The interface and ToS are left out, so that two
+/// directions seen on different interfaces, or marked differently, still agree. Flow
+/// sampling keeps or drops both directions by it; a biflow cache's dispatcher sends both
+/// to one shard by it.
 pub fn flow_hash(key: &FlowKey) -> u64 {
-    let a = (key.src, key.src_port);
-    let b = (key.dst, key.dst_port);
-    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    let canonical = key.reversed().map_or(*key, |r| r.min(*key));
     let mut h = FxHasher::default();
-    h.write(&lo.0);
-    h.write_u16(lo.1);
-    h.write(&hi.0);
-    h.write_u16(hi.1);
+    h.write(&canonical.src);
+    h.write_u16(canonical.src_port);
+    h.write(&canonical.dst);
+    h.write_u16(canonical.dst_port);
     h.write_u8(key.proto);
     h.write_u16(key.vlan);
     // Fx leaves the low bits weak; fold the high ones in.
@@ -216,6 +219,7 @@ mod tests {
             std::mem::swap(&mut reverse.src_port, &mut reverse.dst_port);
             let decision = a.keep(&k);
             assert_eq!(decision, a.keep(&k), "same flow, same decision");
+            assert_eq!(Some(reverse), k.reversed());
             assert_eq!(
                 decision,
                 b.keep(&reverse),
@@ -224,5 +228,24 @@ mod tests {
             kept += usize::from(decision);
         }
         assert!((4_400..=5_600).contains(&kept), "{kept}");
+    }
+
+    #[test]
+    fn icmp_echo_request_and_reply_hash_alike_and_interfaces_do_not_matter() {
+        let mut request = key(0);
+        request.proto = crate::flow::key::PROTO_ICMP;
+        request.ip_version = 4;
+        request.src_port = 0;
+        request.dst_port = 8 << 8;
+        let reply = request.reversed().unwrap();
+        assert_eq!(reply.dst_port, 0);
+        assert_eq!(flow_hash(&request), flow_hash(&reply));
+        let mut elsewhere = reply;
+        elsewhere.in_if = 9;
+        elsewhere.tos = 0x20;
+        assert_eq!(flow_hash(&request), flow_hash(&elsewhere));
+        let mut unreachable = request;
+        unreachable.dst_port = 3 << 8 | 1;
+        assert_ne!(flow_hash(&request), flow_hash(&unreachable));
     }
 }

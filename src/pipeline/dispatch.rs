@@ -6,12 +6,10 @@
 //! reader and the libpcap reader both use them; AF_PACKET workers need neither, since
 //! the kernel's fanout already spreads flows over their sockets.
 
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::thread;
 
 use crossbeam_channel::{Receiver, Sender};
-use rustc_hash::FxHasher;
 
 use super::exporter::{ExportMessage, Exporter};
 use super::metrics::{Registry, WorkerStatus};
@@ -19,6 +17,7 @@ use super::stats::Counters;
 use super::worker::Worker;
 use crate::decode::PacketMeta;
 use crate::flow::cache::{flow_hash, CacheConfig};
+use crate::flow::sampling;
 use crate::time::Timestamp;
 
 /// Decoded packets are sent to a worker in batches of this many.
@@ -190,12 +189,8 @@ impl Meter for Dispatch {
     fn meter(&mut self, meta: &PacketMeta, ts: Timestamp) {
         let hash = flow_hash(meta);
         let spread = if self.symmetric {
-            // Both directions of a biflow must reach the same shard: hash the smaller of
-            // the key and its reverse.
-            let key = meta.key.reversed().map_or(meta.key, |r| r.min(meta.key));
-            let mut hasher = FxHasher::default();
-            key.hash(&mut hasher);
-            hasher.finish()
+            // Both directions of a biflow must reach the same shard.
+            sampling::flow_hash(&meta.key)
         } else {
             hash
         };
