@@ -212,10 +212,11 @@ impl Meter for Dispatch {
     }
 
     fn finish(mut self: Box<Self>) -> Counters {
+        // Every worker, even one with no packet left to meter, gets the last packet's
+        // time before it flushes: a record whose idle deadline passed in the last second
+        // ends by idle timeout, as with one worker, not by the flush.
         for index in 0..self.senders.len() {
-            if !self.batches[index].packets.is_empty() {
-                self.send(index);
-            }
+            self.send(index);
         }
         self.senders.clear();
         let mut total = Counters::default();
