@@ -25,8 +25,8 @@ use flowprobe::flow::cache::CacheConfig;
 use flowprobe::pipeline::convert::{convert, ConvertOptions};
 
 use common::{
-    manifest, parallel_map, require_shared_pcaps, require_tool, shared_pcaps, tshark_totals,
-    Collect, ManifestRow, Totals,
+    describe_totals, manifest, parallel_map, require_shared_pcaps, require_tool, shared_pcaps,
+    totals_of, tshark_totals, Collect, ManifestRow, Totals,
 };
 
 /// Link types flowprobe decodes.
@@ -46,14 +46,7 @@ fn our_totals(path: &Path) -> (Totals, u64, u64, Vec<String>) {
         direction: Default::default(),
     };
     let report = convert(&options, vec![Box::new(sink.clone())]).expect("conversion starts");
-    let mut totals = Totals::new();
-    for r in sink.records() {
-        let e = totals
-            .entry((r.key.src_addr().to_string(), r.key.dst_addr().to_string()))
-            .or_default();
-        e.0 += r.packets;
-        e.1 += r.octets;
-    }
+    let totals = totals_of(&sink.records());
     let unsupported: u64 = report.counters.unsupported_link_types.values().sum();
     let errors = report.file_errors.iter().map(|e| e.to_string()).collect();
     assert!(
@@ -62,26 +55,6 @@ fn our_totals(path: &Path) -> (Totals, u64, u64, Vec<String>) {
         path.display()
     );
     (totals, report.counters.read, unsupported, errors)
-}
-
-fn describe(ours: &Totals, theirs: &Totals) -> String {
-    let mut lines = Vec::new();
-    let keys: std::collections::BTreeSet<_> = ours.keys().chain(theirs.keys()).collect();
-    for k in keys {
-        let (a, b) = (ours.get(k), theirs.get(k));
-        if a != b {
-            lines.push(format!(
-                "    {} -> {}: flowprobe {:?} tshark {:?}",
-                k.0, k.1, a, b
-            ));
-        }
-    }
-    let more = lines.len().saturating_sub(6);
-    lines.truncate(6);
-    if more > 0 {
-        lines.push(format!("    ... and {more} more"));
-    }
-    lines.join("\n")
 }
 
 enum Outcome {
@@ -113,7 +86,7 @@ fn check(row: &ManifestRow) -> Outcome {
     } else {
         Outcome::Differs(format!(
             "{}\n    reader errors: {errors:?}",
-            describe(&ours, &theirs)
+            describe_totals(&ours, &theirs)
         ))
     }
 }

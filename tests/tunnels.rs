@@ -17,7 +17,7 @@
 
 mod common;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::process::Command;
 
@@ -27,8 +27,8 @@ use flowprobe::flow::tunnel::TunnelKind;
 use flowprobe::pipeline::convert::{convert, ConvertOptions};
 
 use common::{
-    manifest, parallel_map, require_shared_pcaps, require_tool, shared_pcaps, tshark_totals,
-    Collect, ManifestRow, Totals,
+    describe_totals, manifest, parallel_map, require_shared_pcaps, require_tool, shared_pcaps,
+    totals_of, tshark_totals, Collect, ManifestRow, Totals,
 };
 
 /// Manifest features of the tunnel captures.
@@ -289,18 +289,6 @@ fn tshark_inner(path: &Path) -> Result<Vec<Metered>, String> {
         .collect())
 }
 
-fn totals_of(records: &[FlowRecord]) -> Totals {
-    let mut totals = Totals::new();
-    for r in records {
-        let e = totals
-            .entry((r.key.src_addr().to_string(), r.key.dst_addr().to_string()))
-            .or_default();
-        e.0 += r.packets;
-        e.1 += r.octets;
-    }
-    totals
-}
-
 fn ours(path: &Path, decap: Decap) -> Vec<FlowRecord> {
     let sink = Collect::default();
     let options = ConvertOptions {
@@ -312,29 +300,6 @@ fn ours(path: &Path, decap: Decap) -> Vec<FlowRecord> {
     sink.records()
 }
 
-fn describe(ours: &Totals, theirs: &Totals) -> String {
-    let keys: BTreeSet<_> = ours.keys().chain(theirs.keys()).collect();
-    let mut lines: Vec<String> = keys
-        .into_iter()
-        .filter(|k| ours.get(*k) != theirs.get(*k))
-        .map(|k| {
-            format!(
-                "    {} -> {}: flowprobe {:?} tshark {:?}",
-                k.0,
-                k.1,
-                ours.get(k),
-                theirs.get(k)
-            )
-        })
-        .collect();
-    let more = lines.len().saturating_sub(6);
-    lines.truncate(6);
-    if more > 0 {
-        lines.push(format!("    ... and {more} more"));
-    }
-    lines.join("\n")
-}
-
 /// Problems found in one capture (empty = agrees with tshark both ways).
 fn check(row: &ManifestRow) -> Vec<String> {
     let path = shared_pcaps().join(&row.file);
@@ -343,7 +308,7 @@ fn check(row: &ManifestRow) -> Vec<String> {
     let outer = totals_of(&ours(&path, Decap::default()));
     match tshark_totals(&path) {
         Ok(t) if t == outer => {}
-        Ok(t) => problems.push(format!("decap off:\n{}", describe(&outer, &t))),
+        Ok(t) => problems.push(format!("decap off:\n{}", describe_totals(&outer, &t))),
         Err(e) => problems.push(e),
     }
     // Every kind opened: the innermost header.
@@ -364,7 +329,7 @@ fn check(row: &ManifestRow) -> Vec<String> {
         }
     }
     if theirs != inner {
-        problems.push(format!("decap all:\n{}", describe(&inner, &theirs)));
+        problems.push(format!("decap all:\n{}", describe_totals(&inner, &theirs)));
     }
     for r in records.iter().filter(|r| r.tunnel.is_some()) {
         let t = &r.tunnel;

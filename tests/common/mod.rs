@@ -147,6 +147,43 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -
 /// Per direction (source, destination address): (packets, octets).
 pub type Totals = std::collections::BTreeMap<(String, String), (u64, u64)>;
 
+/// Per-direction totals of flowprobe's (uniflow) records, keyed like `tshark_totals`.
+pub fn totals_of(records: &[FlowRecord]) -> Totals {
+    let mut totals = Totals::new();
+    for r in records {
+        let e = totals
+            .entry((r.key.src_addr().to_string(), r.key.dst_addr().to_string()))
+            .or_default();
+        e.0 += r.packets;
+        e.1 += r.octets;
+    }
+    totals
+}
+
+/// The directions where two totals differ, at most six of them, one a line.
+pub fn describe_totals(ours: &Totals, theirs: &Totals) -> String {
+    let keys: std::collections::BTreeSet<_> = ours.keys().chain(theirs.keys()).collect();
+    let mut lines: Vec<String> = keys
+        .into_iter()
+        .filter(|k| ours.get(*k) != theirs.get(*k))
+        .map(|k| {
+            format!(
+                "    {} -> {}: flowprobe {:?} tshark {:?}",
+                k.0,
+                k.1,
+                ours.get(k),
+                theirs.get(k)
+            )
+        })
+        .collect();
+    let more = lines.len().saturating_sub(6);
+    lines.truncate(6);
+    if more > 0 {
+        lines.push(format!("    ... and {more} more"));
+    }
+    lines.join("\n")
+}
+
 /// tshark's per-direction totals on the outer IP header.
 pub fn tshark_totals(path: &Path) -> Result<Totals, String> {
     let out = Command::new("tshark")
