@@ -237,9 +237,7 @@ pub fn decode(
     orig_len: u32,
     meta: &mut PacketMeta,
 ) -> Result<(), Undecodable> {
-    *meta = PacketMeta::default();
-    let (at, network) = link::link_layer(link_type, frame, meta)?;
-    ip::network_layer(frame, at, network, orig_len, meta).map(drop)
+    decode_with(link_type, frame, orig_len, &Decap::NONE, meta)
 }
 
 /// Like [`decode`], then opens the tunnels `decap` enables (see `tunnel`): the packet

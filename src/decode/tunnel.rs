@@ -89,6 +89,18 @@ impl Default for Decap {
 }
 
 impl Decap {
+    /// Nothing opened (and no ports, which nothing would use): what [`decode`] decodes
+    /// with.
+    ///
+    /// [`decode`]: super::decode
+    pub const NONE: Decap = Decap {
+        kinds: 0,
+        vxlan_ports: Vec::new(),
+        geneve_ports: Vec::new(),
+        gtp_u_ports: Vec::new(),
+        mpls_udp_ports: Vec::new(),
+    };
+
     /// The default ports, with these kinds opened.
     pub fn with_kinds(kinds: &[TunnelKind]) -> Decap {
         let mut d = Decap::default();
