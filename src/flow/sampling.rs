@@ -126,7 +126,7 @@ impl Sampler {
                 z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
                 (z ^ (z >> 31)) % n == 0
             }
-            SamplingMode::FlowHash => flow_hash(key) % n == 0,
+            SamplingMode::FlowHash => direction_free_hash(key) % n == 0,
         }
     }
 }
@@ -137,7 +137,7 @@ impl Sampler {
 /// directions seen on different interfaces, or marked differently, still agree. Flow
 /// sampling keeps or drops both directions by it; a biflow cache's dispatcher sends both
 /// to one shard by it.
-pub fn flow_hash(key: &FlowKey) -> u64 {
+pub fn direction_free_hash(key: &FlowKey) -> u64 {
     let canonical = key.reversed().map_or(*key, |r| r.min(*key));
     let mut h = FxHasher::default();
     h.write(&canonical.src);
@@ -208,7 +208,7 @@ mod tests {
     }
 
     #[test]
-    fn flow_hash_keeps_whole_flows_in_both_directions() {
+    fn direction_free_hash_keeps_whole_flows_in_both_directions() {
         let mut a = Sampler::new("flow:4".parse().unwrap(), 1);
         let mut b = Sampler::new("flow:4".parse().unwrap(), 2);
         let mut kept = 0;
@@ -239,13 +239,19 @@ mod tests {
         request.dst_port = 8 << 8;
         let reply = request.reversed().unwrap();
         assert_eq!(reply.dst_port, 0);
-        assert_eq!(flow_hash(&request), flow_hash(&reply));
+        assert_eq!(direction_free_hash(&request), direction_free_hash(&reply));
         let mut elsewhere = reply;
         elsewhere.in_if = 9;
         elsewhere.tos = 0x20;
-        assert_eq!(flow_hash(&request), flow_hash(&elsewhere));
+        assert_eq!(
+            direction_free_hash(&request),
+            direction_free_hash(&elsewhere)
+        );
         let mut unreachable = request;
         unreachable.dst_port = 3 << 8 | 1;
-        assert_ne!(flow_hash(&request), flow_hash(&unreachable));
+        assert_ne!(
+            direction_free_hash(&request),
+            direction_free_hash(&unreachable)
+        );
     }
 }

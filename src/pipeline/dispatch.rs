@@ -190,7 +190,7 @@ impl Meter for Dispatch {
         let hash = flow_hash(meta);
         let spread = if self.symmetric {
             // Both directions of a biflow must reach the same shard.
-            sampling::flow_hash(&meta.key)
+            sampling::direction_free_hash(&meta.key)
         } else {
             hash
         };
