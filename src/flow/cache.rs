@@ -9,14 +9,31 @@
 //! about 10 MB rather than the 110 MB of a `HashMap<FlowKey, u32>`). Each slot is on two
 //! intrusive doubly linked lists:
 //! - an *idle list* for its timeout class (TCP and others, UDP, ICMP, TCP after FIN/RST),
-//!   kept in last-packet order by moving a slot to the tail on every packet. Since all
-//!   slots of one list share one timeout, the head is always the first to expire;
+//!   in the order the slots joined it (see "Lazy re-queue");
 //! - the *active list*, in first-packet order, for the active timeout.
 //!
 //! `expire(now)` pops heads while they are due, so its cost is the number of records it
 //! ends, never the size of the table. Time is the packet's time, handed in: a capture file
 //! gives the records a live probe would have given. Time never runs backwards inside a
 //! shard: an older timestamp is clamped to the newest seen and counted.
+//!
+//! # Lazy re-queue
+//! Keeping an idle list in exact last-packet order means moving a slot to the tail on
+//! every packet, which touches its two list neighbours: at 100k flows and more, two cache
+//! misses a packet on slots the packet has nothing to do with. Instead, time is cut into
+//! *re-queue epochs* of 2^k ns (`requeue_shift`: at most 1/16 of the shortest idle timeout
+//! and at most 0.27 s), and a packet moves its slot to the tail only when it falls in a
+//! later epoch than the slot's previous packet (or when a FIN or RST moves the slot to
+//! another list). So a slot's last packet is less than one epoch after the time it joined
+//! its list, and the list is in joining order. `expire` still pops only heads that are
+//! truly due (`due` reads the slot's last packet time), so every record still ends exactly
+//! at its deadline with its reason; what changes is *when* it is handed on: a due record
+//! queued behind a not-yet-due head waits until that head is decided, which is less than
+//! one epoch later. Hence `horizon()` = clock less one epoch is what a worker promises the
+//! exporter, and the exporter's order stays the same for any number of workers. A packet
+//! that finds its flow's record past its deadline still splits it there (`due` on
+//! lookup), so record contents never depend on the epoch; only a full shard, which may
+//! evict a record while an already-due one waits in a list, can differ from exact order.
 //!
 //! # When a record ends
 //! - idle: no packet for more than the class's idle timeout (`now - last > idle`);
@@ -220,6 +237,9 @@ pub struct FlowCache {
     /// not past it has nothing to do, which spares the per-packet look at five list
     /// heads (14% of a conversion's instructions, callgrind).
     next_due: Timestamp,
+    /// A slot's re-queue epoch is its last packet time shifted right by this many bits
+    /// (epochs of 2^shift ns; 0 keeps the idle lists exactly in last-packet order).
+    requeue_shift: u32,
     stats: CacheStats,
 }
 
@@ -245,8 +265,21 @@ impl FlowCache {
             active_list: List::EMPTY,
             clock: Timestamp::ZERO,
             next_due: Timestamp::END,
+            requeue_shift: requeue_shift(&idle_by_class),
             stats: CacheStats::default(),
         }
+    }
+
+    /// Nothing this shard ends from now on ends before this instant: its clock less one
+    /// re-queue epoch (see "Lazy re-queue"). Workers hand it to the exporter as their
+    /// watermark.
+    pub fn horizon(&self) -> Timestamp {
+        Timestamp(self.clock.0.saturating_sub(self.requeue_epoch()))
+    }
+
+    /// The length of a re-queue epoch, in nanoseconds.
+    fn requeue_epoch(&self) -> u64 {
+        1 << self.requeue_shift
     }
 
     /// The configuration in force.
@@ -311,8 +344,13 @@ impl FlowCache {
             }
         }
         if let Some((index, reverse)) = found {
-            // Off its idle list before the flags change: the flags name the list.
-            self.idle_unlink(index);
+            // A slot moves to its idle list's tail only when this packet is in a later
+            // re-queue epoch than its last one, or when the flags move it to another list.
+            // Most packets of a busy flow so touch their own slot only, not its list
+            // neighbours (see "Lazy re-queue" above).
+            let old = &self.slots[index as usize].record;
+            let old_class = slot_class(old);
+            let stale = (now.0 >> self.requeue_shift) != (old.end.0 >> self.requeue_shift);
             let r = &mut self.slots[index as usize].record;
             r.end = now;
             r.packets += 1;
@@ -338,7 +376,10 @@ impl FlowCache {
                     }
                 }
             }
-            self.idle_push_back(index, class);
+            if stale || class != old_class {
+                self.idle_unlink(index, old_class);
+                self.idle_push_back(index, class);
+            }
             return;
         }
         if self.map.len() >= self.config.max_flows.max(1) {
@@ -532,7 +573,7 @@ impl FlowCache {
     }
 
     fn remove(&mut self, index: u32, reason: EndReason, at: Timestamp) -> Ended {
-        self.idle_unlink(index);
+        self.idle_unlink(index, slot_class(&self.slots[index as usize].record));
         self.active_unlink(index);
         let c = self.slots[index as usize].record;
         let tunnel = self
@@ -620,9 +661,10 @@ impl FlowCache {
         list.tail = index;
     }
 
-    fn idle_unlink(&mut self, index: u32) {
-        let slot = &self.slots[index as usize];
-        let (Links { prev, next }, class) = (slot.idle, slot_class(&slot.record));
+    /// Takes slot `index` off the idle list of `class` (the one its flags named when it
+    /// joined).
+    fn idle_unlink(&mut self, index: u32, class: usize) {
+        let Links { prev, next } = self.slots[index as usize].idle;
         let list = &mut self.idle_lists[class];
         if prev == NIL {
             list.head = next;
@@ -667,6 +709,20 @@ impl FlowCache {
         } else {
             self.slots[next as usize].active.prev = prev;
         }
+    }
+}
+
+/// Re-queue epochs are the largest power of two nanoseconds at most 1/16 of the shortest
+/// idle timeout and at most 2^28 ns (0.27 s): records are handed on at most that much
+/// (packet) time after their deadline, and a flow that has a packet more often than that
+/// moves in its idle list once an epoch instead of once a packet.
+fn requeue_shift(idle_by_class: &[Duration; CLASSES]) -> u32 {
+    const MAX_SHIFT: u32 = 28;
+    let shortest = idle_by_class.iter().min().copied().unwrap_or_default();
+    let sixteenth = u64::try_from(shortest.as_nanos() / 16).unwrap_or(u64::MAX);
+    match sixteenth.checked_ilog2() {
+        Some(bits) => bits.min(MAX_SHIFT),
+        None => 0,
     }
 }
 

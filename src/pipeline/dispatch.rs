@@ -73,13 +73,13 @@ impl Meter for Inline {
     fn meter(&mut self, meta: &PacketMeta, ts: Timestamp) {
         self.worker.meter(meta, ts);
         if self.worker.pending().len() >= BATCH {
-            self.send(self.worker.clock());
+            self.send(self.worker.horizon());
         }
     }
 
     fn tick(&mut self, now: Timestamp) {
         self.worker.tick(now);
-        self.send(self.worker.clock());
+        self.send(self.worker.horizon());
     }
 
     fn finish(mut self: Box<Self>) -> Counters {
@@ -144,8 +144,8 @@ impl Dispatch {
                         let mut packets = batch.packets;
                         packets.clear();
                         let _ = recycle.try_send(packets);
-                        let clock = worker.clock();
-                        worker.send_pending(&export, index, clock);
+                        let horizon = worker.horizon();
+                        worker.send_pending(&export, index, horizon);
                         publish(&worker);
                     }
                     worker.flush();

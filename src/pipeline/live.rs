@@ -300,8 +300,8 @@ fn spawn_af_packet(
                     if last_tick.elapsed() >= POLL {
                         last_tick = Instant::now();
                         worker.tick(lagged_now());
-                        let clock = worker.clock();
-                        report(&mut worker, &mut source, &classifier, clock);
+                        let horizon = worker.horizon();
+                        report(&mut worker, &mut source, &classifier, horizon);
                     }
                 }
                 worker.flush();

@@ -172,10 +172,10 @@ impl Worker {
         std::mem::replace(&mut self.pending, Vec::with_capacity(capacity))
     }
 
-    /// The newest time this shard has seen: every record it ends from now on ends at
-    /// this time or later (the exporter's watermark).
-    pub fn clock(&self) -> Timestamp {
-        self.cache.clock()
+    /// Every record this shard ends from now on ends at this time or later: the worker's
+    /// watermark for the exporter (`FlowCache::horizon`).
+    pub fn horizon(&self) -> Timestamp {
+        self.cache.horizon()
     }
 
     /// Records currently held in the shard.
