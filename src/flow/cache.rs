@@ -841,6 +841,72 @@ mod tests {
         })
     }
 
+    /// Lazy re-queue changes when a record is handed on, never what it holds or when it
+    /// ended: random traffic (flows with packets milliseconds apart, pauses longer than the
+    /// timeouts, FINs and RSTs) gives the same records from the default cache (epochs of
+    /// 2^26 ns here, the grace being 2 s) as from one whose idle lists are in exact
+    /// last-packet order (shift 0). And every record a call hands on ends at or after the
+    /// horizon the cache promised before that call.
+    #[test]
+    fn lazy_requeue_gives_the_exact_records_and_keeps_its_horizon() {
+        use crate::generate::Rng;
+        for seed in 0..20 {
+            // Room for every flow: a full shard may evict differently (module docs).
+            let config = CacheConfig {
+                max_flows: 1000,
+                ..cache().config().clone()
+            };
+            let mut lazy = FlowCache::new(config.clone());
+            assert_eq!(lazy.requeue_shift, 26);
+            let mut exact = FlowCache::new(config);
+            exact.requeue_shift = 0;
+            let (mut lazy_out, mut exact_out) = (Vec::new(), Vec::new());
+            let mut rng = Rng::new(seed);
+            let mut now = t(100.0);
+            for _ in 0..20_000 {
+                now.0 += match rng.below(100) {
+                    0 => rng.below(20 * SEC),
+                    1..=9 => rng.below(SEC),
+                    _ => rng.below(SEC / 50),
+                };
+                let proto = [PROTO_TCP, PROTO_UDP, PROTO_ICMP][rng.below(3) as usize];
+                let flags = match rng.below(200) {
+                    0 => TCP_FIN | TCP_ACK,
+                    1 => TCP_RST,
+                    _ => TCP_ACK,
+                };
+                let m = pkt(proto, rng.below(40) as u16, flags, 100, 64);
+                let (horizon, before) = (lazy.horizon(), lazy_out.len());
+                if rng.below(10) == 0 {
+                    lazy.expire(now, &mut lazy_out);
+                    exact.expire(now, &mut exact_out);
+                } else {
+                    lazy.meter(&m, now, &mut lazy_out);
+                    exact.meter(&m, now, &mut exact_out);
+                }
+                for e in &lazy_out[before..] {
+                    assert!(e.at >= horizon, "seed {seed}: {e:?} before {horizon:?}");
+                }
+            }
+            lazy.flush(EndReason::ForcedEnd, &mut lazy_out);
+            exact.flush(EndReason::ForcedEnd, &mut exact_out);
+            let order = |e: &Ended| {
+                (
+                    e.at,
+                    e.record.start,
+                    e.record.key.src_port,
+                    e.record.key.proto,
+                )
+            };
+            lazy_out.sort_by_key(order);
+            exact_out.sort_by_key(order);
+            let first_difference = lazy_out.iter().zip(&exact_out).find(|(l, e)| l != e);
+            assert_eq!(first_difference, None, "seed {seed}");
+            assert_eq!(lazy_out.len(), exact_out.len(), "seed {seed}");
+            assert!(lazy_out.len() > 1000, "{}", lazy_out.len());
+        }
+    }
+
     #[test]
     fn packets_accumulate_into_one_record() {
         let mut c = cache();
