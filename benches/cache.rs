@@ -19,7 +19,7 @@ use std::time::Duration;
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use flowprobe::capture::Packet;
 use flowprobe::decode::PacketMeta;
-use flowprobe::flow::cache::{CacheConfig, Ended, FlowCache};
+use flowprobe::flow::cache::{flow_hash, CacheConfig, Ended, FlowCache};
 use flowprobe::generate::Rng;
 use flowprobe::pipeline::worker::{Classifier, Worker};
 use flowprobe::time::Timestamp;
@@ -84,6 +84,33 @@ fn bench_update(c: &mut Criterion) {
             n as usize,
             "no flow may end in the update bench"
         );
+        assert!(out.is_empty());
+    }
+    group.finish();
+}
+
+fn bench_update_batched(c: &mut Criterion) {
+    let mut group = c.benchmark_group("cache_update_batched");
+    group.throughput(Throughput::Elements(BURST));
+    for (name, n) in SIZES {
+        let (mut cache, mut ts) = filled(n, hour_config(1 << 21));
+        let mut out: Vec<Ended> = Vec::new();
+        let mut rng = Rng::new(3);
+        let mut batch: Vec<(Timestamp, PacketMeta, u64)> = Vec::with_capacity(BURST as usize);
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.iter(|| {
+                batch.clear();
+                for _ in 0..BURST {
+                    let i = ((rng.next_u64() >> 32) * u64::from(n)) >> 32;
+                    let mut meta = PacketMeta::default();
+                    flow_meta(i as u32, &mut meta);
+                    batch.push((ts, meta, flow_hash(&meta)));
+                    ts.0 += 100;
+                }
+                cache.meter_batch(&batch, &mut out);
+            })
+        });
+        assert_eq!(cache.len(), n as usize);
         assert!(out.is_empty());
     }
     group.finish();
@@ -203,6 +230,7 @@ fn bench_decode_and_update(c: &mut Criterion) {
 criterion_group!(
     benches,
     bench_update,
+    bench_update_batched,
     bench_expire,
     bench_churn,
     bench_decode_and_update

@@ -29,8 +29,9 @@
 //! truly due (`due` reads the slot's last packet time), so every record still ends exactly
 //! at its deadline with its reason; what changes is *when* it is handed on: a due record
 //! queued behind a not-yet-due head waits until that head is decided, which is less than
-//! one epoch later. Hence `horizon()` = clock less one epoch is what a worker promises the
-//! exporter, and the exporter's order stays the same for any number of workers. A packet
+//! one epoch later. Hence a worker promises the exporter `horizon()`, which allows for that
+//! wait, rather than its clock, and the exporter's order stays the same for any number of
+//! workers. A packet
 //! that finds its flow's record past its deadline still splits it there (`due` on
 //! lookup), so record contents never depend on the epoch; only a full shard, which may
 //! evict a record while an already-due one waits in a list, can differ from exact order.
@@ -270,16 +271,20 @@ impl FlowCache {
         }
     }
 
-    /// Nothing this shard ends from now on ends before this instant: its clock less one
-    /// re-queue epoch (see "Lazy re-queue"). Workers hand it to the exporter as their
-    /// watermark.
+    /// Nothing this shard ends from now on ends before this instant: a worker hands it to
+    /// the exporter as its watermark. It is the clock, or earlier when a record may wait
+    /// behind its idle list's head (see "Lazy re-queue"): every slot in a list joined it
+    /// no earlier than the head did, and the head joined in the re-queue epoch of its last
+    /// packet, so no record of the list ends before that epoch's start plus the timeout.
     pub fn horizon(&self) -> Timestamp {
-        Timestamp(self.clock.0.saturating_sub(self.requeue_epoch()))
-    }
-
-    /// The length of a re-queue epoch, in nanoseconds.
-    fn requeue_epoch(&self) -> u64 {
-        1 << self.requeue_shift
+        let mut horizon = self.clock;
+        for (list, timeout) in self.idle_lists.iter().zip(self.idle_by_class) {
+            if let Some(head) = self.slots.get(list.head as usize) {
+                let epoch_start = (head.record.end.0 >> self.requeue_shift) << self.requeue_shift;
+                horizon = horizon.min(Timestamp(epoch_start).saturating_add(timeout));
+            }
+        }
+        horizon
     }
 
     /// The configuration in force.
@@ -432,6 +437,23 @@ impl FlowCache {
         self.idle_push_back(index, class);
         self.active_push_back(index);
         self.stats.created += 1;
+    }
+
+    /// `meter_hashed` for a run of packets (each with its time and `flow_hash`), in
+    /// order. Records are exactly those of metering them one by one; the difference is
+    /// speed: before it meters a group of packets, it looks all their slots up, so the
+    /// cache misses of a group overlap instead of coming one after another.
+    pub fn meter_batch(&mut self, packets: &[(Timestamp, PacketMeta, u64)], out: &mut Vec<Ended>) {
+        for group in packets.chunks(LOOKAHEAD) {
+            for (_, meta, hash) in group {
+                if let Some(index) = self.find(*hash, &meta.key, meta.tunnel.segment()) {
+                    prefetch(&self.slots[index as usize]);
+                }
+            }
+            for (ts, meta, hash) in group {
+                self.meter_hashed(meta, *ts, *hash, out);
+            }
+        }
     }
 
     /// The slot holding `key` in `segment`, if any.
@@ -710,6 +732,29 @@ impl FlowCache {
             self.slots[next as usize].active.prev = prev;
         }
     }
+}
+
+/// Packets a batch looks up ahead of metering them (`meter_batch`).
+const LOOKAHEAD: usize = 16;
+
+/// Asks the CPU to start loading both cache lines a slot may span. The cache's one
+/// `unsafe` block: the prefetch intrinsic is declared unsafe for its target feature.
+#[inline(always)]
+#[allow(unsafe_code)]
+fn prefetch(slot: &Slot) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let p = (slot as *const Slot).cast::<i8>();
+        // SAFETY: a prefetch is a hint that never faults and reads nothing the program
+        // sees; SSE, which it needs, is part of every x86_64 CPU.
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(p);
+            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(size_of::<Slot>() - 1));
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = slot;
 }
 
 /// Re-queue epochs are the largest power of two nanoseconds at most 1/16 of the shortest
