@@ -43,15 +43,32 @@ pub(crate) trait Meter: Send {
     fn publish(&self, _registry: &Registry) {}
 }
 
+/// Packets `Inline` gathers before it meters them together (`Worker::meter_batch`).
+const INLINE_BATCH: usize = 64;
+
 /// One worker, metering in the reader's thread.
 pub(crate) struct Inline {
     worker: Worker,
     exporter: Sender<ExportMessage>,
+    /// Decoded packets not yet metered, at most `INLINE_BATCH`; metered before any tick.
+    queued: Vec<(Timestamp, PacketMeta, u64)>,
 }
 
 impl Inline {
     pub(crate) fn new(worker: Worker, exporter: Sender<ExportMessage>) -> Inline {
-        Inline { worker, exporter }
+        Inline {
+            worker,
+            exporter,
+            queued: Vec::with_capacity(INLINE_BATCH),
+        }
+    }
+
+    fn meter_queued(&mut self) {
+        self.worker.meter_batch(&self.queued);
+        self.queued.clear();
+        if self.worker.pending().len() >= BATCH {
+            self.send(self.worker.horizon());
+        }
     }
 
     fn send(&mut self, watermark: Timestamp) {
@@ -71,18 +88,20 @@ impl Meter for Inline {
     }
 
     fn meter(&mut self, meta: &PacketMeta, ts: Timestamp) {
-        self.worker.meter(meta, ts);
-        if self.worker.pending().len() >= BATCH {
-            self.send(self.worker.horizon());
+        self.queued.push((ts, *meta, flow_hash(meta)));
+        if self.queued.len() >= INLINE_BATCH {
+            self.meter_queued();
         }
     }
 
     fn tick(&mut self, now: Timestamp) {
+        self.meter_queued();
         self.worker.tick(now);
         self.send(self.worker.horizon());
     }
 
     fn finish(mut self: Box<Self>) -> Counters {
+        self.meter_queued();
         self.worker.flush();
         self.send(Timestamp::END);
         self.worker.counters()
@@ -137,9 +156,7 @@ impl Dispatch {
                 .name(format!("flowprobe-worker-{index}"))
                 .spawn(move || {
                     for batch in rx {
-                        for (ts, meta, hash) in &batch.packets {
-                            worker.meter_hashed(meta, *ts, *hash);
-                        }
+                        worker.meter_batch(&batch.packets);
                         worker.tick(batch.now);
                         let mut packets = batch.packets;
                         packets.clear();

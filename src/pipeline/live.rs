@@ -28,10 +28,13 @@ use crate::capture::live::LiveError;
 use crate::capture::{bpf::BpfProgram, iface};
 use crate::decode::{Decap, PacketMeta};
 use crate::export::RecordSink;
-use crate::flow::cache::CacheConfig;
+use crate::flow::cache::{flow_hash, CacheConfig};
 use crate::flow::direction::{DirectionConfig, DirectionRules};
 use crate::flow::sampling::Sampling;
 use crate::time::Timestamp;
+
+/// Decoded packets an AF_PACKET worker meters together (`Worker::meter_batch`).
+const LIVE_BATCH: usize = 256;
 
 /// How far behind the wall clock workers tick.
 const TICK_LAG: Duration = Duration::from_millis(250);
@@ -261,6 +264,8 @@ fn spawn_af_packet(
             .name(name)
             .spawn(move || {
                 let mut meta = PacketMeta::default();
+                // Decoded packets of the ring block at hand, metered together.
+                let mut batch = Vec::with_capacity(LIVE_BATCH);
                 let mut last_tick = Instant::now();
                 let mut kernel = Default::default();
                 // Ended records to the exporter, counters to the registry.
@@ -285,9 +290,15 @@ fn spawn_af_packet(
                 while !stop.load(Ordering::Relaxed) {
                     let polled = source.poll_packets(POLL, |p| {
                         if classifier.classify(p, &mut meta) {
-                            worker.meter(&meta, p.ts);
+                            batch.push((p.ts, meta, flow_hash(&meta)));
+                            if batch.len() >= LIVE_BATCH {
+                                worker.meter_batch(&batch);
+                                batch.clear();
+                            }
                         }
                     });
+                    worker.meter_batch(&batch);
+                    batch.clear();
                     if let Err(e) = polled {
                         if !logged_error {
                             log::warn!(

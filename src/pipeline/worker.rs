@@ -129,9 +129,11 @@ impl Worker {
         self.cache.meter(meta, ts, &mut self.pending);
     }
 
-    /// `meter` with the packet's `flow_hash` already computed (by the dispatcher).
-    pub fn meter_hashed(&mut self, meta: &PacketMeta, ts: Timestamp, hash: u64) {
-        self.cache.meter_hashed(meta, ts, hash, &mut self.pending);
+    /// Meters a run of decoded packets, each with its time and `flow_hash`, in order
+    /// (`FlowCache::meter_batch`: the same records as one by one, with the slot lookups
+    /// of neighbouring packets overlapped).
+    pub fn meter_batch(&mut self, packets: &[(Timestamp, PacketMeta, u64)]) {
+        self.cache.meter_batch(packets, &mut self.pending);
     }
 
     /// Lets time pass: ends the records due at `now`.
