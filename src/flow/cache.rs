@@ -735,7 +735,7 @@ impl FlowCache {
 }
 
 /// Packets a batch looks up ahead of metering them (`meter_batch`).
-const LOOKAHEAD: usize = 16;
+const LOOKAHEAD: usize = 32;
 
 /// Asks the CPU to start loading both cache lines a slot may span. The cache's one
 /// `unsafe` block: the prefetch intrinsic is declared unsafe for its target feature.
