@@ -45,7 +45,8 @@
 //! - end of flow: a TCP FIN or RST was seen and then no packet for `tcp_end_grace`. The
 //!   grace keeps the closing handshake's last ACK and retransmitted FINs in the record
 //!   instead of leaving one-packet records behind (see `CacheConfig::tcp_end_grace`);
-//! - lack of resources: the shard is full; the least recently seen record makes room;
+//! - lack of resources: the shard is full; the least recently seen record makes room (to
+//!   within one re-queue epoch: the oldest of the idle lists' heads);
 //! - forced end: `flush`, at end of input or shutdown.
 
 use std::hash::{BuildHasher, BuildHasherDefault};
@@ -86,7 +87,8 @@ pub struct CacheConfig {
     /// (after TIME_WAIT, 60 s on Linux) is a new record.
     pub tcp_end_grace: Duration,
     /// Most records this shard holds at once; when full, the least recently seen record
-    /// is exported early with end reason "lack of resources".
+    /// (to within one re-queue epoch) is exported early with end reason "lack of
+    /// resources".
     pub max_flows: usize,
     /// Meter biflows (RFC 5103): both directions of a flow in one record, keyed by the
     /// initiator, with the responder's counters in `FlowRecord::reverse`. The record
@@ -526,7 +528,8 @@ impl FlowCache {
         while let Some((reason, at)) = self.due(self.active_list.head, now) {
             out.push(self.remove(self.active_list.head, reason, at));
         }
-        // Every head is now not due: the earliest of their deadlines is exact.
+        // Every head is now not due; nothing is popped before the earliest of their
+        // deadlines (records queued behind a head wait for it: see "Lazy re-queue").
         let mut next = Timestamp::END;
         for class in 0..CLASSES {
             if let Some(slot) = self.slots.get(self.idle_lists[class].head as usize) {
