@@ -49,15 +49,24 @@ const ETHERNET_LEN: usize = 14;
 pub(super) const ETHERTYPE_MIN: u16 = 0x0600;
 
 /// Reads an Ethernet frame's MACs and follows its type (or 802.3 length) field to IP.
+#[inline(always)]
 pub(super) fn ethernet(
     frame: &[u8],
     meta: &mut PacketMeta,
 ) -> Result<(usize, Network), Undecodable> {
-    let type_or_len = u16_at(frame, 12).ok_or(Undecodable::TruncatedLinkLayer)?;
-    // The two reads below cannot fail once the type field at 12..14 was read.
-    meta.dst_mac = array_at::<6>(frame, 0).unwrap_or_default();
-    meta.src_mac = array_at::<6>(frame, 6).unwrap_or_default();
-    ethertype_chain(frame, ETHERNET_LEN, type_or_len, meta)
+    // One bounds check for the whole header; the fields are then constant offsets into
+    // a 14-byte array.
+    let header = array_at::<ETHERNET_LEN>(frame, 0).ok_or(Undecodable::TruncatedLinkLayer)?;
+    let [d0, d1, d2, d3, d4, d5, s0, s1, s2, s3, s4, s5, t0, t1] = header;
+    meta.dst_mac = [d0, d1, d2, d3, d4, d5];
+    meta.src_mac = [s0, s1, s2, s3, s4, s5];
+    let type_or_len = u16::from_be_bytes([t0, t1]);
+    // Untagged IP, most frames by far: answered before the chain's loop and match.
+    match type_or_len {
+        ETHERTYPE_IPV4 => Ok((ETHERNET_LEN, Network::V4)),
+        ETHERTYPE_IPV6 => Ok((ETHERNET_LEN, Network::V6)),
+        _ => ethertype_chain(frame, ETHERNET_LEN, type_or_len, meta),
+    }
 }
 
 /// Follows `ethertype`, whose payload starts at `at`, through VLAN tags, MPLS and PPPoE

@@ -55,6 +55,7 @@ fn wire_ip_len(frame: &[u8], at: usize, orig_len: u32) -> u32 {
     u32::try_from(wire.saturating_sub(at)).unwrap_or(u32::MAX)
 }
 
+#[inline(always)]
 fn ipv4(
     frame: &[u8],
     at: usize,
@@ -62,12 +63,13 @@ fn ipv4(
     meta: &mut PacketMeta,
 ) -> Result<Range<usize>, Undecodable> {
     // Version/IHL (1), ToS (1), total length (2), id (2), flags/offset (2), TTL (1),
-    // protocol (1), checksum (2), source (4), destination (4), options.
-    let src = array_at::<4>(frame, at + 12).ok_or(Undecodable::TruncatedIp)?;
-    let dst = array_at::<4>(frame, at + 16).ok_or(Undecodable::TruncatedIp)?;
-    // Every read below is inside the 20 bytes the address reads proved present.
-    let header_len = usize::from(u8_at(frame, at).unwrap_or(0) & 0x0f) * 4;
-    let total_len = u16_at(frame, at + 2).unwrap_or(0);
+    // protocol (1), checksum (2), source (4), destination (4), options. One bounds check
+    // for the fixed header (the addresses end it); the fields are then constant offsets.
+    let header = array_at::<20>(frame, at).ok_or(Undecodable::TruncatedIp)?;
+    let [version_ihl, tos, len0, len1, id0, id1, fo0, fo1, ttl, proto, _, _, s0, s1, s2, s3, d0, d1, d2, d3] =
+        header;
+    let header_len = usize::from(version_ihl & 0x0f) * 4;
+    let total_len = u16::from_be_bytes([len0, len1]);
     if header_len < 20 {
         return Err(Undecodable::BadIpHeader);
     }
@@ -82,22 +84,23 @@ fn ipv4(
         frame.len().min(at + usize::from(total_len))
     };
     meta.key.ip_version = 4;
-    meta.key.tos = u8_at(frame, at + 1).unwrap_or(0);
-    meta.ttl = u8_at(frame, at + 8).unwrap_or(0);
-    meta.key.proto = u8_at(frame, at + 9).unwrap_or(0);
-    meta.key.src[..4].copy_from_slice(&src);
-    meta.key.dst[..4].copy_from_slice(&dst);
+    meta.key.tos = tos;
+    meta.ttl = ttl;
+    meta.key.proto = proto;
+    meta.key.src[..4].copy_from_slice(&[s0, s1, s2, s3]);
+    meta.key.dst[..4].copy_from_slice(&[d0, d1, d2, d3]);
 
-    let id = u32::from(u16_at(frame, at + 4).unwrap_or(0));
-    let flags_offset = u16_at(frame, at + 6).unwrap_or(0);
+    let flags_offset = u16::from_be_bytes([fo0, fo1]);
     let more_fragments = flags_offset & 0x2000 != 0;
     let offset = flags_offset & 0x1fff;
     if offset != 0 {
         // No transport header in a later fragment: ports and flags stay 0.
+        let id = u32::from(u16::from_be_bytes([id0, id1]));
         meta.fragment = Fragment::Later { id };
         return Ok(0..0);
     }
     if more_fragments {
+        let id = u32::from(u16::from_be_bytes([id0, id1]));
         meta.fragment = Fragment::First { id };
     }
     let payload = frame.get(at + header_len..ip_end).unwrap_or(&[]);

@@ -5,7 +5,7 @@
 //! flags 14, ICMP type and code 2; a field that was cut stays 0 and the flow is kept.
 //! Protocols not listed here (GRE, ESP, IP-in-IP, OSPF, ...) are flows without ports.
 
-use super::read::{u16_at, u8_at};
+use super::read::{array_at, u16_at, u8_at};
 use super::PacketMeta;
 use crate::flow::key::{PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP};
 
@@ -19,13 +19,14 @@ const PROTO_UDP_LITE: u8 = 136;
 const TCP_FLAGS_OFFSET: usize = 13;
 
 /// Fills ports / ICMP type-code and TCP flags from `header` for `meta.key.proto`.
+#[inline]
 pub(super) fn transport(header: &[u8], meta: &mut PacketMeta) {
     let key = &mut meta.key;
     match key.proto {
         PROTO_TCP | PROTO_UDP | PROTO_SCTP | PROTO_DCCP | PROTO_UDP_LITE => {
-            if let (Some(src), Some(dst)) = (u16_at(header, 0), u16_at(header, 2)) {
-                key.src_port = src;
-                key.dst_port = dst;
+            if let Some([s0, s1, d0, d1]) = array_at::<4>(header, 0) {
+                key.src_port = u16::from_be_bytes([s0, s1]);
+                key.dst_port = u16::from_be_bytes([d0, d1]);
             }
             if key.proto == PROTO_TCP {
                 meta.tcp_flags = u8_at(header, TCP_FLAGS_OFFSET).unwrap_or(0);

@@ -89,7 +89,20 @@ impl FragmentTable {
     }
 
     /// Remembers a first fragment's ports, or fills a later fragment's ports in `meta`.
+    ///
+    /// Inlined into the caller so a whole datagram (nearly every packet) costs one
+    /// compare and a predicted branch; fragments take the out-of-line path.
+    #[inline(always)]
     pub fn handle(&mut self, meta: &mut PacketMeta, now: Timestamp) {
+        if meta.fragment != Fragment::None {
+            self.handle_fragment(meta, now);
+        }
+    }
+
+    /// `handle` for a fragment.
+    #[cold]
+    #[inline(never)]
+    fn handle_fragment(&mut self, meta: &mut PacketMeta, now: Timestamp) {
         match meta.fragment {
             Fragment::None => {}
             Fragment::First { id } => {

@@ -81,16 +81,23 @@ impl Classifier {
                 }
             }
             Err(reason) => {
-                self.counters.count_undecodable(reason);
-                if reason == Undecodable::UnsupportedLinkType {
-                    *self
-                        .counters
-                        .unsupported_link_types
-                        .entry(packet.link_type)
-                        .or_default() += 1;
-                }
+                self.count_undecodable(reason, packet.link_type);
                 false
             }
+        }
+    }
+
+    /// Counts an undecodable packet (out of line: the map entry is no per-packet work).
+    #[cold]
+    #[inline(never)]
+    fn count_undecodable(&mut self, reason: Undecodable, link_type: u32) {
+        self.counters.count_undecodable(reason);
+        if reason == Undecodable::UnsupportedLinkType {
+            *self
+                .counters
+                .unsupported_link_types
+                .entry(link_type)
+                .or_default() += 1;
         }
     }
 
