@@ -61,12 +61,29 @@ pub(super) fn ethernet(
     meta.dst_mac = [d0, d1, d2, d3, d4, d5];
     meta.src_mac = [s0, s1, s2, s3, s4, s5];
     let type_or_len = u16::from_be_bytes([t0, t1]);
-    // Untagged IP, most frames by far: answered before the chain's loop and match.
+    // Untagged IP, and IP under one 802.1Q tag, most frames by far: answered before the
+    // chain's loop and match. Anything else (and a cut tag) takes the chain, which
+    // gives the same answer for these, only slower.
     match type_or_len {
-        ETHERTYPE_IPV4 => Ok((ETHERNET_LEN, Network::V4)),
-        ETHERTYPE_IPV6 => Ok((ETHERNET_LEN, Network::V6)),
-        _ => ethertype_chain(frame, ETHERNET_LEN, type_or_len, meta),
+        ETHERTYPE_IPV4 => return Ok((ETHERNET_LEN, Network::V4)),
+        ETHERTYPE_IPV6 => return Ok((ETHERNET_LEN, Network::V6)),
+        ETHERTYPE_VLAN => {
+            if let Some([c0, c1, t0, t1]) = array_at::<4>(frame, ETHERNET_LEN) {
+                let network = match u16::from_be_bytes([t0, t1]) {
+                    ETHERTYPE_IPV4 => Some(Network::V4),
+                    ETHERTYPE_IPV6 => Some(Network::V6),
+                    _ => None,
+                };
+                if let Some(network) = network {
+                    // Tag: PCP (3 bits), DEI (1), VLAN id (12).
+                    meta.key.vlan = u16::from_be_bytes([c0, c1]) & 0x0fff;
+                    return Ok((ETHERNET_LEN + 4, network));
+                }
+            }
+        }
+        _ => {}
     }
+    ethertype_chain(frame, ETHERNET_LEN, type_or_len, meta)
 }
 
 /// Follows `ethertype`, whose payload starts at `at`, through VLAN tags, MPLS and PPPoE
@@ -594,5 +611,47 @@ mod tests {
     fn ethertype_ipv4_over_ipv6_bytes_is_bad_version() {
         let frame = cat(&[&ETH_MACS, &ETH_TYPE_IPV4, &IPV6_UDP_HDR, &UDP_HDR]);
         assert_eq!(run(&frame), Err(Undecodable::BadIpVersion));
+    }
+
+    /// The chain alone, as `ethernet` was before its fast paths: MACs, then the loop.
+    fn through_chain(frame: &[u8]) -> (Result<(usize, Network), Undecodable>, PacketMeta) {
+        let mut meta = PacketMeta::default();
+        let result = match u16_at(frame, 12) {
+            None => Err(Undecodable::TruncatedLinkLayer),
+            Some(ethertype) => {
+                meta.dst_mac = array_at::<6>(frame, 0).unwrap_or_default();
+                meta.src_mac = array_at::<6>(frame, 6).unwrap_or_default();
+                ethertype_chain(frame, ETHERNET_LEN, ethertype, &mut meta)
+            }
+        };
+        (result, meta)
+    }
+
+    proptest::proptest! {
+        /// Regression guard for the fast paths in `ethernet` (untagged IP, IP under one
+        /// 802.1Q tag): on any frame, cut anywhere, they answer exactly as the chain.
+        #[test]
+        fn fast_paths_answer_as_the_chain(
+            macs in proptest::array::uniform12(proptest::num::u8::ANY),
+            outer in proptest::sample::select(vec![0x0800u16, 0x86dd, 0x8100, 0x88a8, 0x0806, 0x002e]),
+            tci in proptest::num::u16::ANY,
+            inner in proptest::sample::select(vec![0x0800u16, 0x86dd, 0x8100, 0x0806, 0x8847]),
+            rest in proptest::collection::vec(proptest::num::u8::ANY, 0..24),
+            cut in 0usize..48,
+        ) {
+            let mut frame = macs.to_vec();
+            frame.extend_from_slice(&outer.to_be_bytes());
+            frame.extend_from_slice(&tci.to_be_bytes());
+            frame.extend_from_slice(&inner.to_be_bytes());
+            frame.extend_from_slice(&rest);
+            frame.truncate(cut);
+            let mut meta = PacketMeta::default();
+            let fast = ethernet(&frame, &mut meta);
+            let (slow, slow_meta) = through_chain(&frame);
+            proptest::prop_assert_eq!(fast, slow);
+            if fast.is_ok() {
+                proptest::prop_assert_eq!(meta, slow_meta);
+            }
+        }
     }
 }
