@@ -146,6 +146,7 @@ impl CaptureFile {
         };
         let data = (self.start + rl, self.start + total);
         self.start += total;
+        self.prefetch_record();
         Ok(Some((
             data,
             Parsed {
