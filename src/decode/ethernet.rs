@@ -32,6 +32,8 @@ const ETHERTYPE_FABRICPATH: u16 = 0x8903;
 const ETHERTYPE_NSH: u16 = 0x894f;
 /// Arista timestamp trailer header (subtype, version, 48- or 64-bit timestamp).
 const ETHERTYPE_ARISTA: u16 = 0xd28b;
+/// The one Arista subtype whose header is followed by the original ethertype.
+const ARISTA_SUBTYPE_TIMESTAMP: u16 = 0x0001;
 /// IEEE 802.1AE MACsec.
 const ETHERTYPE_MACSEC: u16 = 0x88e5;
 
@@ -130,10 +132,19 @@ pub(super) fn ethertype_chain(
                 ethertype = u16_at(frame, at + 2 + 12).ok_or(Undecodable::TruncatedLinkLayer)?;
                 at += 2 + ETHERNET_LEN;
             }
-            // Arista: subtype (2), version (2), then a 64-bit (version 0x?1?) or 48-bit
-            // (0x?2?) timestamp.
+            // Arista (AVSP): subtype (2), version (2), timestamp, then the original
+            // ethertype. Only subtype 1 (timestamp) has this layout; the others (GRE tap
+            // 3, postcard 4, DzGRE 7-9, TGen 0xCAFE) carry different headers and are not
+            // followed. The version is timescale (8 bits: TAI 0, UTC 1), format (4 bits:
+            // 1 = 64-bit stamp, 2 = 48-bit) and hardware info (4 bits: 0 R/R2, 1 R3/J2),
+            // so 0x0011 and 0x0121 are as valid as 0x0010 (tcpdump print-arista.c;
+            // Wireshark's packet-avsp.c "J2" versions).
             ETHERTYPE_ARISTA => {
+                let subtype = u16_at(frame, at).ok_or(Undecodable::TruncatedLinkLayer)?;
                 let version = u16_at(frame, at + 2).ok_or(Undecodable::TruncatedLinkLayer)?;
+                if subtype != ARISTA_SUBTYPE_TIMESTAMP {
+                    return Err(Undecodable::NotIp);
+                }
                 let stamp = match version & 0x00f0 {
                     0x10 => 8,
                     0x20 => 6,
@@ -474,6 +485,61 @@ mod tests {
             &ip,
         ]);
         assert_ipv4_tcp(&run(&arista48).unwrap());
+    }
+
+    #[test]
+    fn arista_hardware_info_timescale_and_other_subtypes() {
+        // Frame 2 of tcpdump's tests/arista_ether.pcap, up to the IP header.
+        let r3_64: [u8; 18] = [
+            0xd2, 0x8b, // Arista vendor ethertype
+            0x00, 0x01, // subtype 1: timestamp
+            0x00, 0x11, // version: timescale 0 (TAI), format 1 (64-bit), hw info 1 (R3)
+            0x5c, 0xee, 0xed, 0x58, // seconds
+            0x19, 0xc3, 0x8c, 0x2c, // nanoseconds
+            0x81, 0x00, // original ethertype: 802.1Q
+            0x00, 0x64, // TCI: VLAN 100
+        ];
+        let ip = cat(&[&ETH_TYPE_IPV4, &IPV4_TCP_HDR, &TCP_SYN_HDR]);
+        let meta = run(&cat(&[&ETH_MACS, &r3_64, &ip])).unwrap();
+        assert_ipv4_tcp(&meta);
+        assert_eq!(meta.key.vlan, 100);
+        // Frame 14's header: version 0x0121, UTC, 48-bit stamp, R3.
+        let utc_r3_48: [u8; 12] = [
+            0xd2, 0x8b, // Arista
+            0x00, 0x01, // timestamp
+            0x01, 0x21, // version: timescale 1 (UTC), format 2 (48-bit), hw info 1
+            0xed, 0x95, // seconds
+            0x35, 0x46, 0x42, 0x08, // nanoseconds
+        ];
+        assert_ipv4_tcp(&run(&cat(&[&ETH_MACS, &utc_r3_48, &ip])).unwrap());
+        // Format 3 is not assigned: the stamp's length is unknown.
+        let unknown_format = [0xd2, 0x8b, 0x00, 0x01, 0x00, 0x30, 1, 2, 3, 4, 5, 6, 7, 8];
+        assert_eq!(
+            run(&cat(&[&ETH_MACS, &unknown_format, &ip])),
+            Err(Undecodable::NotIp)
+        );
+        // DzGRE with timestamp (subtype 9, version 0x0011): a 22-byte header, not a
+        // 14-byte timestamp one. Read as subtype 1, the "ethertype" would be the first
+        // two bytes of its seconds field, here 0x0800, and IP would be read from the
+        // middle of the header.
+        let dzgre_ts: [u8; 22] = [
+            0xd2, 0x8b, // Arista
+            0x00, 0x09, // subtype 9: DzGRE (timestamped)
+            0x00, 0x11, // version: 64-bit TAI
+            0x00, 0x01, 0x00, 0x02, // switch id, port id
+            0x00, 0x03, 0x00, 0x00, // policy id, reserved
+            0x08, 0x00, 0x00, 0x00, // seconds
+            0x00, 0x00, 0x00, 0x01, // nanoseconds
+        ];
+        assert_eq!(
+            run(&cat(&[&ETH_MACS, &dzgre_ts, &ip])),
+            Err(Undecodable::NotIp)
+        );
+        // Header cut inside the subtype or version.
+        assert_eq!(
+            run(&cat(&[&ETH_MACS, &r3_64[..5]])),
+            Err(Undecodable::TruncatedLinkLayer)
+        );
     }
 
     #[test]
