@@ -508,8 +508,8 @@ mod tests {
             0xd2, 0x8b, // Arista
             0x00, 0x01, // timestamp
             0x01, 0x21, // version: timescale 1 (UTC), format 2 (48-bit), hw info 1
-            0xed, 0x95, // seconds
-            0x35, 0x46, 0x42, 0x08, // nanoseconds
+            0xed, 0xa1, // seconds
+            0x1a, 0x71, 0x8b, 0xc0, // nanoseconds
         ];
         assert_ipv4_tcp(&run(&cat(&[&ETH_MACS, &utc_r3_48, &ip])).unwrap());
         // Format 3 is not assigned: the stamp's length is unknown.

@@ -177,6 +177,28 @@ const FIELDS: &[&str] = &[
     "eth.dst",
 ];
 
+/// Captures tshark 4.0 misreads without a "decode as", and the one that makes it right.
+///
+/// Both akvorado EoMPLS captures carry an RFC 4448 Ethernet pseudowire with its RFC 4385
+/// control word (first nibble 0). tshark's `pwethheuristic` takes them for pseudowires
+/// without a control word and reads the word as the start of the customer's MACs (type
+/// 0x0000, then data), so it finds no IP. The bytes say otherwise: after the bottom label
+/// come the word `00 00 00 00` (cw) or `00 00 00 01` (invalid-cw: sequence number 1,
+/// which RFC 4448 4.6 allows; the 12 reserved bits are 0), then MACs 02:00:00:00:00:03 <-
+/// 02:00:00:00:00:04, type 0x0800 and a 40-byte TCP ACK 10.31.0.1:11001 -> 10.34.0.1:23,
+/// TTL 255. Told the label is an Ethernet pseudowire with a control word, tshark reads
+/// exactly that, and the packet is compared field by field like any other.
+const DECODE_AS: &[(&str, &str)] = &[
+    (
+        "edge/akvorado/outlet__flow__decoder__testdata__mpls-eompls-cw.pcap",
+        "mpls.label==17,pwethcw",
+    ),
+    (
+        "malformed/akvorado/outlet__flow__decoder__testdata__mpls-eompls-invalid-cw.pcap",
+        "mpls.label==100,pwethcw",
+    ),
+];
+
 /// tshark's first-occurrence fields for every packet record, in file order. Records that
 /// are not packets (pcapng event or custom blocks, which tshark 4 shows as frames) have no
 /// encapsulation and are left out, so the list lines up with `read_capture`.
@@ -189,6 +211,10 @@ fn tshark(path: &Path) -> Vec<HashMap<&'static str, String>> {
         "tcp.desegment_tcp_streams:FALSE",
     ] {
         cmd.args(["-o", o]);
+    }
+    let name = path.to_string_lossy();
+    for (_, rule) in DECODE_AS.iter().filter(|(f, _)| name.ends_with(f)) {
+        cmd.args(["-d", rule]);
     }
     cmd.args(["-T", "fields", "-E", "occurrence=f", "-E", "separator=\t"]);
     for f in FIELDS {
@@ -251,8 +277,9 @@ const DECODED_L2: &[&str] = &[
     "ppp",
 ];
 
-/// Packets (capture, 1-based packet) where flowprobe deliberately reads damaged bytes
-/// differently from tshark, with the reason. All are in fuzzed or broken captures.
+/// Packets (capture, 1-based packet) where flowprobe reads the bytes differently from
+/// tshark, with the reason: damaged bytes flowprobe deliberately reads otherwise, or a
+/// header the installed tshark has no dissector for.
 const KNOWN_DIVERGENCES: &[(&str, usize, &str)] = &[
     (
         "malformed/tcpdump/tests__ipv6_frag6_negative_len.pcap",
@@ -266,6 +293,36 @@ const KNOWN_DIVERGENCES: &[(&str, usize, &str)] = &[
         1,
         "damaged classic pcap: libwiretap guesses a modified-pcap record header (8 more \
          bytes) and shifts the frame; the reader here takes the standard 16-byte header",
+    ),
+    // tcpdump's Arista capture: frames 2, 7, 10 and 14 have AVSP timestamp versions
+    // 0x0011, 0x0111, 0x0021 and 0x0121: timescale (TAI 0 / UTC 1), format (1: 64-bit
+    // stamp, 2: 48-bit), hardware info 1 (R3/"J2"). tshark 4.0's AVSP dissector knows
+    // only hardware info 0 (0x0010, 0x0110, 0x0020, 0x0120, the other 12 frames) and
+    // stops with "Unknown timestamp version"; later Wireshark (packet-avsp.c `_J2`
+    // versions) and tcpdump (print-arista.c) read the same stamp lengths. Frame 2's
+    // bytes after the MACs: `d2 8b | 00 01 | 00 11 | 5c ee ed 58 19 c3 8c 2c | 81 00
+    // 00 64 | 08 00 | 45 00 00 4e ... 40 3f 4d b0 0a 88 01 20 0a 02 17 18`: VLAN 100,
+    // then IPv4 10.136.1.32 -> 10.2.23.24, length 78, TTL 64, protocol 63, and a header
+    // checksum that verifies, which is what flowprobe meters.
+    (
+        "edge/tcpdump/tests__arista_ether.pcap",
+        2,
+        "AVSP version 0x0011 (64-bit TAI, hardware info R3): tshark 4.0 does not know it",
+    ),
+    (
+        "edge/tcpdump/tests__arista_ether.pcap",
+        7,
+        "AVSP version 0x0111 (64-bit UTC, R3), then MPLS: tshark 4.0 does not know it",
+    ),
+    (
+        "edge/tcpdump/tests__arista_ether.pcap",
+        10,
+        "AVSP version 0x0021 (48-bit TAI, R3), then VLAN: tshark 4.0 does not know it",
+    ),
+    (
+        "edge/tcpdump/tests__arista_ether.pcap",
+        14,
+        "AVSP version 0x0121 (48-bit UTC, R3), then VLAN: tshark 4.0 does not know it",
     ),
     (
         "malformed/zeek/testing__btest__Traces__trunc__mpls-6in6-broken.pcap",
