@@ -275,6 +275,10 @@ const DECODED_L2: &[&str] = &[
     "mpls",
     "pppoes",
     "ppp",
+    // An Ethernet pseudowire with its control word (RFC 4448): flowprobe skips the word
+    // and follows the customer's frame. Without the word (`pwethnocw`) it does not.
+    "pwethheuristic",
+    "pwethcw",
 ];
 
 /// Packets (capture, 1-based packet) where flowprobe reads the bytes differently from
@@ -360,9 +364,7 @@ fn compare(frame: Frame<'_>, t: &HashMap<&'static str, String>) -> Vec<String> {
         return diffs;
     };
     let before = &protocols[..ip_at];
-    if !before.iter().all(|p| DECODED_L2.contains(p))
-        || (before.contains(&"mpls") && before.contains(&"pwethcw"))
-    {
+    if !before.iter().all(|p| DECODED_L2.contains(p)) {
         return diffs; // an encapsulation flowprobe does not decapsulate
     }
     let v4 = protocols[ip_at] == "ip";
