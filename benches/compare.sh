@@ -63,26 +63,32 @@ for _ in $(seq 50); do [[ -s $WORK/sink.port ]] && break; sleep 0.1; done
 PORT=$(cat "$WORK/sink.port")
 
 # --- the tools ---------------------------------------------------------------------------
+# add NAME COMMAND [PREP]: PREP runs before each timed run, untimed. Every tool's output
+# of the run before is removed there: overwriting (truncating) a 16 MB file costs about
+# 8 ms on this disk, which is the filesystem's time, not the tool's.
 NAMES=()
-declare -A CMDS
-add() { NAMES+=("$1"); CMDS[$1]=$2; }
+declare -A CMDS PREPS
+add() { NAMES+=("$1"); CMDS[$1]=$2; PREPS[$1]=${3:-}; }
 
 add "flowprobe convert, CSV, 1 thread" \
-    "'$FLOWPROBE' convert '$CAPTURE' -q --threads 1 -f csv -o '$WORK/out.csv'"
+    "'$FLOWPROBE' convert '$CAPTURE' -q --threads 1 -f csv -o '$WORK/out.csv'" "rm -f '$WORK/out.csv'"
 add "flowprobe convert, CSV, 2 threads" \
-    "'$FLOWPROBE' convert '$CAPTURE' -q --threads 2 -f csv -o '$WORK/out.csv'"
+    "'$FLOWPROBE' convert '$CAPTURE' -q --threads 2 -f csv -o '$WORK/out.csv'" "rm -f '$WORK/out.csv'"
 if "$FLOWPROBE" convert --help | grep -q -- '--ipfix-file'; then
     IPFIX=1
     add "flowprobe convert, IPFIX file, 1 thread" \
-        "'$FLOWPROBE' convert '$CAPTURE' -q --threads 1 --ipfix-file '$WORK/out.ipfix' >/dev/null"
+        "'$FLOWPROBE' convert '$CAPTURE' -q --threads 1 --ipfix-file '$WORK/out.ipfix' >/dev/null" \
+        "rm -f '$WORK/out.ipfix'"
     add "flowprobe convert, IPFIX file, 2 threads" \
-        "'$FLOWPROBE' convert '$CAPTURE' -q --threads 2 --ipfix-file '$WORK/out.ipfix' >/dev/null"
+        "'$FLOWPROBE' convert '$CAPTURE' -q --threads 2 --ipfix-file '$WORK/out.ipfix' >/dev/null" \
+        "rm -f '$WORK/out.ipfix'"
 else
     IPFIX=0
 fi
 # nfpcapd: -e active,inactive seconds; its node cache at the default (524288 flows).
 add "nfpcapd -r -w (nfdump $(nfdump -V 2>&1 | grep -o '[0-9][0-9.]*' | head -1))" \
-    "rm -rf '$WORK/nfpcapd' && mkdir '$WORK/nfpcapd' && nfpcapd -r '$CAPTURE' -w '$WORK/nfpcapd' -e 1800,15 >/dev/null 2>&1"
+    "nfpcapd -r '$CAPTURE' -w '$WORK/nfpcapd' -e 1800,15 >/dev/null 2>&1" \
+    "rm -rf '$WORK/nfpcapd' && mkdir '$WORK/nfpcapd'"
 # softflowd: -d foreground, -v 10 IPFIX, -m cache size, -t timeouts as flowprobe's.
 # -c none: with a control socket softflowd keeps running after the end of the file,
 # waiting for commands; without one it flushes every flow and exits.
@@ -95,6 +101,7 @@ RESULTS=$WORK/results.tsv
 : >"$RESULTS"
 run_one() {
     local name=$1 start end
+    if [[ -n ${PREPS[$name]} ]]; then bash -c "${PREPS[$name]}"; fi
     start=$(date +%s%N)
     # A tool that hangs fails the script instead of stalling it (TOOL_TIMEOUT seconds).
     if ! /usr/bin/time -f '%U %S %M' -o "$WORK/time.out" \
