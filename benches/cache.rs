@@ -23,7 +23,7 @@ use std::time::Duration;
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use flowprobe::capture::Packet;
 use flowprobe::decode::PacketMeta;
-use flowprobe::flow::cache::{flow_hash, CacheConfig, Ended, FlowCache};
+use flowprobe::flow::cache::{CacheConfig, Decoded, Ended, FlowCache};
 use flowprobe::generate::Rng;
 use flowprobe::pipeline::worker::{Classifier, Worker};
 use flowprobe::time::Timestamp;
@@ -100,7 +100,7 @@ fn bench_update_batched(c: &mut Criterion) {
         let (mut cache, mut ts) = filled(n, hour_config(1 << 21));
         let mut out: Vec<Ended> = Vec::new();
         let mut rng = Rng::new(3);
-        let mut batch: Vec<(Timestamp, PacketMeta, u64)> = Vec::with_capacity(BURST as usize);
+        let mut batch: Vec<Decoded> = Vec::with_capacity(BURST as usize);
         group.bench_function(BenchmarkId::from_parameter(name), |b| {
             b.iter(|| {
                 batch.clear();
@@ -108,7 +108,7 @@ fn bench_update_batched(c: &mut Criterion) {
                     let i = ((rng.next_u64() >> 32) * u64::from(n)) >> 32;
                     let mut meta = PacketMeta::default();
                     flow_meta(i as u32, &mut meta);
-                    batch.push((ts, meta, flow_hash(&meta)));
+                    batch.push(Decoded::new(&meta, ts));
                     ts.0 += 100;
                 }
                 cache.meter_batch(&batch, &mut out);
@@ -277,13 +277,13 @@ fn bench_decode_and_update(c: &mut Criterion) {
     // As `pipeline::dispatch::Inline` meters (one offline worker): packets are decoded
     // into a batch of 64 with their flow hash, and each full batch goes through
     // `Worker::meter_batch`, which overlaps the slot lookups of neighbouring packets.
-    let mut batch: Vec<(Timestamp, PacketMeta, u64)> = Vec::with_capacity(INLINE_BATCH);
+    let mut batch: Vec<Decoded> = Vec::with_capacity(INLINE_BATCH);
     group.bench_function("100k", |b| {
         b.iter(|| {
             for _ in 0..BURST {
                 let f = next_record(&capture, &mut at);
                 if classifier.classify(&packet(f, ts), &mut meta) {
-                    batch.push((ts, meta, flow_hash(&meta)));
+                    batch.push(Decoded::new(&meta, ts));
                     if batch.len() == INLINE_BATCH {
                         worker.meter_batch(&batch);
                         batch.clear();

@@ -445,15 +445,15 @@ impl FlowCache {
     /// order. Records are exactly those of metering them one by one; the difference is
     /// speed: before it meters a group of packets, it looks all their slots up, so the
     /// cache misses of a group overlap instead of coming one after another.
-    pub fn meter_batch(&mut self, packets: &[(Timestamp, PacketMeta, u64)], out: &mut Vec<Ended>) {
+    pub fn meter_batch(&mut self, packets: &[Decoded], out: &mut Vec<Ended>) {
         for group in packets.chunks(LOOKAHEAD) {
-            for (_, meta, hash) in group {
-                if let Some(index) = self.find(*hash, &meta.key, meta.tunnel.segment()) {
+            for p in group {
+                if let Some(index) = self.find(p.hash, &p.meta.key, p.meta.tunnel.segment()) {
                     prefetch(&self.slots[index as usize]);
                 }
             }
-            for (ts, meta, hash) in group {
-                self.meter_hashed(meta, *ts, *hash, out);
+            for p in group {
+                self.meter_hashed(&p.meta, p.ts, p.hash, out);
             }
         }
     }
@@ -778,6 +778,30 @@ fn requeue_shift(idle_by_class: &[Duration; CLASSES]) -> u32 {
 #[inline]
 pub fn flow_hash(meta: &PacketMeta) -> u64 {
     hash_flow(&meta.key, meta.tunnel.segment())
+}
+
+/// A decoded packet on its way to a shard: its time, what the decoder read, and its
+/// `flow_hash`, computed once where the packet is dispatched and reused by the cache.
+#[derive(Clone, Copy, Debug)]
+pub struct Decoded {
+    /// When the packet was seen.
+    pub ts: Timestamp,
+    /// What the decoder read.
+    pub meta: PacketMeta,
+    /// `flow_hash(&meta)`.
+    pub hash: u64,
+}
+
+impl Decoded {
+    /// `meta` seen at `ts`, hashed.
+    #[inline]
+    pub fn new(meta: &PacketMeta, ts: Timestamp) -> Decoded {
+        Decoded {
+            ts,
+            meta: *meta,
+            hash: flow_hash(meta),
+        }
+    }
 }
 
 /// The hash the table files a flow under: its key, and its tunnel segment when it has

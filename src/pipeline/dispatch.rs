@@ -16,7 +16,7 @@ use super::metrics::{Registry, WorkerStatus};
 use super::stats::Counters;
 use super::worker::Worker;
 use crate::decode::PacketMeta;
-use crate::flow::cache::{flow_hash, CacheConfig};
+use crate::flow::cache::{flow_hash, CacheConfig, Decoded};
 use crate::flow::sampling;
 use crate::time::Timestamp;
 
@@ -25,9 +25,9 @@ const BATCH: usize = 2048;
 
 /// A batch of decoded packets for one worker, and the reader's clock when it was sent.
 pub(crate) struct Batch {
-    /// Each packet with its time and its flow hash (`flow::cache::flow_hash`), which the
-    /// worker's cache reuses rather than hashing the key again.
-    packets: Vec<(Timestamp, PacketMeta, u64)>,
+    /// Each packet with its time and its flow hash, which the worker's cache reuses
+    /// rather than hashing the key again.
+    packets: Vec<Decoded>,
     now: Timestamp,
 }
 
@@ -51,7 +51,7 @@ pub(crate) struct Inline {
     worker: Worker,
     exporter: Sender<ExportMessage>,
     /// Decoded packets not yet metered, at most `INLINE_BATCH`; metered before any tick.
-    queued: Vec<(Timestamp, PacketMeta, u64)>,
+    queued: Vec<Decoded>,
 }
 
 impl Inline {
@@ -88,7 +88,7 @@ impl Meter for Inline {
     }
 
     fn meter(&mut self, meta: &PacketMeta, ts: Timestamp) {
-        self.queued.push((ts, *meta, flow_hash(meta)));
+        self.queued.push(Decoded::new(meta, ts));
         if self.queued.len() >= INLINE_BATCH {
             self.meter_queued();
         }
@@ -112,7 +112,7 @@ impl Meter for Inline {
 pub(crate) struct Dispatch {
     batches: Vec<Batch>,
     senders: Vec<Sender<Batch>>,
-    recycled: Receiver<Vec<(Timestamp, PacketMeta, u64)>>,
+    recycled: Receiver<Vec<Decoded>>,
     handles: Vec<thread::JoinHandle<Counters>>,
     now: Timestamp,
     /// Biflow caches: a direction-independent hash (see `meter`).
@@ -215,7 +215,11 @@ impl Meter for Dispatch {
         // onto the workers without a division.
         let index = (((spread >> 32) * self.senders.len() as u64) >> 32) as usize;
         self.now = ts;
-        self.batches[index].packets.push((ts, *meta, hash));
+        self.batches[index].packets.push(Decoded {
+            ts,
+            meta: *meta,
+            hash,
+        });
         if self.batches[index].packets.len() >= BATCH {
             self.send(index);
         }

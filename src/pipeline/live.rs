@@ -28,7 +28,7 @@ use crate::capture::live::LiveError;
 use crate::capture::{bpf::BpfProgram, iface};
 use crate::decode::{Decap, PacketMeta};
 use crate::export::RecordSink;
-use crate::flow::cache::{flow_hash, CacheConfig};
+use crate::flow::cache::{CacheConfig, Decoded};
 use crate::flow::direction::{DirectionConfig, DirectionRules};
 use crate::flow::sampling::Sampling;
 use crate::time::Timestamp;
@@ -290,7 +290,7 @@ fn spawn_af_packet(
                 while !stop.load(Ordering::Relaxed) {
                     let polled = source.poll_packets(POLL, |p| {
                         if classifier.classify(p, &mut meta) {
-                            batch.push((p.ts, meta, flow_hash(&meta)));
+                            batch.push(Decoded::new(&meta, p.ts));
                             if batch.len() >= LIVE_BATCH {
                                 worker.meter_batch(&batch);
                                 batch.clear();

@@ -12,7 +12,7 @@ use crossbeam_channel::Sender;
 
 use crate::capture::Packet;
 use crate::decode::{self, Decap, PacketMeta, Undecodable};
-use crate::flow::cache::{CacheConfig, Ended, FlowCache};
+use crate::flow::cache::{CacheConfig, Decoded, Ended, FlowCache};
 use crate::flow::fragments::FragmentTable;
 use crate::flow::record::EndReason;
 use crate::flow::sampling::{Sampler, Sampling};
@@ -139,7 +139,7 @@ impl Worker {
     /// Meters a run of decoded packets, each with its time and `flow_hash`, in order
     /// (`FlowCache::meter_batch`: the same records as one by one, with the slot lookups
     /// of neighbouring packets overlapped).
-    pub fn meter_batch(&mut self, packets: &[(Timestamp, PacketMeta, u64)]) {
+    pub fn meter_batch(&mut self, packets: &[Decoded]) {
         self.cache.meter_batch(packets, &mut self.pending);
     }
 
