@@ -17,6 +17,13 @@
 //!   capture-like buffer as the reader walks a mapped file (see the function's doc).
 //!   `decode_and_update/100k_one_by_one` meters each packet as it is decoded
 //!   (`Worker::meter`).
+//! - `workers/1` and `workers/2`: 1M decoded packets over 200k flows metered by one
+//!   worker, and by two worker threads that each meter the packets of their own shard
+//!   (split by flow hash as `pipeline::dispatch::Dispatch` splits them, in batches of
+//!   2048 as it sends them), into empty caches as in a conversion; `workers/1_filled`
+//!   and `workers/2_filled` meter the same packets into caches that already hold every
+//!   flow. The metering alone, without the reader and the exporter that share the
+//!   machine's cores in a conversion (issue 5: how workers scale on this machine).
 
 use std::time::Duration;
 
@@ -310,12 +317,86 @@ fn bench_decode_and_update(c: &mut Criterion) {
     group.finish();
 }
 
+/// Packets, flows and batch size of the `workers` benches.
+const WORKER_PACKETS: u32 = 1_000_000;
+const WORKER_FLOWS: u32 = 200_000;
+const DISPATCH_BATCH: usize = 2048;
+
+/// Meters `packets` as a dispatched worker does: batch by batch, each followed by a tick.
+fn meter_all(worker: &mut Worker, packets: &[Decoded]) -> usize {
+    for batch in packets.chunks(DISPATCH_BATCH) {
+        worker.meter_batch(batch);
+        worker.tick(batch[batch.len() - 1].ts);
+    }
+    worker.active_flows()
+}
+
+/// Two workers, each metering its shard in a thread of its own.
+fn meter_two(workers: &mut [Worker; 2], shards: &[Vec<Decoded>; 2]) -> usize {
+    let [w0, w1] = workers;
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| meter_all(w1, &shards[1]));
+        meter_all(w0, &shards[0]) + other.join().unwrap_or(0)
+    })
+}
+
+fn bench_workers(c: &mut Criterion) {
+    let mut group = c.benchmark_group("workers");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(u64::from(WORKER_PACKETS)));
+    // Flows picked at random, time going forward: every flow starts within the run,
+    // most of the packets update one already there.
+    let mut rng = Rng::new(5);
+    let mut meta = PacketMeta::default();
+    let mut ts = T0;
+    let packets: Vec<Decoded> = (0..WORKER_PACKETS)
+        .map(|_| {
+            flow_meta((rng.next_u64() % u64::from(WORKER_FLOWS)) as u32, &mut meta);
+            ts.0 += 100;
+            Decoded::new(&meta, ts)
+        })
+        .collect();
+    // The dispatcher's choice: multiply-shift of the hash's high half onto 2 workers.
+    let mut shards: [Vec<Decoded>; 2] = [Vec::new(), Vec::new()];
+    for p in &packets {
+        shards[(((p.hash >> 32) * 2) >> 32) as usize].push(*p);
+    }
+    let config = hour_config(1 << 20);
+    let one = || Worker::new(config.clone());
+    let two = || [one(), one()];
+    let batch = criterion::BatchSize::LargeInput;
+    group.bench_function("1", |b| {
+        b.iter_batched_ref(one, |w| black_box(meter_all(w, &packets)), batch)
+    });
+    group.bench_function("2", |b| {
+        b.iter_batched_ref(two, |w| black_box(meter_two(w, &shards)), batch)
+    });
+    let one_filled = || {
+        let mut w = one();
+        meter_all(&mut w, &packets);
+        w
+    };
+    let two_filled = || {
+        let mut w = two();
+        meter_two(&mut w, &shards);
+        w
+    };
+    group.bench_function("1_filled", |b| {
+        b.iter_batched_ref(one_filled, |w| black_box(meter_all(w, &packets)), batch)
+    });
+    group.bench_function("2_filled", |b| {
+        b.iter_batched_ref(two_filled, |w| black_box(meter_two(w, &shards)), batch)
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench_update,
     bench_update_batched,
     bench_expire,
     bench_churn,
-    bench_decode_and_update
+    bench_decode_and_update,
+    bench_workers
 );
 criterion_main!(benches);
