@@ -186,9 +186,18 @@ pub fn describe_totals(ours: &Totals, theirs: &Totals) -> String {
 
 /// tshark's per-direction totals on the outer IP header.
 pub fn tshark_totals(path: &Path) -> Result<Totals, String> {
+    tshark_totals_with(path, &[])
+}
+
+/// `tshark_totals` with `extra_args` given to tshark before its output options: a
+/// decode-as (`-d mpls.label==17,pwethcw`) or a display filter (`-Y ...`) for one file.
+/// tshark's exit status 1 (an option it rejects) is an error; 2 (a file cut short or
+/// damaged, after printing what it read) is not, as in `tshark_totals`.
+pub fn tshark_totals_with(path: &Path, extra_args: &[&str]) -> Result<Totals, String> {
     let out = Command::new("tshark")
         .args(["-n", "-r"])
         .arg(path)
+        .args(extra_args)
         .args(["-T", "fields", "-E", "occurrence=f", "-E", "separator=\t"])
         .args([
             "-e",
@@ -203,6 +212,12 @@ pub fn tshark_totals(path: &Path) -> Result<Totals, String> {
         .args(["-e", "ipv6.src", "-e", "ipv6.dst", "-e", "ipv6.plen"])
         .output()
         .map_err(|e| format!("tshark: {e}"))?;
+    if out.status.code() == Some(1) {
+        return Err(format!(
+            "tshark {extra_args:?} rejected its options: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
     let mut totals = Totals::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let f: Vec<&str> = line.split('\t').collect();
