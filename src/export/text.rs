@@ -17,7 +17,7 @@ use std::io::{self, Write};
 
 use super::RecordSink;
 use crate::flow::record::FlowRecord;
-use crate::time::Timestamp;
+use crate::time::{Timestamp, RFC3339_MAX};
 
 /// The field names of CSV and JSON output, in order.
 pub const COLUMNS: [&str; 27] = [
@@ -238,50 +238,55 @@ impl RecordSink for TextSink {
 /// Appends a record's CSV values, or JSON members, in `COLUMNS` (then `BIFLOW_COLUMNS`)
 /// order, formatting straight into `line` (no allocation per field: this is the exporter
 /// thread's hot loop). A value of `None` is written empty (CSV) or `null` (JSON).
+///
+/// Values are written by hand rather than through `fmt` (`Value::write`): with `write!`
+/// the exporter spent about 1.1 µs a record here and was the slowest thread of a CSV
+/// conversion; the text is the same byte for byte.
 fn write_values(r: &FlowRecord, line: &mut String, json: bool, biflow: bool) {
+    use Value::{Ip, Mac, Text, Time, Uint};
     let k = &r.key;
     let mut row = Row { line, json };
-    row.field(0, true, &format_args!("{:.9}", r.start));
-    row.field(1, true, &format_args!("{:.9}", r.end));
-    row.field(2, true, &k.src_addr());
-    row.field(3, true, &k.dst_addr());
-    row.field(4, false, &k.src_port);
-    row.field(5, false, &k.dst_port);
-    row.field(6, false, &k.proto);
-    row.field(7, false, &k.tos);
-    row.field(8, false, &r.tcp_flags);
-    row.field(9, false, &r.packets);
-    row.field(10, false, &r.octets);
-    row.field(11, false, &k.in_if);
-    row.field(12, false, &k.vlan);
-    row.field(13, false, &k.icmp_type());
-    row.field(14, false, &k.icmp_code());
-    row.field(15, true, &r.end_reason.name());
-    row.field(16, false, &k.ip_version);
-    row.field(17, false, &r.min_ttl);
-    row.field(18, false, &r.max_ttl);
-    row.field(19, true, &Mac(&r.src_mac));
-    row.field(20, true, &Mac(&r.dst_mac));
+    row.put(0, Time(r.start));
+    row.put(1, Time(r.end));
+    row.put(2, Ip(k.ip_version, &k.src));
+    row.put(3, Ip(k.ip_version, &k.dst));
+    row.put(4, Uint(k.src_port.into()));
+    row.put(5, Uint(k.dst_port.into()));
+    row.put(6, Uint(k.proto.into()));
+    row.put(7, Uint(k.tos.into()));
+    row.put(8, Uint(r.tcp_flags.into()));
+    row.put(9, Uint(r.packets));
+    row.put(10, Uint(r.octets));
+    row.put(11, Uint(k.in_if.into()));
+    row.put(12, Uint(k.vlan.into()));
+    row.put(13, Uint(k.icmp_type().into()));
+    row.put(14, Uint(k.icmp_code().into()));
+    row.put(15, Text(r.end_reason.name()));
+    row.put(16, Uint(k.ip_version.into()));
+    row.put(17, Uint(r.min_ttl.into()));
+    row.put(18, Uint(r.max_ttl.into()));
+    row.put(19, Mac(&r.src_mac));
+    row.put(20, Mac(&r.dst_mac));
     let t = &r.tunnel;
     let tunneled = t.is_some();
-    row.opt(21, true, tunneled.then_some(&t.kind.name()));
-    row.opt(22, false, tunneled.then_some(&t.id));
-    row.opt(23, true, tunneled.then(|| t.outer_src_addr()));
-    row.opt(24, true, tunneled.then(|| t.outer_dst_addr()));
-    row.field(25, true, &r.direction.name());
-    row.field(26, false, &r.egress_if);
+    row.opt(21, tunneled.then(|| Text(t.kind.name())));
+    row.opt(22, tunneled.then_some(Uint(t.id.into())));
+    row.opt(23, tunneled.then_some(Ip(t.outer_ip_version, &t.outer_src)));
+    row.opt(24, tunneled.then_some(Ip(t.outer_ip_version, &t.outer_dst)));
+    row.put(25, Text(r.direction.name()));
+    row.put(26, Uint(r.egress_if.into()));
     if !biflow {
         return;
     }
     let rev = r.reverse.unwrap_or_default();
     let seen = rev.packets > 0;
-    row.field(27, false, &rev.packets);
-    row.field(28, false, &rev.octets);
-    row.field(29, false, &rev.tcp_flags);
-    row.opt(30, true, seen.then_some(&format_args!("{:.9}", rev.start)));
-    row.opt(31, true, seen.then_some(&format_args!("{:.9}", rev.end)));
-    row.opt(32, false, seen.then_some(&rev.min_ttl));
-    row.opt(33, false, seen.then_some(&rev.max_ttl));
+    row.put(27, Uint(rev.packets));
+    row.put(28, Uint(rev.octets));
+    row.put(29, Uint(rev.tcp_flags.into()));
+    row.opt(30, seen.then_some(Time(rev.start)));
+    row.opt(31, seen.then_some(Time(rev.end)));
+    row.opt(32, seen.then_some(Uint(rev.min_ttl.into())));
+    row.opt(33, seen.then_some(Uint(rev.max_ttl.into())));
 }
 
 /// One CSV row or JSON object being written.
@@ -291,39 +296,99 @@ struct Row<'a> {
 }
 
 impl Row<'_> {
-    fn field(&mut self, i: usize, quoted: bool, value: &dyn std::fmt::Display) {
-        self.opt(i, quoted, Some(value));
+    fn put(&mut self, i: usize, value: Value<'_>) {
+        self.opt(i, Some(value));
     }
 
-    /// Column `i`: `None` is written empty (CSV) or `null` (JSON).
-    fn opt<T: std::fmt::Display>(&mut self, i: usize, quoted: bool, value: Option<T>) {
+    /// Column `i`: `None` is written empty (CSV) or `null` (JSON); in JSON every value
+    /// but a number is a string.
+    fn opt(&mut self, i: usize, value: Option<Value<'_>>) {
         let line = &mut *self.line;
         if i > 0 {
             line.push(',');
         }
-        let name = column_name(i);
-        let _ = match (self.json, quoted, value) {
-            (false, _, None) => Ok(()),
-            (false, _, Some(value)) => write!(line, "{value}"),
-            (true, _, None) => write!(line, "\"{name}\":null"),
-            (true, false, Some(value)) => write!(line, "\"{name}\":{value}"),
-            (true, true, Some(value)) => write!(line, "\"{name}\":\"{value}\""),
-        };
+        if self.json {
+            line.push('"');
+            line.push_str(column_name(i));
+            line.push_str("\":");
+        }
+        match value {
+            None if self.json => line.push_str("null"),
+            None => {}
+            Some(v @ Value::Uint(_)) => v.write(line),
+            Some(v) if self.json => {
+                line.push('"');
+                v.write(line);
+                line.push('"');
+            }
+            Some(v) => v.write(line),
+        }
     }
 }
 
-/// A MAC address as `aa:bb:cc:dd:ee:ff`.
-struct Mac<'a>(&'a [u8; 6]);
+/// A value of a text column.
+#[derive(Clone, Copy)]
+enum Value<'a> {
+    /// A number, in decimal.
+    Uint(u64),
+    /// A name, as it is.
+    Text(&'a str),
+    /// RFC 3339 UTC with nanoseconds.
+    Time(Timestamp),
+    /// An address of IP version 4 (the first 4 bytes) or else 6, in its standard form.
+    Ip(u8, &'a [u8; 16]),
+    /// `aa:bb:cc:dd:ee:ff`.
+    Mac(&'a [u8; 6]),
+}
 
-impl std::fmt::Display for Mac<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let m = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            m[0], m[1], m[2], m[3], m[4], m[5]
-        )
+impl Value<'_> {
+    fn write(self, line: &mut String) {
+        match self {
+            Value::Uint(n) => push_uint(line, n),
+            Value::Text(s) => line.push_str(s),
+            Value::Time(t) => {
+                let mut buf = [0u8; RFC3339_MAX];
+                let len = t.rfc3339(9, &mut buf);
+                line.push_str(std::str::from_utf8(&buf[..len]).unwrap_or_default());
+            }
+            Value::Ip(4, a) => {
+                for (j, octet) in a[..4].iter().enumerate() {
+                    if j > 0 {
+                        line.push('.');
+                    }
+                    push_uint(line, u64::from(*octet));
+                }
+            }
+            Value::Ip(_, a) => {
+                let _ = write!(line, "{}", std::net::Ipv6Addr::from(*a));
+            }
+            Value::Mac(m) => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                for (j, b) in m.iter().enumerate() {
+                    if j > 0 {
+                        line.push(':');
+                    }
+                    line.push(char::from(HEX[usize::from(b >> 4)]));
+                    line.push(char::from(HEX[usize::from(b & 15)]));
+                }
+            }
+        }
     }
+}
+
+/// Appends `n` in decimal.
+fn push_uint(line: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    line.push_str(std::str::from_utf8(&buf[at..]).unwrap_or_default());
 }
 
 /// Table columns and their minimum widths.
@@ -421,6 +486,37 @@ fn tcp_flag_letters(flags: u8) -> String {
 mod tests {
     use super::*;
     use crate::flow::key::FlowKey;
+    use proptest::prelude::*;
+
+    fn written(v: Value<'_>) -> String {
+        let mut line = String::new();
+        v.write(&mut line);
+        line
+    }
+
+    proptest! {
+        /// The hand-written values are what `fmt` writes.
+        #[test]
+        fn values_are_written_as_fmt_writes_them(
+            n in any::<u64>(),
+            v4 in any::<[u8; 4]>(),
+            v6 in any::<[u8; 16]>(),
+            mac in any::<[u8; 6]>(),
+        ) {
+            prop_assert_eq!(written(Value::Uint(n)), n.to_string());
+            let mut a = [0u8; 16];
+            a[..4].copy_from_slice(&v4);
+            prop_assert_eq!(written(Value::Ip(4, &a)), std::net::Ipv4Addr::from(v4).to_string());
+            prop_assert_eq!(written(Value::Ip(6, &v6)), std::net::Ipv6Addr::from(v6).to_string());
+            prop_assert_eq!(
+                written(Value::Mac(&mac)),
+                format!(
+                    "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                    mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
+                )
+            );
+        }
+    }
     use crate::flow::record::EndReason;
     use std::sync::{Arc, Mutex};
 
