@@ -9,18 +9,14 @@
 //! output order depends on the packets alone, never on how threads were scheduled: one
 //! worker or several give the same output.
 //!
-//! Releasing is a sort, not a heap. Whatever ended before the lowest watermark sorts
-//! into its place now, and nothing that arrives later can sort before it (the watermarks
-//! promise so). So each release sorts only its own records: small entries (instant,
-//! start, place) that compare keys only on ties, over records that arrive nearly in
-//! order already. A heap of (instant, start, key) entries cost twice as much (see the
-//! README's performance notes), and the exporter's time is what two workers cannot share.
-//!
-//! The direction rules (`flow::direction`) are applied here, once per record, to every
-//! batch before any sink sees it: one place for `convert` and `run` and any worker count.
-//!
-//! A sink that fails (a text output whose disk filled) is reported and dropped; the other
-//! sinks go on. Collectors count and log their own network errors and do not fail here.
+//! Each message's records are put in merge order when they arrive (small (instant,
+//! start, place) entries sorted, keys compared only on ties). A release takes, from each
+//! message held, the prefix that ended before the lowest watermark, and merges those
+//! prefixes; nothing that arrives later can sort before them (the watermarks promise
+//! so). Its cost is that of the records it releases, however many wait behind the
+//! watermark of a slower or idle worker. A heap of (instant, start, key) entries cost
+//! twice as much (see the README's performance notes), and the exporter's time is what
+//! two workers cannot share.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -105,20 +101,28 @@ impl Exporter {
     }
 }
 
-/// A held record's place in the merge order: its end instant and start, then its index
-/// in `Merger::held`, through which ties compare by key and tunnel segment.
-type Place = (Timestamp, Timestamp, u32);
+/// The records of one message from a worker, and their merge order.
+struct Chunk {
+    records: Vec<Ended>,
+    /// (end instant, start, index in `records`), in merge order.
+    order: Vec<(Timestamp, Timestamp, u32)>,
+    /// `order[..released]` have been handed to the sinks.
+    released: usize,
+}
+
+/// A record being released: end instant, start, chunk, index in the chunk's records.
+type Place = (Timestamp, Timestamp, u32, u32);
 
 struct Merger {
     sinks: Vec<Box<dyn RecordSink>>,
     alive: Vec<bool>,
-    /// Records not yet released, in the order they arrived.
-    held: Vec<Ended>,
-    /// The earliest end instant in `held` (`Timestamp::END` when empty): a release with
-    /// a lower watermark than this has nothing to do.
+    /// Messages with records not yet released, in the order they arrived.
+    held: Vec<Chunk>,
+    /// The earliest end instant not yet released (`Timestamp::END` when none): a
+    /// release with a lower watermark than this has nothing to do.
     earliest: Timestamp,
     /// The places of the records being released (kept for its allocation).
-    order: Vec<Place>,
+    merge: Vec<Place>,
     watermarks: Vec<Timestamp>,
     /// The newest real time seen (export time for records that ended at end of input).
     last: Timestamp,
@@ -141,7 +145,7 @@ impl Merger {
             alive,
             held: Vec::new(),
             earliest: Timestamp::END,
-            order: Vec::new(),
+            merge: Vec::new(),
             watermarks: vec![Timestamp::ZERO; workers.max(1)],
             last: Timestamp::ZERO,
             batch: Vec::with_capacity(1024),
@@ -211,53 +215,76 @@ impl Merger {
         if !all && self.earliest >= low {
             return;
         }
-        let ready = |e: &Ended| all || e.at < low;
-        let mut order = std::mem::take(&mut self.order);
-        order.clear();
-        let mut earliest = Timestamp::END;
-        for (i, e) in self.held.iter().enumerate() {
-            if ready(e) {
-                order.push((e.at, e.record.start, i as u32));
+        let mut merge = std::mem::take(&mut self.merge);
+        merge.clear();
+        let mut runs = 0;
+        for (c, chunk) in self.held.iter_mut().enumerate() {
+            let rest = &chunk.order[chunk.released..];
+            let n = if all {
+                rest.len()
             } else {
-                earliest = earliest.min(e.at);
+                rest.partition_point(|p| p.0 < low)
+            };
+            if n > 0 {
+                runs += 1;
+                let places = rest[..n]
+                    .iter()
+                    .map(|&(at, start, i)| (at, start, c as u32, i));
+                merge.extend(places);
+                chunk.released += n;
             }
         }
-        let held = &self.held;
-        order.sort_unstable_by(|a, b| {
-            (a.0, a.1)
-                .cmp(&(b.0, b.1))
-                .then_with(|| tie(&held[a.2 as usize], &held[b.2 as usize]))
-        });
+        if runs > 1 {
+            // Sorted runs, one per message: the stable sort merges them.
+            let held = &self.held;
+            let record = |p: &Place| &held[p.2 as usize].records[p.3 as usize];
+            merge.sort_by(|a, b| {
+                (a.0, a.1)
+                    .cmp(&(b.0, b.1))
+                    .then_with(|| tie(record(a), record(b)))
+            });
+        }
         let mut now = Timestamp::ZERO;
-        for &(at, _, i) in &order {
+        for &(at, _, c, i) in &merge {
             now = now.max(at.min(self.last));
-            self.batch.push(self.held[i as usize].record);
+            self.batch
+                .push(self.held[c as usize].records[i as usize].record);
             if self.batch.len() >= 1024 {
                 self.flush(now);
             }
         }
         self.flush(now.max(self.last.min(low)));
-        if order.len() == self.held.len() {
-            self.held.clear();
-        } else {
-            self.held.retain(|e| !ready(e));
-        }
-        self.earliest = earliest;
-        self.order = order;
+        self.held.retain(|c| c.released < c.order.len());
+        self.earliest = self
+            .held
+            .iter()
+            .map(|c| c.order[c.released].0)
+            .min()
+            .unwrap_or(Timestamp::END);
+        self.merge = merge;
     }
 
-    /// Files a worker's ended records until they can be released.
+    /// Files a worker's ended records, in merge order, until they can be released.
     fn hold(&mut self, ended: Vec<Ended>) {
-        for e in &ended {
-            self.earliest = self.earliest.min(e.at);
+        if ended.is_empty() {
+            return;
         }
-        if self.held.is_empty() {
-            // The common case: everything before was released. Keep the message's own
-            // vector rather than copying its records.
-            self.held = ended;
-        } else {
-            self.held.extend(ended);
-        }
+        let mut order: Vec<_> = ended
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.at, e.record.start, i as u32))
+            .collect();
+        order.sort_unstable_by(|a, b| {
+            (a.0, a.1)
+                .cmp(&(b.0, b.1))
+                .then_with(|| tie(&ended[a.2 as usize], &ended[b.2 as usize]))
+        });
+        self.earliest = self.earliest.min(order[0].0);
+        self.held.push(Chunk {
+            records: ended,
+            order,
+            released: 0,
+        });
     }
 
     fn flush(&mut self, now: Timestamp) {
