@@ -637,8 +637,15 @@ impl Transport for FileTransport {
         self.written += msg.len() as u64;
         if self.written - self.requested >= SYNC_STEP {
             self.requested = self.written;
-            if let Some(syncer) = &self.syncer {
-                // Busy: the sync under way or the one waiting will cover these bytes.
+            if self.syncer.as_ref().is_some_and(|s| s.thread.is_finished()) {
+                // It stopped: the file cannot be synced (fine), or a sync failed, which
+                // is reported now rather than when the run ends, maybe days later.
+                if let Some(syncer) = self.syncer.take() {
+                    self.background_syncs = syncer.finish()?;
+                }
+            } else if let Some(syncer) = &self.syncer {
+                // Busy: the sync under way or the one waiting will cover these bytes
+                // (those still in `out`'s buffer, up to 64 KiB, go with the next one).
                 let _ = syncer.requests.try_send(());
             }
         }
@@ -668,8 +675,6 @@ impl Transport for FileTransport {
 mod tests {
     use super::*;
 
-    /// Regression: `--ipfix-file /dev/null` (or a pipe) failed at the end of the run with
-    /// "Invalid argument", because such files cannot be fsynced.
     /// Writes `steps` times `SYNC_STEP` bytes in 64 KiB messages and finishes.
     fn write_steps(t: &mut FileTransport, steps: u64) -> SinkStats {
         let mut stats = SinkStats::default();
@@ -702,6 +707,28 @@ mod tests {
         assert_eq!(t.background_syncs, 0);
     }
 
+    /// A syncer that stopped (here: `/dev/null` cannot be synced) is collected on the
+    /// next step, where a failed sync would be reported, not only at the end.
+    #[test]
+    fn a_syncer_that_stopped_is_collected_while_writing() {
+        let mut t = FileTransport::create(Path::new("/dev/null")).unwrap();
+        let mut stats = SinkStats::default();
+        let msg = vec![0u8; 1 << 16];
+        for _ in 0..500 {
+            if t.syncer.is_none() {
+                break;
+            }
+            for _ in 0..SYNC_STEP / msg.len() as u64 {
+                t.send(&msg, 1, 1, &mut stats).unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert!(t.syncer.is_none(), "the stopped syncer was never collected");
+        t.finish(&mut stats).unwrap();
+    }
+
+    /// Regression: `--ipfix-file /dev/null` (or a pipe) failed at the end of the run with
+    /// "Invalid argument", because such files cannot be fsynced.
     #[test]
     fn ipfix_file_on_a_device_that_cannot_sync_finishes() {
         let mut t = FileTransport::create(Path::new("/dev/null")).unwrap();
