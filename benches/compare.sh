@@ -109,7 +109,7 @@ RESULTS=$WORK/results.tsv
 : >"$RESULTS"
 run_one() {
     local name=$1 start end
-    if [[ -n ${PREPS[$name]} ]]; then bash -c "${PREPS[$name]}"; fi
+    if [[ -n ${PREPS[$name]} ]]; then bash -c "${PREPS[$name]}"; sync -f "$WORK"; fi
     # Pages of the capture that the kernel reclaimed since the last run (this VM runs
     # DAMON proactive reclaim: pages idle a few seconds go, even with memory free) are
     # read back now, untimed, so that no tool waits for the disk in its run.

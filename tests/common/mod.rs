@@ -191,8 +191,10 @@ pub fn tshark_totals(path: &Path) -> Result<Totals, String> {
 
 /// `tshark_totals` with `extra_args` given to tshark before its output options: a
 /// decode-as (`-d mpls.label==17,pwethcw`) or a display filter (`-Y ...`) for one file.
-/// tshark's exit status 1 (an option it rejects) is an error; 2 (a file cut short or
-/// damaged, after printing what it read) is not, as in `tshark_totals`.
+/// tshark's exit status 1 (an option it rejects) is an error, and so is 2 with nothing
+/// read and a complaint on stderr (tshark 4.0 rejects a bad display filter with 2);
+/// otherwise 2 is a file cut short or damaged, after printing what it read, and not an
+/// error, as in `tshark_totals`.
 pub fn tshark_totals_with(path: &Path, extra_args: &[&str]) -> Result<Totals, String> {
     let out = Command::new("tshark")
         .args(["-n", "-r"])
@@ -212,7 +214,12 @@ pub fn tshark_totals_with(path: &Path, extra_args: &[&str]) -> Result<Totals, St
         .args(["-e", "ipv6.src", "-e", "ipv6.dst", "-e", "ipv6.plen"])
         .output()
         .map_err(|e| format!("tshark: {e}"))?;
-    if out.status.code() == Some(1) {
+    let rejected = match out.status.code() {
+        Some(1) => true,
+        Some(2) => !extra_args.is_empty() && out.stdout.is_empty() && !out.stderr.is_empty(),
+        _ => false,
+    };
+    if rejected {
         return Err(format!(
             "tshark {extra_args:?} rejected its options: {}",
             String::from_utf8_lossy(&out.stderr).trim()
