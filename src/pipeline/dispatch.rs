@@ -11,7 +11,7 @@ use std::thread;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::exporter::{ExportMessage, Exporter};
+use super::exporter::{EndOnPanic, ExportMessage, Exporter};
 use super::metrics::{Registry, WorkerStatus};
 use super::stats::Counters;
 use super::worker::Worker;
@@ -155,6 +155,7 @@ impl Dispatch {
             let handle = thread::Builder::new()
                 .name(format!("flowprobe-worker-{index}"))
                 .spawn(move || {
+                    let _end_on_panic = EndOnPanic::new(export.clone(), index);
                     for batch in rx {
                         worker.meter_batch(&batch.packets);
                         worker.tick(batch.now);

@@ -101,6 +101,33 @@ impl Exporter {
     }
 }
 
+/// Held by a worker thread: if the thread unwinds (a bug), its watermark goes to
+/// `Timestamp::END`, so the exporter goes on releasing the other workers' records
+/// instead of waiting for this one forever. Its own unsent records are lost; joining
+/// the thread reports the panic.
+pub(crate) struct EndOnPanic {
+    exporter: Sender<ExportMessage>,
+    worker: usize,
+}
+
+impl EndOnPanic {
+    pub(crate) fn new(exporter: Sender<ExportMessage>, worker: usize) -> EndOnPanic {
+        EndOnPanic { exporter, worker }
+    }
+}
+
+impl Drop for EndOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = self.exporter.send(ExportMessage::Records {
+                worker: self.worker,
+                ended: Vec::new(),
+                watermark: Timestamp::END,
+            });
+        }
+    }
+}
+
 /// The records of one message from a worker, and their merge order.
 struct Chunk {
     records: Vec<Ended>,
@@ -423,6 +450,31 @@ mod tests {
         assert_eq!(got(&kept)[5..], [(5, 1), (6, 1)]);
         let report = m.end();
         assert_eq!(report.records, 7);
+    }
+
+    #[test]
+    fn a_worker_that_panics_does_not_hold_the_others_back() {
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        let sinks: Vec<Box<dyn RecordSink>> = vec![Box::new(Keep(kept.clone()))];
+        let direction = DirectionRules::new(&DirectionConfig::default());
+        let exporter = Exporter::spawn(sinks, 2, 8, None, direction).unwrap();
+        let tx = exporter.sender();
+        tx.send(records(0, vec![ended(10, 1, 1)], 50)).unwrap();
+        let guard = EndOnPanic::new(exporter.sender(), 1);
+        let worker = std::thread::spawn(move || {
+            let _guard = guard;
+            panic!("a worker bug");
+        });
+        assert!(worker.join().is_err());
+        // Worker 0 is alive and its sender open: the record is released because worker
+        // 1's watermark went to the end, not because the channel closed.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while kept.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(got(&kept), [(1, 1)]);
+        drop(tx);
+        exporter.finish();
     }
 
     proptest! {

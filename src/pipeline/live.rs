@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::exporter::{ExportMessage, Exporter, ExporterReport};
+use super::exporter::{EndOnPanic, ExportMessage, Exporter, ExporterReport};
 use super::metrics::{Registry, WorkerStatus};
 use super::stats::Counters;
 use super::worker::{Classifier, Worker};
@@ -263,6 +263,7 @@ fn spawn_af_packet(
         let handle = thread::Builder::new()
             .name(name)
             .spawn(move || {
+                let _end_on_panic = EndOnPanic::new(export.clone(), index);
                 let mut meta = PacketMeta::default();
                 // Decoded packets of the ring block at hand, metered together.
                 let mut batch = Vec::with_capacity(LIVE_BATCH);
