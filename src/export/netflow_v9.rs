@@ -132,7 +132,7 @@ mod tests {
     use super::super::template::*;
     use super::*;
     use crate::flow::key::FlowKey;
-    use crate::flow::record::{EndReason, FlowRecord};
+    use crate::flow::record::FlowRecord;
     use crate::time::Timestamp;
 
     #[test]
@@ -180,21 +180,17 @@ mod tests {
             "198.51.100.2".parse().unwrap(),
         );
         let rec = FlowRecord {
-            key,
-            start: Timestamp::from_secs_nanos(1_700_000_000, 250_000_000),
-            end: Timestamp::from_secs_nanos(1_700_000_001, 0),
             packets: 5,
             octets: 0x1_0000_0000,
-            tcp_flags: 0,
             min_ttl: 1,
             max_ttl: 255,
             src_mac: [0xaa; 6],
             dst_mac: [0xbb; 6],
-            end_reason: EndReason::IdleTimeout,
-            tunnel: Default::default(),
-            direction: Default::default(),
-            egress_if: 0,
-            reverse: None,
+            ..FlowRecord::new(
+                key,
+                Timestamp::from_secs_nanos(1_700_000_000, 250_000_000),
+                Timestamp::from_secs_nanos(1_700_000_001, 0),
+            )
         };
         let mut clock = UptimeClock::default();
         let now = 1_700_000_002_700u64;

@@ -738,21 +738,15 @@ mod tests {
             std::net::Ipv4Addr::from(!i).into(),
         );
         FlowRecord {
-            key,
-            start: Timestamp::from_secs_nanos(1_700_000_000, 0),
-            end: Timestamp::from_secs_nanos(1_700_000_001, 0),
             packets: 1,
             octets: 100,
-            tcp_flags: 0,
             min_ttl: 64,
             max_ttl: 64,
-            src_mac: [0; 6],
-            dst_mac: [0; 6],
-            end_reason: crate::flow::record::EndReason::IdleTimeout,
-            tunnel: Default::default(),
-            direction: Default::default(),
-            egress_if: 0,
-            reverse: None,
+            ..FlowRecord::new(
+                key,
+                Timestamp::from_secs_nanos(1_700_000_000, 0),
+                Timestamp::from_secs_nanos(1_700_000_001, 0),
+            )
         }
     }
 

@@ -464,8 +464,6 @@ impl DirectionRules {
 mod tests {
     use super::*;
     use crate::flow::key::FlowKey;
-    use crate::flow::record::EndReason;
-    use crate::flow::tunnel::Tunnel;
     use crate::time::Timestamp;
 
     const GW: [u8; 6] = [0x00, 0x1b, 0x21, 0x3a, 0x4f, 0x01];
@@ -482,21 +480,13 @@ mod tests {
         };
         key.set_addrs(src.parse().unwrap(), dst.parse().unwrap());
         FlowRecord {
-            key,
-            start: Timestamp::ZERO,
-            end: Timestamp::ZERO,
             packets: 1,
             octets: 40,
-            tcp_flags: 0,
             min_ttl: 64,
             max_ttl: 64,
             src_mac,
             dst_mac,
-            end_reason: EndReason::IdleTimeout,
-            tunnel: Tunnel::default(),
-            direction: FlowDirection::Unknown,
-            egress_if: 0,
-            reverse: None,
+            ..FlowRecord::new(key, Timestamp::ZERO, Timestamp::ZERO)
         }
     }
 

@@ -86,6 +86,29 @@ pub struct FlowRecord {
 }
 
 impl FlowRecord {
+    /// A record of `key` from `start` to `end` with nothing counted: no packets, TTLs 0,
+    /// no MACs, no tunnel, direction unknown, no reverse part, ended by idle timeout.
+    /// Fixtures fill in what they need: `FlowRecord { packets: 3, ..FlowRecord::new(..) }`.
+    pub fn new(key: FlowKey, start: Timestamp, end: Timestamp) -> FlowRecord {
+        FlowRecord {
+            key,
+            start,
+            end,
+            packets: 0,
+            octets: 0,
+            tcp_flags: 0,
+            min_ttl: 0,
+            max_ttl: 0,
+            src_mac: [0; 6],
+            dst_mac: [0; 6],
+            end_reason: EndReason::IdleTimeout,
+            tunnel: Tunnel::default(),
+            direction: FlowDirection::Unknown,
+            egress_if: 0,
+            reverse: None,
+        }
+    }
+
     /// The record as uniflow records, for outputs that do not export biflows (RFC 5103
     /// biflows are split back into their two directions), so every output counts every
     /// packet exactly once whichever mode the cache meters in.

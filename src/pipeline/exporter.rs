@@ -358,7 +358,6 @@ mod tests {
     use super::*;
     use crate::flow::direction::DirectionConfig;
     use crate::flow::key::FlowKey;
-    use crate::flow::record::EndReason;
 
     /// A sink that keeps what it was given.
     struct Keep(Arc<Mutex<Vec<FlowRecord>>>);
@@ -389,25 +388,10 @@ mod tests {
             ..Default::default()
         };
         key.src[..4].copy_from_slice(&[198, 18, 0, src]);
+        let start = Timestamp(start);
         Ended {
             at: Timestamp(at),
-            record: FlowRecord {
-                key,
-                start: Timestamp(start),
-                end: Timestamp(start),
-                packets: 1,
-                octets: 100,
-                tcp_flags: 0,
-                min_ttl: 64,
-                max_ttl: 64,
-                src_mac: [0; 6],
-                dst_mac: [0; 6],
-                end_reason: EndReason::IdleTimeout,
-                tunnel: Default::default(),
-                direction: Default::default(),
-                egress_if: 0,
-                reverse: None,
-            },
+            record: FlowRecord::new(key, start, start),
         }
     }
 
