@@ -86,8 +86,8 @@ pub enum TextFormat {
 pub struct TextSink {
     format: TextFormat,
     out: Box<dyn Write + Send>,
-    /// The CSV or JSON row being written (bytes: every value is ASCII but addresses,
-    /// written as `fmt` writes them, and nothing needs checking as UTF-8).
+    /// The CSV or JSON row being written, as bytes: every value is ASCII, so nothing
+    /// needs checking as UTF-8.
     line: Vec<u8>,
     header_written: bool,
     /// Table column widths, grown as wider values appear.

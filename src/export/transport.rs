@@ -559,6 +559,12 @@ pub struct FileTransport {
 /// Bytes written between two background syncs.
 const SYNC_STEP: u64 = 2 << 20;
 
+/// A pipe, a character device (`/dev/null`, `/dev/stdout` on a pipe) cannot be synced
+/// (EINVAL): everything was written, which is all there is to do.
+fn cannot_sync(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::EINVAL)
+}
+
 /// A thread that syncs a file each time it is asked, until its requests close.
 struct Syncer {
     requests: crossbeam_channel::Sender<()>,
@@ -577,8 +583,7 @@ impl Syncer {
                 for () in received {
                     match file.sync_data() {
                         Ok(()) => syncs += 1,
-                        // Not a file that can be synced (a pipe, a device): nothing to do.
-                        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(syncs),
+                        Err(e) if cannot_sync(&e) => return Ok(syncs),
                         Err(e) => return Err(e),
                     }
                 }
@@ -637,16 +642,19 @@ impl Transport for FileTransport {
         self.written += msg.len() as u64;
         if self.written - self.requested >= SYNC_STEP {
             self.requested = self.written;
-            if self.syncer.as_ref().is_some_and(|s| s.thread.is_finished()) {
+            match self.syncer.take() {
                 // It stopped: the file cannot be synced (fine), or a sync failed, which
                 // is reported now rather than when the run ends, maybe days later.
-                if let Some(syncer) = self.syncer.take() {
+                Some(syncer) if syncer.thread.is_finished() => {
                     self.background_syncs = syncer.finish()?;
                 }
-            } else if let Some(syncer) = &self.syncer {
-                // Busy: the sync under way or the one waiting will cover these bytes
-                // (those still in `out`'s buffer, up to 64 KiB, go with the next one).
-                let _ = syncer.requests.try_send(());
+                Some(syncer) => {
+                    // Busy: the sync under way or the one waiting will cover these bytes
+                    // (those still in `out`'s buffer, up to 64 KiB, go with the next).
+                    let _ = syncer.requests.try_send(());
+                    self.syncer = Some(syncer);
+                }
+                None => {}
             }
         }
         Ok(())
@@ -659,9 +667,7 @@ impl Transport for FileTransport {
             log::debug!("IPFIX file: {} syncs while writing", self.background_syncs);
         }
         match self.out.get_ref().sync_all() {
-            // A pipe, a character device (`/dev/null`, `/dev/stdout` on a pipe) cannot be
-            // synced (EINVAL); everything was written, which is all there is to do.
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
+            Err(e) if cannot_sync(&e) => Ok(()),
             other => other,
         }
     }

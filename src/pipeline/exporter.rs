@@ -15,8 +15,8 @@
 //! prefixes; nothing that arrives later can sort before them (the watermarks promise
 //! so). Its cost is that of the records it releases, however many wait behind the
 //! watermark of a slower or idle worker. A heap of (instant, start, key) entries cost
-//! twice as much (see the README's performance notes), and the exporter's time is what
-//! two workers cannot share.
+//! the exporter about 40% more CPU on the benchmark capture (see the README's
+//! performance notes), and the exporter's time is what two workers cannot share.
 
 use std::cmp::Ordering;
 use std::sync::Arc;
