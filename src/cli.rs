@@ -212,6 +212,8 @@ pub struct ExportArgs {
     /// Export to a collector; repeat for several: ipfix://HOST:PORT (UDP),
     /// ipfix+tcp://HOST:PORT, v9://HOST:PORT, v5://HOST:PORT; IPv6 as ipfix://[::1]:4739.
     /// Add ?biflow=1 to an IPFIX collector for RFC 5103 biflow records.
+    /// sflow://HOST:PORT?rate=N[&header=B] sends sFlow v5 packet samples (1 in N, the
+    /// first B bytes of each, default 128, at most 256) and interface counters.
     #[arg(long = "collector", value_name = "URL")]
     pub collectors: Vec<String>,
     /// Write an IPFIX file (RFC 5655).
@@ -244,6 +246,10 @@ pub struct ExportArgs {
     /// unpaced for run].
     #[arg(long, value_name = "N")]
     pub pace: Option<u32>,
+    /// Agent address in sFlow datagrams [default: the source address routing to the
+    /// first sFlow collector (run), 0.0.0.0 (convert)].
+    #[arg(long, value_name = "IP")]
+    pub sflow_agent_address: Option<String>,
 }
 
 /// Direction rules for SPAN ports (`[direction]`), shared by `convert` and `run`. Each

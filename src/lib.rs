@@ -11,6 +11,7 @@
 //! - `decode`   frame bytes to `PacketMeta` (flow key fields, length, flags), per link type.
 //! - `flow`     `key`, `record`, the cache shard with expiry, `direction` (SPAN direction rules).
 //! - `export`   record sinks: text (CSV/JSON/table), IPFIX, NetFlow v9 and v5.
+//! - `sflow`    the sFlow v5 agent: packet sampler (in the classifier), datagrams, counters.
 //! - `generate` deterministic traffic generator (tests, benchmarks, shipped captures).
 //! - `pipeline` workers (decode + cache shard), the exporter thread, offline conversion,
 //!   counters and the closing summary.
@@ -31,4 +32,5 @@ pub mod export;
 pub mod flow;
 pub mod generate;
 pub mod pipeline;
+pub mod sflow;
 pub mod time;

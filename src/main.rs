@@ -133,6 +133,10 @@ fn export_flags(args: &ExportArgs, raw: &mut RawConfig) {
         .clone()
         .map(|v| Setting::flag(Quantity(v), "--udp-send-buffer"));
     e.pace = args.pace.map(|n| Setting::flag(i64::from(n), "--pace"));
+    raw.sflow.agent_address = args
+        .sflow_agent_address
+        .clone()
+        .map(|a| Setting::flag(a, "--sflow-agent-address"));
 }
 
 fn convert_flags(args: &ConvertArgs) -> Result<RawConfig, Failure> {
@@ -244,6 +248,7 @@ fn run_convert(args: ConvertArgs, config: Config) -> Result<(), Failure> {
         decap: config.tunnels.clone(),
         progress: !args.no_progress && io::stderr().is_terminal(),
         direction: config.direction.clone(),
+        sflow: sflow_samplers(&config)?,
     };
     let report =
         convert(&options, sinks).map_err(|e| Failure::Runtime(format!("cannot start: {e}")))?;
@@ -288,8 +293,9 @@ type Sinks = (Vec<Box<dyn RecordSink>>, Vec<String>);
 /// The sinks for the configured collectors and IPFIX file, with a label each.
 fn export_sinks(config: &Config, sampling: Sampling, offline: bool) -> Result<Sinks, Failure> {
     use flowprobe::export::{
-        collector_sink, ipfix_file_sink, CollectorUrl, ExportOptions, SamplingAnnouncement,
+        collector_sink, ipfix_file_sink, CollectorProtocol, ExportOptions, SamplingAnnouncement,
     };
+    use flowprobe::sflow::SflowCounterSource;
 
     let e = &config.export;
     let usage = |what: &str, err: &dyn std::fmt::Display| Failure::Usage(format!("{what}: {err}"));
@@ -322,11 +328,31 @@ fn export_sinks(config: &Config, sampling: Sampling, offline: bool) -> Result<Si
     };
     let mut sinks = Vec::new();
     let mut labels = Vec::new();
-    for text in &e.collectors {
-        let url: CollectorUrl = text
-            .parse()
-            .map_err(|err| usage("export.collectors", &err))?;
-        sinks.push(collector_sink(&url, &opts).map_err(|err| usage("export.collectors", &err))?);
+    let urls = collector_urls(config)?;
+    let agent = sflow_agent_address(config, &urls, offline)?;
+    let mut sflow_index = 0;
+    for url in &urls {
+        let opts = if url.protocol == CollectorProtocol::Sflow {
+            sflow_index += 1;
+            ExportOptions {
+                sflow: flowprobe::sflow::SflowSinkOptions {
+                    collector: sflow_index - 1,
+                    agent,
+                    counters: if offline {
+                        SflowCounterSource::Capture
+                    } else {
+                        SflowCounterSource::Kernel {
+                            interfaces: config.capture.interfaces.clone(),
+                            interval: config.sflow.polling_interval,
+                        }
+                    },
+                },
+                ..opts.clone()
+            }
+        } else {
+            opts.clone()
+        };
+        sinks.push(collector_sink(url, &opts).map_err(|err| usage("export.collectors", &err))?);
         labels.push(url.to_string());
     }
     if let Some(path) = &e.ipfix_file {
@@ -338,6 +364,58 @@ fn export_sinks(config: &Config, sampling: Sampling, offline: bool) -> Result<Si
         labels.push(path.display().to_string());
     }
     Ok((sinks, labels))
+}
+
+/// The configured collectors, parsed.
+fn collector_urls(config: &Config) -> Result<Vec<flowprobe::export::CollectorUrl>, Failure> {
+    config
+        .export
+        .collectors
+        .iter()
+        .map(|text| {
+            text.parse()
+                .map_err(|err| Failure::Usage(format!("export.collectors: {err}")))
+        })
+        .collect()
+}
+
+/// The sFlow collectors' sampling, in the order given, for the samplers.
+fn sflow_samplers(config: &Config) -> Result<flowprobe::sflow::SamplerConfig, Failure> {
+    Ok(flowprobe::sflow::SamplerConfig {
+        collectors: collector_urls(config)?
+            .iter()
+            .filter_map(|u| u.sflow)
+            .collect(),
+        polling_interval: config.sflow.polling_interval,
+    })
+}
+
+/// The agent address of sFlow datagrams: as configured; else offline 0.0.0.0, live the
+/// source address routing to the first sFlow collector.
+fn sflow_agent_address(
+    config: &Config,
+    urls: &[flowprobe::export::CollectorUrl],
+    offline: bool,
+) -> Result<std::net::IpAddr, Failure> {
+    let unspecified = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    if let Some(a) = config.sflow.agent_address {
+        return Ok(a);
+    }
+    let first = urls
+        .iter()
+        .find(|u| u.protocol == flowprobe::export::CollectorProtocol::Sflow);
+    let (Some(url), false) = (first, offline) else {
+        return Ok(unspecified);
+    };
+    let peer = url
+        .resolve()
+        .map_err(|e| Failure::Usage(format!("export.collectors: {e}")))?;
+    flowprobe::sflow::source_address_towards(peer).map_err(|e| {
+        Failure::Runtime(format!(
+            "sFlow collector {url}: no route to find the agent address from ({e}); \
+             set --sflow-agent-address"
+        ))
+    })
 }
 
 /// Export and text sinks of a run: text when asked for (`-f`/`-o`) or when nothing else is.
@@ -445,6 +523,7 @@ fn run_live(args_and_config: (RunArgs, Config)) -> Result<(), Failure> {
         user: c.user.clone(),
         stats_interval: Some(config.statistics.interval).filter(|d| !d.is_zero()),
         direction: config.direction.clone(),
+        sflow: sflow_samplers(&config)?,
     };
     let flags = StopFlags::default();
     for signal in [SIGINT, SIGTERM] {

@@ -23,12 +23,13 @@ mod suggest;
 pub use error::{ConfigError, ConfigErrors};
 pub use raw::{
     FlowCount, IntList, List, Origin, Quantity, RawCache, RawCapture, RawConfig, RawDirection,
-    RawExport, RawLogging, RawSampling, RawStatistics, RawTimeouts, RawTunnels, Setting, SECTIONS,
+    RawExport, RawLogging, RawSampling, RawSflow, RawStatistics, RawTimeouts, RawTunnels, Setting,
+    SECTIONS,
 };
 pub use resolve::{
     check_collector_url, format_duration, format_size, load, Backend, CaptureConfig, Config,
-    ExportConfig, LogLevel, LoggingConfig, SamplingConfig, SamplingMode, StatisticsConfig,
-    COLLECTOR_SCHEMES,
+    ExportConfig, LogLevel, LoggingConfig, SamplingConfig, SamplingMode, SflowConfig,
+    StatisticsConfig, COLLECTOR_SCHEMES,
 };
 
 /// A value that could not be read, with what was expected.

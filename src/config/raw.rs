@@ -474,6 +474,17 @@ section! {
 }
 
 section! {
+    /// `[sflow]`: the sFlow agent, for `sflow://` collectors.
+    RawSflow = "sflow" {
+        /// Agent address sent in every datagram; empty = the source address routing to
+        /// the first sFlow collector (live), 0.0.0.0 (offline).
+        agent_address: String,
+        /// Interface counters are sent this often; 0 = never.
+        polling_interval: Quantity,
+    }
+}
+
+section! {
     /// `[tunnels]`: which tunnels are opened (decapsulated) and on which UDP ports.
     RawTunnels = "tunnels" {
         /// Tunnel kinds to open: `vxlan`, `geneve`, `gre`, `erspan`, `ip-in-ip`,
@@ -539,6 +550,8 @@ pub struct RawConfig {
     pub sampling: RawSampling,
     /// `[export]`.
     pub export: RawExport,
+    /// `[sflow]`.
+    pub sflow: RawSflow,
     /// `[tunnels]`.
     pub tunnels: RawTunnels,
     /// `[statistics]`.
@@ -556,6 +569,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     (RawTimeouts::SECTION, RawTimeouts::KEYS),
     (RawSampling::SECTION, RawSampling::KEYS),
     (RawExport::SECTION, RawExport::KEYS),
+    (RawSflow::SECTION, RawSflow::KEYS),
     (RawTunnels::SECTION, RawTunnels::KEYS),
     (RawStatistics::SECTION, RawStatistics::KEYS),
     (RawLogging::SECTION, RawLogging::KEYS),
@@ -638,6 +652,7 @@ impl RawConfig {
                 "timeouts" => raw.timeouts = RawTimeouts::read(table, &mut reader),
                 "sampling" => raw.sampling = RawSampling::read(table, &mut reader),
                 "export" => raw.export = RawExport::read(table, &mut reader),
+                "sflow" => raw.sflow = RawSflow::read(table, &mut reader),
                 "tunnels" => raw.tunnels = RawTunnels::read(table, &mut reader),
                 "statistics" => raw.statistics = RawStatistics::read(table, &mut reader),
                 "logging" => raw.logging = RawLogging::read(table, &mut reader),
@@ -656,6 +671,7 @@ impl RawConfig {
         self.timeouts.merge(over.timeouts);
         self.sampling.merge(over.sampling);
         self.export.merge(over.export);
+        self.sflow.merge(over.sflow);
         self.tunnels.merge(over.tunnels);
         self.statistics.merge(over.statistics);
         self.logging.merge(over.logging);

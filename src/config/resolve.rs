@@ -194,6 +194,16 @@ impl ExportConfig {
     }
 }
 
+/// `[sflow]`, resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SflowConfig {
+    /// Agent address of the datagrams (None: the source address routing to the first
+    /// sFlow collector live, 0.0.0.0 offline).
+    pub agent_address: Option<std::net::IpAddr>,
+    /// Interface counters are sent this often (zero = never).
+    pub polling_interval: Duration,
+}
+
 /// `[statistics]`, resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatisticsConfig {
@@ -225,6 +235,8 @@ pub struct Config {
     pub sampling: SamplingConfig,
     /// `[export]`.
     pub export: ExportConfig,
+    /// `[sflow]`.
+    pub sflow: SflowConfig,
     /// `[tunnels]`: the tunnels opened and their ports.
     pub tunnels: Decap,
     /// `[statistics]`.
@@ -270,6 +282,10 @@ impl Default for Config {
                 max_message_size: 1452,
                 udp_send_buffer: 4 << 20,
                 pace: 10_000,
+            },
+            sflow: SflowConfig {
+                agent_address: None,
+                polling_interval: crate::sflow::DEFAULT_POLLING_INTERVAL,
             },
             statistics: StatisticsConfig {
                 interval: Duration::from_secs(60),
@@ -714,6 +730,27 @@ impl RawConfig {
             }
         }
 
+        // [sflow]
+        let sf = &self.sflow;
+        if let Some(s) = &sf.agent_address {
+            let v = s.value.trim();
+            if v.is_empty() {
+                c.sflow.agent_address = None;
+            } else {
+                match v.parse::<std::net::IpAddr>() {
+                    Ok(a) => c.sflow.agent_address = Some(a),
+                    Err(_) => r.invalid(&s.origin, "sflow.agent_address", format!("{:?}", s.value), "must be an IPv4 or IPv6 address, such as \"192.0.2.10\", or empty for the address routing to the collector"),
+                }
+            }
+        }
+        if let Some(v) = r.duration(
+            &sf.polling_interval,
+            "sflow.polling_interval",
+            Duration::ZERO,
+        ) {
+            c.sflow.polling_interval = v;
+        }
+
         // [statistics]
         let st = &self.statistics;
         if let Some(v) = r.duration(&st.interval, "statistics.interval", Duration::ZERO) {
@@ -1049,6 +1086,15 @@ impl Config {
         let _ = writeln!(o, "geneve_ports = {}", ports(&tu.geneve_ports));
         let _ = writeln!(o, "gtp_u_ports = {}", ports(&tu.gtp_u_ports));
         let _ = writeln!(o, "mpls_udp_ports = {}", ports(&tu.mpls_udp_ports));
+        let sf = &self.sflow;
+        let agent = sf.agent_address.map(|a| a.to_string()).unwrap_or_default();
+        let _ = writeln!(o, "\n[sflow]");
+        let _ = writeln!(o, "agent_address = {}", quote(&agent));
+        let _ = writeln!(
+            o,
+            "polling_interval = {}",
+            quote(&format_duration(sf.polling_interval))
+        );
         let st = &self.statistics;
         let _ = writeln!(o, "\n[statistics]");
         let _ = writeln!(o, "interval = {}", quote(&format_duration(st.interval)));

@@ -8,11 +8,17 @@
 //! | `ipfix+tcp`  | IPFIX               | TCP       | 4739         |
 //! | `v9`         | NetFlow v9          | UDP       | 2055         |
 //! | `v5`         | NetFlow v5          | UDP       | 2055         |
+//! | `sflow`      | sFlow v5 (packet samples, not records) | UDP | 6343     |
 //!
 //! Options follow a `?`: `biflow=1` (or `biflow`, `biflow=true`) exports RFC 5103 biflow
 //! records to that collector (IPFIX over UDP or TCP only: a `v9://` or `v5://` URL with it
 //! is rejected, naming the collector, since those protocols cannot carry reverse counters);
 //! `biflow=0` is the default, uniflow records.
+//!
+//! sFlow takes its own options: `rate=N` (1-in-N packet sampling, required, N at least 1)
+//! and `header=B` (bytes of each sampled frame sent, default 128, at most 256); `biflow`
+//! means nothing there. The flow options mean nothing to sFlow and the sFlow options
+//! nothing to the flow protocols: either is rejected, naming the collector.
 //!
 //! IPv6 literals go in brackets (`ipfix://[::1]:4739`). Host names are kept as written and
 //! resolved when the sink is built ([`CollectorUrl::resolve`]), so parsing never touches
@@ -33,6 +39,8 @@ pub enum CollectorProtocol {
     NetflowV9,
     /// NetFlow v5 over UDP.
     NetflowV5,
+    /// sFlow v5 over UDP: sampled packet headers and interface counters.
+    Sflow,
 }
 
 impl CollectorProtocol {
@@ -43,6 +51,7 @@ impl CollectorProtocol {
             CollectorProtocol::IpfixTcp => "ipfix+tcp",
             CollectorProtocol::NetflowV9 => "v9",
             CollectorProtocol::NetflowV5 => "v5",
+            CollectorProtocol::Sflow => "sflow",
         }
     }
 
@@ -52,11 +61,13 @@ impl CollectorProtocol {
         matches!(self, CollectorProtocol::Ipfix | CollectorProtocol::IpfixTcp)
     }
 
-    /// The IANA port of the protocol: 4739 (ipfix) or the customary NetFlow port 2055.
+    /// The IANA port of the protocol: 4739 (ipfix), 6343 (sflow), or the customary
+    /// NetFlow port 2055.
     pub fn default_port(self) -> u16 {
         match self {
             CollectorProtocol::Ipfix | CollectorProtocol::IpfixTcp => 4739,
             CollectorProtocol::NetflowV9 | CollectorProtocol::NetflowV5 => 2055,
+            CollectorProtocol::Sflow => 6343,
         }
     }
 }
@@ -74,6 +85,24 @@ pub struct CollectorUrl {
     pub port: u16,
     /// `?biflow=1`: export RFC 5103 biflow records (IPFIX only).
     pub biflow: bool,
+    /// `?rate=N&header=B`: what an sFlow collector is sent (sFlow only, where it is
+    /// required).
+    pub sflow: Option<SflowParams>,
+}
+
+/// Default bytes of each sampled frame an sFlow collector is sent (`header=B`), as
+/// hsflowd and most switches send.
+pub const SFLOW_DEFAULT_HEADER: u32 = 128;
+/// Most bytes of a sampled frame an sFlow collector may be sent (`header=B`).
+pub const SFLOW_MAX_HEADER: u32 = 256;
+
+/// The sampling of one sFlow collector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SflowParams {
+    /// 1-in-N packet sampling (`rate=N`), N at least 1.
+    pub rate: u32,
+    /// Bytes of each sampled frame sent (`header=B`), 1 to 256.
+    pub header_bytes: u32,
 }
 
 /// Why a collector URL was rejected, or could not be resolved.
@@ -88,13 +117,13 @@ pub enum CollectorUrlError {
         host: String,
     },
     /// No `scheme://`.
-    #[error("collector `{url}`: missing scheme; expected ipfix://, ipfix+tcp://, v9:// or v5://")]
+    #[error("collector `{url}`: missing scheme; expected ipfix://, ipfix+tcp://, v9://, v5:// or sflow://")]
     MissingScheme {
         /// The URL as given.
         url: String,
     },
     /// A scheme we do not speak.
-    #[error("collector `{url}`: unknown scheme `{scheme}`; expected ipfix, ipfix+udp, ipfix+tcp, v9 or v5")]
+    #[error("collector `{url}`: unknown scheme `{scheme}`; expected ipfix, ipfix+udp, ipfix+tcp, v9, v5 or sflow")]
     UnknownScheme {
         /// The URL as given.
         url: String,
@@ -133,13 +162,22 @@ pub enum CollectorUrlError {
     },
     /// An option after `?` that is not known, or a value it does not take.
     #[error(
-        "collector `{url}`: unknown option `{option}` (the only option is biflow=0 or biflow=1)"
+        "collector `{url}`: unknown option `{option}` (flow collectors take biflow=0 or biflow=1; sflow:// takes rate=N and header=B)"
     )]
     BadOption {
         /// The URL as given.
         url: String,
         /// The option as written.
         option: String,
+    },
+    /// An sFlow collector without `rate=N`, or with a rate or header size out of range,
+    /// or a flow protocol given an sFlow option.
+    #[error("collector `{url}`: {reason}")]
+    BadSflowOption {
+        /// The URL as given.
+        url: String,
+        /// What is wrong, naming the value.
+        reason: String,
     },
     /// `?biflow=1` on a protocol that cannot carry biflows.
     #[error("collector `{url}`: biflow records need IPFIX (ipfix:// or ipfix+tcp://); NetFlow v9 and v5 cannot carry reverse counters")]
@@ -172,6 +210,7 @@ impl FromStr for CollectorUrl {
             "ipfix+tcp" => CollectorProtocol::IpfixTcp,
             "v9" | "netflow9" | "nfv9" => CollectorProtocol::NetflowV9,
             "v5" | "netflow5" | "nfv5" => CollectorProtocol::NetflowV5,
+            "sflow" | "sflow5" => CollectorProtocol::Sflow,
             other => {
                 return Err(CollectorUrlError::UnknownScheme {
                     url: owned(),
@@ -184,8 +223,32 @@ impl FromStr for CollectorUrl {
             None => (rest, None),
         };
         let mut biflow = false;
+        let (mut rate, mut header) = (None, None);
+        let sflow_error = |reason: String| CollectorUrlError::BadSflowOption {
+            url: owned(),
+            reason,
+        };
         for option in query.into_iter().flat_map(|q| q.split('&')) {
-            biflow = match option.to_ascii_lowercase().as_str() {
+            let lower = option.to_ascii_lowercase();
+            let (name, value) = lower.split_once('=').unwrap_or((lower.as_str(), ""));
+            if matches!(name, "rate" | "header") {
+                if protocol != CollectorProtocol::Sflow {
+                    return Err(sflow_error(format!(
+                        "`{option}` is an sFlow option; {} takes only biflow",
+                        protocol.scheme()
+                    )));
+                }
+                let n: u32 = value.parse().map_err(|_| {
+                    sflow_error(format!("`{option}`: {name} must be a whole number"))
+                })?;
+                if name == "rate" {
+                    rate = Some(n);
+                } else {
+                    header = Some(n);
+                }
+                continue;
+            }
+            biflow = match lower.as_str() {
                 "biflow" | "biflow=1" | "biflow=true" | "biflow=yes" => true,
                 "biflow=0" | "biflow=false" | "biflow=no" => false,
                 _ => {
@@ -199,6 +262,29 @@ impl FromStr for CollectorUrl {
         if biflow && !protocol.carries_biflows() {
             return Err(CollectorUrlError::BiflowUnsupported { url: owned() });
         }
+        let sflow = if protocol == CollectorProtocol::Sflow {
+            let rate = match rate {
+                None => return Err(sflow_error(
+                    "sFlow needs a sampling rate: add ?rate=N (1 in N packets, 1 = every packet)"
+                        .into(),
+                )),
+                Some(0) => {
+                    return Err(sflow_error(
+                        "rate=0: the rate is 1 in N packets, N at least 1".into(),
+                    ))
+                }
+                Some(n) => n,
+            };
+            let header_bytes = header.unwrap_or(SFLOW_DEFAULT_HEADER);
+            if header_bytes == 0 || header_bytes > SFLOW_MAX_HEADER {
+                return Err(sflow_error(format!(
+                    "header={header_bytes}: the header is 1 to {SFLOW_MAX_HEADER} bytes of each sampled frame"
+                )));
+            }
+            Some(SflowParams { rate, header_bytes })
+        } else {
+            None
+        };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         if let Some(i) = rest.find(['/', '?', '#', '@']) {
             return Err(CollectorUrlError::TrailingGarbage {
@@ -271,6 +357,7 @@ impl FromStr for CollectorUrl {
             host: host.to_string(),
             port,
             biflow,
+            sflow,
         })
     }
 }
@@ -294,6 +381,12 @@ impl fmt::Display for CollectorUrl {
         self.fmt_address(f)?;
         if self.biflow {
             f.write_str("?biflow=1")?;
+        }
+        if let Some(p) = self.sflow {
+            write!(f, "?rate={}", p.rate)?;
+            if p.header_bytes != SFLOW_DEFAULT_HEADER {
+                write!(f, "&header={}", p.header_bytes)?;
+            }
         }
         Ok(())
     }
@@ -397,8 +490,8 @@ mod tests {
             parse("192.0.2.1:4739"),
             Err(CollectorUrlError::MissingScheme { .. })
         ));
-        let e = parse("sflow://c").unwrap_err();
-        assert!(e.to_string().contains("unknown scheme `sflow`"), "{e}");
+        let e = parse("netflow://c").unwrap_err();
+        assert!(e.to_string().contains("unknown scheme `netflow`"), "{e}");
         assert!(matches!(
             parse("ipfix://"),
             Err(CollectorUrlError::MissingHost { .. })
@@ -439,7 +532,7 @@ mod tests {
             toml::from_str(r#"collectors = ["ipfix://[::1]:4739", "v5://10.0.0.1"]"#).unwrap();
         assert_eq!(c.collectors[0].port, 4739);
         assert_eq!(c.collectors[1].protocol, CollectorProtocol::NetflowV5);
-        let e = toml::from_str::<Config>(r#"collectors = ["sflow://x"]"#)
+        let e = toml::from_str::<Config>(r#"collectors = ["sflw://x"]"#)
             .err()
             .unwrap();
         assert!(e.to_string().contains("unknown scheme"), "{e}");
@@ -479,8 +572,48 @@ mod tests {
             "ipfix+tcp://h:2",
             "v9://[::1]:3",
             "v5://10.0.0.1:4",
+            "sflow://h:6343?rate=1",
+            "sflow://[::1]:5?rate=400&header=256",
         ] {
             assert_eq!(parse(s).unwrap().to_string(), s);
         }
+    }
+
+    #[test]
+    fn sflow_needs_a_rate_and_a_header_in_range() {
+        let u = parse("sflow://127.0.0.1?rate=10").unwrap();
+        assert_eq!((u.protocol, u.port), (CollectorProtocol::Sflow, 6343));
+        assert_eq!(
+            u.sflow,
+            Some(SflowParams {
+                rate: 10,
+                header_bytes: 128
+            })
+        );
+        let u = parse("sflow://h:9?header=64&rate=1").unwrap();
+        assert_eq!(u.sflow.unwrap().header_bytes, 64);
+        assert_eq!(parse("ipfix://h").unwrap().sflow, None);
+        for (url, says) in [
+            ("sflow://h", "add ?rate=N"),
+            ("sflow://h?rate=0", "rate=0"),
+            ("sflow://h?rate=x", "`rate=x`"),
+            ("sflow://h?rate=-1", "`rate=-1`"),
+            ("sflow://h?rate=2&header=257", "header=257"),
+            ("sflow://h?rate=2&header=0", "header=0"),
+            ("ipfix://h?rate=2", "sFlow option"),
+            ("v9://h?header=128", "sFlow option"),
+        ] {
+            let e = parse(url).unwrap_err();
+            assert!(
+                matches!(e, CollectorUrlError::BadSflowOption { .. }),
+                "{url}: {e:?}"
+            );
+            let text = e.to_string();
+            assert!(text.contains(says) && text.contains(url), "{url}: {text}");
+        }
+        assert!(matches!(
+            parse("sflow://h?rate=1&biflow=1"),
+            Err(CollectorUrlError::BiflowUnsupported { .. })
+        ));
     }
 }

@@ -27,6 +27,16 @@ pub trait RecordSink: Send {
     /// Takes a batch of records, in the order they expired. `now` is the export time.
     fn export(&mut self, records: &[FlowRecord], now: Timestamp) -> std::io::Result<()>;
 
+    /// Takes a batch of sFlow samples (`crate::sflow`): only sFlow sinks send them; the
+    /// others ignore them.
+    fn samples(
+        &mut self,
+        _batch: &crate::sflow::SampleBatch,
+        _now: Timestamp,
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
+
     /// Called at least once a second of export time, with or without records, so sinks
     /// can refresh templates or flush buffers on time.
     fn tick(&mut self, _now: Timestamp) -> std::io::Result<()> {

@@ -161,6 +161,9 @@ pub struct ExportOptions {
     /// file sink takes it from here; [`collector_sink`] sets it from the URL
     /// (`?biflow=1`). Default false: biflow records are split into uniflow records.
     pub biflow: bool,
+    /// What an `sflow://` collector's sink needs beyond its URL: its place among the
+    /// sFlow collectors, the agent address, where interface counters come from.
+    pub sflow: crate::sflow::SflowSinkOptions,
 }
 
 impl Default for ExportOptions {
@@ -176,6 +179,7 @@ impl Default for ExportOptions {
             tcp: TcpSettings::default(),
             ignored_packets: None,
             biflow: false,
+            sflow: crate::sflow::SflowSinkOptions::default(),
         }
     }
 }
@@ -271,6 +275,13 @@ pub fn collector_sink(
             opts,
         )),
         CollectorProtocol::NetflowV5 => Box::new(V5Sink::new(Box::new(udp()?), opts)),
+        CollectorProtocol::Sflow => Box::new(crate::sflow::SflowSink::new(
+            opts.sflow.collector,
+            opts.sflow.agent,
+            opts.max_message_size,
+            Box::new(udp()?),
+            opts.sflow.counters.clone(),
+        )),
     })
 }
 

@@ -35,6 +35,7 @@ use crate::export::RecordSink;
 use crate::flow::cache::CacheConfig;
 use crate::flow::direction::{DirectionConfig, DirectionRules};
 use crate::flow::sampling::Sampling;
+use crate::sflow::SamplerConfig;
 use crate::time::Timestamp;
 
 const NANOS_PER_SEC: u64 = 1_000_000_000;
@@ -58,6 +59,8 @@ pub struct ConvertOptions {
     pub registry: Option<Arc<Registry>>,
     /// Direction rules applied to every record (default: none).
     pub direction: DirectionConfig,
+    /// sFlow collectors' sampling (none by default).
+    pub sflow: SamplerConfig,
 }
 
 impl ConvertOptions {
@@ -72,6 +75,7 @@ impl ConvertOptions {
             progress: false,
             registry: None,
             direction: DirectionConfig::default(),
+            sflow: SamplerConfig::default(),
         }
     }
 }
@@ -117,7 +121,9 @@ pub fn convert(
             options.registry.clone(),
         )?)
     };
-    let mut classifier = Classifier::new(options.sampling, 0).with_decap(options.decap.clone());
+    let mut classifier = Classifier::new(options.sampling, 0)
+        .with_decap(options.decap.clone())
+        .with_sflow(options.sflow.sampler(0, true, exporter.sender()));
     let mut meta = PacketMeta::default();
     let mut file_errors = Vec::new();
     let progress = progress_bar(options);
@@ -166,6 +172,7 @@ pub fn convert(
                 tick_from = Timestamp(ts.as_secs() * NANOS_PER_SEC);
                 tick_until = Timestamp(tick_from.0.saturating_add(NANOS_PER_SEC));
                 meter.tick(ts);
+                classifier.send_samples(None);
                 let _ = ticks.send(ExportMessage::Tick(ts));
                 if let Some(r) = &options.registry {
                     r.publish_reader(
@@ -185,6 +192,7 @@ pub fn convert(
         }
         progress.set_position(base + file.bytes_read());
     }
+    classifier.finish_samples();
     if let Some(r) = &options.registry {
         r.publish_reader(
             0,

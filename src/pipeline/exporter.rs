@@ -46,6 +46,14 @@ pub enum ExportMessage {
     },
     /// Time passed (at least once a second of export time).
     Tick(Timestamp),
+    /// sFlow samples of one capture thread, the newest taken at `now`; they go to the
+    /// sFlow sinks at once (samples are not merged: each sub-agent numbers its own).
+    Samples {
+        /// The samples.
+        batch: crate::sflow::SampleBatch,
+        /// Time of the newest packet the sampler saw.
+        now: Timestamp,
+    },
 }
 
 /// What the exporter thread reports when it ends.
@@ -204,6 +212,9 @@ impl Merger {
                     self.last = self.last.max(watermark);
                 }
                 self.release();
+            }
+            ExportMessage::Samples { batch, now } => {
+                self.each_sink(|sink| sink.samples(&batch, now));
             }
             ExportMessage::Tick(now) => {
                 self.last = self.last.max(now);

@@ -31,6 +31,7 @@ use crate::export::RecordSink;
 use crate::flow::cache::{CacheConfig, Decoded};
 use crate::flow::direction::{DirectionConfig, DirectionRules};
 use crate::flow::sampling::Sampling;
+use crate::sflow::SamplerConfig;
 use crate::time::Timestamp;
 
 /// Decoded packets an AF_PACKET worker meters together (`Worker::meter_batch`).
@@ -80,6 +81,9 @@ pub struct LiveOptions {
     pub registry: Option<Arc<Registry>>,
     /// Direction rules applied to every record.
     pub direction: DirectionConfig,
+    /// sFlow collectors' sampling (none by default); each capture thread is a sub-agent,
+    /// numbered as the workers are.
+    pub sflow: SamplerConfig,
 }
 
 /// Flags the run loop watches: set `stop` to end the run, `report` to log statistics.
@@ -257,8 +261,9 @@ fn spawn_af_packet(
         let registry = Arc::clone(registry);
         let stop = Arc::clone(&flags.stop);
         let mut worker = Worker::new(shard.clone());
-        let mut classifier =
-            Classifier::new(options.sampling, index as u64).with_decap(options.decap.clone());
+        let mut classifier = Classifier::new(options.sampling, index as u64)
+            .with_decap(options.decap.clone())
+            .with_sflow(options.sflow.sampler(index as u32, false, export.clone()));
         let name = format!("flowprobe-{}-{index}", source.ifname());
         let handle = thread::Builder::new()
             .name(name)
@@ -272,12 +277,13 @@ fn spawn_af_packet(
                 // Ended records to the exporter, counters to the registry.
                 let mut report = |worker: &mut Worker,
                                   source: &mut AfPacketSource,
-                                  classifier: &Classifier,
+                                  classifier: &mut Classifier,
                                   watermark: Timestamp| {
                     worker.send_pending(&export, index, watermark);
                     if let Ok(k) = source.kernel_stats() {
                         kernel = k;
                     }
+                    classifier.send_samples(Some(kernel.drops));
                     publish(
                         &registry,
                         index,
@@ -313,11 +319,12 @@ fn spawn_af_packet(
                         last_tick = Instant::now();
                         worker.tick(lagged_now());
                         let horizon = worker.horizon();
-                        report(&mut worker, &mut source, &classifier, horizon);
+                        report(&mut worker, &mut source, &mut classifier, horizon);
                     }
                 }
                 worker.flush();
-                report(&mut worker, &mut source, &classifier, Timestamp::END);
+                report(&mut worker, &mut source, &mut classifier, Timestamp::END);
+                classifier.finish_samples();
             })
             .map_err(LiveError::Thread)?;
         handles.push(handle);
@@ -373,8 +380,13 @@ fn spawn_libpcap(
                 .map_err(LiveError::Thread)?;
         let registry = Arc::clone(registry);
         let stop = Arc::clone(&flags.stop);
-        let mut classifier =
-            Classifier::new(options.sampling, n as u64).with_decap(options.decap.clone());
+        let mut classifier = Classifier::new(options.sampling, n as u64)
+            .with_decap(options.decap.clone())
+            .with_sflow(
+                options
+                    .sflow
+                    .sampler(first as u32, false, exporter.sender()),
+            );
         let ifname = ifname.clone();
         let handle = thread::Builder::new()
             .name(format!("flowprobe-pcap-{ifname}"))
@@ -394,9 +406,12 @@ fn spawn_libpcap(
                     if last_tick.elapsed() >= POLL {
                         last_tick = Instant::now();
                         dispatch.tick(lagged_now());
+                        let drops = source.stats().ok().map(|s| u64::from(s.dropped));
+                        classifier.send_samples(drops);
                         publish_reader(&registry, n, &ifname, &classifier, &mut source);
                     }
                 }
+                classifier.finish_samples();
                 // The workers publish their own final counters as they finish.
                 Box::new(dispatch).finish();
                 publish_reader(&registry, n, &ifname, &classifier, &mut source);

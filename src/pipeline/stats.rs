@@ -41,6 +41,12 @@ pub struct Counters {
     /// Packets metered by their inner packet, by tunnel kind (index = `TunnelKind`
     /// number; index 0, no tunnel, stays 0). Part of `metered`, not beside it.
     pub decapsulated: [u64; 8],
+    /// Packets sampled for sFlow collectors (all of them together; every packet read
+    /// was also counted above: sFlow samples beside the flow cache).
+    pub sflow_samples: u64,
+    /// Frames whose sFlow sample could not be taken: a link type sFlow has no header
+    /// protocol for (the turn passed to the next frame).
+    pub sflow_unsampleable: u64,
 }
 
 impl Counters {
@@ -84,6 +90,8 @@ impl Counters {
         for (a, b) in self.decapsulated.iter_mut().zip(other.decapsulated) {
             *a += b;
         }
+        self.sflow_samples += other.sflow_samples;
+        self.sflow_unsampleable += other.sflow_unsampleable;
     }
 
     /// Whether every packet read is accounted for exactly once.
@@ -147,6 +155,16 @@ impl Counters {
                 "fragments w/o first   {:>12}  (metered without ports)",
                 self.fragments_unmatched
             );
+        }
+        if self.sflow_samples > 0 || self.sflow_unsampleable > 0 {
+            let _ = writeln!(s, "sFlow samples         {:>12}", self.sflow_samples);
+            if self.sflow_unsampleable > 0 {
+                let _ = writeln!(
+                    s,
+                    "  not describable     {:>12}  (link type without an sFlow header protocol)",
+                    self.sflow_unsampleable
+                );
+            }
         }
         s
     }

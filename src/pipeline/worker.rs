@@ -16,19 +16,23 @@ use crate::flow::cache::{CacheConfig, Decoded, Ended, FlowCache};
 use crate::flow::fragments::FragmentTable;
 use crate::flow::record::EndReason;
 use crate::flow::sampling::{Sampler, Sampling};
+use crate::sflow::SflowSampler;
 use crate::time::Timestamp;
 
 use super::exporter::ExportMessage;
 use super::stats::Counters;
 
 /// Frame to `PacketMeta`, with the counters of what could not be decoded or was
-/// sampled out.
+/// sampled out. With sFlow collectors it also holds the thread's sFlow sampler, which
+/// sees every frame first (`crate::sflow`).
 #[derive(Debug)]
 pub struct Classifier {
     decap: Decap,
     fragments: FragmentTable,
     sampler: Sampler,
     counters: Counters,
+    /// Boxed: without sFlow the classifier stays small, and the check is one branch.
+    sflow: Option<Box<SflowSampler>>,
 }
 
 impl Default for Classifier {
@@ -46,6 +50,32 @@ impl Classifier {
             fragments: FragmentTable::default(),
             sampler: Sampler::new(sampling, seed),
             counters: Counters::default(),
+            sflow: None,
+        }
+    }
+
+    /// Samples every frame for sFlow collectors with `sampler` (before decoding).
+    pub fn with_sflow(mut self, sampler: Option<SflowSampler>) -> Classifier {
+        self.sflow = sampler.map(Box::new);
+        self
+    }
+
+    /// Sends the sFlow samples gathered so far (at the capture thread's ticks), after
+    /// setting the drops they report (the kernel's drop counter live).
+    pub fn send_samples(&mut self, drops: Option<u64>) {
+        if let Some(s) = &mut self.sflow {
+            if let Some(d) = drops {
+                s.set_drops(d);
+            }
+            s.send();
+        }
+    }
+
+    /// End of input: the last sFlow samples (and offline the last counters) are sent,
+    /// and the sampler lets go of its channel to the exporter, which can then finish.
+    pub fn finish_samples(&mut self) {
+        if let Some(s) = &mut self.sflow {
+            s.finish();
         }
     }
 
@@ -60,6 +90,9 @@ impl Classifier {
     /// counts one packet read.
     pub fn classify(&mut self, packet: &Packet<'_>, meta: &mut PacketMeta) -> bool {
         self.counters.read += 1;
+        if let Some(s) = &mut self.sflow {
+            s.observe(packet);
+        }
         match decode::decode_with(
             packet.link_type,
             packet.data,
@@ -111,6 +144,10 @@ impl Classifier {
     pub fn counters(&self) -> Counters {
         let mut c = self.counters.clone();
         c.fragments_unmatched = self.fragments.stats().unmatched;
+        if let Some(s) = &self.sflow {
+            c.sflow_samples = s.samples();
+            c.sflow_unsampleable = s.unsampleable();
+        }
         c
     }
 }

@@ -14,5 +14,6 @@ mod loopback;
 mod measure;
 mod nfcapd;
 mod parser;
+mod sflow;
 mod tshark;
 mod tunnels_biflows;

@@ -1,0 +1,203 @@
+//! sFlow v5 export against what we did not write: tshark dissects every datagram of a
+//! conversion with no malformed field or expert warning, and with `rate=1` the flow
+//! samples are exactly the capture's frames (count, order, first bytes, lengths); with
+//! `rate=N` the sample count is within five standard deviations of packets/N; sfcapd
+//! with nfdump, and pmacct's sfacctd, store per-key packet totals equal to the truth.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::common::write_generated;
+use super::helpers::*;
+use flowprobe::generate::GenConfig;
+
+/// The frames of a classic pcap file: (original length, captured bytes).
+pub(super) fn pcap_frames(path: &Path) -> Vec<(u32, Vec<u8>)> {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(
+        &bytes[..4],
+        &0xa1b2_c3d4u32.to_le_bytes(),
+        "little-endian pcap"
+    );
+    let mut frames = Vec::new();
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        let word = |i: usize| u32::from_le_bytes(bytes[at + i..at + i + 4].try_into().unwrap());
+        let (caplen, len) = (word(8) as usize, word(12));
+        frames.push((len, bytes[at + 16..at + 16 + caplen].to_vec()));
+        at += 16 + caplen;
+    }
+    frames
+}
+
+/// Converts `capture` to the sFlow collectors `urls` (and nothing else); returns stderr.
+pub(super) fn convert_sflow(capture: &Path, urls: &[String], extra: &[&str]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowprobe"));
+    cmd.arg("convert").arg(capture).args(["--pace", "20000"]);
+    for u in urls {
+        cmd.args(["--collector", u]);
+    }
+    let out = cmd.args(extra).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "convert failed: {stderr}");
+    assert!(out.stdout.is_empty(), "no text output when exporting");
+    stderr
+}
+
+fn generated(dir: &Path, conversations: usize, mean_packets: f64) -> PathBuf {
+    let config = GenConfig {
+        conversations,
+        mean_packets,
+        ..GenConfig::default()
+    };
+    write_generated(dir, "sflow.pcap", &config).0
+}
+
+/// tshark's view of the datagrams: fields of every frame, `|` between fields and `;`
+/// between occurrences.
+fn tshark_fields(pcap: &Path, port: u16, fields: &[&str]) -> Vec<Vec<Vec<String>>> {
+    let decode = format!("udp.port=={port},sflow");
+    let mut args = vec![
+        "-d",
+        &decode,
+        "-o",
+        "sflow.enable_dissection:FALSE",
+        "-T",
+        "fields",
+        "-E",
+        "separator=|",
+        "-E",
+        "aggregator=;",
+    ];
+    for f in fields {
+        args.extend(["-e", f]);
+    }
+    super::tshark::tshark(pcap, &args)
+        .lines()
+        .map(|l| {
+            l.split('|')
+                .map(|f| {
+                    f.split(';')
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn numbers(values: &[String]) -> Vec<u64> {
+    values.iter().map(|v| v.parse().unwrap()).collect()
+}
+
+#[test]
+fn tshark_reads_every_datagram_and_rate_one_samples_are_the_frames() {
+    if !have_tool("tshark") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let capture = generated(dir.path(), 400, 6.0);
+    let frames = pcap_frames(&capture);
+    let rx = Receiver::start(false);
+    let url = format!("sflow://{}?rate=1&header=256", rx.addr);
+    convert_sflow(&capture, &[url], &["--sflow-agent-address", "192.0.2.9"]);
+    let datagrams = rx.stop();
+    let pcap = dir.path().join("sflow-datagrams.pcap");
+    write_pcap(&pcap, &datagrams, 6343);
+    // The sampled headers are not dissected: their own expert notes (a TCP RST is a
+    // warning) are the sampled traffic's, not sFlow's.
+    super::tshark::assert_clean(&pcap, &["-o", "sflow.enable_dissection:FALSE"]);
+    let rows = tshark_fields(
+        &pcap,
+        6343,
+        &[
+            "sflow_245.agent",
+            "sflow_245.sub_agent_id",
+            "sflow_245.sequence_number",
+            "sflow.flow_sample.sequence_number",
+            "sflow.flow_sample.sample_pool",
+            "sflow.flow_sample.sampling_rate",
+            "sflow_245.header.frame_length",
+            "sflow_245.header",
+            "sflow_245.header.payload_stripped",
+            "sflow.counters_sample.sequence_number",
+            "sflow_245.ifinoct",
+            "sflow_245.ifinpkt",
+            "sflow_245.ifinmcast",
+            "sflow_245.ifinbcast",
+            "sflow_245.vlan.in",
+            "sflow_245.header.sampled_header_length",
+        ],
+    );
+    assert_eq!(rows.len(), datagrams.len());
+    let mut headers = Vec::new();
+    let mut lengths = Vec::new();
+    let mut pools = Vec::new();
+    let mut sample_seqs = Vec::new();
+    let mut counter_seqs = Vec::new();
+    let mut last_counters = (0, 0);
+    let mut vlans = 0;
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r[0], ["192.0.2.9"], "agent address");
+        assert_eq!(r[1], ["0"], "sub-agent of the offline reader");
+        assert_eq!(numbers(&r[2]), [i as u64 + 1], "datagram sequence numbers");
+        sample_seqs.extend(numbers(&r[3]));
+        pools.extend(numbers(&r[4]));
+        assert!(numbers(&r[5]).iter().all(|&n| n == 1), "rate 1");
+        lengths.extend(numbers(&r[6]));
+        // tshark shows the header with its XDR padding: cut to the header length.
+        for (h, len) in r[7].iter().zip(numbers(&r[15])) {
+            headers.push(h[..2 * len as usize].to_string());
+        }
+        assert!(numbers(&r[8]).iter().all(|&n| n == 0), "nothing stripped");
+        counter_seqs.extend(numbers(&r[9]));
+        let last = |k: usize| numbers(&r[k]).last().copied();
+        if let (Some(octets), Some(u), Some(m), Some(b)) = (last(10), last(11), last(12), last(13))
+        {
+            last_counters = (octets, u + m + b);
+        }
+        vlans += r[14].len();
+    }
+    let n = frames.len() as u64;
+    assert_eq!(
+        sample_seqs,
+        (1..=n).collect::<Vec<_>>(),
+        "one sample a frame"
+    );
+    assert_eq!(
+        pools,
+        (1..=n).collect::<Vec<_>>(),
+        "the pool counts every frame"
+    );
+    for (i, (len, data)) in frames.iter().enumerate() {
+        assert_eq!(
+            lengths[i],
+            u64::from(*len),
+            "frame length of frame {}",
+            i + 1
+        );
+        let first: String = data.iter().take(256).map(|b| format!("{b:02x}")).collect();
+        assert_eq!(headers[i], first, "header of frame {}", i + 1);
+    }
+    let tagged = frames
+        .iter()
+        .filter(|(_, d)| d[12..14] == [0x81, 0x00])
+        .count();
+    assert!(tagged > 0, "the generator tags some conversations");
+    assert_eq!(
+        vlans, tagged,
+        "an extended switch record for every tagged frame"
+    );
+    // Counters summed from the capture: the last sample covers the whole capture.
+    assert!(!counter_seqs.is_empty());
+    assert_eq!(
+        counter_seqs,
+        (1..=counter_seqs.len() as u64).collect::<Vec<_>>()
+    );
+    let octets: u64 = frames.iter().map(|(len, _)| u64::from(*len)).sum();
+    assert_eq!(last_counters, (octets, n));
+    // No datagram over the default maximum message size.
+    assert!(datagrams.iter().all(|d| d.len() <= 1452));
+}
