@@ -24,9 +24,14 @@ pub(super) struct Nfcapd {
 
 impl Nfcapd {
     pub(super) fn start() -> Nfcapd {
+        Nfcapd::start_binary("nfcapd")
+    }
+
+    /// `nfcapd`, or its sFlow twin `sfcapd` (same options, same files).
+    pub(super) fn start_binary(binary: &str) -> Nfcapd {
         let dir = tempfile::tempdir().unwrap();
         let port = free_udp_port();
-        let child = Command::new("nfcapd")
+        let child = Command::new(binary)
             .args([
                 "-w",
                 dir.path().to_str().unwrap(),
@@ -51,11 +56,14 @@ impl Nfcapd {
                 Stdio::null()
             })
             .spawn()
-            .expect("spawn nfcapd");
+            .unwrap_or_else(|e| panic!("spawn {binary}: {e}"));
         // Listening once our own bind to the port fails.
         let deadline = Instant::now() + Duration::from_secs(10);
         while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            assert!(Instant::now() < deadline, "nfcapd did not bind port {port}");
+            assert!(
+                Instant::now() < deadline,
+                "{binary} did not bind port {port}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Nfcapd { child, dir, port }

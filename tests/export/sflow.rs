@@ -10,6 +10,7 @@ use std::process::Command;
 
 use super::common::write_generated;
 use super::helpers::*;
+use super::nfcapd::{parse_rows, Direction, Nfcapd};
 use flowprobe::generate::GenConfig;
 
 /// The frames of a classic pcap file: (original length, captured bytes).
@@ -200,4 +201,139 @@ fn tshark_reads_every_datagram_and_rate_one_samples_are_the_frames() {
     assert_eq!(last_counters, (octets, n));
     // No datagram over the default maximum message size.
     assert!(datagrams.iter().all(|d| d.len() <= 1452));
+}
+
+/// Per-key packet totals of the records of a plain conversion of `capture` (the records
+/// other tests prove equal to the generator's and tshark's counts), with ICMP keys
+/// folded to no ports (sfcapd does not read ICMP type and code from sampled headers).
+fn true_packets(capture: &Path) -> BTreeMap<Direction, u64> {
+    let out = Command::new(env!("CARGO_BIN_EXE_flowprobe"))
+        .arg("convert")
+        .arg(capture)
+        .args(["-q", "-f", "csv"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut m = BTreeMap::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let proto: u8 = f[6].parse().unwrap();
+        let (sport, dport) = if matches!(proto, 1 | 58) {
+            (0, 0)
+        } else {
+            (f[4].parse().unwrap(), f[5].parse().unwrap())
+        };
+        let key = (
+            f[2].parse().unwrap(),
+            f[3].parse().unwrap(),
+            sport,
+            dport,
+            proto,
+        );
+        *m.entry(key).or_default() += f[9].parse::<u64>().unwrap();
+    }
+    m
+}
+
+fn without_icmp_ports(rows: BTreeMap<Direction, (u64, u64)>) -> BTreeMap<Direction, u64> {
+    let mut m = BTreeMap::new();
+    for ((src, dst, sport, dport, proto), (packets, _)) in rows {
+        let key = if matches!(proto, 1 | 58) {
+            (src, dst, 0, 0, proto)
+        } else {
+            (src, dst, sport, dport, proto)
+        };
+        *m.entry(key).or_default() += packets;
+    }
+    m
+}
+
+#[test]
+fn sfcapd_stores_the_true_packet_totals_with_rate_one() {
+    if !have_tool("sfcapd") || !have_tool("nfdump") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let capture = generated(dir.path(), 600, 6.0);
+    let frames = pcap_frames(&capture);
+    let collector = Nfcapd::start_binary("sfcapd");
+    let stderr = convert_sflow(
+        &capture,
+        &[format!("sflow://127.0.0.1:{}?rate=1", collector.port)],
+        &[],
+    );
+    let rows = parse_rows(&collector.stop_and_read());
+    let stored: u64 = rows.values().map(|v| v.0).sum();
+    assert_eq!(
+        stored,
+        frames.len() as u64,
+        "one stored packet a frame\n{stderr}"
+    );
+    // sfcapd counts the frame length of each sample (layer 2 octets, as sFlow reports).
+    let octets: u64 = frames.iter().map(|(len, _)| u64::from(*len)).sum();
+    assert_eq!(rows.values().map(|v| v.1).sum::<u64>(), octets);
+    let ours = without_icmp_ports(rows);
+    let truth = true_packets(&capture);
+    assert_eq!(ours.len(), truth.len());
+    for (key, packets) in &truth {
+        assert_eq!(ours.get(key), Some(packets), "packets of {key:?}");
+    }
+}
+
+#[test]
+fn rate_n_samples_about_one_in_n_and_each_pool_is_its_frame() {
+    if !have_tool("tshark") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let capture = generated(dir.path(), 112_000, 10.0);
+    let frames = pcap_frames(&capture);
+    let n = frames.len() as f64;
+    assert!(n >= 1e6, "{n} frames");
+    let rx = Receiver::start(false);
+    let rate = 100.0;
+    convert_sflow(
+        &capture,
+        &[format!("sflow://{}?rate={rate}&header=64", rx.addr)],
+        &[],
+    );
+    let datagrams = rx.stop();
+    let pcap = dir.path().join("sflow-datagrams.pcap");
+    write_pcap(&pcap, &datagrams, 6343);
+    let rows = tshark_fields(
+        &pcap,
+        6343,
+        &[
+            "sflow.flow_sample.sample_pool",
+            "sflow_245.header",
+            "sflow_245.header.sampled_header_length",
+        ],
+    );
+    let mut samples = 0.0;
+    let mut last_pool = 0;
+    for r in &rows {
+        for ((pool, header), len) in numbers(&r[0]).into_iter().zip(&r[1]).zip(numbers(&r[2])) {
+            samples += 1.0;
+            assert!(pool > last_pool, "pools grow: {pool} after {last_pool}");
+            last_pool = pool;
+            // The pool counts every frame seen: the sample is the pool-th frame.
+            let frame = &frames[pool as usize - 1].1;
+            let first: String = frame.iter().take(64).map(|b| format!("{b:02x}")).collect();
+            assert_eq!(
+                &header[..2 * len as usize],
+                first,
+                "sample with pool {pool}"
+            );
+        }
+    }
+    // Skip counts uniform on 1..=2N-1: the sample count is near n/N, with a variance of
+    // n Var(skip) / N^3 = n (N - 1) / (3 N^2) (a renewal process whose gaps have mean N
+    // and variance N (N - 1) / 3); five standard deviations.
+    let expected = n / rate;
+    let sd = (n * (rate - 1.0) / (3.0 * rate * rate)).sqrt();
+    assert!(
+        (samples - expected).abs() < 5.0 * sd,
+        "{samples} samples, expected {expected} ± {sd}"
+    );
 }
