@@ -1,5 +1,6 @@
 //! Exporter integration tests: our IPFIX / NetFlow v9 / v5 against decoders and
-//! collectors we did not write (netflow_parser, nfcapd + nfdump, tshark), and the
+//! collectors we did not write (netflow_parser, nfcapd + nfdump, tshark, pmacct), sFlow against
+//! tshark, sfcapd and sfacctd, and the
 //! transports against a collector that is down, refuses, or restarts.
 //!
 //! Tests needing an external tool fail when it is missing and `CI` is set; otherwise
@@ -14,6 +15,7 @@ mod loopback;
 mod measure;
 mod nfcapd;
 mod parser;
+mod pmacct;
 mod sflow;
 mod tshark;
 mod tunnels_biflows;

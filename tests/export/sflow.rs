@@ -11,6 +11,7 @@ use std::process::Command;
 use super::common::write_generated;
 use super::helpers::*;
 use super::nfcapd::{parse_rows, Direction, Nfcapd};
+use super::pmacct::{fold_icmp, Pmacct};
 use flowprobe::generate::GenConfig;
 
 /// The frames of a classic pcap file: (original length, captured bytes).
@@ -236,17 +237,9 @@ fn true_packets(capture: &Path) -> BTreeMap<Direction, u64> {
     m
 }
 
-fn without_icmp_ports(rows: BTreeMap<Direction, (u64, u64)>) -> BTreeMap<Direction, u64> {
-    let mut m = BTreeMap::new();
-    for ((src, dst, sport, dport, proto), (packets, _)) in rows {
-        let key = if matches!(proto, 1 | 58) {
-            (src, dst, 0, 0, proto)
-        } else {
-            (src, dst, sport, dport, proto)
-        };
-        *m.entry(key).or_default() += packets;
-    }
-    m
+/// Packets per key, ICMP ports folded (`pmacct::fold_icmp`).
+fn packets_without_icmp_ports(rows: &BTreeMap<Direction, (u64, u64)>) -> BTreeMap<Direction, u64> {
+    fold_icmp(rows).into_iter().map(|(k, v)| (k, v.0)).collect()
 }
 
 #[test]
@@ -273,7 +266,7 @@ fn sfcapd_stores_the_true_packet_totals_with_rate_one() {
     // sfcapd counts the frame length of each sample (layer 2 octets, as sFlow reports).
     let octets: u64 = frames.iter().map(|(len, _)| u64::from(*len)).sum();
     assert_eq!(rows.values().map(|v| v.1).sum::<u64>(), octets);
-    let ours = without_icmp_ports(rows);
+    let ours = packets_without_icmp_ports(&rows);
     let truth = true_packets(&capture);
     assert_eq!(ours.len(), truth.len());
     for (key, packets) in &truth {
@@ -336,4 +329,29 @@ fn rate_n_samples_about_one_in_n_and_each_pool_is_its_frame() {
         (samples - expected).abs() < 5.0 * sd,
         "{samples} samples, expected {expected} ± {sd}"
     );
+}
+
+#[test]
+fn sfacctd_reads_the_same_stream() {
+    if !have_tool("sfacctd") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let capture = generated(dir.path(), 600, 6.0);
+    let frames = pcap_frames(&capture);
+    let collector = Pmacct::start("sfacctd");
+    convert_sflow(
+        &capture,
+        &[format!("sflow://127.0.0.1:{}?rate=1", collector.port)],
+        &[],
+    );
+    let rows = collector.stop_and_read();
+    let octets: u64 = frames.iter().map(|(len, _)| u64::from(*len)).sum();
+    assert_eq!(rows.values().map(|v| v.0).sum::<u64>(), frames.len() as u64);
+    assert_eq!(
+        rows.values().map(|v| v.1).sum::<u64>(),
+        octets,
+        "frame octets"
+    );
+    assert_eq!(packets_without_icmp_ports(&rows), true_packets(&capture));
 }
