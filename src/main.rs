@@ -452,6 +452,13 @@ fn sink_summary(
         {
             continue;
         }
+        if label.starts_with("sflow://") {
+            s.push_str(&format!(
+                "export {label}: {} datagrams, {} samples, {} bytes, {} send errors, {} samples lost\n",
+                stats.messages, stats.records, stats.bytes, stats.send_errors, stats.records_lost
+            ));
+            continue;
+        }
         s.push_str(&format!(
             "export {label}: {} messages, {} records, {} bytes, {} send errors, {} records lost, {} not exportable\n",
             stats.messages, stats.records, stats.bytes, stats.send_errors, stats.records_lost, stats.not_exportable

@@ -556,3 +556,151 @@ fn vxlan_to_the_probe_is_decapsulated_and_not_metered_as_an_outer_flow() {
     );
     assert!(stderr.contains("from vxlan"), "{stderr}");
 }
+
+/// What the live sFlow test reads from a datagram: (sub-agent, uptime ms, flow samples
+/// as (source, sample pool), counter samples as (source, ifInOctets, ifInUcastPkts)).
+type SflowDatagram = (u32, u32, Vec<(u32, u32)>, Vec<(u32, u64, u32)>);
+
+/// Walks an sFlow v5 datagram with an IPv4 agent address (the layout is checked against
+/// tshark, sfcapd and sfacctd in `tests/export/sflow.rs`; this reads the few fields the
+/// live test needs).
+fn read_sflow(d: &[u8]) -> SflowDatagram {
+    let w = |i: usize| u32::from_be_bytes(d[i..i + 4].try_into().unwrap());
+    assert_eq!((w(0), w(4)), (5, 1), "sFlow v5, IPv4 agent");
+    let (sub_agent, uptime, count) = (w(12), w(20), w(24));
+    let (mut flows, mut counters) = (Vec::new(), Vec::new());
+    let mut at = 28;
+    for _ in 0..count {
+        let (format, len) = (w(at), w(at + 4) as usize);
+        let s = at + 8;
+        match format {
+            3 => flows.push((w(s + 8), w(s + 16))),
+            4 => {
+                // seq, source type, index, record count, record format, length, ifIndex,
+                // ifType, ifSpeed (8), direction, status: ifInOctets at +48.
+                let octets = (u64::from(w(s + 48)) << 32) | u64::from(w(s + 52));
+                counters.push((w(s + 8), octets, w(s + 56)));
+            }
+            other => panic!("unexpected sample format {other}"),
+        }
+        at = s + len;
+    }
+    assert_eq!(at, d.len(), "samples fill the datagram");
+    (sub_agent, uptime, flows, counters)
+}
+
+#[test]
+fn sflow_samples_and_kernel_counters_live() {
+    require_netns!();
+    let pair = NetnsPair::new("sfl");
+    // The collector: a socket on the namespace's loopback.
+    let collector = pair.run_in(&pair.b, || {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        s
+    });
+    let port = collector.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sflow.toml");
+    std::fs::write(&config, "[sflow]\npolling_interval = \"2s\"\n").unwrap();
+    let url = format!("sflow://127.0.0.1:{port}?rate=10");
+    // The kernel's counters of b's veth, read inside the namespace (its own /sys).
+    let kernel = |name: &str| -> u64 {
+        let path = format!("/sys/class/net/{}/statistics/{name}", pair.b.ifname);
+        let out = pair.exec(&pair.b, &["cat", &path]);
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    };
+    let (before, frames_before) = (kernel("rx_bytes"), kernel("rx_packets"));
+    let receiver = std::thread::spawn(move || {
+        let mut datagrams = Vec::new();
+        let mut buf = [0u8; 65536];
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(11) {
+            if let Ok(n) = collector.recv(&mut buf) {
+                datagrams.push(buf[..n].to_vec());
+            }
+        }
+        datagrams
+    });
+    let probe = Probe::start(
+        &pair,
+        &[
+            "--threads",
+            "2",
+            "-c",
+            config.to_str().unwrap(),
+            "--collector",
+            &url,
+        ],
+    );
+    // 64 flows, 20,000 datagrams/s for 3 s.
+    let truth = send(&pair, 64, 940, 20_000);
+    // Two more polling intervals after the last packet.
+    std::thread::sleep(Duration::from_millis(4500));
+    let (after, frames_after) = (kernel("rx_bytes"), kernel("rx_packets"));
+    let (_, stderr) = probe.stop();
+    let datagrams: Vec<SflowDatagram> = receiver
+        .join()
+        .unwrap()
+        .iter()
+        .map(|d| read_sflow(d))
+        .collect();
+    let packets = truth.values().map(|v| v.0).sum::<u64>() as f64;
+
+    // Flow samples: about one in ten, the pools of both sub-agents adding up to the frames
+    // the probe read (ours, and any other the interface carried either way), less at most
+    // the tail after each one's last sample.
+    let frames: f64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("packets read"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no packets read in the summary: {stderr}"));
+    assert!(frames >= packets && frames_after - frames_before >= packets as u64);
+    let flows: Vec<(u32, u32, u32)> = datagrams
+        .iter()
+        .flat_map(|(sub, _, f, _)| f.iter().map(move |&(src, pool)| (*sub, src, pool)))
+        .collect();
+    let samples = flows.len() as f64;
+    let expected = packets / 10.0;
+    let sd = (packets * 9.0 / 300.0).sqrt();
+    assert!(
+        (samples - expected).abs() < 5.0 * sd,
+        "{samples} samples of {packets} packets; stderr:\n{stderr}"
+    );
+    let mut last_pool = BTreeMap::new();
+    for &(sub, _, pool) in &flows {
+        let last = last_pool.entry(sub).or_insert(0);
+        assert!(pool > *last, "sub-agent {sub}: pools grow");
+        *last = pool;
+    }
+    assert_eq!(last_pool.len(), 2, "two workers, two sub-agents");
+    let pooled: u32 = last_pool.values().sum();
+    assert!(
+        f64::from(pooled) <= frames && f64::from(pooled) > packets - 2.0 * 5.0 * 20.0,
+        "pools {pooled} of {frames} frames ({packets} sent)"
+    );
+    let if_index: std::collections::BTreeSet<u32> = flows.iter().map(|f| f.1).collect();
+    assert_eq!(if_index.len(), 1, "one data source: the interface");
+
+    // Counter samples: every 2 s (on the exporter's ticks, a second apart), from the
+    // kernel's counters of the same interface.
+    let counters: Vec<(u32, u32, u64)> = datagrams
+        .iter()
+        .flat_map(|(_, up, _, c)| c.iter().map(move |&(src, octets, _)| (*up, src, octets)))
+        .collect();
+    assert!(counters.len() >= 3, "counter samples: {counters:?}");
+    for pair_of in counters.windows(2) {
+        let gap = pair_of[1].0 - pair_of[0].0;
+        assert!(
+            (1000..=3000).contains(&gap),
+            "polling gap {gap} ms: {counters:?}"
+        );
+        assert!(pair_of[1].2 >= pair_of[0].2, "octets never fall");
+    }
+    assert!(counters.iter().all(|c| if_index.contains(&c.1)));
+    assert!(counters.iter().all(|c| (before..=after).contains(&c.2)));
+    // Polled after the traffic: the kernel's count then, exactly.
+    assert_eq!(counters.last().unwrap().2, after, "{counters:?}");
+    assert!(after - before >= truth.values().map(|v| v.1).sum::<u64>());
+}

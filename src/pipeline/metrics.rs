@@ -197,6 +197,12 @@ impl Registry {
             &mut decapsulated.into_iter(),
         );
         family(
+            "sflow_samples_taken_total",
+            "Packets sampled for sFlow collectors (every packet read is also counted above).",
+            "counter",
+            &mut per_worker(&|w| w.counters.sflow_samples).into_iter(),
+        );
+        family(
             "flows_active",
             "Flow records held in the cache.",
             "gauge",
@@ -259,6 +265,33 @@ impl Registry {
             "Flow records in messages that were dropped.",
             "counter",
             &mut per_sink(&|s| s.records_lost).into_iter(),
+        );
+        // The same numbers in sFlow's words, for the sFlow outputs alone.
+        let per_sflow_sink = |f: &dyn Fn(&SinkStats) -> u64| -> Vec<(String, u64)> {
+            let sflow = |label: &String| label.starts_with("sflow://");
+            sinks
+                .iter()
+                .filter(|(label, _)| sflow(label))
+                .map(|(label, s)| (format!("output=\"{}\"", label.replace('"', "'")), f(s)))
+                .collect()
+        };
+        family(
+            "sflow_datagrams_total",
+            "sFlow datagrams sent, per sFlow collector.",
+            "counter",
+            &mut per_sflow_sink(&|s| s.messages).into_iter(),
+        );
+        family(
+            "sflow_samples_sent_total",
+            "Flow and counter samples in the sFlow datagrams sent, per sFlow collector.",
+            "counter",
+            &mut per_sflow_sink(&|s| s.records).into_iter(),
+        );
+        family(
+            "sflow_send_errors_total",
+            "Failed sFlow datagram sends, per sFlow collector.",
+            "counter",
+            &mut per_sflow_sink(&|s| s.send_errors).into_iter(),
         );
         out
     }

@@ -211,8 +211,15 @@ impl SflowSink {
         if interval.is_zero() || self.next_poll.is_some_and(|t| now < t) {
             return Ok(());
         }
+        // On the interval's grid from the first poll (a late tick does not push the later
+        // polls back), skipping polls a stalled exporter missed.
         let step = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX);
-        self.next_poll = Some(Timestamp(now.0.saturating_add(step)));
+        let due = self.next_poll.unwrap_or(now);
+        let missed = (now.0 - due.0) / step;
+        self.next_poll = Some(Timestamp(
+            due.0
+                .saturating_add(missed.saturating_add(1).saturating_mul(step)),
+        ));
         let mut read = Vec::new();
         for ifname in interfaces {
             match IfCounters::from_kernel(ifname) {
@@ -224,6 +231,10 @@ impl SflowSink {
                     .counter_errors
                     .warn(|| format!("sFlow: cannot read the counters of {ifname}: {e}")),
             }
+        }
+        // A datagram of its own, so its uptime is the time the counters were read.
+        if !read.is_empty() && self.sub_agents.first().is_some_and(|s| s.open) {
+            self.send(0)?;
         }
         for sample in &read {
             self.add_counters(0, sample)?;
