@@ -632,6 +632,8 @@ fn sflow_samples_and_kernel_counters_live() {
             config.to_str().unwrap(),
             "--collector",
             &url,
+            "--prometheus-listen",
+            "127.0.0.1:9111",
         ],
     );
     // 64 flows, 20,000 datagrams/s for 3 s.
@@ -639,6 +641,14 @@ fn sflow_samples_and_kernel_counters_live() {
     // Two more polling intervals after the last packet.
     std::thread::sleep(Duration::from_millis(4500));
     let (after, frames_after) = (kernel("rx_bytes"), kernel("rx_packets"));
+    let page = pair.run_in(&pair.b, || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect("127.0.0.1:9111").expect("endpoint up");
+        s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+        let mut page = String::new();
+        s.read_to_string(&mut page).unwrap();
+        page
+    });
     let (_, stderr) = probe.stop();
     let datagrams: Vec<SflowDatagram> = receiver
         .join()
@@ -668,6 +678,17 @@ fn sflow_samples_and_kernel_counters_live() {
         (samples - expected).abs() < 5.0 * sd,
         "{samples} samples of {packets} packets; stderr:\n{stderr}"
     );
+    // Prometheus, read after the traffic: every sample taken was sent.
+    assert_eq!(
+        metric_sum(&page, "flowprobe_sflow_samples_taken_total") as f64,
+        samples,
+        "{page}"
+    );
+    assert!(
+        metric_sum(&page, "flowprobe_sflow_datagrams_total") > 0,
+        "{page}"
+    );
+    assert_eq!(metric_sum(&page, "flowprobe_sflow_send_errors_total"), 0);
     let mut last_pool = BTreeMap::new();
     for &(sub, _, pool) in &flows {
         let last = last_pool.entry(sub).or_insert(0);
