@@ -198,6 +198,12 @@ fn round_trip_cases() -> Vec<Case> {
         ("statistics", "interval", r#""0s""#, |c| {
             c.statistics.interval = Duration::ZERO
         }),
+        ("sflow", "agent_address", r#""192.0.2.44""#, |c| {
+            c.sflow.agent_address = Some("192.0.2.44".parse().unwrap())
+        }),
+        ("sflow", "polling_interval", r#""5s""#, |c| {
+            c.sflow.polling_interval = Duration::from_secs(5)
+        }),
         (
             "statistics",
             "prometheus_listen",
@@ -355,7 +361,25 @@ fn bad_values_name_key_value_and_line() {
             "export",
             "collectors",
             r#"["sflow://10.0.0.1:6343"]"#,
-            "unknown scheme `sflow`",
+            "sFlow needs a sampling rate",
+        ),
+        (
+            "export",
+            "collectors",
+            r#"["sflow://10.0.0.1:6343?rate=10&header=512"]"#,
+            "header=512",
+        ),
+        (
+            "export",
+            "collectors",
+            r#"["netflow://10.0.0.1:2055"]"#,
+            "unknown scheme `netflow`",
+        ),
+        (
+            "sflow",
+            "agent_address",
+            r#""agent-7""#,
+            "must be an IPv4 or IPv6 address",
         ),
         (
             "export",

@@ -1219,6 +1219,10 @@ mod tests {
                 inside: 2,
             }),
         };
+        c.sflow = SflowConfig {
+            agent_address: Some("2001:db8::7".parse().unwrap()),
+            polling_interval: Duration::from_secs(5),
+        };
         if !cfg!(feature = "libpcap") {
             c.capture.filter = None;
         }
@@ -1228,6 +1232,38 @@ mod tests {
             .resolve()
             .unwrap();
         assert_eq!(back, c, "{text}");
+    }
+
+    #[test]
+    fn sflow_section_and_collectors_resolve_and_their_errors_name_the_value() {
+        let text = "[export]\ncollectors = [\"sflow://127.0.0.1?rate=512\"]\n\
+                    [sflow]\nagent_address = \"192.0.2.4\"\npolling_interval = \"30s\"\n";
+        let c = RawConfig::parse(text, "t").unwrap().resolve().unwrap();
+        assert_eq!(c.sflow.agent_address, Some("192.0.2.4".parse().unwrap()));
+        assert_eq!(c.sflow.polling_interval, Duration::from_secs(30));
+        assert_eq!(
+            Config::default().sflow.polling_interval,
+            Duration::from_secs(20)
+        );
+        let e = errors("[sflow]\nagent_address = \"host.example\"\npolling_interval = \"soon\"\n");
+        let text: Vec<String> = e.iter().map(|e| e.to_string()).collect();
+        assert_eq!(e.len(), 2, "{text:?}");
+        assert!(
+            text[0].contains("sflow.agent_address") && text[0].contains("host.example"),
+            "{text:?}"
+        );
+        assert!(
+            text[1].contains("sflow.polling_interval") && text[1].contains("soon"),
+            "{text:?}"
+        );
+        let e = errors("[export]\ncollectors = [\"sflow://h\", \"sflow://h?rate=4&header=300\"]\n");
+        let text: Vec<String> = e.iter().map(|e| e.to_string()).collect();
+        assert_eq!(e.len(), 2, "{text:?}");
+        assert!(
+            text[0].contains("t.toml:2") && text[0].contains("rate=N"),
+            "{text:?}"
+        );
+        assert!(text[1].contains("header=300"), "{text:?}");
     }
 
     #[test]
