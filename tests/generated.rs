@@ -190,6 +190,7 @@ fn run(
         progress: false,
         registry: None,
         direction: Default::default(),
+        sflow: Default::default(),
     };
     let report = convert(&options, vec![Box::new(sink.clone())]).unwrap();
     assert!(report.is_clean(), "{:?}", report.file_errors);

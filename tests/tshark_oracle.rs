@@ -49,6 +49,7 @@ fn our_totals(path: &Path) -> (Totals, u64, u64, Vec<String>) {
         progress: false,
         registry: None,
         direction: Default::default(),
+        sflow: Default::default(),
     };
     let report = convert(&options, vec![Box::new(sink.clone())]).expect("conversion starts");
     let totals = totals_of(&sink.records());
