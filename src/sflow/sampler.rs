@@ -416,8 +416,7 @@ mod tests {
         let last = b
             .iter()
             .flat_map(|b| &b.packets)
-            .filter(|p| p.collector == 0)
-            .last();
+            .rfind(|p| p.collector == 0);
         assert!(last.unwrap().sample_pool <= n);
         // Raw IP: sent from the IP header, protocol IPv4.
         assert_eq!(b[0].packets[0].protocol, HeaderProtocol::Ipv4);
@@ -481,5 +480,38 @@ mod tests {
         assert_eq!(packets, [2, 3, 4]);
         assert_eq!(counters[2].counters.in_octets, 4 * 160);
         assert!(counters.iter().all(|c| c.source == 7));
+    }
+
+    proptest::proptest! {
+        /// Any bytes on any link type: no panic, and a header never longer than asked
+        /// for nor reaching past the frame.
+        #[test]
+        fn any_frame_samples_without_panic(
+            frames in proptest::collection::vec(
+                (proptest::prop_oneof![
+                    proptest::strategy::Just(LINKTYPE_ETHERNET),
+                    proptest::strategy::Just(LINKTYPE_RAW),
+                    proptest::strategy::Just(LINKTYPE_LINUX_SLL),
+                    proptest::strategy::Just(LINKTYPE_LINUX_SLL2),
+                    proptest::strategy::Just(LINKTYPE_NULL),
+                    proptest::strategy::Just(LINKTYPE_LOOP),
+                    0u32..300,
+                ], proptest::collection::vec(proptest::num::u8::ANY, 0..80)),
+                1..40,
+            )
+        ) {
+            let (mut s, rx) = sampler(&[1]);
+            for (link_type, data) in &frames {
+                s.observe(&packet(data, *link_type, 0));
+            }
+            s.finish();
+            for b in batches(&rx) {
+                for p in &b.packets {
+                    let h = b.header_of(p);
+                    proptest::prop_assert!(h.len() <= 20);
+                    proptest::prop_assert!(p.header.end as usize <= b.headers.len());
+                }
+            }
+        }
     }
 }
