@@ -102,10 +102,41 @@ fn tshark_reads_every_datagram_and_rate_one_samples_are_the_frames() {
     let dir = tempfile::tempdir().unwrap();
     let capture = generated(dir.path(), 400, 6.0);
     let frames = pcap_frames(&capture);
+    // Beside it, in the same run: another sFlow collector with its own rate, and an
+    // IPFIX file.
     let rx = Receiver::start(false);
-    let url = format!("sflow://{}?rate=1&header=256", rx.addr);
-    convert_sflow(&capture, &[url], &["--sflow-agent-address", "192.0.2.9"]);
+    let other = Receiver::start(false);
+    let ipfix = dir.path().join("flows.ipfix");
+    let urls = [
+        format!("sflow://{}?rate=1&header=256", rx.addr),
+        format!("sflow://{}?rate=7", other.addr),
+    ];
+    convert_sflow(
+        &capture,
+        &urls,
+        &[
+            "--sflow-agent-address",
+            "192.0.2.9",
+            "--ipfix-file",
+            ipfix.to_str().unwrap(),
+        ],
+    );
     let datagrams = rx.stop();
+    let other_pcap = dir.path().join("other.pcap");
+    write_pcap(&other_pcap, &other.stop(), 6343);
+    let other_rows = tshark_fields(&other_pcap, 6343, &["sflow.flow_sample.sampling_rate"]);
+    let rates: Vec<u64> = other_rows.iter().flat_map(|r| numbers(&r[0])).collect();
+    assert!(rates.iter().all(|&r| r == 7));
+    let (n, k) = (frames.len() as f64, rates.len() as f64);
+    let sd = (n * 6.0 / (3.0 * 49.0)).sqrt();
+    assert!(
+        (k - n / 7.0).abs() < 5.0 * sd,
+        "{k} samples at 1 in 7 of {n}"
+    );
+    assert!(
+        std::fs::metadata(&ipfix).unwrap().len() > 0,
+        "the IPFIX file is written too"
+    );
     let pcap = dir.path().join("sflow-datagrams.pcap");
     write_pcap(&pcap, &datagrams, 6343);
     // The sampled headers are not dissected: their own expert notes (a TCP RST is a
