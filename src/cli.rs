@@ -154,6 +154,11 @@ pub struct GenerateArgs {
     /// Nanosecond timestamps instead of microseconds.
     #[arg(long)]
     pub nanos: bool,
+    /// Packet sizes: mixed (full segments and small ones, the benchmark's), small
+    /// (payloads of 1-80 bytes, frames of ~60-160), full (every data packet 1500 bytes
+    /// of IP).
+    #[arg(long, default_value = "mixed", value_name = "MIX")]
+    pub payload: String,
     /// A SPAN-port capture instead: the same traffic at a site with local networks, edge
     /// routers and RSPAN VLANs (inbound, outbound, internal and transit flows). Prints the
     /// site's `[direction]` section, for `-c`, on standard output.

@@ -47,6 +47,48 @@ pub struct GenConfig {
     pub pause: Duration,
     /// Mean time between packets of a conversation.
     pub mean_gap: Duration,
+    /// Packet sizes.
+    pub payload: PayloadMix,
+}
+
+/// How large the generated packets are (`flowprobe generate --payload`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PayloadMix {
+    /// TCP data of full segments or up to 600 bytes, UDP up to 1220, ICMP echo 56: the
+    /// mix the benchmark capture has always had.
+    #[default]
+    Mixed,
+    /// Small packets: payloads of 1 to 80 bytes (frames of about 60 to 160 bytes), the
+    /// shape of DNS, VoIP signalling, scans and chatty RPC.
+    Small,
+    /// Full-size packets: every payload fills a 1500-byte IP packet (bulk transfers).
+    Full,
+}
+
+impl PayloadMix {
+    /// The payload of a packet whose mixed-size payload is `mixed` and whose IP and L4
+    /// headers take `headers` bytes (a zero payload, a pure ACK, stays zero).
+    fn resize(self, mixed: u16, headers: u16) -> u16 {
+        match self {
+            _ if mixed == 0 => 0,
+            PayloadMix::Mixed => mixed,
+            PayloadMix::Small => 1 + mixed % 80,
+            PayloadMix::Full => 1500 - headers,
+        }
+    }
+}
+
+impl std::str::FromStr for PayloadMix {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<PayloadMix, String> {
+        match s {
+            "mixed" => Ok(PayloadMix::Mixed),
+            "small" => Ok(PayloadMix::Small),
+            "full" => Ok(PayloadMix::Full),
+            _ => Err(format!("{s:?}: expected mixed, small or full")),
+        }
+    }
 }
 
 impl Default for GenConfig {
@@ -63,6 +105,7 @@ impl Default for GenConfig {
             pause_share: 0.1,
             pause: Duration::from_secs(20),
             mean_gap: Duration::from_millis(200),
+            payload: PayloadMix::Mixed,
         }
     }
 }
@@ -290,6 +333,7 @@ pub fn generate(config: &GenConfig) -> Generated {
                     GenProto::Tcp => 20,
                     GenProto::Udp | GenProto::Icmp => 8,
                 };
+            let payload = config.payload.resize(payload, header);
             packets.push(GenPacket {
                 ts: Timestamp(t),
                 conversation: index as u32,
@@ -912,6 +956,50 @@ pub fn write_distinct_flows(
 mod tests {
     use super::*;
     use std::net::IpAddr;
+
+    #[test]
+    fn payload_mixes_size_the_packets_and_keep_everything_else() {
+        let mixed = generate(&GenConfig::default());
+        let sized = |payload| {
+            generate(&GenConfig {
+                payload,
+                ..GenConfig::default()
+            })
+        };
+        for (mix, g) in [
+            (PayloadMix::Small, sized(PayloadMix::Small)),
+            (PayloadMix::Full, sized(PayloadMix::Full)),
+        ] {
+            assert_eq!(g.packets.len(), mixed.packets.len());
+            assert_eq!(g.conversations, mixed.conversations, "{mix:?}");
+            for (p, m) in g.packets.iter().zip(&mixed.packets) {
+                assert_eq!(
+                    (p.ts, p.conversation, p.forward, p.tcp_flags),
+                    (m.ts, m.conversation, m.forward, m.tcp_flags)
+                );
+                let c = &g.conversations[p.conversation as usize];
+                let headers =
+                    if c.ipv6 { 40 } else { 20 } + if c.proto == GenProto::Tcp { 20 } else { 8 };
+                let (payload, mixed_payload) = (p.ip_len - headers, m.ip_len - headers);
+                assert_eq!(payload == 0, mixed_payload == 0, "pure ACKs stay pure ACKs");
+                match mix {
+                    PayloadMix::Small => assert!(payload <= 80, "{payload}"),
+                    _ => assert!(payload == 0 || p.ip_len == 1500, "{}", p.ip_len),
+                }
+            }
+        }
+        let frames = |g: &Generated| {
+            let mut out = Vec::new();
+            write_pcap(g, false, &mut out).unwrap();
+            out.len() as f64 / g.packets.len() as f64 - 16.0
+        };
+        let small = frames(&sized(PayloadMix::Small));
+        assert!(
+            (60.0..=130.0).contains(&small),
+            "small frames average {small} bytes"
+        );
+        assert!(frames(&sized(PayloadMix::Full)) > 900.0);
+    }
 
     #[test]
     fn same_seed_same_capture_other_seed_other_capture() {

@@ -569,11 +569,16 @@ fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
         return run_generate_distinct(&args.output, flows);
     }
     let span = parse_duration(&args.span).map_err(|e| Failure::Usage(format!("--span: {e}")))?;
+    let payload = args
+        .payload
+        .parse()
+        .map_err(|e| Failure::Usage(format!("--payload: {e}")))?;
     let config = GenConfig {
         seed: args.seed,
         conversations: args.conversations,
         mean_packets: args.mean_packets,
         span,
+        payload,
         ..GenConfig::default()
     };
     if args.span_port {
