@@ -246,6 +246,18 @@ fn idle_flows_expire_on_time_without_traffic() {
 }
 
 /// Sums a counter family over all its rows in a Prometheus text page.
+/// The Prometheus page of a probe listening on 127.0.0.1:`port` in side b's namespace.
+fn metrics_page(pair: &NetnsPair, port: u16) -> String {
+    pair.run_in(&pair.b, || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("endpoint up");
+        s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+        let mut page = String::new();
+        s.read_to_string(&mut page).unwrap();
+        page
+    })
+}
+
 fn metric_sum(page: &str, name: &str) -> u64 {
     page.lines()
         .filter(|l| l.starts_with(&format!("{name}{{")))
@@ -384,14 +396,7 @@ fn ipfix_to_nfcapd_equals_truth(backend: &str) {
     // 64 flows, 20,000 datagrams/s for 3 s.
     let truth = send(&pair, 64, 940, 20_000);
     std::thread::sleep(Duration::from_millis(500));
-    let page = pair.run_in(&pair.b, || {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect("127.0.0.1:9110").expect("endpoint up");
-        s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
-        let mut page = String::new();
-        s.read_to_string(&mut page).unwrap();
-        page
-    });
+    let page = metrics_page(&pair, 9110);
     let (_, stderr) = probe.stop();
     let stored = nfcapd.stop_and_read();
     assert_eq!(
@@ -641,14 +646,7 @@ fn sflow_samples_and_kernel_counters_live() {
     // Two more polling intervals after the last packet.
     std::thread::sleep(Duration::from_millis(4500));
     let (after, frames_after) = (kernel("rx_bytes"), kernel("rx_packets"));
-    let page = pair.run_in(&pair.b, || {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect("127.0.0.1:9111").expect("endpoint up");
-        s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
-        let mut page = String::new();
-        s.read_to_string(&mut page).unwrap();
-        page
-    });
+    let page = metrics_page(&pair, 9111);
     let (_, stderr) = probe.stop();
     let datagrams: Vec<SflowDatagram> = receiver
         .join()

@@ -128,17 +128,21 @@ impl Sampler {
                 self.count += 1;
                 self.count % n == 1 % n
             }
-            SamplingMode::Random => {
-                // SplitMix64 step.
-                self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-                let mut z = self.state;
-                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-                (z ^ (z >> 31)) % n == 0
-            }
+            SamplingMode::Random => splitmix64(&mut self.state) % n == 0,
             SamplingMode::FlowHash => direction_free_hash(key) % n == 0,
         }
     }
+}
+
+/// One SplitMix64 step: the next pseudo-random number of the stream `state` (the random
+/// samplers' generator: small, fast, and the same everywhere).
+#[inline]
+pub fn splitmix64(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// A hash of a flow's addresses, ports (ICMP type and code), protocol and VLAN that is

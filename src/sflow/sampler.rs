@@ -24,6 +24,7 @@ use crate::decode::{
     LINKTYPE_LINUX_SLL2, LINKTYPE_LOOP, LINKTYPE_NULL, LINKTYPE_RAW,
 };
 use crate::export::collector::SflowParams;
+use crate::flow::sampling::splitmix64;
 use crate::pipeline::exporter::ExportMessage;
 use crate::time::Timestamp;
 
@@ -109,19 +110,10 @@ impl SflowSampler {
         self.unsampleable
     }
 
-    fn next_random(&mut self) -> u64 {
-        // SplitMix64 step.
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
     /// A skip count uniform in 1..=2N-1 (mean N; always 1 for N = 1).
     fn draw(&mut self, rate: u32) -> u32 {
         let span = 2 * u64::from(rate.max(1)) - 1;
-        (1 + self.next_random() % span) as u32
+        (1 + splitmix64(&mut self.state) % span) as u32
     }
 
     fn source(&mut self, if_index: u32, ts: Timestamp) -> usize {

@@ -353,6 +353,19 @@ pub fn free_udp_port() -> u16 {
         .port()
 }
 
+/// Waits (up to 10 s) until `daemon` listens on UDP `port` of 127.0.0.1: until our own
+/// bind to the port fails.
+pub fn wait_until_bound(daemon: &str, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "{daemon} did not bind port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A free TCP port on loopback.
 pub fn free_tcp_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -57,15 +57,7 @@ impl Nfcapd {
             })
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {binary}: {e}"));
-        // Listening once our own bind to the port fails.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            assert!(
-                Instant::now() < deadline,
-                "{binary} did not bind port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until_bound(binary, port);
         Nfcapd { child, dir, port }
     }
 

@@ -7,7 +7,7 @@ use std::net::UdpSocket;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::helpers::free_udp_port;
+use super::helpers::{free_udp_port, wait_until_bound};
 use super::nfcapd::Direction;
 
 /// A running `sfacctd` or `nfacctd` on 127.0.0.1.
@@ -53,14 +53,7 @@ impl Pmacct {
             })
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {daemon}: {e}"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            assert!(
-                Instant::now() < deadline,
-                "{daemon} did not bind port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_until_bound(daemon, port);
         Pmacct { child, dir, port }
     }
 
