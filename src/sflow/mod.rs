@@ -124,9 +124,11 @@ pub struct PacketSample {
     pub drops: u32,
     /// What the header bytes start with.
     pub protocol: HeaderProtocol,
-    /// Length of the frame on the wire, from where the header bytes start.
+    /// Length of the frame on the wire: for Ethernet with the 4-octet FCS a capture
+    /// leaves out, for cooked and loopback captures with their link header.
     pub frame_length: u32,
-    /// Octets left out before the header: a cooked or loopback link header.
+    /// Octets of `frame_length` the header bytes leave out: the FCS (4) of an Ethernet
+    /// frame, the link header of a cooked or loopback capture, 0 for raw IP.
     pub stripped: u32,
     /// The header bytes: a range of the batch's `headers`.
     pub header: Range<u32>,

@@ -211,6 +211,15 @@ impl SflowSampler {
         } else {
             None
         };
+        // sflow_version_5.txt: for a layer-2 header protocol the frame length counts the
+        // FCS, which captures do not carry, and octets so added count as stripped too (as
+        // hsflowd and pmacct's sfprobe send them). A cooked or loopback link header,
+        // which the header bytes leave out, is counted in both likewise.
+        let fcs = if protocol == HeaderProtocol::Ethernet {
+            4
+        } else {
+            0
+        };
         let start = self.batch.headers.len() as u32;
         self.batch.headers.extend_from_slice(header);
         self.batch.packets.push(PacketSample {
@@ -220,8 +229,8 @@ impl SflowSampler {
             sample_pool: pool,
             drops: self.drops,
             protocol,
-            frame_length: packet.orig_len.saturating_sub(offset as u32),
-            stripped: offset as u32,
+            frame_length: packet.orig_len.saturating_add(fcs),
+            stripped: offset as u32 + fcs,
             header: start..start + header.len() as u32,
             vlan,
         });
@@ -373,7 +382,8 @@ mod tests {
             assert_eq!(p.sample_pool, i as u32 + 1);
             assert_eq!(b.header_of(p).len(), 20);
             assert_eq!(b.header_of(p)[0], i as u8);
-            assert_eq!((p.frame_length, p.stripped, p.source), (164, 0, 7));
+            // 164 octets captured, and the FCS a capture leaves out.
+            assert_eq!((p.frame_length, p.stripped, p.source), (168, 4, 7));
             assert_eq!(p.vlan, Some((100, 5)));
             assert_eq!(p.protocol, HeaderProtocol::Ethernet);
         }
@@ -446,7 +456,7 @@ mod tests {
         let p = &b[0].packets[0];
         assert_eq!(
             (p.sample_pool, p.stripped, p.frame_length),
-            (2, 16, sll.len() as u32 + 100 - 16)
+            (2, 16, sll.len() as u32 + 100)
         );
         assert_eq!(b[0].header_of(p), &sll[16..36]);
     }

@@ -60,8 +60,9 @@ impl Pmacct {
     /// Stops the daemon (SIGINT purges its cache to the file) and returns the totals
     /// per direction 5-tuple: (packets, bytes).
     pub(super) fn stop_and_read(mut self) -> BTreeMap<Direction, (u64, u64)> {
-        // Past one refresh, so what arrived last is in the cache's last purge.
-        std::thread::sleep(Duration::from_millis(1500));
+        // Past a refresh and the core's buffering towards the plugin, so what arrived
+        // last is in the last purge (SIGINT: SIGTERM was seen not to stop sfacctd).
+        std::thread::sleep(Duration::from_millis(2500));
         Command::new("kill")
             .args(["-INT", &self.child.id().to_string()])
             .status()
@@ -134,7 +135,7 @@ fn nfacctd_totals_of_our_ipfix_and_v9_equal_nfdumps() {
     let out = Command::new(env!("CARGO_BIN_EXE_flowprobe"))
         .arg("convert")
         .arg(&capture)
-        .args(["-q", "--pace", "20000"])
+        .args(["-q", "--pace", "3000"])
         .args(["--collector", &format!("ipfix://127.0.0.1:{}", nfcapd.port)])
         .args(["--collector", &format!("ipfix://127.0.0.1:{}", ipfix.port)])
         .args(["--collector", &format!("v9://127.0.0.1:{}", v9.port)])
