@@ -3,9 +3,9 @@
 //! input exactly, counters above 2^32 included (v5: the IPv4 part).
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, UdpSocket};
+use std::net::IpAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use flowprobe::export::{
     collector_sink, CollectorUrl, ExportOptions, SamplingAnnouncement, SinkStats,

@@ -3,9 +3,8 @@
 //! ports, protocol: packets, bytes), read back when it stops.
 
 use std::collections::BTreeMap;
-use std::net::UdpSocket;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::helpers::{free_udp_port, wait_until_bound};
 use super::nfcapd::Direction;
