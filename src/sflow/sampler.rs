@@ -36,10 +36,11 @@ const BATCH: usize = 256;
 #[derive(Debug)]
 struct Source {
     if_index: u32,
-    /// Per collector: packets left until the next sample.
+    /// Per collector: packets left until the next sample, this one included (at least
+    /// 1 between packets; the packet that brings it to 0 is sampled).
     skip: Vec<u32>,
-    /// Per collector: packets seen.
-    pool: Vec<u32>,
+    /// Packets seen: every collector's sample pool, since each sees every packet.
+    pool: u32,
     /// Offline: the interface counters summed from the capture.
     counters: IfCounters,
     /// Offline: when the next counter sample is due.
@@ -133,7 +134,7 @@ impl SflowSampler {
                 self.sources.push(Source {
                     if_index,
                     skip,
-                    pool: vec![0; self.collectors.len()],
+                    pool: 0,
                     counters: IfCounters::capture(if_index),
                     next_poll: Timestamp(
                         ts.0.saturating_add(self.capture_polling.unwrap_or(u64::MAX)),
@@ -153,24 +154,39 @@ impl SflowSampler {
         if let Some(polling) = self.capture_polling {
             self.count_for_polling(s, packet, polling);
         }
-        for c in 0..self.collectors.len() {
-            let source = &mut self.sources[s];
-            source.pool[c] = source.pool[c].wrapping_add(1);
-            if source.skip[c] > 1 {
-                source.skip[c] -= 1;
-                continue;
-            }
-            let pool = source.pool[c];
-            if self.take(c, s, pool, packet) {
-                let next = self.draw(self.collectors[c].rate);
-                self.sources[s].skip[c] = next;
-            } else {
-                // Its turn passes to the next frame (the skip count stays at 1).
-                self.unsampleable += 1;
-            }
+        let source = &mut self.sources[s];
+        source.pool = source.pool.wrapping_add(1);
+        // Most packets only count down; a collector whose count reaches 0 takes this one.
+        let mut due = false;
+        for skip in &mut source.skip {
+            *skip -= 1;
+            due |= *skip == 0;
+        }
+        if due {
+            self.take_due(s, packet);
         }
         if self.batch.packets.len() >= BATCH {
             self.send();
+        }
+    }
+
+    /// Samples `packet` for every collector whose turn it is (out of line: one packet in
+    /// N comes here).
+    #[cold]
+    #[inline(never)]
+    fn take_due(&mut self, s: usize, packet: &Packet<'_>) {
+        let pool = self.sources[s].pool;
+        for c in 0..self.collectors.len() {
+            if self.sources[s].skip[c] != 0 {
+                continue;
+            }
+            self.sources[s].skip[c] = if self.take(c, s, pool, packet) {
+                self.draw(self.collectors[c].rate)
+            } else {
+                // Its turn passes to the next frame.
+                self.unsampleable += 1;
+                1
+            };
         }
     }
 
@@ -422,6 +438,33 @@ mod tests {
         assert!(last.unwrap().sample_pool <= n);
         // Raw IP: sent from the IP header, protocol IPv4.
         assert_eq!(b[0].packets[0].protocol, HeaderProtocol::Ipv4);
+    }
+
+    /// Regression: with a collector due on every packet, another's count must not be
+    /// taken one packet early (a version that decremented, then sampled every count at
+    /// 1 when any collector was due, sampled 1 in N-1).
+    #[test]
+    fn a_collector_due_every_packet_does_not_hurry_the_others() {
+        let (mut s, rx) = sampler(&[1, 7]);
+        let n = 100_000u32;
+        for i in 0..n {
+            s.observe(&packet(&[0x45; 40], LINKTYPE_RAW, u64::from(i)));
+        }
+        s.finish();
+        let b = batches(&rx);
+        let count = |c: u16| {
+            b.iter()
+                .flat_map(|b| &b.packets)
+                .filter(|p| p.collector == c)
+                .count() as f64
+        };
+        assert_eq!(count(0), f64::from(n));
+        let (expected, sd) = (f64::from(n) / 7.0, (f64::from(n) * 6.0 / 147.0).sqrt());
+        assert!(
+            (count(1) - expected).abs() < 5.0 * sd,
+            "{} samples, expected {expected}",
+            count(1)
+        );
     }
 
     #[test]
