@@ -405,22 +405,31 @@ mod tests {
         }
     }
 
-    #[test]
-    fn skips_average_the_rate_for_each_collector() {
-        let (mut s, rx) = sampler(&[10, 1000]);
-        let frame = [0x45u8; 40];
-        let n = 1_000_000u32;
+    /// `n` raw IPv4 frames through a sampler for collectors at `rates`: the batches sent,
+    /// and the samples each collector got.
+    fn raw_ip_samples(rates: &[u32], n: u32) -> (Vec<SampleBatch>, Vec<f64>) {
+        let (mut s, rx) = sampler(rates);
         for i in 0..n {
-            s.observe(&packet(&frame, LINKTYPE_RAW, u64::from(i)));
+            s.observe(&packet(&[0x45; 40], LINKTYPE_RAW, u64::from(i)));
         }
         s.finish();
         let b = batches(&rx);
-        let count = |c: u16| {
-            b.iter()
-                .flat_map(|b| &b.packets)
-                .filter(|p| p.collector == c)
-                .count() as f64
-        };
+        let counts = (0..rates.len())
+            .map(|c| {
+                b.iter()
+                    .flat_map(|b| &b.packets)
+                    .filter(|p| usize::from(p.collector) == c)
+                    .count() as f64
+            })
+            .collect();
+        (b, counts)
+    }
+
+    #[test]
+    fn skips_average_the_rate_for_each_collector() {
+        let n = 1_000_000u32;
+        let (b, counts) = raw_ip_samples(&[10, 1000], n);
+        let count = |c: u16| counts[c as usize];
         // Binomial-like spread: within 5 standard deviations of n/N.
         for (c, rate) in [(0u16, 10.0), (1, 1000.0)] {
             let expected = f64::from(n) / rate;
@@ -445,19 +454,9 @@ mod tests {
     /// 1 when any collector was due, sampled 1 in N-1).
     #[test]
     fn a_collector_due_every_packet_does_not_hurry_the_others() {
-        let (mut s, rx) = sampler(&[1, 7]);
         let n = 100_000u32;
-        for i in 0..n {
-            s.observe(&packet(&[0x45; 40], LINKTYPE_RAW, u64::from(i)));
-        }
-        s.finish();
-        let b = batches(&rx);
-        let count = |c: u16| {
-            b.iter()
-                .flat_map(|b| &b.packets)
-                .filter(|p| p.collector == c)
-                .count() as f64
-        };
+        let (_, counts) = raw_ip_samples(&[1, 7], n);
+        let count = |c: u16| counts[c as usize];
         assert_eq!(count(0), f64::from(n));
         let (expected, sd) = (f64::from(n) / 7.0, (f64::from(n) * 6.0 / 147.0).sqrt());
         assert!(
