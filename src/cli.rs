@@ -116,12 +116,18 @@ pub struct RunArgs {
     /// Do not put the interfaces in promiscuous mode.
     #[arg(long)]
     pub no_promisc: bool,
-    /// Text format of the records (when written as text).
+    /// Format of the records [default: parquet for -o *.parquet, table on a terminal,
+    /// csv otherwise].
     #[arg(long, short = 'f', value_enum)]
     pub format: Option<FormatArg>,
-    /// Write the records as text to this file.
+    /// Write the records to this file (CSV, JSON or Parquet).
     #[arg(long, short = 'o', value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// One file a window of this long (e.g. 1h, 5m), windows aligned in UTC (1h: on the hour); -o is then
+    /// a pattern with %Y %m %d %H %M %S (UTC) or %s, such as 'flows-%Y%m%d-%H%M.parquet'.
+    /// The file being written is named *.part until it is complete.
+    #[arg(long, value_name = "DURATION")]
+    pub rotate: Option<String>,
     /// Timeouts and cache size.
     #[command(flatten)]
     pub cache: CacheArgs,
@@ -180,6 +186,8 @@ pub enum FormatArg {
     Csv,
     /// One JSON object per line.
     Json,
+    /// Parquet: typed columns, zstd (needs -o; the default for -o *.parquet).
+    Parquet,
 }
 
 /// Flow cache timeouts and size, shared by `convert` and `run`.
@@ -301,12 +309,18 @@ pub struct ConvertArgs {
     /// Capture files (pcap or pcapng), read in this order as one capture.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Text format of the records.
+    /// Format of the records [default: parquet for -o *.parquet, table on a terminal,
+    /// csv otherwise].
     #[arg(long, short = 'f', value_enum)]
     pub format: Option<FormatArg>,
     /// Write the records to this file instead of standard output (`-` is standard output).
     #[arg(long, short = 'o', value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// One file a window of this long (e.g. 1h, 5m), windows aligned in UTC (1h: on the hour); -o is then
+    /// a pattern with %Y %m %d %H %M %S (UTC) or %s, such as 'flows-%Y%m%d-%H%M.parquet'.
+    /// The file being written is named *.part until it is complete.
+    #[arg(long, value_name = "DURATION")]
+    pub rotate: Option<String>,
     /// Timeouts and cache size.
     #[command(flatten)]
     pub cache: CacheArgs,

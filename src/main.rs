@@ -12,7 +12,8 @@ use flowprobe::cli::{
     CheckConfigArgs, Cli, Command, ConvertArgs, ExportArgs, FormatArg, GenerateArgs, RunArgs,
 };
 use flowprobe::config::{flags, load, parse_duration, Config, Quantity, RawConfig, Setting};
-use flowprobe::export::text::{TextFormat, TextSink};
+use flowprobe::export::output::{output_sink, OutputError, OutputFormat, OutputSpec};
+use flowprobe::export::text::TextFormat;
 use flowprobe::export::RecordSink;
 use flowprobe::flow::sampling::{Sampling, SamplingMode};
 use flowprobe::pipeline::convert::{convert, ConvertOptions};
@@ -236,7 +237,14 @@ fn sampling_of(config: &Config) -> Sampling {
 
 fn run_convert(args: ConvertArgs, config: Config) -> Result<(), Failure> {
     let sampling = sampling_of(&config);
-    let (sinks, labels) = all_sinks(&config, args.format, &args.output, sampling, true)?;
+    let (sinks, labels) = all_sinks(
+        &config,
+        args.format,
+        &args.output,
+        &args.rotate,
+        sampling,
+        true,
+    )?;
     let workers = args.threads.unwrap_or(1).max(1);
     let (registry, _server) = metrics(&config, workers, &labels)?;
     let options = ConvertOptions {
@@ -423,12 +431,18 @@ fn all_sinks(
     config: &Config,
     format: Option<FormatArg>,
     output: &Option<std::path::PathBuf>,
+    rotate: &Option<String>,
     sampling: Sampling,
     offline: bool,
 ) -> Result<Sinks, Failure> {
     let (mut sinks, mut labels) = export_sinks(config, sampling, offline)?;
     if sinks.is_empty() || format.is_some() || output.is_some() {
-        sinks.push(text_sink(format, output, config.export.text_biflow)?);
+        sinks.push(record_output(
+            format,
+            output,
+            rotate,
+            config.export.text_biflow,
+        )?);
         labels.push(
             output
                 .as_ref()
@@ -467,31 +481,34 @@ fn sink_summary(
     s
 }
 
-/// The text sink for `-f`/`-o`: table on a terminal, CSV otherwise.
-fn text_sink(
+/// The record output of `-f`/`-o`/`--rotate` (`export::output`).
+fn record_output(
     format: Option<FormatArg>,
     output: &Option<std::path::PathBuf>,
+    rotate: &Option<String>,
     biflow: bool,
 ) -> Result<Box<dyn RecordSink>, Failure> {
-    // `-o -` is standard output, as for most command-line tools.
-    let output = output.as_ref().filter(|p| p.as_os_str() != "-");
-    let to_terminal = output.is_none() && io::stdout().is_terminal();
-    let format = match format {
-        Some(FormatArg::Table) => TextFormat::Table,
-        Some(FormatArg::Csv) => TextFormat::Csv,
-        Some(FormatArg::Json) => TextFormat::Json,
-        None if to_terminal => TextFormat::Table,
-        None => TextFormat::Csv,
+    let rotate = match rotate {
+        Some(text) => {
+            Some(parse_duration(text).map_err(|e| Failure::Usage(format!("--rotate: {e}")))?)
+        }
+        None => None,
     };
-    let out: Box<dyn Write + Send> = match output {
-        Some(path) => Box::new(BufWriter::with_capacity(
-            1 << 16,
-            File::create(path)
-                .map_err(|e| Failure::Runtime(format!("cannot create {}: {e}", path.display())))?,
-        )),
-        None => Box::new(BufWriter::with_capacity(1 << 16, io::stdout())),
+    let spec = OutputSpec {
+        format: format.map(|f| match f {
+            FormatArg::Table => OutputFormat::Text(TextFormat::Table),
+            FormatArg::Csv => OutputFormat::Text(TextFormat::Csv),
+            FormatArg::Json => OutputFormat::Text(TextFormat::Json),
+            FormatArg::Parquet => OutputFormat::Parquet,
+        }),
+        path: output.as_deref(),
+        rotate,
+        biflow,
     };
-    Ok(Box::new(TextSink::new(format, out).with_biflow(biflow)))
+    output_sink(&spec).map_err(|e| match e {
+        OutputError::Usage(m) => Failure::Usage(m),
+        OutputError::Io(m) => Failure::Runtime(m),
+    })
 }
 
 #[cfg(target_os = "linux")]
@@ -511,7 +528,14 @@ fn run_live(args_and_config: (RunArgs, Config)) -> Result<(), Failure> {
         ..RingConfig::default()
     };
     let sampling = sampling_of(&config);
-    let (sinks, labels) = all_sinks(&config, args.format, &args.output, sampling, false)?;
+    let (sinks, labels) = all_sinks(
+        &config,
+        args.format,
+        &args.output,
+        &args.rotate,
+        sampling,
+        false,
+    )?;
     let (registry, _server) = metrics(&config, c.worker_threads() * c.interfaces.len(), &labels)?;
     let options = LiveOptions {
         registry,

@@ -5,10 +5,14 @@
 //! read a clock: the export time is passed in (packet time offline, wall clock live).
 
 pub mod collector;
+pub mod columns;
 pub mod ie;
 pub mod ipfix;
 pub mod netflow_v5;
 pub mod netflow_v9;
+pub mod output;
+pub mod parquet;
+pub mod rotate;
 pub mod sink;
 pub mod stats;
 pub mod template;

@@ -15,61 +15,11 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+use super::columns::{column_name, for_each_value, Value};
+pub use super::columns::{BIFLOW_COLUMNS, COLUMNS};
 use super::RecordSink;
 use crate::flow::record::FlowRecord;
-use crate::time::{Timestamp, RFC3339_MAX};
-
-/// The field names of CSV and JSON output, in order.
-pub const COLUMNS: [&str; 27] = [
-    "start",
-    "end",
-    "src",
-    "dst",
-    "sport",
-    "dport",
-    "proto",
-    "tos",
-    "tcp_flags",
-    "packets",
-    "bytes",
-    "in_if",
-    "vlan",
-    "icmp_type",
-    "icmp_code",
-    "end_reason",
-    "ip_version",
-    "min_ttl",
-    "max_ttl",
-    "src_mac",
-    "dst_mac",
-    "tunnel_type",
-    "tunnel_id",
-    "tunnel_src",
-    "tunnel_dst",
-    "direction",
-    "egress_if",
-];
-
-/// The reverse-direction columns a biflow text output adds after [`COLUMNS`]. With no
-/// reverse packet, the counters are 0 and the times and TTLs empty (`null` in JSON).
-pub const BIFLOW_COLUMNS: [&str; 7] = [
-    "reverse_packets",
-    "reverse_bytes",
-    "reverse_tcp_flags",
-    "reverse_start",
-    "reverse_end",
-    "reverse_min_ttl",
-    "reverse_max_ttl",
-];
-
-/// The name of column `i` (of [`COLUMNS`] then [`BIFLOW_COLUMNS`]).
-fn column_name(i: usize) -> &'static str {
-    COLUMNS
-        .get(i)
-        .or_else(|| BIFLOW_COLUMNS.get(i - COLUMNS.len().min(i)))
-        .copied()
-        .unwrap_or("")
-}
+use crate::time::Timestamp;
 
 /// Which text format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -245,50 +195,8 @@ impl RecordSink for TextSink {
 /// the exporter spent about 1.1 µs a record here and was the slowest thread of a CSV
 /// conversion; the text is the same byte for byte.
 fn write_values(r: &FlowRecord, line: &mut Vec<u8>, json: bool, biflow: bool) {
-    use Value::{Ip, Mac, Text, Time, Uint};
-    let k = &r.key;
     let mut row = Row { line, json };
-    row.put(0, Time(r.start));
-    row.put(1, Time(r.end));
-    row.put(2, Ip(k.ip_version, &k.src));
-    row.put(3, Ip(k.ip_version, &k.dst));
-    row.put(4, Uint(k.src_port.into()));
-    row.put(5, Uint(k.dst_port.into()));
-    row.put(6, Uint(k.proto.into()));
-    row.put(7, Uint(k.tos.into()));
-    row.put(8, Uint(r.tcp_flags.into()));
-    row.put(9, Uint(r.packets));
-    row.put(10, Uint(r.octets));
-    row.put(11, Uint(k.in_if.into()));
-    row.put(12, Uint(k.vlan.into()));
-    row.put(13, Uint(k.icmp_type().into()));
-    row.put(14, Uint(k.icmp_code().into()));
-    row.put(15, Text(r.end_reason.name()));
-    row.put(16, Uint(k.ip_version.into()));
-    row.put(17, Uint(r.min_ttl.into()));
-    row.put(18, Uint(r.max_ttl.into()));
-    row.put(19, Mac(&r.src_mac));
-    row.put(20, Mac(&r.dst_mac));
-    let t = &r.tunnel;
-    let tunneled = t.is_some();
-    row.opt(21, tunneled.then(|| Text(t.kind.name())));
-    row.opt(22, tunneled.then_some(Uint(t.id.into())));
-    row.opt(23, tunneled.then_some(Ip(t.outer_ip_version, &t.outer_src)));
-    row.opt(24, tunneled.then_some(Ip(t.outer_ip_version, &t.outer_dst)));
-    row.put(25, Text(r.direction.name()));
-    row.put(26, Uint(r.egress_if.into()));
-    if !biflow {
-        return;
-    }
-    let rev = r.reverse.unwrap_or_default();
-    let seen = rev.packets > 0;
-    row.put(27, Uint(rev.packets));
-    row.put(28, Uint(rev.octets));
-    row.put(29, Uint(rev.tcp_flags.into()));
-    row.opt(30, seen.then_some(Time(rev.start)));
-    row.opt(31, seen.then_some(Time(rev.end)));
-    row.opt(32, seen.then_some(Uint(rev.min_ttl.into())));
-    row.opt(33, seen.then_some(Uint(rev.max_ttl.into())));
+    for_each_value(r, biflow, |i, v| row.opt(i, v));
 }
 
 /// One CSV row or JSON object being written.
@@ -298,10 +206,6 @@ struct Row<'a> {
 }
 
 impl Row<'_> {
-    fn put(&mut self, i: usize, value: Value<'_>) {
-        self.opt(i, Some(value));
-    }
-
     /// Column `i`: `None` is written empty (CSV) or `null` (JSON); in JSON every value
     /// but a number is a string.
     fn opt(&mut self, i: usize, value: Option<Value<'_>>) {
@@ -326,71 +230,6 @@ impl Row<'_> {
             Some(v) => v.write(line),
         }
     }
-}
-
-/// A value of a text column.
-#[derive(Clone, Copy)]
-enum Value<'a> {
-    /// A number, in decimal.
-    Uint(u64),
-    /// A name, as it is.
-    Text(&'a str),
-    /// RFC 3339 UTC with nanoseconds.
-    Time(Timestamp),
-    /// An address of IP version 4 (the first 4 bytes) or else 6, in its standard form.
-    Ip(u8, &'a [u8; 16]),
-    /// `aa:bb:cc:dd:ee:ff`.
-    Mac(&'a [u8; 6]),
-}
-
-impl Value<'_> {
-    fn write(self, line: &mut Vec<u8>) {
-        match self {
-            Value::Uint(n) => push_uint(line, n),
-            Value::Text(s) => line.extend_from_slice(s.as_bytes()),
-            Value::Time(t) => {
-                let mut buf = [0u8; RFC3339_MAX];
-                let len = t.rfc3339(9, &mut buf);
-                line.extend_from_slice(&buf[..len]);
-            }
-            Value::Ip(4, a) => {
-                for (j, octet) in a[..4].iter().enumerate() {
-                    if j > 0 {
-                        line.push(b'.');
-                    }
-                    push_uint(line, u64::from(*octet));
-                }
-            }
-            Value::Ip(_, a) => {
-                let _ = write!(line, "{}", std::net::Ipv6Addr::from(*a));
-            }
-            Value::Mac(m) => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                for (j, b) in m.iter().enumerate() {
-                    if j > 0 {
-                        line.push(b':');
-                    }
-                    line.push(HEX[usize::from(b >> 4)]);
-                    line.push(HEX[usize::from(b & 15)]);
-                }
-            }
-        }
-    }
-}
-
-/// Appends `n` in decimal.
-fn push_uint(line: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    line.extend_from_slice(&buf[at..]);
 }
 
 /// Table columns and their minimum widths.

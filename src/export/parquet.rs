@@ -1,0 +1,339 @@
+//! Parquet output (`-f parquet -o FILE.parquet`): the records as a typed, columnar file
+//! that DuckDB, Polars, pandas, Spark, ClickHouse and Trino read as they are.
+//!
+//! One column per CSV column, with the same names and order ([`super::columns`]), typed:
+//! `start`/`end` (and a biflow's `reverse_start`/`reverse_end`) as INT64
+//! TIMESTAMP(NANOS, UTC-adjusted); counters as UINT64; ports, VLAN, interfaces and small
+//! numbers as the narrowest unsigned integer that holds them (UINT8, UINT16, UINT32);
+//! addresses and MACs as strings in the same text as CSV; the names (`end_reason`,
+//! `direction`, `tunnel_type`) as dictionary-encoded strings. A column that CSV leaves
+//! empty (the tunnel's of a flow that was not tunneled, a biflow's reverse times when no
+//! reverse packet came) is optional and null there.
+//!
+//! Records are gathered column by column, a row group at a time
+//! ([`ROW_GROUP_ROWS`] rows), then encoded and compressed with zstd; so memory stays
+//! bounded by one row group whatever the input's size. The strings of a row group sit in
+//! one buffer per column and are handed to the encoder as slices of it, with no allocation
+//! per value.
+//!
+//! Written with the Apache `parquet` crate's own column writers, without `arrow`: the
+//! records are already columns of plain numbers and strings, and arrow would add some
+//! twenty crates to the build for a copy we do not need (README, "Parquet").
+//!
+//! A Parquet file can only be read once its footer is written, at [`RecordSink::finish`]
+//! (or when [`super::rotate`] closes it at a boundary); until then the file is
+//! incomplete, which is why rotated outputs carry a `.part` suffix while written.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::ColumnPath;
+
+use super::columns::{column_name, for_each_value, Value, BIFLOW_COLUMNS, COLUMNS};
+use super::RecordSink;
+use crate::flow::record::FlowRecord;
+use crate::time::Timestamp;
+
+/// Rows a row group holds before it is written (DuckDB's own row group size). At some
+/// 60 bytes a row gathered, a row group takes about 8 MB before encoding.
+pub const ROW_GROUP_ROWS: usize = 122_880;
+
+/// How a column is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// INT64 TIMESTAMP(NANOS, true).
+    Time,
+    /// INT32 INTEGER(8, false).
+    U8,
+    /// INT32 INTEGER(16, false).
+    U16,
+    /// INT32 INTEGER(32, false).
+    U32,
+    /// INT64 INTEGER(64, false).
+    U64,
+    /// BYTE_ARRAY STRING, dictionary-encoded (few distinct values, or many repeats:
+    /// addresses, MACs, names).
+    Text,
+}
+
+/// The kind of each column (of `COLUMNS` then `BIFLOW_COLUMNS`) and whether it may be
+/// null, in the order of [`for_each_value`].
+const SCHEMA: [(Kind, bool); COLUMNS.len() + BIFLOW_COLUMNS.len()] = {
+    use Kind::*;
+    [
+        (Time, false), // start
+        (Time, false), // end
+        (Text, false), // src
+        (Text, false), // dst
+        (U16, false),  // sport
+        (U16, false),  // dport
+        (U8, false),   // proto
+        (U8, false),   // tos
+        (U8, false),   // tcp_flags
+        (U64, false),  // packets
+        (U64, false),  // bytes
+        (U32, false),  // in_if
+        (U16, false),  // vlan
+        (U8, false),   // icmp_type
+        (U8, false),   // icmp_code
+        (Text, false), // end_reason
+        (U8, false),   // ip_version
+        (U8, false),   // min_ttl
+        (U8, false),   // max_ttl
+        (Text, false), // src_mac
+        (Text, false), // dst_mac
+        (Text, true),  // tunnel_type
+        (U32, true),   // tunnel_id
+        (Text, true),  // tunnel_src
+        (Text, true),  // tunnel_dst
+        (Text, false), // direction
+        (U32, false),  // egress_if
+        (U64, false),  // reverse_packets
+        (U64, false),  // reverse_bytes
+        (U8, false),   // reverse_tcp_flags
+        (Time, true),  // reverse_start
+        (Time, true),  // reverse_end
+        (U8, true),    // reverse_min_ttl
+        (U8, true),    // reverse_max_ttl
+    ]
+};
+
+/// The Parquet schema of the output, in the message-type syntax of the format's
+/// documentation (`parquet::schema::parser`).
+pub fn schema_text(biflow: bool) -> String {
+    let mut s = String::from("message flow_record {\n");
+    for (i, (kind, optional)) in SCHEMA.iter().enumerate().take(column_count(biflow)) {
+        let (physical, logical) = match kind {
+            Kind::Time => ("int64", "TIMESTAMP(NANOS,true)"),
+            Kind::U8 => ("int32", "INTEGER(8,false)"),
+            Kind::U16 => ("int32", "INTEGER(16,false)"),
+            Kind::U32 => ("int32", "INTEGER(32,false)"),
+            Kind::U64 => ("int64", "INTEGER(64,false)"),
+            Kind::Text => ("binary", "STRING"),
+        };
+        let repetition = if *optional { "optional" } else { "required" };
+        s.push_str(&format!(
+            "  {repetition} {physical} {} ({logical});\n",
+            column_name(i)
+        ));
+    }
+    s.push('}');
+    s
+}
+
+fn column_count(biflow: bool) -> usize {
+    if biflow {
+        SCHEMA.len()
+    } else {
+        COLUMNS.len()
+    }
+}
+
+/// One column's values of the row group being gathered.
+enum Values {
+    /// INT32 physical values (unsigned ones as their bits).
+    I32(Vec<i32>),
+    /// INT64 physical values.
+    I64(Vec<i64>),
+    /// Strings: all of them in one buffer, each ending where `ends` says.
+    Text { bytes: Vec<u8>, ends: Vec<usize> },
+}
+
+struct Column {
+    values: Values,
+    /// Definition levels of an optional column (1 a value, 0 null); unused otherwise.
+    defs: Option<Vec<i16>>,
+}
+
+impl Column {
+    fn new(kind: Kind, optional: bool) -> Column {
+        let values = match kind {
+            Kind::Time | Kind::U64 => Values::I64(Vec::with_capacity(ROW_GROUP_ROWS)),
+            Kind::U8 | Kind::U16 | Kind::U32 => Values::I32(Vec::with_capacity(ROW_GROUP_ROWS)),
+            Kind::Text => Values::Text {
+                bytes: Vec::new(),
+                ends: Vec::with_capacity(ROW_GROUP_ROWS),
+            },
+        };
+        Column {
+            values,
+            defs: optional.then(|| Vec::with_capacity(ROW_GROUP_ROWS)),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, value: Option<Value<'_>>) {
+        if let Some(defs) = &mut self.defs {
+            defs.push(i16::from(value.is_some()));
+        }
+        let Some(value) = value else { return };
+        match (&mut self.values, value) {
+            (Values::I64(v), Value::Time(t)) => v.push(t.as_nanos() as i64),
+            (Values::I64(v), Value::Uint(n)) => v.push(n as i64),
+            (Values::I32(v), Value::Uint(n)) => v.push(n as u32 as i32),
+            (Values::Text { bytes, ends }, value) => {
+                value.write(bytes);
+                ends.push(bytes.len());
+            }
+            // A value of another kind than its column's: a mistake in `SCHEMA`, caught
+            // by the tests (every column of every record kind is written and read back).
+            (Values::I64(v), _) => v.push(0),
+            (Values::I32(v), _) => v.push(0),
+        }
+    }
+
+    fn clear(&mut self) {
+        match &mut self.values {
+            Values::I32(v) => v.clear(),
+            Values::I64(v) => v.clear(),
+            Values::Text { bytes, ends } => {
+                bytes.clear();
+                ends.clear();
+            }
+        }
+        if let Some(d) = &mut self.defs {
+            d.clear();
+        }
+    }
+}
+
+/// Writes records to a Parquet file.
+pub struct ParquetSink {
+    /// `None` once closed.
+    writer: Option<SerializedFileWriter<Box<dyn Write + Send>>>,
+    columns: Vec<Column>,
+    rows: usize,
+    biflow: bool,
+}
+
+fn to_io(e: parquet::errors::ParquetError) -> io::Error {
+    match e {
+        parquet::errors::ParquetError::External(inner) => match inner.downcast::<io::Error>() {
+            Ok(io) => *io,
+            Err(other) => io::Error::other(other),
+        },
+        other => io::Error::other(other),
+    }
+}
+
+impl ParquetSink {
+    /// A sink writing to `out` (buffer it). With `biflow`, one row per biflow record with
+    /// the reverse columns, as [`super::text::TextSink::with_biflow`].
+    pub fn new(out: Box<dyn Write + Send>, biflow: bool) -> io::Result<ParquetSink> {
+        let schema =
+            parquet::schema::parser::parse_message_type(&schema_text(biflow)).map_err(to_io)?;
+        let mut props = WriterProperties::builder()
+            .set_created_by(format!("flowprobe version {}", env!("CARGO_PKG_VERSION")))
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS));
+        // Times are nearly all distinct: a dictionary would only cost time before the
+        // encoder gave it up. Everything else repeats.
+        for (i, (kind, _)) in SCHEMA.iter().enumerate().take(column_count(biflow)) {
+            if *kind == Kind::Time {
+                props =
+                    props.set_column_dictionary_enabled(ColumnPath::from(column_name(i)), false);
+            }
+        }
+        let writer = SerializedFileWriter::new(out, Arc::new(schema), Arc::new(props.build()))
+            .map_err(to_io)?;
+        Ok(ParquetSink {
+            writer: Some(writer),
+            columns: SCHEMA
+                .iter()
+                .take(column_count(biflow))
+                .map(|&(kind, optional)| Column::new(kind, optional))
+                .collect(),
+            rows: 0,
+            biflow,
+        })
+    }
+
+    fn push(&mut self, r: &FlowRecord) -> io::Result<()> {
+        let columns = &mut self.columns;
+        for_each_value(r, self.biflow, |i, v| columns[i].push(v));
+        self.rows += 1;
+        if self.rows == ROW_GROUP_ROWS {
+            self.write_row_group()?;
+        }
+        Ok(())
+    }
+
+    /// Encodes and writes the gathered rows as one row group.
+    fn write_row_group(&mut self) -> io::Result<()> {
+        if self.rows == 0 {
+            return Ok(());
+        }
+        let Some(writer) = &mut self.writer else {
+            return Err(io::Error::other("the Parquet file is already closed"));
+        };
+        let mut group = writer.next_row_group().map_err(to_io)?;
+        for column in &mut self.columns {
+            let Some(mut out) = group.next_column().map_err(to_io)? else {
+                return Err(io::Error::other("Parquet schema has fewer columns"));
+            };
+            let defs = column.defs.as_deref();
+            match &mut column.values {
+                Values::I32(v) => out.typed::<Int32Type>().write_batch(v, defs, None),
+                Values::I64(v) => out.typed::<Int64Type>().write_batch(v, defs, None),
+                Values::Text { bytes, ends } => {
+                    let all = Bytes::from(std::mem::take(bytes));
+                    let mut begin = 0;
+                    let values: Vec<ByteArray> = ends
+                        .iter()
+                        .map(|&end| {
+                            let value = ByteArray::from(all.slice(begin..end));
+                            begin = end;
+                            value
+                        })
+                        .collect();
+                    out.typed::<ByteArrayType>()
+                        .write_batch(&values, defs, None)
+                }
+            }
+            .map_err(to_io)?;
+            out.close().map_err(to_io)?;
+            column.clear();
+        }
+        group.close().map_err(to_io)?;
+        self.rows = 0;
+        Ok(())
+    }
+
+    /// Writes what is gathered and the footer: the file is then complete. Returns the
+    /// writer, flushed.
+    pub fn close(&mut self) -> io::Result<Option<Box<dyn Write + Send>>> {
+        self.write_row_group()?;
+        match self.writer.take() {
+            Some(w) => {
+                let mut out = w.into_inner().map_err(to_io)?;
+                out.flush()?;
+                Ok(Some(out))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+impl RecordSink for ParquetSink {
+    fn export(&mut self, records: &[FlowRecord], _now: Timestamp) -> io::Result<()> {
+        for r in records {
+            if r.reverse.is_some() && !self.biflow {
+                for uniflow in r.uniflows() {
+                    self.push(&uniflow)?;
+                }
+            } else {
+                self.push(r)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _now: Timestamp) -> io::Result<()> {
+        self.close().map(|_| ())
+    }
+}
