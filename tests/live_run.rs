@@ -25,13 +25,19 @@ const IP_LEN: u64 = 20 + 8 + PAYLOAD as u64;
 struct Probe {
     child: Child,
     output: std::path::PathBuf,
-    _dir: tempfile::TempDir,
+    /// The probe's directory, removed with the probe (or kept by `stop_keeping_dir`).
+    dir: Option<tempfile::TempDir>,
 }
 
 impl Probe {
     fn start(pair: &NetnsPair, args: &[&str]) -> Probe {
+        Probe::start_to(pair, "flows.csv", args)
+    }
+
+    /// With the output `name` (a file, or a `--rotate` pattern) in the probe's directory.
+    fn start_to(pair: &NetnsPair, name: &str, args: &[&str]) -> Probe {
         let dir = tempfile::tempdir().unwrap();
-        let output = dir.path().join("flows.csv");
+        let output = dir.path().join(name);
         let child = Command::new("ip")
             .args([
                 "netns",
@@ -53,12 +59,18 @@ impl Probe {
         Probe {
             child,
             output,
-            _dir: dir,
+            dir: Some(dir),
         }
     }
 
     /// SIGTERM, then wait (bounded) for a clean exit; returns the CSV and stderr.
-    fn stop(mut self) -> (String, String) {
+    fn stop(self) -> (String, String) {
+        let (csv, stderr, _dir) = self.stop_keeping_dir();
+        (csv, stderr)
+    }
+
+    /// As `stop`, handing over the probe's directory with what it wrote.
+    fn stop_keeping_dir(mut self) -> (String, String, tempfile::TempDir) {
         // SAFETY: kill with a pid we spawned and have not reaped.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -87,6 +99,9 @@ impl Probe {
         (
             std::fs::read_to_string(&self.output).unwrap_or_default(),
             stderr,
+            self.dir
+                .take()
+                .expect("the directory is kept until the probe stops"),
         )
     }
 
@@ -722,4 +737,99 @@ fn sflow_samples_and_kernel_counters_live() {
     // Polled after the traffic: the kernel's count then, exactly.
     assert_eq!(counters.last().unwrap().2, after, "{counters:?}");
     assert!(after - before >= truth.values().map(|v| v.1).sum::<u64>());
+}
+
+/// `--rotate 2s` live: files cut on the wall clock's 2-second boundaries, each closed
+/// (renamed from `.part`) within about a second of its boundary while the probe runs, and
+/// together they hold every packet sent.
+#[test]
+fn rotated_output_closes_a_file_each_window_of_wall_time() {
+    require_netns!();
+    let pair = NetnsPair::new("rot");
+    let probe = Probe::start_to(
+        &pair,
+        "flows-%s.csv",
+        &[
+            "--rotate",
+            "2s",
+            "--idle-timeout",
+            "1s",
+            "--udp-idle-timeout",
+            "1s",
+        ],
+    );
+    let dir = probe.output.parent().unwrap().to_path_buf();
+    let named = |dir: &std::path::Path| -> Vec<(u64, std::path::PathBuf)> {
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| {
+                let p = e.unwrap().path();
+                let name = p.file_name()?.to_str()?.to_string();
+                let secs = name
+                    .strip_prefix("flows-")?
+                    .strip_suffix(".csv")?
+                    .parse()
+                    .ok()?;
+                Some((secs, p))
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    // Three bursts of new flows 2.5 s apart: their records end (idle, 1 s) in different
+    // windows.
+    let mut truth = (0u64, 0u64);
+    for _ in 0..3 {
+        let sent = send(&pair, 8, 50, 4000);
+        let t = sent.values().next().unwrap();
+        truth.0 += t.0;
+        truth.1 += t.1;
+        std::thread::sleep(Duration::from_millis(2500));
+    }
+    let closed_while_running = named(&dir);
+    let (_, stderr, _kept) = probe.stop_keeping_dir();
+    let files = named(&dir);
+    assert!(
+        closed_while_running.len() >= 2,
+        "windows closed while running: {closed_while_running:?}; stderr:\n{stderr}"
+    );
+    let mut sum = (0u64, 0u64);
+    for (secs, path) in &files {
+        assert_eq!(secs % 2, 0, "{path:?}: windows start on even seconds");
+        let text = std::fs::read_to_string(path).unwrap();
+        let (t, rows) = totals(&text);
+        for r in &rows {
+            // Whole seconds of the record's end, from its RFC 3339 time: the file of the
+            // window from `secs` holds records that ended before `secs + 2`.
+            let end = &r["end"];
+            let ended = Command::new("date")
+                .args(["-u", "-d", end, "+%s"])
+                .output()
+                .unwrap();
+            let ended: u64 = String::from_utf8_lossy(&ended.stdout)
+                .trim()
+                .parse()
+                .unwrap();
+            assert!(
+                ended < secs + 2,
+                "{path:?} holds a record that ended at {end}"
+            );
+        }
+        for v in t.values() {
+            sum.0 += v.0;
+            sum.1 += v.1;
+        }
+    }
+    assert_eq!(
+        sum, truth,
+        "every packet in some window's file; stderr:\n{stderr}"
+    );
+    assert!(
+        !std::fs::read_dir(&dir).unwrap().any(|e| e
+            .unwrap()
+            .path()
+            .extension()
+            .is_some_and(|x| x == "part")),
+        "no .part file after a clean stop"
+    );
 }
