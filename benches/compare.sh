@@ -13,7 +13,8 @@
 #          about 0.4M full-size packets in a few thousand long flows;
 # then times, in alternating runs (RUNS, default 5, each tool once per round):
 #   - flowprobe convert -q --threads 1 and --threads 2, writing CSV to a file, and, when
-#     this build has `--ipfix-file`, writing an IPFIX file instead;
+#     this build has `--ipfix-file`, writing an IPFIX file instead, and, when it has
+#     Parquet output, a Parquet file (with a line: Parquet's wall time against CSV's);
 #   - nfpcapd -r FILE -w DIR (nfdump's pcap-to-nfcapd converter);
 #   - softflowd -r FILE -n 127.0.0.1:PORT, exporting IPFIX to a UDP sink on loopback.
 # All tools get the same timeouts (idle 15 s, active 30 min: flowprobe's defaults) and a
@@ -112,6 +113,14 @@ if "$FLOWPROBE" convert --help | grep -q -- '--ipfix-file'; then
 else
     IPFIX=0
 fi
+if "$FLOWPROBE" convert --help | grep -q -- 'parquet'; then
+    add "flowprobe convert, Parquet, 1 thread" \
+        "'$FLOWPROBE' convert '$CAPTURE' -q --threads 1 -f parquet -o '$WORK/out.parquet'" \
+        "rm -f '$WORK/out.parquet'"
+    add "flowprobe convert, Parquet, 2 threads" \
+        "'$FLOWPROBE' convert '$CAPTURE' -q --threads 2 -f parquet -o '$WORK/out.parquet'" \
+        "rm -f '$WORK/out.parquet'"
+fi
 # nfpcapd: -e active,inactive seconds; its node cache at the default (524288 flows).
 add "nfpcapd -r -w (nfdump $(nfdump -V 2>&1 | grep -o '[0-9][0-9.]*' | head -1))" \
     "nfpcapd -r '$CAPTURE' -w '$WORK/nfpcapd' -e 1800,15 >/dev/null 2>&1" \
@@ -201,6 +210,14 @@ if sys.argv[2] == "1" and nf:
     nfw = statistics.median(w for w, _, _ in rows[nf[0]])
     with open(sys.argv[4], "a") as summary:
         summary.write(f"{sys.argv[3]}\t{nfw / w1:.2f}\t{nfw / w2:.2f}\t{w1:.3f}\t{w2:.3f}\t{nfw:.3f}\n")
+pq = [n for n in order if "Parquet" in n]
+if pq:
+    for threads, csv_name in ((1, order[0]), (2, order[1])):
+        p_name = [n for n in pq if n.endswith(f"{threads} thread" + ("s" if threads > 1 else ""))][0]
+        pw = statistics.median(w for w, _, _ in rows[p_name])
+        cw = statistics.median(w for w, _, _ in rows[csv_name])
+        print(f"Parquet against CSV, {threads} thread{'s' if threads > 1 else ''}: "
+              f"{pw / cw:.2f}x the wall time ({pw:.3f} s against {cw:.3f} s).")
 walls = {n: [w for w, _, _ in rows[n]] for n in order}
 print("All wall times (s), in run order:")
 for n in order:
