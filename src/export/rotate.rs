@@ -244,7 +244,7 @@ mod tests {
         // 2023-11-14T22:13:20Z
         let t = Timestamp::from_secs_nanos(1_700_000_000, 5);
         assert_eq!(p.format(t), "flows-20231114-221320.1700000000.csv");
-        assert_eq!(PathPattern::new("a%%b%H", HOUR).unwrap().format(t), "a%b22");
+        assert_eq!(PathPattern::new("a%%b%s", HOUR).unwrap().format(t), "a%b1700000000");
     }
 
     #[test]
