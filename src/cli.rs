@@ -151,9 +151,18 @@ pub struct GenerateArgs {
     /// Mean packets a conversation (heavy-tailed).
     #[arg(long, default_value_t = 10.0)]
     pub mean_packets: f64,
-    /// Conversations start within this span of time.
-    #[arg(long, default_value = "120s", value_name = "DURATION")]
-    pub span: String,
+    /// Conversations start within this span of time [default: 120s; 4h with --scenario].
+    #[arg(long, value_name = "DURATION")]
+    pub span: Option<String>,
+    /// Instead of random conversations: a site's ordinary traffic (internal 198.18.0.0/16,
+    /// Internet 198.19.0.0/16) with behaviours planted, for the README's hunting recipes:
+    /// beacon, exfil, scan, lateral (comma-separated), or all.
+    #[arg(long, value_name = "LIST", conflicts_with_all = ["conversations", "mean_packets", "payload", "span_port"])]
+    pub scenario: Option<String>,
+    /// With --scenario: write what was planted (hosts, addresses, interval, volumes) as
+    /// JSON to this file (- for standard output).
+    #[arg(long, value_name = "FILE", requires = "scenario")]
+    pub truth: Option<PathBuf>,
     /// Seed of the random stream: the same seed writes the same bytes.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -173,7 +182,7 @@ pub struct GenerateArgs {
     /// Instead of conversations: N one-packet UDP flows, each with a key of its own,
     /// 1 µs apart, written as they are made (constant memory; `-o /dev/stdout` feeds a
     /// pipe). For testing the flow cache bound.
-    #[arg(long, value_name = "N", conflicts_with_all = ["conversations", "mean_packets", "span", "seed", "nanos", "span_port"])]
+    #[arg(long, value_name = "N", conflicts_with_all = ["conversations", "mean_packets", "span", "seed", "nanos", "span_port", "scenario"])]
     pub distinct_flows: Option<u64>,
 }
 

@@ -17,6 +17,8 @@
 //! end is inside), not from the direction rules they test.
 
 use std::io::{self, Write};
+pub mod scenario;
+
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 

@@ -592,7 +592,16 @@ fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
     if let Some(flows) = args.distinct_flows {
         return run_generate_distinct(&args.output, flows);
     }
-    let span = parse_duration(&args.span).map_err(|e| Failure::Usage(format!("--span: {e}")))?;
+    let span_default = if args.scenario.is_some() {
+        "4h"
+    } else {
+        "120s"
+    };
+    let span = parse_duration(args.span.as_deref().unwrap_or(span_default))
+        .map_err(|e| Failure::Usage(format!("--span: {e}")))?;
+    if let Some(list) = &args.scenario {
+        return run_generate_scenarios(&args, list, span);
+    }
     let payload = args
         .payload
         .parse()
@@ -622,6 +631,53 @@ fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
         args.output.display(),
         generated.packets.len(),
         generated.conversations.len()
+    );
+    Ok(())
+}
+
+/// `flowprobe generate --scenario LIST`: a site's traffic with behaviours planted.
+fn run_generate_scenarios(
+    args: &GenerateArgs,
+    list: &str,
+    span: std::time::Duration,
+) -> Result<(), Failure> {
+    use flowprobe::generate::scenario::{generate_scenarios, Scenario};
+    use flowprobe::generate::{write_pcap, GenConfig};
+    let scenarios =
+        Scenario::parse_list(list).map_err(|e| Failure::Usage(format!("--scenario: {e}")))?;
+    let (generated, truth) =
+        generate_scenarios(args.seed, GenConfig::default().start, span, &scenarios);
+    let file = File::create(&args.output)
+        .map_err(|e| Failure::Runtime(format!("cannot create {}: {e}", args.output.display())))?;
+    write_pcap(
+        &generated,
+        args.nanos,
+        &mut BufWriter::with_capacity(1 << 20, file),
+    )
+    .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", args.output.display())))?;
+    if let Some(path) = &args.truth {
+        let json = truth.json();
+        if path.as_os_str() == "-" {
+            print!("{json}");
+        } else {
+            std::fs::write(path, json)
+                .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", path.display())))?;
+        }
+    }
+    eprintln!(
+        "flowprobe: wrote {}: {} packets in {} conversations, planted: {}",
+        args.output.display(),
+        generated.packets.len(),
+        generated.conversations.len(),
+        if scenarios.is_empty() {
+            "nothing".to_string()
+        } else {
+            scenarios
+                .iter()
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
     );
     Ok(())
 }
