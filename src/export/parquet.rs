@@ -175,7 +175,9 @@ impl Column {
         }
         let Some(value) = value else { return };
         match (&mut self.values, value) {
-            (Values::I64(v), Value::Time(t)) => v.push(t.as_nanos() as i64),
+            // Parquet's nanosecond times are signed: a time after 2262-04-11 (a bogus
+            // capture timestamp; ours go to 2554) becomes the last instant it holds.
+            (Values::I64(v), Value::Time(t)) => v.push(t.as_nanos().min(i64::MAX as u64) as i64),
             (Values::I64(v), Value::Uint(n)) => v.push(n as i64),
             (Values::I32(v), Value::Uint(n)) => v.push(n as u32 as i32),
             (Values::Text { bytes, ends }, value) => {
