@@ -88,6 +88,7 @@ impl Classifier {
     /// Decodes `packet` into `meta`. Returns true when the packet is to be metered;
     /// false when it yields no flow or sampling leaves it out (each counted). Every call
     /// counts one packet read.
+    #[inline]
     pub fn classify(&mut self, packet: &Packet<'_>, meta: &mut PacketMeta) -> bool {
         self.counters.read += 1;
         if let Some(s) = &mut self.sflow {
