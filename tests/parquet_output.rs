@@ -502,9 +502,11 @@ fn truth(g: &Generated) -> Sums {
     sums
 }
 
-/// Per conversation (both addresses in order, proto, vlan, tos): packets and octets of both
-/// directions.
-fn per_conversation(sums: &[&Sums]) -> BTreeMap<(String, String, u8, u16, u8), (u64, u64)> {
+/// Per conversation (both addresses in order, proto, vlan, tos): packets, octets.
+type ConversationSums = BTreeMap<(String, String, u8, u16, u8), (u64, u64)>;
+
+/// The sums of both directions of each conversation.
+fn per_conversation(sums: &[&Sums]) -> ConversationSums {
     let mut out: BTreeMap<_, (u64, u64)> = BTreeMap::new();
     for s in sums {
         for ((src, dst, _, _, proto, vlan, tos), (p, b)) in s.iter() {
@@ -844,4 +846,101 @@ fn parquet_without_a_file_or_to_an_impossible_one_fails_clearly() {
         stderr.contains(&dir.path().display().to_string()),
         "{stderr}"
     );
+}
+
+/// A pcapng block of `kind` with `body` (padded to 4 bytes).
+fn pcapng_block(kind: u32, body: &[u8]) -> Vec<u8> {
+    let mut body = body.to_vec();
+    body.resize(body.len().div_ceil(4) * 4, 0);
+    let len = (12 + body.len()) as u32;
+    let mut out = Vec::new();
+    out.extend_from_slice(&kind.to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&len.to_le_bytes());
+    out
+}
+
+/// A pcapng (Ethernet, microseconds) of one-packet UDP flows from 10.0.0.1 to 10.0.0.2,
+/// one a (timestamp in µs, source port).
+fn pcapng_of(packets: &[(u64, u16)]) -> Vec<u8> {
+    let mut shb = Vec::new();
+    shb.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes()); // byte-order magic
+    shb.extend_from_slice(&1u16.to_le_bytes()); // version 1.0
+    shb.extend_from_slice(&0u16.to_le_bytes());
+    shb.extend_from_slice(&(-1i64).to_le_bytes()); // section length unknown
+    let mut out = pcapng_block(0x0a0d_0d0a, &shb);
+    let mut idb = Vec::new();
+    idb.extend_from_slice(&1u16.to_le_bytes()); // Ethernet
+    idb.extend_from_slice(&0u16.to_le_bytes());
+    idb.extend_from_slice(&65535u32.to_le_bytes()); // snaplen; default resolution: µs
+    out.extend(pcapng_block(1, &idb));
+    for &(us, sport) in packets {
+        let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+        frame.extend_from_slice(&[
+            0x45, 0, 0, 32, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ]);
+        frame.extend_from_slice(&sport.to_be_bytes());
+        frame.extend_from_slice(&[0, 53, 0, 12, 0, 0, b'p', b'i', b'n', b'g']);
+        let mut epb = Vec::new();
+        epb.extend_from_slice(&0u32.to_le_bytes()); // interface 0
+        epb.extend_from_slice(&((us >> 32) as u32).to_le_bytes());
+        epb.extend_from_slice(&(us as u32).to_le_bytes());
+        epb.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        epb.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        epb.extend_from_slice(&frame);
+        out.extend(pcapng_block(6, &epb));
+    }
+    out
+}
+
+/// Parquet's times are signed nanoseconds (to 2262-04-11), the probe's unsigned (to 2554):
+/// a later capture time is written as the last instant Parquet holds, not wrapped to
+/// before 1970; every other value, and the other rows, as in CSV.
+#[test]
+fn times_after_2262_are_the_last_parquet_instant() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("far.pcapng");
+    // 2023-11-14T22:13:20Z, then 2299-07-25T08:53:20Z (a bogus clock), and 1 ms later.
+    fs::write(
+        &pcap,
+        pcapng_of(&[
+            (1_700_000_000_000_000, 1000),
+            (10_400_000_000_000_000, 2000),
+            (10_400_000_000_001_000, 2000),
+        ]),
+    )
+    .unwrap();
+    for flag in [&[][..], &["--biflow"]] {
+        let parquet = dir.path().join("far.parquet");
+        let csv = dir.path().join("far.csv");
+        convert(&[os(&pcap), os("-o"), os(&parquet)], flag);
+        convert(&[os(&pcap), os("-o"), os(&csv)], flag);
+        let csv_text = fs::read_to_string(&csv).unwrap();
+        assert!(
+            csv_text
+                .lines()
+                .any(|l| l
+                    .starts_with("2299-07-25T08:53:20.000000000Z,2299-07-25T08:53:20.001000000Z,")),
+            "{csv_text}"
+        );
+        let rendered = parquet.with_extension("rendered.csv");
+        helper(&[os("csv"), os(&parquet), os(&rendered)]);
+        let rendered = fs::read_to_string(&rendered).unwrap();
+        let lines: Vec<&str> = rendered.lines().collect();
+        assert_eq!(lines.len(), 3, "{rendered}");
+        assert!(
+            lines[1].starts_with("2023-11-14T22:13:20.000000000Z,2023-11-14T22:13:20.000000000Z,"),
+            "{rendered}"
+        );
+        assert!(
+            lines[2].starts_with(&format!("{LAST_NANOS_TIME},{LAST_NANOS_TIME},")),
+            "{flag:?}: the far time is the last instant, not wrapped: {rendered}"
+        );
+        assert!(
+            rendered == past_parquet_times(&csv_text),
+            "{flag:?}: nothing else differs:\n{}",
+            first_differences(&past_parquet_times(&csv_text), &rendered)
+        );
+    }
 }
