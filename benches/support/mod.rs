@@ -48,7 +48,7 @@ pub fn flow_meta(i: u32, meta: &mut PacketMeta) {
         k.src_port = 1024 + (i % 60_000) as u16;
         k.dst_port = [443, 80, 53, 123][(mix % 4) as usize];
     }
-    k.vlan = if mix % 5 == 0 { 100 } else { 0 };
+    k.vlan = if mix.is_multiple_of(5) { 100 } else { 0 };
     meta.octets = 40 + (mix * 5);
     meta.tcp_flags = if proto == PROTO_TCP { 0x18 } else { 0 };
     meta.ttl = 64;

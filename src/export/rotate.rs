@@ -72,9 +72,9 @@ impl PathPattern {
             || (has('Y')
                 && has('m')
                 && has('d')
-                && (secs % 86_400 == 0 || has('H'))
-                && (secs % 3600 == 0 || has('M'))
-                && (secs % 60 == 0 || has('S')));
+                && (secs.is_multiple_of(86_400) || has('H'))
+                && (secs.is_multiple_of(3600) || has('M'))
+                && (secs.is_multiple_of(60) || has('S')));
         if !unique {
             return Err(PatternError::Collides(crate::config::format_duration(
                 period,
@@ -244,7 +244,10 @@ mod tests {
         // 2023-11-14T22:13:20Z
         let t = Timestamp::from_secs_nanos(1_700_000_000, 5);
         assert_eq!(p.format(t), "flows-20231114-221320.1700000000.csv");
-        assert_eq!(PathPattern::new("a%%b%s", HOUR).unwrap().format(t), "a%b1700000000");
+        assert_eq!(
+            PathPattern::new("a%%b%s", HOUR).unwrap().format(t),
+            "a%b1700000000"
+        );
     }
 
     #[test]

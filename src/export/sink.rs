@@ -535,7 +535,7 @@ impl TemplateSink {
         };
         let sessions = self.transport.sessions();
         let options_due = templates_due
-            || elapsed(self.options_sent).map_or(true, |e| e >= self.refresh)
+            || elapsed(self.options_sent).is_none_or(|e| e >= self.refresh)
             || sessions != self.sessions_seen;
         if templates_due {
             self.templates_sent = Some(now);
@@ -906,7 +906,7 @@ mod tests {
             FlowDirection::Egress,
         ][(i / 4 % 3) as usize];
         r.egress_if = i / 12 % 2;
-        if i % 5 == 0 {
+        if i.is_multiple_of(5) {
             r.reverse = Some(ReverseCounters {
                 packets: 2,
                 octets: 200,

@@ -705,9 +705,9 @@ impl Shape {
             ipv6: i & 1 != 0,
             icmp: i & 2 != 0,
             tunnel: TunnelShape::from_index((i / 4) % TunnelShape::COUNT),
-            direction: (i / (4 * TunnelShape::COUNT)) % 2 != 0,
-            egress: (i / (8 * TunnelShape::COUNT)) % 2 != 0,
-            biflow: (i / (16 * TunnelShape::COUNT)) % 2 != 0,
+            direction: !(i / (4 * TunnelShape::COUNT)).is_multiple_of(2),
+            egress: !(i / (8 * TunnelShape::COUNT)).is_multiple_of(2),
+            biflow: !(i / (16 * TunnelShape::COUNT)).is_multiple_of(2),
         }
     }
 
@@ -1069,7 +1069,7 @@ impl MessageBuilder {
     pub fn close_set(&mut self) {
         if let Some((start, _)) = self.open_set.take() {
             let align = self.dialect.set_alignment();
-            while (self.buf.len() - start) % align != 0 {
+            while !(self.buf.len() - start).is_multiple_of(align) {
                 self.buf.push(0);
             }
             let len = (self.buf.len() - start) as u16;

@@ -1164,7 +1164,7 @@ mod tests {
             seed ^= seed >> 7;
             seed ^= seed << 17;
             let proto = [PROTO_TCP, PROTO_UDP, PROTO_ICMP][(seed % 3) as usize];
-            let flags = if seed % 97 == 0 { TCP_FIN } else { 0 };
+            let flags = if seed.is_multiple_of(97) { TCP_FIN } else { 0 };
             c.meter(
                 &pkt(proto, (seed >> 8) as u16 % 200, flags, 64, 64),
                 t(i as f64 * 0.01),

@@ -128,8 +128,8 @@ impl Sampler {
                 self.count += 1;
                 self.count % n == 1 % n
             }
-            SamplingMode::Random => splitmix64(&mut self.state) % n == 0,
-            SamplingMode::FlowHash => direction_free_hash(key) % n == 0,
+            SamplingMode::Random => splitmix64(&mut self.state).is_multiple_of(n),
+            SamplingMode::FlowHash => direction_free_hash(key).is_multiple_of(n),
         }
     }
 }

@@ -466,7 +466,7 @@ fn bulk(site: &mut Site, c: u32, mut t: u64, octets: u64, upload: bool) -> u64 {
         sent += 1500;
         n += 1;
         t += 100_000;
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             site.packet(c, t, !upload, 0, ACK);
             t += 10_000;
         }

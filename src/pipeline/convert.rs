@@ -186,7 +186,7 @@ pub fn convert(
                 }
             }
             n += 1;
-            if n % 16_384 == 0 {
+            if n.is_multiple_of(16_384) {
                 progress.set_position(base + file.bytes_read());
             }
         }

@@ -70,7 +70,7 @@ impl CaptureFile {
                 len,
                 min,
             }
-        } else if len % 4 != 0 {
+        } else if !len.is_multiple_of(4) {
             FormatError::BlockLengthNotAligned { len }
         } else if len > max {
             FormatError::BlockTooLarge {
