@@ -42,8 +42,9 @@ use crate::flow::record::FlowRecord;
 use crate::time::Timestamp;
 
 /// Rows a row group holds before it is written. Two row groups are in memory (one
-/// gathered, one encoded), at some 200 bytes a row gathered: about 26 MB in all.
-pub const ROW_GROUP_ROWS: usize = 65_536;
+/// gathered, one encoded), at about 225 bytes a row: some 15 MB in all. Smaller groups
+/// also shorten the last one's encoding after the input ends (README, "Parquet").
+pub const ROW_GROUP_ROWS: usize = 32_768;
 
 /// How a column is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
