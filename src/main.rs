@@ -588,7 +588,7 @@ fn run_live(_args_and_config: (RunArgs, Config)) -> Result<(), Failure> {
 }
 
 fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
-    use flowprobe::generate::{generate, write_pcap, GenConfig};
+    use flowprobe::generate::{generate, GenConfig};
     if let Some(flows) = args.distinct_flows {
         return run_generate_distinct(&args.output, flows);
     }
@@ -618,14 +618,7 @@ fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
         return run_generate_span(&args.output, &config);
     }
     let generated = generate(&config);
-    let file = File::create(&args.output)
-        .map_err(|e| Failure::Runtime(format!("cannot create {}: {e}", args.output.display())))?;
-    write_pcap(
-        &generated,
-        args.nanos,
-        &mut BufWriter::with_capacity(1 << 20, file),
-    )
-    .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", args.output.display())))?;
+    write_generated(&generated, args.nanos, &args.output)?;
     eprintln!(
         "flowprobe: wrote {}: {} packets in {} conversations",
         args.output.display(),
@@ -635,6 +628,22 @@ fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Writes a generated capture as pcap to `path`.
+fn write_generated(
+    generated: &flowprobe::generate::Generated,
+    nanos: bool,
+    path: &std::path::Path,
+) -> Result<(), Failure> {
+    let file = File::create(path)
+        .map_err(|e| Failure::Runtime(format!("cannot create {}: {e}", path.display())))?;
+    flowprobe::generate::write_pcap(
+        generated,
+        nanos,
+        &mut BufWriter::with_capacity(1 << 20, file),
+    )
+    .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", path.display())))
+}
+
 /// `flowprobe generate --scenario LIST`: a site's traffic with behaviours planted.
 fn run_generate_scenarios(
     args: &GenerateArgs,
@@ -642,19 +651,12 @@ fn run_generate_scenarios(
     span: std::time::Duration,
 ) -> Result<(), Failure> {
     use flowprobe::generate::scenario::{generate_scenarios, Scenario};
-    use flowprobe::generate::{write_pcap, GenConfig};
+    use flowprobe::generate::GenConfig;
     let scenarios =
         Scenario::parse_list(list).map_err(|e| Failure::Usage(format!("--scenario: {e}")))?;
     let (generated, truth) =
         generate_scenarios(args.seed, GenConfig::default().start, span, &scenarios);
-    let file = File::create(&args.output)
-        .map_err(|e| Failure::Runtime(format!("cannot create {}: {e}", args.output.display())))?;
-    write_pcap(
-        &generated,
-        args.nanos,
-        &mut BufWriter::with_capacity(1 << 20, file),
-    )
-    .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", args.output.display())))?;
+    write_generated(&generated, args.nanos, &args.output)?;
     if let Some(path) = &args.truth {
         let json = truth.json();
         if path.as_os_str() == "-" {

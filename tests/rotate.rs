@@ -47,6 +47,17 @@ fn convert(args: &[&str]) -> String {
     String::from_utf8(out.stderr).unwrap()
 }
 
+/// Converts `pcap` into one file a minute named by `pattern`.
+fn convert_by_minute(pcap: &Path, pattern: &Path) {
+    convert(&[
+        pcap.to_str().unwrap(),
+        "-o",
+        pattern.to_str().unwrap(),
+        "--rotate",
+        "1m",
+    ]);
+}
+
 /// The files of `dir` whose names start with `prefix`, by name.
 fn files(dir: &Path, prefix: &str) -> BTreeMap<String, PathBuf> {
     fs::read_dir(dir)
@@ -86,13 +97,7 @@ fn a_file_a_minute_of_packet_time_holds_the_same_rows() {
 
     let rotated = dir.path().join("out");
     let pattern = rotated.join("flows-%Y%m%d-%H%M.csv");
-    convert(&[
-        pcap.to_str().unwrap(),
-        "-o",
-        pattern.to_str().unwrap(),
-        "--rotate",
-        "1m",
-    ]);
+    convert_by_minute(&pcap, &pattern);
     let parts = files(&rotated, "");
     assert!(parts.len() >= 10, "one file a minute: {:?}", parts.keys());
     let mut rows = vec![header.to_string()];
@@ -133,13 +138,7 @@ fn a_file_a_minute_of_packet_time_holds_the_same_rows() {
     // Parquet: the same windows, each file complete (its footer's magic at the end).
     let pq = dir.path().join("pq");
     let pattern = pq.join("flows-%Y%m%d-%H%M.parquet");
-    convert(&[
-        pcap.to_str().unwrap(),
-        "-o",
-        pattern.to_str().unwrap(),
-        "--rotate",
-        "1m",
-    ]);
+    convert_by_minute(&pcap, &pattern);
     let pq_files = files(&pq, "");
     let csv_names: Vec<String> = parts
         .keys()
