@@ -12,6 +12,7 @@
 //! - `flow`     `key`, `record`, the cache shard with expiry, `direction` (SPAN direction rules).
 //! - `export`   record sinks: text (CSV/JSON/table), IPFIX, NetFlow v9 and v5.
 //! - `sflow`    the sFlow v5 agent: packet sampler (in the classifier), datagrams, counters.
+//! - `inspect`  payload inspection (`--inspect`): TLS, QUIC, DNS, HTTP, SSH, Community ID.
 //! - `generate` deterministic traffic generator (tests, benchmarks, shipped captures).
 //! - `pipeline` workers (decode + cache shard), the exporter thread, offline conversion,
 //!   counters and the closing summary.
@@ -31,6 +32,7 @@ pub mod decode;
 pub mod export;
 pub mod flow;
 pub mod generate;
+pub mod inspect;
 pub mod pipeline;
 pub mod sflow;
 pub mod time;
