@@ -5,6 +5,7 @@
 //! read goes through [`reader::Reader`]), each fuzzed (`fuzz/`).
 
 pub mod reader;
+pub mod tls;
 
 /// What a parser made of the bytes one direction has shown so far.
 #[derive(Clone, Debug, PartialEq, Eq)]
