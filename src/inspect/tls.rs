@@ -18,6 +18,8 @@
 //!   values are kept (every value still counts for the wire checks).
 //!
 //! What is and is not TLS here:
+//! - warning alerts (level 1) before the first handshake record are passed over, at most
+//!   4 of them (a server's unrecognized_name warning before its ServerHello);
 //! - the first byte must be the handshake content type (22) and the record version's
 //!   major byte 3 with a minor byte 0..=4 (SSL 3.0 to TLS 1.3), else [`Outcome::NotThis`].
 //!   An SSLv2-compatible ClientHello (RFC 5246 appendix E.2: first byte with the high bit
@@ -49,8 +51,11 @@ pub const MAX_SNI: usize = 255;
 /// ALPN values kept from a ClientHello (each at most 255 bytes by its wire format).
 pub const MAX_ALPN: usize = 32;
 
-/// TLS record content type of handshake messages (RFC 8446 section 5.1).
+/// TLS record content types (RFC 8446 section 5.1): alert, handshake.
+const CONTENT_ALERT: u8 = 21;
 const CONTENT_HANDSHAKE: u8 = 22;
+/// Warning alerts passed over before the first handshake record.
+const MAX_LEADING_ALERTS: usize = 4;
 /// The largest record fragment a peer may send (2^14, RFC 8446 section 5.1).
 const MAX_RECORD: usize = 1 << 14;
 /// Handshake message types (RFC 8446 section 4, TLS HandshakeType registry).
@@ -110,7 +115,8 @@ pub struct ClientHello {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ServerHello {
     /// The negotiated version: the supported_versions extension when present, else
-    /// `legacy_version`.
+    /// `legacy_version` (a TLS 1.3 draft's 0x7fNN included, drafts up to 21 having their
+    /// own layout: no session id or compression method).
     pub version: u16,
     /// The chosen cipher suite.
     pub cipher: u16,
@@ -154,6 +160,45 @@ pub fn version_name(v: u16) -> Option<&'static str> {
 ///
 /// Bytes after the first handshake message are not looked at.
 pub fn parse_records(stream: &[u8]) -> Outcome<Hello> {
+    // Warning alerts before the hello are passed over (a server's unrecognized_name
+    // warning before its ServerHello, as some servers send it).
+    let mut stream = stream;
+    for _ in 0..MAX_LEADING_ALERTS {
+        if stream.first() != Some(&CONTENT_ALERT) {
+            break;
+        }
+        match warning_alert(stream) {
+            Some(true) => stream = stream.get(7..).unwrap_or_default(),
+            Some(false) => return Outcome::Incomplete,
+            None => return Outcome::NotThis,
+        }
+    }
+    records(stream)
+}
+
+/// Whether `stream` starts with a whole warning alert record (`Some(true)`), a prefix of
+/// one (`Some(false)`), or something else (`None`).
+fn warning_alert(stream: &[u8]) -> Option<bool> {
+    // Content type, version 3.0..=3.4, length 2, level 1 (warning), any description.
+    let fits = |i: usize, b: u8| match i {
+        0 => b == CONTENT_ALERT,
+        1 => b == 3,
+        2 => b <= 4,
+        3 => b == 0,
+        4 => b == 2,
+        5 => b == 1,
+        _ => true,
+    };
+    let head = stream.get(..7).unwrap_or(stream);
+    if head.iter().enumerate().all(|(i, b)| fits(i, *b)) {
+        Some(head.len() == 7)
+    } else {
+        None
+    }
+}
+
+/// The records of a stream whose first byte is a handshake record's.
+fn records(stream: &[u8]) -> Outcome<Hello> {
     let mut r = Reader::new(stream);
     // The first record's header decides whether this is TLS at all.
     match r.u8() {
@@ -442,6 +487,20 @@ fn server_hello(body: &[u8]) -> Result<ServerHello, &'static str> {
     let mut r = Reader::new(body);
     let legacy_version = need(r.u16(), "ServerHello cut before its version")?;
     let random: [u8; 32] = need(r.array(), "ServerHello cut in its random")?;
+    if legacy_version >> 8 == 0x7f {
+        // A TLS 1.3 draft (0x7fNN, drafts up to 21): no session id, no compression
+        // method, the version in this field (draft-ietf-tls-tls13-21 section 4.1.3).
+        let cipher = need(r.u16(), "ServerHello cut before its cipher suite")?;
+        need(r.vec16(), "ServerHello extensions overrun the message")?;
+        if !r.is_empty() {
+            return Err("bytes after the ServerHello extensions");
+        }
+        return Ok(ServerHello {
+            version: legacy_version,
+            cipher,
+            hello_retry_request: false,
+        });
+    }
     let session_id = need(r.vec8(), "ServerHello session id overruns the message")?;
     if session_id.len() > 32 {
         return Err("ServerHello session id longer than 32 bytes");
@@ -833,6 +892,36 @@ mod tests {
         let sh = server(parse_handshake(tls12));
         assert_eq!((sh.version, sh.cipher), (0x0303, 0xc02f));
         assert_eq!(version_name(sh.version), Some("1.2"));
+    }
+
+    #[test]
+    fn warning_alerts_before_the_hello_are_passed_over() {
+        let mut stream = vec![21, 3, 3, 0, 2, 1, 112]; // warning, unrecognized_name
+        stream.extend_from_slice(&records(SERVER_HELLO_MSG, &[]));
+        assert_eq!(server(parse_records(&stream)).cipher, 0x1302);
+        for n in 0..stream.len() {
+            assert_eq!(parse_records(stream.get(..n).unwrap()), Outcome::Incomplete);
+        }
+        // A fatal alert, or an alert of another length: not a handshake start.
+        assert_eq!(parse_records(&[21, 3, 3, 0, 2, 2, 40]), Outcome::NotThis);
+        assert_eq!(parse_records(&[21, 3, 3, 0, 3, 1]), Outcome::NotThis);
+        // At most four are passed over.
+        let many: Vec<u8> = [21u8, 3, 3, 0, 2, 1, 112].repeat(5);
+        assert_eq!(parse_records(&many), Outcome::NotThis);
+    }
+
+    #[test]
+    fn draft_tls13_server_hello() {
+        #[rustfmt::skip]
+        let draft: &[u8] = &[
+            0x02, 0x00, 0x00, 0x2a, 0x7f, 0x12, // ServerHello, 42 bytes, draft 18
+            7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, // random
+            7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7,
+            0x13, 0x01,                          // cipher, no session id before it
+            0x00, 0x04, 0x00, 0x33, 0x00, 0x00,  // extensions: empty key_share
+        ];
+        let sh = server(parse_handshake(draft));
+        assert_eq!((sh.version, sh.cipher), (0x7f12, 0x1301));
     }
 
     #[test]
