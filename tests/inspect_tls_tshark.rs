@@ -21,7 +21,8 @@
 //! it skips cannot have a frame to compare, with one kind of exception: a hello tshark
 //! decrypted itself (`edge/wireshark/test__captures__wireguard-ping-tcp-dsb.pcapng`,
 //! TCP inside WireGuard with the keys in the file) is not in the file's bytes, and
-//! flowprobe, which sees only the ciphertext, has nothing to compare either.
+//! flowprobe, which sees only the ciphertext, has nothing to compare either. Checked once
+//! with tshark on all 2,773 captures (2026-11-23): that is the only file the scan skips.
 //!
 //! Differences that follow a rule rather than a file are counted, not listed:
 //! - both broken: flowprobe says Malformed and tshark reports a warning or error (expert
