@@ -3,9 +3,305 @@
 //! A layer between decoding and metering, off by default. One file a protocol, each a
 //! parser of untrusted bytes under the decoder's rule (no panic, no slice indexing: every
 //! read goes through [`reader::Reader`]), each fuzzed (`fuzz/`).
+//!
+//! # Where it runs, and where its results go (the design being built; so far the TLS
+//! parser and the types below exist)
+//! - [`Inspector`] (`inspector.rs`) sits beside the decoder in the `Classifier`: in the
+//!   reader thread offline, in each capture worker live. Both directions of a connection
+//!   pass through the same one (offline there is one reader; live the kernel's fanout hash
+//!   is symmetric), so it can tell client from server and reassemble the first bytes of
+//!   each direction. Its table holds only connections under inspection, and drops each
+//!   when its inspection ends (a message read, `max_packets` payload packets, 16 KiB, or
+//!   [`INSPECTION_TIMEOUT`] without an end).
+//! - What a packet completes is a [`Seen`], which travels with that packet to the worker
+//!   that meters its flow. The worker keeps it in a side table by flow key
+//!   (`Notes`, `notes.rs`) until the record ends, then hands it on with the record as an
+//!   [`Inspection`]: so a record carries what its own packets showed, and nothing here
+//!   touches the flow cache's slots.
+//! - Community ID is a function of the key alone: the outputs compute it.
 
 pub mod reader;
 pub mod tls;
+
+/// A connection whose inspection has not ended this long after its first packet is
+/// dropped from the inspector's table (whatever it showed so far is kept).
+pub const INSPECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// One inspectable protocol (or derived field), as `--inspect` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Protocol {
+    /// TLS over TCP: ClientHello and ServerHello.
+    Tls = 0,
+    /// QUIC v1 and v2 Initial packets, and the TLS hellos inside.
+    Quic = 1,
+    /// DNS over UDP and TCP.
+    Dns = 2,
+    /// HTTP/1.x request and response heads.
+    Http = 3,
+    /// SSH banners and the client's key exchange offer (HASSH).
+    Ssh = 4,
+    /// Community ID v1 of the flow key.
+    CommunityId = 5,
+}
+
+impl Protocol {
+    /// Every protocol, in `--inspect` order.
+    pub const ALL: [Protocol; 6] = [
+        Protocol::Tls,
+        Protocol::Quic,
+        Protocol::Dns,
+        Protocol::Http,
+        Protocol::Ssh,
+        Protocol::CommunityId,
+    ];
+
+    /// The name `--inspect` and the config use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Tls => "tls",
+            Protocol::Quic => "quic",
+            Protocol::Dns => "dns",
+            Protocol::Http => "http",
+            Protocol::Ssh => "ssh",
+            Protocol::CommunityId => "community-id",
+        }
+    }
+
+    /// The protocol of `name` (case-insensitive, `_` for `-`).
+    pub fn from_name(name: &str) -> Option<Protocol> {
+        let wanted = name.trim().to_ascii_lowercase().replace('_', "-");
+        Protocol::ALL.into_iter().find(|p| p.name() == wanted)
+    }
+}
+
+/// A set of [`Protocol`]s.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ProtocolSet(u8);
+
+impl ProtocolSet {
+    /// No inspection.
+    pub const NONE: ProtocolSet = ProtocolSet(0);
+
+    /// Every protocol.
+    pub fn all() -> ProtocolSet {
+        Protocol::ALL.into_iter().collect()
+    }
+
+    /// Whether `p` is in the set.
+    pub fn has(self, p: Protocol) -> bool {
+        self.0 & (1 << p as u8) != 0
+    }
+
+    /// Adds `p`.
+    pub fn insert(&mut self, p: Protocol) {
+        self.0 |= 1 << p as u8;
+    }
+
+    /// Whether nothing is inspected.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether any protocol that reads payload is in the set (all but Community ID).
+    pub fn reads_payload(self) -> bool {
+        self.0 & !(1 << Protocol::CommunityId as u8) != 0
+    }
+
+    /// The members, in `--inspect` order.
+    pub fn iter(self) -> impl Iterator<Item = Protocol> {
+        Protocol::ALL.into_iter().filter(move |p| self.has(*p))
+    }
+
+    /// Parses a `--inspect` list: protocol names, `all`, `none` (alone or with others,
+    /// which it clears before them). The error names the unknown item.
+    pub fn parse<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<ProtocolSet, String> {
+        let mut set = ProtocolSet::NONE;
+        for item in items {
+            let item = item.trim();
+            match item.to_ascii_lowercase().as_str() {
+                "" => {}
+                "all" => set = ProtocolSet::all(),
+                "none" => set = ProtocolSet::NONE,
+                _ => set.insert(Protocol::from_name(item).ok_or_else(|| item.to_string())?),
+            }
+        }
+        Ok(set)
+    }
+}
+
+impl FromIterator<Protocol> for ProtocolSet {
+    fn from_iter<I: IntoIterator<Item = Protocol>>(iter: I) -> ProtocolSet {
+        let mut set = ProtocolSet::NONE;
+        for p in iter {
+            set.insert(p);
+        }
+        set
+    }
+}
+
+/// `[inspect]` as resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InspectConfig {
+    /// What is inspected (`protocols`, `--inspect`); empty by default.
+    pub protocols: ProtocolSet,
+    /// Payload packets of each direction looked at before its inspection ends.
+    pub max_packets: u16,
+    /// Community ID seed (`--community-id-seed`).
+    pub community_id_seed: u16,
+}
+
+impl Default for InspectConfig {
+    fn default() -> InspectConfig {
+        InspectConfig {
+            protocols: ProtocolSet::NONE,
+            max_packets: DEFAULT_MAX_PACKETS,
+            community_id_seed: 0,
+        }
+    }
+}
+
+impl InspectConfig {
+    /// Whether any inspection is on (the outputs then have the inspection columns).
+    pub fn is_enabled(&self) -> bool {
+        !self.protocols.is_empty()
+    }
+}
+
+/// `inspect.max_packets` by default.
+pub const DEFAULT_MAX_PACKETS: u16 = 16;
+
+/// Bytes of a direction's stream start kept for reassembly, at most.
+pub const MAX_STREAM_BYTES: usize = 16 * 1024;
+
+/// What payload showed a flow to be (the `app` column): from payload evidence only,
+/// never from a port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum App {
+    /// A TLS hello over TCP.
+    Tls,
+    /// A QUIC Initial that opened.
+    Quic,
+    /// A DNS message.
+    Dns,
+    /// An HTTP/1.x request or response head.
+    Http,
+    /// An SSH banner.
+    Ssh,
+}
+
+impl App {
+    /// The `app` column's value.
+    pub fn name(self) -> &'static str {
+        match self {
+            App::Tls => "tls",
+            App::Quic => "quic",
+            App::Dns => "dns",
+            App::Http => "http",
+            App::Ssh => "ssh",
+        }
+    }
+}
+
+/// What the packets of one direction of a flow showed. Every field is the first value
+/// seen; `merge` never overwrites.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// `app`.
+    pub app: Option<App>,
+    /// `tls_sni`: the ClientHello's server name.
+    pub tls_sni: Option<String>,
+    /// `tls_alpn`: the ClientHello's ALPN list, comma-joined.
+    pub tls_alpn: Option<String>,
+    /// `tls_version`: the ServerHello's negotiated version (supported_versions first).
+    pub tls_version: Option<u16>,
+    /// `tls_cipher`: the ServerHello's cipher suite.
+    pub tls_cipher: Option<u16>,
+    /// `ja4`: the ClientHello's JA4.
+    pub ja4: Option<String>,
+    /// `ja3`: the ClientHello's JA3 (MD5 hex).
+    pub ja3: Option<String>,
+    /// `dns_qname`: the first question's name.
+    pub dns_qname: Option<String>,
+    /// `dns_qtype`: the first question's type.
+    pub dns_qtype: Option<u16>,
+    /// `dns_rcode`: a response's RCODE.
+    pub dns_rcode: Option<u8>,
+    /// `dns_answers`: a response's answer count.
+    pub dns_answers: Option<u16>,
+    /// `http_host`: the request's Host header.
+    pub http_host: Option<String>,
+    /// `http_method`.
+    pub http_method: Option<String>,
+    /// `http_target`: the request target as sent.
+    pub http_target: Option<String>,
+    /// `http_user_agent`.
+    pub http_user_agent: Option<String>,
+    /// `http_status`: a response's status code.
+    pub http_status: Option<u16>,
+    /// `ssh_client`: the client's banner.
+    pub ssh_client: Option<String>,
+    /// `ssh_server`: the server's banner.
+    pub ssh_server: Option<String>,
+    /// `hassh`: the client's HASSH.
+    pub hassh: Option<String>,
+}
+
+impl Seen {
+    /// Fills every field `self` lacks from `other`.
+    pub fn merge(&mut self, other: Seen) {
+        macro_rules! fill {
+            ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = other.$f; } )* };
+        }
+        fill!(
+            app,
+            tls_sni,
+            tls_alpn,
+            tls_version,
+            tls_cipher,
+            ja4,
+            ja3,
+            dns_qname,
+            dns_qtype,
+            dns_rcode,
+            dns_answers,
+            http_host,
+            http_method,
+            http_target,
+            http_user_agent,
+            http_status,
+            ssh_client,
+            ssh_server,
+            hassh
+        );
+    }
+
+    /// `self` with what `other` adds (see `merge`).
+    pub fn or(mut self, other: &Seen) -> Seen {
+        self.merge(other.clone());
+        self
+    }
+}
+
+/// What a record's packets showed, handed to the outputs with the record: `forward` for
+/// the record's own direction (its key), `reverse` for a biflow's reverse direction
+/// (always empty in a uniflow record).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inspection {
+    /// The key's direction.
+    pub forward: Seen,
+    /// A biflow record's reverse direction.
+    pub reverse: Seen,
+}
+
+impl Inspection {
+    /// The record's values: each field from the forward direction when it has one, else
+    /// from the reverse (a biflow's server name comes from the client's half, its cipher
+    /// from the server's).
+    pub fn combined(&self) -> Seen {
+        self.forward.clone().or(&self.reverse)
+    }
+}
 
 /// What a parser made of the bytes one direction has shown so far.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,4 +314,52 @@ pub enum Outcome<T> {
     NotThis,
     /// This protocol, but broken; counted as an inspection error of the protocol.
     Malformed(&'static str),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inspect_lists_parse_by_name_all_and_none() {
+        let set = ProtocolSet::parse(["tls", " DNS", "community_id"]).unwrap();
+        let names: Vec<_> = set.iter().map(Protocol::name).collect();
+        assert_eq!(names, ["tls", "dns", "community-id"]);
+        assert!(set.reads_payload());
+        assert_eq!(ProtocolSet::parse(["all"]).unwrap(), ProtocolSet::all());
+        assert!(ProtocolSet::parse(["all", "none"]).unwrap().is_empty());
+        assert!(!ProtocolSet::parse(["community-id"])
+            .unwrap()
+            .reads_payload());
+        assert_eq!(ProtocolSet::parse(["tls", "smtp"]), Err("smtp".to_string()));
+    }
+
+    #[test]
+    fn merge_keeps_the_first_value_and_combined_prefers_forward() {
+        let mut a = Seen {
+            tls_sni: Some("a.example".into()),
+            ..Seen::default()
+        };
+        a.merge(Seen {
+            tls_sni: Some("b.example".into()),
+            tls_cipher: Some(0x1301),
+            ..Seen::default()
+        });
+        assert_eq!(a.tls_sni.as_deref(), Some("a.example"));
+        assert_eq!(a.tls_cipher, Some(0x1301));
+        let i = Inspection {
+            forward: Seen {
+                app: Some(App::Tls),
+                ..Seen::default()
+            },
+            reverse: Seen {
+                app: Some(App::Http),
+                tls_version: Some(0x0304),
+                ..Seen::default()
+            },
+        };
+        let c = i.combined();
+        assert_eq!(c.app, Some(App::Tls));
+        assert_eq!(c.tls_version, Some(0x0304));
+    }
 }
