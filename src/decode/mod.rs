@@ -63,7 +63,9 @@
 //! captures (`tshark_tests`; run with `FLOWPROBE_TSHARK_ALL=1` it covers all 2,300
 //! captures of `../shared/pcaps` whose link types are supported, ~350,000 packets).
 
-use crate::flow::key::FlowKey;
+use std::ops::Range;
+
+use crate::flow::key::{FlowKey, PROTO_TCP, PROTO_UDP, PROTO_UDPLITE};
 use crate::flow::tunnel::Tunnel;
 
 mod ethernet;
@@ -279,13 +281,57 @@ pub fn decode_with(
     decap: &Decap,
     meta: &mut PacketMeta,
 ) -> Result<(), Undecodable> {
+    decode_ip_payload(link_type, frame, orig_len, decap, meta).map(|_| ())
+}
+
+/// Like [`decode_with`], and returns where the metered packet's transport payload (the
+/// application bytes, for `inspect`) lies in `frame`: after the TCP header (its data
+/// offset) or the UDP / UDP-Lite header, within both the IP length and the capture.
+/// Empty for other protocols, a fragment other than the first, a cut transport header,
+/// or a TCP data offset below 5 words.
+pub fn decode_payload(
+    link_type: u32,
+    frame: &[u8],
+    orig_len: u32,
+    decap: &Decap,
+    meta: &mut PacketMeta,
+) -> Result<Range<usize>, Undecodable> {
+    let ip_payload = decode_ip_payload(link_type, frame, orig_len, decap, meta)?;
+    let empty = ip_payload.end..ip_payload.end;
+    if matches!(meta.fragment, Fragment::Later { .. }) {
+        return Ok(empty);
+    }
+    let in_payload = frame.get(ip_payload.clone()).unwrap_or_default();
+    let header_len = match meta.key.proto {
+        PROTO_TCP => match read::u8_at(in_payload, 12) {
+            Some(offset) if offset >> 4 >= 5 => usize::from(offset >> 4) * 4,
+            _ => return Ok(empty),
+        },
+        PROTO_UDP | PROTO_UDPLITE => 8,
+        _ => return Ok(empty),
+    };
+    let start = ip_payload.start + header_len;
+    let end = ip_payload.end.min(frame.len());
+    Ok(if start <= end { start..end } else { empty })
+}
+
+/// The decode shared by [`decode_with`] and [`decode_payload`]: the innermost packet's
+/// IP payload range.
+#[inline(always)]
+fn decode_ip_payload(
+    link_type: u32,
+    frame: &[u8],
+    orig_len: u32,
+    decap: &Decap,
+    meta: &mut PacketMeta,
+) -> Result<Range<usize>, Undecodable> {
     meta.reset();
     let (at, network) = link::link_layer(link_type, frame, meta)?;
     let payload = ip::network_layer(frame, at, network, orig_len, meta)?;
     if decap.is_enabled() {
-        tunnel::decapsulate(frame, payload, orig_len, decap, meta)?;
+        return tunnel::decapsulate(frame, payload, orig_len, decap, meta);
     }
-    Ok(())
+    Ok(payload)
 }
 
 /// What the link layer announced about the network layer.

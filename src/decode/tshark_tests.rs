@@ -616,3 +616,95 @@ fn every_packet_agrees_with_tshark() {
     }
     assert!(failures.is_empty());
 }
+
+/// Captures with TCP and UDP payloads of every common shape (TLS, DNS, HTTP, QUIC, SSH),
+/// for [`transport_payload_equals_tshark`].
+const PAYLOAD_CAPTURES: &[&str] = &[
+    "edge/PcapPlusPlus/Tests__ExamplesTest__pcap_examples__many-protocols.pcap",
+    "edge/PcapPlusPlus/Tests__Packet++Test__PacketExamples__IPv4-TSO.pcap",
+    "edge/PcapPlusPlus/Tests__ExamplesTest__pcap_examples__ip-frag.pcap",
+    "edge/PcapPlusPlus/Tests__ExamplesTest__pcap_examples__ipv6-frag.pcap",
+    "edge/tcpdump/tests__tcp_rst_diag_payload.pcap",
+    "edge/wireshark/test__captures__ipv6.pcap",
+    "edge/community-id-spec/pcaps__combined.pcap",
+    "edge/zeek/testing__btest__Traces__tunnels__4in4.pcap",
+];
+
+/// `decode_payload` (no decapsulation) gives, for every packet tshark dissects as TCP or
+/// UDP with reassembly and defragmentation off, exactly the bytes tshark shows as the
+/// outermost `tcp.payload` / `udp.payload` (absent there = an empty range here).
+#[test]
+fn transport_payload_equals_tshark() {
+    if Command::new("tshark").arg("--version").output().is_err()
+        || !Path::new(PCAPS).join("MANIFEST.tsv").exists()
+    {
+        assert!(std::env::var_os("CI").is_none(), "tshark and {PCAPS} are required when CI is set");
+        eprintln!("skipped: tshark or {PCAPS} missing");
+        return;
+    }
+    let (mut compared, mut with_payload, mut failures) = (0, 0, Vec::new());
+    for file in PAYLOAD_CAPTURES {
+        let path = Path::new(PCAPS).join(file);
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let frames = read_capture(&bytes);
+        let out = Command::new("tshark")
+            .arg("-r")
+            .arg(&path)
+            .args(["-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE"])
+            .args(["-o", "tcp.desegment_tcp_streams:FALSE", "-o", "tcp.analyze_sequence_numbers:FALSE"])
+            .args(["-T", "fields", "-E", "occurrence=f", "-E", "separator=\t"])
+            .args(["-e", "frame.encap_type", "-e", "ip.proto", "-e", "ipv6.nxt"])
+            .args(["-e", "tcp.srcport", "-e", "udp.srcport", "-e", "tcp.payload", "-e", "udp.payload"])
+            .args(["-e", "ip.flags.mf", "-e", "ip.frag_offset", "-e", "ipv6.fragment"])
+            .args(["-e", "tcp.flags.reset"])
+            .output()
+            .expect("run tshark");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let rows = text.lines().map(|l| l.split('\t').map(str::to_owned).collect::<Vec<_>>());
+        let rows = rows.filter(|r| r.first().is_some_and(|e| !e.is_empty()));
+        for (i, ((link_type, frame, orig_len), row)) in frames.iter().zip(rows).enumerate() {
+            let col = |n: usize| row.get(n).map(String::as_str).unwrap_or("");
+            let transport = !col(3).is_empty() || !col(4).is_empty();
+            // Not compared: a fragment (tshark shows no transport for later ones); a
+            // packet whose outermost protocol is ICMP or IP-in-IP (tshark's first
+            // tcp/udp field is then the quoted or inner packet's, which `Decap::NONE`
+            // does not open); a TCP reset, whose data tshark shows as "Reset cause"
+            // (RFC 9293 section 3.5.3), not as tcp.payload.
+            let fragment = col(7) == "1" || col(7) == "True" || !col(8).is_empty() && col(8) != "0" || !col(9).is_empty();
+            let outer = |n: usize| col(n).split(',').next().unwrap_or("");
+            let nested = ["1", "4", "41", "58"].contains(&outer(1)) || ["4", "41", "58"].contains(&outer(2));
+            let reset = col(10) == "1" || col(10) == "True";
+            if !transport || fragment || nested || reset {
+                continue;
+            }
+            let theirs = if col(3).is_empty() { col(6) } else { col(5) };
+            let theirs: Vec<u8> = (0..theirs.len() / 2)
+                .filter_map(|k| u8::from_str_radix(theirs.get(2 * k..2 * k + 2)?, 16).ok())
+                .collect();
+            let mut meta = PacketMeta::default();
+            let ours = match super::decode_payload(*link_type, frame, *orig_len, &super::Decap::NONE, &mut meta) {
+                Ok(range) => frame.get(range).unwrap_or_default().to_vec(),
+                Err(e) => {
+                    failures.push(format!("{file} packet {}: undecodable {e:?}", i + 1));
+                    continue;
+                }
+            };
+            compared += 1;
+            with_payload += usize::from(!theirs.is_empty());
+            if ours != theirs {
+                failures.push(format!(
+                    "{file} packet {}: {} payload bytes, tshark {}",
+                    i + 1,
+                    ours.len(),
+                    theirs.len()
+                ));
+            }
+        }
+    }
+    eprintln!("{compared} TCP/UDP packets compared ({with_payload} with payload), {} differences", failures.len());
+    for f in &failures {
+        eprintln!("{f}");
+    }
+    assert!(compared > 100 && with_payload > 50, "too few packets compared");
+    assert!(failures.is_empty());
+}

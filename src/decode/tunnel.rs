@@ -149,23 +149,24 @@ enum Inner {
 /// Opens the tunnels `meta` (an outer packet decoded from `frame`, whose IP payload is
 /// `payload`) is carried in, as far as `decap` allows, and leaves the innermost packet
 /// in `meta`. `orig_len` is the frame's wire length, for the inner IP's TSO rule.
+/// Returns the innermost packet's IP payload (`payload` itself when no tunnel opened).
 pub(super) fn decapsulate(
     frame: &[u8],
     mut payload: Range<usize>,
     orig_len: u32,
     decap: &Decap,
     meta: &mut PacketMeta,
-) -> Result<(), Undecodable> {
+) -> Result<Range<usize>, Undecodable> {
     for _ in 0..MAX_DEPTH {
         if meta.fragment != super::Fragment::None {
-            return Ok(());
+            return Ok(payload);
         }
         // Inner bytes never reach past the outer IP payload (no Ethernet padding).
         let Some(bounded) = frame.get(..payload.end) else {
-            return Ok(());
+            return Ok(payload);
         };
         let Some((kind, id, inner)) = recognise(bounded, payload.start, decap, meta) else {
-            return Ok(());
+            return Ok(payload);
         };
         let tunnel = Tunnel {
             kind,
@@ -199,7 +200,7 @@ pub(super) fn decapsulate(
         inner_meta.tunnel = tunnel;
         *meta = inner_meta;
     }
-    Ok(())
+    Ok(payload)
 }
 
 /// Whether the IP payload at `at` is a tunnel `decap` opens, and if so its kind, id and

@@ -24,12 +24,27 @@ pub use sink::{collector_sink, ipfix_file_sink, ExportError, ExportOptions, Samp
 pub use stats::SinkStats;
 
 use crate::flow::record::FlowRecord;
+use crate::inspect::Inspection;
 use crate::time::Timestamp;
 
 /// Where finished records go.
 pub trait RecordSink: Send {
     /// Takes a batch of records, in the order they expired. `now` is the export time.
     fn export(&mut self, records: &[FlowRecord], now: Timestamp) -> std::io::Result<()>;
+
+    /// Takes a batch of records with what payload inspection found for each (`--inspect`):
+    /// `inspections[i]` belongs to `records[i]` (`None`: its packets showed nothing).
+    /// The exporter calls this instead of `export` when inspection is on; outputs that
+    /// carry no inspected fields (NetFlow v9 and v5, sFlow) keep this default.
+    fn export_inspected(
+        &mut self,
+        records: &[FlowRecord],
+        inspections: &[Option<Box<Inspection>>],
+        now: Timestamp,
+    ) -> std::io::Result<()> {
+        debug_assert_eq!(records.len(), inspections.len());
+        self.export(records, now)
+    }
 
     /// Takes a batch of sFlow samples (`crate::sflow`): only sFlow sinks send them; the
     /// others ignore them.
