@@ -226,6 +226,16 @@ pub struct CacheArgs {
     /// gre, erspan, ip-in-ip, gtp-u, mpls-udp, or all [default: none].
     #[arg(long, value_name = "KINDS", value_delimiter = ',')]
     pub decap: Option<Vec<String>>,
+    /// Read what each flow is from its first packets, comma-separated: tls (server name,
+    /// ALPN, version, cipher, JA3, JA4), quic (the same from QUIC Initials), dns (query,
+    /// type, rcode, answers), http (host, method, target, user agent, status), ssh
+    /// (banners, HASSH), community-id, all, or none. Adds the inspection columns to
+    /// CSV/JSON/Parquet and elements to IPFIX [default: none].
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub inspect: Option<Vec<String>>,
+    /// Seed of the community_id column (Community ID v1) [default: 0].
+    #[arg(long, value_name = "N")]
+    pub community_id_seed: Option<u16>,
 }
 
 /// Where records are exported, shared by `convert` and `run`.

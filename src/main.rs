@@ -12,6 +12,7 @@ use flowprobe::cli::{
     CheckConfigArgs, Cli, Command, ConvertArgs, ExportArgs, FormatArg, GenerateArgs, RunArgs,
 };
 use flowprobe::config::{flags, load, parse_duration, Config, Quantity, RawConfig, Setting};
+use flowprobe::export::columns::InspectColumns;
 use flowprobe::export::output::{output_sink, OutputError, OutputFormat, OutputSpec};
 use flowprobe::export::text::TextFormat;
 use flowprobe::export::RecordSink;
@@ -254,6 +255,7 @@ fn run_convert(args: ConvertArgs, config: Config) -> Result<(), Failure> {
         cache: metering_cache(&config),
         sampling,
         decap: config.tunnels.clone(),
+        inspect: config.inspect,
         progress: !args.no_progress && io::stderr().is_terminal(),
         direction: config.direction.clone(),
         sflow: sflow_samplers(&config)?,
@@ -332,6 +334,7 @@ fn export_sinks(config: &Config, sampling: Sampling, offline: bool) -> Result<Si
                 interval: sampling.interval,
             },
         },
+        inspect: config.inspect,
         ..ExportOptions::default()
     };
     let mut sinks = Vec::new();
@@ -442,6 +445,7 @@ fn all_sinks(
             output,
             rotate,
             config.export.text_biflow,
+            InspectColumns::new(&config.inspect),
         )?);
         labels.push(
             output
@@ -487,6 +491,7 @@ fn record_output(
     output: &Option<std::path::PathBuf>,
     rotate: &Option<String>,
     biflow: bool,
+    inspect: InspectColumns,
 ) -> Result<Box<dyn RecordSink>, Failure> {
     let rotate = match rotate {
         Some(text) => {
@@ -504,6 +509,7 @@ fn record_output(
         path: output.as_deref(),
         rotate,
         biflow,
+        inspect,
     };
     output_sink(&spec).map_err(|e| match e {
         OutputError::Usage(m) => Failure::Usage(m),
@@ -550,6 +556,7 @@ fn run_live(args_and_config: (RunArgs, Config)) -> Result<(), Failure> {
         snaplen: c.snaplen,
         sampling,
         decap: config.tunnels.clone(),
+        inspect: config.inspect,
         cache: metering_cache(&config),
         user: c.user.clone(),
         stats_interval: Some(config.statistics.interval).filter(|d| !d.is_zero()),

@@ -23,6 +23,13 @@ pub fn from_cache_args(args: &CacheArgs) -> RawConfig {
         .decap
         .as_ref()
         .map(|kinds| Setting::flag_list(kinds.iter().cloned(), "--decap"));
+    raw.inspect.protocols = args
+        .inspect
+        .as_ref()
+        .map(|names| Setting::flag_list(names.iter().cloned(), "--inspect"));
+    raw.inspect.community_id_seed = args
+        .community_id_seed
+        .map(|n| Setting::flag(i64::from(n), "--community-id-seed"));
     raw
 }
 

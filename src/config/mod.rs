@@ -23,7 +23,7 @@ mod suggest;
 pub use error::{ConfigError, ConfigErrors};
 pub use raw::{
     FlowCount, IntList, List, Origin, Quantity, RawCache, RawCapture, RawConfig, RawDirection,
-    RawExport, RawLogging, RawSampling, RawSflow, RawStatistics, RawTimeouts, RawTunnels, Setting,
+    RawExport, RawInspect, RawLogging, RawSampling, RawSflow, RawStatistics, RawTimeouts, RawTunnels, Setting,
     SECTIONS,
 };
 pub use resolve::{

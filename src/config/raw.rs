@@ -502,6 +502,19 @@ section! {
 }
 
 section! {
+    /// `[inspect]`: payload inspection, what each flow is (`--inspect`).
+    RawInspect = "inspect" {
+        /// What to inspect: `tls`, `quic`, `dns`, `http`, `ssh`, `community-id`, `all`
+        /// or `none`.
+        protocols: List,
+        /// Payload packets of each direction looked at before its inspection ends.
+        max_packets: i64,
+        /// Community ID seed.
+        community_id_seed: i64,
+    }
+}
+
+section! {
     /// `[statistics]`: counters for operators.
     RawStatistics = "statistics" {
         /// Period of the statistics log line; 0 = off.
@@ -554,6 +567,8 @@ pub struct RawConfig {
     pub sflow: RawSflow,
     /// `[tunnels]`.
     pub tunnels: RawTunnels,
+    /// `[inspect]`.
+    pub inspect: RawInspect,
     /// `[statistics]`.
     pub statistics: RawStatistics,
     /// `[logging]`.
@@ -571,6 +586,7 @@ pub const SECTIONS: &[(&str, &[&str])] = &[
     (RawExport::SECTION, RawExport::KEYS),
     (RawSflow::SECTION, RawSflow::KEYS),
     (RawTunnels::SECTION, RawTunnels::KEYS),
+    (RawInspect::SECTION, RawInspect::KEYS),
     (RawStatistics::SECTION, RawStatistics::KEYS),
     (RawLogging::SECTION, RawLogging::KEYS),
     (RawDirection::SECTION, RawDirection::KEYS),
@@ -654,6 +670,7 @@ impl RawConfig {
                 "export" => raw.export = RawExport::read(table, &mut reader),
                 "sflow" => raw.sflow = RawSflow::read(table, &mut reader),
                 "tunnels" => raw.tunnels = RawTunnels::read(table, &mut reader),
+                "inspect" => raw.inspect = RawInspect::read(table, &mut reader),
                 "statistics" => raw.statistics = RawStatistics::read(table, &mut reader),
                 "logging" => raw.logging = RawLogging::read(table, &mut reader),
                 "direction" => raw.direction = RawDirection::read(table, &mut reader),
@@ -673,6 +690,7 @@ impl RawConfig {
         self.export.merge(over.export);
         self.sflow.merge(over.sflow);
         self.tunnels.merge(over.tunnels);
+        self.inspect.merge(over.inspect);
         self.statistics.merge(over.statistics);
         self.logging.merge(over.logging);
         self.direction.merge(over.direction);

@@ -239,6 +239,8 @@ pub struct Config {
     pub sflow: SflowConfig,
     /// `[tunnels]`: the tunnels opened and their ports.
     pub tunnels: Decap,
+    /// `[inspect]`: payload inspection.
+    pub inspect: crate::inspect::InspectConfig,
     /// `[statistics]`.
     pub statistics: StatisticsConfig,
     /// `[logging]`.
@@ -292,6 +294,7 @@ impl Default for Config {
                 prometheus_listen: None,
             },
             tunnels: Decap::default(),
+            inspect: crate::inspect::InspectConfig::default(),
             logging: LoggingConfig {
                 level: LogLevel::Warn,
             },
@@ -730,6 +733,34 @@ impl RawConfig {
             }
         }
 
+        // [inspect]
+        let ins = &self.inspect;
+        if let Some(list) = &ins.protocols {
+            for name in &list.value {
+                if crate::inspect::ProtocolSet::parse([name.value.as_str()]).is_err() {
+                    let names: Vec<_> = crate::inspect::Protocol::ALL
+                        .iter()
+                        .map(|p| format!("`{}`", p.name()))
+                        .collect();
+                    r.invalid(
+                        &name.origin,
+                        "inspect.protocols",
+                        format!("{:?}", name.value),
+                        format!("is not inspected; use {}, `all` or `none`", names.join(", ")),
+                    );
+                }
+            }
+            let names = list.value.iter().map(|n| n.value.as_str());
+            let set = crate::inspect::ProtocolSet::parse(names).unwrap_or_default();
+            c.inspect.protocols = set;
+        }
+        if let Some(v) = r.integer(&ins.max_packets, "inspect.max_packets", 1, 1000) {
+            c.inspect.max_packets = v as u16;
+        }
+        if let Some(v) = r.integer(&ins.community_id_seed, "inspect.community_id_seed", 0, 65_535) {
+            c.inspect.community_id_seed = v as u16;
+        }
+
         // [sflow]
         let sf = &self.sflow;
         if let Some(s) = &sf.agent_address {
@@ -1086,6 +1117,12 @@ impl Config {
         let _ = writeln!(o, "geneve_ports = {}", ports(&tu.geneve_ports));
         let _ = writeln!(o, "gtp_u_ports = {}", ports(&tu.gtp_u_ports));
         let _ = writeln!(o, "mpls_udp_ports = {}", ports(&tu.mpls_udp_ports));
+        let ins = &self.inspect;
+        let names: Vec<String> = ins.protocols.iter().map(|p| p.name().to_string()).collect();
+        let _ = writeln!(o, "\n[inspect]");
+        let _ = writeln!(o, "protocols = {}", quote_list(&names));
+        let _ = writeln!(o, "max_packets = {}", ins.max_packets);
+        let _ = writeln!(o, "community_id_seed = {}", ins.community_id_seed);
         let sf = &self.sflow;
         let agent = sf.agent_address.map(|a| a.to_string()).unwrap_or_default();
         let _ = writeln!(o, "\n[sflow]");

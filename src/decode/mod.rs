@@ -284,20 +284,32 @@ pub fn decode_with(
     decode_ip_payload(link_type, frame, orig_len, decap, meta).map(|_| ())
 }
 
-/// Like [`decode_with`], and returns where the metered packet's transport payload (the
-/// application bytes, for `inspect`) lies in `frame`: after the TCP header (its data
-/// offset) or the UDP / UDP-Lite header, within both the IP length and the capture.
-/// Empty for other protocols, a fragment other than the first, a cut transport header,
-/// or a TCP data offset below 5 words.
+/// Where a metered packet's transport layer lies in its frame ([`decode_payload`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TransportRange {
+    /// The TCP or UDP header's first byte (equal to `payload.start` for other protocols).
+    pub header: usize,
+    /// The transport payload (the application bytes, for `inspect`): after the TCP
+    /// header (its data offset) or the UDP / UDP-Lite header, within both the IP length
+    /// and the capture. Empty for other protocols, a fragment other than the first, a cut
+    /// transport header, or a TCP data offset below 5 words.
+    pub payload: Range<usize>,
+}
+
+/// Like [`decode_with`], and returns where the metered packet's transport header and
+/// payload lie in `frame` (the innermost packet's, when a tunnel was opened).
 pub fn decode_payload(
     link_type: u32,
     frame: &[u8],
     orig_len: u32,
     decap: &Decap,
     meta: &mut PacketMeta,
-) -> Result<Range<usize>, Undecodable> {
+) -> Result<TransportRange, Undecodable> {
     let ip_payload = decode_ip_payload(link_type, frame, orig_len, decap, meta)?;
-    let empty = ip_payload.end..ip_payload.end;
+    let empty = TransportRange {
+        header: ip_payload.end,
+        payload: ip_payload.end..ip_payload.end,
+    };
     if matches!(meta.fragment, Fragment::Later { .. }) {
         return Ok(empty);
     }
@@ -312,7 +324,14 @@ pub fn decode_payload(
     };
     let start = ip_payload.start + header_len;
     let end = ip_payload.end.min(frame.len());
-    Ok(if start <= end { start..end } else { empty })
+    Ok(if start <= end {
+        TransportRange {
+            header: ip_payload.start,
+            payload: start..end,
+        }
+    } else {
+        empty
+    })
 }
 
 /// The decode shared by [`decode_with`] and [`decode_payload`]: the innermost packet's

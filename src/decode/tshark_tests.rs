@@ -683,7 +683,7 @@ fn transport_payload_equals_tshark() {
                 .collect();
             let mut meta = PacketMeta::default();
             let ours = match super::decode_payload(*link_type, frame, *orig_len, &super::Decap::NONE, &mut meta) {
-                Ok(range) => frame.get(range).unwrap_or_default().to_vec(),
+                Ok(t) => frame.get(t.payload).unwrap_or_default().to_vec(),
                 Err(e) => {
                     failures.push(format!("{file} packet {}: undecodable {e:?}", i + 1));
                     continue;

@@ -10,6 +10,7 @@
 use std::io::Write as _;
 
 use crate::flow::record::FlowRecord;
+use crate::inspect::{InspectConfig, Inspection, Seen};
 use crate::time::{Timestamp, RFC3339_MAX};
 
 /// The field names of CSV and JSON output, in order.
@@ -54,6 +55,129 @@ pub const BIFLOW_COLUMNS: [&str; 7] = [
     "reverse_min_ttl",
     "reverse_max_ttl",
 ];
+
+/// The columns payload inspection adds (`--inspect`), after the others: empty (`null`
+/// in JSON) where the flow showed nothing.
+pub const INSPECT_COLUMNS: [&str; 20] = [
+    "app",
+    "tls_sni",
+    "tls_alpn",
+    "tls_version",
+    "tls_cipher",
+    "ja4",
+    "ja3",
+    "dns_qname",
+    "dns_qtype",
+    "dns_rcode",
+    "dns_answers",
+    "http_host",
+    "http_method",
+    "http_target",
+    "http_user_agent",
+    "http_status",
+    "ssh_client",
+    "ssh_server",
+    "hassh",
+    "community_id",
+];
+
+/// The names of an output's columns: [`COLUMNS`], then [`BIFLOW_COLUMNS`] for biflow
+/// rows, then [`INSPECT_COLUMNS`] when inspection is on.
+pub fn column_names(biflow: bool, inspect: bool) -> Vec<&'static str> {
+    let mut names = COLUMNS.to_vec();
+    if biflow {
+        names.extend(BIFLOW_COLUMNS);
+    }
+    if inspect {
+        names.extend(INSPECT_COLUMNS);
+    }
+    names
+}
+
+/// What the file outputs write of inspection: whether the columns are there, and the
+/// Community ID seed when that column has values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InspectColumns {
+    /// The [`INSPECT_COLUMNS`] are written.
+    pub enabled: bool,
+    /// `community_id` is computed with this seed (`None`: left empty).
+    pub community_id_seed: Option<u16>,
+}
+
+impl InspectColumns {
+    /// The columns `config` asks for.
+    pub fn new(config: &InspectConfig) -> InspectColumns {
+        InspectColumns {
+            enabled: config.is_enabled(),
+            community_id_seed: config
+                .protocols
+                .has(crate::inspect::Protocol::CommunityId)
+                .then_some(config.community_id_seed),
+        }
+    }
+}
+
+/// The inspected values a row shows: a biflow row the record's combined values, a
+/// uniflow row its own direction's (`part` is `record` itself, or one of its
+/// `uniflows()`).
+pub fn row_seen(record: &FlowRecord, part: &FlowRecord, inspection: Option<&Inspection>) -> Option<Seen> {
+    let inspection = inspection?;
+    if part.reverse.is_some() {
+        return Some(inspection.combined());
+    }
+    let forward = (part.key.src, part.key.src_port) == (record.key.src, record.key.src_port);
+    Some(if forward {
+        inspection.forward.clone()
+    } else {
+        inspection.reverse.clone()
+    })
+}
+
+/// Hands each inspection column of a row to `f`, numbered from `first`: the values of
+/// `seen`, and the Community ID of `key` when `columns` asks for it.
+pub fn for_each_inspect_value(
+    seen: Option<&Seen>,
+    key: &crate::flow::key::FlowKey,
+    columns: &InspectColumns,
+    first: usize,
+    mut f: impl FnMut(usize, Option<Value<'_>>),
+) {
+    use Value::{Hex16, Str, Text, Uint};
+    let empty = Seen::default();
+    let s = seen.unwrap_or(&empty);
+    fn text(v: &Option<String>) -> Option<Value<'_>> {
+        v.as_deref().map(Str)
+    }
+    f(first, s.app.map(|a| Text(a.name())));
+    f(first + 1, text(&s.tls_sni));
+    f(first + 2, text(&s.tls_alpn));
+    f(
+        first + 3,
+        s.tls_version.map(|v| match crate::inspect::tls::version_name(v) {
+            Some(name) => Text(name),
+            None => Hex16(v),
+        }),
+    );
+    f(first + 4, s.tls_cipher.map(Hex16));
+    f(first + 5, text(&s.ja4));
+    f(first + 6, text(&s.ja3));
+    f(first + 7, text(&s.dns_qname));
+    f(first + 8, s.dns_qtype.map(|v| Uint(v.into())));
+    f(first + 9, s.dns_rcode.map(|v| Uint(v.into())));
+    f(first + 10, s.dns_answers.map(|v| Uint(v.into())));
+    f(first + 11, text(&s.http_host));
+    f(first + 12, text(&s.http_method));
+    f(first + 13, text(&s.http_target));
+    f(first + 14, text(&s.http_user_agent));
+    f(first + 15, s.http_status.map(|v| Uint(v.into())));
+    f(first + 16, text(&s.ssh_client));
+    f(first + 17, text(&s.ssh_server));
+    f(first + 18, text(&s.hassh));
+    let id = columns
+        .community_id_seed
+        .and_then(|seed| crate::inspect::community_id::community_id(key, seed));
+    f(first + 19, id.as_deref().map(Str));
+}
 
 /// The name of column `i` (of [`COLUMNS`] then [`BIFLOW_COLUMNS`]).
 pub fn column_name(i: usize) -> &'static str {
@@ -126,6 +250,11 @@ pub enum Value<'a> {
     Ip(u8, &'a [u8; 16]),
     /// `aa:bb:cc:dd:ee:ff`.
     Mac(&'a [u8; 6]),
+    /// Text from the traffic (a server name, a user agent): any characters, so CSV
+    /// quotes it and JSON escapes it where needed.
+    Str(&'a str),
+    /// A 16-bit code as 4 lowercase hex digits (a TLS cipher suite: `1301`).
+    Hex16(u16),
 }
 
 impl Value<'_> {
@@ -133,7 +262,13 @@ impl Value<'_> {
     pub fn write(self, line: &mut Vec<u8>) {
         match self {
             Value::Uint(n) => push_uint(line, n),
-            Value::Text(s) => line.extend_from_slice(s.as_bytes()),
+            Value::Text(s) | Value::Str(s) => line.extend_from_slice(s.as_bytes()),
+            Value::Hex16(v) => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                for shift in [12, 8, 4, 0] {
+                    line.push(HEX[usize::from(v >> shift & 15)]);
+                }
+            }
             Value::Time(t) => {
                 let mut buf = [0u8; RFC3339_MAX];
                 let len = t.rfc3339(9, &mut buf);
@@ -160,6 +295,47 @@ impl Value<'_> {
                     line.push(HEX[usize::from(b & 15)]);
                 }
             }
+        }
+    }
+}
+
+/// Appends `s` as one CSV field (RFC 4180): in double quotes, with its quotes doubled,
+/// when it holds a comma, a quote, a line end or leading/trailing space.
+pub fn write_csv_field(line: &mut Vec<u8>, s: &str) {
+    let quote = s.bytes().any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+        || s.starts_with(' ')
+        || s.ends_with(' ');
+    if !quote {
+        line.extend_from_slice(s.as_bytes());
+        return;
+    }
+    line.push(b'"');
+    for b in s.bytes() {
+        if b == b'"' {
+            line.push(b'"');
+        }
+        line.push(b);
+    }
+    line.push(b'"');
+}
+
+/// Appends `s` as the inside of a JSON string (RFC 8259 section 7): quotes, backslashes
+/// and control characters escaped.
+pub fn write_json_string(line: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in s.bytes() {
+        match b {
+            b'"' => line.extend_from_slice(b"\\\""),
+            b'\\' => line.extend_from_slice(b"\\\\"),
+            b'\n' => line.extend_from_slice(b"\\n"),
+            b'\r' => line.extend_from_slice(b"\\r"),
+            b'\t' => line.extend_from_slice(b"\\t"),
+            0..=0x1f | 0x7f => {
+                line.extend_from_slice(b"\\u00");
+                line.push(HEX[usize::from(b >> 4)]);
+                line.push(HEX[usize::from(b & 15)]);
+            }
+            _ => line.push(b),
         }
     }
 }

@@ -18,13 +18,21 @@
 //!   for (IANA has `greKey` and `layer2SegmentId`, used too). 32473 is the documentation
 //!   PEN of RFC 5612: a registered PEN must replace it before these elements are relied
 //!   on outside a lab.
+//! - flowprobe's payload inspection elements (`--inspect`) under the same PEN, ids 7 on,
+//!   for what IANA has no element for: IANA has the HTTP ones (httpRequestMethod 459,
+//!   httpRequestHost 460, httpRequestTarget 461, httpUserAgent 468, httpStatusCode 457,
+//!   used), none for TLS, DNS, SSH or Community ID (registry checked up to id 529).
+//!   Strings are variable-length ([`VARLEN`], RFC 7011 section 7). Each enterprise
+//!   element has RFC 5610 type information ([`Ie::type_info`]), which the IPFIX sink
+//!   announces when inspection is on, so a collector can decode it by name.
 //!
-//! NetFlow v9 has no enterprise bit, so v9 templates never carry enterprise elements.
+//! NetFlow v9 has no enterprise bit and no variable-length fields, so v9 templates never
+//! carry enterprise or inspected elements.
 
 macro_rules! information_elements {
     (
-        iana { $( $(#[$doc:meta])* $variant:ident = $id:literal, $name:literal, $v9:literal, $len:literal; )* }
-        enterprise { $( $(#[$edoc:meta])* $evariant:ident = $epen:ident : $eid:literal, $ename:literal, $elen:literal; )* }
+        iana { $( $(#[$doc:meta])* $variant:ident = $id:literal, $name:literal, $v9:literal, $len:expr; )* }
+        enterprise { $( $(#[$edoc:meta])* $evariant:ident = $epen:ident : $eid:literal, $ename:literal, $elen:expr, $etype:ident / $esem:ident; )* }
     ) => {
         /// An Information Element (IPFIX) / field type (NetFlow v9) that flowprobe uses:
         /// IANA elements, then enterprise-specific ones (IPFIX only), which carry a
@@ -86,12 +94,24 @@ macro_rules! information_elements {
                 }
             }
 
-            /// The length in octets flowprobe encodes this element with (0 for `Unknown`).
+            /// The length in octets flowprobe encodes this element with (0 for `Unknown`);
+            /// [`VARLEN`] for a variable-length element (RFC 7011 section 7).
             pub const fn length(self) -> u16 {
                 match self {
                     $( Ie::$variant => $len, )*
                     $( Ie::$evariant => $elen, )*
                     Ie::Unknown(_) => 0,
+                }
+            }
+
+            /// RFC 5610 type information of an enterprise element: its abstract data type
+            /// and data type semantics (the IANA "IPFIX Information Element Data Types" and
+            /// "IPFIX Information Element Semantics" values); `None` for IANA elements,
+            /// whose types every collector has from the registry.
+            pub const fn type_info(self) -> Option<(u8, u8)> {
+                match self {
+                    $( Ie::$evariant => Some((data_type::$etype, semantics::$esem)), )*
+                    _ => None,
                 }
             }
         }
@@ -108,6 +128,47 @@ pub const PEN_REVERSE: u32 = 29305;
 /// flowprobe registers a PEN of its own, which MUST then replace this one (a one-line
 /// change here; collectors configured for 32473 must follow).
 pub const PEN_FLOWPROBE: u32 = 32473;
+
+/// The field length that marks a variable-length element in a template (RFC 7011
+/// section 7): each value then carries its own length, 1 octet (0..=254), or 255 and
+/// 2 octets.
+pub const VARLEN: u16 = 65535;
+
+/// IANA "IPFIX Information Element Data Types" (RFC 5610 section 3.1), the values of
+/// informationElementDataType that flowprobe's enterprise elements have.
+pub mod data_type {
+    /// 1: unsigned8.
+    pub const UNSIGNED8: u8 = 1;
+    /// 2: unsigned16.
+    pub const UNSIGNED16: u8 = 2;
+    /// 3: unsigned32.
+    pub const UNSIGNED32: u8 = 3;
+    /// 4: unsigned64.
+    pub const UNSIGNED64: u8 = 4;
+    /// 13: string (UTF-8).
+    pub const STRING: u8 = 13;
+    /// 15: dateTimeMilliseconds.
+    pub const DATE_TIME_MILLISECONDS: u8 = 15;
+    /// 18: ipv4Address.
+    pub const IPV4_ADDRESS: u8 = 18;
+    /// 19: ipv6Address.
+    pub const IPV6_ADDRESS: u8 = 19;
+}
+
+/// IANA "IPFIX Information Element Semantics" (RFC 5610 section 3.2), the values of
+/// informationElementSemantics that flowprobe's enterprise elements have.
+pub mod semantics {
+    /// 0: default (no particular semantics: strings, addresses, times).
+    pub const DEFAULT: u8 = 0;
+    /// 1: quantity (a value at a point in time, not a counter).
+    pub const QUANTITY: u8 = 1;
+    /// 3: deltaCounter.
+    pub const DELTA_COUNTER: u8 = 3;
+    /// 4: identifier (a number that names something; no arithmetic on it).
+    pub const IDENTIFIER: u8 = 4;
+    /// 5: flags.
+    pub const FLAGS: u8 = 5;
+}
 
 information_elements! {
   iana {
@@ -199,36 +260,94 @@ information_elements! {
     /// layer2SegmentId (351), unsigned64: top octet the overlay type (0x01 VXLAN), low
     /// 24 bits the segment id (the VNI).
     Layer2SegmentId = 351, "layer2SegmentId", "", 8;
+    /// informationElementId (303), unsigned16 (RFC 5610): scope of a type record.
+    InformationElementId = 303, "informationElementId", "", 2;
+    /// informationElementDataType (339), unsigned8 (RFC 5610): a [`data_type`] value.
+    InformationElementDataType = 339, "informationElementDataType", "", 1;
+    /// informationElementName (341), string (RFC 5610), variable length.
+    InformationElementName = 341, "informationElementName", "", VARLEN;
+    /// informationElementSemantics (344), unsigned8 (RFC 5610): a [`semantics`] value.
+    InformationElementSemantics = 344, "informationElementSemantics", "", 1;
+    /// privateEnterpriseNumber (346), unsigned32 (RFC 5610): scope of a type record.
+    PrivateEnterpriseNumber = 346, "privateEnterpriseNumber", "", 4;
+    /// httpStatusCode (457), unsigned16: the response's status code (`http_status`).
+    HttpStatusCode = 457, "httpStatusCode", "", 2;
+    /// httpRequestMethod (459), string: the request method (`http_method`), variable length.
+    HttpRequestMethod = 459, "httpRequestMethod", "", VARLEN;
+    /// httpRequestHost (460), string: the Host header (`http_host`), variable length.
+    HttpRequestHost = 460, "httpRequestHost", "", VARLEN;
+    /// httpRequestTarget (461), string: the request target as sent (`http_target`),
+    /// variable length.
+    HttpRequestTarget = 461, "httpRequestTarget", "", VARLEN;
+    /// httpUserAgent (468), string: the User-Agent header (`http_user_agent`), variable
+    /// length. (462 is httpMessageVersion, not the user agent.)
+    HttpUserAgent = 468, "httpUserAgent", "", VARLEN;
   }
   enterprise {
     /// reverseOctetDeltaCount (29305/1, RFC 5103): octetDeltaCount of the reverse direction.
-    ReverseOctetDeltaCount = PEN_REVERSE: 1, "reverseOctetDeltaCount", 8;
+    ReverseOctetDeltaCount = PEN_REVERSE: 1, "reverseOctetDeltaCount", 8, UNSIGNED64 / DELTA_COUNTER;
     /// reversePacketDeltaCount (29305/2).
-    ReversePacketDeltaCount = PEN_REVERSE: 2, "reversePacketDeltaCount", 8;
+    ReversePacketDeltaCount = PEN_REVERSE: 2, "reversePacketDeltaCount", 8, UNSIGNED64 / DELTA_COUNTER;
     /// reverseTcpControlBits (29305/6), 1 octet like tcpControlBits.
-    ReverseTcpControlBits = PEN_REVERSE: 6, "reverseTcpControlBits", 1;
+    ReverseTcpControlBits = PEN_REVERSE: 6, "reverseTcpControlBits", 1, UNSIGNED16 / FLAGS;
     /// reverseMinimumTTL (29305/52).
-    ReverseMinimumTtl = PEN_REVERSE: 52, "reverseMinimumTTL", 1;
+    ReverseMinimumTtl = PEN_REVERSE: 52, "reverseMinimumTTL", 1, UNSIGNED8 / DEFAULT;
     /// reverseMaximumTTL (29305/53).
-    ReverseMaximumTtl = PEN_REVERSE: 53, "reverseMaximumTTL", 1;
+    ReverseMaximumTtl = PEN_REVERSE: 53, "reverseMaximumTTL", 1, UNSIGNED8 / DEFAULT;
     /// reverseFlowStartMilliseconds (29305/152); 0 when no reverse packet was seen.
-    ReverseFlowStartMilliseconds = PEN_REVERSE: 152, "reverseFlowStartMilliseconds", 8;
+    ReverseFlowStartMilliseconds = PEN_REVERSE: 152, "reverseFlowStartMilliseconds", 8, DATE_TIME_MILLISECONDS / DEFAULT;
     /// reverseFlowEndMilliseconds (29305/153); 0 when no reverse packet was seen.
-    ReverseFlowEndMilliseconds = PEN_REVERSE: 153, "reverseFlowEndMilliseconds", 8;
+    ReverseFlowEndMilliseconds = PEN_REVERSE: 153, "reverseFlowEndMilliseconds", 8, DATE_TIME_MILLISECONDS / DEFAULT;
     /// tunnelType (32473/1, flowprobe), unsigned8: the `TunnelKind` number (1 VXLAN,
     /// 2 Geneve, 3 GRE, 4 ERSPAN, 5 IP-in-IP, 6 GTP-U, 7 MPLS over UDP).
-    TunnelType = PEN_FLOWPROBE: 1, "tunnelType", 1;
+    TunnelType = PEN_FLOWPROBE: 1, "tunnelType", 1, UNSIGNED8 / IDENTIFIER;
     /// tunnelId (32473/2, flowprobe), unsigned32: VNI, GRE key, ERSPAN session id or
     /// GTP-U TEID; 0 when the kind has none.
-    TunnelId = PEN_FLOWPROBE: 2, "tunnelId", 4;
+    TunnelId = PEN_FLOWPROBE: 2, "tunnelId", 4, UNSIGNED32 / IDENTIFIER;
     /// tunnelSourceIPv4Address (32473/3, flowprobe), ipv4Address: outer source.
-    TunnelSourceIpv4Address = PEN_FLOWPROBE: 3, "tunnelSourceIPv4Address", 4;
+    TunnelSourceIpv4Address = PEN_FLOWPROBE: 3, "tunnelSourceIPv4Address", 4, IPV4_ADDRESS / DEFAULT;
     /// tunnelDestinationIPv4Address (32473/4, flowprobe), ipv4Address: outer destination.
-    TunnelDestinationIpv4Address = PEN_FLOWPROBE: 4, "tunnelDestinationIPv4Address", 4;
+    TunnelDestinationIpv4Address = PEN_FLOWPROBE: 4, "tunnelDestinationIPv4Address", 4, IPV4_ADDRESS / DEFAULT;
     /// tunnelSourceIPv6Address (32473/5, flowprobe), ipv6Address: outer source.
-    TunnelSourceIpv6Address = PEN_FLOWPROBE: 5, "tunnelSourceIPv6Address", 16;
+    TunnelSourceIpv6Address = PEN_FLOWPROBE: 5, "tunnelSourceIPv6Address", 16, IPV6_ADDRESS / DEFAULT;
     /// tunnelDestinationIPv6Address (32473/6, flowprobe), ipv6Address: outer destination.
-    TunnelDestinationIpv6Address = PEN_FLOWPROBE: 6, "tunnelDestinationIPv6Address", 16;
+    TunnelDestinationIpv6Address = PEN_FLOWPROBE: 6, "tunnelDestinationIPv6Address", 16, IPV6_ADDRESS / DEFAULT;
+    /// payloadApplication (32473/7, flowprobe), string: `app`, what payload showed the flow
+    /// to be (`tls`, `quic`, `dns`, `http`, `ssh`), never guessed from a port.
+    PayloadApplication = PEN_FLOWPROBE: 7, "payloadApplication", VARLEN, STRING / DEFAULT;
+    /// tlsServerName (32473/8, flowprobe), string: `tls_sni`, the ClientHello's server name.
+    TlsServerName = PEN_FLOWPROBE: 8, "tlsServerName", VARLEN, STRING / DEFAULT;
+    /// tlsClientAlpn (32473/9, flowprobe), string: `tls_alpn`, the ClientHello's ALPN
+    /// protocol list, comma-joined.
+    TlsClientAlpn = PEN_FLOWPROBE: 9, "tlsClientAlpn", VARLEN, STRING / DEFAULT;
+    /// tlsVersion (32473/10, flowprobe), unsigned16: `tls_version`, the negotiated version
+    /// as on the wire (0x0304 for TLS 1.3).
+    TlsVersion = PEN_FLOWPROBE: 10, "tlsVersion", 2, UNSIGNED16 / IDENTIFIER;
+    /// tlsCipherSuite (32473/11, flowprobe), unsigned16: `tls_cipher`, the server's choice.
+    TlsCipherSuite = PEN_FLOWPROBE: 11, "tlsCipherSuite", 2, UNSIGNED16 / IDENTIFIER;
+    /// ja4 (32473/12, flowprobe), string: the ClientHello's JA4 fingerprint.
+    Ja4 = PEN_FLOWPROBE: 12, "ja4", VARLEN, STRING / DEFAULT;
+    /// ja3 (32473/13, flowprobe), string: the ClientHello's JA3 (MD5, 32 hex digits).
+    Ja3 = PEN_FLOWPROBE: 13, "ja3", VARLEN, STRING / DEFAULT;
+    /// dnsQueryName (32473/14, flowprobe), string: `dns_qname`, the first question's name.
+    DnsQueryName = PEN_FLOWPROBE: 14, "dnsQueryName", VARLEN, STRING / DEFAULT;
+    /// dnsQueryType (32473/15, flowprobe), unsigned16: `dns_qtype`, the first question's
+    /// type.
+    DnsQueryType = PEN_FLOWPROBE: 15, "dnsQueryType", 2, UNSIGNED16 / IDENTIFIER;
+    /// dnsResponseCode (32473/16, flowprobe), unsigned8: `dns_rcode`, a response's RCODE.
+    DnsResponseCode = PEN_FLOWPROBE: 16, "dnsResponseCode", 1, UNSIGNED8 / IDENTIFIER;
+    /// dnsAnswerCount (32473/17, flowprobe), unsigned16: `dns_answers`, a response's
+    /// answer count.
+    DnsAnswerCount = PEN_FLOWPROBE: 17, "dnsAnswerCount", 2, UNSIGNED16 / QUANTITY;
+    /// sshClientBanner (32473/18, flowprobe), string: `ssh_client`, the client's banner.
+    SshClientBanner = PEN_FLOWPROBE: 18, "sshClientBanner", VARLEN, STRING / DEFAULT;
+    /// sshServerBanner (32473/19, flowprobe), string: `ssh_server`, the server's banner.
+    SshServerBanner = PEN_FLOWPROBE: 19, "sshServerBanner", VARLEN, STRING / DEFAULT;
+    /// hassh (32473/20, flowprobe), string: the client's HASSH (MD5, 32 hex digits).
+    Hassh = PEN_FLOWPROBE: 20, "hassh", VARLEN, STRING / DEFAULT;
+    /// communityId (32473/21, flowprobe), string: `community_id`, the flow key's Community
+    /// ID v1 ("1:" and 28 base64 characters).
+    CommunityId = PEN_FLOWPROBE: 21, "communityId", VARLEN, STRING / DEFAULT;
   }
 }
 
@@ -299,6 +418,16 @@ mod tests {
             ("biflowDirection", 239),
             ("greKey", 296),
             ("layer2SegmentId", 351),
+            ("informationElementId", 303),
+            ("informationElementDataType", 339),
+            ("informationElementName", 341),
+            ("informationElementSemantics", 344),
+            ("privateEnterpriseNumber", 346),
+            ("httpStatusCode", 457),
+            ("httpRequestMethod", 459),
+            ("httpRequestHost", 460),
+            ("httpRequestTarget", 461),
+            ("httpUserAgent", 468),
         ];
         for (name, id) in expect {
             let ie = Ie::ALL.iter().find(|ie| ie.name() == name).unwrap();
@@ -322,7 +451,49 @@ mod tests {
             .iter()
             .filter(|ie| ie.pen() == PEN_FLOWPROBE)
             .count();
-        assert_eq!(flowprobe, 6);
+        assert_eq!(flowprobe, 21);
+    }
+
+    /// The IANA string elements are variable-length; every enterprise element has type
+    /// information consistent with its length; flowprobe's ids are distinct and below 64.
+    #[test]
+    fn enterprise_elements_have_type_information() {
+        use std::collections::HashSet;
+        for name in [
+            "httpRequestMethod",
+            "httpRequestHost",
+            "httpRequestTarget",
+            "httpUserAgent",
+        ] {
+            let ie = Ie::ALL.iter().find(|ie| ie.name() == name).unwrap();
+            assert_eq!(ie.length(), VARLEN, "{name}");
+        }
+        let mut ids = HashSet::new();
+        for &ie in Ie::ALL {
+            if ie.pen() == 0 {
+                assert_eq!(ie.type_info(), None);
+                continue;
+            }
+            let (data_type, _) = ie.type_info().unwrap();
+            let len = match data_type {
+                data_type::UNSIGNED8 => 1,
+                data_type::UNSIGNED16 => 2,
+                data_type::UNSIGNED32 | data_type::IPV4_ADDRESS => 4,
+                data_type::UNSIGNED64 | data_type::DATE_TIME_MILLISECONDS => 8,
+                data_type::IPV6_ADDRESS => 16,
+                data_type::STRING => VARLEN,
+                other => panic!("{other}"),
+            };
+            // Reduced-size encoding (RFC 7011 6.2): tcpControlBits in 1 octet.
+            assert!(
+                ie.length() == len || ie == Ie::ReverseTcpControlBits,
+                "{}",
+                ie.name()
+            );
+            if ie.pen() == PEN_FLOWPROBE {
+                assert!(ie.id() < 64 && ids.insert(ie.id()), "{}", ie.name());
+            }
+        }
     }
 
     fn upper_first(s: &str) -> String {

@@ -340,6 +340,137 @@ mod tests {
         );
     }
 
+    /// An inspected template (variable-length and fixed enterprise elements, an IANA
+    /// string element) and its data record, with a short string and a 300-octet one,
+    /// checked byte by byte against RFC 7011 section 3.2 (enterprise field specifiers,
+    /// 65535 = variable length) and section 7 (a length below 255 in 1 octet, else 255
+    /// and the length in 2 octets).
+    #[test]
+    fn golden_inspected_template_and_record() {
+        use crate::inspect::{App, Seen};
+        // app (bit 0), tls_sni (1), tls_version (3), dns_rcode (9), http_host (11).
+        let presence = 1 | 1 << 1 | 1 << 3 | 1 << 9 | 1 << 11;
+        let t = InspectedTemplate::new(483, 0, presence);
+        let tt = t.template();
+        let mut out = vec![0u8; tt.template_record_len()];
+        emit_template(Dialect::Ipfix, &tt, &mut out);
+        let mut plain = vec![0u8; IPFIX_IPV4.template_record_len()];
+        emit_template(Dialect::Ipfix, &IPFIX_IPV4, &mut plain);
+        #[rustfmt::skip]
+        let head: &[u8] = &[
+            0x01, 0xe3,             // Template ID 483
+            0x00, 0x17,             // Field Count 23 (18 plain + 5 inspected)
+        ];
+        assert_eq!(&out[..4], head);
+        // The IPv4 shape's specifiers, as in `golden_template_set`.
+        assert_eq!(&out[4..4 + 18 * 4], &plain[4..]);
+        #[rustfmt::skip]
+        let inspected: &[u8] = &[
+            0x80, 0x07, 0xff, 0xff, 0x00, 0x00, 0x7e, 0xd9, // E=1 payloadApplication (7), variable, PEN 32473
+            0x80, 0x08, 0xff, 0xff, 0x00, 0x00, 0x7e, 0xd9, // E=1 tlsServerName (8), variable, PEN 32473
+            0x80, 0x0a, 0x00, 0x02, 0x00, 0x00, 0x7e, 0xd9, // E=1 tlsVersion (10), 2, PEN 32473
+            0x80, 0x10, 0x00, 0x01, 0x00, 0x00, 0x7e, 0xd9, // E=1 dnsResponseCode (16), 1, PEN 32473
+            0x01, 0xcc, 0xff, 0xff,                         // httpRequestHost (460), variable, IANA
+        ];
+        assert_eq!(&out[4 + 18 * 4..], inspected);
+
+        let seen = Seen {
+            app: Some(App::Tls),
+            tls_sni: Some("a".repeat(300)),
+            tls_version: Some(0x0304),
+            dns_rcode: Some(3),
+            http_host: Some("example.org".into()),
+            ..Seen::default()
+        };
+        let values = InspectedValues::of(&seen, None);
+        assert_eq!(values.presence(), presence);
+        let n = values.encoded_len(presence, usize::MAX);
+        assert_eq!(n, 4 + 303 + 2 + 1 + 12);
+        let mut data = vec![0u8; n];
+        values.emit(presence, usize::MAX, &mut data);
+        let mut expect: Vec<u8> = vec![
+            0x03, b't', b'l', b's', // payloadApplication: length 3, "tls"
+            0xff, 0x01, 0x2c, // tlsServerName: 255, then length 300 in 2 octets
+        ];
+        expect.extend([b'a'; 300]);
+        #[rustfmt::skip]
+        expect.extend([
+            0x03, 0x04,             // tlsVersion 0x0304 (TLS 1.3)
+            0x03,                   // dnsResponseCode 3 (NXDomain)
+            0x0b,                   // httpRequestHost: length 11
+            b'e', b'x', b'a', b'm', b'p', b'l', b'e', b'.', b'o', b'r', b'g',
+        ]);
+        assert_eq!(data, expect);
+        // A 254-octet string still has a 1-octet length, a 255-octet one the long form.
+        for (len, prefix) in [(254usize, vec![0xfe]), (255, vec![0xff, 0x00, 0xff])] {
+            let seen = Seen {
+                tls_sni: Some("b".repeat(len)),
+                ..Seen::default()
+            };
+            let v = InspectedValues::of(&seen, None);
+            let mut out = vec![0u8; v.encoded_len(1 << 1, usize::MAX)];
+            v.emit(1 << 1, usize::MAX, &mut out);
+            assert_eq!(&out[..prefix.len()], &prefix[..], "{len}");
+            assert_eq!(out.len(), prefix.len() + len);
+        }
+    }
+
+    /// The RFC 5610 Information Element Type Options Template and two type records in a
+    /// message, checked against RFC 5610 sections 3.1, 3.2 and 3.9 (the data type and
+    /// semantics numbers of the IANA registries) and RFC 7011 3.4.2.2, byte by byte.
+    #[test]
+    fn golden_rfc5610_type_records() {
+        use crate::export::ie::Ie;
+        let mut b = MessageBuilder::new(Dialect::Ipfix, 1452);
+        let len = IPFIX_IE_TYPES.template_record_len();
+        emit_template(Dialect::Ipfix, &IPFIX_IE_TYPES, b.record(3, len).unwrap());
+        b.close_set();
+        for ie in [Ie::TlsServerName, Ie::DnsAnswerCount] {
+            emit_type_record(ie, b.record(482, type_record_len(ie)).unwrap());
+        }
+        let msg = b.finish();
+        let total = msg.len() as u16;
+        Header {
+            length: total,
+            export_time: 1_700_000_010,
+            sequence: 7,
+            domain_id: 42,
+        }
+        .emit(msg);
+        #[rustfmt::skip]
+        let expect: &[u8] = &[
+            0x00, 0x0a, 0x00, 0x5f, // Version 10, Length 95 = 16 + 30 + 49
+            0x65, 0x53, 0xf1, 0x0a, // Export Time
+            0x00, 0x00, 0x00, 0x07, // Sequence Number
+            0x00, 0x00, 0x00, 0x2a, // Observation Domain ID
+            // Options Template Set (RFC 7011 3.4.2.2)
+            0x00, 0x03, 0x00, 0x1e, // Set ID 3, Length 30 = 4 + 6 + 5 * 4
+            0x01, 0xe2,             // Template ID 482
+            0x00, 0x05,             // Field Count 5
+            0x00, 0x02,             // Scope Field Count 2
+            0x01, 0x5a, 0x00, 0x04, // privateEnterpriseNumber (346), 4 (scope)
+            0x01, 0x2f, 0x00, 0x02, // informationElementId (303), 2 (scope)
+            0x01, 0x53, 0x00, 0x01, // informationElementDataType (339), 1
+            0x01, 0x58, 0x00, 0x01, // informationElementSemantics (344), 1
+            0x01, 0x55, 0xff, 0xff, // informationElementName (341), variable length
+            // Data Set of template 482
+            0x01, 0xe2, 0x00, 0x31, // Set ID 482, Length 49 = 4 + 22 + 23
+            0x00, 0x00, 0x7e, 0xd9, // privateEnterpriseNumber 32473
+            0x00, 0x08,             // informationElementId 8
+            0x0d,                   // informationElementDataType 13: string
+            0x00,                   // informationElementSemantics 0: default
+            0x0d,                   // informationElementName: length 13
+            b't', b'l', b's', b'S', b'e', b'r', b'v', b'e', b'r', b'N', b'a', b'm', b'e',
+            0x00, 0x00, 0x7e, 0xd9, // privateEnterpriseNumber 32473
+            0x00, 0x11,             // informationElementId 17
+            0x02,                   // informationElementDataType 2: unsigned16
+            0x01,                   // informationElementSemantics 1: quantity
+            0x0e,                   // informationElementName: length 14
+            b'd', b'n', b's', b'A', b'n', b's', b'w', b'e', b'r', b'C', b'o', b'u', b'n', b't',
+        ];
+        assert_eq!(&msg[..], expect);
+    }
+
     #[test]
     fn options_template_record_layout() {
         let mut out = vec![0u8; IPFIX_STATS.template_record_len()];

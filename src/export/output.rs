@@ -6,6 +6,7 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
 
+use super::columns::InspectColumns;
 use super::parquet::ParquetSink;
 use super::rotate::{PathPattern, RotatingSink};
 use super::text::{TextFormat, TextSink};
@@ -32,6 +33,8 @@ pub struct OutputSpec<'a> {
     pub rotate: Option<Duration>,
     /// One row per biflow record, with the reverse columns.
     pub biflow: bool,
+    /// The inspection columns (`--inspect`).
+    pub inspect: InspectColumns,
 }
 
 /// Why a record output cannot be made.
@@ -56,11 +59,15 @@ pub fn output_sink(spec: &OutputSpec<'_>) -> Result<Box<dyn RecordSink>, OutputE
         None if io::stdout().is_terminal() => OutputFormat::Text(TextFormat::Table),
         None => OutputFormat::Text(TextFormat::Csv),
     });
-    let biflow = spec.biflow;
+    let (biflow, inspect) = (spec.biflow, spec.inspect);
     let make = move |out: Box<dyn Write + Send>| -> io::Result<Box<dyn RecordSink>> {
         Ok(match format {
-            OutputFormat::Text(f) => Box::new(TextSink::new(f, out).with_biflow(biflow)),
-            OutputFormat::Parquet => Box::new(ParquetSink::new(out, biflow)?),
+            OutputFormat::Text(f) => Box::new(
+                TextSink::new(f, out)
+                    .with_biflow(biflow)
+                    .with_inspect(inspect),
+            ),
+            OutputFormat::Parquet => Box::new(ParquetSink::new(out, biflow, inspect)?),
         })
     };
     if let Some(period) = spec.rotate {

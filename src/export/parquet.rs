@@ -36,7 +36,11 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
-use super::columns::{column_name, for_each_value, Value, BIFLOW_COLUMNS, COLUMNS};
+use super::columns::{
+    column_names, for_each_inspect_value, for_each_value, row_seen, InspectColumns, Value,
+    BIFLOW_COLUMNS, COLUMNS, INSPECT_COLUMNS,
+};
+use crate::inspect::{Inspection, Seen};
 use super::RecordSink;
 use crate::flow::record::FlowRecord;
 use crate::time::Timestamp;
@@ -106,11 +110,49 @@ const SCHEMA: [(Kind, bool); COLUMNS.len() + BIFLOW_COLUMNS.len()] = {
     ]
 };
 
+/// The kind of each inspection column ([`INSPECT_COLUMNS`]); all may be null.
+const INSPECT_SCHEMA: [Kind; INSPECT_COLUMNS.len()] = {
+    use Kind::*;
+    [
+        Text, // app
+        Text, // tls_sni
+        Text, // tls_alpn
+        Text, // tls_version
+        Text, // tls_cipher
+        Text, // ja4
+        Text, // ja3
+        Text, // dns_qname
+        U16,  // dns_qtype
+        U8,   // dns_rcode
+        U16,  // dns_answers
+        Text, // http_host
+        Text, // http_method
+        Text, // http_target
+        Text, // http_user_agent
+        U16,  // http_status
+        Text, // ssh_client
+        Text, // ssh_server
+        Text, // hassh
+        Text, // community_id
+    ]
+};
+
+/// The columns of an output: kind and whether each may be null, in
+/// [`column_names`] order.
+fn schema(biflow: bool, inspect: bool) -> Vec<(Kind, bool)> {
+    let mut columns = SCHEMA[..column_count(biflow)].to_vec();
+    if inspect {
+        columns.extend(INSPECT_SCHEMA.iter().map(|&k| (k, true)));
+    }
+    columns
+}
+
 /// The Parquet schema of the output, in the message-type syntax of the format's
 /// documentation (`parquet::schema::parser`).
-pub fn schema_text(biflow: bool) -> String {
+pub fn schema_text(biflow: bool, inspect: bool) -> String {
     let mut s = String::from("message flow_record {\n");
-    for (i, (kind, optional)) in SCHEMA.iter().enumerate().take(column_count(biflow)) {
+    let names = column_names(biflow, inspect);
+    for (i, (kind, optional)) in schema(biflow, inspect).iter().enumerate() {
         let (physical, logical) = match kind {
             Kind::Time => ("int64", "TIMESTAMP(NANOS,true)"),
             Kind::U8 => ("int32", "INTEGER(8,false)"),
@@ -122,7 +164,7 @@ pub fn schema_text(biflow: bool) -> String {
         let repetition = if *optional { "optional" } else { "required" };
         s.push_str(&format!(
             "  {repetition} {physical} {} ({logical});\n",
-            column_name(i)
+            names[i]
         ));
     }
     s.push('}');
@@ -214,12 +256,11 @@ struct RowGroup {
 }
 
 impl RowGroup {
-    fn new(biflow: bool) -> RowGroup {
+    fn new(biflow: bool, inspect: bool) -> RowGroup {
         RowGroup {
-            columns: SCHEMA
-                .iter()
-                .take(column_count(biflow))
-                .map(|&(kind, optional)| Column::new(kind, optional))
+            columns: schema(biflow, inspect)
+                .into_iter()
+                .map(|(kind, optional)| Column::new(kind, optional))
                 .collect(),
             rows: 0,
         }
@@ -283,6 +324,8 @@ pub struct ParquetSink {
     /// `None` once closed.
     encoder: Option<Encoder>,
     biflow: bool,
+    /// The inspection columns (`--inspect`).
+    inspect: InspectColumns,
 }
 
 fn to_io(e: parquet::errors::ParquetError) -> io::Error {
@@ -297,10 +340,16 @@ fn to_io(e: parquet::errors::ParquetError) -> io::Error {
 
 impl ParquetSink {
     /// A sink writing to `out` (buffer it). With `biflow`, one row per biflow record with
-    /// the reverse columns, as [`super::text::TextSink::with_biflow`].
-    pub fn new(out: Box<dyn Write + Send>, biflow: bool) -> io::Result<ParquetSink> {
-        let schema =
-            parquet::schema::parser::parse_message_type(&schema_text(biflow)).map_err(to_io)?;
+    /// the reverse columns, as [`super::text::TextSink::with_biflow`]; with
+    /// `inspect.enabled`, the inspection columns after them.
+    pub fn new(
+        out: Box<dyn Write + Send>,
+        biflow: bool,
+        inspect: InspectColumns,
+    ) -> io::Result<ParquetSink> {
+        let with_inspect = inspect.enabled;
+        let message = parquet::schema::parser::parse_message_type(&schema_text(biflow, with_inspect))
+            .map_err(to_io)?;
         let mut props = WriterProperties::builder()
             .set_created_by(format!("flowprobe version {}", env!("CARGO_PKG_VERSION")))
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
@@ -313,8 +362,9 @@ impl ParquetSink {
         // on a time range skips row groups. On the benchmark's records this takes 23%
         // fewer encoder instructions than dictionaries and plain numbers, for a file 1%
         // smaller.
-        for (i, (kind, _)) in SCHEMA.iter().enumerate().take(column_count(biflow)) {
-            let path = || ColumnPath::from(column_name(i));
+        let names = column_names(biflow, with_inspect);
+        for (i, (kind, _)) in schema(biflow, with_inspect).iter().enumerate() {
+            let path = || ColumnPath::from(names[i]);
             if *kind == Kind::Text {
                 props = props.set_column_statistics_enabled(path(), EnabledStatistics::None);
             } else {
@@ -323,11 +373,11 @@ impl ParquetSink {
                     .set_column_encoding(path(), Encoding::DELTA_BINARY_PACKED);
             }
         }
-        let mut writer = SerializedFileWriter::new(out, Arc::new(schema), Arc::new(props.build()))
+        let mut writer = SerializedFileWriter::new(out, Arc::new(message), Arc::new(props.build()))
             .map_err(to_io)?;
         let (full, full_rx) = crossbeam_channel::bounded::<RowGroup>(1);
         let (empty_tx, empty) = crossbeam_channel::bounded::<RowGroup>(2);
-        let _ = empty_tx.send(RowGroup::new(biflow));
+        let _ = empty_tx.send(RowGroup::new(biflow, with_inspect));
         let thread = std::thread::Builder::new()
             .name("parquet".into())
             .spawn(move || {
@@ -341,19 +391,25 @@ impl ParquetSink {
                 Ok(out)
             })?;
         Ok(ParquetSink {
-            group: RowGroup::new(biflow),
+            group: RowGroup::new(biflow, with_inspect),
             encoder: Some(Encoder {
                 full,
                 empty,
                 thread,
             }),
             biflow,
+            inspect,
         })
     }
 
-    fn push(&mut self, r: &FlowRecord) -> io::Result<()> {
+    /// Adds row `r`; `seen` is what inspection found for it (with inspection on).
+    fn push(&mut self, r: &FlowRecord, seen: Option<&Seen>) -> io::Result<()> {
         let columns = &mut self.group.columns;
         for_each_value(r, self.biflow, |i, v| columns[i].push(v));
+        if self.inspect.enabled {
+            let first = COLUMNS.len() + if self.biflow { BIFLOW_COLUMNS.len() } else { 0 };
+            for_each_inspect_value(seen, &r.key, &self.inspect, first, |i, v| columns[i].push(v));
+        }
         self.group.rows += 1;
         if self.group.rows == ROW_GROUP_ROWS {
             self.hand_over()?;
@@ -390,7 +446,8 @@ impl ParquetSink {
             return Ok(None);
         };
         if self.group.rows > 0 {
-            let group = std::mem::replace(&mut self.group, RowGroup::new(self.biflow));
+            let empty = RowGroup::new(self.biflow, self.inspect.enabled);
+            let group = std::mem::replace(&mut self.group, empty);
             // A failed send means the encoder stopped on an error, reported below.
             let _ = encoder.full.send(group);
         }
@@ -404,14 +461,26 @@ impl ParquetSink {
 }
 
 impl RecordSink for ParquetSink {
-    fn export(&mut self, records: &[FlowRecord], _now: Timestamp) -> io::Result<()> {
-        for r in records {
+    fn export(&mut self, records: &[FlowRecord], now: Timestamp) -> io::Result<()> {
+        self.export_inspected(records, &[], now)
+    }
+
+    fn export_inspected(
+        &mut self,
+        records: &[FlowRecord],
+        inspections: &[Option<Box<Inspection>>],
+        _now: Timestamp,
+    ) -> io::Result<()> {
+        for (i, r) in records.iter().enumerate() {
+            let inspection = inspections.get(i).and_then(|x| x.as_deref());
             if r.reverse.is_some() && !self.biflow {
                 for uniflow in r.uniflows() {
-                    self.push(&uniflow)?;
+                    let seen = row_seen(r, &uniflow, inspection);
+                    self.push(&uniflow, seen.as_ref())?;
                 }
             } else {
-                self.push(r)?;
+                let seen = row_seen(r, r, inspection);
+                self.push(r, seen.as_ref())?;
             }
         }
         Ok(())

@@ -208,6 +208,15 @@ impl RotatingSink {
 
 impl RecordSink for RotatingSink {
     fn export(&mut self, records: &[FlowRecord], now: Timestamp) -> io::Result<()> {
+        self.export_inspected(records, &[], now)
+    }
+
+    fn export_inspected(
+        &mut self,
+        records: &[FlowRecord],
+        inspections: &[Option<Box<crate::inspect::Inspection>>],
+        now: Timestamp,
+    ) -> io::Result<()> {
         self.close_if_over(now)?;
         if records.is_empty() {
             return Ok(());
@@ -216,7 +225,11 @@ impl RecordSink for RotatingSink {
             Some(c) => c,
             None => self.open_window(now)?,
         };
-        current.sink.export(records, now)
+        if inspections.is_empty() {
+            current.sink.export(records, now)
+        } else {
+            current.sink.export_inspected(records, inspections, now)
+        }
     }
 
     fn tick(&mut self, now: Timestamp) -> io::Result<()> {

@@ -28,9 +28,29 @@
 //! templates, and are repeated every `template_refresh` on every transport, after a TCP
 //! reconnect, and at `finish` (the statistics).
 //!
+//! Inspected fields (`--inspect`, [`ExportOptions::inspect`]; IPFIX only, v9 and v5 carry
+//! none): a record whose packets showed something gets the template of its shape *and*
+//! its presence set (which inspected elements have a value), made on first use
+//! (`template::InspectedTemplate`, ids from 483 in order of first use), so no element
+//! is sent empty and numbers need no sentinel; a record that showed nothing keeps its
+//! shape's template, byte for byte what it was without inspection. At most
+//! [`MAX_INSPECTED_TEMPLATES`] inspected templates per sink (over TCP also what fits the
+//! 65535-octet preamble beside every shape); past that a new presence set goes out with
+//! the announced template of its shape that has the most of its fields and none it lacks
+//! (the plain shape at worst), and the fields left out are counted and logged. With
+//! `community-id` inspected, every record carries the Community ID of its own key (a
+//! split biflow's two records have the same one), whether or not its packets showed
+//! anything, so then no record keeps its plain shape. With inspection on, the RFC 5610
+//! options template (482) is announced with the others, and each of flowprobe's
+//! enterprise elements (inspected or tunnel) gets a type record after the first template
+//! that uses it, again at each template refresh, and after each new TCP connection's
+//! preamble (so records queued while a TCP collector was down reach the new connection
+//! before the type records do: the preamble can hold no data record).
+//!
 //! Messages are flushed when full, on `tick` (so a record waits at most about a second of
 //! export time) and at `finish`.
 
+use std::collections::HashMap;
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,7 +58,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::collector::{CollectorProtocol, CollectorUrl, CollectorUrlError};
-use super::ie::{selector_algorithm, v9_sampling_algorithm};
+use super::ie::{selector_algorithm, v9_sampling_algorithm, Ie};
 use super::netflow_v5::V5Sink;
 use super::netflow_v9::UptimeClock;
 use super::stats::SinkStats;
@@ -49,6 +69,7 @@ use super::transport::{
 use super::{ipfix, netflow_v9, RecordSink};
 use crate::flow::record::{FlowDirection, FlowRecord};
 use crate::flow::tunnel::TunnelKind;
+use crate::inspect::{Inspection, Seen};
 use crate::time::Timestamp;
 
 /// Messages per second when pacing is on and no rate was chosen (offline conversion):
@@ -164,6 +185,10 @@ pub struct ExportOptions {
     /// What an `sflow://` collector's sink needs beyond its URL: its place among the
     /// sFlow collectors, the agent address, where interface counters come from.
     pub sflow: crate::sflow::SflowSinkOptions,
+    /// Payload inspection (`--inspect`, `[inspect]`): when on, IPFIX sinks carry the
+    /// inspected fields (and RFC 5610 type records for flowprobe's elements); NetFlow v9
+    /// and v5 never do. Default off: every output is what it was without inspection.
+    pub inspect: crate::inspect::InspectConfig,
 }
 
 impl Default for ExportOptions {
@@ -180,6 +205,7 @@ impl Default for ExportOptions {
             ignored_packets: None,
             biflow: false,
             sflow: crate::sflow::SflowSinkOptions::default(),
+            inspect: crate::inspect::InspectConfig::default(),
         }
     }
 }
@@ -302,6 +328,53 @@ pub fn ipfix_file_sink(
     )))
 }
 
+/// Most inspected templates (distinct shape and presence set) one IPFIX sink announces.
+/// A few dozen occur in practice (each protocol's request and response sides, whole and
+/// split biflows, IP versions); the bound keeps a UDP refresh (every template, every
+/// `template_refresh_packets` messages) and the sink's memory (some 300 octets a
+/// template) bounded whatever the traffic. Past it, see `TemplateSink::inspected_template`.
+pub const MAX_INSPECTED_TEMPLATES: usize = 1024;
+
+/// A template to announce: a fixed one, or an inspected one (shared, so announcing it
+/// copies no field list).
+enum AnyTemplate {
+    Fixed(Template<'static>),
+    Inspected(Arc<InspectedTemplate>),
+}
+
+impl AnyTemplate {
+    fn get(&self) -> Template<'_> {
+        match self {
+            AnyTemplate::Fixed(t) => *t,
+            AnyTemplate::Inspected(t) => t.template(),
+        }
+    }
+}
+
+/// Octets of a TCP preamble with every template the sink could announce but the
+/// inspected ones: the header, every shape of its biflow setting, and the options
+/// templates, with a set header for each at worst. The inspected templates get the rest
+/// of the 65535 octets a message can have, so a new shape always finds room.
+fn preamble_reserve(
+    dialect: Dialect,
+    biflow: bool,
+    sampling: Option<&Template<'_>>,
+    stats: &Template<'_>,
+    inspecting: bool,
+) -> usize {
+    let shapes: usize = (0..SHAPES)
+        .map(Shape::from_index)
+        .filter(|s| s.biflow == biflow)
+        .map(|s| 4 + shape_template(dialect, s).template_record_len())
+        .sum();
+    let options: usize = [sampling, Some(stats), inspecting.then_some(&IPFIX_IE_TYPES)]
+        .into_iter()
+        .flatten()
+        .map(|t| 4 + t.template_record_len())
+        .sum();
+    dialect.header_len() + shapes + options
+}
+
 /// IPFIX or NetFlow v9 to one transport.
 pub struct TemplateSink {
     dialect: Dialect,
@@ -314,8 +387,27 @@ pub struct TemplateSink {
     announced: [u64; SHAPES.div_ceil(64)],
     /// The announced shapes' indices in the order they were first used.
     announced_order: Vec<u16>,
-    sampling_template: Option<&'static Template>,
-    stats_template: &'static Template,
+    sampling_template: Option<&'static Template<'static>>,
+    stats_template: &'static Template<'static>,
+    /// Inspection is on and this is IPFIX: inspected fields, RFC 5610 type records.
+    inspecting: bool,
+    /// IPFIX with `community-id` inspected: every record's Community ID, with this seed.
+    community_id_seed: Option<u16>,
+    /// The inspected templates, in the order they were first used (ids from
+    /// `FIRST_INSPECTED_TEMPLATE_ID`), and their index by (shape index, presence set).
+    inspected: Vec<Arc<InspectedTemplate>>,
+    inspected_by_key: HashMap<(u16, u32), usize>,
+    /// Octets the inspected templates take in a template set.
+    inspected_template_octets: usize,
+    /// TCP: octets of the preamble if every shape of this sink were announced; inspected
+    /// templates may take only what is left of 65535 - this.
+    preamble_reserve: usize,
+    /// flowprobe's enterprise elements announced so far (bit = element id), whose RFC 5610
+    /// type records go with the templates.
+    described: u64,
+    /// Inspected fields left out of records because no template could carry them (past
+    /// `MAX_INSPECTED_TEMPLATES`).
+    inspected_fields_dropped: u64,
     sampling_values: OptionValues,
     domain_id: u32,
     refresh: Duration,
@@ -350,6 +442,7 @@ impl TemplateSink {
             (Dialect::Ipfix, _) => Some(&IPFIX_SAMPLING_RANDOM),
         };
         let max = opts.max_message_size.clamp(MIN_MAX_MESSAGE_SIZE, 65535);
+        let inspecting = dialect == Dialect::Ipfix && opts.inspect.is_enabled();
         let mut sink = TemplateSink {
             dialect,
             builder: MessageBuilder::new(dialect, max),
@@ -360,6 +453,25 @@ impl TemplateSink {
             announced_order: Vec::with_capacity(SHAPES),
             sampling_template,
             stats_template,
+            inspecting,
+            community_id_seed: (inspecting
+                && opts
+                    .inspect
+                    .protocols
+                    .has(crate::inspect::Protocol::CommunityId))
+            .then_some(opts.inspect.community_id_seed),
+            inspected: Vec::new(),
+            inspected_by_key: HashMap::new(),
+            inspected_template_octets: 0,
+            preamble_reserve: preamble_reserve(
+                dialect,
+                biflow,
+                sampling_template,
+                stats_template,
+                inspecting,
+            ),
+            described: 0,
+            inspected_fields_dropped: 0,
             sampling_values: opts.sampling.option_values(opts.observation_domain_id),
             domain_id: opts.observation_domain_id,
             refresh: opts.template_refresh,
@@ -401,22 +513,35 @@ impl TemplateSink {
         }
     }
 
-    /// Every template to announce: the announced data templates, then the options ones.
-    fn template_at(&self, n: usize) -> Option<Template> {
-        let data = self.announced_order.len();
-        if n < data {
+    /// Every template to announce: the announced shapes' templates, the inspected ones,
+    /// then the options ones (the RFC 5610 type template when inspecting).
+    fn template_at(&self, n: usize) -> Option<AnyTemplate> {
+        let shapes = self.announced_order.len();
+        if n < shapes {
             let i = *self.announced_order.get(n)?;
-            return Some(shape_template(self.dialect, Shape::from_index(i.into())));
+            return Some(AnyTemplate::Fixed(shape_template(
+                self.dialect,
+                Shape::from_index(i.into()),
+            )));
         }
-        [self.sampling_template, Some(self.stats_template)]
+        let data = shapes + self.inspected.len();
+        if n < data {
+            return self
+                .inspected
+                .get(n - shapes)
+                .cloned()
+                .map(AnyTemplate::Inspected);
+        }
+        let types = self.inspecting.then_some(&IPFIX_IE_TYPES);
+        [self.sampling_template, Some(self.stats_template), types]
             .into_iter()
             .flatten()
             .nth(n - data)
-            .copied()
+            .map(|t| AnyTemplate::Fixed(*t))
     }
 
     /// Writes one template record into `builder`; false if it did not fit.
-    fn put_template(dialect: Dialect, builder: &mut MessageBuilder, t: &Template) -> bool {
+    fn put_template(dialect: Dialect, builder: &mut MessageBuilder, t: &Template<'_>) -> bool {
         let set = if t.is_options() {
             dialect.options_template_set_id()
         } else {
@@ -434,7 +559,7 @@ impl TemplateSink {
     }
 
     /// Writes one template into the current message, sending the message first if full.
-    fn write_template(&mut self, t: &Template, now: Timestamp) -> io::Result<()> {
+    fn write_template(&mut self, t: &Template<'_>, now: Timestamp) -> io::Result<()> {
         if !Self::put_template(self.dialect, &mut self.builder, t) {
             self.flush(now)?;
             if !Self::put_template(self.dialect, &mut self.builder, t) {
@@ -450,7 +575,7 @@ impl TemplateSink {
     fn write_templates(&mut self, now: Timestamp) -> io::Result<()> {
         let mut n = 0;
         while let Some(t) = self.template_at(n) {
-            self.write_template(&t, now)?;
+            self.write_template(&t.get(), now)?;
             n += 1;
         }
         Ok(())
@@ -463,7 +588,7 @@ impl TemplateSink {
         let mut b = MessageBuilder::new(self.dialect, 65535);
         let mut n = 0;
         while let Some(t) = self.template_at(n) {
-            Self::put_template(self.dialect, &mut b, &t);
+            Self::put_template(self.dialect, &mut b, &t.get());
             n += 1;
         }
         let msg = b.finish();
@@ -485,7 +610,103 @@ impl TemplateSink {
         if self.policy == TemplatePolicy::Preamble {
             self.rebuild_preamble();
         }
-        self.write_template(&shape_template(self.dialect, shape), now)
+        let t = shape_template(self.dialect, shape);
+        self.write_template(&t, now)?;
+        self.describe(t.fields, now)
+    }
+
+    /// Inspecting: the RFC 5610 type record of each of flowprobe's enterprise elements in
+    /// `fields` not described yet, in this message, after the template that uses it.
+    fn describe(&mut self, fields: &[Field], now: Timestamp) -> io::Result<()> {
+        if !self.inspecting {
+            return Ok(());
+        }
+        for field in fields {
+            if let Some(bit) = flowprobe_element_bit(field.ie) {
+                if self.described & bit == 0 {
+                    self.described |= bit;
+                    self.write_type_record(field.ie, now)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the type record of `ie` into the current message, sending it first if full.
+    fn write_type_record(&mut self, ie: Ie, now: Timestamp) -> io::Result<()> {
+        let len = type_record_len(ie);
+        if !self.builder.has_room(TEMPLATE_ID_IE_TYPES, len) {
+            self.flush(now)?;
+        }
+        match self.builder.record(TEMPLATE_ID_IE_TYPES, len) {
+            Some(slot) => emit_type_record(ie, slot),
+            // Cannot happen: a type record is far smaller than the smallest message.
+            None => self.stats.not_exportable += 1,
+        }
+        Ok(())
+    }
+
+    /// The type records of every element described so far (with the templates).
+    fn write_type_records(&mut self, now: Timestamp) -> io::Result<()> {
+        let described = self.described;
+        for &ie in Ie::ALL {
+            if flowprobe_element_bit(ie).is_some_and(|bit| described & bit != 0) {
+                self.write_type_record(ie, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The inspected template for shape index `shape` and presence set `presence`,
+    /// announced (template, then type records) the first time. Past the bound (at most
+    /// `MAX_INSPECTED_TEMPLATES`, and over TCP what the preamble has room for), a record
+    /// whose template does not exist yet takes the announced template of its shape with
+    /// the most of its fields and none it lacks, and its other fields are left out and
+    /// counted; `None` when there is none (the record goes out with its plain shape).
+    fn inspected_template(
+        &mut self,
+        shape: usize,
+        presence: u32,
+        now: Timestamp,
+    ) -> io::Result<Option<Arc<InspectedTemplate>>> {
+        let key = (shape as u16, presence);
+        if let Some(&i) = self.inspected_by_key.get(&key) {
+            return Ok(self.inspected.get(i).cloned());
+        }
+        let n = self.inspected.len();
+        let id = FIRST_INSPECTED_TEMPLATE_ID as usize + n;
+        let t = InspectedTemplate::new(id as u16, shape, presence);
+        let octets = t.template().template_record_len();
+        let fits_preamble = self.policy != TemplatePolicy::Preamble
+            || self.preamble_reserve + self.inspected_template_octets + octets <= 65535;
+        if n < MAX_INSPECTED_TEMPLATES && fits_preamble {
+            let t = Arc::new(t);
+            self.inspected.push(t.clone());
+            self.inspected_by_key.insert(key, n);
+            self.inspected_template_octets += octets;
+            if self.policy == TemplatePolicy::Preamble {
+                self.rebuild_preamble();
+            }
+            self.write_template(&t.template(), now)?;
+            self.describe(t.template().fields, now)?;
+            return Ok(Some(t));
+        }
+        let best = self
+            .inspected
+            .iter()
+            .filter(|t| t.shape == shape && t.presence & !presence == 0)
+            .max_by_key(|t| t.presence.count_ones())
+            .cloned();
+        let kept = best.as_ref().map_or(0, |t| t.presence);
+        if self.inspected_fields_dropped == 0 {
+            log::warn!(
+                "IPFIX: more than {} inspected templates (distinct sets of inspected \
+                 fields): records of a new set now go out with fewer fields",
+                self.inspected.len()
+            );
+        }
+        self.inspected_fields_dropped += u64::from((presence & !kept).count_ones());
+        Ok(best)
     }
 
     fn option_values(&self) -> OptionValues {
@@ -537,10 +758,17 @@ impl TemplateSink {
         let options_due = templates_due
             || elapsed(self.options_sent).is_none_or(|e| e >= self.refresh)
             || sessions != self.sessions_seen;
+        // RFC 5610 type records go with the templates: at each refresh (UDP), and to each
+        // new TCP connection after its preamble (an element's first record goes in-band,
+        // after the first template using it: `describe`).
+        let types_due = self.inspecting && (templates_due || sessions != self.sessions_seen);
         if templates_due {
             self.templates_sent = Some(now);
             self.messages_since_templates = 0;
             self.write_templates(now)?;
+        }
+        if types_due {
+            self.write_type_records(now)?;
         }
         if options_due {
             self.write_options_records();
@@ -646,10 +874,90 @@ impl TemplateSink {
         }
         Ok(())
     }
+
+    /// A record with inspected values (IPFIX, inspecting): its shape's fields, then the
+    /// values, with the template of its shape and presence set. Strings are cut (at a
+    /// character boundary) only when the record would not fit a message otherwise.
+    fn add_inspected(
+        &mut self,
+        rec: &FlowRecord,
+        values: &InspectedValues<'_>,
+        now: Timestamp,
+    ) -> io::Result<()> {
+        let presence = values.presence();
+        if presence == 0 {
+            return self.add(rec, now);
+        }
+        let Some(shape) = Shape::of(rec, self.dialect, self.biflow) else {
+            self.stats.not_exportable += 1;
+            return Ok(());
+        };
+        self.open_message(now)?;
+        let Some(t) = self.inspected_template(shape.index(), presence, now)? else {
+            return self.add(rec, now);
+        };
+        // What one record may take: a message of its own, less header and set header.
+        let budget = self
+            .builder
+            .max()
+            .saturating_sub(self.dialect.header_len() + 4 + t.fixed_len);
+        let Some(cap) = values.string_cap(t.presence, budget) else {
+            // Cannot happen: the numbers and empty strings take at most 26 octets.
+            self.stats.not_exportable += 1;
+            return Ok(());
+        };
+        let len = t.fixed_len + values.encoded_len(t.presence, cap);
+        if !self.builder.has_room(t.id, len) {
+            self.flush(now)?;
+            self.open_message(now)?;
+            if !self.builder.has_room(t.id, len) {
+                self.flush(now)?;
+            }
+        }
+        match self.builder.record(t.id, len) {
+            Some(slot) => {
+                let (fixed, inspected) = slot.split_at_mut(t.fixed_len.min(slot.len()));
+                emit_flow_record(t.shape_fields(), rec, 0, fixed);
+                values.emit(t.presence, cap, inspected);
+                self.builder.flow_records += 1;
+            }
+            None => self.stats.not_exportable += 1,
+        }
+        Ok(())
+    }
+
+    /// One record as `export_inspected` hands it: `seen` is (first, second) of
+    /// [`InspectedValues::of`].
+    fn add_seen(
+        &mut self,
+        rec: &FlowRecord,
+        seen: Option<(&Seen, Option<&Seen>)>,
+        now: Timestamp,
+    ) -> io::Result<()> {
+        let community_id = self
+            .community_id_seed
+            .and_then(|seed| crate::inspect::community_id::community_id(&rec.key, seed));
+        let values = match seen {
+            Some((first, second)) => InspectedValues::of(first, second),
+            None => InspectedValues::default(),
+        }
+        .with_community_id(community_id.as_deref());
+        self.add_inspected(rec, &values, now)
+    }
+
+    /// Inspected fields left out of records so far because no template could carry them
+    /// (past [`MAX_INSPECTED_TEMPLATES`]).
+    pub fn inspected_fields_dropped(&self) -> u64 {
+        self.inspected_fields_dropped
+    }
 }
 
 impl RecordSink for TemplateSink {
     fn export(&mut self, records: &[FlowRecord], now: Timestamp) -> io::Result<()> {
+        if self.community_id_seed.is_some() {
+            // Records without findings still carry their Community ID.
+            return self.export_inspected(records, &[], now);
+        }
         for rec in records {
             if rec.reverse.is_some() && !self.biflow {
                 for uniflow in rec.uniflows() {
@@ -657,6 +965,42 @@ impl RecordSink for TemplateSink {
                 }
             } else {
                 self.add(rec, now)?;
+            }
+        }
+        self.transport.poll(&mut self.stats)
+    }
+
+    /// IPFIX with inspection on: every record carries its inspected fields. A biflow
+    /// record split into uniflow records (the sink does not export biflows) gives its
+    /// forward findings to the forward record and its reverse findings to the reverse one.
+    fn export_inspected(
+        &mut self,
+        records: &[FlowRecord],
+        inspections: &[Option<Box<Inspection>>],
+        now: Timestamp,
+    ) -> io::Result<()> {
+        if !self.inspecting {
+            return self.export(records, now);
+        }
+        for (i, rec) in records.iter().enumerate() {
+            let insp = inspections.get(i).and_then(|x| x.as_deref());
+            match rec.reverse {
+                Some(rev) if !self.biflow => {
+                    // `uniflows` yields the forward record if it has packets, then the
+                    // reverse one if it has.
+                    let mut parts = rec.uniflows();
+                    if rec.packets > 0 {
+                        if let Some(u) = parts.next() {
+                            self.add_seen(&u, insp.map(|x| (&x.forward, None)), now)?;
+                        }
+                    }
+                    if rev.packets > 0 {
+                        if let Some(u) = parts.next() {
+                            self.add_seen(&u, insp.map(|x| (&x.reverse, None)), now)?;
+                        }
+                    }
+                }
+                _ => self.add_seen(rec, insp.map(|x| (&x.forward, Some(&x.reverse))), now)?,
             }
         }
         self.transport.poll(&mut self.stats)
@@ -678,6 +1022,14 @@ impl RecordSink for TemplateSink {
             self.write_options_records();
         }
         self.flush(now)?;
+        if self.inspected_fields_dropped > 0 {
+            log::warn!(
+                "IPFIX: {} inspected fields were left out of records (more than {} \
+                 inspected templates)",
+                self.inspected_fields_dropped,
+                self.inspected.len()
+            );
+        }
         self.transport.finish(&mut self.stats)
     }
 
@@ -965,7 +1317,7 @@ mod tests {
                         let mut b = MessageBuilder::new(dialect, 65535);
                         let mut n = 0;
                         while let Some(t) = sink.template_at(n) {
-                            assert!(TemplateSink::put_template(dialect, &mut b, &t));
+                            assert!(TemplateSink::put_template(dialect, &mut b, &t.get()));
                             n += 1;
                         }
                         let (defined, _) = walk(dialect, b.finish());
@@ -1029,6 +1381,279 @@ mod tests {
                 let expect = if sampling.is_sampling() { 8 } else { 6 };
                 assert_eq!(sink.builder.records, expect, "{dialect:?} {sampling:?}");
                 assert!(sink.builder.finish().len() <= MIN_MAX_MESSAGE_SIZE);
+            }
+        }
+    }
+
+    /// A `Seen` with field `k` (in `INSPECTED` order) set when bit `k` of `mask` is.
+    fn seen_with(mask: u32) -> Seen {
+        let s = |k: u32| (mask & (1 << k) != 0).then(|| format!("v{k}"));
+        let n = |k: u32| (mask & (1 << k) != 0).then_some(k as u16 + 1);
+        Seen {
+            app: (mask & 1 != 0).then_some(crate::inspect::App::Dns),
+            tls_sni: s(1),
+            tls_alpn: s(2),
+            tls_version: n(3),
+            tls_cipher: n(4),
+            ja4: s(5),
+            ja3: s(6),
+            dns_qname: s(7),
+            dns_qtype: n(8),
+            dns_rcode: (mask & 1 << 9 != 0).then_some(9),
+            dns_answers: n(10),
+            http_host: s(11),
+            http_method: s(12),
+            http_target: s(13),
+            http_user_agent: s(14),
+            http_status: n(15),
+            ssh_client: s(16),
+            ssh_server: s(17),
+            hassh: s(18),
+        }
+    }
+
+    fn inspecting() -> ExportOptions {
+        ExportOptions {
+            inspect: crate::inspect::InspectConfig {
+                protocols: crate::inspect::ProtocolSet::all(),
+                ..crate::inspect::InspectConfig::default()
+            },
+            ..ExportOptions::default()
+        }
+    }
+
+    fn run(
+        dialect: Dialect,
+        policy: TemplatePolicy,
+        opts: &ExportOptions,
+        records: &[FlowRecord],
+        inspections: Option<&[Option<Box<Inspection>>]>,
+    ) -> (Vec<Vec<u8>>, TemplateSink) {
+        let out = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut sink = TemplateSink::new(dialect, Box::new(Keep(out.clone(), policy)), opts);
+        let t0 = Timestamp::from_secs_nanos(1_700_000_002, 0);
+        match inspections {
+            Some(i) => sink.export_inspected(records, i, t0).unwrap(),
+            None => sink.export(records, t0).unwrap(),
+        }
+        sink.finish(t0).unwrap();
+        let msgs = out.lock().unwrap().clone();
+        (msgs, sink)
+    }
+
+    #[test]
+    fn seen_fields_map_to_the_inspected_elements_in_column_order() {
+        let cid = INSPECTED_COUNT as u32 - 1;
+        for k in 0..cid {
+            let seen = seen_with(1 << k);
+            assert_eq!(InspectedValues::of(&seen, None).presence(), 1 << k);
+        }
+        let all = (1 << INSPECTED_COUNT) - 1;
+        let seen = seen_with(all);
+        let values = InspectedValues::of(&seen, None).with_community_id(Some("1:x"));
+        assert_eq!(values.presence(), all);
+        assert_eq!(INSPECTED[cid as usize], Ie::CommunityId);
+        // An empty string is no value: nothing is sent empty.
+        let empty = Seen {
+            tls_sni: Some(String::new()),
+            ..Seen::default()
+        };
+        assert_eq!(InspectedValues::of(&empty, None).presence(), 0);
+    }
+
+    /// Without inspection, and over NetFlow v9 with it, `export_inspected` sends exactly
+    /// what `export` sends.
+    #[test]
+    fn off_and_v9_are_byte_for_byte_what_they_were() {
+        let records: Vec<FlowRecord> = (0..300).map(shaped).collect();
+        let inspections: Vec<Option<Box<Inspection>>> = (0..300u32)
+            .map(|i| {
+                Some(Box::new(Inspection {
+                    forward: seen_with(i * 7919 % (1 << 19)),
+                    reverse: seen_with(i),
+                }))
+            })
+            .collect();
+        for (dialect, opts) in [
+            (Dialect::Ipfix, ExportOptions::default()),
+            (Dialect::NetflowV9, ExportOptions::default()),
+            (Dialect::NetflowV9, inspecting()),
+        ] {
+            let policy = TemplatePolicy::Refresh;
+            let (plain, _) = run(dialect, policy, &ExportOptions::default(), &records, None);
+            let (got, _) = run(dialect, policy, &opts, &records, Some(&inspections));
+            assert_eq!(plain, got, "{dialect:?}");
+        }
+    }
+
+    /// Inspected records: one template per (shape, presence set), each announced before
+    /// its first record on every policy; a record that showed nothing keeps its shape's
+    /// template; the RFC 5610 template and the type records of the elements used go out.
+    #[test]
+    fn inspected_templates_are_keyed_by_shape_and_presence() {
+        let records: Vec<FlowRecord> = (0..400).map(shaped).collect();
+        let inspections: Vec<Option<Box<Inspection>>> = (0..400u32)
+            .map(|i| {
+                (i % 3 != 0).then(|| {
+                    Box::new(Inspection {
+                        forward: seen_with([0x3, 0x107, 0x8019, 0x7_0001][i as usize % 4]),
+                        reverse: seen_with([0, 0x8000, 0x780][i as usize % 3]),
+                    })
+                })
+            })
+            .collect();
+        for biflow in [false, true] {
+            for policy in [
+                TemplatePolicy::Refresh,
+                TemplatePolicy::Once,
+                TemplatePolicy::Preamble,
+            ] {
+                let opts = ExportOptions {
+                    biflow,
+                    ..inspecting()
+                };
+                let (msgs, sink) = run(Dialect::Ipfix, policy, &opts, &records, Some(&inspections));
+                let mut known = std::collections::HashSet::new();
+                let mut used = std::collections::HashSet::new();
+                let mut with_types = 0;
+                for (n, msg) in msgs.iter().enumerate() {
+                    let (defined, ids) = walk(Dialect::Ipfix, msg);
+                    known.extend(defined);
+                    with_types += usize::from(ids.contains(&TEMPLATE_ID_IE_TYPES));
+                    for id in ids {
+                        assert!(known.contains(&id), "{policy:?} message {n}: {id}");
+                        used.insert(id);
+                    }
+                }
+                // UDP: the type records are repeated with the templates (every 100
+                // messages here, besides the in-band first ones).
+                if policy == TemplatePolicy::Refresh {
+                    let refreshes = msgs.len().div_ceil(100);
+                    assert!(with_types > refreshes, "{with_types} of {}", msgs.len());
+                }
+                // Each inspected template is a distinct (shape, presence set).
+                let keys: std::collections::HashSet<_> = sink
+                    .inspected
+                    .iter()
+                    .map(|t| (t.shape, t.presence))
+                    .collect();
+                assert_eq!(keys.len(), sink.inspected.len());
+                assert!(sink.inspected.len() > 8, "{}", sink.inspected.len());
+                for t in &sink.inspected {
+                    assert!(used.contains(&t.id), "{policy:?}: {} unused", t.id);
+                    assert_eq!(
+                        t.template().fields.len(),
+                        shape_template_at(Dialect::Ipfix, t.shape).fields.len()
+                            + t.presence.count_ones() as usize
+                    );
+                }
+                // The type records were sent: every inspected enterprise element used.
+                assert!(used.contains(&TEMPLATE_ID_IE_TYPES), "{policy:?}");
+                let wanted = sink
+                    .inspected
+                    .iter()
+                    .flat_map(|t| t.template().fields.to_vec())
+                    .filter_map(|f| flowprobe_element_bit(f.ie))
+                    .fold(0, |a, b| a | b);
+                assert_eq!(sink.described & wanted, wanted);
+                assert_eq!(sink.inspected_fields_dropped(), 0);
+                if policy == TemplatePolicy::Preamble {
+                    let mut b = MessageBuilder::new(Dialect::Ipfix, 65535);
+                    let mut n = 0;
+                    while let Some(t) = sink.template_at(n) {
+                        assert!(TemplateSink::put_template(Dialect::Ipfix, &mut b, &t.get()));
+                        n += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// UDP: each template refresh (a message whose templates start again with 256) is
+    /// followed by the type records of every element described so far.
+    #[test]
+    fn type_records_are_refreshed_with_the_templates() {
+        let records: Vec<FlowRecord> = (0..600).map(shaped).collect();
+        let inspections: Vec<Option<Box<Inspection>>> = (0..600u32)
+            .map(|i| {
+                Some(Box::new(Inspection {
+                    forward: seen_with([0x3, 0x107, 0x7_0001][i as usize % 3]),
+                    reverse: Seen::default(),
+                }))
+            })
+            .collect();
+        let opts = ExportOptions {
+            template_refresh_packets: 4,
+            ..inspecting()
+        };
+        let policy = TemplatePolicy::Refresh;
+        let (msgs, sink) = run(Dialect::Ipfix, policy, &opts, &records, Some(&inspections));
+        // Data set ids in order over all messages, and where each refresh starts.
+        let mut sets = Vec::new();
+        let mut refresh_at = Vec::new();
+        for msg in &msgs {
+            let (defined, ids) = walk(Dialect::Ipfix, msg);
+            if defined.first() == Some(&TEMPLATE_ID_IPV4) {
+                refresh_at.push(sets.len());
+            }
+            sets.extend(ids);
+        }
+        let first_types = sets.iter().position(|&id| id == TEMPLATE_ID_IE_TYPES);
+        let mut refreshes = 0;
+        for &at in refresh_at.iter().filter(|&&at| Some(at) > first_types) {
+            // The type records come before the next flow record.
+            let next = sets[at..]
+                .iter()
+                .find(|&&id| id != TEMPLATE_ID_STATS && id != TEMPLATE_ID_SAMPLING);
+            assert_eq!(next, Some(&TEMPLATE_ID_IE_TYPES), "refresh at set {at}");
+            refreshes += 1;
+        }
+        assert!(refreshes > 5, "{refreshes}");
+        assert!(sink.described.count_ones() >= 8);
+    }
+
+    /// Past `MAX_INSPECTED_TEMPLATES` presence sets, a record takes the largest announced
+    /// template with no field it lacks; what it leaves out is counted; every record still
+    /// goes out after its template; over TCP the preamble keeps room for every shape.
+    #[test]
+    fn inspected_templates_are_bounded() {
+        let n = MAX_INSPECTED_TEMPLATES + 200;
+        let records: Vec<FlowRecord> = (0..n as u32).map(record).collect();
+        let inspections: Vec<Option<Box<Inspection>>> = (0..n as u32)
+            .map(|i| {
+                Some(Box::new(Inspection {
+                    forward: seen_with(i + 1),
+                    reverse: Seen::default(),
+                }))
+            })
+            .collect();
+        for policy in [TemplatePolicy::Refresh, TemplatePolicy::Preamble] {
+            let (msgs, sink) = run(
+                Dialect::Ipfix,
+                policy,
+                &inspecting(),
+                &records,
+                Some(&inspections),
+            );
+            assert_eq!(sink.stats().records, n as u64);
+            assert!(sink.inspected_fields_dropped() > 0);
+            if policy == TemplatePolicy::Refresh {
+                assert_eq!(sink.inspected.len(), MAX_INSPECTED_TEMPLATES);
+            } else {
+                // All shapes' templates and the inspected ones fit one TCP message.
+                assert!(sink.inspected.len() >= 100, "{}", sink.inspected.len());
+                assert!(
+                    sink.preamble_reserve + sink.inspected_template_octets <= 65535,
+                    "{} + {}",
+                    sink.preamble_reserve,
+                    sink.inspected_template_octets
+                );
+            }
+            let mut known = std::collections::HashSet::new();
+            for msg in &msgs {
+                let (defined, ids) = walk(Dialect::Ipfix, msg);
+                known.extend(defined);
+                assert!(ids.iter().all(|id| known.contains(id)));
             }
         }
     }

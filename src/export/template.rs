@@ -18,12 +18,18 @@
 //! field lists of all shapes are built at compile time ([`shape_template`]), so choosing a
 //! record's template allocates nothing.
 //!
+//! IPFIX with inspection on (`--inspect`) adds 482, the RFC 5610 type options template
+//! ([`IPFIX_IE_TYPES`]), and from 483 on the inspected templates: a shape's fields
+//! followed by the inspected elements a record has values for ([`InspectedTemplate`],
+//! [`InspectedValues`]), strings variable-length (RFC 7011 section 7). The sink makes
+//! those as it meets them (see `sink.rs`).
+//!
 //! ICMP flows get their own templates, with the ICMP type/code element and without
 //! transport ports, and other flows carry ports and no ICMP element: an element present
 //! with a meaningless zero is read as data by collectors (nfdump 1.7 takes an IPFIX
 //! `icmpTypeCodeIPv4` of 0 as the destination port of an SCTP flow, for instance).
 
-use super::ie::{layer2_segment_type, Ie};
+use super::ie::{layer2_segment_type, Ie, PEN_FLOWPROBE, VARLEN};
 use crate::flow::key::PROTO_TCP;
 use crate::flow::record::FlowRecord;
 use crate::flow::tunnel::TunnelKind;
@@ -102,18 +108,21 @@ const fn f(ie: Ie) -> Field {
 }
 
 /// A template: id, how many leading fields are scope fields (options templates), fields.
+/// The fixed templates are `Template<'static>`; the sink's inspected templates
+/// ([`InspectedTemplate`]) lend their field lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Template {
+pub struct Template<'a> {
     /// Template id (256 and up).
     pub id: u16,
     /// Number of scope fields at the start of `fields`; 0 for a data template.
     pub scope_fields: u16,
     /// The field specifiers, in wire order.
-    pub fields: &'static [Field],
+    pub fields: &'a [Field],
 }
 
-impl Template {
-    /// Length of one data record of this template.
+impl Template<'_> {
+    /// Length of one data record of this template (meaningless when a field is
+    /// variable-length: see [`Template::has_varlen`]).
     pub const fn record_len(&self) -> usize {
         let mut total = 0;
         let mut i = 0;
@@ -142,6 +151,11 @@ impl Template {
     /// Whether this is an options template.
     pub const fn is_options(&self) -> bool {
         self.scope_fields > 0
+    }
+
+    /// Whether a field is variable-length (each record then has its own length).
+    pub fn has_varlen(&self) -> bool {
+        self.fields.iter().any(|f| f.len == VARLEN)
     }
 }
 
@@ -835,13 +849,13 @@ static V9_SHAPES: [ShapeFields; SHAPES] = shape_table(Dialect::NetflowV9);
 
 /// The data template of `shape` in `dialect`. No allocation: the field list is a slice of
 /// a table built at compile time.
-pub fn shape_template(dialect: Dialect, shape: Shape) -> Template {
+pub fn shape_template(dialect: Dialect, shape: Shape) -> Template<'static> {
     shape_template_at(dialect, shape.index())
 }
 
 /// The data template of the shape with index `index` (see [`Shape::index`]); an empty
 /// field list for an index out of range.
-pub fn shape_template_at(dialect: Dialect, index: usize) -> Template {
+pub fn shape_template_at(dialect: Dialect, index: usize) -> Template<'static> {
     let table = match dialect {
         Dialect::Ipfix => &IPFIX_SHAPES,
         Dialect::NetflowV9 => &V9_SHAPES,
@@ -873,6 +887,338 @@ const fn template_id_of(index: usize) -> u16 {
         TEMPLATE_ID_IPV4 + index as u16
     } else {
         (TEMPLATE_ID_STATS as usize + 1 + index - 4) as u16
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// Inspected elements (`--inspect`; IPFIX only)
+
+/// Template id of the RFC 5610 information element type options template
+/// ([`IPFIX_IE_TYPES`]); announced only when inspection is on.
+pub const TEMPLATE_ID_IE_TYPES: u16 = 482;
+
+/// First template id of the inspected templates ([`InspectedTemplate`]): a sink numbers
+/// them in the order it first needs them, from here up.
+pub const FIRST_INSPECTED_TEMPLATE_ID: u16 = 483;
+
+/// RFC 5610 section 3.9, the Information Element Type Options Template: scope
+/// privateEnterpriseNumber and informationElementId, then informationElementDataType,
+/// informationElementSemantics and informationElementName (the three the RFC requires;
+/// flowprobe's elements have no units and no range, so those are not sent).
+pub const IPFIX_IE_TYPES: Template<'static> = Template {
+    id: TEMPLATE_ID_IE_TYPES,
+    scope_fields: 2,
+    fields: &[
+        f(PrivateEnterpriseNumber),
+        f(InformationElementId),
+        f(InformationElementDataType),
+        f(InformationElementSemantics),
+        f(InformationElementName),
+    ],
+};
+
+/// Number of inspected elements.
+pub const INSPECTED_COUNT: usize = 20;
+
+/// The inspected elements in the order of the CSV columns, which is also their order in
+/// an inspected template; bit `i` of a presence set stands for `INSPECTED[i]`.
+pub const INSPECTED: [Ie; INSPECTED_COUNT] = [
+    PayloadApplication, // app
+    TlsServerName,      // tls_sni
+    TlsClientAlpn,      // tls_alpn
+    TlsVersion,         // tls_version
+    TlsCipherSuite,     // tls_cipher
+    Ja4,                // ja4
+    Ja3,                // ja3
+    DnsQueryName,       // dns_qname
+    DnsQueryType,       // dns_qtype
+    DnsResponseCode,    // dns_rcode
+    DnsAnswerCount,     // dns_answers
+    HttpRequestHost,    // http_host
+    HttpRequestMethod,  // http_method
+    HttpRequestTarget,  // http_target
+    HttpUserAgent,      // http_user_agent
+    HttpStatusCode,     // http_status
+    SshClientBanner,    // ssh_client
+    SshServerBanner,    // ssh_server
+    Hassh,              // hassh
+    CommunityId,        // community_id
+];
+
+/// One inspected value, borrowed from the record's [`Seen`](crate::inspect::Seen).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InspectedValue<'a> {
+    /// A string element (variable-length, UTF-8).
+    Str(&'a str),
+    /// An unsigned16 element.
+    U16(u16),
+    /// An unsigned8 element.
+    U8(u8),
+}
+
+/// The inspected values of one record: `values[i]` for `INSPECTED[i]`. A field is present
+/// when it has a value (a string only when it is not empty): no element is sent empty, and
+/// numbers need no "absent" sentinel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InspectedValues<'a> {
+    values: [Option<InspectedValue<'a>>; INSPECTED_COUNT],
+}
+
+/// `s` cut to at most `cap` octets, at a character boundary (the value stays UTF-8).
+fn cut(s: &str, cap: usize) -> &str {
+    if s.len() <= cap {
+        return s;
+    }
+    let mut n = cap;
+    while n > 0 && !s.is_char_boundary(n) {
+        n -= 1;
+    }
+    s.get(..n).unwrap_or("")
+}
+
+/// Octets of a variable-length value of `n` octets (RFC 7011 section 7): a 1-octet length
+/// below 255, else 255 and a 2-octet length.
+pub const fn varlen_len(n: usize) -> usize {
+    if n < 255 {
+        1 + n
+    } else {
+        3 + n
+    }
+}
+
+/// Writes a variable-length value (length prefix, then the octets).
+fn put_varlen(w: &mut Writer<'_>, v: &[u8]) {
+    if v.len() < 255 {
+        w.u8(v.len() as u8);
+    } else {
+        w.u8(255);
+        w.u16(v.len().min(u16::MAX as usize) as u16);
+    }
+    w.bytes(v);
+}
+
+impl<'a> InspectedValues<'a> {
+    /// The values of a record: each field from `first` when it has it, else from `second`
+    /// (a whole biflow record: forward first, as [`crate::inspect::Inspection::combined`]
+    /// does, without copying a string); no Community ID (see `with_community_id`).
+    pub fn of(first: &'a crate::inspect::Seen, second: Option<&'a crate::inspect::Seen>) -> Self {
+        use crate::inspect::Seen;
+        fn pick<'s, T>(
+            a: &'s Option<T>,
+            b: Option<&'s Seen>,
+            f: fn(&Seen) -> &Option<T>,
+        ) -> Option<&'s T> {
+            a.as_ref().or_else(|| b.and_then(|b| f(b).as_ref()))
+        }
+        let (a, b) = (first, second);
+        let s = |v: Option<&'a String>| {
+            v.map(String::as_str)
+                .filter(|s| !s.is_empty())
+                .map(InspectedValue::Str)
+        };
+        let u16v = |v: Option<&u16>| v.map(|v| InspectedValue::U16(*v));
+        let app = pick(&a.app, b, |s| &s.app).map(|app| InspectedValue::Str(app.name()));
+        InspectedValues {
+            values: [
+                app,
+                s(pick(&a.tls_sni, b, |s| &s.tls_sni)),
+                s(pick(&a.tls_alpn, b, |s| &s.tls_alpn)),
+                u16v(pick(&a.tls_version, b, |s| &s.tls_version)),
+                u16v(pick(&a.tls_cipher, b, |s| &s.tls_cipher)),
+                s(pick(&a.ja4, b, |s| &s.ja4)),
+                s(pick(&a.ja3, b, |s| &s.ja3)),
+                s(pick(&a.dns_qname, b, |s| &s.dns_qname)),
+                u16v(pick(&a.dns_qtype, b, |s| &s.dns_qtype)),
+                pick(&a.dns_rcode, b, |s| &s.dns_rcode).map(|v| InspectedValue::U8(*v)),
+                u16v(pick(&a.dns_answers, b, |s| &s.dns_answers)),
+                s(pick(&a.http_host, b, |s| &s.http_host)),
+                s(pick(&a.http_method, b, |s| &s.http_method)),
+                s(pick(&a.http_target, b, |s| &s.http_target)),
+                s(pick(&a.http_user_agent, b, |s| &s.http_user_agent)),
+                u16v(pick(&a.http_status, b, |s| &s.http_status)),
+                s(pick(&a.ssh_client, b, |s| &s.ssh_client)),
+                s(pick(&a.ssh_server, b, |s| &s.ssh_server)),
+                s(pick(&a.hassh, b, |s| &s.hassh)),
+                None,
+            ],
+        }
+    }
+
+    /// With the record's Community ID (computed by the sink from the record's key when
+    /// the configuration asks for it).
+    pub fn with_community_id(mut self, id: Option<&'a str>) -> Self {
+        if let Some(slot) = self.values.last_mut() {
+            *slot = id.filter(|s| !s.is_empty()).map(InspectedValue::Str);
+        }
+        self
+    }
+
+    /// The value of `INSPECTED[i]`.
+    pub fn get(&self, i: usize) -> Option<InspectedValue<'a>> {
+        self.values.get(i).copied().flatten()
+    }
+
+    /// The presence set: bit `i` set when `INSPECTED[i]` has a value.
+    pub fn presence(&self) -> u32 {
+        self.values
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_some())
+            .fold(0, |acc, (i, _)| acc | 1 << i)
+    }
+
+    /// The present values among `presence`, in template order.
+    fn selected(&self, presence: u32) -> impl Iterator<Item = InspectedValue<'a>> + '_ {
+        self.values
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| presence & (1 << i) != 0)
+            .filter_map(|(_, v)| *v)
+    }
+
+    /// Octets of the inspected part of a record with the fields of `presence` (all of
+    /// which must have values), strings cut to `cap` octets.
+    pub fn encoded_len(&self, presence: u32, cap: usize) -> usize {
+        self.selected(presence)
+            .map(|v| match v {
+                InspectedValue::Str(s) => varlen_len(cut(s, cap).len()),
+                InspectedValue::U16(_) => 2,
+                InspectedValue::U8(_) => 1,
+            })
+            .sum()
+    }
+
+    /// The largest string length `cap` (at most the longest string) for which the
+    /// inspected part fits `budget` octets; `None` when it cannot fit even with every
+    /// string empty. Strings longer than the cap are cut so that a record always fits one
+    /// message: the cost is paid only by records that would not fit otherwise.
+    pub fn string_cap(&self, presence: u32, budget: usize) -> Option<usize> {
+        let longest = self
+            .selected(presence)
+            .map(|v| match v {
+                InspectedValue::Str(s) => s.len(),
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0);
+        if self.encoded_len(presence, longest) <= budget {
+            return Some(longest);
+        }
+        if self.encoded_len(presence, 0) > budget {
+            return None;
+        }
+        // encoded_len grows with cap: the largest cap that fits, by bisection.
+        let (mut lo, mut hi) = (0, longest);
+        while lo + 1 < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.encoded_len(presence, mid) <= budget {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Some(lo)
+    }
+
+    /// Writes the inspected part of a record (the values of `presence`, in template order,
+    /// strings cut to `cap`) into `out`, which must be `encoded_len(presence, cap)` long.
+    pub fn emit(&self, presence: u32, cap: usize, out: &mut [u8]) {
+        let mut w = Writer { out, at: 0 };
+        for v in self.selected(presence) {
+            match v {
+                InspectedValue::Str(s) => put_varlen(&mut w, cut(s, cap).as_bytes()),
+                InspectedValue::U16(v) => w.u16(v),
+                InspectedValue::U8(v) => w.u8(v),
+            }
+        }
+    }
+}
+
+/// A template for records with inspected fields: a shape's fields ([`shape_template`]),
+/// then the inspected elements of one presence set, in [`INSPECTED`] order. A sink makes
+/// one per (shape, presence set) it meets, numbered from [`FIRST_INSPECTED_TEMPLATE_ID`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct InspectedTemplate {
+    /// Template id.
+    pub id: u16,
+    /// The shape's index ([`Shape::index`]).
+    pub shape: usize,
+    /// The presence set.
+    pub presence: u32,
+    /// Octets of the shape's fields (the fixed-length part of a record).
+    pub fixed_len: usize,
+    fields: Box<[Field]>,
+}
+
+impl InspectedTemplate {
+    /// The IPFIX template for shape index `shape` plus the elements of `presence`.
+    pub fn new(id: u16, shape: usize, presence: u32) -> InspectedTemplate {
+        let base = shape_template_at(Dialect::Ipfix, shape);
+        let fields: Box<[Field]> = base
+            .fields
+            .iter()
+            .copied()
+            .chain(
+                INSPECTED
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| presence & (1 << i) != 0)
+                    .map(|(_, &ie)| f(ie)),
+            )
+            .collect();
+        InspectedTemplate {
+            id,
+            shape,
+            presence,
+            fixed_len: shape_record_len(Dialect::Ipfix, shape),
+            fields,
+        }
+    }
+
+    /// The template (to announce it).
+    pub fn template(&self) -> Template<'_> {
+        Template {
+            id: self.id,
+            scope_fields: 0,
+            fields: &self.fields,
+        }
+    }
+
+    /// The shape's fields (the first part of every record).
+    pub fn shape_fields(&self) -> &[Field] {
+        self.fields
+            .get(..self.fields.len() - self.presence.count_ones() as usize)
+            .unwrap_or(&[])
+    }
+}
+
+/// Octets of the RFC 5610 type record of `ie` (see [`emit_type_record`]).
+pub const fn type_record_len(ie: Ie) -> usize {
+    4 + 2 + 1 + 1 + varlen_len(ie.name().len())
+}
+
+/// Writes the RFC 5610 type record of enterprise element `ie` for [`IPFIX_IE_TYPES`]:
+/// its PEN, id, data type, semantics and name. `out` must be `type_record_len(ie)` long;
+/// an IANA element (no type information here) writes nothing.
+pub fn emit_type_record(ie: Ie, out: &mut [u8]) {
+    let Some((data_type, semantics)) = ie.type_info() else {
+        return;
+    };
+    let mut w = Writer { out, at: 0 };
+    w.u32(ie.pen());
+    w.u16(ie.id());
+    w.u8(data_type);
+    w.u8(semantics);
+    put_varlen(&mut w, ie.name().as_bytes());
+}
+
+/// Whether `ie` is one of flowprobe's own enterprise elements (the ones that get RFC 5610
+/// type records), and its bit in a set of them (ids 1..=63).
+pub const fn flowprobe_element_bit(ie: Ie) -> Option<u64> {
+    if ie.pen() == PEN_FLOWPROBE && ie.id() < 64 {
+        Some(1 << ie.id())
+    } else {
+        None
     }
 }
 
@@ -1017,6 +1363,11 @@ impl MessageBuilder {
         self.flow_records = 0;
     }
 
+    /// The maximum message size.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
     /// Whether no record was added since the last reset.
     pub fn is_empty(&self) -> bool {
         self.records == 0
@@ -1146,6 +1497,60 @@ mod tests {
         assert_eq!(V9_IPV4.record_len(), 59);
         assert_eq!(V9_IPV6.record_len(), 83);
         assert_eq!(V9_IPV4_ICMP.record_len(), 57);
+    }
+
+    /// Strings are cut only as far as the budget needs, at a character boundary, and the
+    /// cap found is the largest that fits.
+    #[test]
+    fn strings_are_cut_to_fit_at_character_boundaries() {
+        use crate::inspect::Seen;
+        let seen = Seen {
+            tls_sni: Some("é".repeat(200)),          // 400 octets, 2 a character
+            http_user_agent: Some("ü€".repeat(100)), // 500 octets, 2 + 3
+            http_method: Some("GET".into()),
+            dns_qtype: Some(28),
+            ..Seen::default()
+        };
+        let v = InspectedValues::of(&seen, None);
+        let p = v.presence();
+        let full = v.encoded_len(p, usize::MAX);
+        assert_eq!(full, 403 + 503 + 4 + 2);
+        assert_eq!(v.string_cap(p, full), Some(500));
+        for budget in [0usize, 5, 9, 10, 64, 255, 300, 500, 800, full - 1] {
+            let Some(cap) = v.string_cap(p, budget) else {
+                // Only when not even empty strings fit (3 one-octet lengths + 2).
+                assert!(budget < 5, "{budget}");
+                continue;
+            };
+            let len = v.encoded_len(p, cap);
+            assert!(len <= budget, "{budget}: {len}");
+            assert!(
+                cap == 500 || v.encoded_len(p, cap + 1) > budget,
+                "{budget}: {cap}"
+            );
+            let mut out = vec![0u8; len];
+            v.emit(p, cap, &mut out);
+            // Walk the varlen strings: each is valid UTF-8 and at most the cap.
+            let mut at = 0;
+            for ie in INSPECTED
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| p & 1 << i != 0)
+            {
+                if ie.1.length() != VARLEN {
+                    at += ie.1.length() as usize;
+                    continue;
+                }
+                let (n, head) = match out[at] {
+                    255 => (u16::from_be_bytes([out[at + 1], out[at + 2]]) as usize, 3),
+                    n => (n as usize, 1),
+                };
+                let s = std::str::from_utf8(&out[at + head..at + head + n]).unwrap();
+                assert!(s.len() <= cap);
+                at += head + n;
+            }
+            assert_eq!(at, out.len());
+        }
     }
 
     /// Regression (found by the round-trip property test): opening a new v9 set pads the

@@ -15,10 +15,14 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::columns::{column_name, for_each_value, Value};
+use super::columns::{
+    column_names, for_each_inspect_value, for_each_value, row_seen, write_csv_field,
+    write_json_string, InspectColumns, Value,
+};
 pub use super::columns::{BIFLOW_COLUMNS, COLUMNS};
 use super::RecordSink;
 use crate::flow::record::FlowRecord;
+use crate::inspect::{Inspection, Seen};
 use crate::time::Timestamp;
 
 /// Which text format.
@@ -43,11 +47,15 @@ pub struct TextSink {
     /// Table column widths, grown as wider values appear.
     widths: Vec<usize>,
     /// Table rows held back until `TABLE_SAMPLE` are known, to size the columns.
-    held: Vec<[String; 13]>,
+    held: Vec<Vec<String>>,
     /// The reader went away (a closed pipe, as with `| head`): stop writing, quietly.
     closed: bool,
     /// One row per biflow record, with the reverse columns (CSV and JSON).
     biflow: bool,
+    /// The inspection columns (CSV and JSON) and the table's app and name.
+    inspect: InspectColumns,
+    /// The CSV/JSON column names, in order.
+    names: Vec<&'static str>,
 }
 
 /// Rows the table looks at before it fixes its column widths.
@@ -68,22 +76,31 @@ impl TextSink {
             held: Vec::new(),
             closed: false,
             biflow: false,
+            inspect: InspectColumns::default(),
+            names: column_names(false, false),
         }
+    }
+
+    /// Adds the inspection columns (`--inspect`) as `inspect` says.
+    pub fn with_inspect(mut self, inspect: InspectColumns) -> TextSink {
+        self.inspect = inspect;
+        if inspect.enabled && self.format == TextFormat::Table {
+            self.widths.extend(TABLE_INSPECT_COLUMNS.iter().map(|(n, w)| n.len().max(*w)));
+        }
+        self.names = column_names(self.biflow, inspect.enabled);
+        self
     }
 
     /// Writes biflow records as one row each, with the reverse columns (CSV and JSON),
     /// instead of splitting them into uniflow rows.
     pub fn with_biflow(mut self, biflow: bool) -> TextSink {
         self.biflow = biflow && self.format != TextFormat::Table;
+        self.names = column_names(self.biflow, self.inspect.enabled);
         self
     }
 
     fn write_header(&mut self) -> io::Result<()> {
-        self.out.write_all(COLUMNS.join(",").as_bytes())?;
-        if self.biflow {
-            self.out.write_all(b",")?;
-            self.out.write_all(BIFLOW_COLUMNS.join(",").as_bytes())?;
-        }
+        self.out.write_all(self.names.join(",").as_bytes())?;
         self.out.write_all(b"\n")?;
         self.header_written = true;
         Ok(())
@@ -103,9 +120,12 @@ impl TextSink {
         }
     }
 
-    fn write_table_row(&mut self, cells: &[String; 13]) -> io::Result<()> {
+    fn write_table_row(&mut self, cells: &[String]) -> io::Result<()> {
         if !self.header_written {
-            let names: Vec<&str> = TABLE_COLUMNS.iter().map(|(n, _)| *n).collect();
+            let mut names: Vec<&str> = TABLE_COLUMNS.iter().map(|(n, _)| *n).collect();
+            if self.inspect.enabled {
+                names.extend(TABLE_INSPECT_COLUMNS.iter().map(|(n, _)| *n));
+            }
             let header = aligned(&names, &self.widths);
             self.out.write_all(header.as_bytes())?;
             self.out.write_all(b"\n")?;
@@ -124,22 +144,37 @@ impl TextSink {
         Ok(())
     }
 
-    fn write_record(&mut self, r: &FlowRecord) -> io::Result<()> {
+    /// Writes row `r`; `seen` is what inspection found for it (with inspection on).
+    fn write_record(&mut self, r: &FlowRecord, seen: Option<&Seen>) -> io::Result<()> {
         self.line.clear();
         match self.format {
-            TextFormat::Csv => {
-                if !self.header_written {
+            TextFormat::Csv | TextFormat::Json => {
+                let json = self.format == TextFormat::Json;
+                if !json && !self.header_written {
                     self.write_header()?;
                 }
-                write_values(r, &mut self.line, false, self.biflow);
-            }
-            TextFormat::Json => {
-                self.line.push(b'{');
-                write_values(r, &mut self.line, true, self.biflow);
-                self.line.push(b'}');
+                if json {
+                    self.line.push(b'{');
+                }
+                let mut row = Row {
+                    line: &mut self.line,
+                    json,
+                    names: &self.names,
+                };
+                for_each_value(r, self.biflow, |i, v| row.opt(i, v));
+                if self.inspect.enabled {
+                    let first = COLUMNS.len() + if self.biflow { BIFLOW_COLUMNS.len() } else { 0 };
+                    for_each_inspect_value(seen, &r.key, &self.inspect, first, |i, v| row.opt(i, v));
+                }
+                if json {
+                    self.line.push(b'}');
+                }
             }
             TextFormat::Table => {
-                let cells = table_cells(r);
+                let mut cells = table_cells(r).to_vec();
+                if self.inspect.enabled {
+                    cells.extend(table_inspect_cells(seen));
+                }
                 for (w, c) in self.widths.iter_mut().zip(cells.iter()) {
                     *w = (*w).max(c.len());
                 }
@@ -157,15 +192,27 @@ impl TextSink {
 }
 
 impl RecordSink for TextSink {
-    fn export(&mut self, records: &[FlowRecord], _now: Timestamp) -> io::Result<()> {
+    fn export(&mut self, records: &[FlowRecord], now: Timestamp) -> io::Result<()> {
+        self.export_inspected(records, &[], now)
+    }
+
+    fn export_inspected(
+        &mut self,
+        records: &[FlowRecord],
+        inspections: &[Option<Box<Inspection>>],
+        _now: Timestamp,
+    ) -> io::Result<()> {
         self.guarded(|s| {
-            for r in records {
+            for (i, r) in records.iter().enumerate() {
+                let inspection = inspections.get(i).and_then(|x| x.as_deref());
                 if r.reverse.is_some() && !s.biflow {
                     for uniflow in r.uniflows() {
-                        s.write_record(&uniflow)?;
+                        let seen = row_seen(r, &uniflow, inspection);
+                        s.write_record(&uniflow, seen.as_ref())?;
                     }
                 } else {
-                    s.write_record(r)?;
+                    let seen = row_seen(r, r, inspection);
+                    s.write_record(r, seen.as_ref())?;
                 }
             }
             Ok(())
@@ -187,22 +234,18 @@ impl RecordSink for TextSink {
     }
 }
 
-/// Appends a record's CSV values, or JSON members, in `COLUMNS` (then `BIFLOW_COLUMNS`)
-/// order, formatting straight into `line` (no allocation per field: this is the exporter
-/// thread's hot loop). A value of `None` is written empty (CSV) or `null` (JSON).
+/// One CSV row or JSON object being written, in `COLUMNS` (then `BIFLOW_COLUMNS`, then
+/// the inspection columns) order, formatted straight into `line` (no allocation per
+/// field: this is the exporter thread's hot loop). A value of `None` is written empty
+/// (CSV) or `null` (JSON).
 ///
 /// Values are written by hand rather than through `fmt` (`Value::write`): with `write!`
 /// the exporter spent about 1.1 µs a record here and was the slowest thread of a CSV
 /// conversion; the text is the same byte for byte.
-fn write_values(r: &FlowRecord, line: &mut Vec<u8>, json: bool, biflow: bool) {
-    let mut row = Row { line, json };
-    for_each_value(r, biflow, |i, v| row.opt(i, v));
-}
-
-/// One CSV row or JSON object being written.
 struct Row<'a> {
     line: &'a mut Vec<u8>,
     json: bool,
+    names: &'a [&'static str],
 }
 
 impl Row<'_> {
@@ -215,13 +258,19 @@ impl Row<'_> {
         }
         if self.json {
             line.push(b'"');
-            line.extend_from_slice(column_name(i).as_bytes());
+            line.extend_from_slice(self.names.get(i).copied().unwrap_or("").as_bytes());
             line.extend_from_slice(b"\":");
         }
         match value {
             None if self.json => line.extend_from_slice(b"null"),
             None => {}
             Some(v @ Value::Uint(_)) => v.write(line),
+            Some(Value::Str(s)) if self.json => {
+                line.push(b'"');
+                write_json_string(line, s);
+                line.push(b'"');
+            }
+            Some(Value::Str(s)) => write_csv_field(line, s),
             Some(v) if self.json => {
                 line.push(b'"');
                 v.write(line);
@@ -275,6 +324,25 @@ fn table_cells(r: &FlowRecord) -> [String; 13] {
         k.in_if.to_string(),
         r.end_reason.name().to_string(),
     ]
+}
+
+/// The table's inspection columns (with `--inspect`): what the flow is, and its most
+/// telling name.
+const TABLE_INSPECT_COLUMNS: [(&str, usize); 2] = [("app", 4), ("name", 4)];
+
+/// The app and the most telling name: the server name, the DNS query, the HTTP host,
+/// else the SSH client banner.
+fn table_inspect_cells(seen: Option<&Seen>) -> [String; 2] {
+    let Some(s) = seen else {
+        return [String::new(), String::new()];
+    };
+    let name = [&s.tls_sni, &s.dns_qname, &s.http_host, &s.ssh_client, &s.ssh_server]
+        .into_iter()
+        .find_map(|v| v.as_deref())
+        .unwrap_or("");
+    // Control characters from the traffic never reach the terminal.
+    let name: String = name.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+    [s.app.map(|a| a.name()).unwrap_or("").to_string(), name]
 }
 
 fn aligned(cells: &[&str], widths: &[usize]) -> String {

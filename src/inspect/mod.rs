@@ -20,8 +20,16 @@
 //!   touches the flow cache's slots.
 //! - Community ID is a function of the key alone: the outputs compute it.
 
+pub mod community_id;
+pub mod dns;
+pub mod http;
+pub mod inspector;
+pub mod quic;
 pub mod reader;
+pub mod ssh;
 pub mod tls;
+
+pub use inspector::{InspectStats, Inspector};
 
 /// A connection whose inspection has not ended this long after its first packet is
 /// dropped from the inspector's table (whatever it showed so far is kept).
@@ -314,6 +322,18 @@ pub enum Outcome<T> {
     NotThis,
     /// This protocol, but broken; counted as an inspection error of the protocol.
     Malformed(&'static str),
+}
+
+impl<T> Outcome<T> {
+    /// The found value mapped by `f`; the other outcomes as they are.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
+        match self {
+            Outcome::Found(t) => Outcome::Found(f(t)),
+            Outcome::Incomplete => Outcome::Incomplete,
+            Outcome::NotThis => Outcome::NotThis,
+            Outcome::Malformed(why) => Outcome::Malformed(why),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ use crate::export::RecordSink;
 use crate::flow::cache::CacheConfig;
 use crate::flow::direction::{DirectionConfig, DirectionRules};
 use crate::flow::sampling::Sampling;
+use crate::inspect::InspectConfig;
 use crate::sflow::SamplerConfig;
 use crate::time::Timestamp;
 
@@ -61,6 +62,8 @@ pub struct ConvertOptions {
     pub direction: DirectionConfig,
     /// sFlow collectors' sampling (none by default).
     pub sflow: SamplerConfig,
+    /// Payload inspection (none by default).
+    pub inspect: InspectConfig,
 }
 
 impl ConvertOptions {
@@ -76,6 +79,7 @@ impl ConvertOptions {
             registry: None,
             direction: DirectionConfig::default(),
             sflow: SamplerConfig::default(),
+            inspect: InspectConfig::default(),
         }
     }
 }
@@ -123,7 +127,8 @@ pub fn convert(
     };
     let mut classifier = Classifier::new(options.sampling, 0)
         .with_decap(options.decap.clone())
-        .with_sflow(options.sflow.sampler(0, true, exporter.sender()));
+        .with_sflow(options.sflow.sampler(0, true, exporter.sender()))
+        .with_inspect(options.inspect, exporter.sender());
     let mut meta = PacketMeta::default();
     let mut file_errors = Vec::new();
     let progress = progress_bar(options);
@@ -172,6 +177,7 @@ pub fn convert(
                 tick_from = Timestamp(ts.as_secs() * NANOS_PER_SEC);
                 tick_until = Timestamp(tick_from.0.saturating_add(NANOS_PER_SEC));
                 meter.tick(ts);
+                classifier.tick(ts);
                 classifier.send_samples(None);
                 let _ = ticks.send(ExportMessage::Tick(ts));
                 if let Some(r) = &options.registry {

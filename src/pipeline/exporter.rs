@@ -28,7 +28,9 @@ use super::metrics::Registry;
 use crate::export::RecordSink;
 use crate::flow::cache::Ended;
 use crate::flow::direction::DirectionRules;
+use crate::flow::key::FlowKey;
 use crate::flow::record::FlowRecord;
+use crate::inspect::{Inspection, Seen};
 use crate::time::Timestamp;
 
 /// What workers and sources send to the exporter.
@@ -46,6 +48,18 @@ pub enum ExportMessage {
     },
     /// Time passed (at least once a second of export time).
     Tick(Timestamp),
+    /// What payload inspection (`--inspect`) found in a packet of flow `key` seen at `ts`,
+    /// sent by the capture thread before that packet reaches its worker, so it is always
+    /// here before the record that holds the packet. The exporter keeps it until that
+    /// record is released (see `Notes`).
+    Seen {
+        /// The packet's flow key (its own direction).
+        key: FlowKey,
+        /// The packet's time.
+        ts: Timestamp,
+        /// What it completed.
+        seen: Box<Seen>,
+    },
     /// sFlow samples of one capture thread, the newest taken at `now`; they go to the
     /// sFlow sinks at once (samples are not merged: each sub-agent numbers its own).
     Samples {
@@ -165,6 +179,67 @@ struct Merger {
     report: ExporterReport,
     registry: Option<Arc<Registry>>,
     direction: DirectionRules,
+    /// What inspection found, until its record is released; `None` until the first
+    /// `Seen` arrives (without `--inspect`, sinks get `export` alone).
+    notes: Option<Notes>,
+    /// `inspections[i]` for `batch[i]` (kept for its allocation).
+    inspections: Vec<Option<Box<Inspection>>>,
+}
+
+/// What inspection found, by flow key (a packet's own direction): each entry the time of
+/// the packet that showed it. A record takes, for its key, the entries of its own time
+/// span (its packets are the key's only packets up to its end: earlier ones went to
+/// earlier records, which took their entries then) and, in a biflow, the entries of the
+/// reversed key too.
+#[derive(Default)]
+struct Notes {
+    by_key: rustc_hash::FxHashMap<FlowKey, Vec<(Timestamp, Box<Seen>)>>,
+}
+
+impl Notes {
+    fn add(&mut self, key: FlowKey, ts: Timestamp, seen: Box<Seen>) {
+        self.by_key.entry(key).or_default().push((ts, seen));
+    }
+
+    /// The entries of `key` up to `end`, combined (the earliest value of each field).
+    fn take(&mut self, key: &FlowKey, end: Timestamp) -> Option<Seen> {
+        let entries = self.by_key.get_mut(key)?;
+        let mut combined: Option<Seen> = None;
+        let mut kept = 0;
+        for i in 0..entries.len() {
+            if entries[i].0 <= end {
+                let seen = std::mem::take(&mut *entries[i].1);
+                match &mut combined {
+                    Some(c) => c.merge(seen),
+                    None => combined = Some(seen),
+                }
+            } else {
+                entries.swap(kept, i);
+                kept += 1;
+            }
+        }
+        entries.truncate(kept);
+        if kept == 0 {
+            self.by_key.remove(key);
+        }
+        combined
+    }
+
+    /// What `r`'s packets showed.
+    fn inspection(&mut self, r: &FlowRecord) -> Option<Box<Inspection>> {
+        let forward = self.take(&r.key, r.end);
+        let reverse = match (r.reverse, r.key.reversed()) {
+            (Some(v), Some(key)) if v.packets > 0 => self.take(&key, v.end),
+            _ => None,
+        };
+        if forward.is_none() && reverse.is_none() {
+            return None;
+        }
+        Some(Box::new(Inspection {
+            forward: forward.unwrap_or_default(),
+            reverse: reverse.unwrap_or_default(),
+        }))
+    }
 }
 
 impl Merger {
@@ -187,6 +262,8 @@ impl Merger {
             report: ExporterReport::default(),
             registry,
             direction,
+            notes: None,
+            inspections: Vec::new(),
         }
     }
 
@@ -212,6 +289,9 @@ impl Merger {
                     self.last = self.last.max(watermark);
                 }
                 self.release();
+            }
+            ExportMessage::Seen { key, ts, seen } => {
+                self.notes.get_or_insert_with(Notes::default).add(key, ts, seen);
             }
             ExportMessage::Samples { batch, now } => {
                 self.each_sink(|sink| sink.samples(&batch, now));
@@ -330,13 +410,25 @@ impl Merger {
             return;
         }
         let mut batch = std::mem::take(&mut self.batch);
+        // Notes are keyed by the packets' keys: taken before the direction rules may
+        // set a record's interface.
+        let mut inspections = std::mem::take(&mut self.inspections);
+        inspections.clear();
+        if let Some(notes) = &mut self.notes {
+            inspections.extend(batch.iter().map(|r| notes.inspection(r)));
+        }
         self.direction.apply_all(&mut batch);
         self.report.records += batch.len() as u64;
         self.report.packets += batch
             .iter()
             .map(|r| r.packets + r.reverse.map_or(0, |v| v.packets))
             .sum::<u64>();
-        self.each_sink(|sink| sink.export(&batch, now));
+        if self.notes.is_some() {
+            self.each_sink(|sink| sink.export_inspected(&batch, &inspections, now));
+        } else {
+            self.each_sink(|sink| sink.export(&batch, now));
+        }
+        self.inspections = inspections;
         self.batch = batch;
         self.batch.clear();
     }

@@ -84,6 +84,8 @@ pub struct LiveOptions {
     /// sFlow collectors' sampling (none by default); each capture thread is a sub-agent,
     /// numbered as the workers are.
     pub sflow: SamplerConfig,
+    /// Payload inspection (none by default).
+    pub inspect: crate::inspect::InspectConfig,
 }
 
 /// Flags the run loop watches: set `stop` to end the run, `report` to log statistics.
@@ -263,7 +265,8 @@ fn spawn_af_packet(
         let mut worker = Worker::new(shard.clone());
         let mut classifier = Classifier::new(options.sampling, index as u64)
             .with_decap(options.decap.clone())
-            .with_sflow(options.sflow.sampler(index as u32, false, export.clone()));
+            .with_sflow(options.sflow.sampler(index as u32, false, export.clone()))
+            .with_inspect(options.inspect, export.clone());
         let name = format!("flowprobe-{}-{index}", source.ifname());
         let handle = thread::Builder::new()
             .name(name)
@@ -317,7 +320,9 @@ fn spawn_af_packet(
                     }
                     if last_tick.elapsed() >= POLL {
                         last_tick = Instant::now();
-                        worker.tick(lagged_now());
+                        let now = lagged_now();
+                        worker.tick(now);
+                        classifier.tick(now);
                         let horizon = worker.horizon();
                         report(&mut worker, &mut source, &mut classifier, horizon);
                     }
@@ -386,7 +391,8 @@ fn spawn_libpcap(
                 options
                     .sflow
                     .sampler(first as u32, false, exporter.sender()),
-            );
+            )
+            .with_inspect(options.inspect, exporter.sender());
         let ifname = ifname.clone();
         let handle = thread::Builder::new()
             .name(format!("flowprobe-pcap-{ifname}"))
@@ -405,7 +411,9 @@ fn spawn_libpcap(
                     }
                     if last_tick.elapsed() >= POLL {
                         last_tick = Instant::now();
-                        dispatch.tick(lagged_now());
+                        let now = lagged_now();
+                        dispatch.tick(now);
+                        classifier.tick(now);
                         let drops = source.stats().ok().map(|s| u64::from(s.dropped));
                         classifier.send_samples(drops);
                         publish_reader(&registry, n, &ifname, &classifier, &mut source);

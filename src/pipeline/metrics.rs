@@ -196,6 +196,45 @@ impl Registry {
             "counter",
             &mut decapsulated.into_iter(),
         );
+        // Payload inspection, by protocol: what was read and what was broken.
+        let by_protocol = |f: &dyn Fn(&crate::inspect::InspectStats) -> [u64; 6]| {
+            let mut v = Vec::new();
+            for (i, w) in &workers {
+                let counts = f(&w.counters.inspect);
+                for p in crate::inspect::Protocol::ALL {
+                    v.push((
+                        format!("worker=\"{i}\",protocol=\"{}\"", p.name()),
+                        counts[p as usize],
+                    ));
+                }
+            }
+            v
+        };
+        family(
+            "inspect_found_total",
+            "Messages payload inspection read (hellos, queries, heads, banners), by protocol.",
+            "counter",
+            &mut by_protocol(&|s| s.found).into_iter(),
+        );
+        family(
+            "inspect_errors_total",
+            "Payload that was the protocol but broken (inspection errors; the fields stay \
+             empty), by protocol.",
+            "counter",
+            &mut by_protocol(&|s| s.errors).into_iter(),
+        );
+        family(
+            "inspect_connections_total",
+            "Connections whose payload inspection began.",
+            "counter",
+            &mut per_worker(&|w| w.counters.inspect.connections).into_iter(),
+        );
+        family(
+            "inspect_table_full_total",
+            "Connections not inspected because the inspection table was full.",
+            "counter",
+            &mut per_worker(&|w| w.counters.inspect.table_full).into_iter(),
+        );
         family(
             "sflow_samples_taken_total",
             "Packets sampled for sFlow collectors (every packet read is also counted above).",

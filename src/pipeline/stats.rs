@@ -47,6 +47,8 @@ pub struct Counters {
     /// Frames whose sFlow sample could not be taken: a link type sFlow has no header
     /// protocol for (the turn passed to the next frame).
     pub sflow_unsampleable: u64,
+    /// Payload inspection (`--inspect`): messages read and errors, by protocol.
+    pub inspect: crate::inspect::InspectStats,
 }
 
 impl Counters {
@@ -92,6 +94,7 @@ impl Counters {
         }
         self.sflow_samples += other.sflow_samples;
         self.sflow_unsampleable += other.sflow_unsampleable;
+        self.inspect.add(&other.inspect);
     }
 
     /// Whether every packet read is accounted for exactly once.
@@ -163,6 +166,23 @@ impl Counters {
                     s,
                     "  not describable     {:>12}  (link type without an sFlow header protocol)",
                     self.sflow_unsampleable
+                );
+            }
+        }
+        let inspect = &self.inspect;
+        if inspect.connections > 0 || inspect.table_full > 0 {
+            let _ = writeln!(s, "connections inspected {:>12}", inspect.connections);
+            for p in crate::inspect::Protocol::ALL {
+                let (found, errors) = (inspect.found[p as usize], inspect.errors[p as usize]);
+                if found > 0 || errors > 0 {
+                    let _ = writeln!(s, "  {:<20}{:>12}  ({} errors)", p.name(), found, errors);
+                }
+            }
+            if inspect.table_full > 0 {
+                let _ = writeln!(
+                    s,
+                    "  not inspected       {:>12}  (inspection table full)",
+                    inspect.table_full
                 );
             }
         }

@@ -16,6 +16,7 @@ use crate::flow::cache::{CacheConfig, Decoded, Ended, FlowCache};
 use crate::flow::fragments::FragmentTable;
 use crate::flow::record::EndReason;
 use crate::flow::sampling::{Sampler, Sampling};
+use crate::inspect::{InspectConfig, Inspector};
 use crate::sflow::SflowSampler;
 use crate::time::Timestamp;
 
@@ -33,6 +34,16 @@ pub struct Classifier {
     counters: Counters,
     /// Boxed: without sFlow the classifier stays small, and the check is one branch.
     sflow: Option<Box<SflowSampler>>,
+    /// Payload inspection (`--inspect`), boxed for the same reason.
+    inspect: Option<Box<InspectTap>>,
+}
+
+/// The thread's inspector and where what it finds goes.
+#[derive(Debug)]
+struct InspectTap {
+    inspector: Inspector,
+    /// `None` once input has ended (the exporter can then finish).
+    exporter: Option<Sender<ExportMessage>>,
 }
 
 impl Default for Classifier {
@@ -51,6 +62,27 @@ impl Classifier {
             sampler: Sampler::new(sampling, seed),
             counters: Counters::default(),
             sflow: None,
+            inspect: None,
+        }
+    }
+
+    /// Inspects the payload of metered packets as `config` says, sending what it finds
+    /// to `exporter` (nothing is added when no payload protocol is named: Community ID
+    /// is the outputs' work).
+    pub fn with_inspect(mut self, config: InspectConfig, exporter: Sender<ExportMessage>) -> Classifier {
+        self.inspect = config.protocols.reads_payload().then(|| {
+            Box::new(InspectTap {
+                inspector: Inspector::new(config),
+                exporter: Some(exporter),
+            })
+        });
+        self
+    }
+
+    /// Time passed to `now`: connections whose inspection is over leave the table.
+    pub fn tick(&mut self, now: Timestamp) {
+        if let Some(tap) = &mut self.inspect {
+            tap.inspector.expire(now);
         }
     }
 
@@ -72,10 +104,14 @@ impl Classifier {
     }
 
     /// End of input: the last sFlow samples (and offline the last counters) are sent,
-    /// and the sampler lets go of its channel to the exporter, which can then finish.
+    /// and the sampler and the inspector let go of their channels to the exporter, which
+    /// can then finish.
     pub fn finish_samples(&mut self) {
         if let Some(s) = &mut self.sflow {
             s.finish();
+        }
+        if let Some(tap) = &mut self.inspect {
+            tap.exporter = None;
         }
     }
 
@@ -93,6 +129,9 @@ impl Classifier {
         self.counters.read += 1;
         if let Some(s) = &mut self.sflow {
             s.observe(packet);
+        }
+        if self.inspect.is_some() {
+            return self.classify_inspected(packet, meta);
         }
         match decode::decode_with(
             packet.link_type,
@@ -119,6 +158,46 @@ impl Classifier {
                 false
             }
         }
+    }
+
+    /// `classify` with payload inspection: the same decoding and counting, and the
+    /// metered packet's payload goes to the inspector (out of line: the default path
+    /// keeps its size).
+    #[inline(never)]
+    fn classify_inspected(&mut self, packet: &Packet<'_>, meta: &mut PacketMeta) -> bool {
+        let transport = match decode::decode_payload(
+            packet.link_type,
+            packet.data,
+            packet.orig_len,
+            &self.decap,
+            meta,
+        ) {
+            Ok(t) => t,
+            Err(reason) => {
+                self.count_undecodable(reason, packet.link_type);
+                return false;
+            }
+        };
+        if meta.tunnel.is_some() {
+            self.counters.decapsulated[meta.tunnel.kind as usize] += 1;
+        }
+        meta.key.in_if = packet.interface;
+        self.fragments.handle(meta, packet.ts);
+        if !self.sampler.keep(&meta.key) {
+            self.counters.sampled_out += 1;
+            return false;
+        }
+        if let Some(tap) = &mut self.inspect {
+            let seen = tap.inspector.inspect(meta, packet.data, &transport, packet.ts);
+            if let (Some(seen), Some(exporter)) = (seen, &tap.exporter) {
+                let _ = exporter.send(ExportMessage::Seen {
+                    key: meta.key,
+                    ts: packet.ts,
+                    seen: Box::new(seen),
+                });
+            }
+        }
+        true
     }
 
     /// Counts an undecodable packet (out of line: the map entry is no per-packet work).
@@ -148,6 +227,9 @@ impl Classifier {
         if let Some(s) = &self.sflow {
             c.sflow_samples = s.samples();
             c.sflow_unsampleable = s.unsampleable();
+        }
+        if let Some(tap) = &self.inspect {
+            c.inspect = tap.inspector.stats();
         }
         c
     }

@@ -11,6 +11,7 @@ mod collector_down;
 mod common;
 mod convert;
 mod helpers;
+mod inspected;
 mod loopback;
 mod measure;
 mod nfcapd;

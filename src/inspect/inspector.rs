@@ -1,0 +1,582 @@
+//! The inspector: which connections are under inspection, the start of each direction's
+//! byte stream, and which parser reads it.
+//!
+//! One `Inspector` sits beside the decoder in each capture thread (`Classifier`). Both
+//! directions of a connection pass through the same one (offline there is one reader;
+//! live the kernel's fanout hash is symmetric), so it can tell client from server and
+//! put each direction's first bytes together.
+//!
+//! # The table
+//! A connection (both directions, keyed without ToS and interface, which may differ
+//! between directions) gets an entry at its first packet with payload (or its SYN /
+//! SYN-ACK, which give the stream's first sequence number and the client). The entry
+//! holds, per direction, the parsers still possible, the stream start read so far (only
+//! when a message spans segments: a message in one segment is parsed in place), and
+//! segments that arrived ahead of a gap. A direction's inspection ends when a message is
+//! read, every parser said no, `max_packets` payload packets were seen, or its stream
+//! start reached [`MAX_STREAM_BYTES`]; its buffers are freed then. The entry itself
+//! stays, small, until [`INSPECTION_TIMEOUT`] after the connection's first packet, so
+//! the rest of a long connection is not inspected again (and a connection that goes on
+//! after that is looked at afresh, from wherever it is: its parsers then see the middle
+//! of a stream, which they refuse). Entries leave in the order they came (a queue of
+//! creation times), so expiry never scans the table. At most [`MAX_CONNECTIONS`]
+//! entries: past that, new connections are not inspected, and counted.
+//!
+//! # TCP
+//! Segments are put in order by sequence number (wrapping): a segment at the next
+//! expected byte is read; one that overlaps what was read gives only its new bytes (a
+//! retransmission gives none); one ahead of a gap is held (copied, at most
+//! `max_packets` of them and [`MAX_STREAM_BYTES`] in all) until the gap fills. The
+//! first expected byte is the SYN's sequence number + 1 when the SYN was seen, else the
+//! first payload segment's.
+
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
+
+use super::{
+    dns, http, quic, ssh, tls, App, InspectConfig, Outcome, Protocol, ProtocolSet, Seen,
+    INSPECTION_TIMEOUT, MAX_STREAM_BYTES,
+};
+use crate::decode::{PacketMeta, TransportRange};
+use crate::flow::key::{FlowKey, PROTO_TCP, PROTO_UDP};
+use crate::time::Timestamp;
+
+/// Connections in the table at most (about 100 bytes each once their inspection ended:
+/// 100 MiB at the bound). A link that opens more connections in
+/// [`INSPECTION_TIMEOUT`] has the excess counted, not inspected.
+pub const MAX_CONNECTIONS: usize = 1 << 20;
+
+/// TCP flags.
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+
+/// What inspection counted, per protocol (index: `Protocol as usize`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InspectStats {
+    /// Messages read (hellos, queries, heads, banners).
+    pub found: [u64; Protocol::ALL.len()],
+    /// Inspection errors: bytes that were this protocol but broken (a cut or lying
+    /// length, a compression loop, a name too long, ...). The field stays empty.
+    pub errors: [u64; Protocol::ALL.len()],
+    /// Connections not inspected because the table held [`MAX_CONNECTIONS`].
+    pub table_full: u64,
+    /// Connections whose inspection began.
+    pub connections: u64,
+}
+
+impl InspectStats {
+    /// Adds another thread's counts.
+    pub fn add(&mut self, other: &InspectStats) {
+        for (a, b) in self.found.iter_mut().zip(other.found) {
+            *a += b;
+        }
+        for (a, b) in self.errors.iter_mut().zip(other.errors) {
+            *a += b;
+        }
+        self.table_full += other.table_full;
+        self.connections += other.connections;
+    }
+}
+
+/// One direction of a connection under inspection.
+#[derive(Debug, Default)]
+struct Direction {
+    /// Parsers still possible (a set of protocols); empty: this direction is done.
+    candidates: ProtocolSet,
+    /// Payload packets seen.
+    packets: u16,
+    /// TCP: the next byte expected in order (`None` until the SYN or the first payload).
+    next_seq: Option<u32>,
+    /// TCP: the stream start read so far, kept only while a message spans segments.
+    stream: Vec<u8>,
+    /// TCP: segments ahead of a gap (sequence number, bytes).
+    ahead: Vec<(u32, Vec<u8>)>,
+    /// SSH: the end of the client's banner in the stream, once read (its KEXINIT is
+    /// awaited then, for HASSH).
+    ssh_banner_end: Option<usize>,
+}
+
+impl Direction {
+    fn done(&self) -> bool {
+        self.candidates.is_empty()
+    }
+
+    /// Ends this direction's inspection and frees its buffers.
+    fn finish(&mut self) {
+        self.candidates = ProtocolSet::NONE;
+        self.stream = Vec::new();
+        self.ahead = Vec::new();
+    }
+}
+
+/// A connection under inspection.
+#[derive(Debug)]
+struct Connection {
+    /// Its first packet's time (the entry leaves [`INSPECTION_TIMEOUT`] after).
+    first: Timestamp,
+    /// Which direction (0: the table key's, 1: the other) is the client's.
+    client: usize,
+    /// The two directions, boxed: an entry whose inspection ended is small.
+    directions: Option<Box<[Direction; 2]>>,
+    /// QUIC Initial state, once a direction showed an Initial.
+    quic: Option<Box<quic::QuicState>>,
+    /// Whether `app = quic` was reported for each direction.
+    quic_reported: [bool; 2],
+}
+
+/// The connections under inspection in one capture thread.
+#[derive(Debug)]
+pub struct Inspector {
+    config: InspectConfig,
+    table: FxHashMap<FlowKey, Connection>,
+    /// (first packet, table key), in creation order.
+    order: VecDeque<(Timestamp, FlowKey)>,
+    stats: InspectStats,
+}
+
+impl Inspector {
+    /// An inspector with an empty table.
+    pub fn new(config: InspectConfig) -> Inspector {
+        Inspector {
+            config,
+            table: FxHashMap::default(),
+            order: VecDeque::new(),
+            stats: InspectStats::default(),
+        }
+    }
+
+    /// What was counted so far.
+    pub fn stats(&self) -> InspectStats {
+        self.stats
+    }
+
+    /// Connections in the table.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Drops the entries of connections that began [`INSPECTION_TIMEOUT`] before `now`.
+    pub fn expire(&mut self, now: Timestamp) {
+        let timeout = INSPECTION_TIMEOUT.as_nanos() as u64;
+        while let Some(&(first, key)) = self.order.front() {
+            if first.0.saturating_add(timeout) > now.0 {
+                break;
+            }
+            self.order.pop_front();
+            if self.table.get(&key).is_some_and(|c| c.first == first) {
+                self.table.remove(&key);
+            }
+        }
+    }
+
+    /// Looks at one metered packet (`meta` decoded from `frame`, its transport at
+    /// `transport`) seen at `ts`, and returns what it completed for its direction.
+    pub fn inspect(
+        &mut self,
+        meta: &PacketMeta,
+        frame: &[u8],
+        transport: &TransportRange,
+        ts: Timestamp,
+    ) -> Option<Seen> {
+        let key = &meta.key;
+        let tcp = match key.proto {
+            PROTO_TCP => true,
+            PROTO_UDP => false,
+            _ => return None,
+        };
+        let payload = frame.get(transport.payload.clone()).unwrap_or_default();
+        let flags = meta.tcp_flags;
+        let syn = tcp && flags & SYN != 0;
+        if payload.is_empty() && !syn {
+            return None;
+        }
+        let (table_key, forward) = table_key(key);
+        let index = usize::from(!forward);
+        if !self.table.contains_key(&table_key) {
+            if self.table.len() >= MAX_CONNECTIONS {
+                self.stats.table_full += 1;
+                return None;
+            }
+            self.stats.connections += 1;
+            // The client: a SYN's sender, a SYN-ACK's receiver, else the first packet's
+            // sender.
+            let client = if syn && flags & ACK != 0 { 1 - index } else { index };
+            let candidates = candidates(self.config.protocols, tcp);
+            let direction = || Direction {
+                candidates,
+                ..Direction::default()
+            };
+            self.order.push_back((ts, table_key));
+            self.table.insert(
+                table_key,
+                Connection {
+                    first: ts,
+                    client,
+                    directions: Some(Box::new([direction(), direction()])),
+                    quic: None,
+                    quic_reported: [false; 2],
+                },
+            );
+        }
+        let connection = self.table.get_mut(&table_key)?;
+        let directions = connection.directions.as_deref_mut()?;
+        let [d0, d1] = directions;
+        let direction = if index == 0 { d0 } else { d1 };
+        if direction.done() {
+            return None;
+        }
+        let from_client = index == connection.client;
+        let seen = if tcp {
+            let seq = read_u32(frame, transport.header + 4).unwrap_or(0);
+            tcp_segment(
+                direction,
+                seq,
+                syn,
+                payload,
+                from_client,
+                &self.config,
+                &mut self.stats,
+            )
+        } else {
+            datagram(
+                direction,
+                &mut connection.quic,
+                &mut connection.quic_reported[index],
+                payload,
+                from_client,
+                &self.config,
+                &mut self.stats,
+            )
+        };
+        if let Some(directions) = &connection.directions {
+            if directions.iter().all(Direction::done) {
+                connection.directions = None;
+                connection.quic = None;
+            }
+        }
+        seen
+    }
+}
+
+/// The table key of `key`'s connection (lower endpoint first; ToS and interface left
+/// out, as they may differ between the directions) and whether `key` is that direction.
+fn table_key(key: &FlowKey) -> (FlowKey, bool) {
+    let forward = (key.src, key.src_port) <= (key.dst, key.dst_port);
+    let mut k = FlowKey {
+        tos: 0,
+        in_if: 0,
+        ..*key
+    };
+    if !forward {
+        std::mem::swap(&mut k.src, &mut k.dst);
+        std::mem::swap(&mut k.src_port, &mut k.dst_port);
+    }
+    (k, forward)
+}
+
+/// The parsers a new direction starts with.
+fn candidates(enabled: ProtocolSet, tcp: bool) -> ProtocolSet {
+    let possible: &[Protocol] = if tcp {
+        &[Protocol::Tls, Protocol::Http, Protocol::Ssh, Protocol::Dns]
+    } else {
+        &[Protocol::Dns, Protocol::Quic]
+    };
+    possible.iter().copied().filter(|&p| enabled.has(p)).collect()
+}
+
+fn read_u32(b: &[u8], at: usize) -> Option<u32> {
+    let bytes: [u8; 4] = b.get(at..at.checked_add(4)?)?.try_into().ok()?;
+    Some(u32::from_be_bytes(bytes))
+}
+
+/// One TCP segment of a direction under inspection.
+fn tcp_segment(
+    d: &mut Direction,
+    seq: u32,
+    syn: bool,
+    payload: &[u8],
+    from_client: bool,
+    config: &InspectConfig,
+    stats: &mut InspectStats,
+) -> Option<Seen> {
+    // A SYN's data (TCP Fast Open) starts one past its sequence number.
+    let start = if syn {
+        let first = seq.wrapping_add(1);
+        if d.packets == 0 {
+            d.next_seq = Some(first);
+        }
+        first
+    } else {
+        seq
+    };
+    if payload.is_empty() {
+        return None;
+    }
+    d.packets = d.packets.saturating_add(1);
+    let next = *d.next_seq.get_or_insert(start);
+    let ahead_by = start.wrapping_sub(next) as i32;
+    let mut seen = None;
+    if ahead_by > 0 {
+        let held: usize = d.ahead.iter().map(|(_, b)| b.len()).sum();
+        if d.ahead.len() < usize::from(config.max_packets)
+            && held + payload.len() <= MAX_STREAM_BYTES
+        {
+            d.ahead.push((start, payload.to_vec()));
+        }
+    } else {
+        // Overlap with what was read: only the new bytes count.
+        let skip = ahead_by.unsigned_abs() as usize;
+        if let Some(new) = payload.get(skip..).filter(|b| !b.is_empty()) {
+            seen = deliver(d, new, from_client, stats);
+            // Segments held ahead that now fit.
+            while !d.done() {
+                let Some(next) = d.next_seq else { break };
+                let Some(i) = d
+                    .ahead
+                    .iter()
+                    .position(|(s, b)| {
+                        let off = next.wrapping_sub(*s) as i32;
+                        off >= 0 && (off as usize) < b.len()
+                    })
+                else {
+                    break;
+                };
+                let (s, bytes) = d.ahead.swap_remove(i);
+                let off = next.wrapping_sub(s) as usize;
+                if let Some(more) = deliver(d, bytes.get(off..).unwrap_or_default(), from_client, stats) {
+                    seen = Some(seen.unwrap_or_default().or(&more));
+                }
+            }
+        }
+    }
+    if !d.done() && (d.packets >= config.max_packets || d.stream.len() >= MAX_STREAM_BYTES) {
+        d.finish();
+    }
+    seen
+}
+
+/// Reads `new` (the next in-order bytes of a TCP direction) with the parsers still
+/// possible.
+fn deliver(
+    d: &mut Direction,
+    new: &[u8],
+    from_client: bool,
+    stats: &mut InspectStats,
+) -> Option<Seen> {
+    d.next_seq = d.next_seq.map(|n| n.wrapping_add(new.len() as u32));
+    let room = MAX_STREAM_BYTES.saturating_sub(d.stream.len());
+    let new = new.get(..room.min(new.len())).unwrap_or_default();
+    // A message in one segment is parsed in place; bytes are kept only when more are
+    // needed.
+    let in_place = d.stream.is_empty();
+    if !in_place {
+        d.stream.extend_from_slice(new);
+    }
+    let stream = std::mem::take(&mut d.stream);
+    let bytes: &[u8] = if in_place { new } else { &stream };
+    let (seen, more) = parse_stream(d, bytes, from_client, stats);
+    if more {
+        d.stream = if in_place { new.to_vec() } else { stream };
+    } else {
+        d.finish();
+    }
+    seen
+}
+
+/// Runs the parsers still possible over a TCP direction's stream start. Returns what was
+/// found and whether more bytes are wanted.
+fn parse_stream(
+    d: &mut Direction,
+    stream: &[u8],
+    from_client: bool,
+    stats: &mut InspectStats,
+) -> (Option<Seen>, bool) {
+    if let Some(end) = d.ssh_banner_end {
+        return match ssh::kexinit(stream.get(end..).unwrap_or_default()) {
+            Outcome::Found(k) => {
+                stats.found[Protocol::Ssh as usize] += 1;
+                let seen = Seen {
+                    hassh: Some(k.hassh),
+                    ..Seen::default()
+                };
+                (Some(seen), false)
+            }
+            Outcome::Incomplete => (None, true),
+            Outcome::NotThis => (None, false),
+            Outcome::Malformed(_) => {
+                stats.errors[Protocol::Ssh as usize] += 1;
+                (None, false)
+            }
+        };
+    }
+    for p in d.candidates.iter() {
+        let outcome = match p {
+            Protocol::Tls => tls::parse_records(stream).map(|h| hello_seen(h, tls::Transport::Tcp)),
+            Protocol::Http => http::parse(stream).map(http_seen),
+            Protocol::Dns => dns::parse_tcp(stream).map(dns_seen),
+            Protocol::Ssh => match ssh::banner(stream) {
+                Outcome::Found((banner, end)) => {
+                    stats.found[Protocol::Ssh as usize] += 1;
+                    let mut seen = Seen {
+                        app: Some(App::Ssh),
+                        ..Seen::default()
+                    };
+                    if !from_client {
+                        seen.ssh_server = Some(banner);
+                        return (Some(seen), false);
+                    }
+                    seen.ssh_client = Some(banner);
+                    // The client's KEXINIT (HASSH) may follow in the same bytes.
+                    d.ssh_banner_end = Some(end);
+                    d.candidates = [Protocol::Ssh].into_iter().collect();
+                    let (more_seen, more) = parse_stream(d, stream, from_client, stats);
+                    return (Some(seen.or(&more_seen.unwrap_or_default())), more);
+                }
+                other => other.map(|_| Seen::default()),
+            },
+            Protocol::Quic | Protocol::CommunityId => Outcome::NotThis,
+        };
+        match outcome {
+            Outcome::Found(seen) => {
+                stats.found[p as usize] += 1;
+                return (Some(seen), false);
+            }
+            Outcome::Incomplete => {}
+            Outcome::NotThis => remove(&mut d.candidates, p),
+            Outcome::Malformed(_) => {
+                stats.errors[p as usize] += 1;
+                remove(&mut d.candidates, p);
+            }
+        }
+    }
+    (None, !d.candidates.is_empty())
+}
+
+fn remove(set: &mut ProtocolSet, p: Protocol) {
+    *set = set.iter().filter(|&q| q != p).collect();
+}
+
+/// One UDP datagram of a direction under inspection.
+fn datagram(
+    d: &mut Direction,
+    quic_state: &mut Option<Box<quic::QuicState>>,
+    quic_reported: &mut bool,
+    payload: &[u8],
+    from_client: bool,
+    config: &InspectConfig,
+    stats: &mut InspectStats,
+) -> Option<Seen> {
+    d.packets = d.packets.saturating_add(1);
+    let mut seen = None;
+    if d.candidates.has(Protocol::Dns) {
+        match dns::parse(payload) {
+            Outcome::Found(m) => {
+                stats.found[Protocol::Dns as usize] += 1;
+                d.finish();
+                return Some(dns_seen(m));
+            }
+            Outcome::Incomplete | Outcome::NotThis => remove(&mut d.candidates, Protocol::Dns),
+            Outcome::Malformed(_) => {
+                stats.errors[Protocol::Dns as usize] += 1;
+                remove(&mut d.candidates, Protocol::Dns);
+            }
+        }
+    }
+    if d.candidates.has(Protocol::Quic) {
+        if quic_state.is_none() && quic::is_initial(payload) {
+            *quic_state = Some(Box::default());
+        }
+        match quic_state {
+            None => remove(&mut d.candidates, Protocol::Quic),
+            Some(state) => {
+                let outcome = state.datagram(payload, from_client);
+                let mut s = Seen::default();
+                if state.opened() && !*quic_reported {
+                    *quic_reported = true;
+                    s.app = Some(App::Quic);
+                    seen = Some(s.clone());
+                }
+                match outcome {
+                    Outcome::Found(hello) => {
+                        stats.found[Protocol::Quic as usize] += 1;
+                        d.finish();
+                        return Some(s.or(&hello_seen(hello, tls::Transport::Quic)));
+                    }
+                    Outcome::Incomplete => {}
+                    Outcome::NotThis => {
+                        if !state.opened() {
+                            remove(&mut d.candidates, Protocol::Quic);
+                        }
+                    }
+                    Outcome::Malformed(_) => {
+                        stats.errors[Protocol::Quic as usize] += 1;
+                        remove(&mut d.candidates, Protocol::Quic);
+                    }
+                }
+            }
+        }
+    }
+    if !d.done() && d.packets >= config.max_packets {
+        d.finish();
+    }
+    seen
+}
+
+/// A TLS hello's fields (TLS over TCP, or inside QUIC).
+fn hello_seen(hello: tls::Hello, transport: tls::Transport) -> Seen {
+    let app = Some(match transport {
+        tls::Transport::Tcp => App::Tls,
+        tls::Transport::Quic => App::Quic,
+    });
+    match hello {
+        tls::Hello::Client(ch) => Seen {
+            app,
+            tls_sni: ch.sni.clone(),
+            tls_alpn: (!ch.alpn.is_empty()).then(|| ch.alpn.join(",")),
+            ja4: Some(ch.ja4(transport)),
+            ja3: Some(ch.ja3()),
+            ..Seen::default()
+        },
+        tls::Hello::Server(sh) => Seen {
+            app,
+            tls_version: Some(sh.version),
+            tls_cipher: Some(sh.cipher),
+            ..Seen::default()
+        },
+    }
+}
+
+fn dns_seen(m: dns::Message) -> Seen {
+    Seen {
+        app: Some(App::Dns),
+        dns_qname: m.qname,
+        dns_qtype: m.qtype,
+        dns_rcode: m.response.then_some(m.rcode),
+        dns_answers: m.response.then_some(m.answers),
+        ..Seen::default()
+    }
+}
+
+fn http_seen(head: http::Head) -> Seen {
+    match head {
+        http::Head::Request(r) => Seen {
+            app: Some(App::Http),
+            http_method: Some(r.method),
+            http_target: Some(r.target),
+            http_host: r.host,
+            http_user_agent: r.user_agent,
+            ..Seen::default()
+        },
+        http::Head::Response { status } => Seen {
+            app: Some(App::Http),
+            http_status: Some(status),
+            ..Seen::default()
+        },
+    }
+}
