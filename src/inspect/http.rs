@@ -34,7 +34,10 @@
 //! - a request once its head has ended (the empty line, section 2.1), since Host and
 //!   User-Agent can be any field line. A head that has not ended in [`MAX_HEAD`] bytes is
 //!   [`Outcome::Malformed`] (the caller keeps at most that many bytes of a stream), the only
-//!   way a request is: what follows a valid request line is read leniently.
+//!   way a request is: what follows a valid request line is read leniently. A request line
+//!   that does not end within those bytes is `NotThis` (its version was never seen), a
+//!   status line `Malformed`. Every outcome but `Incomplete` is final: more bytes do not
+//!   change it.
 //!
 //! Field lines (section 5): names are case-insensitive; a value is trimmed of the
 //! whitespace around it (OWS, section 5.1), as tshark shows it; the first Host and the first
@@ -190,11 +193,12 @@ fn response(stream: &[u8]) -> Outcome<Head> {
         Some(b' ' | b'\r' | b'\n') => {}
         Some(_) => return Outcome::NotThis,
     }
-    // Found once the line is whole.
-    if r.rest().contains(&b'\n') {
-        Outcome::Found(Head::Response { status })
-    } else {
-        Outcome::Incomplete
+    // Found once the line is whole, within MAX_HEAD bytes (whether or not the end of a
+    // longer one has arrived).
+    match stream.iter().take(MAX_HEAD).position(|b| *b == b'\n') {
+        Some(_) => Outcome::Found(Head::Response { status }),
+        None if stream.len() >= MAX_HEAD => Outcome::Malformed("status line longer than 16 KiB"),
+        None => Outcome::Incomplete,
     }
 }
 
@@ -244,9 +248,13 @@ fn request(stream: &[u8]) -> Outcome<Head> {
         Some(b' ' | b'\t') if !method.is_empty() => {}
         _ => return Outcome::NotThis,
     }
-    // The rest of the line: text, then CR LF or LF.
+    // The rest of the line: text, then CR LF or LF, all within MAX_HEAD (a longer line,
+    // whether or not its end has arrived, is not taken for a request line).
     let rest = r.rest();
     let n = rest.iter().take_while(|b| is_line_byte(**b)).count();
+    if r.position() + n + 1 > MAX_HEAD {
+        return Outcome::NotThis;
+    }
     let end = match rest.get(n) {
         None => return Outcome::Incomplete,
         Some(b'\n') => 1,
@@ -304,9 +312,7 @@ fn request(stream: &[u8]) -> Outcome<Head> {
             continue;
         }
         let mut fr = Reader::new(line);
-        let Ok((name, next)) = run(&mut fr, usize::MAX, is_tchar) else {
-            continue;
-        };
+        let (name, next) = run(&mut fr, usize::MAX, is_tchar).unwrap_or_default();
         if name.is_empty() || next != Some(b':') {
             // Not `name ":" value`: passed over (and no fold continues it).
             last = Last::Other;
@@ -389,9 +395,9 @@ impl Field {
     }
 }
 
-/// Appends `more` to `v` without going past `max + 3` bytes (the 3 let `text` cut at a
-/// character boundary with the whole character in view).
-/// NUL and bare CR become SP (RFC 9110 section 5.5).
+/// Appends `more` to `v` without going past `max + 3` bytes (the 3 let `owned_text` cut at
+/// a character boundary with the whole character in view), NUL and bare CR as SP (RFC 9110
+/// section 5.5).
 fn push_bounded(v: &mut Vec<u8>, more: &[u8], max: usize) {
     let room = (max + 3).saturating_sub(v.len());
     v.extend(
@@ -712,6 +718,31 @@ mod tests {
         );
         long.truncate(MAX_HEAD - 1);
         assert_eq!(parse(&long), Outcome::Incomplete);
+        // A request line as long is not taken for one; a status line is Malformed.
+        let mut line = b"GET /".to_vec();
+        line.resize(MAX_HEAD - 1, b'a');
+        assert_eq!(parse(&line), Outcome::Incomplete);
+        line.push(b'a');
+        assert_eq!(parse(&line), Outcome::NotThis);
+        line.extend_from_slice(b" HTTP/1.1\r\n\r\n");
+        assert_eq!(parse(&line), Outcome::NotThis);
+        let mut status = b"HTTP/1.1 200 ".to_vec();
+        status.resize(MAX_HEAD, b'a');
+        assert_eq!(
+            parse(&status),
+            Outcome::Malformed("status line longer than 16 KiB")
+        );
+        status.push(b'\n');
+        assert_eq!(
+            parse(&status),
+            Outcome::Malformed("status line longer than 16 KiB")
+        );
+        status.truncate(MAX_HEAD - 1);
+        status.push(b'\n');
+        assert_eq!(
+            parse(&status),
+            Outcome::Found(Head::Response { status: 200 })
+        );
         // A head of exactly MAX_HEAD bytes is read; one byte more is Malformed even once
         // its end has arrived.
         let mut exact = b"GET / HTTP/1.1\r\nX-Pad: ".to_vec();
