@@ -23,8 +23,8 @@ mod suggest;
 pub use error::{ConfigError, ConfigErrors};
 pub use raw::{
     FlowCount, IntList, List, Origin, Quantity, RawCache, RawCapture, RawConfig, RawDirection,
-    RawExport, RawInspect, RawLogging, RawSampling, RawSflow, RawStatistics, RawTimeouts, RawTunnels, Setting,
-    SECTIONS,
+    RawExport, RawInspect, RawLogging, RawSampling, RawSflow, RawStatistics, RawTimeouts,
+    RawTunnels, Setting, SECTIONS,
 };
 pub use resolve::{
     check_collector_url, format_duration, format_size, load, Backend, CaptureConfig, Config,

@@ -746,7 +746,10 @@ impl RawConfig {
                         &name.origin,
                         "inspect.protocols",
                         format!("{:?}", name.value),
-                        format!("is not inspected; use {}, `all` or `none`", names.join(", ")),
+                        format!(
+                            "is not inspected; use {}, `all` or `none`",
+                            names.join(", ")
+                        ),
                     );
                 }
             }
@@ -757,7 +760,12 @@ impl RawConfig {
         if let Some(v) = r.integer(&ins.max_packets, "inspect.max_packets", 1, 1000) {
             c.inspect.max_packets = v as u16;
         }
-        if let Some(v) = r.integer(&ins.community_id_seed, "inspect.community_id_seed", 0, 65_535) {
+        if let Some(v) = r.integer(
+            &ins.community_id_seed,
+            "inspect.community_id_seed",
+            0,
+            65_535,
+        ) {
             c.inspect.community_id_seed = v as u16;
         }
 

@@ -638,7 +638,10 @@ fn transport_payload_equals_tshark() {
     if Command::new("tshark").arg("--version").output().is_err()
         || !Path::new(PCAPS).join("MANIFEST.tsv").exists()
     {
-        assert!(std::env::var_os("CI").is_none(), "tshark and {PCAPS} are required when CI is set");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tshark and {PCAPS} are required when CI is set"
+        );
         eprintln!("skipped: tshark or {PCAPS} missing");
         return;
     }
@@ -651,16 +654,39 @@ fn transport_payload_equals_tshark() {
             .arg("-r")
             .arg(&path)
             .args(["-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE"])
-            .args(["-o", "tcp.desegment_tcp_streams:FALSE", "-o", "tcp.analyze_sequence_numbers:FALSE"])
+            .args([
+                "-o",
+                "tcp.desegment_tcp_streams:FALSE",
+                "-o",
+                "tcp.analyze_sequence_numbers:FALSE",
+            ])
             .args(["-T", "fields", "-E", "occurrence=f", "-E", "separator=\t"])
             .args(["-e", "frame.encap_type", "-e", "ip.proto", "-e", "ipv6.nxt"])
-            .args(["-e", "tcp.srcport", "-e", "udp.srcport", "-e", "tcp.payload", "-e", "udp.payload"])
-            .args(["-e", "ip.flags.mf", "-e", "ip.frag_offset", "-e", "ipv6.fragment"])
+            .args([
+                "-e",
+                "tcp.srcport",
+                "-e",
+                "udp.srcport",
+                "-e",
+                "tcp.payload",
+                "-e",
+                "udp.payload",
+            ])
+            .args([
+                "-e",
+                "ip.flags.mf",
+                "-e",
+                "ip.frag_offset",
+                "-e",
+                "ipv6.fragment",
+            ])
             .args(["-e", "tcp.flags.reset"])
             .output()
             .expect("run tshark");
         let text = String::from_utf8_lossy(&out.stdout);
-        let rows = text.lines().map(|l| l.split('\t').map(str::to_owned).collect::<Vec<_>>());
+        let rows = text
+            .lines()
+            .map(|l| l.split('\t').map(str::to_owned).collect::<Vec<_>>());
         let rows = rows.filter(|r| r.first().is_some_and(|e| !e.is_empty()));
         for (i, ((link_type, frame, orig_len), row)) in frames.iter().zip(rows).enumerate() {
             let col = |n: usize| row.get(n).map(String::as_str).unwrap_or("");
@@ -670,9 +696,13 @@ fn transport_payload_equals_tshark() {
             // tcp/udp field is then the quoted or inner packet's, which `Decap::NONE`
             // does not open); a TCP reset, whose data tshark shows as "Reset cause"
             // (RFC 9293 section 3.5.3), not as tcp.payload.
-            let fragment = col(7) == "1" || col(7) == "True" || !col(8).is_empty() && col(8) != "0" || !col(9).is_empty();
+            let fragment = col(7) == "1"
+                || col(7) == "True"
+                || !col(8).is_empty() && col(8) != "0"
+                || !col(9).is_empty();
             let outer = |n: usize| col(n).split(',').next().unwrap_or("");
-            let nested = ["1", "4", "41", "58"].contains(&outer(1)) || ["4", "41", "58"].contains(&outer(2));
+            let nested =
+                ["1", "4", "41", "58"].contains(&outer(1)) || ["4", "41", "58"].contains(&outer(2));
             let reset = col(10) == "1" || col(10) == "True";
             if !transport || fragment || nested || reset {
                 continue;
@@ -682,7 +712,13 @@ fn transport_payload_equals_tshark() {
                 .filter_map(|k| u8::from_str_radix(theirs.get(2 * k..2 * k + 2)?, 16).ok())
                 .collect();
             let mut meta = PacketMeta::default();
-            let ours = match super::decode_payload(*link_type, frame, *orig_len, &super::Decap::NONE, &mut meta) {
+            let ours = match super::decode_payload(
+                *link_type,
+                frame,
+                *orig_len,
+                &super::Decap::NONE,
+                &mut meta,
+            ) {
                 Ok(t) => frame.get(t.payload).unwrap_or_default().to_vec(),
                 Err(e) => {
                     failures.push(format!("{file} packet {}: undecodable {e:?}", i + 1));
@@ -701,10 +737,16 @@ fn transport_payload_equals_tshark() {
             }
         }
     }
-    eprintln!("{compared} TCP/UDP packets compared ({with_payload} with payload), {} differences", failures.len());
+    eprintln!(
+        "{compared} TCP/UDP packets compared ({with_payload} with payload), {} differences",
+        failures.len()
+    );
     for f in &failures {
         eprintln!("{f}");
     }
-    assert!(compared > 100 && with_payload > 50, "too few packets compared");
+    assert!(
+        compared > 100 && with_payload > 50,
+        "too few packets compared"
+    );
     assert!(failures.is_empty());
 }

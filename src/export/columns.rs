@@ -120,7 +120,11 @@ impl InspectColumns {
 /// The inspected values a row shows: a biflow row the record's combined values, a
 /// uniflow row its own direction's (`part` is `record` itself, or one of its
 /// `uniflows()`).
-pub fn row_seen(record: &FlowRecord, part: &FlowRecord, inspection: Option<&Inspection>) -> Option<Seen> {
+pub fn row_seen(
+    record: &FlowRecord,
+    part: &FlowRecord,
+    inspection: Option<&Inspection>,
+) -> Option<Seen> {
     let inspection = inspection?;
     if part.reverse.is_some() {
         return Some(inspection.combined());
@@ -153,10 +157,11 @@ pub fn for_each_inspect_value(
     f(first + 2, text(&s.tls_alpn));
     f(
         first + 3,
-        s.tls_version.map(|v| match crate::inspect::tls::version_name(v) {
-            Some(name) => Text(name),
-            None => Hex16(v),
-        }),
+        s.tls_version
+            .map(|v| match crate::inspect::tls::version_name(v) {
+                Some(name) => Text(name),
+                None => Hex16(v),
+            }),
     );
     f(first + 4, s.tls_cipher.map(Hex16));
     f(first + 5, text(&s.ja4));

@@ -40,9 +40,9 @@ use super::columns::{
     column_names, for_each_inspect_value, for_each_value, row_seen, InspectColumns, Value,
     BIFLOW_COLUMNS, COLUMNS, INSPECT_COLUMNS,
 };
-use crate::inspect::{Inspection, Seen};
 use super::RecordSink;
 use crate::flow::record::FlowRecord;
+use crate::inspect::{Inspection, Seen};
 use crate::time::Timestamp;
 
 /// Rows a row group holds before it is written. Two row groups are in memory (one
@@ -348,8 +348,9 @@ impl ParquetSink {
         inspect: InspectColumns,
     ) -> io::Result<ParquetSink> {
         let with_inspect = inspect.enabled;
-        let message = parquet::schema::parser::parse_message_type(&schema_text(biflow, with_inspect))
-            .map_err(to_io)?;
+        let message =
+            parquet::schema::parser::parse_message_type(&schema_text(biflow, with_inspect))
+                .map_err(to_io)?;
         let mut props = WriterProperties::builder()
             .set_created_by(format!("flowprobe version {}", env!("CARGO_PKG_VERSION")))
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
@@ -408,7 +409,9 @@ impl ParquetSink {
         for_each_value(r, self.biflow, |i, v| columns[i].push(v));
         if self.inspect.enabled {
             let first = COLUMNS.len() + if self.biflow { BIFLOW_COLUMNS.len() } else { 0 };
-            for_each_inspect_value(seen, &r.key, &self.inspect, first, |i, v| columns[i].push(v));
+            for_each_inspect_value(seen, &r.key, &self.inspect, first, |i, v| {
+                columns[i].push(v)
+            });
         }
         self.group.rows += 1;
         if self.group.rows == ROW_GROUP_ROWS {

@@ -85,7 +85,8 @@ impl TextSink {
     pub fn with_inspect(mut self, inspect: InspectColumns) -> TextSink {
         self.inspect = inspect;
         if inspect.enabled && self.format == TextFormat::Table {
-            self.widths.extend(TABLE_INSPECT_COLUMNS.iter().map(|(n, w)| n.len().max(*w)));
+            self.widths
+                .extend(TABLE_INSPECT_COLUMNS.iter().map(|(n, w)| n.len().max(*w)));
         }
         self.names = column_names(self.biflow, inspect.enabled);
         self
@@ -164,7 +165,9 @@ impl TextSink {
                 for_each_value(r, self.biflow, |i, v| row.opt(i, v));
                 if self.inspect.enabled {
                     let first = COLUMNS.len() + if self.biflow { BIFLOW_COLUMNS.len() } else { 0 };
-                    for_each_inspect_value(seen, &r.key, &self.inspect, first, |i, v| row.opt(i, v));
+                    for_each_inspect_value(seen, &r.key, &self.inspect, first, |i, v| {
+                        row.opt(i, v)
+                    });
                 }
                 if json {
                     self.line.push(b'}');
@@ -336,12 +339,21 @@ fn table_inspect_cells(seen: Option<&Seen>) -> [String; 2] {
     let Some(s) = seen else {
         return [String::new(), String::new()];
     };
-    let name = [&s.tls_sni, &s.dns_qname, &s.http_host, &s.ssh_client, &s.ssh_server]
-        .into_iter()
-        .find_map(|v| v.as_deref())
-        .unwrap_or("");
+    let name = [
+        &s.tls_sni,
+        &s.dns_qname,
+        &s.http_host,
+        &s.ssh_client,
+        &s.ssh_server,
+    ]
+    .into_iter()
+    .find_map(|v| v.as_deref())
+    .unwrap_or("");
     // Control characters from the traffic never reach the terminal.
-    let name: String = name.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+    let name: String = name
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
     [s.app.map(|a| a.name()).unwrap_or("").to_string(), name]
 }
 

@@ -206,7 +206,11 @@ impl Inspector {
             self.stats.connections += 1;
             // The client: a SYN's sender, a SYN-ACK's receiver, else the first packet's
             // sender.
-            let client = if syn && flags & ACK != 0 { 1 - index } else { index };
+            let client = if syn && flags & ACK != 0 {
+                1 - index
+            } else {
+                index
+            };
             let candidates = candidates(self.config.protocols, tcp);
             let direction = || Direction {
                 candidates,
@@ -287,7 +291,11 @@ fn candidates(enabled: ProtocolSet, tcp: bool) -> ProtocolSet {
     } else {
         &[Protocol::Dns, Protocol::Quic]
     };
-    possible.iter().copied().filter(|&p| enabled.has(p)).collect()
+    possible
+        .iter()
+        .copied()
+        .filter(|&p| enabled.has(p))
+        .collect()
 }
 
 fn read_u32(b: &[u8], at: usize) -> Option<u32> {
@@ -337,19 +345,17 @@ fn tcp_segment(
             // Segments held ahead that now fit.
             while !d.done() {
                 let Some(next) = d.next_seq else { break };
-                let Some(i) = d
-                    .ahead
-                    .iter()
-                    .position(|(s, b)| {
-                        let off = next.wrapping_sub(*s) as i32;
-                        off >= 0 && (off as usize) < b.len()
-                    })
-                else {
+                let Some(i) = d.ahead.iter().position(|(s, b)| {
+                    let off = next.wrapping_sub(*s) as i32;
+                    off >= 0 && (off as usize) < b.len()
+                }) else {
                     break;
                 };
                 let (s, bytes) = d.ahead.swap_remove(i);
                 let off = next.wrapping_sub(s) as usize;
-                if let Some(more) = deliver(d, bytes.get(off..).unwrap_or_default(), from_client, stats) {
+                if let Some(more) =
+                    deliver(d, bytes.get(off..).unwrap_or_default(), from_client, stats)
+                {
                     seen = Some(seen.unwrap_or_default().or(&more));
                 }
             }
@@ -578,5 +584,222 @@ fn http_seen(head: http::Head) -> Seen {
             http_status: Some(status),
             ..Seen::default()
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{decode_payload, Decap};
+    use crate::inspect::tls::tests::{records, CLIENT_HELLO_MSG, SERVER_HELLO_MSG};
+
+    const CLIENT: [u8; 4] = [198, 18, 0, 1];
+    const SERVER: [u8; 4] = [198, 18, 0, 2];
+    const RAW_IP: u32 = 101;
+
+    /// A raw IPv4 TCP packet from `from` (the other end being the peer).
+    fn tcp(from_client: bool, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let (src, dst, sport, dport) = if from_client {
+            (CLIENT, SERVER, 40000u16, 443u16)
+        } else {
+            (SERVER, CLIENT, 443, 40000)
+        };
+        let total = (20 + 20 + payload.len()) as u16;
+        let mut p = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0];
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p.extend_from_slice(&src);
+        p.extend_from_slice(&dst);
+        p.extend_from_slice(&sport.to_be_bytes());
+        p.extend_from_slice(&dport.to_be_bytes());
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        p.extend_from_slice(payload);
+        p
+    }
+
+    /// Feeds `frame` at second `t`; returns what it completed.
+    fn feed(i: &mut Inspector, frame: &[u8], t: u64) -> Option<Seen> {
+        let mut meta = PacketMeta::default();
+        let transport =
+            decode_payload(RAW_IP, frame, frame.len() as u32, &Decap::NONE, &mut meta).unwrap();
+        i.inspect(&meta, frame, &transport, Timestamp(t * 1_000_000_000))
+    }
+
+    fn inspector(names: &str) -> Inspector {
+        Inspector::new(InspectConfig {
+            protocols: ProtocolSet::parse(names.split(',')).unwrap(),
+            ..InspectConfig::default()
+        })
+    }
+
+    fn client_hello() -> Vec<u8> {
+        records(CLIENT_HELLO_MSG, &[])
+    }
+
+    #[test]
+    fn a_hello_in_one_segment_and_the_server_answer() {
+        let mut i = inspector("all");
+        assert_eq!(feed(&mut i, &tcp(true, 100, SYN, &[]), 1), None);
+        assert_eq!(feed(&mut i, &tcp(false, 900, SYN | ACK, &[]), 1), None);
+        let seen = feed(&mut i, &tcp(true, 101, ACK, &client_hello()), 1).unwrap();
+        assert_eq!(seen.app, Some(App::Tls));
+        assert_eq!(seen.tls_sni.as_deref(), Some("example.com"));
+        assert_eq!(seen.tls_alpn.as_deref(), Some("h2,http/1.1"));
+        assert!(seen.ja3.is_some() && seen.ja4.is_some());
+        let seen = feed(
+            &mut i,
+            &tcp(false, 901, ACK, &records(SERVER_HELLO_MSG, &[])),
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            (seen.tls_version, seen.tls_cipher),
+            (Some(0x0304), Some(0x1302))
+        );
+        // Both directions are done: the entry keeps no buffers, and later bytes are not read.
+        assert_eq!(
+            feed(
+                &mut i,
+                &tcp(
+                    true,
+                    101 + client_hello().len() as u32,
+                    ACK,
+                    &client_hello()
+                ),
+                2
+            ),
+            None
+        );
+        assert_eq!(i.stats().found[Protocol::Tls as usize], 2);
+        assert!(i.table.values().all(|c| c.directions.is_none()));
+    }
+
+    #[test]
+    fn segments_out_of_order_overlapping_and_retransmitted_give_the_stream_once() {
+        let hello = client_hello();
+        let (a, rest) = hello.split_at(40);
+        let (b, c) = rest.split_at(50);
+        // The sequence numbers wrap inside the hello.
+        let isn = u32::MAX - 60;
+        let s0 = isn.wrapping_add(1);
+        let sb = s0.wrapping_add(40);
+        let sc = sb.wrapping_add(50);
+        let mut i = inspector("tls");
+        feed(&mut i, &tcp(true, isn, SYN, &[]), 1);
+        // c arrives first (held), then a, then a retransmission of a with the start of b
+        // (only b's first 10 bytes are new), then all of b.
+        assert_eq!(feed(&mut i, &tcp(true, sc, ACK, c), 1), None);
+        assert_eq!(feed(&mut i, &tcp(true, s0, ACK, a), 1), None);
+        let mut overlap = a.to_vec();
+        overlap.extend_from_slice(&b[..10]);
+        assert_eq!(feed(&mut i, &tcp(true, s0, ACK, &overlap), 1), None);
+        let seen = feed(&mut i, &tcp(true, sb, ACK, b), 1).unwrap();
+        assert_eq!(seen.tls_sni.as_deref(), Some("example.com"));
+        assert_eq!(i.stats().errors, [0; 6]);
+    }
+
+    #[test]
+    fn without_the_syn_the_first_payload_starts_the_stream_and_its_sender_is_the_client() {
+        let mut i = inspector("tls,ssh");
+        let hello = client_hello();
+        let (a, b) = hello.split_at(7);
+        assert_eq!(feed(&mut i, &tcp(true, 5000, ACK, a), 1), None);
+        assert!(feed(&mut i, &tcp(true, 5007, ACK, b), 1).is_some());
+        // A SYN-ACK seen first makes its receiver the client.
+        let mut i = inspector("ssh");
+        feed(&mut i, &tcp(false, 1, SYN | ACK, &[]), 1);
+        let seen = feed(&mut i, &tcp(false, 2, ACK, b"SSH-2.0-server_1.0\r\n"), 1).unwrap();
+        assert_eq!(seen.ssh_server.as_deref(), Some("SSH-2.0-server_1.0"));
+        assert_eq!(seen.ssh_client, None);
+    }
+
+    #[test]
+    fn a_direction_gives_up_after_max_packets_and_refused_bytes_end_it_at_once() {
+        let mut i = inspector("tls");
+        let hello = client_hello();
+        // A hello that never completes: the direction ends with its 16th payload packet.
+        let client_done = |i: &Inspector| {
+            let c = i.table.values().next().unwrap();
+            c.directions.as_ref().unwrap()[c.client].done()
+        };
+        for k in 0..16u32 {
+            assert!(!client_done(&i));
+            assert_eq!(
+                feed(
+                    &mut i,
+                    &tcp(true, 10 + k, ACK, &hello[k as usize..k as usize + 1]),
+                    1
+                ),
+                None
+            );
+        }
+        assert!(client_done(&i));
+        // Bytes no parser takes end the direction with its first segment.
+        let mut i = inspector("all");
+        assert_eq!(
+            feed(
+                &mut i,
+                &tcp(true, 10, ACK, b"\x00\x01garbage that is no protocol"),
+                1
+            ),
+            None
+        );
+        assert!(client_done(&i));
+    }
+
+    #[test]
+    fn entries_leave_after_the_timeout_in_creation_order() {
+        let mut i = inspector("tls");
+        feed(&mut i, &tcp(true, 100, SYN, &[]), 1);
+        assert_eq!(i.len(), 1);
+        i.expire(Timestamp(30 * 1_000_000_000));
+        assert_eq!(i.len(), 1);
+        i.expire(Timestamp(31 * 1_000_000_000));
+        assert!(i.is_empty());
+        // An ACK without payload opens nothing.
+        assert_eq!(feed(&mut i, &tcp(true, 101, ACK, &[]), 40), None);
+        assert!(i.is_empty());
+    }
+
+    #[test]
+    fn the_ssh_client_banner_then_its_kexinit_in_later_segments() {
+        let mut i = inspector("ssh");
+        feed(&mut i, &tcp(true, 0, SYN, &[]), 1);
+        let seen = feed(&mut i, &tcp(true, 1, ACK, b"SSH-2.0-OpenSSH_9.6\r\n"), 1).unwrap();
+        assert_eq!(seen.ssh_client.as_deref(), Some("SSH-2.0-OpenSSH_9.6"));
+        // KEXINIT: packet length, padding length, type 20, cookie, 10 name-lists, flag, reserved.
+        let lists: [&[u8]; 10] = [
+            b"curve25519-sha256",
+            b"ssh-ed25519",
+            b"aes128-ctr",
+            b"aes128-ctr",
+            b"hmac-sha2-256",
+            b"hmac-sha2-256",
+            b"none",
+            b"none",
+            b"",
+            b"",
+        ];
+        let mut body = vec![20u8];
+        body.extend_from_slice(&[0x42; 16]);
+        for l in lists {
+            body.extend_from_slice(&(l.len() as u32).to_be_bytes());
+            body.extend_from_slice(l);
+        }
+        body.extend_from_slice(&[0, 0, 0, 0, 0]);
+        let padding = 8 - (body.len() + 5) % 8 + 8;
+        let mut packet = ((body.len() + padding + 1) as u32).to_be_bytes().to_vec();
+        packet.push(padding as u8);
+        packet.extend_from_slice(&body);
+        packet.extend(std::iter::repeat_n(0u8, padding));
+        let (a, b) = packet.split_at(9);
+        assert_eq!(feed(&mut i, &tcp(true, 22, ACK, a), 1), None);
+        let seen = feed(&mut i, &tcp(true, 22 + 9, ACK, b), 1).unwrap();
+        use md5::Digest as _;
+        let expected = format!(
+            "{:x}",
+            md5::Md5::digest(b"curve25519-sha256;aes128-ctr;hmac-sha2-256;none")
+        );
+        assert_eq!(seen.hassh, Some(expected));
     }
 }

@@ -727,13 +727,13 @@ impl ClientHello {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A ClientHello handshake message (header included), field by field: what a TLS 1.3
     /// browser sends, with GREASE in the ciphers, extensions, groups and versions.
     #[rustfmt::skip]
-    const CLIENT_HELLO_MSG: &[u8] = &[
+    pub(crate) const CLIENT_HELLO_MSG: &[u8] = &[
         0x01, 0x00, 0x00, 0x98,             // ClientHello, length 152
         0x03, 0x03,                         // legacy_version TLS 1.2
         0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, // random (32 bytes)
@@ -766,7 +766,7 @@ mod tests {
 
     /// A TLS 1.3 ServerHello (header included).
     #[rustfmt::skip]
-    const SERVER_HELLO_MSG: &[u8] = &[
+    pub(crate) const SERVER_HELLO_MSG: &[u8] = &[
         0x02, 0x00, 0x00, 0x36,             // ServerHello, length 54
         0x03, 0x03,                         // legacy_version TLS 1.2
         0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, // random (32 bytes)
@@ -782,7 +782,7 @@ mod tests {
     ];
 
     /// Wraps handshake bytes in one record per chunk of `sizes` (the rest in a last one).
-    fn records(msg: &[u8], sizes: &[usize]) -> Vec<u8> {
+    pub(crate) fn records(msg: &[u8], sizes: &[usize]) -> Vec<u8> {
         let mut out = Vec::new();
         let mut rest = msg;
         for &n in sizes.iter().chain(std::iter::once(&usize::MAX)) {

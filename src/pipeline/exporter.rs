@@ -291,7 +291,9 @@ impl Merger {
                 self.release();
             }
             ExportMessage::Seen { key, ts, seen } => {
-                self.notes.get_or_insert_with(Notes::default).add(key, ts, seen);
+                self.notes
+                    .get_or_insert_with(Notes::default)
+                    .add(key, ts, seen);
             }
             ExportMessage::Samples { batch, now } => {
                 self.each_sink(|sink| sink.samples(&batch, now));

@@ -69,7 +69,11 @@ impl Classifier {
     /// Inspects the payload of metered packets as `config` says, sending what it finds
     /// to `exporter` (nothing is added when no payload protocol is named: Community ID
     /// is the outputs' work).
-    pub fn with_inspect(mut self, config: InspectConfig, exporter: Sender<ExportMessage>) -> Classifier {
+    pub fn with_inspect(
+        mut self,
+        config: InspectConfig,
+        exporter: Sender<ExportMessage>,
+    ) -> Classifier {
         self.inspect = config.protocols.reads_payload().then(|| {
             Box::new(InspectTap {
                 inspector: Inspector::new(config),
@@ -188,7 +192,9 @@ impl Classifier {
             return false;
         }
         if let Some(tap) = &mut self.inspect {
-            let seen = tap.inspector.inspect(meta, packet.data, &transport, packet.ts);
+            let seen = tap
+                .inspector
+                .inspect(meta, packet.data, &transport, packet.ts);
             if let (Some(seen), Some(exporter)) = (seen, &tap.exporter) {
                 let _ = exporter.send(ExportMessage::Seen {
                     key: meta.key,
