@@ -4,16 +4,17 @@
 //! The ID is `"1:"` followed by the base64 (RFC 4648 section 4, with padding) of a SHA-1
 //! digest over, in this order:
 //! - the seed, 2 bytes in network order (`--community-id-seed`, 0 by default);
-//! - the two addresses (4 bytes each for IPv4, 16 for IPv6) and, for the protocols with
-//!   ports, the two ports, as endpoints ordered so that the smaller address comes first,
-//!   or, when the addresses are equal, the smaller port: both directions of a connection
-//!   get the same ID;
+//! - the first endpoint's address, then the second's (4 bytes each for IPv4, 16 for IPv6);
 //! - the IP protocol number (1 byte) and a zero pad byte;
-//! - the two ports (2 bytes each, network order), for TCP (6), UDP (17), SCTP (132) and
-//!   the ICMPs only. Every other protocol is hashed without ports, as the spec's "other
-//!   IP-borne protocols" are: that includes UDP-Lite (136) and DCCP (33), whose ports
-//!   flowprobe's key does carry but which the spec does not list (pycommunityid's
-//!   `PORT_PROTOS` is {1, 6, 17, 58, 132}).
+//! - the first endpoint's port, then the second's (2 bytes each, network order), for TCP
+//!   (6), UDP (17), SCTP (132) and the ICMPs (below) only. Every other protocol is hashed
+//!   without ports, as the spec's "other IP-borne protocols" are: that includes UDP-Lite
+//!   (136) and DCCP (33), whose ports flowprobe's key does carry but which the spec does
+//!   not list (pycommunityid's `PORT_PROTOS` is {1, 6, 17, 58, 132}).
+//!
+//! The first endpoint is the one with the smaller address (compared as network-order
+//! bytes) or, when the addresses are equal, the smaller port: both directions of a
+//! connection get the same ID.
 //!
 //! ICMP (protocol 1 over IPv4) and ICMPv6 (58 over IPv6) use the type and code as ports,
 //! the way Zeek maps them (the spec points to Zeek's `ICMP4_counterpart` and pycommunityid's
@@ -30,9 +31,11 @@
 //! What the key cannot tell, and so is left out:
 //! - protocol 1 over IPv6 or 58 over IPv4 (no real stack sends them): flowprobe's key has no
 //!   type and code there ([`FlowKey::is_icmp`] is false), so they are hashed without ports,
-//!   as Wireshark does (pycommunityid would map their type and code);
-//! - an ICMP header cut before its type, or a TCP / UDP / SCTP header cut before its
-//!   ports: the key holds 0 there, and 0 is hashed (ICMP type 0 is an echo reply);
+//!   as Wireshark's implementation does (it reads ICMP's type and code over IPv4 only, and
+//!   ICMPv6's over IPv6 only); pycommunityid would map their type and code;
+//! - an ICMP header cut before its type, a TCP / UDP / SCTP header cut before its ports, or
+//!   a later fragment whose first fragment was not seen: the key holds 0 there, and 0 is
+//!   hashed (ICMP type 0 is an echo reply);
 //! - tunnels, VLANs and the other key fields (interface, ToS) are not part of the ID (the
 //!   spec's v1 leaves nesting and encapsulation out): the ID is that of the packet the key
 //!   was made from, the innermost one when flowprobe decapsulates.
