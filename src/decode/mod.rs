@@ -290,8 +290,8 @@ pub struct TransportRange {
     /// The TCP or UDP header's first byte (equal to `payload.start` for other protocols).
     pub header: usize,
     /// The transport payload (the application bytes, for `inspect`): after the TCP
-    /// header (its data offset) or the UDP / UDP-Lite header, within both the IP length
-    /// and the capture. Empty for other protocols, a fragment other than the first, a cut
+    /// header (its data offset) or the UDP / UDP-Lite header, within the IP length, the
+    /// UDP length and the capture. Empty for other protocols, a fragment other than the first, a cut
     /// transport header, or a TCP data offset below 5 words.
     pub payload: Range<usize>,
 }
@@ -323,7 +323,16 @@ pub fn decode_payload(
         _ => return Ok(empty),
     };
     let start = ip_payload.start + header_len;
-    let end = ip_payload.end.min(frame.len());
+    let mut end = ip_payload.end.min(frame.len());
+    // A UDP length shorter than the IP payload ends the datagram there (what follows is
+    // padding); UDP-Lite's field is a checksum coverage, not a length.
+    if meta.key.proto == PROTO_UDP {
+        if let Some(len) = read::u16_at(in_payload, 4).map(usize::from) {
+            if len >= 8 {
+                end = end.min(ip_payload.start + len);
+            }
+        }
+    }
     Ok(if start <= end {
         TransportRange {
             header: ip_payload.start,

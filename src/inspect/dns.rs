@@ -42,18 +42,35 @@
 //!   is 12 bytes of anything with a few zero bits: an NTP client request reads as one).
 //!
 //! Then the message is walked whole: the first question (name as above, type, class), the
-//! other questions, every record (name, type, class, TTL, RDLENGTH and RDATA), and the walk
-//! must end exactly at the message's end. Classes must be IN, CH, HS, NONE or ANY
-//! (ignoring mDNS's top bit, the unicast-response or cache-flush flag), except an OPT
-//! record's (its class is the UDP payload size, RFC 6891). A message with TC set may end
-//! inside its records (a truncated response), not in the first question.
+//! other questions, every record (name, type, class, TTL, RDLENGTH and RDATA). Question
+//! classes must be IN, CH, HS, NONE or ANY (ignoring mDNS's top bit, the unicast-response
+//! flag); so must the records' classes (the cache-flush bit aside) in a message without a
+//! question, except an OPT record's (its class is the UDP payload size, RFC 6891). With a
+//! question, records' classes are not checked: dnscrypt-proxy's certificate queries carry
+//! an additional record of class 0, and tshark shows them without complaint.
+//! A message with TC set may end inside its records (a truncated response), not in the
+//! first question.
+//! - Bytes after the last record: allowed when the message has a question (tshark shows
+//!   such a message with a note, "Extraneous data"; real stacks pad with zeros, e.g. a
+//!   query through Teredo in the shared captures), NotThis without one (an NTP client
+//!   request with its first bytes read as counts would otherwise pass).
 //! - A message whose first question or a later part fails: Malformed when the message had
 //!   a question and the header is convincing (QDCOUNT exactly 1, as a unicast query and
 //!   its response carry, RFC 9619), NotThis otherwise (no question: the records were the
 //!   only evidence).
 //! - NetBIOS name service (RFC 1002) uses this format: a first name whose first label is
-//!   32 letters `A`..=`P` (the first-level encoding) with type NB (32) or NBSTAT (33) is
-//!   NotThis.
+//!   32 octets long (the first-level encoding writes 16 bytes as 32 letters `A`..=`P`; the
+//!   letters are not checked, as fuzzed captures alter them) with type NB (32) or NBSTAT
+//!   (33) is NotThis, whether it is a question's name or, without a question, the first
+//!   record's. (In DNS, 32 is the obsolete NIMLOC and 33 is SRV, whose owner names begin
+//!   with an `_service` label.)
+//!
+//! So a UDP message is Found only with a header that passes and every question and record
+//! walked, and either a first question that parses whole with a known class, or (no
+//! question) records with known classes that end at the last byte. Measured against the shared captures
+//! (`tests/inspect_dns_tshark.rs`): every UDP and TCP payload on other ports than 53, 5353
+//! and 5355 that `parse` or `parse_tcp` finds is a DNS message (DNSCrypt certificate
+//! queries on 443, DNS on test ports).
 //!
 //! Left out: the records' contents (names inside RDATA are not checked), EDNS options,
 //! and every question after the first (walked for structure only).
@@ -67,13 +84,14 @@ pub struct Message {
     /// QR bit: a response.
     pub response: bool,
     /// The first question's name, as tshark's `dns.qry.name` shows it (see the module doc);
-    /// `None` when the message has no question.
+    /// `None` when the message has no question. For UPDATE (RFC 2136), the zone's name.
     pub qname: Option<String>,
-    /// The first question's QTYPE.
+    /// The first question's QTYPE (an UPDATE's zone type, SOA).
     pub qtype: Option<u16>,
     /// The header's RCODE (4 bits), as `dns.flags.rcode`.
     pub rcode: u8,
-    /// ANCOUNT, as `dns.count.answers`.
+    /// ANCOUNT, as `dns.count.answers` (an UPDATE's prerequisite count,
+    /// `dns.count.prerequisites`).
     pub answers: u16,
 }
 
@@ -391,12 +409,12 @@ enum Stop {
     Bad(&'static str),
 }
 
-/// Everything after the first question: the other questions and every record, which must
-/// end exactly at the message's end (a message with TC set may stop early, between or
-/// inside records).
+/// Everything after the first question: the other questions and every record. A message
+/// with TC set may stop early, between or inside records; bytes after the last record are
+/// allowed only when the message had a question (module doc).
 fn walk_rest(msg: &[u8], r: &mut Reader<'_>, h: &Header) -> Result<(), &'static str> {
     match walk_sections(msg, r, h) {
-        Ok(()) if r.is_empty() => Ok(()),
+        Ok(()) if r.is_empty() || h.qdcount > 0 => Ok(()),
         Ok(()) => Err("bytes after the last record"),
         Err(Stop::Cut(_)) if h.flags & FLAG_TC != 0 => Ok(()),
         Err(Stop::Cut(why) | Stop::Bad(why)) => Err(why),
@@ -419,7 +437,8 @@ fn walk_sections(msg: &[u8], r: &mut Reader<'_>, h: &Header) -> Result<(), Stop>
         skip_name(r)?;
         let rtype = r.u16().ok_or(Stop::Cut("record cut in its type"))?;
         let class = r.u16().ok_or(Stop::Cut("record cut in its class"))?;
-        if rtype != TYPE_OPT && !class_known(class) {
+        // Without a question the records are the only evidence: their classes count.
+        if h.qdcount == 0 && rtype != TYPE_OPT && !class_known(class) {
             return Err(Stop::Bad("record class unknown"));
         }
         if h.qdcount == 0 && i == 0 && netbios_record(msg, name_at, rtype) {
@@ -433,13 +452,14 @@ fn walk_sections(msg: &[u8], r: &mut Reader<'_>, h: &Header) -> Result<(), Stop>
 }
 
 /// NetBIOS name service's first-level encoded name (RFC 1002 4.1): a first label of 32
-/// letters A..=P, with type NB or NBSTAT.
+/// octets (16 bytes, each as two letters A..=P; any octets are accepted, as fuzzed
+/// captures alter them), with type NB or NBSTAT.
 fn is_netbios(name: &Name<'_>, rtype: u16) -> bool {
-    NETBIOS_TYPES.contains(&rtype)
-        && name
-            .labels()
-            .next()
-            .is_some_and(|l| l.len() == 32 && l.iter().all(|b| (b'A'..=b'P').contains(b)))
+    NETBIOS_TYPES.contains(&rtype) && name.labels().next().is_some_and(netbios_label)
+}
+
+fn netbios_label(label: &[u8]) -> bool {
+    label.len() == 32
 }
 
 /// `is_netbios` for the name of a record at `at` (its first label only).
@@ -447,9 +467,7 @@ fn netbios_record(msg: &[u8], at: usize, rtype: u16) -> bool {
     let Some(mut r) = offset_reader(msg, at) else {
         return false;
     };
-    NETBIOS_TYPES.contains(&rtype)
-        && r.vec8()
-            .is_some_and(|l| l.len() == 32 && l.iter().all(|b| (b'A'..=b'P').contains(b)))
+    NETBIOS_TYPES.contains(&rtype) && r.vec8().is_some_and(netbios_label)
 }
 
 /// Appends label bytes as Wireshark 4.0's `format_text` shows them (module doc).
@@ -1007,10 +1025,10 @@ mod tests {
         );
         // A broken message, once whole, is Malformed.
         let mut bad = RESPONSE.to_vec();
-        bad.push(0);
+        *bad.get_mut(44).unwrap() = 0x60;
         assert_eq!(
             parse_tcp(&tcp(&bad)),
-            Outcome::Malformed("bytes after the last record")
+            Outcome::Malformed("record data overruns the message")
         );
     }
 
@@ -1025,14 +1043,20 @@ mod tests {
             (m.qname.as_deref(), m.answers),
             (Some("www.example.com"), 2)
         );
-        // Not inside the first question, and not with bytes after the records.
+        // Without a question: a record cut inside (its name's label of 27 octets runs
+        // out) is Found with TC; a byte more changes nothing (proptest's find).
+        let mut rest = vec![27u8];
+        rest.extend_from_slice(&[0; 28]);
+        let cut = message(0x8383, [0, 1, 0, 0], &rest);
+        let m = found(parse(&cut));
+        assert_eq!((m.qname, m.answers, m.rcode), (None, 1, 3));
+        let mut longer = cut.clone();
+        longer.push(0);
+        assert_eq!(parse(&longer), parse(&cut));
+        // Not inside the first question.
         let mut q = QUERY.get(..25).unwrap().to_vec();
         *q.get_mut(2).unwrap() |= 0x02;
         assert!(malformed(&parse(&q)));
-        let mut extra = RESPONSE.to_vec();
-        *extra.get_mut(2).unwrap() |= 0x02;
-        extra.push(0);
-        assert!(malformed(&parse(&extra)));
     }
 
     #[test]
@@ -1041,13 +1065,14 @@ mod tests {
         let mut more = RESPONSE.to_vec();
         *more.get_mut(7).unwrap() = 3;
         assert!(malformed(&parse(&more)));
-        // One fewer: the last record's bytes are left over.
+        // One fewer: the last record's bytes are left over, allowed with a question (as
+        // zero padding after a query is).
         let mut fewer = RESPONSE.to_vec();
         *fewer.get_mut(11).unwrap() = 0;
-        assert_eq!(
-            parse(&fewer),
-            Outcome::Malformed("bytes after the last record")
-        );
+        assert_eq!(parse(&fewer), parse(RESPONSE));
+        let mut padded = QUERY.to_vec();
+        padded.extend_from_slice(&[0; 40]);
+        assert_eq!(parse(&padded), parse(QUERY));
         // RDLENGTH past the end.
         let mut rd = RESPONSE.to_vec();
         *rd.get_mut(44).unwrap() = 0x60;
@@ -1056,9 +1081,13 @@ mod tests {
         let mut class = QUERY.to_vec();
         *class.last_mut().unwrap() = 7;
         assert_eq!(parse(&class), Outcome::Malformed("question class unknown"));
+        // A record's class counts only without a question.
         let mut rclass = NXDOMAIN.to_vec();
         *rclass.get_mut(35).unwrap() = 9;
-        assert_eq!(parse(&rclass), Outcome::Malformed("record class unknown"));
+        assert_eq!(parse(&rclass), parse(NXDOMAIN));
+        let mut mclass = MDNS_ANNOUNCEMENT.to_vec();
+        *mclass.get_mut(29).unwrap() = 9;
+        assert_eq!(parse(&mclass), Outcome::NotThis);
         // Without a question, a broken record is NotThis: no convincing evidence.
         let mut mdns = MDNS_ANNOUNCEMENT.to_vec();
         mdns.push(0);
@@ -1172,6 +1201,10 @@ mod tests {
                 parse_tcp(bytes)
             );
         }
+        // A fuzzed NetBIOS name (s is outside the encoding's A..=P) is still NetBIOS.
+        let mut fuzzed = nbns.clone();
+        *fuzzed.get_mut(44).unwrap() = b's';
+        assert_eq!(parse(&fuzzed), Outcome::NotThis);
         // The NetBIOS exclusion is narrow: the same name with type A is DNS.
         let mut not_nbns = nbns.clone();
         *not_nbns.get_mut(46).unwrap() = 1;
@@ -1214,10 +1247,15 @@ mod tests {
             let o = parse(&msg);
             if let Outcome::Found(m) = &o {
                 prop_assert!(m.qname.as_ref().is_none_or(|n| n.len() <= 1012));
-                // Bytes after a Found message are never Found.
+                // Bytes after a Found message: the same message with a question or TC set
+                // (a truncated message may end anywhere in its records), else not Found.
                 let mut longer = msg.clone();
                 longer.push(0);
-                prop_assert!(!matches!(parse(&longer), Outcome::Found(_)));
+                if m.qname.is_some() || flags & FLAG_TC != 0 {
+                    prop_assert_eq!(parse(&longer), o.clone());
+                } else {
+                    prop_assert!(!matches!(parse(&longer), Outcome::Found(_)));
+                }
             }
             prop_assert_eq!(parse_tcp(&tcp(&msg)), o);
         }

@@ -9,18 +9,26 @@
 //! # The table
 //! A connection (both directions, keyed without ToS and interface, which may differ
 //! between directions) gets an entry at its first packet with payload (or its SYN /
-//! SYN-ACK, which give the stream's first sequence number and the client). The entry
-//! holds, per direction, the parsers still possible, the stream start read so far (only
-//! when a message spans segments: a message in one segment is parsed in place), and
-//! segments that arrived ahead of a gap. A direction's inspection ends when a message is
-//! read, every parser said no, `max_packets` payload packets were seen, or its stream
-//! start reached [`MAX_STREAM_BYTES`]; its buffers are freed then. The entry itself
-//! stays, small, until [`INSPECTION_TIMEOUT`] after the connection's first packet, so
-//! the rest of a long connection is not inspected again (and a connection that goes on
-//! after that is looked at afresh, from wherever it is: its parsers then see the middle
-//! of a stream, which they refuse). Entries leave in the order they came (a queue of
-//! creation times), so expiry never scans the table. At most [`MAX_CONNECTIONS`]
-//! entries: past that, new connections are not inspected, and counted.
+//! SYN-ACK, which give the stream's first sequence number and the client). Under
+//! inspection, the entry holds, per direction, the parsers still possible and, only when
+//! a message spans segments, the stream start read so far and segments that arrived
+//! ahead of a gap (a message in one segment is parsed in place). A direction's
+//! inspection ends when a message is read, every parser said no, `max_packets` payload
+//! packets were seen, or its stream start reached [`MAX_STREAM_BYTES`]; its buffers are
+//! freed then, and once both directions ended, all but the entry's 24 bytes.
+//!
+//! The entry stays until [`INSPECTION_TIMEOUT`] after the connection's first packet, so
+//! the rest of a long connection is not inspected again (one that goes on after that is
+//! looked at afresh, from wherever it is: its parsers then see the middle of a stream,
+//! which they refuse). Every payload packet of every TCP and UDP flow looks its
+//! connection up here, so the table is small: it is keyed by a 64-bit hash of the
+//! connection's key rather than the key (48 bytes), which keeps a busy table in the
+//! processor's caches. Two live connections whose keys hash alike (about one chance in
+//! 10^7 with a million connections in the table) would share an entry: the second is
+//! then not inspected, or inspected with the first's state; nothing else is affected.
+//! Entries leave in the order they came (a queue of creation times), so expiry never
+//! scans the table. At most [`MAX_CONNECTIONS`] entries: past that, new connections are
+//! not inspected, and counted.
 //!
 //! # TCP
 //! Segments are put in order by sequence number (wrapping): a segment at the next
@@ -30,9 +38,10 @@
 //! first expected byte is the SYN's sequence number + 1 when the SYN was seen, else the
 //! first payload segment's.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
-use rustc_hash::FxHashMap;
+use rustc_hash::FxHasher;
 
 use super::{
     dns, http, quic, ssh, tls, App, InspectConfig, Outcome, Protocol, ProtocolSet, Seen,
@@ -42,8 +51,8 @@ use crate::decode::{PacketMeta, TransportRange};
 use crate::flow::key::{FlowKey, PROTO_TCP, PROTO_UDP};
 use crate::time::Timestamp;
 
-/// Connections in the table at most (about 100 bytes each once their inspection ended:
-/// 100 MiB at the bound). A link that opens more connections in
+/// Connections in the table at most (about 64 bytes each once their inspection ended,
+/// with the expiry queue: 64 MiB at the bound). A link that opens more connections in
 /// [`INSPECTION_TIMEOUT`] has the excess counted, not inspected.
 pub const MAX_CONNECTIONS: usize = 1 << 20;
 
@@ -88,9 +97,16 @@ struct Direction {
     packets: u16,
     /// TCP: the next byte expected in order (`None` until the SYN or the first payload).
     next_seq: Option<u32>,
-    /// TCP: the stream start read so far, kept only while a message spans segments.
+    /// TCP: what is kept only while a message spans segments.
+    pending: Option<Box<Pending>>,
+}
+
+/// A TCP direction's bytes kept between segments.
+#[derive(Debug, Default)]
+struct Pending {
+    /// The stream start read so far.
     stream: Vec<u8>,
-    /// TCP: segments ahead of a gap (sequence number, bytes).
+    /// Segments ahead of a gap (sequence number, bytes).
     ahead: Vec<(u32, Vec<u8>)>,
     /// SSH: the end of the client's banner in the stream, once read (its KEXINIT is
     /// awaited then, for HASSH).
@@ -105,33 +121,71 @@ impl Direction {
     /// Ends this direction's inspection and frees its buffers.
     fn finish(&mut self) {
         self.candidates = ProtocolSet::NONE;
-        self.stream = Vec::new();
-        self.ahead = Vec::new();
+        self.pending = None;
+    }
+
+    fn pending(&mut self) -> &mut Pending {
+        self.pending.get_or_insert_with(Box::default)
+    }
+
+    fn stream_len(&self) -> usize {
+        self.pending.as_ref().map_or(0, |p| p.stream.len())
+    }
+
+    fn ssh_banner_end(&self) -> Option<usize> {
+        self.pending.as_ref().and_then(|p| p.ssh_banner_end)
     }
 }
 
 /// A connection under inspection.
 #[derive(Debug)]
 struct Connection {
-    /// Its first packet's time (the entry leaves [`INSPECTION_TIMEOUT`] after).
-    first: Timestamp,
-    /// Which direction (0: the table key's, 1: the other) is the client's.
+    /// Which direction (0: the lower endpoint's, 1: the other) is the client's.
     client: usize,
-    /// The two directions, boxed: an entry whose inspection ended is small.
-    directions: Option<Box<[Direction; 2]>>,
+    /// The two directions.
+    directions: [Direction; 2],
     /// QUIC Initial state, once a direction showed an Initial.
     quic: Option<Box<quic::QuicState>>,
     /// Whether `app = quic` was reported for each direction.
     quic_reported: [bool; 2],
 }
 
+/// A connection's entry: when it began, and its state while under inspection.
+#[derive(Debug)]
+struct Entry {
+    /// Its first packet's time (the entry leaves [`INSPECTION_TIMEOUT`] after).
+    first: Timestamp,
+    /// `None` once both directions' inspection ended.
+    connection: Option<Box<Connection>>,
+}
+
+/// The table's hasher: its keys are hashes already.
+#[derive(Default)]
+struct KeyIsHash(u64);
+
+impl Hasher for KeyIsHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; anything else is folded in, never lost.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// The connections under inspection in one capture thread.
 #[derive(Debug)]
 pub struct Inspector {
     config: InspectConfig,
-    table: FxHashMap<FlowKey, Connection>,
-    /// (first packet, table key), in creation order.
-    order: VecDeque<(Timestamp, FlowKey)>,
+    /// Entries by [`connection_hash`].
+    table: HashMap<u64, Entry, BuildHasherDefault<KeyIsHash>>,
+    /// (first packet, connection hash), in creation order.
+    order: VecDeque<(Timestamp, u64)>,
     stats: InspectStats,
 }
 
@@ -140,7 +194,7 @@ impl Inspector {
     pub fn new(config: InspectConfig) -> Inspector {
         Inspector {
             config,
-            table: FxHashMap::default(),
+            table: HashMap::default(),
             order: VecDeque::new(),
             stats: InspectStats::default(),
         }
@@ -164,13 +218,13 @@ impl Inspector {
     /// Drops the entries of connections that began [`INSPECTION_TIMEOUT`] before `now`.
     pub fn expire(&mut self, now: Timestamp) {
         let timeout = INSPECTION_TIMEOUT.as_nanos() as u64;
-        while let Some(&(first, key)) = self.order.front() {
+        while let Some(&(first, hash)) = self.order.front() {
             if first.0.saturating_add(timeout) > now.0 {
                 break;
             }
             self.order.pop_front();
-            if self.table.get(&key).is_some_and(|c| c.first == first) {
-                self.table.remove(&key);
+            if self.table.get(&hash).is_some_and(|e| e.first == first) {
+                self.table.remove(&hash);
             }
         }
     }
@@ -196,41 +250,39 @@ impl Inspector {
         if payload.is_empty() && !syn {
             return None;
         }
-        let (table_key, forward) = table_key(key);
+        let (hash, forward) = connection_hash(key);
         let index = usize::from(!forward);
-        if !self.table.contains_key(&table_key) {
-            if self.table.len() >= MAX_CONNECTIONS {
-                self.stats.table_full += 1;
-                return None;
-            }
-            self.stats.connections += 1;
-            // The client: a SYN's sender, a SYN-ACK's receiver, else the first packet's
-            // sender.
-            let client = if syn && flags & ACK != 0 {
-                1 - index
-            } else {
-                index
-            };
-            let candidates = candidates(self.config.protocols, tcp);
-            let direction = || Direction {
-                candidates,
-                ..Direction::default()
-            };
-            self.order.push_back((ts, table_key));
-            self.table.insert(
-                table_key,
-                Connection {
+        let table_len = self.table.len();
+        let entry = match self.table.entry(hash) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                if table_len >= MAX_CONNECTIONS {
+                    self.stats.table_full += 1;
+                    return None;
+                }
+                self.stats.connections += 1;
+                // The client: a SYN's sender, a SYN-ACK's receiver, else the first
+                // packet's sender.
+                let client = if syn && flags & ACK != 0 { 1 - index } else { index };
+                let candidates = candidates(self.config.protocols, tcp);
+                let direction = || Direction {
+                    candidates,
+                    ..Direction::default()
+                };
+                self.order.push_back((ts, hash));
+                e.insert(Entry {
                     first: ts,
-                    client,
-                    directions: Some(Box::new([direction(), direction()])),
-                    quic: None,
-                    quic_reported: [false; 2],
-                },
-            );
-        }
-        let connection = self.table.get_mut(&table_key)?;
-        let directions = connection.directions.as_deref_mut()?;
-        let [d0, d1] = directions;
+                    connection: Some(Box::new(Connection {
+                        client,
+                        directions: [direction(), direction()],
+                        quic: None,
+                        quic_reported: [false; 2],
+                    })),
+                })
+            }
+        };
+        let connection = entry.connection.as_deref_mut()?;
+        let [d0, d1] = &mut connection.directions;
         let direction = if index == 0 { d0 } else { d1 };
         if direction.done() {
             return None;
@@ -258,30 +310,28 @@ impl Inspector {
                 &mut self.stats,
             )
         };
-        if let Some(directions) = &connection.directions {
-            if directions.iter().all(Direction::done) {
-                connection.directions = None;
-                connection.quic = None;
-            }
+        if connection.directions.iter().all(Direction::done) {
+            entry.connection = None;
         }
         seen
     }
 }
 
-/// The table key of `key`'s connection (lower endpoint first; ToS and interface left
-/// out, as they may differ between the directions) and whether `key` is that direction.
-fn table_key(key: &FlowKey) -> (FlowKey, bool) {
+/// The hash of `key`'s connection (its key with the lower endpoint first, ToS and
+/// interface left out, as they may differ between the directions) and whether `key` is
+/// the lower endpoint's direction.
+fn connection_hash(key: &FlowKey) -> (u64, bool) {
     let forward = (key.src, key.src_port) <= (key.dst, key.dst_port);
-    let mut k = FlowKey {
-        tos: 0,
-        in_if: 0,
-        ..*key
+    let (a, b) = if forward {
+        ((&key.src, key.src_port), (&key.dst, key.dst_port))
+    } else {
+        ((&key.dst, key.dst_port), (&key.src, key.src_port))
     };
-    if !forward {
-        std::mem::swap(&mut k.src, &mut k.dst);
-        std::mem::swap(&mut k.src_port, &mut k.dst_port);
-    }
-    (k, forward)
+    let mut h = FxHasher::default();
+    (a, b, key.proto, key.vlan, key.ip_version).hash(&mut h);
+    // FxHash's low bits are weak; the table probes by them (and by the top 7).
+    let mut state = h.finish();
+    (crate::flow::sampling::splitmix64(&mut state), forward)
 }
 
 /// The parsers a new direction starts with.
@@ -331,11 +381,12 @@ fn tcp_segment(
     let ahead_by = start.wrapping_sub(next) as i32;
     let mut seen = None;
     if ahead_by > 0 {
-        let held: usize = d.ahead.iter().map(|(_, b)| b.len()).sum();
-        if d.ahead.len() < usize::from(config.max_packets)
+        let pending = d.pending();
+        let held: usize = pending.ahead.iter().map(|(_, b)| b.len()).sum();
+        if pending.ahead.len() < usize::from(config.max_packets)
             && held + payload.len() <= MAX_STREAM_BYTES
         {
-            d.ahead.push((start, payload.to_vec()));
+            pending.ahead.push((start, payload.to_vec()));
         }
     } else {
         // Overlap with what was read: only the new bytes count.
@@ -344,14 +395,16 @@ fn tcp_segment(
             seen = deliver(d, new, from_client, stats);
             // Segments held ahead that now fit.
             while !d.done() {
-                let Some(next) = d.next_seq else { break };
-                let Some(i) = d.ahead.iter().position(|(s, b)| {
+                let (Some(next), Some(pending)) = (d.next_seq, d.pending.as_mut()) else {
+                    break;
+                };
+                let Some(i) = pending.ahead.iter().position(|(s, b)| {
                     let off = next.wrapping_sub(*s) as i32;
                     off >= 0 && (off as usize) < b.len()
                 }) else {
                     break;
                 };
-                let (s, bytes) = d.ahead.swap_remove(i);
+                let (s, bytes) = pending.ahead.swap_remove(i);
                 let off = next.wrapping_sub(s) as usize;
                 if let Some(more) =
                     deliver(d, bytes.get(off..).unwrap_or_default(), from_client, stats)
@@ -361,7 +414,7 @@ fn tcp_segment(
             }
         }
     }
-    if !d.done() && (d.packets >= config.max_packets || d.stream.len() >= MAX_STREAM_BYTES) {
+    if !d.done() && (d.packets >= config.max_packets || d.stream_len() >= MAX_STREAM_BYTES) {
         d.finish();
     }
     seen
@@ -376,19 +429,22 @@ fn deliver(
     stats: &mut InspectStats,
 ) -> Option<Seen> {
     d.next_seq = d.next_seq.map(|n| n.wrapping_add(new.len() as u32));
-    let room = MAX_STREAM_BYTES.saturating_sub(d.stream.len());
+    let room = MAX_STREAM_BYTES.saturating_sub(d.stream_len());
     let new = new.get(..room.min(new.len())).unwrap_or_default();
     // A message in one segment is parsed in place; bytes are kept only when more are
     // needed.
-    let in_place = d.stream.is_empty();
-    if !in_place {
-        d.stream.extend_from_slice(new);
-    }
-    let stream = std::mem::take(&mut d.stream);
+    let in_place = d.stream_len() == 0;
+    let stream = match &mut d.pending {
+        Some(p) if !in_place => {
+            p.stream.extend_from_slice(new);
+            std::mem::take(&mut p.stream)
+        }
+        _ => Vec::new(),
+    };
     let bytes: &[u8] = if in_place { new } else { &stream };
     let (seen, more) = parse_stream(d, bytes, from_client, stats);
     if more {
-        d.stream = if in_place { new.to_vec() } else { stream };
+        d.pending().stream = if in_place { new.to_vec() } else { stream };
     } else {
         d.finish();
     }
@@ -403,7 +459,7 @@ fn parse_stream(
     from_client: bool,
     stats: &mut InspectStats,
 ) -> (Option<Seen>, bool) {
-    if let Some(end) = d.ssh_banner_end {
+    if let Some(end) = d.ssh_banner_end() {
         return match ssh::kexinit(stream.get(end..).unwrap_or_default()) {
             Outcome::Found(k) => {
                 stats.found[Protocol::Ssh as usize] += 1;
@@ -439,7 +495,7 @@ fn parse_stream(
                     }
                     seen.ssh_client = Some(banner);
                     // The client's KEXINIT (HASSH) may follow in the same bytes.
-                    d.ssh_banner_end = Some(end);
+                    d.pending().ssh_banner_end = Some(end);
                     d.candidates = [Protocol::Ssh].into_iter().collect();
                     let (more_seen, more) = parse_stream(d, stream, from_client, stats);
                     return (Some(seen.or(&more_seen.unwrap_or_default())), more);
@@ -671,7 +727,7 @@ mod tests {
             None
         );
         assert_eq!(i.stats().found[Protocol::Tls as usize], 2);
-        assert!(i.table.values().all(|c| c.directions.is_none()));
+        assert!(i.table.values().all(|e| e.connection.is_none()));
     }
 
     #[test]
@@ -719,8 +775,8 @@ mod tests {
         let hello = client_hello();
         // A hello that never completes: the direction ends with its 16th payload packet.
         let client_done = |i: &Inspector| {
-            let c = i.table.values().next().unwrap();
-            c.directions.as_ref().unwrap()[c.client].done()
+            let c = i.table.values().next().unwrap().connection.as_ref().unwrap();
+            c.directions[c.client].done()
         };
         for k in 0..16u32 {
             assert!(k == 0 || !client_done(&i));
