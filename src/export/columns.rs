@@ -137,18 +137,66 @@ pub fn row_seen(
     })
 }
 
+/// Community IDs of recent keys, so the two directions of a connection (the same ID)
+/// and the records of a long flow hash once: SHA-1 is most of an ID's cost, and the
+/// exporter thread is a conversion's slowest. Direct-mapped: an ID is stored under the
+/// key and its reverse.
+pub struct CommunityIds {
+    seed: u16,
+    slots: Vec<Option<(crate::flow::key::FlowKey, String)>>,
+}
+
+impl CommunityIds {
+    /// Slots (a power of two).
+    const SLOTS: usize = 4096;
+
+    /// An empty cache for `seed`.
+    pub fn new(seed: u16) -> CommunityIds {
+        CommunityIds {
+            seed,
+            slots: vec![None; Self::SLOTS],
+        }
+    }
+
+    fn slot(key: &crate::flow::key::FlowKey) -> usize {
+        use std::hash::{Hash, Hasher};
+        let mut h = rustc_hash::FxHasher::default();
+        key.hash(&mut h);
+        let mut state = h.finish();
+        crate::flow::sampling::splitmix64(&mut state) as usize & (Self::SLOTS - 1)
+    }
+
+    /// The Community ID of `key`.
+    pub fn get(&mut self, key: &crate::flow::key::FlowKey) -> Option<&str> {
+        let at = Self::slot(key);
+        let hit = matches!(&self.slots[at], Some((k, _)) if k == key);
+        if !hit {
+            let id = crate::inspect::community_id::community_id(key, self.seed)?;
+            if let Some(reverse) = key.reversed() {
+                self.slots[Self::slot(&reverse)] = Some((reverse, id.clone()));
+            }
+            self.slots[at] = Some((*key, id));
+        }
+        self.slots[at].as_ref().map(|(_, id)| id.as_str())
+    }
+}
+
 /// Hands each inspection column of a row to `f`, numbered from `first`: the values of
-/// `seen`, and the Community ID of `key` when `columns` asks for it.
+/// `seen`, then `community_id`.
 pub fn for_each_inspect_value(
     seen: Option<&Seen>,
-    key: &crate::flow::key::FlowKey,
-    columns: &InspectColumns,
+    community_id: Option<&str>,
     first: usize,
     mut f: impl FnMut(usize, Option<Value<'_>>),
 ) {
     use Value::{Hex16, Str, Text, Uint};
-    let empty = Seen::default();
-    let s = seen.unwrap_or(&empty);
+    let Some(s) = seen else {
+        for i in 0..INSPECT_COLUMNS.len() - 1 {
+            f(first + i, None);
+        }
+        f(first + INSPECT_COLUMNS.len() - 1, community_id.map(Str));
+        return;
+    };
     fn text(v: &Option<String>) -> Option<Value<'_>> {
         v.as_deref().map(Str)
     }
@@ -178,10 +226,7 @@ pub fn for_each_inspect_value(
     f(first + 16, text(&s.ssh_client));
     f(first + 17, text(&s.ssh_server));
     f(first + 18, text(&s.hassh));
-    let id = columns
-        .community_id_seed
-        .and_then(|seed| crate::inspect::community_id::community_id(key, seed));
-    f(first + 19, id.as_deref().map(Str));
+    f(first + 19, community_id.map(Str));
 }
 
 /// The name of column `i` (of [`COLUMNS`] then [`BIFLOW_COLUMNS`]).

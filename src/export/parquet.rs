@@ -37,7 +37,8 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use super::columns::{
-    column_names, for_each_inspect_value, for_each_value, row_seen, InspectColumns, Value,
+    column_names, for_each_inspect_value, for_each_value, row_seen, CommunityIds,
+    InspectColumns, Value,
     BIFLOW_COLUMNS, COLUMNS, INSPECT_COLUMNS,
 };
 use super::RecordSink;
@@ -326,6 +327,8 @@ pub struct ParquetSink {
     biflow: bool,
     /// The inspection columns (`--inspect`).
     inspect: InspectColumns,
+    /// Community IDs (when that column has values).
+    community_ids: Option<CommunityIds>,
 }
 
 fn to_io(e: parquet::errors::ParquetError) -> io::Error {
@@ -400,6 +403,7 @@ impl ParquetSink {
             }),
             biflow,
             inspect,
+            community_ids: inspect.community_id_seed.map(CommunityIds::new),
         })
     }
 
@@ -409,9 +413,8 @@ impl ParquetSink {
         for_each_value(r, self.biflow, |i, v| columns[i].push(v));
         if self.inspect.enabled {
             let first = COLUMNS.len() + if self.biflow { BIFLOW_COLUMNS.len() } else { 0 };
-            for_each_inspect_value(seen, &r.key, &self.inspect, first, |i, v| {
-                columns[i].push(v)
-            });
+            let id = self.community_ids.as_mut().and_then(|c| c.get(&r.key));
+            for_each_inspect_value(seen, id, first, |i, v| columns[i].push(v));
         }
         self.group.rows += 1;
         if self.group.rows == ROW_GROUP_ROWS {

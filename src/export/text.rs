@@ -17,7 +17,7 @@ use std::io::{self, Write};
 
 use super::columns::{
     column_names, for_each_inspect_value, for_each_value, row_seen, write_csv_field,
-    write_json_string, InspectColumns, Value,
+    write_json_string, CommunityIds, InspectColumns, Value, INSPECT_COLUMNS,
 };
 pub use super::columns::{BIFLOW_COLUMNS, COLUMNS};
 use super::RecordSink;
@@ -56,6 +56,11 @@ pub struct TextSink {
     inspect: InspectColumns,
     /// The CSV/JSON column names, in order.
     names: Vec<&'static str>,
+    /// Community IDs (when that column has values).
+    community_ids: Option<CommunityIds>,
+    /// The inspection columns before `community_id` of a row that showed nothing, as
+    /// written (a common row: one copy instead of 19 values).
+    nothing_seen: Vec<u8>,
 }
 
 /// Rows the table looks at before it fixes its column widths.
@@ -78,6 +83,8 @@ impl TextSink {
             biflow: false,
             inspect: InspectColumns::default(),
             names: column_names(false, false),
+            community_ids: None,
+            nothing_seen: Vec::new(),
         }
     }
 
@@ -89,7 +96,28 @@ impl TextSink {
                 .extend(TABLE_INSPECT_COLUMNS.iter().map(|(n, w)| n.len().max(*w)));
         }
         self.names = column_names(self.biflow, inspect.enabled);
+        self.community_ids = inspect.community_id_seed.map(CommunityIds::new);
+        self.nothing_seen = self.render_nothing_seen();
         self
+    }
+
+    /// The index of the first inspection column.
+    fn first_inspect_column(&self) -> usize {
+        COLUMNS.len() + if self.biflow { BIFLOW_COLUMNS.len() } else { 0 }
+    }
+
+    fn render_nothing_seen(&self) -> Vec<u8> {
+        let mut line = Vec::new();
+        let mut row = Row {
+            line: &mut line,
+            json: self.format == TextFormat::Json,
+            names: &self.names,
+        };
+        let first = self.first_inspect_column();
+        for i in 0..INSPECT_COLUMNS.len() - 1 {
+            row.opt(first + i, None);
+        }
+        line
     }
 
     /// Writes biflow records as one row each, with the reverse columns (CSV and JSON),
@@ -97,6 +125,7 @@ impl TextSink {
     pub fn with_biflow(mut self, biflow: bool) -> TextSink {
         self.biflow = biflow && self.format != TextFormat::Table;
         self.names = column_names(self.biflow, self.inspect.enabled);
+        self.nothing_seen = self.render_nothing_seen();
         self
     }
 
@@ -165,9 +194,13 @@ impl TextSink {
                 for_each_value(r, self.biflow, |i, v| row.opt(i, v));
                 if self.inspect.enabled {
                     let first = COLUMNS.len() + if self.biflow { BIFLOW_COLUMNS.len() } else { 0 };
-                    for_each_inspect_value(seen, &r.key, &self.inspect, first, |i, v| {
-                        row.opt(i, v)
-                    });
+                    let id = self.community_ids.as_mut().and_then(|c| c.get(&r.key));
+                    if seen.is_none() {
+                        row.line.extend_from_slice(&self.nothing_seen);
+                        row.opt(first + INSPECT_COLUMNS.len() - 1, id.map(Value::Str));
+                    } else {
+                        for_each_inspect_value(seen, id, first, |i, v| row.opt(i, v));
+                    }
                 }
                 if json {
                     self.line.push(b'}');

@@ -34,7 +34,8 @@
 //! Segments are put in order by sequence number (wrapping): a segment at the next
 //! expected byte is read; one that overlaps what was read gives only its new bytes (a
 //! retransmission gives none); one ahead of a gap is held (copied, at most
-//! `max_packets` of them and [`MAX_STREAM_BYTES`] in all) until the gap fills. The
+//! `max_packets` of them and [`MAX_STREAM_BYTES`] in all) until the gap fills, unless it
+//! starts beyond the [`MAX_STREAM_BYTES`] of stream start that can be kept. The
 //! first expected byte is the SYN's sequence number + 1 when the SYN was seen, else the
 //! first payload segment's.
 
@@ -381,6 +382,10 @@ fn tcp_segment(
     let ahead_by = start.wrapping_sub(next) as i32;
     let mut seen = None;
     if ahead_by > 0 {
+        // A segment that starts past the stream start kept can never be read: not held.
+        if ahead_by as usize >= MAX_STREAM_BYTES.saturating_sub(d.stream_len()) {
+            return finish_if_spent(d, config, None);
+        }
         let pending = d.pending();
         let held: usize = pending.ahead.iter().map(|(_, b)| b.len()).sum();
         if pending.ahead.len() < usize::from(config.max_packets)
@@ -414,6 +419,12 @@ fn tcp_segment(
             }
         }
     }
+    finish_if_spent(d, config, seen)
+}
+
+/// Ends a direction that has had its `max_packets` payload packets or filled its stream
+/// start; passes `seen` through.
+fn finish_if_spent(d: &mut Direction, config: &InspectConfig, seen: Option<Seen>) -> Option<Seen> {
     if !d.done() && (d.packets >= config.max_packets || d.stream_len() >= MAX_STREAM_BYTES) {
         d.finish();
     }
