@@ -130,7 +130,13 @@ fn inspect_memory(flows: u32) {
     assert_eq!(found, flows);
     let per = |kb: u64| (kb - before_kb) as f64 * 1024.0 / f64::from(flows);
     println!("inspection table, {flows} TCP connections (--inspect all):");
-    println!("  after their SYN:          {:.1} bytes a connection (RSS)", per(syn_kb));
-    println!("  after their ClientHello:  {:.1} bytes a connection (RSS)", per(hello_kb));
+    println!(
+        "  after their SYN:          {:.1} bytes a connection (RSS)",
+        per(syn_kb)
+    );
+    println!(
+        "  after their ClientHello:  {:.1} bytes a connection (RSS)",
+        per(hello_kb)
+    );
     std::hint::black_box(&inspector);
 }

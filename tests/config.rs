@@ -205,6 +205,19 @@ fn round_trip_cases() -> Vec<Case> {
             c.sflow.polling_interval = Duration::from_secs(5)
         }),
         (
+            "inspect",
+            "protocols",
+            r#"["tls", "DNS", "community-id"]"#,
+            |c| {
+                c.inspect.protocols =
+                    flowprobe::inspect::ProtocolSet::parse(["tls", "dns", "community-id"]).unwrap()
+            },
+        ),
+        ("inspect", "max_packets", "4", |c| c.inspect.max_packets = 4),
+        ("inspect", "community_id_seed", "7", |c| {
+            c.inspect.community_id_seed = 7
+        }),
+        (
             "statistics",
             "prometheus_listen",
             r#""127.0.0.1:9109""#,
@@ -907,4 +920,35 @@ fn systemd_accepts_the_unit() {
         .filter(|l| l.contains("flowprobe.service"))
         .collect();
     assert!(out.status.success() && about_unit.is_empty(), "{err}");
+}
+
+/// `--inspect` and `[inspect] protocols`: names, `all`, `none`; an unknown name is an
+/// error naming it and the line, with the names that exist.
+#[test]
+fn inspect_protocols_resolve_and_unknown_names_are_errors() {
+    let text = example();
+    let (edited, _) = set(&text, "inspect", "protocols", r#"["all"]"#);
+    let got = resolve(&edited).unwrap();
+    assert_eq!(
+        got.inspect.protocols,
+        flowprobe::inspect::ProtocolSet::all()
+    );
+    let (edited, _) = set(&text, "inspect", "protocols", r#"["all", "none", "quic"]"#);
+    let got = resolve(&edited).unwrap();
+    let names: Vec<_> = got.inspect.protocols.iter().map(|p| p.name()).collect();
+    assert_eq!(names, ["quic"]);
+    let (edited, line) = set(&text, "inspect", "protocols", r#"["tls", "smtp"]"#);
+    let errors = resolve(&edited).unwrap_err();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let message = errors[0].to_string();
+    assert!(
+        message.contains("inspect.protocols") && message.contains("smtp"),
+        "{message}"
+    );
+    assert!(message.contains("`community-id`"), "{message}");
+    assert_eq!(errors[0].origin().and_then(Origin::line), Some(line));
+    for bad in ["0", "1001"] {
+        let (edited, _) = set(&text, "inspect", "max_packets", bad);
+        assert!(resolve(&edited).is_err(), "max_packets = {bad}");
+    }
 }

@@ -37,9 +37,8 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use super::columns::{
-    column_names, for_each_inspect_value, for_each_value, row_seen, CommunityIds,
-    InspectColumns, Value,
-    BIFLOW_COLUMNS, COLUMNS, INSPECT_COLUMNS,
+    column_names, for_each_inspect_value, for_each_value, row_seen, CommunityIds, InspectColumns,
+    Value, BIFLOW_COLUMNS, COLUMNS, INSPECT_COLUMNS,
 };
 use super::RecordSink;
 use crate::flow::record::FlowRecord;

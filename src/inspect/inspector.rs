@@ -264,7 +264,11 @@ impl Inspector {
                 self.stats.connections += 1;
                 // The client: a SYN's sender, a SYN-ACK's receiver, else the first
                 // packet's sender.
-                let client = if syn && flags & ACK != 0 { 1 - index } else { index };
+                let client = if syn && flags & ACK != 0 {
+                    1 - index
+                } else {
+                    index
+                };
                 let candidates = candidates(self.config.protocols, tcp);
                 let direction = || Direction {
                     candidates,
@@ -786,7 +790,14 @@ mod tests {
         let hello = client_hello();
         // A hello that never completes: the direction ends with its 16th payload packet.
         let client_done = |i: &Inspector| {
-            let c = i.table.values().next().unwrap().connection.as_ref().unwrap();
+            let c = i
+                .table
+                .values()
+                .next()
+                .unwrap()
+                .connection
+                .as_ref()
+                .unwrap();
             c.directions[c.client].done()
         };
         for k in 0..16u32 {
