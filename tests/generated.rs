@@ -191,6 +191,7 @@ fn run(
         registry: None,
         direction: Default::default(),
         sflow: Default::default(),
+        inspect: Default::default(),
     };
     let report = convert(&options, vec![Box::new(sink.clone())]).unwrap();
     assert!(report.is_clean(), "{:?}", report.file_errors);

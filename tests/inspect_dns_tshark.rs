@@ -422,7 +422,8 @@ fn scan(path: &Path) -> Scan {
     let mut number = 0u32;
     while let Ok(Some(p)) = file.next_packet() {
         number += 1;
-        let Ok(range) = decode_payload(p.link_type, p.data, p.orig_len, &decap, &mut meta) else {
+        let Ok(transport) = decode_payload(p.link_type, p.data, p.orig_len, &decap, &mut meta)
+        else {
             continue;
         };
         let k = meta.key;
@@ -433,7 +434,7 @@ fn scan(path: &Path) -> Scan {
             out.dns_ports = true;
             continue;
         }
-        let payload = p.data.get(range).unwrap_or_default();
+        let payload = p.data.get(transport.payload).unwrap_or_default();
         let outcome = if k.proto == PROTO_UDP {
             dns::parse(payload)
         } else {

@@ -50,6 +50,7 @@ fn our_totals(path: &Path) -> (Totals, u64, u64, Vec<String>) {
         registry: None,
         direction: Default::default(),
         sflow: Default::default(),
+        inspect: Default::default(),
     };
     let report = convert(&options, vec![Box::new(sink.clone())]).expect("conversion starts");
     let totals = totals_of(&sink.records());
