@@ -18,11 +18,17 @@ use super::nfcapd::{parse_rows, Direction, Nfcapd};
 /// Converts `files` to three nfcapd instances (IPFIX, v9, v5) and returns what each
 /// stored, per direction 5-tuple: (packets, bytes).
 fn convert_to_collectors(files: &[&Path]) -> [BTreeMap<Direction, (u64, u64)>; 3] {
+    convert_to_collectors_with(files, &[])
+}
+
+/// `convert_to_collectors` with more options (`extra`).
+fn convert_to_collectors_with(files: &[&Path], extra: &[&str]) -> [BTreeMap<Direction, (u64, u64)>; 3] {
     let collectors = [Nfcapd::start(), Nfcapd::start(), Nfcapd::start()];
     let out = Command::new(env!("CARGO_BIN_EXE_flowprobe"))
         .arg("convert")
         .args(files)
         .args(["-q", "--pace", "20000"])
+        .args(extra)
         .args([
             "--collector",
             &format!("ipfix://127.0.0.1:{}", collectors[0].port),
@@ -158,5 +164,49 @@ fn shared_captures_through_nfcapd_equal_tshark() {
             row.file
         );
         eprintln!("{}: {} directions equal", row.file, truth.len());
+    }
+}
+
+/// Captures with TLS, QUIC, DNS, HTTP and SSH, converted with `--inspect all`: nfcapd
+/// still gets every direction's totals exactly as tshark counts them (IPFIX records
+/// with inspected elements, and v9 and v5, which carry none), and tshark reads the IPFIX
+/// file of the same conversion with no malformed field and no expert warning.
+#[test]
+fn inspected_conversions_through_nfcapd_equal_tshark() {
+    if !common::require_shared_pcaps() || !have_tool("nfcapd") || !have_tool("tshark") {
+        return;
+    }
+    const FILES: [&str; 5] = [
+        "real/ja4/pcap__tls-handshake.pcapng",
+        "real/ja4/pcap__chrome-cloudflare-quic-with-secrets.pcapng",
+        "real/ja4/pcap__http1.pcapng",
+        "real/ja4/pcap__ssh-r.pcap",
+        "real/nDPI/tests__cfgs__default__pcap__dns.pcap",
+    ];
+    for file in FILES {
+        let path = common::shared_pcaps().join(file);
+        let truth = common::tshark_totals(&path).unwrap();
+        let [ipfix, v9, v5] = convert_to_collectors_with(&[&path], &["--inspect", "all"]);
+        assert_eq!(by_addresses(&ipfix), truth, "{file}: IPFIX via nfcapd");
+        assert_eq!(by_addresses(&v9), truth, "{file}: v9 via nfcapd");
+        assert_eq!(by_addresses(&v5), ipv4_only(&truth), "{file}: v5 via nfcapd");
+        let dir = tempfile::tempdir().unwrap();
+        let ipfix_file = dir.path().join("flows.ipfix");
+        let out = Command::new(env!("CARGO_BIN_EXE_flowprobe"))
+            .arg("convert")
+            .arg(&path)
+            .args(["-q", "--inspect", "all", "--ipfix-file"])
+            .arg(&ipfix_file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        super::tshark::assert_clean(&ipfix_file, &[]);
+        // The templates hold flowprobe's elements: communityId (32473/21) on every record.
+        let dissected = super::tshark::tshark(&ipfix_file, &["-V"]);
+        assert!(
+            dissected.contains("= Type: 21 [pen: Example Enterprise Number for Documentation Use]"),
+            "{file}: no communityId element in the IPFIX file"
+        );
+        eprintln!("{file}: {} directions equal, IPFIX file clean", truth.len());
     }
 }
