@@ -22,7 +22,10 @@ fn convert_to_collectors(files: &[&Path]) -> [BTreeMap<Direction, (u64, u64)>; 3
 }
 
 /// `convert_to_collectors` with more options (`extra`).
-fn convert_to_collectors_with(files: &[&Path], extra: &[&str]) -> [BTreeMap<Direction, (u64, u64)>; 3] {
+fn convert_to_collectors_with(
+    files: &[&Path],
+    extra: &[&str],
+) -> [BTreeMap<Direction, (u64, u64)>; 3] {
     let collectors = [Nfcapd::start(), Nfcapd::start(), Nfcapd::start()];
     let out = Command::new(env!("CARGO_BIN_EXE_flowprobe"))
         .arg("convert")
@@ -189,7 +192,11 @@ fn inspected_conversions_through_nfcapd_equal_tshark() {
         let [ipfix, v9, v5] = convert_to_collectors_with(&[&path], &["--inspect", "all"]);
         assert_eq!(by_addresses(&ipfix), truth, "{file}: IPFIX via nfcapd");
         assert_eq!(by_addresses(&v9), truth, "{file}: v9 via nfcapd");
-        assert_eq!(by_addresses(&v5), ipv4_only(&truth), "{file}: v5 via nfcapd");
+        assert_eq!(
+            by_addresses(&v5),
+            ipv4_only(&truth),
+            "{file}: v5 via nfcapd"
+        );
         let dir = tempfile::tempdir().unwrap();
         let ipfix_file = dir.path().join("flows.ipfix");
         let out = Command::new(env!("CARGO_BIN_EXE_flowprobe"))
@@ -199,7 +206,11 @@ fn inspected_conversions_through_nfcapd_equal_tshark() {
             .arg(&ipfix_file)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         super::tshark::assert_clean(&ipfix_file, &[]);
         // The templates hold flowprobe's elements: communityId (32473/21) on every record.
         let dissected = super::tshark::tshark(&ipfix_file, &["-V"]);
