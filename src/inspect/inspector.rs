@@ -885,6 +885,23 @@ mod tests {
     }
 
     #[test]
+    fn an_ended_direction_is_not_read_again_until_its_entry_expires() {
+        let mut i = inspector("tls");
+        assert!(feed(&mut i, &tcp(true, 100, ACK, &client_hello()), 1).is_some());
+        // The client's direction ended (the server's still waits): another hello on the
+        // same connection is not read, from the ended array or the table.
+        assert_eq!(feed(&mut i, &tcp(true, 5000, ACK, &client_hello()), 2), None);
+        i.ended.iter_mut().for_each(|e| *e = Ended::default());
+        assert_eq!(feed(&mut i, &tcp(true, 9000, ACK, &client_hello()), 3), None);
+        // 30 s after the connection's first packet its entry leaves, and the ended
+        // array stops answering for it: the same addresses and ports are read afresh.
+        assert_eq!(feed(&mut i, &tcp(true, 9000, ACK, &client_hello()), 31), None);
+        i.expire(Timestamp(31 * 1_000_000_000));
+        assert!(i.is_empty());
+        assert!(feed(&mut i, &tcp(true, 20000, ACK, &client_hello()), 32).is_some());
+    }
+
+    #[test]
     fn entries_leave_after_the_timeout_in_creation_order() {
         let mut i = inspector("tls");
         feed(&mut i, &tcp(true, 100, SYN, &[]), 1);
