@@ -181,6 +181,28 @@ impl CommunityIds {
     }
 }
 
+/// Hands `row` each row the file outputs write for `records`: a biflow record as one row
+/// when `biflow`, else as its uniflow records; each with what inspection found for it
+/// (`inspections[i]` for `records[i]`, see [`row_seen`]).
+pub fn for_each_row<E>(
+    records: &[FlowRecord],
+    inspections: &[Option<Box<Inspection>>],
+    biflow: bool,
+    mut row: impl FnMut(&FlowRecord, Option<&Seen>) -> Result<(), E>,
+) -> Result<(), E> {
+    for (i, r) in records.iter().enumerate() {
+        let inspection = inspections.get(i).and_then(|x| x.as_deref());
+        if r.reverse.is_some() && !biflow {
+            for uniflow in r.uniflows() {
+                row(&uniflow, row_seen(r, &uniflow, inspection).as_ref())?;
+            }
+        } else {
+            row(r, row_seen(r, r, inspection).as_ref())?;
+        }
+    }
+    Ok(())
+}
+
 /// Hands each inspection column of a row to `f`, numbered from `first`: the values of
 /// `seen`, then `community_id`.
 pub fn for_each_inspect_value(

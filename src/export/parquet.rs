@@ -37,8 +37,8 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use super::columns::{
-    column_names, for_each_inspect_value, for_each_value, row_seen, CommunityIds, InspectColumns,
-    Value, BIFLOW_COLUMNS, COLUMNS, INSPECT_COLUMNS,
+    column_names, for_each_inspect_value, for_each_row, for_each_value, CommunityIds,
+    InspectColumns, Value, BIFLOW_COLUMNS, COLUMNS, INSPECT_COLUMNS,
 };
 use super::RecordSink;
 use crate::flow::record::FlowRecord;
@@ -476,19 +476,8 @@ impl RecordSink for ParquetSink {
         inspections: &[Option<Box<Inspection>>],
         _now: Timestamp,
     ) -> io::Result<()> {
-        for (i, r) in records.iter().enumerate() {
-            let inspection = inspections.get(i).and_then(|x| x.as_deref());
-            if r.reverse.is_some() && !self.biflow {
-                for uniflow in r.uniflows() {
-                    let seen = row_seen(r, &uniflow, inspection);
-                    self.push(&uniflow, seen.as_ref())?;
-                }
-            } else {
-                let seen = row_seen(r, r, inspection);
-                self.push(r, seen.as_ref())?;
-            }
-        }
-        Ok(())
+        let biflow = self.biflow;
+        for_each_row(records, inspections, biflow, |r, seen| self.push(r, seen))
     }
 
     fn finish(&mut self, _now: Timestamp) -> io::Result<()> {

@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::columns::{
-    column_names, for_each_inspect_value, for_each_value, row_seen, write_csv_field,
+    column_names, for_each_inspect_value, for_each_row, for_each_value, write_csv_field,
     write_json_string, CommunityIds, InspectColumns, Value, INSPECT_COLUMNS,
 };
 pub use super::columns::{BIFLOW_COLUMNS, COLUMNS};
@@ -238,20 +238,11 @@ impl RecordSink for TextSink {
         inspections: &[Option<Box<Inspection>>],
         _now: Timestamp,
     ) -> io::Result<()> {
+        let biflow = self.biflow;
         self.guarded(|s| {
-            for (i, r) in records.iter().enumerate() {
-                let inspection = inspections.get(i).and_then(|x| x.as_deref());
-                if r.reverse.is_some() && !s.biflow {
-                    for uniflow in r.uniflows() {
-                        let seen = row_seen(r, &uniflow, inspection);
-                        s.write_record(&uniflow, seen.as_ref())?;
-                    }
-                } else {
-                    let seen = row_seen(r, r, inspection);
-                    s.write_record(r, seen.as_ref())?;
-                }
-            }
-            Ok(())
+            for_each_row(records, inspections, biflow, |r, seen| {
+                s.write_record(r, seen)
+            })
         })
     }
 

@@ -37,7 +37,16 @@
 //! `max_packets` of them and [`MAX_STREAM_BYTES`] in all) until the gap fills, unless it
 //! starts beyond the [`MAX_STREAM_BYTES`] of stream start that can be kept. The
 //! first expected byte is the SYN's sequence number + 1 when the SYN was seen, else the
-//! first payload segment's.
+//! first payload segment's, unless that is a single zero byte (a keep-alive probe's
+//! garbage octet, before the next byte to send).
+//!
+//! # QUIC
+//! A UDP direction keeps QUIC possible while its datagrams are QUIC long headers, until
+//! the connection's first v1/v2 Initial (a Version Negotiation, an Initial of another
+//! version or a 0-RTT packet may come first). The client's direction stays open after its
+//! hello, for a client that starts over with another DCID (after a Retry or a Version
+//! Negotiation: the server's Initials are then sealed with that one), until the server's
+//! direction ends.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -149,6 +158,9 @@ struct Connection {
     quic: Option<Box<quic::QuicState>>,
     /// Whether `app = quic` was reported for each direction.
     quic_reported: [bool; 2],
+    /// Whether the client's QUIC hello was read (its direction then stays open only for
+    /// a restart, until the server's direction ends).
+    quic_client_hello: bool,
 }
 
 /// A connection's entry: when it began, and its state while under inspection.
@@ -325,6 +337,7 @@ impl Inspector {
                         directions: [direction(), direction()],
                         quic: None,
                         quic_reported: [false; 2],
+                        quic_client_hello: false,
                     })),
                 })
             }
@@ -348,15 +361,23 @@ impl Inspector {
                 &mut self.stats,
             )
         } else {
-            datagram(
+            let seen = datagram(
                 direction,
                 &mut connection.quic,
                 &mut connection.quic_reported[index],
+                &mut connection.quic_client_hello,
                 payload,
                 from_client,
                 &self.config,
                 &mut self.stats,
-            )
+            );
+            // A QUIC client's direction, kept open after its hello for a restart, ends
+            // with the server's.
+            let client = connection.client;
+            if connection.quic_client_hello && connection.directions[1 - client].done() {
+                connection.directions[client].finish();
+            }
+            seen
         };
         let done = connection.directions.each_ref().map(Direction::done);
         if done[index] {
@@ -441,6 +462,17 @@ fn tcp_segment(
         return None;
     }
     d.packets = d.packets.saturating_add(1);
+    // Without the SYN, a segment of one zero byte does not start the stream: on an idle
+    // connection it is a keep-alive probe (RFC 9293 section 3.8.4; Windows sends one zero
+    // "garbage" octet), the byte before the next one to send, so the next message would
+    // follow it in the stream. No protocol read here starts with such a segment. (With the
+    // SYN seen the probe overlaps what was read, and gives nothing.)
+    if d.next_seq.is_none() && payload == [0] {
+        if d.packets >= config.max_packets {
+            d.finish();
+        }
+        return None;
+    }
     let next = *d.next_seq.get_or_insert(start);
     let ahead_by = start.wrapping_sub(next) as i32;
     let mut seen = None;
@@ -599,10 +631,12 @@ fn remove(set: &mut ProtocolSet, p: Protocol) {
 }
 
 /// One UDP datagram of a direction under inspection.
+#[allow(clippy::too_many_arguments)]
 fn datagram(
     d: &mut Direction,
     quic_state: &mut Option<Box<quic::QuicState>>,
     quic_reported: &mut bool,
+    client_hello_read: &mut bool,
     payload: &[u8],
     from_client: bool,
     config: &InspectConfig,
@@ -629,6 +663,10 @@ fn datagram(
             *quic_state = Some(Box::default());
         }
         match quic_state {
+            // A long header that is no v1/v2 Initial (a Version Negotiation, an Initial of
+            // another version that the server refused, a 0-RTT packet that overtook its
+            // Initial) may come before a connection's first v1/v2 Initial.
+            None if quic_long_header(payload) => {}
             None => remove(&mut d.candidates, Protocol::Quic),
             Some(state) => {
                 let outcome = state.datagram(payload, from_client);
@@ -641,7 +679,16 @@ fn datagram(
                 match outcome {
                     Outcome::Found(hello) => {
                         stats.found[Protocol::Quic as usize] += 1;
-                        d.finish();
+                        if from_client {
+                            // The client may start over with another DCID (after a Retry
+                            // or a Version Negotiation), which the server's Initials are
+                            // then sealed with: its Initials go on to the state until the
+                            // server's direction ends (see `Inspector::inspect`).
+                            d.candidates = [Protocol::Quic].into_iter().collect();
+                            *client_hello_read = true;
+                        } else {
+                            d.finish();
+                        }
                         return Some(s.or(&hello_seen(hello, tls::Transport::Quic)));
                     }
                     Outcome::Incomplete => {}
@@ -662,6 +709,12 @@ fn datagram(
         d.finish();
     }
     seen
+}
+
+/// Whether a datagram starts with a QUIC long header (RFC 9000 section 17.2: the header
+/// form bit, then a version and the two connection id lengths).
+fn quic_long_header(payload: &[u8]) -> bool {
+    payload.len() >= 7 && payload.first().is_some_and(|b| b & 0x80 != 0)
 }
 
 /// A TLS hello's fields (TLS over TCP, or inside QUIC).
@@ -890,12 +943,21 @@ mod tests {
         assert!(feed(&mut i, &tcp(true, 100, ACK, &client_hello()), 1).is_some());
         // The client's direction ended (the server's still waits): another hello on the
         // same connection is not read, from the ended array or the table.
-        assert_eq!(feed(&mut i, &tcp(true, 5000, ACK, &client_hello()), 2), None);
+        assert_eq!(
+            feed(&mut i, &tcp(true, 5000, ACK, &client_hello()), 2),
+            None
+        );
         i.ended.iter_mut().for_each(|e| *e = Ended::default());
-        assert_eq!(feed(&mut i, &tcp(true, 9000, ACK, &client_hello()), 3), None);
+        assert_eq!(
+            feed(&mut i, &tcp(true, 9000, ACK, &client_hello()), 3),
+            None
+        );
         // 30 s after the connection's first packet its entry leaves, and the ended
         // array stops answering for it: the same addresses and ports are read afresh.
-        assert_eq!(feed(&mut i, &tcp(true, 9000, ACK, &client_hello()), 31), None);
+        assert_eq!(
+            feed(&mut i, &tcp(true, 9000, ACK, &client_hello()), 31),
+            None
+        );
         i.expire(Timestamp(31 * 1_000_000_000));
         assert!(i.is_empty());
         assert!(feed(&mut i, &tcp(true, 20000, ACK, &client_hello()), 32).is_some());
@@ -913,6 +975,133 @@ mod tests {
         // An ACK without payload opens nothing.
         assert_eq!(feed(&mut i, &tcp(true, 101, ACK, &[]), 40), None);
         assert!(i.is_empty());
+    }
+
+    #[test]
+    fn without_the_syn_a_keep_alive_probe_does_not_start_the_stream() {
+        // A connection idle before the capture began: the client's keep-alive probe (one
+        // garbage octet at the byte before its next) comes before its next message.
+        let mut i = inspector("all");
+        assert_eq!(feed(&mut i, &tcp(true, 99, ACK, &[0]), 1), None);
+        assert_eq!(feed(&mut i, &tcp(true, 99, ACK, &[0]), 2), None);
+        let seen = feed(&mut i, &tcp(true, 100, ACK, &client_hello()), 3).unwrap();
+        assert_eq!(seen.tls_sni.as_deref(), Some("example.com"));
+        // Any other first byte alone starts the stream (Wireshark's test of a hello
+        // fragmented down to one-byte segments).
+        let mut i = inspector("all");
+        let hello = client_hello();
+        let (a, b) = hello.split_at(1);
+        assert_eq!(feed(&mut i, &tcp(true, 99, ACK, a), 1), None);
+        let seen = feed(&mut i, &tcp(true, 100, ACK, b), 1).unwrap();
+        assert_eq!(seen.tls_sni.as_deref(), Some("example.com"));
+    }
+
+    /// A raw IPv4 UDP packet between the client (port 50000) and the server (443).
+    fn udp(from_client: bool, payload: &[u8]) -> Vec<u8> {
+        let (src, dst, sport, dport) = if from_client {
+            (CLIENT, SERVER, 50000u16, 443u16)
+        } else {
+            (SERVER, CLIENT, 443, 50000)
+        };
+        let total = (20 + 8 + payload.len()) as u16;
+        let mut p = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0];
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p.extend_from_slice(&src);
+        p.extend_from_slice(&dst);
+        p.extend_from_slice(&sport.to_be_bytes());
+        p.extend_from_slice(&dport.to_be_bytes());
+        p.extend_from_slice(&(8 + payload.len() as u16).to_be_bytes());
+        p.extend_from_slice(&[0, 0]);
+        p.extend_from_slice(payload);
+        p
+    }
+
+    /// A QUIC v1 Initial carrying `msg` in one CRYPTO frame at offset 0, sealed with the
+    /// keys of `key_dcid` for the client or the server.
+    fn initial(client: bool, key_dcid: &[u8], dcid: &[u8], scid: &[u8], msg: &[u8]) -> Vec<u8> {
+        let mut frame = vec![0x06, 0x00];
+        frame.extend_from_slice(&(0x4000 | msg.len() as u16).to_be_bytes());
+        frame.extend_from_slice(msg);
+        quic::fuzzing::seal_initial(quic::VERSION_1, key_dcid, client, dcid, scid, 0, 1, &frame)
+    }
+
+    const DCID_1: &[u8] = &[1; 8];
+    const DCID_2: &[u8] = &[2; 8];
+    const SERVER_CID: &[u8] = &[5; 8];
+
+    #[test]
+    fn a_quic_client_that_starts_over_after_a_retry_is_followed() {
+        let mut i = inspector("all");
+        let client_hello = CLIENT_HELLO_MSG;
+        let seen = feed(
+            &mut i,
+            &udp(true, &initial(true, DCID_1, DCID_1, &[], client_hello)),
+            1,
+        )
+        .unwrap();
+        assert_eq!(seen.app, Some(App::Quic));
+        assert_eq!(seen.tls_sni.as_deref(), Some("example.com"));
+        // The server's Retry (type 3, a new connection id, a token, the integrity tag).
+        let mut retry = vec![0xf0, 0, 0, 0, 1, 0];
+        retry.push(DCID_2.len() as u8);
+        retry.extend_from_slice(DCID_2);
+        retry.extend_from_slice(&[0xab; 24]);
+        assert_eq!(
+            feed(&mut i, &udp(false, &retry), 1).and_then(|s| s.tls_version),
+            None
+        );
+        // The client starts over with the Retry's connection id: the server's Initials are
+        // sealed with keys of that one.
+        feed(
+            &mut i,
+            &udp(true, &initial(true, DCID_2, DCID_2, &[], client_hello)),
+            1,
+        );
+        let server_hello = SERVER_HELLO_MSG;
+        let sh = initial(false, DCID_2, &[], SERVER_CID, server_hello);
+        let seen = feed(&mut i, &udp(false, &sh), 1).unwrap();
+        assert_eq!(
+            (seen.tls_version, seen.tls_cipher),
+            (Some(0x0304), Some(0x1302))
+        );
+        // The server's direction ended, and the client's with it.
+        assert!(i.table.values().all(|e| e.connection.is_none()));
+    }
+
+    #[test]
+    fn quic_long_headers_before_the_first_v1_initial_keep_quic_possible() {
+        let mut i = inspector("all");
+        // A client Initial of a version the server does not speak (a GREASE version) ...
+        let mut other = vec![0xc0, 0x1a, 0x2a, 0x3a, 0x4a, 8];
+        other.extend_from_slice(DCID_1);
+        other.push(0);
+        other.resize(1200, 0);
+        assert_eq!(feed(&mut i, &udp(true, &other), 1), None);
+        // ... the server's Version Negotiation (version 0) listing version 1 ...
+        let mut vn = vec![0x80, 0, 0, 0, 0, 0, 8];
+        vn.extend_from_slice(DCID_1);
+        vn.extend_from_slice(&[0, 0, 0, 1]);
+        assert_eq!(feed(&mut i, &udp(false, &vn), 1), None);
+        // ... and the v1 connection: both hellos are read.
+        let client_hello = CLIENT_HELLO_MSG;
+        let seen = feed(
+            &mut i,
+            &udp(true, &initial(true, DCID_1, DCID_1, &[], client_hello)),
+            1,
+        )
+        .unwrap();
+        assert_eq!(seen.tls_sni.as_deref(), Some("example.com"));
+        let server_hello = SERVER_HELLO_MSG;
+        let sh = initial(false, DCID_1, &[], SERVER_CID, server_hello);
+        assert_eq!(
+            feed(&mut i, &udp(false, &sh), 1).unwrap().tls_cipher,
+            Some(0x1302)
+        );
+        // A datagram that is no long header still ends QUIC at once.
+        let mut i = inspector("quic");
+        assert_eq!(feed(&mut i, &udp(true, &[0x40; 40]), 1), None);
+        let c = i.table.values().next().unwrap().connection.as_ref();
+        assert!(c.is_none_or(|c| c.directions[c.client].done()));
     }
 
     #[test]
