@@ -179,7 +179,8 @@ fn true_times(records: &[FlowRecord]) -> Times {
 
 pub(super) fn parse_rows(lines: &[String]) -> BTreeMap<Direction, (u64, u64)> {
     let mut m = BTreeMap::new();
-    for l in lines {
+    // nfdump's word for an empty file (v5 of an IPv6-only capture).
+    for l in lines.iter().filter(|l| l.trim() != "No matching flows") {
         let f: Vec<&str> = l.split('|').collect();
         assert_eq!(f.len(), 9, "unexpected nfdump line `{l}`");
         let key = (
