@@ -48,7 +48,10 @@ use flowprobe::flow::key::FlowKey;
 use flowprobe::flow::tunnel::TunnelKind;
 use flowprobe::inspect::community_id::community_id;
 
-use common::{parallel_map, require_shared_pcaps, require_tool, shared_pcaps};
+use common::{
+    assert_corpus_frames, assert_differences_explained, parallel_map, require_shared_pcaps,
+    require_tool, shared_pcaps,
+};
 
 /// The spec repository's captures, under `shared/pcaps`.
 const SPEC_DIR: &str = "edge/community-id-spec";
@@ -426,19 +429,6 @@ fn ids_match_tshark() {
         .filter(|(i, _)| !seen_known.contains(i))
         .map(|(_, (f, n, _))| format!("{f} frame {n}"))
         .collect();
-    assert!(
-        unexplained.is_empty(),
-        "{} unexplained differences:\n{}",
-        unexplained.len(),
-        unexplained.join("\n")
-    );
-    assert!(
-        stale.is_empty(),
-        "known differences that no longer happen:\n{}",
-        stale.join("\n")
-    );
-    assert!(
-        frames > 7000,
-        "only {frames} frames: did the corpus shrink?"
-    );
+    assert_differences_explained(&unexplained, &stale);
+    assert_corpus_frames(frames, 7000);
 }

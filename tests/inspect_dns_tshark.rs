@@ -48,9 +48,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use flowprobe::capture::file::CaptureFile;
 use flowprobe::decode::{decode_payload, Decap, PacketMeta};
@@ -59,12 +57,15 @@ use flowprobe::flow::tunnel::TunnelKind;
 use flowprobe::inspect::dns::{self, Message};
 use flowprobe::inspect::Outcome;
 
-use common::{parallel_map, require_shared_pcaps, require_tool, shared_pcaps};
+use common::{
+    assert_differences_explained, captures, parallel_map, relative_name, require_shared_pcaps,
+    require_tool, shared_pcaps, tshark_field_rows, unhex, FieldRow, KnownDifferences,
+};
 
 /// Every frame tshark dissects as DNS, mDNS or LLMNR.
 const FILTER: &str = "dns or mdns or llmnr";
 
-/// tshark's fields, in this order (`Row::get` finds them by name).
+/// tshark's fields, in this order (`FieldRow::get` finds them by name).
 const FIELDS: [&str; 22] = [
     "frame.number",
     "frame.protocols",
@@ -90,10 +91,6 @@ const FIELDS: [&str; 22] = [
     "dns.flags",
     "_ws.col.Info",
 ];
-
-/// Separates the values of a field that occurs more than once in a frame (a name may hold
-/// a comma; a control character is escaped in tshark's names).
-const AGGREGATOR: &str = "\x1f";
 
 /// The ports DNS (53), mDNS (5353) and LLMNR (5355) use: only to choose the files.
 const DNS_PORTS: [u16; 3] = [53, 5353, 5355];
@@ -322,85 +319,6 @@ impl Tally {
     }
 }
 
-/// One frame of tshark's output: each field's values.
-struct Row {
-    frame: u32,
-    values: Vec<Vec<String>>,
-}
-
-impl Row {
-    fn from_line(line: &str) -> Option<Row> {
-        let cols: Vec<&str> = line.split('\t').collect();
-        let frame = cols.first()?.parse().ok()?;
-        let values = cols
-            .iter()
-            .map(|c| {
-                if c.is_empty() {
-                    Vec::new()
-                } else {
-                    c.split(AGGREGATOR).map(str::to_string).collect()
-                }
-            })
-            .collect();
-        Some(Row { frame, values })
-    }
-
-    fn get(&self, name: &str) -> &[String] {
-        let i = FIELDS
-            .iter()
-            .position(|f| *f == name)
-            .expect("a field of FIELDS");
-        self.values.get(i).map_or(&[], Vec::as_slice)
-    }
-
-    fn first(&self, name: &str) -> Option<&str> {
-        self.get(name).first().map(String::as_str)
-    }
-
-    fn numbers(&self, name: &str) -> Vec<u32> {
-        self.get(name).iter().filter_map(|v| number(v)).collect()
-    }
-}
-
-fn number(v: &str) -> Option<u32> {
-    match v.strip_prefix("0x") {
-        Some(h) => u32::from_str_radix(h, 16).ok(),
-        None => v.parse().ok(),
-    }
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    let digits = s.as_bytes();
-    if !digits.len().is_multiple_of(2) {
-        return None;
-    }
-    digits
-        .chunks(2)
-        .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
-        .collect()
-}
-
-/// Every capture under `dir` (recursively), sorted.
-fn captures(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).expect("readable directory") {
-            let path = entry.expect("directory entry").path();
-            if path.is_dir() {
-                todo.push(path);
-            } else if !matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("tsv" | "md")
-            ) {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// What flowprobe's own decoder (every tunnel opened) finds in a file: whether a TCP or
 /// UDP packet has a DNS port, and the packets on other ports whose payload `dns::parse`
 /// (UDP) or `dns::parse_tcp` (TCP) finds a message in (1-based packet numbers).
@@ -448,27 +366,6 @@ fn scan(path: &Path) -> Scan {
     out
 }
 
-/// tshark's rows for one file, TCP reassembly off (an exit status of 2, a file cut short,
-/// still prints what it read).
-fn tshark_rows(path: &Path) -> Vec<Row> {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r")
-        .arg(path)
-        .args(["-n", "-o", "tcp.desegment_tcp_streams:FALSE"])
-        .args(["-Y", FILTER, "-T", "fields"])
-        .args(["-E", "occurrence=a", "-E", "separator=/t"])
-        .arg("-E")
-        .arg(format!("aggregator={AGGREGATOR}"));
-    for f in FIELDS {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd.output().expect("tshark runs");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(Row::from_line)
-        .collect()
-}
-
 /// One difference: (frame, field, what each side said).
 type Difference = (u32, &'static str, String);
 
@@ -490,7 +387,7 @@ fn flags_pass(msg: &[u8]) -> bool {
     matches!(opcode, 0 | 4 | 5) && lo & 0x40 == 0 && !(query && lo & 0xf != 0)
 }
 
-fn compare(row: &Row, malformed_dir: bool, tally: &mut Tally) -> Vec<Difference> {
+fn compare(row: &FieldRow, malformed_dir: bool, tally: &mut Tally) -> Vec<Difference> {
     let mut diffs = Vec::new();
     let mut differ = |field: &'static str, ours: String, theirs: String| {
         if ours != theirs {
@@ -528,7 +425,7 @@ fn compare(row: &Row, malformed_dir: bool, tally: &mut Tally) -> Vec<Difference>
         }
     };
     let payload_field = if tcp { "tcp.payload" } else { "udp.payload" };
-    let Some(mut payload) = row.get(payload_field).last().and_then(|p| unhex(p)) else {
+    let Some(mut payload) = row.last(payload_field).and_then(unhex) else {
         differ("payload", "a payload".into(), "none".into());
         return diffs;
     };
@@ -682,7 +579,12 @@ fn messages_match_tshark() {
         .map(|(p, _)| p.clone())
         .collect();
     let results = parallel_map(&files, |path| {
-        let rows = tshark_rows(path);
+        // TCP reassembly off: `parse_tcp` is given one segment's payload.
+        let rows = tshark_field_rows(
+            path,
+            &["-o", "tcp.desegment_tcp_streams:FALSE", "-Y", FILTER],
+            &FIELDS,
+        );
         let mut tally = Tally::default();
         let malformed_dir = path.starts_with(shared_pcaps().join("malformed"));
         let diffs: Vec<Difference> = rows
@@ -695,45 +597,19 @@ fn messages_match_tshark() {
     let frames_by_file: Vec<usize> = results.iter().map(|(rows, _, _)| *rows).collect();
     let mut frames = 0;
     let mut files_with_dns = 0;
-    let mut unexplained = Vec::new();
-    let mut seen_known = BTreeSet::new();
+    let mut known = KnownDifferences::new(KNOWN);
     let mut total = Tally::default();
     let mut by_rule = std::collections::BTreeMap::new();
     for (path, (rows, diffs, tally)) in files.iter().zip(results) {
         total.add(&tally);
+        let name = relative_name(path, &root);
         for (rule, _) in &tally.by_rule {
-            let rel = path
-                .strip_prefix(&root)
-                .unwrap_or(path)
-                .display()
-                .to_string();
-            *by_rule.entry((*rule, rel)).or_insert(0usize) += 1;
+            *by_rule.entry((*rule, name.clone())).or_insert(0usize) += 1;
         }
-        let name = path
-            .strip_prefix(&root)
-            .unwrap_or(path)
-            .to_string_lossy()
-            .into_owned();
         frames += rows;
         files_with_dns += usize::from(rows > 0);
-        for (frame, field, what) in diffs {
-            match KNOWN
-                .iter()
-                .position(|(f, n, k, _)| *f == name && *n == frame && *k == field)
-            {
-                Some(i) => {
-                    seen_known.insert(i);
-                }
-                None => unexplained.push(format!("{name} frame {frame} {field}: {what}")),
-            }
-        }
+        known.check(&name, diffs);
     }
-    let stale: Vec<String> = KNOWN
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !seen_known.contains(i))
-        .map(|(_, (f, n, k, _))| format!("{f} frame {n} {k}"))
-        .collect();
     eprintln!(
         "{} captures scanned, {} selected, {files_with_dns} with DNS frames, {frames} frames: \
          {} found and compared ({:?}), {} known differences; not compared, by rule: {} broken \
@@ -743,7 +619,7 @@ fn messages_match_tshark() {
         files.len(),
         total.found,
         total.kinds,
-        seen_known.len(),
+        known.seen(),
         total.both_broken,
         total.cut_by_capture,
         total.tcp_continues,
@@ -770,12 +646,12 @@ fn messages_match_tshark() {
             .collect();
         match FOUND_ELSEWHERE.iter().find(|(f, _, _)| *f == name) {
             Some((_, n, _)) if *n == s.found_elsewhere.len() => {}
-            Some((_, n, _)) => unexplained.push(format!(
+            Some((_, n, _)) => known.unexplained.push(format!(
                 "{name}: {} messages found on other ports, {n} expected ({})",
                 s.found_elsewhere.len(),
                 packets.join(", ")
             )),
-            None => unexplained.push(format!(
+            None => known.unexplained.push(format!(
                 "{name}: {} messages found on other ports ({})",
                 s.found_elsewhere.len(),
                 packets.join(", ")
@@ -795,12 +671,12 @@ fn messages_match_tshark() {
             })
             .and_then(|i| scans.get(i));
         if at.and_then(|i| frames_by_file.get(i)).copied().unwrap_or(0) == 0 {
-            unexplained.push(format!(
+            known.unexplained.push(format!(
                 "{f}: listed in EXTRA_FILES ({why}) but has no DNS frame"
             ));
         }
         if scanned.is_some_and(|s| s.dns_ports || !s.found_elsewhere.is_empty()) {
-            unexplained.push(format!(
+            known.unexplained.push(format!(
                 "{f}: listed in EXTRA_FILES but the decoder selects it now"
             ));
         }
@@ -811,18 +687,10 @@ fn messages_match_tshark() {
                 .is_ok_and(|r| r.to_string_lossy() == *f)
                 && !s.found_elsewhere.is_empty()
         }) {
-            unexplained.push(format!("{f}: no message found on other ports any more"));
+            known
+                .unexplained
+                .push(format!("{f}: no message found on other ports any more"));
         }
     }
-    assert!(
-        unexplained.is_empty(),
-        "{} unexplained differences:\n{}",
-        unexplained.len(),
-        unexplained.join("\n")
-    );
-    assert!(
-        stale.is_empty(),
-        "known differences that no longer happen:\n{}",
-        stale.join("\n")
-    );
+    assert_differences_explained(&known.unexplained, &known.stale());
 }

@@ -58,21 +58,23 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use flowprobe::inspect::http::{self, Head};
 use flowprobe::inspect::ssh;
 use flowprobe::inspect::Outcome;
 
-use common::{parallel_map, require_shared_pcaps, require_tool, shared_pcaps};
+use common::{
+    assert_corpus_frames, assert_differences_explained, captures, parallel_map, relative_name,
+    require_shared_pcaps, require_tool, shared_pcaps, tshark_field_rows, unhex, FieldRow,
+    KnownDifferences, AGGREGATOR,
+};
 
 /// The display filter: HTTP heads straight over TCP, SSH protocol lines and KEXINITs.
 const FILTER: &str = "tcp.payload and ((not tls and (http.request or http.response)) \
                       or ssh.protocol or ssh.message_code == 20)";
 
-/// tshark's fields, in this order (`Row::get` finds them by name).
+/// tshark's fields, in this order (`FieldRow::get` finds them by name).
 const FIELDS: [&str; 14] = [
     "frame.number",
     "_ws.expert.severity",
@@ -89,9 +91,6 @@ const FIELDS: [&str; 14] = [
     "ssh.kex.hasshserver",
     "ssh.kex.hasshserver_algorithms",
 ];
-
-/// Separates the values of a field that occurs more than once in a frame.
-const AGGREGATOR: &str = "\x1f";
 
 /// Files without `HTTP/1.` or `SSH-` in their bytes where tshark still shows an HTTP head
 /// over TCP, with why (found by running tshark on every capture, see the module doc).
@@ -257,100 +256,9 @@ impl Tally {
     }
 }
 
-/// One frame of tshark's output: each field's values.
-struct Row {
-    frame: u32,
-    values: Vec<Vec<String>>,
-}
-
-impl Row {
-    fn from_line(line: &str) -> Option<Row> {
-        let cols: Vec<&str> = line.split('\t').collect();
-        let frame = cols.first()?.parse().ok()?;
-        let values = cols
-            .iter()
-            .map(|c| {
-                if c.is_empty() {
-                    Vec::new()
-                } else {
-                    c.split(AGGREGATOR).map(str::to_string).collect()
-                }
-            })
-            .collect();
-        Some(Row { frame, values })
-    }
-
-    /// The values of field `name`.
-    fn get(&self, name: &str) -> &[String] {
-        let i = FIELDS
-            .iter()
-            .position(|f| *f == name)
-            .expect("a field of FIELDS");
-        self.values.get(i).map_or(&[], Vec::as_slice)
-    }
-
-    /// The first value of field `name`, or "" (what flowprobe's empty field is compared with).
-    fn first(&self, name: &str) -> String {
-        self.get(name).first().cloned().unwrap_or_default()
-    }
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    let digits = s.as_bytes();
-    if !digits.len().is_multiple_of(2) {
-        return None;
-    }
-    digits
-        .chunks(2)
-        .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
-        .collect()
-}
-
 /// Whether `hay` contains `needle`.
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Every capture under `dir` (recursively), sorted.
-fn captures(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).expect("readable directory") {
-            let path = entry.expect("directory entry").path();
-            if path.is_dir() {
-                todo.push(path);
-            } else if !matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("tsv" | "md")
-            ) {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// tshark's rows for one file (an exit status of 2, a file cut short, still prints what
-/// it read).
-fn tshark_rows(path: &Path) -> Vec<Row> {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r")
-        .arg(path)
-        .args(["-n", "-o", "tcp.desegment_tcp_streams:FALSE"])
-        .args(["-Y", FILTER, "-T", "fields"])
-        .args(["-E", "occurrence=a", "-E", "separator=/t"])
-        .arg("-E")
-        .arg(format!("aggregator={AGGREGATOR}"));
-    for f in FIELDS {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd.output().expect("tshark runs");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(Row::from_line)
-        .collect()
 }
 
 /// One difference: (frame, field, what each side said).
@@ -370,7 +278,7 @@ fn end_head(payload: &[u8]) -> Vec<u8> {
 }
 
 fn compare_http(
-    row: &Row,
+    row: &FieldRow,
     payload: &[u8],
     tally: &mut Tally,
     differ: &mut impl FnMut(&'static str, String, String),
@@ -397,7 +305,7 @@ fn compare_http(
                 differ(
                     "method",
                     method.into_owned(),
-                    row.first("http.request.method"),
+                    row.first_or_empty("http.request.method"),
                 );
             }
             return;
@@ -413,14 +321,22 @@ fn compare_http(
                 let l = &mut tally.longest[i];
                 *l = (*l).max(v.map_or(0, String::len));
             }
-            differ("method", r.method, row.first("http.request.method"));
-            differ("uri", r.target, row.first("http.request.uri"));
+            differ(
+                "method",
+                r.method,
+                row.first_or_empty("http.request.method"),
+            );
+            differ("uri", r.target, row.first_or_empty("http.request.uri"));
             if !several {
-                differ("host", r.host.unwrap_or_default(), row.first("http.host"));
+                differ(
+                    "host",
+                    r.host.unwrap_or_default(),
+                    row.first_or_empty("http.host"),
+                );
                 differ(
                     "user_agent",
                     r.user_agent.unwrap_or_default(),
-                    row.first("http.user_agent"),
+                    row.first_or_empty("http.user_agent"),
                 );
             }
         }
@@ -429,7 +345,7 @@ fn compare_http(
             differ(
                 "status",
                 status.to_string(),
-                row.first("http.response.code"),
+                row.first_or_empty("http.response.code"),
             );
         }
         other => differ(
@@ -445,7 +361,7 @@ fn compare_http(
 }
 
 fn compare_ssh(
-    row: &Row,
+    row: &FieldRow,
     payload: &[u8],
     tally: &mut Tally,
     differ: &mut impl FnMut(&'static str, String, String),
@@ -473,8 +389,8 @@ fn compare_ssh(
     if !kexinit {
         return;
     }
-    let hassh = row.first("ssh.kex.hassh");
-    let server = row.first("ssh.kex.hasshserver");
+    let hassh = row.first_or_empty("ssh.kex.hassh");
+    let server = row.first_or_empty("ssh.kex.hasshserver");
     match ssh::kexinit(after) {
         Outcome::Found(k) => {
             if !hassh.is_empty() {
@@ -483,7 +399,7 @@ fn compare_ssh(
                 differ(
                     "hassh_string",
                     k.hassh_string,
-                    row.first("ssh.kex.hassh_algorithms"),
+                    row.first_or_empty("ssh.kex.hassh_algorithms"),
                 );
             } else if !server.is_empty() {
                 tally.server_kexinits += 1;
@@ -491,7 +407,7 @@ fn compare_ssh(
                 differ(
                     "hassh_server_string",
                     k.hassh_server_string,
-                    row.first("ssh.kex.hasshserver_algorithms"),
+                    row.first_or_empty("ssh.kex.hasshserver_algorithms"),
                 );
             } else {
                 differ("kexinit", "a KEXINIT".into(), "no HASSH".into());
@@ -517,7 +433,7 @@ fn compare_ssh(
     }
 }
 
-fn compare(row: &Row, tally: &mut Tally) -> Vec<Difference> {
+fn compare(row: &FieldRow, tally: &mut Tally) -> Vec<Difference> {
     let mut diffs = Vec::new();
     let mut differ = |field: &'static str, ours: String, theirs: String| {
         if ours != theirs {
@@ -528,7 +444,7 @@ fn compare(row: &Row, tally: &mut Tally) -> Vec<Difference> {
             ));
         }
     };
-    let Some(payload) = unhex(&row.first("tcp.payload")) else {
+    let Some(payload) = unhex(row.first("tcp.payload").unwrap_or_default()) else {
         differ("payload", "none".into(), "a message".into());
         return diffs;
     };
@@ -552,7 +468,12 @@ fn http_and_ssh_match_tshark() {
         })
         .collect();
     let results = parallel_map(&files, |path| {
-        let rows = tshark_rows(path);
+        // TCP reassembly off: each frame is one segment.
+        let rows = tshark_field_rows(
+            path,
+            &["-o", "tcp.desegment_tcp_streams:FALSE", "-Y", FILTER],
+            &FIELDS,
+        );
         let mut tally = Tally::default();
         let diffs: Vec<Difference> = rows.iter().flat_map(|r| compare(r, &mut tally)).collect();
         (rows.len(), diffs, tally)
@@ -560,37 +481,14 @@ fn http_and_ssh_match_tshark() {
 
     let mut frames = 0;
     let mut files_with_frames = 0;
-    let mut unexplained = Vec::new();
-    let mut seen_known = BTreeSet::new();
+    let mut known = KnownDifferences::by_frames(KNOWN);
     let mut total = Tally::default();
     for (path, (rows, diffs, tally)) in files.iter().zip(results) {
         total.add(&tally);
-        let name = path
-            .strip_prefix(&root)
-            .unwrap_or(path)
-            .to_string_lossy()
-            .into_owned();
         frames += rows;
         files_with_frames += usize::from(rows > 0);
-        for (frame, field, what) in diffs {
-            match KNOWN
-                .iter()
-                .position(|(f, n, k, _)| *f == name && n.contains(&frame) && *k == field)
-            {
-                Some(i) => {
-                    seen_known.insert((i, frame));
-                }
-                None => unexplained.push(format!("{name} frame {frame} {field}: {what}")),
-            }
-        }
+        known.check(&relative_name(path, &root), diffs);
     }
-    let stale: Vec<String> = KNOWN
-        .iter()
-        .enumerate()
-        .flat_map(|(i, (f, frames, k, _))| frames.iter().map(move |n| (i, f, *n, k)))
-        .filter(|(i, _, n, _)| !seen_known.contains(&(*i, *n)))
-        .map(|(_, f, n, k)| format!("{f} frame {n} {k}"))
-        .collect();
     eprintln!(
         "{} candidate files, {files_with_frames} with frames, {frames} frames compared: \
          {} requests ({} cut heads ended by the test, {} cut request lines), {} responses, \
@@ -612,26 +510,13 @@ fn http_and_ssh_match_tshark() {
         total.longest[1],
         total.longest[2],
         total.longest[3],
-        seen_known.len()
+        known.seen()
     );
     // The bounds cut no value of the corpus (the parsers' docs say so).
     assert!(total.longest[0] < http::MAX_TARGET);
     assert!(total.longest[1] < http::MAX_HOST);
     assert!(total.longest[2] < http::MAX_USER_AGENT);
     assert!(total.longest[3] + 2 <= ssh::MAX_BANNER);
-    assert!(
-        unexplained.is_empty(),
-        "{} unexplained differences:\n{}",
-        unexplained.len(),
-        unexplained.join("\n")
-    );
-    assert!(
-        stale.is_empty(),
-        "known differences that no longer happen:\n{}",
-        stale.join("\n")
-    );
-    assert!(
-        frames > 1000,
-        "only {frames} frames: did the corpus shrink?"
-    );
+    assert_differences_explained(&known.unexplained, &known.stale());
+    assert_corpus_frames(frames, 1000);
 }

@@ -45,17 +45,20 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use flowprobe::inspect::quic::{is_initial, QuicState, VERSION_1, VERSION_2};
 use flowprobe::inspect::tls::Hello;
 use flowprobe::inspect::Outcome;
 
-use common::{parallel_map, require_shared_pcaps, require_tool, shared_pcaps};
+use common::{
+    assert_differences_explained, captures, compare_client_hello, compare_server_hello,
+    parallel_map, relative_name, require_shared_pcaps, require_tool, shared_pcaps,
+    tshark_field_rows, unhex, FieldRow, KnownDifferences,
+};
 
-/// tshark's fields, in this order.
+/// tshark's fields, in this order (`FieldRow::get` finds them by name).
 const FIELDS: [&str; 20] = [
     "frame.number",
     "frame.protocols",
@@ -78,9 +81,6 @@ const FIELDS: [&str; 20] = [
     "tls.handshake.extensions.supported_version",
     "tls.handshake.version",
 ];
-
-/// Separates the values of a field that occurs more than once in a frame.
-const AGGREGATOR: &str = "\x1f";
 
 /// Differences understood, by file (path under `shared/pcaps`), frame and field, with why.
 const KNOWN: &[(&str, u32, &str, &str)] = &[
@@ -125,85 +125,29 @@ const KNOWN: &[(&str, u32, &str, &str)] = &[
 
 const TRUNCATED: &str = "malformed/tcpdump/tests__quic_handshake_truncated.pcap";
 
-/// One frame of tshark's output: each field's values.
-struct Row {
-    frame: u32,
-    values: Vec<Vec<String>>,
+/// The innermost UDP endpoints of a frame: (source, destination) as "address port".
+fn endpoints(row: &FieldRow) -> (String, String) {
+    let last = |name: &str| row.last(name).unwrap_or_default();
+    let src = format!(
+        "{}{} {}",
+        last("ip.src"),
+        last("ipv6.src"),
+        last("udp.srcport")
+    );
+    let dst = format!(
+        "{}{} {}",
+        last("ip.dst"),
+        last("ipv6.dst"),
+        last("udp.dstport")
+    );
+    (src, dst)
 }
 
-impl Row {
-    fn from_line(line: &str) -> Option<Row> {
-        let cols: Vec<&str> = line.split('\t').collect();
-        let frame = cols.first()?.parse().ok()?;
-        let values = cols
-            .iter()
-            .map(|c| {
-                if c.is_empty() {
-                    Vec::new()
-                } else {
-                    c.split(AGGREGATOR).map(str::to_string).collect()
-                }
-            })
-            .collect();
-        Some(Row { frame, values })
-    }
-
-    fn get(&self, name: &str) -> &[String] {
-        let i = FIELDS
-            .iter()
-            .position(|f| *f == name)
-            .expect("a field of FIELDS");
-        self.values.get(i).map_or(&[], Vec::as_slice)
-    }
-
-    fn last(&self, name: &str) -> &str {
-        self.get(name).last().map_or("", String::as_str)
-    }
-
-    fn numbers(&self, name: &str) -> Vec<u32> {
-        self.get(name).iter().filter_map(|v| number(v)).collect()
-    }
-
-    /// The innermost UDP endpoints: (source, destination) as "address port".
-    fn endpoints(&self) -> (String, String) {
-        let src = format!(
-            "{}{} {}",
-            self.last("ip.src"),
-            self.last("ipv6.src"),
-            self.last("udp.srcport")
-        );
-        let dst = format!(
-            "{}{} {}",
-            self.last("ip.dst"),
-            self.last("ipv6.dst"),
-            self.last("udp.dstport")
-        );
-        (src, dst)
-    }
-
-    fn protocols(&self) -> Vec<&str> {
-        self.get("frame.protocols")
-            .iter()
-            .flat_map(|p| p.split(':'))
-            .collect()
-    }
-}
-
-fn number(v: &str) -> Option<u32> {
-    match v.strip_prefix("0x") {
-        Some(h) => u32::from_str_radix(h, 16).ok(),
-        None => v.parse().ok(),
-    }
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    let digits = s.as_bytes();
-    if !digits.len().is_multiple_of(2) {
-        return None;
-    }
-    digits
-        .chunks(2)
-        .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
+/// A frame's protocols, outermost first.
+fn protocols<'r>(row: &'r FieldRow) -> Vec<&'r str> {
+    row.get("frame.protocols")
+        .iter()
+        .flat_map(|p| p.split(':'))
         .collect()
 }
 
@@ -214,47 +158,6 @@ fn may_have_an_initial(bytes: &[u8]) -> bool {
     bytes.windows(5).enumerate().any(|(i, w)| {
         w[0] & 0x80 != 0 && (w[1..] == v1 || w[1..] == v2) && bytes.get(i..).is_some_and(is_initial)
     })
-}
-
-/// Every capture under `dir` (recursively), sorted.
-fn captures(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).expect("readable directory") {
-            let path = entry.expect("directory entry").path();
-            if path.is_dir() {
-                todo.push(path);
-            } else if !matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("tsv" | "md")
-            ) {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// tshark's rows for every UDP frame of one file (an exit status of 2, a file cut short,
-/// still prints what it read).
-fn tshark_rows(path: &Path) -> Vec<Row> {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r")
-        .arg(path)
-        .args(["-n", "-Y", "udp", "-T", "fields"])
-        .args(["-E", "occurrence=a", "-E", "separator=/t"])
-        .arg("-E")
-        .arg(format!("aggregator={AGGREGATOR}"));
-    for f in FIELDS {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd.output().expect("tshark runs");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(Row::from_line)
-        .collect()
 }
 
 /// What one direction showed.
@@ -286,19 +189,19 @@ struct Tally {
 type Difference = (u32, String, String);
 
 fn compare_file(path: &Path) -> (Tally, Vec<Difference>) {
-    let rows = tshark_rows(path);
-    let by_frame: BTreeMap<u32, &Row> = rows.iter().map(|r| (r.frame, r)).collect();
+    // Every UDP frame.
+    let rows = tshark_field_rows(path, &["-Y", "udp"], &FIELDS);
+    let by_frame: BTreeMap<u32, &FieldRow> = rows.iter().map(|r| (r.frame, r)).collect();
     // Connections, in order of their first frame.
-    let mut connections: BTreeMap<(String, String), Vec<&Row>> = BTreeMap::new();
+    let mut connections: BTreeMap<(String, String), Vec<&FieldRow>> = BTreeMap::new();
     for row in &rows {
-        if row
-            .protocols()
+        if protocols(row)
             .iter()
             .any(|p| *p == "icmp" || *p == "icmpv6")
         {
             continue;
         }
-        let (src, dst) = row.endpoints();
+        let (src, dst) = endpoints(row);
         let key = if src <= dst { (src, dst) } else { (dst, src) };
         connections.entry(key).or_default().push(row);
     }
@@ -315,10 +218,10 @@ fn compare_file(path: &Path) -> (Tally, Vec<Difference>) {
         // accepts (none expected: a difference).
         let mut without_initial: Option<u32> = None;
         for row in frames {
-            let Some(payload) = unhex(row.last("udp.payload")) else {
+            let Some(payload) = unhex(row.last("udp.payload").unwrap_or_default()) else {
                 continue;
             };
-            let (src, _) = row.endpoints();
+            let (src, _) = endpoints(row);
             if client.is_none() && is_initial(&payload) {
                 client = Some(src.clone());
                 first_initial = Some((row.frame, row.get("_ws.expert.message").join("; ")));
@@ -326,7 +229,7 @@ fn compare_file(path: &Path) -> (Tally, Vec<Difference>) {
             let hello_types = row.numbers("tls.handshake.type");
             let versions = row.numbers("quic.version");
             let v1_or_v2 = versions.contains(&VERSION_1) || versions.contains(&VERSION_2);
-            let quic_hello = row.protocols().contains(&"quic")
+            let quic_hello = protocols(row).contains(&"quic")
                 && (hello_types.contains(&1) || hello_types.contains(&2));
             if quic_hello && !v1_or_v2 {
                 other_version = true;
@@ -437,68 +340,11 @@ fn compare_file(path: &Path) -> (Tally, Vec<Difference>) {
                     match hello {
                         Hello::Client(ch) => {
                             tally.client_hellos += 1;
-                            differ(
-                                "sni",
-                                ch.sni.clone().unwrap_or_default(),
-                                row.get("tls.handshake.extensions_server_name")
-                                    .first()
-                                    .cloned()
-                                    .unwrap_or_default(),
-                            );
-                            differ(
-                                "alpn",
-                                ch.alpn.join(AGGREGATOR),
-                                row.get("tls.handshake.extensions_alpn_str")
-                                    .join(AGGREGATOR),
-                            );
-                            differ(
-                                "ja3_full",
-                                ch.ja3_string(),
-                                row.get("tls.handshake.ja3_full").join(AGGREGATOR),
-                            );
-                            differ(
-                                "ja3",
-                                ch.ja3(),
-                                row.get("tls.handshake.ja3").join(AGGREGATOR),
-                            );
-                            let tlist = |name: &str| {
-                                let n: Vec<u16> =
-                                    row.numbers(name).into_iter().map(|x| x as u16).collect();
-                                format!("{n:?}")
-                            };
-                            differ(
-                                "ciphers",
-                                format!("{:?}", ch.ciphers),
-                                tlist("tls.handshake.ciphersuite"),
-                            );
-                            differ(
-                                "extensions",
-                                format!("{:?}", ch.extensions),
-                                tlist("tls.handshake.extension.type"),
-                            );
-                            differ(
-                                "supported_versions",
-                                format!("{:?}", ch.supported_versions),
-                                tlist("tls.handshake.extensions.supported_version"),
-                            );
+                            compare_client_hello(ch, row, &mut differ);
                         }
                         Hello::Server(sh) => {
                             tally.server_hellos += 1;
-                            differ(
-                                "cipher",
-                                format!("{:#06x}", sh.cipher),
-                                row.numbers("tls.handshake.ciphersuite")
-                                    .first()
-                                    .map(|c| format!("{c:#06x}"))
-                                    .unwrap_or_default(),
-                            );
-                            let negotiated = row
-                                .numbers("tls.handshake.extensions.supported_version")
-                                .first()
-                                .or(row.numbers("tls.handshake.version").first())
-                                .map(|v| format!("{v:#06x}"))
-                                .unwrap_or_default();
-                            differ("version", format!("{:#06x}", sh.version), negotiated);
+                            compare_server_hello(sh, row, &mut differ);
                         }
                     }
                 }
@@ -522,15 +368,10 @@ fn initials_match_tshark() {
 
     let mut total = Tally::default();
     let mut files_with_connections = 0;
-    let mut unexplained = Vec::new();
-    let mut seen_known = BTreeSet::new();
+    let mut known = KnownDifferences::new(KNOWN);
     let mut opened_by_neither = 0;
     for (path, (tally, diffs)) in files.iter().zip(results) {
-        let name = path
-            .strip_prefix(&root)
-            .unwrap_or(path)
-            .to_string_lossy()
-            .into_owned();
+        let name = relative_name(path, &root);
         files_with_connections += usize::from(tally.connections > 0);
         total.connections += tally.connections;
         total.opened += tally.opened;
@@ -542,24 +383,8 @@ fn initials_match_tshark() {
             opened_by_neither += 1;
             eprintln!("opened by neither: {name} frame {f}");
         }
-        for (frame, field, what) in diffs {
-            match KNOWN
-                .iter()
-                .position(|(f, n, k, _)| *f == name && *n == frame && *k == field)
-            {
-                Some(i) => {
-                    seen_known.insert(i);
-                }
-                None => unexplained.push(format!("{name} frame {frame} {field}: {what}")),
-            }
-        }
+        known.check(&name, diffs);
     }
-    let stale: Vec<String> = KNOWN
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !seen_known.contains(i))
-        .map(|(_, (f, n, k, _))| format!("{f} frame {n} {k}"))
-        .collect();
     eprintln!(
         "{} candidate files, {files_with_connections} with connections: {} connections \
          with a client Initial, {} opened, {} ClientHellos and {} ServerHellos compared, \
@@ -573,19 +398,9 @@ fn initials_match_tshark() {
         total.malformed,
         total.other_versions,
         opened_by_neither,
-        seen_known.len()
+        known.seen()
     );
-    assert!(
-        unexplained.is_empty(),
-        "{} unexplained differences:\n{}",
-        unexplained.len(),
-        unexplained.join("\n")
-    );
-    assert!(
-        stale.is_empty(),
-        "known differences that no longer happen:\n{}",
-        stale.join("\n")
-    );
+    assert_differences_explained(&known.unexplained, &known.stale());
     assert!(
         total.client_hellos > 50 && total.server_hellos > 30,
         "only {} ClientHellos and {} ServerHellos: did the corpus shrink?",

@@ -39,23 +39,26 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use flowprobe::inspect::tls::{self, Hello, Transport};
 use flowprobe::inspect::Outcome;
 use sha2::{Digest, Sha256};
 
-use common::{parallel_map, require_shared_pcaps, require_tool, shared_pcaps};
+use common::{
+    assert_corpus_frames, assert_differences_explained, captures, compare_client_hello,
+    compare_server_hello, parallel_map, relative_name, require_shared_pcaps, require_tool,
+    shared_pcaps, tshark_field_rows, unhex, FieldRow, KnownDifferences, AGGREGATOR,
+};
 
 /// The display filter: a hello in a frame of its own.
 /// `tcp.payload`: TLS over TCP only (not QUIC, DTLS, EAP-TLS, OpenVPN over UDP).
 const FILTER: &str =
     "tcp.payload and (tls.handshake.type == 1 or tls.handshake.type == 2) and not tcp.segments";
 
-/// tshark's fields, in this order (`Row::from_line` reads them by position).
+/// tshark's fields, in this order (`FieldRow::get` finds them by name).
 const FIELDS: [&str; 15] = [
     "frame.number",
     "_ws.expert.severity",
@@ -74,10 +77,6 @@ const FIELDS: [&str; 15] = [
     // Last and optional: only tshark 4.2 and later have it (see `has_ja4_field`).
     "tls.handshake.ja4",
 ];
-
-/// Separates the values of a field that occurs more than once in a frame. A control
-/// character: ALPN values and server names may contain commas.
-const AGGREGATOR: &str = "\x1f";
 
 /// Differences understood, by file (path under `shared/pcaps`), frame and field, with why.
 /// Field "parse" is the parser's outcome itself.
@@ -218,62 +217,6 @@ struct Tally {
     several: usize,
 }
 
-/// One frame of tshark's output: each field's values.
-struct Row {
-    frame: u32,
-    values: Vec<Vec<String>>,
-}
-
-impl Row {
-    fn from_line(line: &str) -> Option<Row> {
-        let cols: Vec<&str> = line.split('\t').collect();
-        let frame = cols.first()?.parse().ok()?;
-        let values = cols
-            .iter()
-            .map(|c| {
-                if c.is_empty() {
-                    Vec::new()
-                } else {
-                    c.split(AGGREGATOR).map(str::to_string).collect()
-                }
-            })
-            .collect();
-        Some(Row { frame, values })
-    }
-
-    /// The values of field `name`.
-    fn get(&self, name: &str) -> &[String] {
-        let i = FIELDS
-            .iter()
-            .position(|f| *f == name)
-            .expect("a field of FIELDS");
-        self.values.get(i).map_or(&[], Vec::as_slice)
-    }
-
-    /// Numbers of field `name` (tshark prints some in hex, "0x1301", some in decimal).
-    fn numbers(&self, name: &str) -> Vec<u32> {
-        self.get(name).iter().filter_map(|v| number(v)).collect()
-    }
-}
-
-fn number(v: &str) -> Option<u32> {
-    match v.strip_prefix("0x") {
-        Some(h) => u32::from_str_radix(h, 16).ok(),
-        None => v.parse().ok(),
-    }
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    let digits = s.as_bytes();
-    if !digits.len().is_multiple_of(2) {
-        return None;
-    }
-    digits
-        .chunks(2)
-        .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
-        .collect()
-}
-
 /// Whether this tshark has a JA4 field.
 fn has_ja4_field() -> bool {
     Command::new("tshark")
@@ -304,47 +247,6 @@ fn may_have_a_hello(bytes: &[u8]) -> bool {
     false
 }
 
-/// Every capture under `dir` (recursively), sorted.
-fn captures(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).expect("readable directory") {
-            let path = entry.expect("directory entry").path();
-            if path.is_dir() {
-                todo.push(path);
-            } else if !matches!(
-                path.extension().and_then(|e| e.to_str()),
-                Some("tsv" | "md")
-            ) {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// tshark's rows for one file (an exit status of 2, a file cut short, still prints what
-/// it read).
-fn tshark_rows(path: &Path, fields: usize) -> Vec<Row> {
-    let mut cmd = Command::new("tshark");
-    cmd.arg("-r")
-        .arg(path)
-        .args(["-n", "-Y", FILTER, "-T", "fields"])
-        .args(["-E", "occurrence=a", "-E", "separator=/t"])
-        .arg("-E")
-        .arg(format!("aggregator={AGGREGATOR}"));
-    for f in FIELDS.iter().take(fields) {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd.output().expect("tshark runs");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(Row::from_line)
-        .collect()
-}
-
 // ---- The test's own JA4, from tshark's values (not from the parser) ----
 
 fn grease(v: u32) -> bool {
@@ -370,7 +272,7 @@ fn joined(v: &[u32]) -> String {
 /// The signature_algorithms (13) list among tshark's `sig_hash_alg` values, which also
 /// hold signature_algorithms_cert (50) and delegated_credentials (34): split by
 /// `sig_hash_alg_len` (bytes a list) in the order those extensions were sent.
-fn ext13_sig_algs(row: &Row, extensions: &[u32]) -> Result<Vec<u32>, String> {
+fn ext13_sig_algs(row: &FieldRow, extensions: &[u32]) -> Result<Vec<u32>, String> {
     let all = row.numbers("tls.handshake.sig_hash_alg");
     let lens = row.numbers("tls.handshake.sig_hash_alg_len");
     let owners: Vec<u32> = extensions
@@ -395,7 +297,7 @@ fn ext13_sig_algs(row: &Row, extensions: &[u32]) -> Result<Vec<u32>, String> {
     Ok(Vec::new())
 }
 
-fn oracle_ja4(row: &Row) -> Result<String, String> {
+fn oracle_ja4(row: &FieldRow) -> Result<String, String> {
     let ciphers: Vec<u32> = row
         .numbers("tls.handshake.ciphersuite")
         .into_iter()
@@ -476,7 +378,7 @@ fn oracle_ja4(row: &Row) -> Result<String, String> {
 /// One difference: (frame, field, what each side said).
 type Difference = (u32, &'static str, String);
 
-fn compare(row: &Row, ja4_field: bool, tally: &mut Tally) -> Vec<Difference> {
+fn compare(row: &FieldRow, ja4_field: bool, tally: &mut Tally) -> Vec<Difference> {
     let mut diffs = Vec::new();
     let mut differ = |field: &'static str, ours: String, theirs: String| {
         if ours != theirs {
@@ -547,50 +449,7 @@ fn compare(row: &Row, ja4_field: bool, tally: &mut Tally) -> Vec<Difference> {
                     .replace("Some(", "")
                     .replace(')', ""),
             );
-            differ(
-                "sni",
-                ch.sni.clone().unwrap_or_default(),
-                row.get("tls.handshake.extensions_server_name")
-                    .first()
-                    .cloned()
-                    .unwrap_or_default(),
-            );
-            differ(
-                "alpn",
-                ch.alpn.join(AGGREGATOR),
-                row.get("tls.handshake.extensions_alpn_str")
-                    .join(AGGREGATOR),
-            );
-            differ(
-                "ja3_full",
-                ch.ja3_string(),
-                row.get("tls.handshake.ja3_full").join(AGGREGATOR),
-            );
-            differ(
-                "ja3",
-                ch.ja3(),
-                row.get("tls.handshake.ja3").join(AGGREGATOR),
-            );
-            let list = |v: &[u16]| format!("{v:?}");
-            let tlist = |name: &str| {
-                let n: Vec<u16> = row.numbers(name).into_iter().map(|x| x as u16).collect();
-                format!("{n:?}")
-            };
-            differ(
-                "ciphers",
-                list(&ch.ciphers),
-                tlist("tls.handshake.ciphersuite"),
-            );
-            differ(
-                "extensions",
-                list(&ch.extensions),
-                tlist("tls.handshake.extension.type"),
-            );
-            differ(
-                "supported_versions",
-                list(&ch.supported_versions),
-                tlist("tls.handshake.extensions.supported_version"),
-            );
+            compare_client_hello(&ch, row, &mut differ);
             let ours = ch.ja4(Transport::Tcp);
             match oracle_ja4(row) {
                 Ok(theirs) => differ("ja4", ours.clone(), theirs),
@@ -612,21 +471,7 @@ fn compare(row: &Row, ja4_field: bool, tally: &mut Tally) -> Vec<Difference> {
                     .replace("Some(", "")
                     .replace(')', ""),
             );
-            differ(
-                "cipher",
-                format!("{:#06x}", sh.cipher),
-                row.numbers("tls.handshake.ciphersuite")
-                    .first()
-                    .map(|c| format!("{c:#06x}"))
-                    .unwrap_or_default(),
-            );
-            let negotiated = row
-                .numbers("tls.handshake.extensions.supported_version")
-                .first()
-                .or(row.numbers("tls.handshake.version").first())
-                .map(|v| format!("{v:#06x}"))
-                .unwrap_or_default();
-            differ("version", format!("{:#06x}", sh.version), negotiated);
+            compare_server_hello(&sh, row, &mut differ);
         }
         other => differ(
             "parse",
@@ -648,13 +493,13 @@ fn hellos_match_tshark() {
         .filter(|p| std::fs::read(p).is_ok_and(|b| may_have_a_hello(&b)))
         .collect();
     let ja4_field = has_ja4_field();
-    let fields = if ja4_field {
-        FIELDS.len()
+    let fields: &[&str] = if ja4_field {
+        &FIELDS
     } else {
-        FIELDS.len() - 1
+        &FIELDS[..FIELDS.len() - 1]
     };
     let results = parallel_map(&files, |path| {
-        let rows = tshark_rows(path, fields);
+        let rows = tshark_field_rows(path, &["-Y", FILTER], fields);
         let mut tally = Tally::default();
         let diffs: Vec<Difference> = rows
             .iter()
@@ -665,39 +510,17 @@ fn hellos_match_tshark() {
 
     let mut frames = 0;
     let mut files_with_hellos = 0;
-    let mut unexplained = Vec::new();
-    let mut seen_known = BTreeSet::new();
+    let mut known = KnownDifferences::new(KNOWN);
     let mut total = Tally::default();
     for (path, (rows, diffs, tally)) in files.iter().zip(results) {
         total.found += tally.found;
         total.both_broken += tally.both_broken;
         total.after_ccs += tally.after_ccs;
         total.several += tally.several;
-        let name = path
-            .strip_prefix(&root)
-            .unwrap_or(path)
-            .to_string_lossy()
-            .into_owned();
         frames += rows;
         files_with_hellos += usize::from(rows > 0);
-        for (frame, field, what) in diffs {
-            match KNOWN
-                .iter()
-                .position(|(f, n, k, _)| *f == name && *n == frame && *k == field)
-            {
-                Some(i) => {
-                    seen_known.insert(i);
-                }
-                None => unexplained.push(format!("{name} frame {frame} {field}: {what}")),
-            }
-        }
+        known.check(&relative_name(path, &root), diffs);
     }
-    let stale: Vec<String> = KNOWN
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !seen_known.contains(i))
-        .map(|(_, (f, n, k, _))| format!("{f} frame {n} {k}"))
-        .collect();
     eprintln!(
         "{} candidate files, {files_with_hellos} with hellos, {frames} frames compared: \
          {} hellos found, {} broken for both, {} after a ChangeCipherSpec, {} with several \
@@ -707,21 +530,8 @@ fn hellos_match_tshark() {
         total.both_broken,
         total.after_ccs,
         total.several,
-        seen_known.len()
+        known.seen()
     );
-    assert!(
-        unexplained.is_empty(),
-        "{} unexplained differences:\n{}",
-        unexplained.len(),
-        unexplained.join("\n")
-    );
-    assert!(
-        stale.is_empty(),
-        "known differences that no longer happen:\n{}",
-        stale.join("\n")
-    );
-    assert!(
-        frames > 1000,
-        "only {frames} frames: did the corpus shrink?"
-    );
+    assert_differences_explained(&known.unexplained, &known.stale());
+    assert_corpus_frames(frames, 1000);
 }

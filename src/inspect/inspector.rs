@@ -289,7 +289,7 @@ impl Inspector {
         frame: &[u8],
         transport: &TransportRange,
         ts: Timestamp,
-    ) -> Option<Seen> {
+    ) -> Option<Box<Seen>> {
         let key = &meta.key;
         let tcp = match key.proto {
             PROTO_TCP => true,
@@ -447,7 +447,7 @@ fn tcp_segment(
     from_client: bool,
     config: &InspectConfig,
     stats: &mut InspectStats,
-) -> Option<Seen> {
+) -> Option<Box<Seen>> {
     // A SYN's data (TCP Fast Open) starts one past its sequence number.
     let start = if syn {
         let first = seq.wrapping_add(1);
@@ -509,7 +509,7 @@ fn tcp_segment(
                 if let Some(more) =
                     deliver(d, bytes.get(off..).unwrap_or_default(), from_client, stats)
                 {
-                    seen = Some(seen.unwrap_or_default().or(&more));
+                    seen = Some(Box::new(seen.map(|b| *b).unwrap_or_default().or(&more)));
                 }
             }
         }
@@ -519,7 +519,11 @@ fn tcp_segment(
 
 /// Ends a direction that has had its `max_packets` payload packets or filled its stream
 /// start; passes `seen` through.
-fn finish_if_spent(d: &mut Direction, config: &InspectConfig, seen: Option<Seen>) -> Option<Seen> {
+fn finish_if_spent(
+    d: &mut Direction,
+    config: &InspectConfig,
+    seen: Option<Box<Seen>>,
+) -> Option<Box<Seen>> {
     if !d.done() && (d.packets >= config.max_packets || d.stream_len() >= MAX_STREAM_BYTES) {
         d.finish();
     }
@@ -533,7 +537,7 @@ fn deliver(
     new: &[u8],
     from_client: bool,
     stats: &mut InspectStats,
-) -> Option<Seen> {
+) -> Option<Box<Seen>> {
     d.next_seq = d.next_seq.map(|n| n.wrapping_add(new.len() as u32));
     let room = MAX_STREAM_BYTES.saturating_sub(d.stream_len());
     let new = new.get(..room.min(new.len())).unwrap_or_default();
@@ -564,7 +568,7 @@ fn parse_stream(
     stream: &[u8],
     from_client: bool,
     stats: &mut InspectStats,
-) -> (Option<Seen>, bool) {
+) -> (Option<Box<Seen>>, bool) {
     if let Some(end) = d.ssh_banner_end() {
         return match ssh::kexinit(stream.get(end..).unwrap_or_default()) {
             Outcome::Found(k) => {
@@ -573,7 +577,7 @@ fn parse_stream(
                     hassh: Some(k.hassh),
                     ..Seen::default()
                 };
-                (Some(seen), false)
+                (Some(Box::new(seen)), false)
             }
             Outcome::Incomplete => (None, true),
             Outcome::NotThis => (None, false),
@@ -597,14 +601,15 @@ fn parse_stream(
                     };
                     if !from_client {
                         seen.ssh_server = Some(banner);
-                        return (Some(seen), false);
+                        return (Some(Box::new(seen)), false);
                     }
                     seen.ssh_client = Some(banner);
                     // The client's KEXINIT (HASSH) may follow in the same bytes.
                     d.pending().ssh_banner_end = Some(end);
                     d.candidates = [Protocol::Ssh].into_iter().collect();
                     let (more_seen, more) = parse_stream(d, stream, from_client, stats);
-                    return (Some(seen.or(&more_seen.unwrap_or_default())), more);
+                    let more_seen = more_seen.map(|b| *b).unwrap_or_default();
+                    return (Some(Box::new(seen.or(&more_seen))), more);
                 }
                 other => other.map(|_| Seen::default()),
             },
@@ -613,7 +618,7 @@ fn parse_stream(
         match outcome {
             Outcome::Found(seen) => {
                 stats.found[p as usize] += 1;
-                return (Some(seen), false);
+                return (Some(Box::new(seen)), false);
             }
             Outcome::Incomplete => {}
             Outcome::NotThis => remove(&mut d.candidates, p),
@@ -641,7 +646,7 @@ fn datagram(
     from_client: bool,
     config: &InspectConfig,
     stats: &mut InspectStats,
-) -> Option<Seen> {
+) -> Option<Box<Seen>> {
     d.packets = d.packets.saturating_add(1);
     let mut seen = None;
     if d.candidates.has(Protocol::Dns) {
@@ -649,7 +654,7 @@ fn datagram(
             Outcome::Found(m) => {
                 stats.found[Protocol::Dns as usize] += 1;
                 d.finish();
-                return Some(dns_seen(m));
+                return Some(Box::new(dns_seen(m)));
             }
             Outcome::Incomplete | Outcome::NotThis => remove(&mut d.candidates, Protocol::Dns),
             Outcome::Malformed(_) => {
@@ -674,7 +679,7 @@ fn datagram(
                 if state.opened() && !*quic_reported {
                     *quic_reported = true;
                     s.app = Some(App::Quic);
-                    seen = Some(s.clone());
+                    seen = Some(Box::new(s.clone()));
                 }
                 match outcome {
                     Outcome::Found(hello) => {
@@ -689,7 +694,7 @@ fn datagram(
                         } else {
                             d.finish();
                         }
-                        return Some(s.or(&hello_seen(hello, tls::Transport::Quic)));
+                        return Some(Box::new(s.or(&hello_seen(hello, tls::Transport::Quic))));
                     }
                     Outcome::Incomplete => {}
                     Outcome::NotThis => {
@@ -801,7 +806,7 @@ mod tests {
     }
 
     /// Feeds `frame` at second `t`; returns what it completed.
-    fn feed(i: &mut Inspector, frame: &[u8], t: u64) -> Option<Seen> {
+    fn feed(i: &mut Inspector, frame: &[u8], t: u64) -> Option<Box<Seen>> {
         let mut meta = PacketMeta::default();
         let transport =
             decode_payload(RAW_IP, frame, frame.len() as u32, &Decap::NONE, &mut meta).unwrap();

@@ -199,7 +199,7 @@ impl Classifier {
                 let _ = exporter.send(ExportMessage::Seen {
                     key: meta.key,
                     ts: packet.ts,
-                    seen: Box::new(seen),
+                    seen,
                 });
             }
         }

@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests: where the shared captures are, the external
-//! tools the oracles need, and a record sink that collects into memory.
+//! tools the oracles need, a record sink that collects into memory, and what the tshark
+//! oracle tests have in common (tshark's field rows, hex payloads, TLS hellos against
+//! tshark's fields, known differences and the closing assertions).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -8,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use flowprobe::export::RecordSink;
 use flowprobe::flow::record::FlowRecord;
+use flowprobe::inspect::tls::{ClientHello, ServerHello};
 use flowprobe::time::Timestamp;
 
 /// `../shared/pcaps`, the captures written by others (never copied into this repository).
@@ -263,4 +266,327 @@ pub fn write_generated(
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
     flowprobe::generate::write_pcap(&g, false, &mut out).unwrap();
     (path, g)
+}
+
+/// Every capture under `dir` (recursively), sorted: every file but the corpus's own
+/// `.tsv` and `.md` files.
+pub fn captures(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).expect("readable directory") {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if !matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("tsv" | "md")
+            ) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Separates the values of a field that occurs more than once in a frame in
+/// `tshark_field_rows`' output. A control character: ALPN values, server names and DNS
+/// names may contain commas (tshark escapes a control character in names).
+pub const AGGREGATOR: &str = "\x1f";
+
+/// One frame of tshark's `-T fields` output: each asked field's values, in the order the
+/// fields were asked for (the first field is `frame.number`).
+pub struct FieldRow<'f> {
+    /// The frame number (the first field).
+    pub frame: u32,
+    fields: &'f [&'f str],
+    values: Vec<Vec<String>>,
+}
+
+impl<'f> FieldRow<'f> {
+    /// A line of tshark's output for `fields`: columns split on tabs, each column's values
+    /// on [`AGGREGATOR`]. `None` for a line whose first column is not a frame number.
+    pub fn from_line(line: &str, fields: &'f [&'f str]) -> Option<FieldRow<'f>> {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let frame = cols.first()?.parse().ok()?;
+        let values = cols
+            .iter()
+            .map(|c| {
+                if c.is_empty() {
+                    Vec::new()
+                } else {
+                    c.split(AGGREGATOR).map(str::to_string).collect()
+                }
+            })
+            .collect();
+        Some(FieldRow {
+            frame,
+            fields,
+            values,
+        })
+    }
+
+    /// The values of field `name` (one of the fields asked for).
+    pub fn get(&self, name: &str) -> &[String] {
+        let i = self
+            .fields
+            .iter()
+            .position(|f| *f == name)
+            .expect("a field of FIELDS");
+        self.values.get(i).map_or(&[], Vec::as_slice)
+    }
+
+    /// The first value of field `name`.
+    pub fn first(&self, name: &str) -> Option<&str> {
+        self.get(name).first().map(String::as_str)
+    }
+
+    /// The first value of field `name`, or "" (what an empty value is compared with).
+    pub fn first_or_empty(&self, name: &str) -> String {
+        self.first(name).unwrap_or_default().to_string()
+    }
+
+    /// The last value of field `name` (the innermost layer's, where layers nest).
+    pub fn last(&self, name: &str) -> Option<&str> {
+        self.get(name).last().map(String::as_str)
+    }
+
+    /// Numbers of field `name` (tshark prints some in hex, "0x1301", some in decimal);
+    /// values that are neither are left out.
+    pub fn numbers(&self, name: &str) -> Vec<u32> {
+        self.get(name)
+            .iter()
+            .filter_map(|v| match v.strip_prefix("0x") {
+                Some(h) => u32::from_str_radix(h, 16).ok(),
+                None => v.parse().ok(),
+            })
+            .collect()
+    }
+}
+
+/// tshark's rows for one file: `tshark -r path -n <options> -T fields`, every occurrence
+/// of a field (values joined by [`AGGREGATOR`]), columns `fields` in order (the first must
+/// be `frame.number`). `options` are what comes between: a display filter (`-Y ...`),
+/// preferences (`-o ...`). An exit status of 2 (a file cut short) still prints what
+/// tshark read, and those rows are returned.
+pub fn tshark_field_rows<'f>(
+    path: &Path,
+    options: &[&str],
+    fields: &'f [&'f str],
+) -> Vec<FieldRow<'f>> {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-r")
+        .arg(path)
+        .arg("-n")
+        .args(options)
+        .args(["-T", "fields"])
+        .args(["-E", "occurrence=a", "-E", "separator=/t"])
+        .arg("-E")
+        .arg(format!("aggregator={AGGREGATOR}"));
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().expect("tshark runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| FieldRow::from_line(line, fields))
+        .collect()
+}
+
+/// The bytes of a hex string as tshark prints a bytes field (`tcp.payload`: "16030100..."),
+/// or `None` if it is not hex digits in pairs.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    let digits = s.as_bytes();
+    if !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    digits
+        .chunks(2)
+        .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
+        .collect()
+}
+
+/// A ClientHello's values compared with tshark's fields of the frame that shows it (TLS
+/// over TCP, or in a QUIC Initial): server name, ALPN list, JA3 string and MD5, cipher
+/// list, extension list and supported_versions list, in that order, each given to
+/// `differ(field, flowprobe's, tshark's)`.
+pub fn compare_client_hello(
+    ch: &ClientHello,
+    row: &FieldRow,
+    differ: &mut impl FnMut(&'static str, String, String),
+) {
+    differ(
+        "sni",
+        ch.sni.clone().unwrap_or_default(),
+        row.first_or_empty("tls.handshake.extensions_server_name"),
+    );
+    differ(
+        "alpn",
+        ch.alpn.join(AGGREGATOR),
+        row.get("tls.handshake.extensions_alpn_str")
+            .join(AGGREGATOR),
+    );
+    differ(
+        "ja3_full",
+        ch.ja3_string(),
+        row.get("tls.handshake.ja3_full").join(AGGREGATOR),
+    );
+    differ(
+        "ja3",
+        ch.ja3(),
+        row.get("tls.handshake.ja3").join(AGGREGATOR),
+    );
+    let tlist = |name: &str| {
+        let n: Vec<u16> = row.numbers(name).into_iter().map(|x| x as u16).collect();
+        format!("{n:?}")
+    };
+    differ(
+        "ciphers",
+        format!("{:?}", ch.ciphers),
+        tlist("tls.handshake.ciphersuite"),
+    );
+    differ(
+        "extensions",
+        format!("{:?}", ch.extensions),
+        tlist("tls.handshake.extension.type"),
+    );
+    differ(
+        "supported_versions",
+        format!("{:?}", ch.supported_versions),
+        tlist("tls.handshake.extensions.supported_version"),
+    );
+}
+
+/// A ServerHello's values compared with tshark's fields of the frame that shows it: the
+/// cipher (`tls.handshake.ciphersuite`) and the negotiated version
+/// (`tls.handshake.extensions.supported_version`, else `tls.handshake.version`), each
+/// given to `differ(field, flowprobe's, tshark's)`.
+pub fn compare_server_hello(
+    sh: &ServerHello,
+    row: &FieldRow,
+    differ: &mut impl FnMut(&'static str, String, String),
+) {
+    differ(
+        "cipher",
+        format!("{:#06x}", sh.cipher),
+        row.numbers("tls.handshake.ciphersuite")
+            .first()
+            .map(|c| format!("{c:#06x}"))
+            .unwrap_or_default(),
+    );
+    let negotiated = row
+        .numbers("tls.handshake.extensions.supported_version")
+        .first()
+        .or(row.numbers("tls.handshake.version").first())
+        .map(|v| format!("{v:#06x}"))
+        .unwrap_or_default();
+    differ("version", format!("{:#06x}", sh.version), negotiated);
+}
+
+/// A capture's name in messages and known lists: its path under `root` (`shared/pcaps`).
+pub fn relative_name(path: &Path, root: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// An oracle test's differences sorted against its list of known ones, each known one a
+/// (file under `shared/pcaps`, frame, field).
+pub struct KnownDifferences<'k> {
+    known: Vec<(&'k str, u32, &'k str)>,
+    seen: std::collections::BTreeSet<usize>,
+    /// The differences no known one explains, one a line.
+    pub unexplained: Vec<String>,
+}
+
+impl<'k> KnownDifferences<'k> {
+    /// From a list of (file, frame, field, why).
+    pub fn new(known: &'k [(&'k str, u32, &'k str, &'k str)]) -> Self {
+        Self::from_triples(known.iter().map(|(f, n, k, _)| (*f, *n, *k)))
+    }
+
+    /// From a list of (file, frames, field, why): each frame a known difference of its own.
+    pub fn by_frames(known: &'k [(&'k str, &'k [u32], &'k str, &'k str)]) -> Self {
+        Self::from_triples(
+            known
+                .iter()
+                .flat_map(|(f, frames, k, _)| frames.iter().map(move |n| (*f, *n, *k))),
+        )
+    }
+
+    fn from_triples(known: impl Iterator<Item = (&'k str, u32, &'k str)>) -> Self {
+        KnownDifferences {
+            known: known.collect(),
+            seen: std::collections::BTreeSet::new(),
+            unexplained: Vec::new(),
+        }
+    }
+
+    /// `file`'s differences, each (frame, field, what each side said): each known (and so
+    /// seen), or unexplained ("{file} frame {frame} {field}: {what}").
+    pub fn check<F: AsRef<str>>(
+        &mut self,
+        file: &str,
+        diffs: impl IntoIterator<Item = (u32, F, String)>,
+    ) {
+        for (frame, field, what) in diffs {
+            let field = field.as_ref();
+            match self
+                .known
+                .iter()
+                .position(|(f, n, k)| *f == file && *n == frame && *k == field)
+            {
+                Some(i) => {
+                    self.seen.insert(i);
+                }
+                None => self
+                    .unexplained
+                    .push(format!("{file} frame {frame} {field}: {what}")),
+            }
+        }
+    }
+
+    /// How many known differences happened.
+    pub fn seen(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// The known differences that did not happen ("{file} frame {frame} {field}").
+    pub fn stale(&self) -> Vec<String> {
+        self.known
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.seen.contains(i))
+            .map(|(_, (f, n, k))| format!("{f} frame {n} {k}"))
+            .collect()
+    }
+}
+
+/// An oracle test's closing check: no difference without a known reason, and no known
+/// difference that no longer happens (so the list stays true).
+#[track_caller]
+pub fn assert_differences_explained(unexplained: &[String], stale: &[String]) {
+    assert!(
+        unexplained.is_empty(),
+        "{} unexplained differences:\n{}",
+        unexplained.len(),
+        unexplained.join("\n")
+    );
+    assert!(
+        stale.is_empty(),
+        "known differences that no longer happen:\n{}",
+        stale.join("\n")
+    );
+}
+
+/// That an oracle test compared more than `more_than` frames (a check that its captures
+/// are all there).
+#[track_caller]
+pub fn assert_corpus_frames(frames: usize, more_than: usize) {
+    assert!(
+        frames > more_than,
+        "only {frames} frames: did the corpus shrink?"
+    );
 }
