@@ -34,8 +34,9 @@
 //! Segments are put in order by sequence number (wrapping): a segment at the next
 //! expected byte is read; one that overlaps what was read gives only its new bytes (a
 //! retransmission gives none); one ahead of a gap is held (copied, at most
-//! `max_packets` of them and [`MAX_STREAM_BYTES`] in all) until the gap fills, unless it
-//! starts beyond the [`MAX_STREAM_BYTES`] of stream start that can be kept. The
+//! `max_packets` of them and [`MAX_STREAM_BYTES`] in all) until the gap fills; one that
+//! starts beyond the [`MAX_STREAM_BYTES`] of stream start that can be kept ends the
+//! direction's inspection (its start is lost). The
 //! first expected byte is the SYN's sequence number + 1 when the SYN was seen, else the
 //! first payload segment's, unless that is a single zero byte (a keep-alive probe's
 //! garbage octet, before the next byte to send).
@@ -477,9 +478,13 @@ fn tcp_segment(
     let ahead_by = start.wrapping_sub(next) as i32;
     let mut seen = None;
     if ahead_by > 0 {
-        // A segment that starts past the stream start kept can never be read: not held.
+        // A segment that starts past the stream start that can be kept: the bytes before
+        // it (more than 16 KiB) would have to come later, which a sender does not do (its
+        // first flight is at most 10 segments, RFC 6928, before it retransmits the first)
+        // in any trace seen; the stream start is lost, and this direction is done.
         if ahead_by as usize >= MAX_STREAM_BYTES.saturating_sub(d.stream_len()) {
-            return finish_if_spent(d, config, None);
+            d.finish();
+            return None;
         }
         let pending = d.pending();
         let held: usize = pending.ahead.iter().map(|(_, b)| b.len()).sum();
@@ -940,6 +945,30 @@ mod tests {
             None
         );
         assert!(client_done(&i));
+    }
+
+    #[test]
+    fn a_segment_past_the_keepable_stream_start_ends_the_direction() {
+        let mut i = inspector("tls");
+        feed(&mut i, &tcp(true, 100, SYN, &[]), 1);
+        let far = 101 + MAX_STREAM_BYTES as u32;
+        assert_eq!(feed(&mut i, &tcp(true, far, ACK, b"x"), 1), None);
+        let c = i
+            .table
+            .values()
+            .next()
+            .unwrap()
+            .connection
+            .as_ref()
+            .unwrap();
+        assert!(c.directions[c.client].done());
+        // Just inside, it is held until the gap fills.
+        let mut i = inspector("tls");
+        feed(&mut i, &tcp(true, 100, SYN, &[]), 1);
+        let hello = client_hello();
+        let (a, b) = hello.split_at(20);
+        assert_eq!(feed(&mut i, &tcp(true, 121, ACK, b), 1), None);
+        assert!(feed(&mut i, &tcp(true, 101, ACK, a), 1).is_some());
     }
 
     #[test]
