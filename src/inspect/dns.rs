@@ -410,13 +410,17 @@ enum Stop {
 }
 
 /// Everything after the first question: the other questions and every record. A message
-/// with TC set may stop early, between or inside records; bytes after the last record are
-/// allowed only when the message had a question (module doc).
+/// with TC set may stop early, between or inside records, and what follows the stop is
+/// not read; bytes after the last record are allowed only when the message had a
+/// question (module doc).
 fn walk_rest(msg: &[u8], r: &mut Reader<'_>, h: &Header) -> Result<(), &'static str> {
     match walk_sections(msg, r, h) {
         Ok(()) if r.is_empty() || h.qdcount > 0 => Ok(()),
         Ok(()) => Err("bytes after the last record"),
-        Err(Stop::Cut(_)) if h.flags & FLAG_TC != 0 => Ok(()),
+        // A truncated message's records may be cut anywhere, and the bytes where a record
+        // stops can read as anything (a forward pointer, a label type): after a readable
+        // first question and header, nothing past it decides.
+        Err(_) if h.flags & FLAG_TC != 0 => Ok(()),
         Err(Stop::Cut(why) | Stop::Bad(why)) => Err(why),
     }
 }
@@ -1053,6 +1057,25 @@ mod tests {
         let mut longer = cut.clone();
         longer.push(0);
         assert_eq!(parse(&longer), parse(&cut));
+        // Regression (inspect_dns fuzz target, 2026-12-06): a truncated response whose
+        // records, read further with one more byte, meet a forward pointer: still the
+        // same message.
+        let crash: &[u8] = &[
+            120, 40, 131, 128, 0, 1, 0, 8, 0, 0, 0, 0, 2, 101, 55, 8, 119, 104, 97, 116, 115, 97,
+            112, 112, 3, 110, 101, 116, 0, 0, 1, 0, 1, 192, 12, 0, 1, 0, 1, 0, 0, 1, 235, 0, 1, 0,
+            0, 0, 4, 137, 45, 219, 235, 192, 12, 0, 1, 0, 61, 1, 0, 0, 4, 169, 45, 248, 97, 116,
+            115, 97, 112, 112, 3, 110, 101, 116, 0, 0, 1, 0, 1, 192, 12, 0, 1, 16, 91, 0, 0, 0, 0,
+            0, 0, 0, 1, 235, 0, 35, 4, 169, 45, 219, 235, 192, 12, 0, 1, 0, 1, 0, 1, 0, 0, 1, 235,
+            0, 4, 169, 45, 219, 232,
+        ];
+        let m = found(parse(crash));
+        assert_eq!(
+            (m.qname.as_deref(), m.answers),
+            (Some("e7.whatsapp.net"), 8)
+        );
+        let mut longer = crash.to_vec();
+        longer.push(0);
+        assert_eq!(parse(&longer), parse(crash));
         // Not inside the first question.
         let mut q = QUERY.get(..25).unwrap().to_vec();
         *q.get_mut(2).unwrap() |= 0x02;
