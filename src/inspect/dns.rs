@@ -1076,6 +1076,18 @@ mod tests {
         let mut longer = crash.to_vec();
         longer.push(0);
         assert!(malformed(&parse(&longer)));
+        // The same target's second finding: a truncated NOTIFY without a question, cut in
+        // its records, is Found; one byte more reads a record of no known class: NotThis.
+        let crash: &[u8] = &[
+            0xdd, 0xa2, 0x26, 0x80, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 3, 0x77, 0x77, 0x0a, 0, 0,
+            0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x78, 0, 0x2a, 0x80, 0, 0, 0, 0, 0, 0, 0, 2, 2,
+            0x65, 0, 0, 0, 0x29, 2, 2, 2, 0, 0x2a, 0xff, 0xff, 2, 0x3c, 0, 0, 0, 0, 0, 0, 0, 0x30,
+            1, 0, 1, 0, 0, 1, 0, 0xc0, 0x93, 0,
+        ];
+        assert_eq!(found(parse(crash)).qname, None);
+        let mut longer = crash.to_vec();
+        longer.push(0);
+        assert_eq!(parse(&longer), Outcome::NotThis);
         // Not inside the first question.
         let mut q = QUERY.get(..25).unwrap().to_vec();
         *q.get_mut(2).unwrap() |= 0x02;
