@@ -144,23 +144,28 @@ impl Classifier {
             &self.decap,
             meta,
         ) {
-            Ok(()) => {
-                if meta.tunnel.is_some() {
-                    self.counters.decapsulated[meta.tunnel.kind as usize] += 1;
-                }
-                meta.key.in_if = packet.interface;
-                self.fragments.handle(meta, packet.ts);
-                if self.sampler.keep(&meta.key) {
-                    true
-                } else {
-                    self.counters.sampled_out += 1;
-                    false
-                }
-            }
+            Ok(()) => self.decoded(packet, meta),
             Err(reason) => {
                 self.count_undecodable(reason, packet.link_type);
                 false
             }
+        }
+    }
+
+    /// What follows a successful decode, with or without inspection: tunnel counts, the
+    /// interface, fragment tracking, then sampling. True when the packet is metered.
+    #[inline(always)]
+    fn decoded(&mut self, packet: &Packet<'_>, meta: &mut PacketMeta) -> bool {
+        if meta.tunnel.is_some() {
+            self.counters.decapsulated[meta.tunnel.kind as usize] += 1;
+        }
+        meta.key.in_if = packet.interface;
+        self.fragments.handle(meta, packet.ts);
+        if self.sampler.keep(&meta.key) {
+            true
+        } else {
+            self.counters.sampled_out += 1;
+            false
         }
     }
 
@@ -182,13 +187,7 @@ impl Classifier {
                 return false;
             }
         };
-        if meta.tunnel.is_some() {
-            self.counters.decapsulated[meta.tunnel.kind as usize] += 1;
-        }
-        meta.key.in_if = packet.interface;
-        self.fragments.handle(meta, packet.ts);
-        if !self.sampler.keep(&meta.key) {
-            self.counters.sampled_out += 1;
+        if !self.decoded(packet, meta) {
             return false;
         }
         if let Some(tap) = &mut self.inspect {
