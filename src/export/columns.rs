@@ -94,6 +94,12 @@ pub fn column_names(biflow: bool, inspect: bool) -> Vec<&'static str> {
     names
 }
 
+/// The index of the first inspection column: after [`COLUMNS`], and [`BIFLOW_COLUMNS`]
+/// for biflow rows.
+pub fn first_inspect_column(biflow: bool) -> usize {
+    COLUMNS.len() + if biflow { BIFLOW_COLUMNS.len() } else { 0 }
+}
+
 /// What the file outputs write of inspection: whether the columns are there, and the
 /// Community ID seed when that column has values.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

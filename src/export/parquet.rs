@@ -37,8 +37,8 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use super::columns::{
-    column_names, for_each_inspect_value, for_each_row, for_each_value, CommunityIds,
-    InspectColumns, Value, BIFLOW_COLUMNS, COLUMNS, INSPECT_COLUMNS,
+    column_names, first_inspect_column, for_each_inspect_value, for_each_row, for_each_value,
+    CommunityIds, InspectColumns, Value, BIFLOW_COLUMNS, COLUMNS, INSPECT_COLUMNS,
 };
 use super::RecordSink;
 use crate::flow::record::FlowRecord;
@@ -411,7 +411,7 @@ impl ParquetSink {
         let columns = &mut self.group.columns;
         for_each_value(r, self.biflow, |i, v| columns[i].push(v));
         if self.inspect.enabled {
-            let first = COLUMNS.len() + if self.biflow { BIFLOW_COLUMNS.len() } else { 0 };
+            let first = first_inspect_column(self.biflow);
             let id = self.community_ids.as_mut().and_then(|c| c.get(&r.key));
             for_each_inspect_value(seen, id, first, |i, v| columns[i].push(v));
         }

@@ -16,8 +16,8 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use super::columns::{
-    column_names, for_each_inspect_value, for_each_row, for_each_value, write_csv_field,
-    write_json_string, CommunityIds, InspectColumns, Value, INSPECT_COLUMNS,
+    column_names, first_inspect_column, for_each_inspect_value, for_each_row, for_each_value,
+    write_csv_field, write_json_string, CommunityIds, InspectColumns, Value, INSPECT_COLUMNS,
 };
 pub use super::columns::{BIFLOW_COLUMNS, COLUMNS};
 use super::RecordSink;
@@ -101,11 +101,6 @@ impl TextSink {
         self
     }
 
-    /// The index of the first inspection column.
-    fn first_inspect_column(&self) -> usize {
-        COLUMNS.len() + if self.biflow { BIFLOW_COLUMNS.len() } else { 0 }
-    }
-
     fn render_nothing_seen(&self) -> Vec<u8> {
         let mut line = Vec::new();
         let mut row = Row {
@@ -113,7 +108,7 @@ impl TextSink {
             json: self.format == TextFormat::Json,
             names: &self.names,
         };
-        let first = self.first_inspect_column();
+        let first = first_inspect_column(self.biflow);
         for i in 0..INSPECT_COLUMNS.len() - 1 {
             row.opt(first + i, None);
         }
@@ -193,7 +188,7 @@ impl TextSink {
                 };
                 for_each_value(r, self.biflow, |i, v| row.opt(i, v));
                 if self.inspect.enabled {
-                    let first = COLUMNS.len() + if self.biflow { BIFLOW_COLUMNS.len() } else { 0 };
+                    let first = first_inspect_column(self.biflow);
                     let id = self.community_ids.as_mut().and_then(|c| c.get(&r.key));
                     if seen.is_none() {
                         row.line.extend_from_slice(&self.nothing_seen);
