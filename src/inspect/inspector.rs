@@ -519,16 +519,6 @@ fn tcp_segment(
             }
         }
     }
-    finish_if_spent(d, config, seen)
-}
-
-/// Ends a direction that has had its `max_packets` payload packets or filled its stream
-/// start; passes `seen` through.
-fn finish_if_spent(
-    d: &mut Direction,
-    config: &InspectConfig,
-    seen: Option<Box<Seen>>,
-) -> Option<Box<Seen>> {
     if !d.done() && (d.packets >= config.max_packets || d.stream_len() >= MAX_STREAM_BYTES) {
         d.finish();
     }
@@ -790,24 +780,38 @@ mod tests {
     const SERVER: [u8; 4] = [198, 18, 0, 2];
     const RAW_IP: u32 = 101;
 
-    /// A raw IPv4 TCP packet from `from` (the other end being the peer).
-    fn tcp(from_client: bool, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+    /// A raw IPv4 packet of protocol `proto` between the client and the server, the
+    /// client's port `client_port` and the server's 443; `transport` is the transport
+    /// header after the two ports.
+    fn ipv4(
+        from_client: bool,
+        proto: u8,
+        client_port: u16,
+        transport: &[u8],
+        payload: &[u8],
+    ) -> Vec<u8> {
         let (src, dst, sport, dport) = if from_client {
-            (CLIENT, SERVER, 40000u16, 443u16)
+            (CLIENT, SERVER, client_port, 443u16)
         } else {
-            (SERVER, CLIENT, 443, 40000)
+            (SERVER, CLIENT, 443, client_port)
         };
-        let total = (20 + 20 + payload.len()) as u16;
-        let mut p = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0];
+        let total = (20 + 4 + transport.len() + payload.len()) as u16;
+        let mut p = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, proto, 0, 0];
         p[2..4].copy_from_slice(&total.to_be_bytes());
         p.extend_from_slice(&src);
         p.extend_from_slice(&dst);
         p.extend_from_slice(&sport.to_be_bytes());
         p.extend_from_slice(&dport.to_be_bytes());
-        p.extend_from_slice(&seq.to_be_bytes());
-        p.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        p.extend_from_slice(transport);
         p.extend_from_slice(payload);
         p
+    }
+
+    /// A raw IPv4 TCP packet between the client (port 40000) and the server (443).
+    fn tcp(from_client: bool, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let mut header = seq.to_be_bytes().to_vec();
+        header.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        ipv4(from_client, 6, 40000, &header, payload)
     }
 
     /// Feeds `frame` at second `t`; returns what it completed.
@@ -1032,22 +1036,9 @@ mod tests {
 
     /// A raw IPv4 UDP packet between the client (port 50000) and the server (443).
     fn udp(from_client: bool, payload: &[u8]) -> Vec<u8> {
-        let (src, dst, sport, dport) = if from_client {
-            (CLIENT, SERVER, 50000u16, 443u16)
-        } else {
-            (SERVER, CLIENT, 443, 50000)
-        };
-        let total = (20 + 8 + payload.len()) as u16;
-        let mut p = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0];
-        p[2..4].copy_from_slice(&total.to_be_bytes());
-        p.extend_from_slice(&src);
-        p.extend_from_slice(&dst);
-        p.extend_from_slice(&sport.to_be_bytes());
-        p.extend_from_slice(&dport.to_be_bytes());
-        p.extend_from_slice(&(8 + payload.len() as u16).to_be_bytes());
-        p.extend_from_slice(&[0, 0]);
-        p.extend_from_slice(payload);
-        p
+        let mut header = (8 + payload.len() as u16).to_be_bytes().to_vec();
+        header.extend_from_slice(&[0, 0]);
+        ipv4(from_client, 17, 50000, &header, payload)
     }
 
     /// A QUIC v1 Initial carrying `msg` in one CRYPTO frame at offset 0, sealed with the
