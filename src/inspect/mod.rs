@@ -27,6 +27,7 @@ pub mod inspector;
 pub mod quic;
 pub mod reader;
 pub mod ssh;
+pub mod tcp;
 pub mod tls;
 
 pub use inspector::{InspectStats, Inspector};
