@@ -165,13 +165,13 @@ pub struct TcpStats {
 
 /// tshark's per-segment analysis flags this module uses (internal).
 mod flag {
-    pub const ZERO_WINDOW_PROBE: u16 = 1 << 0;
-    pub const ZERO_WINDOW: u16 = 1 << 1;
-    pub const KEEP_ALIVE: u16 = 1 << 2;
-    pub const RETRANSMISSION: u16 = 1 << 3;
-    pub const FAST_RETRANSMISSION: u16 = 1 << 4;
-    pub const SPURIOUS_RETRANSMISSION: u16 = 1 << 5;
-    pub const OUT_OF_ORDER: u16 = 1 << 6;
+    pub(super) const ZERO_WINDOW_PROBE: u16 = 1 << 0;
+    pub(super) const ZERO_WINDOW: u16 = 1 << 1;
+    pub(super) const KEEP_ALIVE: u16 = 1 << 2;
+    pub(super) const RETRANSMISSION: u16 = 1 << 3;
+    pub(super) const FAST_RETRANSMISSION: u16 = 1 << 4;
+    pub(super) const SPURIOUS_RETRANSMISSION: u16 = 1 << 5;
+    pub(super) const OUT_OF_ORDER: u16 = 1 << 6;
 }
 
 /// Bits of `Side::state`.
