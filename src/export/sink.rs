@@ -396,15 +396,17 @@ pub struct TemplateSink {
     /// The inspected templates, in the order they were first used (ids from
     /// `FIRST_INSPECTED_TEMPLATE_ID`), and their index by (shape index, presence set).
     inspected: Vec<Arc<InspectedTemplate>>,
-    inspected_by_key: HashMap<(u16, u32), usize>,
+    inspected_by_key: HashMap<(u16, u64), usize>,
     /// Octets the inspected templates take in a template set.
     inspected_template_octets: usize,
     /// TCP: octets of the preamble if every shape of this sink were announced; inspected
     /// templates may take only what is left of 65535 - this.
     preamble_reserve: usize,
-    /// flowprobe's enterprise elements announced so far (bit = element id), whose RFC 5610
-    /// type records go with the templates.
-    described: u64,
+    /// flowprobe's enterprise elements announced so far (`flowprobe_element_bit`), whose
+    /// RFC 5610 type records go with the templates.
+    described: u128,
+    /// The `--inspect tcp` / `splt` element groups the records carry.
+    shape_groups: ShapeGroups,
     /// Inspected fields left out of records because no template could carry them (past
     /// `MAX_INSPECTED_TEMPLATES`).
     inspected_fields_dropped: u64,
@@ -471,6 +473,11 @@ impl TemplateSink {
                 inspecting,
             ),
             described: 0,
+            shape_groups: ShapeGroups {
+                tcp: inspecting && opts.inspect.protocols.has(crate::inspect::Protocol::Tcp),
+                splt: inspecting && opts.inspect.protocols.has(crate::inspect::Protocol::Splt),
+                reverse: biflow,
+            },
             inspected_fields_dropped: 0,
             sampling_values: opts.sampling.option_values(opts.observation_domain_id),
             domain_id: opts.observation_domain_id,
@@ -621,11 +628,16 @@ impl TemplateSink {
         if !self.inspecting {
             return Ok(());
         }
-        for field in fields {
-            if let Some(bit) = flowprobe_element_bit(field.ie) {
+        // A basicList's member element is described with the list.
+        for ie in fields
+            .iter()
+            .flat_map(|f| [Some(f.ie), f.ie.list_member()])
+            .flatten()
+        {
+            if let Some(bit) = flowprobe_element_bit(ie) {
                 if self.described & bit == 0 {
                     self.described |= bit;
-                    self.write_type_record(field.ie, now)?;
+                    self.write_type_record(ie, now)?;
                 }
             }
         }
@@ -666,7 +678,7 @@ impl TemplateSink {
     fn inspected_template(
         &mut self,
         shape: usize,
-        presence: u32,
+        presence: u64,
         now: Timestamp,
     ) -> io::Result<Option<Arc<InspectedTemplate>>> {
         let key = (shape as u16, presence);
@@ -902,7 +914,17 @@ impl TemplateSink {
             .max()
             .saturating_sub(self.dialect.header_len() + 4 + t.fixed_len);
         let Some(cap) = values.string_cap(t.presence, budget) else {
-            // Cannot happen: the numbers and empty strings take at most 26 octets.
+            // The numbers, empty strings and lists take at most some 430 octets: only a
+            // record of the widest shape with 32-entry splt lists in the smallest message
+            // size (512) does not fit. It goes out without its two lists (counted).
+            let without_lists = presence & !SPLT_LIST_BITS;
+            if without_lists != presence {
+                let n = (presence & SPLT_LIST_BITS).count_ones();
+                self.inspected_fields_dropped += u64::from(n);
+                let mut v = *values;
+                v.clear(SPLT_LIST_BITS);
+                return self.add_inspected(rec, &v, now);
+            }
             self.stats.not_exportable += 1;
             return Ok(());
         };
@@ -932,6 +954,7 @@ impl TemplateSink {
         &mut self,
         rec: &FlowRecord,
         seen: Option<(&Seen, Option<&Seen>)>,
+        shape: ShapeSource<'_>,
         now: Timestamp,
     ) -> io::Result<()> {
         let community_id = self
@@ -941,7 +964,12 @@ impl TemplateSink {
             Some((first, second)) => InspectedValues::of(first, second),
             None => InspectedValues::default(),
         }
-        .with_community_id(community_id.as_deref());
+        .with_community_id(community_id.as_deref())
+        .with_shape(
+            self.shape_groups,
+            rec.key.proto == crate::flow::key::PROTO_TCP,
+            shape,
+        );
         self.add_inspected(rec, &values, now)
     }
 
@@ -988,19 +1016,42 @@ impl RecordSink for TemplateSink {
                 Some(rev) if !self.biflow => {
                     // `uniflows` yields the forward record if it has packets, then the
                     // reverse one if it has.
+                    // Each part shows its own direction's notes and counts, and no
+                    // sequence or statistics (those are the whole record's).
                     let mut parts = rec.uniflows();
+                    let shape = insp.and_then(|x| x.shape.as_deref());
                     if rec.packets > 0 {
                         if let Some(u) = parts.next() {
-                            self.add_seen(&u, insp.map(|x| (&x.forward, None)), now)?;
+                            let src = ShapeSource {
+                                own: insp.map(|x| &x.forward),
+                                own_counts: shape.map(|s| &s.forward),
+                                ..ShapeSource::default()
+                            };
+                            self.add_seen(&u, insp.map(|x| (&x.forward, None)), src, now)?;
                         }
                     }
                     if rev.packets > 0 {
                         if let Some(u) = parts.next() {
-                            self.add_seen(&u, insp.map(|x| (&x.reverse, None)), now)?;
+                            let src = ShapeSource {
+                                own: insp.map(|x| &x.reverse),
+                                own_counts: shape.map(|s| &s.reverse),
+                                ..ShapeSource::default()
+                            };
+                            self.add_seen(&u, insp.map(|x| (&x.reverse, None)), src, now)?;
                         }
                     }
                 }
-                _ => self.add_seen(rec, insp.map(|x| (&x.forward, Some(&x.reverse))), now)?,
+                _ => {
+                    let shape = insp.and_then(|x| x.shape.as_deref());
+                    let src = ShapeSource {
+                        own: insp.map(|x| &x.forward),
+                        other: insp.map(|x| &x.reverse),
+                        own_counts: shape.map(|s| &s.forward),
+                        other_counts: shape.map(|s| &s.reverse),
+                        whole: shape,
+                    };
+                    self.add_seen(rec, insp.map(|x| (&x.forward, Some(&x.reverse))), src, now)?
+                }
             }
         }
         self.transport.poll(&mut self.stats)
@@ -1444,13 +1495,15 @@ mod tests {
 
     #[test]
     fn seen_fields_map_to_the_inspected_elements_in_column_order() {
-        let cid = INSPECTED_COUNT as u32 - 1;
+        // The application elements: 19 findings and the Community ID (the tcp and splt
+        // ones come from the shape: `template` tests them).
+        let cid = 19u32;
         for k in 0..cid {
             let seen = seen_with(1 << k);
             assert_eq!(InspectedValues::of(&seen, None).presence(), 1 << k);
         }
-        let all = (1 << INSPECTED_COUNT) - 1;
-        let seen = seen_with(all);
+        let all = (1u64 << (cid + 1)) - 1;
+        let seen = seen_with(all as u32);
         let values = InspectedValues::of(&seen, None).with_community_id(Some("1:x"));
         assert_eq!(values.presence(), all);
         assert_eq!(INSPECTED[cid as usize], Ie::CommunityId);
