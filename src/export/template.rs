@@ -1835,4 +1835,180 @@ mod tests {
             }
         }
     }
+
+    /// A biflow record's splt as the two basicLists, byte for byte as RFC 6313 section
+    /// 4.5.1 lays one out (checked by hand): the variable-length prefix (RFC 7011 section
+    /// 7), semantic ordered (0x04, section 4.5), the member's id with the enterprise bit,
+    /// its length, its PEN, then the values.
+    #[test]
+    fn splt_goes_out_as_rfc6313_basic_lists() {
+        use crate::inspect::splt::{Shape as SpltShape, ShapeConfig};
+        use crate::time::Timestamp;
+        let config = ShapeConfig { splt_packets: 10 };
+        let t = |us: u64| Timestamp(1_000_000_000_000 + us * 1000);
+        // SYN (0 octets, forward), 517 octets reverse 1520 µs later, 1448 forward 310 µs
+        // after that, and a reverse ACK of 0 octets 2 µs later.
+        let mut shape = SpltShape::first(config, t(0), 0, 0, false);
+        shape.add(config, t(1520), 517, 0, true);
+        shape.add(config, t(1830), 1448, 0, false);
+        shape.add(config, t(1832), 0, 0, true);
+        let groups = ShapeGroups {
+            splt: true,
+            ..ShapeGroups::default()
+        };
+        let src = ShapeSource {
+            whole: Some(&shape),
+            ..ShapeSource::default()
+        };
+        let v = InspectedValues::default().with_shape(groups, true, src);
+        let lists = SPLT_LIST_BITS;
+        assert_eq!(v.presence() & lists, lists);
+        assert_eq!(v.encoded_len(lists, 0), 2 * (1 + 9 + 4 * 4));
+        let mut out = vec![0u8; v.encoded_len(lists, 0)];
+        v.emit(lists, 0, &mut out);
+        #[rustfmt::skip]
+        let want: &[u8] = &[
+            // spltPacketLengths: 25 octets follow.
+            25,
+            0x04,                   // semantic: ordered
+            0x80, 0x26,             // enterprise bit | 38 (spltPacketLength)
+            0x00, 0x04,             // element length 4
+            0x00, 0x00, 0x7e, 0xd9, // PEN 32473
+            0x00, 0x00, 0x00, 0x00, // 0
+            0xff, 0xff, 0xfd, 0xfb, // -517 (reverse)
+            0x00, 0x00, 0x05, 0xa8, // 1448
+            0x00, 0x00, 0x00, 0x00, // reverse 0: no sign to carry
+            // spltInterArrivalTimes: 25 octets follow.
+            25,
+            0x04,
+            0x80, 0x27,             // enterprise bit | 39 (spltInterArrivalMicroseconds)
+            0x00, 0x04,
+            0x00, 0x00, 0x7e, 0xd9,
+            0x00, 0x00, 0x00, 0x00, // 0
+            0x00, 0x00, 0x05, 0xf0, // 1520
+            0x00, 0x00, 0x01, 0x36, // 310
+            0x00, 0x00, 0x00, 0x02, // 2
+        ];
+        assert_eq!(out, want);
+        // The statistics: gaps 1520, 310, 2 µs; lengths 0, 517, 1448, 0.
+        let at = |ie: Ie| INSPECTED.iter().position(|x| *x == ie).unwrap();
+        assert_eq!(
+            v.get(at(IatMinimumMicroseconds)),
+            Some(InspectedValue::U64(2))
+        );
+        assert_eq!(
+            v.get(at(IatMaximumMicroseconds)),
+            Some(InspectedValue::U64(1520))
+        );
+        let Some(InspectedValue::F64(mean)) = v.get(at(IatMeanMicroseconds)) else {
+            panic!("iat mean")
+        };
+        assert!((mean - 1832.0 / 3.0).abs() < 1e-9, "{mean}");
+        assert_eq!(
+            v.get(at(PayloadLengthMaximum)),
+            Some(InspectedValue::U16(1448))
+        );
+        assert_eq!(
+            v.get(at(PayloadLengthMinimum)),
+            Some(InspectedValue::U16(0))
+        );
+        // No tcp group asked for: none of its elements.
+        assert_eq!(v.presence() & TCP_ELEMENTS.fold(0, |a, i| a | 1 << i), 0);
+    }
+
+    /// The tcp group of a whole biflow record: own direction, then the reverse one; the TCP
+    /// counts only for TCP records; RTTs from either side's notes.
+    #[test]
+    fn tcp_elements_follow_the_csv_columns() {
+        use crate::inspect::splt::DirectionCounts;
+        use crate::inspect::tcp::TcpOptions;
+        use crate::inspect::Seen;
+        let fwd = Seen {
+            server_rtt_us: Some(1200),
+            tcp_options: Some(TcpOptions {
+                mss: Some(1460),
+                wscale: Some(7),
+                sack_ok: true,
+                timestamps: true,
+                bitmap: 1 << 63 | 1 << 61 | 1 << 60 | 1 << 59 | 1 << 55,
+            }),
+            ..Seen::default()
+        };
+        let rev = Seen {
+            client_rtt_us: Some(35),
+            ..Seen::default()
+        };
+        let (c1, c2) = (
+            DirectionCounts {
+                payload_bytes: 517,
+                retransmissions: 2,
+                out_of_order: 1,
+                zero_windows: 0,
+            },
+            DirectionCounts::default(),
+        );
+        let src = ShapeSource {
+            own: Some(&fwd),
+            other: Some(&rev),
+            own_counts: Some(&c1),
+            other_counts: Some(&c2),
+            whole: None,
+        };
+        let groups = ShapeGroups {
+            tcp: true,
+            splt: true,
+            reverse: true,
+        };
+        let v = InspectedValues::default().with_shape(groups, true, src);
+        use InspectedValue::{U16, U32, U64};
+        let got: Vec<_> = TCP_ELEMENTS
+            .map(|i| (INSPECTED[i].name(), v.get(i)))
+            .collect();
+        let want = [
+            ("tcpServerRttMicroseconds", Some(U32(1200))),
+            ("tcpClientRttMicroseconds", Some(U32(35))),
+            ("transportOctetDeltaCount", Some(U64(517))),
+            ("tcpRetransmissionCount", Some(U32(2))),
+            ("tcpOutOfOrderCount", Some(U32(1))),
+            ("tcpZeroWindowCount", Some(U32(0))),
+            ("tcpMaximumSegmentSize", Some(U16(1460))),
+            ("tcpWindowScale", Some(U16(7))),
+            ("tcpOptions", Some(U64(0xb880_0000_0000_0000))),
+            ("reverseTransportOctetDeltaCount", Some(U64(0))),
+            ("reverseTcpRetransmissionCount", Some(U32(0))),
+            ("reverseTcpOutOfOrderCount", Some(U32(0))),
+            ("reverseTcpZeroWindowCount", Some(U32(0))),
+            ("reverseTcpMaximumSegmentSize", None),
+            ("reverseTcpWindowScale", None),
+            ("reverseTcpOptions", None),
+        ];
+        assert_eq!(got, want);
+        // No shape of its own (a uniflow part): no splt element.
+        assert_eq!(v.presence() & SPLT_ELEMENTS.fold(0, |a, i| a | 1 << i), 0);
+        // UDP: payload octets, no TCP counts.
+        let udp = InspectedValues::default().with_shape(groups, false, src);
+        assert_eq!(udp.get(FIRST_TCP_AT + 2), Some(U64(517)));
+        assert_eq!(udp.get(FIRST_TCP_AT + 3), None);
+        // Reverse group only for biflow sinks.
+        let uni = ShapeGroups {
+            reverse: false,
+            ..groups
+        };
+        let u = InspectedValues::default().with_shape(uni, true, src);
+        assert_eq!(u.get(FIRST_TCP_AT + 9), None);
+    }
+
+    /// Every enterprise element of flowprobe has its own bit in a described set, reverse
+    /// ones included; the basicLists' members are elements of their own.
+    #[test]
+    fn every_flowprobe_element_has_a_described_bit() {
+        let mut seen = 0u128;
+        for &ie in Ie::ALL.iter().filter(|ie| ie.pen() == PEN_FLOWPROBE) {
+            let bit = flowprobe_element_bit(ie).unwrap();
+            assert_eq!(seen & bit, 0, "{}", ie.name());
+            seen |= bit;
+        }
+        assert_eq!(SpltPacketLengths.list_member(), Some(SpltPacketLength));
+        assert_eq!(flowprobe_element_bit(TcpOptions), None);
+    }
 }
