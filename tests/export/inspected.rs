@@ -1377,3 +1377,43 @@ fn check_iana_shape_with_tshark(path: &std::path::Path, rows: &[BTreeMap<String,
         }
     }
 }
+
+/// nfcapd + nfdump store the records of real captures converted with `--inspect tcp,splt`
+/// (enterprise elements, basicLists and RFC 5103 reverses it does not know) exactly as
+/// without inspection: the same records with the same addresses, ports, counters (both
+/// directions' for biflows) and times, uniflow and biflow.
+#[test]
+fn nfcapd_stores_tcp_and_splt_records_as_plain_ones() {
+    use super::nfcapd::Nfcapd;
+    if !super::common::require_shared_pcaps() || !have_tool("nfcapd") || !have_tool("nfdump") {
+        return;
+    }
+    for file in &SHAPE_CAPTURES[..4] {
+        let capture = super::common::shared_pcaps().join(file);
+        for query in ["", "?biflow=1"] {
+            let run = |inspect: &[&str]| {
+                let nfcapd = Nfcapd::start();
+                let out = std::process::Command::new(env!("CARGO_BIN_EXE_flowprobe"))
+                    .arg("convert")
+                    .arg(&capture)
+                    .args(["-q", "--pace", "20000"])
+                    .args(inspect)
+                    .arg("--collector")
+                    .arg(format!("ipfix://127.0.0.1:{}{query}", nfcapd.port))
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                let mut lines = nfcapd.stop_and_read_format(
+                    "fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt|%opkt|%obyt|%ts|%te",
+                );
+                lines.sort();
+                lines
+            };
+            let plain = run(&[]);
+            let shaped = run(&["--inspect", "tcp,splt"]);
+            assert!(plain.len() > 1, "{file}{query}: {plain:?}");
+            assert_eq!(shaped, plain, "{file}{query}");
+            eprintln!("{file}{query}: {} records the same", plain.len());
+        }
+    }
+}
