@@ -1522,10 +1522,18 @@ mod tests {
         let records: Vec<FlowRecord> = (0..300).map(shaped).collect();
         let inspections: Vec<Option<Box<Inspection>>> = (0..300u32)
             .map(|i| {
+                // Every other record with a TCP/splt shape too (v9 carries none of it).
+                let shape = (i % 2 == 0).then(|| {
+                    use crate::inspect::splt::{Shape, ShapeConfig};
+                    let config = ShapeConfig { splt_packets: 10 };
+                    let mut s = Shape::first(config, Timestamp(1_000_000), 0, 0, false);
+                    s.add(config, Timestamp(2_000_000 + u64::from(i)), 100, 1, true);
+                    Box::new(s)
+                });
                 Some(Box::new(Inspection {
                     forward: seen_with(i * 7919 % (1 << 19)),
                     reverse: seen_with(i),
-                    shape: None,
+                    shape,
                 }))
             })
             .collect();

@@ -1202,9 +1202,21 @@ fn basic_list(hex: &str, member: u16) -> Vec<u32> {
         .collect()
 }
 
+/// How `convert_shapes` meters and writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ShapeMode {
+    /// Uniflow records, uniflow rows.
+    Uniflow,
+    /// Biflow records written whole: RFC 5103 records, biflow rows.
+    Biflow,
+    /// Biflow records (a biflow collector asks for them) split into uniflow records and
+    /// rows: each part with its own direction's notes and counts, no sequence.
+    Split,
+}
+
 /// `flowprobe convert CAPTURE --inspect tcp,splt` to an IPFIX file and a CSV file in one
-/// run (the same records), biflow or not.
-fn convert_shapes(capture: &std::path::Path, dir: &std::path::Path, biflow: bool) -> (Vec<u8>, String) {
+/// run (the same records).
+fn convert_shapes(capture: &std::path::Path, dir: &std::path::Path, mode: ShapeMode) -> (Vec<u8>, String) {
     let (ipfix, csv) = (dir.join("flows.ipfix"), dir.join("flows.csv"));
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_flowprobe"));
     cmd.arg("convert")
@@ -1213,8 +1225,18 @@ fn convert_shapes(capture: &std::path::Path, dir: &std::path::Path, biflow: bool
         .arg(&csv)
         .arg("--ipfix-file")
         .arg(&ipfix);
-    if biflow {
-        cmd.args(["--biflow", "--ipfix-file-biflow"]);
+    // A UDP socket that takes the biflow collector's datagrams (and is dropped unread).
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    match mode {
+        ShapeMode::Uniflow => {}
+        ShapeMode::Biflow => {
+            cmd.args(["--biflow", "--ipfix-file-biflow"]);
+        }
+        ShapeMode::Split => {
+            let port = sink.local_addr().unwrap().port();
+            cmd.arg("--collector")
+                .arg(format!("ipfix://127.0.0.1:{port}?biflow=1"));
+        }
     }
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -1274,11 +1296,11 @@ fn tcp_and_splt_elements_are_the_csv_values_on_real_captures() {
     let tshark = have_tool("tshark");
     let dir = tempfile::tempdir().unwrap();
     let mut checked = BTreeMap::<(u32, u16), usize>::new();
-    let mut lists = 0;
+    let (mut lists, mut split_parts) = (0, 0);
     for file in SHAPE_CAPTURES {
         let capture = super::common::shared_pcaps().join(file);
-        for biflow in [false, true] {
-            let (ipfix, csv) = convert_shapes(&capture, dir.path(), biflow);
+        for mode in [ShapeMode::Uniflow, ShapeMode::Biflow, ShapeMode::Split] {
+            let (ipfix, csv) = convert_shapes(&capture, dir.path(), mode);
             let rows = csv_rows(&csv);
             let msgs = messages(&ipfix);
             let (_, options) = np::decode(&mut netflow_parser::NetflowParser::default(), &msgs);
@@ -1289,14 +1311,14 @@ fn tcp_and_splt_elements_are_the_csv_values_on_real_captures() {
                 }
             }
             let (flows, _) = np::decode(&mut np::typed_parser(&types), &msgs);
-            assert_eq!(flows.len(), rows.len(), "{file} biflow {biflow}");
+            assert_eq!(flows.len(), rows.len(), "{file} {mode:?}");
             let ours: std::collections::BTreeSet<(u32, u16)> = SHAPE_ELEMENTS
                 .iter()
                 .map(|e| (e.1, e.2))
                 .chain([(PEN, 36), (PEN, 37)])
                 .collect();
             for (n, (got, row)) in flows.iter().zip(&rows).enumerate() {
-                let at = format!("{file} biflow {biflow} record {n}");
+                let at = format!("{file} {mode:?} record {n}");
                 // The same record: its counters and ports.
                 assert_eq!(got[&(0, 2)], Value::Num(row["packets"].parse().unwrap()), "{at}");
                 assert_eq!(got[&(0, 1)], Value::Num(row["bytes"].parse().unwrap()), "{at}");
@@ -1323,6 +1345,11 @@ fn tcp_and_splt_elements_are_the_csv_values_on_real_captures() {
                     }
                     None => assert!(!got.contains_key(&(PEN, 36)) && !got.contains_key(&(PEN, 37))),
                 }
+                if mode == ShapeMode::Split && row["payload_bytes"] != "" {
+                    // A part of a biflow: its own counts, no sequence or statistics.
+                    assert!(!got.contains_key(&(PEN, 28)) && !got.contains_key(&(PEN, 36)), "{at}");
+                    split_parts += 1;
+                }
             }
             if tshark {
                 let path = dir.path().join("flows.ipfix");
@@ -1337,6 +1364,7 @@ fn tcp_and_splt_elements_are_the_csv_values_on_real_captures() {
         assert!(checked.get(&(pen, id)).is_some_and(|n| *n > 0), "{col} never checked");
     }
     assert!(lists > 1000, "{lists}");
+    assert!(split_parts > 500, "{split_parts}");
 }
 
 /// tshark's values of the IANA shape elements (and their RFC 5103 reverses), record by
