@@ -904,6 +904,23 @@ impl TemplateSink {
             self.stats.not_exportable += 1;
             return Ok(());
         };
+        // A template must fit one message: the widest shape with every application, tcp
+        // and splt element does not fit the smallest (512). Its last elements (the splt
+        // statistics first) are left out until it does, and counted.
+        let room = self
+            .builder
+            .max()
+            .saturating_sub(self.dialect.header_len() + 4);
+        let mut fitting = presence;
+        while fitting != 0 && inspected_template_record_len(shape.index(), fitting) > room {
+            fitting &= !(1 << (63 - fitting.leading_zeros()));
+        }
+        if fitting != presence {
+            self.inspected_fields_dropped += u64::from((presence & !fitting).count_ones());
+            let mut v = *values;
+            v.clear(presence & !fitting);
+            return self.add_inspected(rec, &v, now);
+        }
         self.open_message(now)?;
         let Some(t) = self.inspected_template(shape.index(), presence, now)? else {
             return self.add(rec, now);
@@ -1076,7 +1093,7 @@ impl RecordSink for TemplateSink {
         if self.inspected_fields_dropped > 0 {
             log::warn!(
                 "IPFIX: {} inspected fields were left out of records (more than {} \
-                 inspected templates)",
+                 inspected templates, or a record or template larger than a message)",
                 self.inspected_fields_dropped,
                 self.inspected.len()
             );
@@ -1675,6 +1692,105 @@ mod tests {
         }
         assert!(refreshes > 5, "{refreshes}");
         assert!(sink.described.count_ones() >= 8);
+    }
+
+    /// The widest record (IPv6 in IPv6 GRE, direction, egress, biflow, TCP) with every
+    /// tcp and splt element (32-entry sequences) and long strings still goes out in the
+    /// smallest message (512): strings are cut first, and when even empty strings do not
+    /// fit, the two splt lists are left out (counted), never the record.
+    #[test]
+    fn the_widest_shaped_record_fits_the_smallest_message() {
+        use crate::flow::record::{FlowDirection, ReverseCounters};
+        use crate::flow::tunnel::{Tunnel, TunnelKind};
+        use crate::inspect::splt::{Shape as SpltShape, ShapeConfig};
+        use crate::inspect::tcp::TcpOptions;
+        let mut r = record(1);
+        r.key.proto = crate::flow::key::PROTO_TCP;
+        r.key.set_addrs(
+            std::net::Ipv6Addr::LOCALHOST.into(),
+            std::net::Ipv6Addr::UNSPECIFIED.into(),
+        );
+        r.tunnel = Tunnel {
+            kind: TunnelKind::Gre,
+            id: 7,
+            outer_ip_version: 6,
+            ..Tunnel::default()
+        };
+        r.direction = FlowDirection::Egress;
+        r.egress_if = 3;
+        r.reverse = Some(ReverseCounters {
+            packets: 2,
+            octets: 200,
+            ..ReverseCounters::default()
+        });
+        let config = ShapeConfig { splt_packets: 32 };
+        let mut shape = SpltShape::first(config, Timestamp(1_000), 0, 0, false);
+        for k in 1..40u64 {
+            shape.add(
+                config,
+                Timestamp(1_000 + k * 1_000_000),
+                1448,
+                1,
+                k % 2 == 0,
+            );
+        }
+        let options = Some(TcpOptions {
+            mss: Some(1460),
+            wscale: Some(7),
+            sack_ok: true,
+            timestamps: true,
+            bitmap: 0xb880_0000_0000_0000,
+        });
+        let seen = |rtt| Seen {
+            tls_sni: Some("s".repeat(300)),
+            http_user_agent: Some("u".repeat(300)),
+            tcp_options: options,
+            server_rtt_us: Some(rtt),
+            client_rtt_us: Some(rtt),
+            ..seen_with((1 << 19) - 1)
+        };
+        let inspections = vec![Some(Box::new(Inspection {
+            forward: seen(10),
+            reverse: seen(20),
+            shape: Some(Box::new(shape)),
+        }))];
+        let opts = ExportOptions {
+            biflow: true,
+            max_message_size: 512,
+            inspect: crate::inspect::InspectConfig {
+                splt_packets: 32,
+                ..inspecting().inspect
+            },
+            ..ExportOptions::default()
+        };
+        let (msgs, sink) = run(
+            Dialect::Ipfix,
+            TemplatePolicy::Refresh,
+            &opts,
+            &[r],
+            Some(&inspections),
+        );
+        assert!(msgs.iter().all(|m| m.len() <= 512));
+        let stats = sink.stats();
+        assert_eq!((stats.records, stats.not_exportable), (1, 0), "{stats:?}");
+        // Its template does not fit 512 octets with every element: the last ones are left
+        // out (and the record fits without cutting its lists).
+        let dropped = sink.inspected_fields_dropped();
+        assert!((1..=10).contains(&dropped), "{dropped}");
+        // With the default message size, nothing is left out.
+        let opts = ExportOptions {
+            max_message_size: ExportOptions::default().max_message_size,
+            ..opts
+        };
+        let (_, sink) = run(
+            Dialect::Ipfix,
+            TemplatePolicy::Refresh,
+            &opts,
+            &[r],
+            Some(&inspections),
+        );
+        assert_eq!(sink.inspected_fields_dropped(), 0);
+        assert_eq!(sink.stats().not_exportable, 0);
     }
 
     /// Past `MAX_INSPECTED_TEMPLATES` presence sets, a record takes the largest announced

@@ -990,6 +990,28 @@ pub const SPLT_ELEMENTS: std::ops::Range<usize> = FIRST_SPLT_AT..INSPECTED_COUNT
 /// out when a record cannot fit the smallest message otherwise).
 pub const SPLT_LIST_BITS: u64 = 0b11 << FIRST_SPLT_AT;
 
+/// The presence bits of the enterprise elements among [`INSPECTED`] (their field
+/// specifiers carry a PEN too).
+pub const INSPECTED_ENTERPRISE: u64 = {
+    let mut mask = 0;
+    let mut i = 0;
+    while i < INSPECTED_COUNT {
+        if INSPECTED[i].pen() != 0 {
+            mask |= 1 << i;
+        }
+        i += 1;
+    }
+    mask
+};
+
+/// Octets of the template record of the inspected template for shape index `shape` and
+/// presence set `presence` (what [`InspectedTemplate::template`] announces).
+pub fn inspected_template_record_len(shape: usize, presence: u64) -> usize {
+    shape_template_at(Dialect::Ipfix, shape).template_record_len()
+        + 4 * presence.count_ones() as usize
+        + 4 * (presence & INSPECTED_ENTERPRISE).count_ones() as usize
+}
+
 /// One inspected value, borrowed from the record's [`Seen`](crate::inspect::Seen) or
 /// shape.
 #[derive(Clone, Copy, Debug, PartialEq)]
