@@ -369,9 +369,8 @@ mod np {
     }
 
     fn reverse_id(f: ReverseInformationElement) -> u16 {
-        static MAP: std::sync::OnceLock<
-            std::collections::HashMap<ReverseInformationElement, u16>,
-        > = std::sync::OnceLock::new();
+        static MAP: std::sync::OnceLock<std::collections::HashMap<ReverseInformationElement, u16>> =
+            std::sync::OnceLock::new();
         MAP.get_or_init(|| {
             (0..1024u16)
                 .rev()
@@ -1191,7 +1190,7 @@ fn basic_list(hex: &str, member: u16) -> Vec<u32> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
         .collect();
-    assert!(b.len() >= 9 && (b.len() - 9) % 4 == 0, "{hex}");
+    assert!(b.len() >= 9 && (b.len() - 9).is_multiple_of(4), "{hex}");
     assert_eq!(b[0], 4, "semantic ordered");
     assert_eq!(u16::from_be_bytes([b[1], b[2]]), 0x8000 | member);
     assert_eq!(u16::from_be_bytes([b[3], b[4]]), 4);
@@ -1216,7 +1215,11 @@ enum ShapeMode {
 
 /// `flowprobe convert CAPTURE --inspect tcp,splt` to an IPFIX file and a CSV file in one
 /// run (the same records).
-fn convert_shapes(capture: &std::path::Path, dir: &std::path::Path, mode: ShapeMode) -> (Vec<u8>, String) {
+fn convert_shapes(
+    capture: &std::path::Path,
+    dir: &std::path::Path,
+    mode: ShapeMode,
+) -> (Vec<u8>, String) {
     let (ipfix, csv) = (dir.join("flows.ipfix"), dir.join("flows.csv"));
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_flowprobe"));
     cmd.arg("convert")
@@ -1239,13 +1242,23 @@ fn convert_shapes(capture: &std::path::Path, dir: &std::path::Path, mode: ShapeM
         }
     }
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    (std::fs::read(&ipfix).unwrap(), std::fs::read_to_string(&csv).unwrap())
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        std::fs::read(&ipfix).unwrap(),
+        std::fs::read_to_string(&csv).unwrap(),
+    )
 }
 
 /// The elements a CSV row's tcp and splt columns must be: (PEN, id) -> value, and the two
 /// splt lists.
-fn expected_of_row(row: &BTreeMap<String, String>) -> (Expected, Option<(Vec<u32>, Vec<u32>)>) {
+/// A row's splt as the two lists: lengths (signed32 bits) and gaps.
+type SpltLists = (Vec<u32>, Vec<u32>);
+
+fn expected_of_row(row: &BTreeMap<String, String>) -> (Expected, Option<SpltLists>) {
     let mut e = Expected::new();
     for &(col, pen, id) in SHAPE_ELEMENTS {
         let Some(v) = row.get(col).filter(|v| !v.is_empty()) else {
@@ -1260,10 +1273,17 @@ fn expected_of_row(row: &BTreeMap<String, String>) -> (Expected, Option<(Vec<u32
     }
     // tcp_sack_ok and tcp_timestamps are tcpOptions' bits for kinds 4 and 8.
     for prefix in ["", "reverse_"] {
-        let get = |c: &str| row.get(&format!("{prefix}{c}")).cloned().unwrap_or_default();
+        let get = |c: &str| {
+            row.get(&format!("{prefix}{c}"))
+                .cloned()
+                .unwrap_or_default()
+        };
         let options = get("tcp_options");
         if options.is_empty() {
-            assert_eq!((get("tcp_sack_ok"), get("tcp_timestamps")), (String::new(), String::new()));
+            assert_eq!(
+                (get("tcp_sack_ok"), get("tcp_timestamps")),
+                (String::new(), String::new())
+            );
             continue;
         }
         let bits: u64 = options.parse().unwrap();
@@ -1276,7 +1296,10 @@ fn expected_of_row(row: &BTreeMap<String, String>) -> (Expected, Option<(Vec<u32
             .map(|p| {
                 let (len, iat) = p.split_once(':').unwrap();
                 // A reverse packet of length 0 ("-0") has no sign in a signed32.
-                (len.parse::<i32>().unwrap() as u32, iat.parse::<u32>().unwrap())
+                (
+                    len.parse::<i32>().unwrap() as u32,
+                    iat.parse::<u32>().unwrap(),
+                )
             })
             .unzip()
     });
@@ -1320,8 +1343,16 @@ fn tcp_and_splt_elements_are_the_csv_values_on_real_captures() {
             for (n, (got, row)) in flows.iter().zip(&rows).enumerate() {
                 let at = format!("{file} {mode:?} record {n}");
                 // The same record: its counters and ports.
-                assert_eq!(got[&(0, 2)], Value::Num(row["packets"].parse().unwrap()), "{at}");
-                assert_eq!(got[&(0, 1)], Value::Num(row["bytes"].parse().unwrap()), "{at}");
+                assert_eq!(
+                    got[&(0, 2)],
+                    Value::Num(row["packets"].parse().unwrap()),
+                    "{at}"
+                );
+                assert_eq!(
+                    got[&(0, 1)],
+                    Value::Num(row["bytes"].parse().unwrap()),
+                    "{at}"
+                );
                 if let Some(sport) = got.get(&(0, 7)) {
                     assert_eq!(sport, &Value::Num(row["sport"].parse().unwrap()), "{at}");
                 }
@@ -1337,17 +1368,24 @@ fn tcp_and_splt_elements_are_the_csv_values_on_real_captures() {
                 }
                 match splt {
                     Some((lens, gaps)) => {
-                        let Value::Str(l) = &got[&(PEN, 36)] else { panic!("{at}") };
-                        let Value::Str(g) = &got[&(PEN, 37)] else { panic!("{at}") };
+                        let Value::Str(l) = &got[&(PEN, 36)] else {
+                            panic!("{at}")
+                        };
+                        let Value::Str(g) = &got[&(PEN, 37)] else {
+                            panic!("{at}")
+                        };
                         assert_eq!(basic_list(l, 38), lens, "{at}");
                         assert_eq!(basic_list(g, 39), gaps, "{at}");
                         lists += 1;
                     }
                     None => assert!(!got.contains_key(&(PEN, 36)) && !got.contains_key(&(PEN, 37))),
                 }
-                if mode == ShapeMode::Split && row["payload_bytes"] != "" {
+                if mode == ShapeMode::Split && !row["payload_bytes"].is_empty() {
                     // A part of a biflow: its own counts, no sequence or statistics.
-                    assert!(!got.contains_key(&(PEN, 28)) && !got.contains_key(&(PEN, 36)), "{at}");
+                    assert!(
+                        !got.contains_key(&(PEN, 28)) && !got.contains_key(&(PEN, 36)),
+                        "{at}"
+                    );
                     split_parts += 1;
                 }
             }
@@ -1361,7 +1399,10 @@ fn tcp_and_splt_elements_are_the_csv_values_on_real_captures() {
     eprintln!("elements checked: {checked:?}; splt lists: {lists}");
     // Every element occurred with a value on these captures.
     for &(col, pen, id) in SHAPE_ELEMENTS {
-        assert!(checked.get(&(pen, id)).is_some_and(|n| *n > 0), "{col} never checked");
+        assert!(
+            checked.get(&(pen, id)).is_some_and(|n| *n > 0),
+            "{col} never checked"
+        );
     }
     assert!(lists > 1000, "{lists}");
     assert!(split_parts > 500, "{split_parts}");
@@ -1369,7 +1410,11 @@ fn tcp_and_splt_elements_are_the_csv_values_on_real_captures() {
 
 /// tshark's values of the IANA shape elements (and their RFC 5103 reverses), record by
 /// record, against the CSV rows.
-fn check_iana_shape_with_tshark(path: &std::path::Path, rows: &[BTreeMap<String, String>], file: &str) {
+fn check_iana_shape_with_tshark(
+    path: &std::path::Path,
+    rows: &[BTreeMap<String, String>],
+    file: &str,
+) {
     let all = dissect(path);
     let flows: Vec<&Dissected> = all
         .iter()
@@ -1383,10 +1428,16 @@ fn check_iana_shape_with_tshark(path: &std::path::Path, rows: &[BTreeMap<String,
             ("cflow.tcp_option_map", "tcp_options"),
         ] {
             for reverse in [false, true] {
-                let col = if reverse { format!("reverse_{col}") } else { col.to_string() };
+                let col = if reverse {
+                    format!("reverse_{col}")
+                } else {
+                    col.to_string()
+                };
                 let hits: Vec<_> = flow
                     .iter()
-                    .filter(|(f, showname, ..)| f == field && showname.contains("(Reverse Type") == reverse)
+                    .filter(|(f, showname, ..)| {
+                        f == field && showname.contains("(Reverse Type") == reverse
+                    })
                     .collect();
                 let want = row.get(&col).filter(|v| !v.is_empty());
                 match (want, hits.as_slice()) {
@@ -1430,10 +1481,13 @@ fn nfcapd_stores_tcp_and_splt_records_as_plain_ones() {
                     .arg(format!("ipfix://127.0.0.1:{}{query}", nfcapd.port))
                     .output()
                     .unwrap();
-                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-                let mut lines = nfcapd.stop_and_read_format(
-                    "fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt|%opkt|%obyt|%ts|%te",
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
                 );
+                let mut lines = nfcapd
+                    .stop_and_read_format("fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt|%opkt|%obyt|%ts|%te");
                 lines.sort();
                 lines
             };
