@@ -47,6 +47,15 @@
 //! preamble (so records queued while a TCP collector was down reach the new connection
 //! before the type records do: the preamble can hold no data record).
 //!
+//! `--inspect tcp` and `splt` add the record's TCP health and timing shape to the same
+//! presence set (`template::INSPECTED`, 46 elements): a record shows what the CSV row of
+//! the same record shows (a whole record its own direction's counts and SYN options, a
+//! biflow's reverse ones, its sequences and statistics; a part of a split biflow its own
+//! direction's only). A template larger than a message (the widest shape with every
+//! element in 512 octets) leaves out its last elements, and a record that cannot fit a
+//! message even with empty strings leaves out its two splt lists; both counted with the
+//! fields past the template bound.
+//!
 //! Messages are flushed when full, on `tick` (so a record waits at most about a second of
 //! export time) and at `finish`.
 

@@ -21,8 +21,9 @@
 //! IPFIX with inspection on (`--inspect`) adds 482, the RFC 5610 type options template
 //! ([`IPFIX_IE_TYPES`]), and from 483 on the inspected templates: a shape's fields
 //! followed by the inspected elements a record has values for ([`InspectedTemplate`],
-//! [`InspectedValues`]), strings variable-length (RFC 7011 section 7). The sink makes
-//! those as it meets them (see `sink.rs`).
+//! [`InspectedValues`]), strings variable-length (RFC 7011 section 7), the `splt`
+//! sequences RFC 6313 basicLists (ordered, of flowprobe's spltPacketLength and
+//! spltInterArrivalMicroseconds). The sink makes those as it meets them (see `sink.rs`).
 //!
 //! ICMP flows get their own templates, with the ICMP type/code element and without
 //! transport ports, and other flows carry ports and no ICMP element: an element present
