@@ -1,0 +1,704 @@
+//! `flowprobe convert --inspect tcp,splt` end to end against tshark: the TCP health and
+//! timing shape of every TCP and UDP record, on every shared capture with TCP (issue 15).
+//!
+//! # The oracle
+//! For each capture of `MANIFEST.tsv` with TCP, the built binary runs once (`convert FILE
+//! --inspect tcp,splt --decap all -f csv`: uniflow rows; every tunnel flowprobe can open is
+//! opened, as tshark opens them) and tshark once (`-T fields`, its defaults: IP
+//! reassembly, TCP sequence analysis with relative sequence numbers), printing per frame
+//! the innermost 5-tuple, ToS and VLAN as flowprobe keys them, the time, `tcp.len` /
+//! `udp.length`, `tcp.flags`, `tcp.stream`, the analysis flags and
+//! `tcp.analysis.initial_rtt`. A frame belongs to the record of its key and ToS whose
+//! [start, end] holds its time, clamped as flowprobe clamps a clock that goes back (ICMP
+//! errors quoting a packet belong to no TCP/UDP record).
+//!
+//! Compared, for every TCP and UDP record (the columns of `/work/brief/shape-columns.md`):
+//! - `packets` with the number of tshark frames it holds (when they differ the record's
+//!   shape cannot be compared frame by frame, and only this difference is reported);
+//! - `payload_bytes` with the sum of `tcp.len` (TCP) / `udp.length - 8` (UDP);
+//! - TCP: `retransmissions` with the frames flagged `tcp.analysis.retransmission` or
+//!   `fast_retransmission`, `out_of_order` with `out_of_order`, `zero_windows` with
+//!   `zero_window`;
+//! - `splt` with the first 10 frames' `len:iat_us` (iat: nanosecond differences floor
+//!   divided by 1000, 0 for the first); `iat_min_us`/`iat_max_us` exactly, and
+//!   `iat_mean_us`, `iat_stddev_us`, `len_mean`, `len_stddev` (sample standard deviation)
+//!   computed exactly (two passes over the frames' values, nanoseconds and octets)
+//!   within 0.001 (the CSV's 3 decimals round to within 0.0005) or a relative 1e-9;
+//!   `len_min`, `len_max` exactly;
+//! - per tshark stream whose SYN and SYN-ACK tshark saw before its first
+//!   `initial_rtt`: the client's record (holding that frame, the completing ACK) and the
+//!   server's (holding the stream's last SYN-ACK before it) both carry the same
+//!   `server_rtt_us` and `client_rtt_us`, whose sum is `initial_rtt` within 1 µs: each is
+//!   rounded to the nearest µs, so each is within 0.5 µs of its exact value and the sum
+//!   within 1 µs of theirs. A record carrying RTT values that is neither is a difference
+//!   too.
+//!
+//! The second pass (`BIFLOW_FILES`) does the same with `--biflow` rows: a row holds its
+//! key's frames within [start, end] and the reversed key's within [reverse_start,
+//! reverse_end]; `splt` interleaves both in time (frame order) with the reverse lengths
+//! negative (`-0` for an empty one), the statistics are over both, and the `reverse_*`
+//! counts are the responder's frames'. Its differences' fields are prefixed `biflow `.
+//!
+//! Every difference is (capture, frame, field): a record's value differences carry its
+//! first frame; a frame of a TCP or UDP key that no record holds is reported once per
+//! key (`no_record`, its first such frame); RTT differences carry the frame of the
+//! record's handshake packet. Each is listed in `KNOWN` with its reason, or the test
+//! fails; a listed one that no longer happens fails it too.
+//!
+//! `TCP_FLOWS_ONLY=substring` compares only the captures whose name holds it and prints
+//! every difference in `KNOWN`'s form (to look at one, or to list new ones).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::path::Path;
+use std::process::Command;
+
+use common::{
+    assert_corpus_frames, assert_differences_explained, binary, csv_rows, epoch_ns, manifest,
+    parallel_map, relative_name, require_shared_pcaps, require_tool, rfc3339_ns,
+    shared_pcaps, tshark_field_rows, vlan_of, FieldRow, KnownDifferences,
+};
+
+/// tshark's fields (the first must be `frame.number`).
+const FIELDS: [&str; 28] = [
+    "frame.number",
+    "frame.time_epoch",
+    "frame.protocols",
+    "vlan.id",
+    "ip.src",
+    "ip.dst",
+    "ip.dsfield",
+    "ip.flags.mf",
+    "ip.frag_offset",
+    "ip.fragment.count",
+    "ipv6.src",
+    "ipv6.dst",
+    "ipv6.tclass",
+    "ipv6.fraghdr.offset",
+    "ipv6.fragment.count",
+    "tcp.srcport",
+    "tcp.dstport",
+    "tcp.len",
+    "tcp.flags",
+    "tcp.stream",
+    "tcp.analysis.retransmission",
+    "tcp.analysis.fast_retransmission",
+    "tcp.analysis.out_of_order",
+    "tcp.analysis.zero_window",
+    "tcp.analysis.initial_rtt",
+    "udp.srcport",
+    "udp.dstport",
+    "udp.length",
+];
+
+/// tshark's preferences: its defaults for TCP analysis, given explicitly (as in
+/// `tcp_analysis_tshark.rs`).
+const OPTIONS: [&str; 4] = [
+    "-o",
+    "tcp.analyze_sequence_numbers:TRUE",
+    "-o",
+    "tcp.relative_sequence_numbers:TRUE",
+];
+
+/// `inspect.splt_packets` by default.
+const SPLT_PACKETS: usize = 10;
+
+/// Captures also compared as `--biflow` rows: retransmissions, out-of-order segments and
+/// zero windows in both directions, IPv6, UDP, handshakes.
+const BIFLOW_FILES: &[&str] = &[
+    "edge/PcapPlusPlus/Tests__ExamplesTest__pcap_examples__http-packets2.pcap",
+    "edge/PcapPlusPlus/Tests__ExamplesTest__pcap_examples__tls2.pcap",
+    "edge/PcapPlusPlus/Tests__ExamplesTest__pcap_examples__many-protocols.pcap",
+];
+
+/// One direction's flow key as flowprobe keys it (without the ToS, kept beside it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Key {
+    vlan: u16,
+    proto: u8,
+    src: IpAddr,
+    sport: u16,
+    dst: IpAddr,
+    dport: u16,
+}
+
+impl Key {
+    fn reversed(self) -> Key {
+        Key {
+            src: self.dst,
+            sport: self.dport,
+            dst: self.src,
+            dport: self.sport,
+            ..self
+        }
+    }
+}
+
+impl std::fmt::Display for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ep = |a: IpAddr, p: u16| match a {
+            IpAddr::V4(a) => format!("{a}:{p}"),
+            IpAddr::V6(a) => format!("[{a}]:{p}"),
+        };
+        let proto = if self.proto == 6 { "tcp" } else { "udp" };
+        write!(f, "{proto} {} > {}", ep(self.src, self.sport), ep(self.dst, self.dport))?;
+        if self.vlan != 0 {
+            write!(f, " vlan {}", self.vlan)?;
+        }
+        Ok(())
+    }
+}
+
+// ---- tshark's frames ----
+
+/// What tshark showed in one frame.
+#[derive(Clone, Debug, Default)]
+struct Frame {
+    number: u32,
+    /// The time flowprobe gives the frame (clamped: never before the previous frame's).
+    time: i128,
+    /// The innermost TCP or UDP packet's key and ToS; `None` for other frames and ICMP
+    /// errors quoting a packet.
+    key: Option<(Key, u8)>,
+    /// `tcp.len`, or `udp.length - 8`.
+    payload: u64,
+    retransmission: bool,
+    out_of_order: bool,
+    zero_window: bool,
+    stream: Option<u32>,
+    syn: bool,
+    ack: bool,
+    /// `tcp.analysis.initial_rtt` (ns).
+    initial_rtt: Option<i128>,
+    /// An IP fragment, or a datagram tshark put together from fragments.
+    fragment: bool,
+}
+
+fn frame(row: &FieldRow) -> Option<Frame> {
+    let mut f = Frame {
+        number: row.frame,
+        time: epoch_ns(row.first("frame.time_epoch")?)?,
+        ..Frame::default()
+    };
+    let number = |name: &str| row.numbers(name).last().copied();
+    f.fragment = row.numbers("ip.flags.mf").iter().any(|&v| v != 0)
+        || row.numbers("ip.frag_offset").iter().any(|&v| v != 0)
+        || !row.get("ipv6.fraghdr.offset").is_empty()
+        || !row.get("ip.fragment.count").is_empty()
+        || !row.get("ipv6.fragment.count").is_empty();
+    let protocols = row.first_or_empty("frame.protocols");
+    let protocols: Vec<&str> = protocols.split(':').collect();
+    if protocols.iter().any(|p| *p == "icmp" || *p == "icmpv6") {
+        return Some(f);
+    }
+    let Some(ip) = protocols.iter().rposition(|p| *p == "ip" || *p == "ipv6") else {
+        return Some(f);
+    };
+    let Some(transport) = protocols.iter().rposition(|p| *p == "tcp" || *p == "udp") else {
+        return Some(f);
+    };
+    if transport < ip {
+        return Some(f);
+    }
+    let v6 = protocols[ip] == "ipv6";
+    let tcp = protocols[transport] == "tcp";
+    let last = |name: &str| row.last(name).map(str::to_string);
+    let (src, dst, tos) = if v6 {
+        (last("ipv6.src"), last("ipv6.dst"), number("ipv6.tclass"))
+    } else {
+        (last("ip.src"), last("ip.dst"), number("ip.dsfield"))
+    };
+    let (sport, dport) = if tcp {
+        (number("tcp.srcport"), number("tcp.dstport"))
+    } else {
+        (number("udp.srcport"), number("udp.dstport"))
+    };
+    let ids: Vec<&str> = row.get("vlan.id").iter().map(String::as_str).collect();
+    let key = Key {
+        vlan: vlan_of(&protocols, ip, &ids),
+        proto: if tcp { 6 } else { 17 },
+        src: src?.parse().ok()?,
+        sport: sport? as u16,
+        dst: dst?.parse().ok()?,
+        dport: dport? as u16,
+    };
+    f.key = Some((key, tos.unwrap_or(0) as u8));
+    if tcp {
+        f.payload = number("tcp.len").unwrap_or(0).into();
+        let flags = number("tcp.flags").unwrap_or(0);
+        f.syn = flags & 0x02 != 0;
+        f.ack = flags & 0x10 != 0;
+        f.stream = number("tcp.stream");
+        f.retransmission = !row.get("tcp.analysis.retransmission").is_empty()
+            || !row.get("tcp.analysis.fast_retransmission").is_empty();
+        f.out_of_order = !row.get("tcp.analysis.out_of_order").is_empty();
+        f.zero_window = !row.get("tcp.analysis.zero_window").is_empty();
+        f.initial_rtt = row.last("tcp.analysis.initial_rtt").and_then(epoch_ns);
+    } else {
+        f.payload = number("udp.length").unwrap_or(0).saturating_sub(8).into();
+    }
+    Some(f)
+}
+
+/// tshark's frames of `path`, times clamped as flowprobe clamps them.
+fn tshark_frames(path: &Path) -> Vec<Frame> {
+    let rows = tshark_field_rows(path, &OPTIONS, &FIELDS);
+    let mut clock = 0;
+    rows.iter()
+        .filter_map(|row| {
+            let mut f = frame(row)?;
+            f.time = f.time.clamp(0, i128::from(u64::MAX - 1)).max(clock);
+            clock = f.time;
+            Some(f)
+        })
+        .collect()
+}
+
+// ---- flowprobe's rows ----
+
+/// One CSV row.
+#[derive(Debug)]
+struct Row {
+    key: Key,
+    tos: u8,
+    start: i128,
+    end: i128,
+    /// `reverse_start`, `reverse_end` of a biflow row with reverse packets.
+    reverse: Option<(i128, i128)>,
+    /// Every column by name.
+    values: BTreeMap<String, String>,
+}
+
+impl Row {
+    fn get(&self, column: &str) -> &str {
+        self.values.get(column).map_or("", String::as_str)
+    }
+}
+
+fn rows(csv: &str) -> Vec<Row> {
+    let rows = csv_rows(csv);
+    let Some((header, rows)) = rows.split_first() else {
+        return Vec::new();
+    };
+    rows.iter()
+        .filter_map(|r| {
+            let values: BTreeMap<String, String> =
+                header.iter().cloned().zip(r.iter().cloned()).collect();
+            let get = |c: &str| values.get(c).map_or("", String::as_str);
+            let proto: u8 = get("proto").parse().ok()?;
+            if proto != 6 && proto != 17 {
+                return None;
+            }
+            let reverse = match (rfc3339_ns(get("reverse_start")), rfc3339_ns(get("reverse_end"))) {
+                (Some(s), Some(e)) if get("reverse_packets").parse::<u64>().unwrap_or(0) > 0 => {
+                    Some((s, e))
+                }
+                _ => None,
+            };
+            Some(Row {
+                key: Key {
+                    vlan: get("vlan").parse().ok()?,
+                    proto,
+                    src: get("src").parse().ok()?,
+                    sport: get("sport").parse().ok()?,
+                    dst: get("dst").parse().ok()?,
+                    dport: get("dport").parse().ok()?,
+                },
+                tos: get("tos").parse().ok()?,
+                start: rfc3339_ns(get("start"))?,
+                end: rfc3339_ns(get("end"))?,
+                reverse,
+                values,
+            })
+        })
+        .collect()
+}
+
+/// flowprobe's TCP and UDP rows for `path`.
+fn flowprobe(bin: &Path, path: &Path, out: &Path, biflow: bool) -> Vec<Row> {
+    let mut cmd = Command::new(bin);
+    cmd.arg("convert")
+        .arg(path)
+        .args(["--inspect", "tcp,splt", "--decap", "all", "-f", "csv", "-q", "--no-progress"])
+        .arg("-o")
+        .arg(out);
+    if biflow {
+        cmd.arg("--biflow");
+    }
+    let run = cmd.output().expect("flowprobe runs");
+    let csv = std::fs::read_to_string(out).unwrap_or_else(|e| {
+        panic!(
+            "{}: no CSV ({e}): {}",
+            path.display(),
+            String::from_utf8_lossy(&run.stderr)
+        )
+    });
+    let _ = std::fs::remove_file(out);
+    rows(&csv)
+}
+
+// ---- Expected values ----
+
+/// The exact statistics of `xs`: min, max, mean and sample standard deviation (two
+/// passes; 0 for one value), `None` for none.
+fn stats(xs: &[i128]) -> Option<(i128, i128, f64, f64)> {
+    let n = xs.len();
+    if n == 0 {
+        return None;
+    }
+    let min = *xs.iter().min()?;
+    let max = *xs.iter().max()?;
+    let sum: i128 = xs.iter().sum();
+    let mean = sum as f64 / n as f64;
+    let sd = if n == 1 {
+        0.0
+    } else {
+        // Around the exact mean, in f64 from exact integer differences.
+        let m2: f64 = xs
+            .iter()
+            .map(|&x| {
+                let d = (x * n as i128 - sum) as f64 / n as f64;
+                d * d
+            })
+            .sum();
+        (m2 / (n - 1) as f64).sqrt()
+    };
+    Some((min, max, mean, sd))
+}
+
+/// Whether the CSV's 3-decimal `got` is `exact`: within 0.001 or a relative 1e-9.
+fn close(got: &str, exact: f64) -> bool {
+    got.parse::<f64>().is_ok_and(|g| {
+        let d = (g - exact).abs();
+        d <= 0.001 || d <= exact.abs() * 1e-9
+    })
+}
+
+/// One frame of a row: the frame and whether it is the reverse direction's.
+type Member<'f> = (&'f Frame, bool);
+
+/// The differences of one row holding `frames` (in frame order): (field, what).
+fn compare_row(row: &Row, frames: &[Member], biflow: bool, out: &mut Vec<(String, String)>) {
+    let mut differ = |field: &str, got: &str, expected: String| {
+        if got != expected {
+            out.push((field.to_string(), format!("flowprobe {got:?}, tshark {expected:?}")));
+        }
+    };
+    let packets = |reverse: bool| frames.iter().filter(|m| m.1 == reverse).count();
+    let mut counted = false;
+    for (reverse, column) in [(false, "packets"), (true, "reverse_packets")] {
+        if reverse && !biflow {
+            continue;
+        }
+        let got = row.get(column);
+        let expected = packets(reverse).to_string();
+        if got != expected && !(got.is_empty() && expected == "0") {
+            differ(column, got, expected);
+            counted = true;
+        }
+    }
+    if counted {
+        // The frames are not the record's: nothing more to compare one by one.
+        return;
+    }
+    let tcp = row.key.proto == 6;
+    for (reverse, prefix) in [(false, ""), (true, "reverse_")] {
+        if reverse && !biflow {
+            continue;
+        }
+        let side: Vec<&Frame> = frames.iter().filter(|m| m.1 == reverse).map(|m| m.0).collect();
+        if reverse && side.is_empty() {
+            continue;
+        }
+        let count = |f: fn(&Frame) -> bool| side.iter().filter(|x| f(x)).count().to_string();
+        let column = |c: &str| format!("{prefix}{c}");
+        let payload: u64 = side.iter().map(|f| f.payload).sum();
+        differ(&column("payload_bytes"), row.get(&column("payload_bytes")), payload.to_string());
+        let (r, o, z) = if tcp {
+            (
+                count(|f| f.retransmission),
+                count(|f| f.out_of_order),
+                count(|f| f.zero_window),
+            )
+        } else {
+            Default::default()
+        };
+        differ(&column("retransmissions"), row.get(&column("retransmissions")), r);
+        differ(&column("out_of_order"), row.get(&column("out_of_order")), o);
+        differ(&column("zero_windows"), row.get(&column("zero_windows")), z);
+    }
+    // The sequence and the statistics, over both directions of a biflow row.
+    let mut splt = Vec::new();
+    let mut gaps = Vec::new();
+    let lens: Vec<i128> = frames.iter().map(|m| i128::from(m.0.payload)).collect();
+    for (i, (f, reverse)) in frames.iter().enumerate() {
+        let gap = if i == 0 { 0 } else { f.time - frames[i - 1].0.time };
+        if i > 0 {
+            gaps.push(gap);
+        }
+        if i < SPLT_PACKETS {
+            let sign = if *reverse { "-" } else { "" };
+            splt.push(format!("{sign}{}:{}", f.payload.min(65535), gap.div_euclid(1000)));
+        }
+    }
+    differ("splt", row.get("splt"), splt.join(","));
+    let mut stat = |names: [&str; 4], xs: &[i128], scale: f64, truncate: i128| {
+        let [min, mean, max, sd] = names;
+        match stats(xs) {
+            None => {
+                for c in names {
+                    differ(c, row.get(c), String::new());
+                }
+            }
+            Some((lo, hi, m, s)) => {
+                differ(min, row.get(min), lo.div_euclid(truncate).to_string());
+                differ(max, row.get(max), hi.div_euclid(truncate).to_string());
+                for (c, exact) in [(mean, m / scale), (sd, s / scale)] {
+                    if !close(row.get(c), exact) {
+                        differ(c, row.get(c), format!("{exact:.6}"));
+                    }
+                }
+            }
+        }
+    };
+    stat(
+        ["iat_min_us", "iat_mean_us", "iat_max_us", "iat_stddev_us"],
+        &gaps,
+        1000.0,
+        1000,
+    );
+    stat(["len_min", "len_mean", "len_max", "len_stddev"], &lens, 1.0, 1);
+}
+
+// ---- One capture ----
+
+/// How one capture compared.
+#[derive(Default)]
+struct Outcome {
+    rows: usize,
+    frames: usize,
+    /// Frames held by a row.
+    held: usize,
+    /// Values compared (equal or not).
+    values: usize,
+    handshakes: usize,
+    /// (frame, field, what).
+    diffs: Vec<(u32, String, String)>,
+}
+
+/// The row index holding each frame of `frames` (by key, ToS and time), or `None`.
+fn assign(rows: &[Row], frames: &[Frame], biflow: bool) -> Vec<Option<(usize, bool)>> {
+    let mut by_key: BTreeMap<(Key, u8), Vec<(usize, bool, i128, i128)>> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        by_key.entry((r.key, r.tos)).or_default().push((i, false, r.start, r.end));
+        if biflow {
+            if let Some((s, e)) = r.reverse {
+                by_key.entry((r.key.reversed(), r.tos)).or_default().push((i, true, s, e));
+            }
+        }
+    }
+    frames
+        .iter()
+        .map(|f| {
+            let (key, tos) = f.key?;
+            by_key
+                .get(&(key, tos))?
+                .iter()
+                .find(|(_, _, s, e)| *s <= f.time && f.time <= *e)
+                .map(|&(i, reverse, _, _)| (i, reverse))
+        })
+        .collect()
+}
+
+/// The columns compared per row (for the count of values).
+const COMPARED: usize = 13;
+
+fn compare_rows(rows: &[Row], frames: &[Frame], biflow: bool, o: &mut Outcome) {
+    let prefix = if biflow { "biflow " } else { "" };
+    let held = assign(rows, frames, biflow);
+    let mut members: Vec<Vec<Member>> = vec![Vec::new(); rows.len()];
+    let mut unheld: BTreeMap<(Key, u8), u32> = BTreeMap::new();
+    for (f, h) in frames.iter().zip(&held) {
+        match (h, f.key) {
+            (Some((i, reverse)), _) => members[*i].push((f, *reverse)),
+            (None, Some(k)) => {
+                unheld.entry(k).or_insert(f.number);
+            }
+            (None, None) => {}
+        }
+    }
+    o.held += held.iter().filter(|h| h.is_some()).count();
+    for ((key, tos), frame) in unheld {
+        o.diffs.push((frame, format!("{prefix}no_record"), format!("{key} tos {tos}")));
+    }
+    for (row, m) in rows.iter().zip(&members) {
+        let mut diffs = Vec::new();
+        compare_row(row, m, biflow, &mut diffs);
+        o.values += COMPARED * if biflow { 2 } else { 1 };
+        let first = m.first().map_or(0, |m| m.0.number);
+        for (field, what) in diffs {
+            o.diffs.push((
+                first,
+                format!("{prefix}{field}"),
+                format!("{} from {}: {what}", row.key, row.start),
+            ));
+        }
+    }
+    // Handshakes: per tshark stream, SYN and SYN-ACK seen, the first initial_rtt after
+    // them, and the last SYN-ACK before it.
+    let mut seen: BTreeMap<u32, (bool, Option<usize>)> = BTreeMap::new();
+    let mut handshakes: BTreeMap<u32, (usize, usize, i128)> = BTreeMap::new();
+    for (n, f) in frames.iter().enumerate() {
+        let Some(stream) = f.stream else { continue };
+        let s = seen.entry(stream).or_default();
+        if f.syn && !f.ack {
+            s.0 = true;
+        }
+        if f.syn && f.ack {
+            s.1 = Some(n);
+        }
+        if let (Some(rtt), true, Some(syn_ack)) = (f.initial_rtt, s.0, s.1) {
+            handshakes.entry(stream).or_insert((n, syn_ack, rtt));
+        }
+    }
+    let mut expected_rtt: BTreeSet<usize> = BTreeSet::new();
+    for &(ack, syn_ack, rtt) in handshakes.values() {
+        o.handshakes += 1;
+        let mut pairs = Vec::new();
+        for (n, who) in [(ack, "client"), (syn_ack, "server")] {
+            let frame = frames[n].number;
+            let Some((i, _)) = held[n] else {
+                o.diffs.push((frame, format!("{prefix}rtt"), format!("{who}: no row holds it")));
+                continue;
+            };
+            expected_rtt.insert(i);
+            let r = &rows[i];
+            let pair = (r.get("server_rtt_us").to_string(), r.get("client_rtt_us").to_string());
+            let sum = match (pair.0.parse::<i128>(), pair.1.parse::<i128>()) {
+                (Ok(s), Ok(c)) => Some((s + c) * 1000),
+                _ => None,
+            };
+            if !sum.is_some_and(|s| s.abs_diff(rtt) <= 1000) {
+                o.diffs.push((
+                    frame,
+                    format!("{prefix}rtt"),
+                    format!(
+                        "{who} row {} from {}: flowprobe {pair:?}, tshark initial_rtt {rtt} ns",
+                        r.key, r.start
+                    ),
+                ));
+            }
+            pairs.push(pair);
+        }
+        if pairs.len() == 2 && pairs[0] != pairs[1] {
+            o.diffs.push((
+                frames[ack].number,
+                format!("{prefix}rtt_sides"),
+                format!("client {:?}, server {:?}", pairs[0], pairs[1]),
+            ));
+        }
+    }
+    for (i, r) in rows.iter().enumerate() {
+        let has = !r.get("server_rtt_us").is_empty() || !r.get("client_rtt_us").is_empty();
+        if has && !expected_rtt.contains(&i) {
+            let first = members[i].first().map_or(0, |m| m.0.number);
+            o.diffs.push((
+                first,
+                format!("{prefix}rtt_extra"),
+                format!(
+                    "{} from {}: flowprobe ({:?}, {:?}), no handshake of tshark's",
+                    r.key,
+                    r.start,
+                    r.get("server_rtt_us"),
+                    r.get("client_rtt_us")
+                ),
+            ));
+        }
+    }
+}
+
+fn compare(bin: &Path, dir: &Path, root: &Path, file: &str) -> Outcome {
+    let path = root.join(file);
+    let frames = tshark_frames(&path);
+    let out = dir.join(format!("{}.csv", file.replace('/', "_")));
+    let mut o = Outcome {
+        frames: frames.len(),
+        ..Outcome::default()
+    };
+    let uni = flowprobe(bin, &path, &out, false);
+    o.rows += uni.len();
+    compare_rows(&uni, &frames, false, &mut o);
+    if BIFLOW_FILES.contains(&file) {
+        let bi = flowprobe(bin, &path, &out, true);
+        o.rows += bi.len();
+        compare_rows(&bi, &frames, true, &mut o);
+    }
+    o
+}
+
+// ---- What is understood ----
+
+/// Differences with a reason: (capture under `shared/pcaps`, frames, field, why).
+const KNOWN: &[(&str, &[u32], &str, &str)] = &[];
+
+#[test]
+fn tcp_and_splt_columns_equal_tshark_per_record() {
+    if !require_tool("tshark") || !require_shared_pcaps() {
+        return;
+    }
+    let t0 = std::time::Instant::now();
+    let root = shared_pcaps();
+    let only = std::env::var("TCP_FLOWS_ONLY").ok();
+    let files: Vec<String> = manifest()
+        .into_iter()
+        .filter(|row| row.has("tcp"))
+        .map(|row| row.file)
+        .filter(|f| only.as_ref().is_none_or(|o| f.contains(o.as_str())))
+        .collect();
+    // In the target directory: the binary is hard-linked there (same file system).
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("a temporary directory");
+    let bin = binary(dir.path());
+    let results = parallel_map(&files, |f| compare(&bin, dir.path(), &root, f));
+
+    let mut known = KnownDifferences::by_frames(KNOWN);
+    let (mut rows, mut frames, mut held, mut values, mut handshakes) = (0, 0, 0, 0, 0);
+    let mut by_field: BTreeMap<String, usize> = BTreeMap::new();
+    let mut listing = String::new();
+    for (file, o) in files.iter().zip(&results) {
+        rows += o.rows;
+        frames += o.frames;
+        held += o.held;
+        values += o.values;
+        handshakes += o.handshakes;
+        let name = relative_name(&root.join(file), &root);
+        for (frame, field, what) in &o.diffs {
+            *by_field.entry(field.clone()).or_default() += 1;
+            let _ = writeln!(listing, "    (\"{name}\", &[{frame}], \"{field}\", \"\"), // {what}");
+        }
+        known.check(&name, o.diffs.iter().map(|(f, k, w)| (*f, k.as_str(), w.clone())));
+    }
+    let mut by_reason: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, frames, _, why) in KNOWN {
+        *by_reason.entry(why).or_default() += frames.len();
+    }
+    eprintln!(
+        "{} captures in {:.0?}: {rows} rows, {frames} frames ({held} held by a row), {values} \
+         values and {handshakes} handshakes compared; differences by field {by_field:?}; \
+         {} known, listed by reason:",
+        files.len(),
+        t0.elapsed(),
+        known.seen(),
+    );
+    for (why, n) in &by_reason {
+        eprintln!("  {n:5}  {why}");
+    }
+    if only.is_some() {
+        eprint!("{listing}");
+        return;
+    }
+    assert_corpus_frames(frames, 100_000);
+    assert_differences_explained(&known.unexplained, &known.stale());
+}
