@@ -63,9 +63,11 @@ use common::{
 };
 
 /// tshark's fields (the first must be `frame.number`).
-const FIELDS: [&str; 28] = [
+const FIELDS: [&str; 30] = [
     "frame.number",
     "frame.time_epoch",
+    "frame.len",
+    "frame.cap_len",
     "frame.protocols",
     "vlan.id",
     "ip.src",
@@ -175,6 +177,30 @@ struct Frame {
     initial_rtt: Option<i128>,
     /// An IP fragment, or a datagram tshark put together from fragments.
     fragment: bool,
+    /// Cut short by the snaplen.
+    cut: bool,
+    /// Its time was before the previous frame's (flowprobe clamps it).
+    clamped: bool,
+}
+
+impl Frame {
+    /// What about the frame explains a difference: its classes (see `KNOWN`).
+    fn tags(&self) -> BTreeSet<&'static str> {
+        let mut t = BTreeSet::new();
+        if self.fragment {
+            t.insert("fragment");
+        }
+        if self.cut {
+            t.insert("cut");
+        }
+        if self.clamped {
+            t.insert("clamped");
+        }
+        if self.payload > 65535 {
+            t.insert("big");
+        }
+        t
+    }
 }
 
 fn frame(row: &FieldRow) -> Option<Frame> {
@@ -189,6 +215,7 @@ fn frame(row: &FieldRow) -> Option<Frame> {
         || !row.get("ipv6.fraghdr.offset").is_empty()
         || !row.get("ip.fragment.count").is_empty()
         || !row.get("ipv6.fragment.count").is_empty();
+    f.cut = number("frame.cap_len") < number("frame.len");
     let protocols = row.first_or_empty("frame.protocols");
     let protocols: Vec<&str> = protocols.split(':').collect();
     if protocols.iter().any(|p| *p == "icmp" || *p == "icmpv6") {
@@ -250,6 +277,7 @@ fn tshark_frames(path: &Path) -> Vec<Frame> {
     rows.iter()
         .filter_map(|row| {
             let mut f = frame(row)?;
+            f.clamped = f.time < clock;
             f.time = f.time.clamp(0, i128::from(u64::MAX - 1)).max(clock);
             clock = f.time;
             Some(f)
@@ -520,30 +548,31 @@ fn compare_rows(rows: &[Row], frames: &[Frame], biflow: bool, o: &mut Outcome) {
     let prefix = if biflow { "biflow " } else { "" };
     let held = assign(rows, frames, biflow);
     let mut members: Vec<Vec<Member>> = vec![Vec::new(); rows.len()];
-    let mut unheld: BTreeMap<(Key, u8), u32> = BTreeMap::new();
+    let mut unheld: BTreeMap<(Key, u8), (u32, BTreeSet<&str>)> = BTreeMap::new();
     for (f, h) in frames.iter().zip(&held) {
         match (h, f.key) {
             (Some((i, reverse)), _) => members[*i].push((f, *reverse)),
             (None, Some(k)) => {
-                unheld.entry(k).or_insert(f.number);
+                unheld.entry(k).or_insert((f.number, f.tags()));
             }
             (None, None) => {}
         }
     }
     o.held += held.iter().filter(|h| h.is_some()).count();
-    for ((key, tos), frame) in unheld {
-        o.diffs.push((frame, format!("{prefix}no_record"), format!("{key} tos {tos}")));
+    for ((key, tos), (frame, tags)) in unheld {
+        o.diffs.push((frame, format!("{prefix}no_record"), format!("{key} tos {tos} {tags:?}")));
     }
     for (row, m) in rows.iter().zip(&members) {
         let mut diffs = Vec::new();
         compare_row(row, m, biflow, &mut diffs);
         o.values += COMPARED * if biflow { 2 } else { 1 };
         let first = m.first().map_or(0, |m| m.0.number);
+        let tags: BTreeSet<&str> = m.iter().flat_map(|m| m.0.tags()).collect();
         for (field, what) in diffs {
             o.diffs.push((
                 first,
                 format!("{prefix}{field}"),
-                format!("{} from {}: {what}", row.key, row.start),
+                format!("{} from {}: {what} {tags:?}", row.key, row.start),
             ));
         }
     }
@@ -582,12 +611,14 @@ fn compare_rows(rows: &[Row], frames: &[Frame], biflow: bool, o: &mut Outcome) {
                 _ => None,
             };
             if !sum.is_some_and(|s| s.abs_diff(rtt) <= 1000) {
+                let tags: BTreeSet<&str> = members[i].iter().flat_map(|m| m.0.tags()).collect();
                 o.diffs.push((
                     frame,
                     format!("{prefix}rtt"),
                     format!(
-                        "{who} row {} from {}: flowprobe {pair:?}, tshark initial_rtt {rtt} ns",
-                        r.key, r.start
+                        "{who} row {} tos {} from {}: flowprobe {pair:?}, tshark initial_rtt \
+                         {rtt} ns {tags:?}",
+                        r.key, r.tos, r.start
                     ),
                 ));
             }
