@@ -716,3 +716,68 @@ pub fn vlan_of(protocols: &[&str], ip: usize, ids: &[&str]) -> u16 {
         .count();
     ids.get(nth).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
+
+/// What `tcp_verdicts` made of one frame.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TcpFrameVerdict {
+    pub events: u8,
+    pub options: Option<flowprobe::inspect::tcp::TcpOptions>,
+    /// ack - syn of a handshake completed here (ns).
+    pub handshake_ns: Option<u64>,
+}
+
+/// `inspect::tcp::TcpAnalyzer`'s verdicts on a capture by frame number (those with an
+/// event, options or a handshake), and how many frames were read: the crate's reader
+/// (timestamps clamped as `convert` clamps them, or not) and decoder (every tunnel it can
+/// open opened); each TCP packet that is not an IP fragment goes to one analyzer with its
+/// TCP header's captured bytes and its payload length on the wire.
+pub fn tcp_verdicts(
+    path: &Path,
+    clamp: bool,
+) -> (std::collections::BTreeMap<u32, TcpFrameVerdict>, u32) {
+    use flowprobe::capture::file::CaptureFile;
+    use flowprobe::decode::{decode_payload, Decap, Fragment, PacketMeta};
+    use flowprobe::flow::key::PROTO_TCP;
+    use flowprobe::flow::tunnel::TunnelKind;
+    use flowprobe::inspect::tcp::TcpAnalyzer;
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(mut file) = CaptureFile::open(path) else {
+        return (out, 0);
+    };
+    file.set_clamp_timestamps(clamp);
+    let decap = Decap::with_kinds(&TunnelKind::ALL);
+    let mut meta = PacketMeta::default();
+    let mut analyzer = TcpAnalyzer::new();
+    let mut frame = 0u32;
+    while let Ok(Some(p)) = file.next_packet() {
+        frame += 1;
+        let Ok(t) = decode_payload(p.link_type, p.data, p.orig_len, &decap, &mut meta) else {
+            continue;
+        };
+        // A fragment's TCP length is not known (tshark analyses the reassembled
+        // datagram, on its last fragment's frame); a header without its data offset
+        // (cut, or below 5 words) gives no payload start.
+        if meta.key.proto != PROTO_TCP
+            || !matches!(meta.fragment, Fragment::None)
+            || t.payload.start < t.header + 20
+            || t.ip_end < t.payload.start
+        {
+            continue;
+        }
+        let header = p.data.get(t.header..).unwrap_or_default();
+        let len = (t.ip_end - t.payload.start) as u32;
+        let v = analyzer.packet(&meta.key, p.ts, header, len);
+        if v.events != 0 || v.options.is_some() || v.handshake.is_some() {
+            out.insert(
+                frame,
+                TcpFrameVerdict {
+                    events: v.events,
+                    options: v.options,
+                    handshake_ns: v.handshake.map(|h| h.ack.0.wrapping_sub(h.syn.0)),
+                },
+            );
+        }
+    }
+    (out, frame)
+}
+
