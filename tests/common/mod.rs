@@ -780,4 +780,3 @@ pub fn tcp_verdicts(
     }
     (out, frame)
 }
-
