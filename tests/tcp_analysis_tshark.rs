@@ -35,13 +35,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use flowprobe::capture::file::CaptureFile;
-use flowprobe::decode::{decode_payload, Decap, Fragment, PacketMeta};
-use flowprobe::flow::key::PROTO_TCP;
-use flowprobe::flow::tunnel::TunnelKind;
-use flowprobe::inspect::tcp::{
-    TcpAnalyzer, TcpOptions, OUT_OF_ORDER, RETRANSMISSION, ZERO_WINDOW,
-};
+use flowprobe::inspect::tcp::{OUT_OF_ORDER, RETRANSMISSION, ZERO_WINDOW};
 
 use common::{
     assert_corpus_frames, assert_differences_explained, manifest, parallel_map,
@@ -86,55 +80,12 @@ const OPTS: &str = "options";
 const KNOWN: &[(&str, &[u32], &str, &str)] = &[];
 
 /// What we made of one frame.
-#[derive(Clone, Copy, Debug, Default)]
-struct Ours {
-    events: u8,
-    options: Option<TcpOptions>,
-    /// ack - syn of a handshake completed here (ns).
-    handshake_ns: Option<u64>,
-}
+type Ours = common::TcpFrameVerdict;
 
-/// Our verdicts by frame number, and how many frames were read.
+/// Our verdicts by frame number, and how many frames were read (timestamps not clamped:
+/// tshark sees the file's times).
 fn analyse(path: &Path) -> (BTreeMap<u32, Ours>, u32) {
-    let mut out = BTreeMap::new();
-    let Ok(mut file) = CaptureFile::open(path) else {
-        return (out, 0);
-    };
-    file.set_clamp_timestamps(false);
-    let decap = Decap::with_kinds(&TunnelKind::ALL);
-    let mut meta = PacketMeta::default();
-    let mut analyzer = TcpAnalyzer::new();
-    let mut frame = 0u32;
-    while let Ok(Some(p)) = file.next_packet() {
-        frame += 1;
-        let Ok(t) = decode_payload(p.link_type, p.data, p.orig_len, &decap, &mut meta) else {
-            continue;
-        };
-        // A fragment's TCP length is not known (tshark analyses the reassembled
-        // datagram, on its last fragment's frame); a header without its data offset
-        // (cut, or below 5 words) gives no payload start.
-        if meta.key.proto != PROTO_TCP
-            || !matches!(meta.fragment, Fragment::None)
-            || t.payload.start < t.header + 20
-            || t.ip_end < t.payload.start
-        {
-            continue;
-        }
-        let header = p.data.get(t.header..).unwrap_or_default();
-        let len = (t.ip_end - t.payload.start) as u32;
-        let v = analyzer.packet(&meta.key, p.ts, header, len);
-        if v.events != 0 || v.options.is_some() || v.handshake.is_some() {
-            out.insert(
-                frame,
-                Ours {
-                    events: v.events,
-                    options: v.options,
-                    handshake_ns: v.handshake.map(|h| h.ack.0.wrapping_sub(h.syn.0)),
-                },
-            );
-        }
-    }
-    (out, frame)
+    common::tcp_verdicts(path, false)
 }
 
 /// The events tshark shows on a row.

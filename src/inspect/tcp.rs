@@ -137,6 +137,9 @@ pub struct Handshake {
     pub syn_ack: Timestamp,
     /// The client's ACK that completes the handshake.
     pub ack: Timestamp,
+    /// The SYN-ACK's ToS byte (traffic class): with the ACK's key reversed, the key of
+    /// the server's record that holds the SYN-ACK (each direction has its own ToS).
+    pub syn_ack_tos: u8,
 }
 
 /// What one packet showed.
@@ -247,6 +250,8 @@ struct Connection {
     syn_ack: u64,
     /// The latest SYN-ACK's sequence number.
     server_isn: u32,
+    /// The latest SYN-ACK's ToS byte.
+    syn_ack_tos: u8,
     /// [`HAVE_SYN`], [`HAVE_SYN_ACK`], [`HANDSHAKE_DONE`], [`CLIENT_IS_1`].
     state: u8,
 }
@@ -471,7 +476,7 @@ impl TcpAnalyzer {
             c.sides[side].state |= SENT_SYN;
             verdict.options = Some(parse_options(header));
         }
-        verdict.handshake = handshake(c, side, ts.0, &h);
+        verdict.handshake = handshake(c, side, ts.0, &h, key.tos);
         verdict
     }
 
@@ -487,7 +492,13 @@ impl TcpAnalyzer {
 
 /// Handshake bookkeeping after the sequence analysis; the handshake when `h` completes
 /// it, and tshark's first RTT.
-fn handshake(c: &mut Connection, side: usize, ts: u64, h: &Header) -> Option<Handshake> {
+fn handshake(
+    c: &mut Connection,
+    side: usize,
+    ts: u64,
+    h: &Header,
+    tos: u8,
+) -> Option<Handshake> {
     let is_1 = if side == 1 { CLIENT_IS_1 } else { 0 };
     match h.flags & (SYN | ACK) {
         SYN => {
@@ -503,6 +514,7 @@ fn handshake(c: &mut Connection, side: usize, ts: u64, h: &Header) -> Option<Han
             if c.state & HANDSHAKE_DONE == 0 && from_server {
                 c.syn_ack = ts;
                 c.server_isn = h.seq;
+                c.syn_ack_tos = tos;
                 c.state |= HAVE_SYN_ACK;
             }
             None
@@ -523,6 +535,7 @@ fn handshake(c: &mut Connection, side: usize, ts: u64, h: &Header) -> Option<Han
                     syn: Timestamp(c.syn),
                     syn_ack: Timestamp(c.syn_ack),
                     ack: Timestamp(ts),
+                    syn_ack_tos: c.syn_ack_tos,
                 });
             }
             None
@@ -758,10 +771,26 @@ mod tests {
             Some(Handshake {
                 syn: t1,
                 syn_ack: t2,
-                ack: t3
+                ack: t3,
+                syn_ack_tos: 0,
             })
         );
         assert_eq!(a.packet(&key(true), t3, &header(101, 901, ACK, 502, &[]), 0).handshake, None);
+    }
+
+    #[test]
+    fn the_handshake_carries_the_syn_acks_tos() {
+        // The server marks its packets (DSCP CS1), the client does not: the server's
+        // record is keyed by the SYN-ACK's ToS.
+        let mut a = TcpAnalyzer::new();
+        let server = FlowKey {
+            tos: 0x20,
+            ..key(false)
+        };
+        a.packet(&key(true), Timestamp(MS), &header(100, 0, SYN, 64240, &[]), 0);
+        a.packet(&server, Timestamp(2 * MS), &header(900, 101, SYN | ACK, 65535, &[]), 0);
+        let done = a.packet(&key(true), Timestamp(3 * MS), &header(101, 901, ACK, 502, &[]), 0);
+        assert_eq!(done.handshake.map(|h| h.syn_ack_tos), Some(0x20));
     }
 
     #[test]
