@@ -867,6 +867,12 @@ fn rtt_under_delay(tag: &str, via: Via, imp: Impairment, expect: impl Fn(&str) -
     for s in &seen {
         let by = tcp_rows(&s.rows);
         assert_eq!(by.len(), 2, "{}: one connection, two directions: {:?}", s.what, s.rows);
+        // What the client sent and the server answered ("got 1000\n"), once each.
+        for (end, rows) in &by {
+            let payload: u64 = rows.iter().map(|r| number(r, "payload_bytes", &s.what)).sum();
+            let sent = if end.1 == SERVER_PORT { 9 } else { 1000 };
+            assert_eq!(payload, sent, "{}: payload_bytes from {end:?}: {rows:?}", s.what);
+        }
         let mut values = Vec::new();
         for r in by.values().flatten() {
             values.push((
@@ -893,6 +899,20 @@ fn rtt_under_delay(tag: &str, via: Via, imp: Impairment, expect: impl Fn(&str) -
             Rtt::Server => (server, client, ("server_rtt_us", "client_rtt_us")),
             Rtt::Client => (client, server, ("client_rtt_us", "server_rtt_us")),
         };
+        // The path first: tshark sees the delay where this test expects it.
+        let (tshark_delayed, tshark_other) = match expect(side) {
+            Rtt::Server => (tshark_server, tshark_client),
+            Rtt::Client => (tshark_client, tshark_server),
+        };
+        assert!(
+            (delay_us..=delay_us + DELAY_SLACK_US).contains(&tshark_delayed)
+                && tshark_other < SMALL_US,
+            "{} ({via:?}, delay {imp:?}): tshark's frame times give {} {tshark_delayed} and {} \
+             {tshark_other}: the path did not delay as asked",
+            s.what,
+            names.0,
+            names.1
+        );
         assert!(
             (delay_us..=delay_us + DELAY_SLACK_US).contains(&delayed),
             "{} ({via:?}, delay {imp:?}): {} is {delayed}, expected {delay_us}..={}",
