@@ -29,7 +29,9 @@
 //! must agree within a microsecond), and tshark's tcp.analysis flags counted per
 //! direction must equal the probe's `retransmissions` (retransmission or
 //! fast_retransmission) and `out_of_order`, summed over the direction's records. On a
-//! failure the captures and the CSV are kept under /tmp (the message says where).
+//! failure the captures and the CSV are kept under /tmp (the message says where). The
+//! emulator runs at real-time priority (chrt), and an RTT attempt whose path tshark saw
+//! delayed by more than the slack (a busy machine) is made again, at most three times.
 //!
 //! Needs root, ip, ethtool, python3, dumpcap and tshark (and tc for the netem tests);
 //! without them a test prints "skipped" (and fails when `CI` is set).
@@ -306,8 +308,15 @@ impl Path3 {
 
     fn start_emulator(&mut self, imp: Impairment) {
         let m = self.middle.clone().expect("a middle namespace");
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &m, "python3", "-c", EMULATOR, "m0", "m1"])
+        // Real-time priority, when chrt is there: the emulator sleeps in select() and
+        // must wake on time on a busy machine.
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &m]);
+        if on_path("chrt") {
+            cmd.args(["chrt", "-f", "50"]);
+        }
+        let mut child = cmd
+            .args(["python3", "-c", EMULATOR, "m0", "m1"])
             .args([
                 imp.delay_ms[0].to_string(),
                 imp.delay_ms[1].to_string(),
@@ -385,7 +394,11 @@ fn mac(m: [u8; 6]) -> String {
 /// Whether `tc ... netem` works in this kernel: tried on a throwaway namespace's
 /// loopback. Returns the reason when it does not.
 fn netem_unavailable() -> Option<String> {
-    let ns = format!("fpt-{}-netem-probe", std::process::id());
+    let ns = format!(
+        "fpt-{}-{}-n-netem",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
     ip(&["netns", "add", &ns]);
     let out = Command::new("ip")
         .args(["netns", "exec", &ns, "tc", "qdisc", "add", "dev", "lo", "root"])
@@ -484,6 +497,9 @@ impl Dumpcap {
     fn start(side: &netns::Side, pcap: PathBuf) -> Dumpcap {
         let child = Command::new("ip")
             .args(["netns", "exec", &side.ns, "dumpcap", "-q", "-i", &side.ifname])
+            // A kernel buffer of 64 MiB (the default 2 MiB drops frames of a 4 MB burst
+            // when the machine is busy), as the probe's rings hold 16 MiB a worker.
+            .args(["-B", "64"])
             .arg("-w")
             .arg(&pcap)
             .stdin(Stdio::null())
@@ -817,7 +833,11 @@ fn observe(path: &mut Path3, evidence: &Evidence, bytes: u64) -> Vec<Seen> {
     for (name, d) in dumpcaps {
         let pcap = d.pcap.clone();
         let (received, dropped) = d.stop();
-        assert_eq!(dropped, 0, "dumpcap on the {name} veth dropped {dropped}");
+        assert_eq!(
+            dropped, 0,
+            "dumpcap on the {name} veth dropped {dropped} of {received} frames: tshark \
+             would not see what the probes saw"
+        );
         captured.insert(name, (received, pcap));
     }
     let mut seen = Vec::new();
@@ -860,11 +880,38 @@ enum Rtt {
 /// delay plus at most the slack, the other is small, and both equal tshark's (frame
 /// times of the same interface) within 1 µs.
 fn rtt_under_delay(tag: &str, via: Via, imp: Impairment, expect: impl Fn(&str) -> Rtt) {
-    let mut path = Path3::new(tag, via, imp);
-    let evidence = Evidence::new(tag);
-    let seen = observe(&mut path, &evidence, 1000);
+    // The path itself may be late on a busy machine (the emulator is a process, and CI
+    // shares two cores): an attempt whose frames, as tshark times them, are not delayed
+    // as asked is made again, up to three times. The probe is held to tshark's times on
+    // every attempt.
+    let mut late = Vec::new();
+    for attempt in 1..=3 {
+        let mut path = Path3::new(tag, via, imp);
+        let evidence = Evidence::new(tag);
+        let seen = observe(&mut path, &evidence, 1000);
+        drop(path);
+        match rtts_seen(&seen, via, imp, &expect) {
+            Ok(()) => return,
+            Err(why) => {
+                eprintln!("attempt {attempt}: {why}; again");
+                late.push(why);
+            }
+        }
+    }
+    panic!("the path did not delay as asked in three attempts: {late:#?}");
+}
+
+/// The checks of one attempt: Err when the path (tshark's frame times) was not delayed
+/// as asked; a panic when the probe is wrong.
+fn rtts_seen(
+    seen: &[Seen],
+    via: Via,
+    imp: Impairment,
+    expect: &impl Fn(&str) -> Rtt,
+) -> Result<(), String> {
     let delay_us = u64::from(DELAY_MS) * 1000;
-    for s in &seen {
+    let mut checked = Vec::new();
+    for s in seen {
         let by = tcp_rows(&s.rows);
         assert_eq!(by.len(), 2, "{}: one connection, two directions: {:?}", s.what, s.rows);
         // What the client sent and the server answered ("got 1000\n"), once each.
@@ -894,45 +941,54 @@ fn rtt_under_delay(tag: &str, via: Via, imp: Impairment, expect: impl Fn(&str) -
              times {tshark_server} {tshark_client}",
             s.what
         );
+        assert!(
+            server.abs_diff(tshark_server) <= 1 && client.abs_diff(tshark_client) <= 1,
+            "{}: (server_rtt_us, client_rtt_us) = ({server}, {client}), tshark's frame times \
+             on the same interface give ({tshark_server}, {tshark_client}) ({})",
+            s.what,
+            s.pcap.display()
+        );
         let side = s.what.split('-').next().unwrap();
-        let (delayed, other, names) = match expect(side) {
-            Rtt::Server => (server, client, ("server_rtt_us", "client_rtt_us")),
-            Rtt::Client => (client, server, ("client_rtt_us", "server_rtt_us")),
+        let names = match expect(side) {
+            Rtt::Server => ("server_rtt_us", "client_rtt_us"),
+            Rtt::Client => ("client_rtt_us", "server_rtt_us"),
+        };
+        let pick = |server: u64, client: u64| match expect(side) {
+            Rtt::Server => (server, client),
+            Rtt::Client => (client, server),
         };
         // The path first: tshark sees the delay where this test expects it.
-        let (tshark_delayed, tshark_other) = match expect(side) {
-            Rtt::Server => (tshark_server, tshark_client),
-            Rtt::Client => (tshark_client, tshark_server),
+        let (delayed, other) = pick(tshark_server, tshark_client);
+        if !(delay_us..=delay_us + DELAY_SLACK_US).contains(&delayed) || other >= SMALL_US {
+            return Err(format!(
+                "{} ({via:?}, delay {imp:?}): tshark's frame times give {} {delayed} and {} \
+                 {other}, expected {delay_us}..={} and below {SMALL_US}",
+                s.what,
+                names.0,
+                names.1,
+                delay_us + DELAY_SLACK_US
+            ));
+        }
+        checked.push((s.what.clone(), pick(server, client)));
+    }
+    for (what, (delayed, other)) in checked {
+        let names = match expect(what.split('-').next().unwrap()) {
+            Rtt::Server => ("server_rtt_us", "client_rtt_us"),
+            Rtt::Client => ("client_rtt_us", "server_rtt_us"),
         };
         assert!(
-            (delay_us..=delay_us + DELAY_SLACK_US).contains(&tshark_delayed)
-                && tshark_other < SMALL_US,
-            "{} ({via:?}, delay {imp:?}): tshark's frame times give {} {tshark_delayed} and {} \
-             {tshark_other}: the path did not delay as asked",
-            s.what,
-            names.0,
-            names.1
-        );
-        assert!(
             (delay_us..=delay_us + DELAY_SLACK_US).contains(&delayed),
-            "{} ({via:?}, delay {imp:?}): {} is {delayed}, expected {delay_us}..={}",
-            s.what,
+            "{what} ({via:?}, delay {imp:?}): {} is {delayed}, expected {delay_us}..={}",
             names.0,
             delay_us + DELAY_SLACK_US
         );
         assert!(
             other < SMALL_US,
-            "{} ({via:?}, delay {imp:?}): {} is {other}, expected below {SMALL_US}",
-            s.what,
+            "{what} ({via:?}, delay {imp:?}): {} is {other}, expected below {SMALL_US}",
             names.1
         );
-        assert!(
-            server.abs_diff(tshark_server) <= 1 && client.abs_diff(tshark_client) <= 1,
-            "{}: (server_rtt_us, client_rtt_us) = ({server}, {client}), tshark's frame times \
-             on the same interface give ({tshark_server}, {tshark_client})",
-            s.what
-        );
     }
+    Ok(())
 }
 
 fn is_client_side(side: &str) -> bool {
