@@ -1083,15 +1083,12 @@ fn netem_delay_on_the_clients_egress_is_client_rtt_on_both_sides() {
 /// the server's, so that there is a round trip to retransmit in): at each probe, each
 /// direction's `retransmissions` and `out_of_order`, summed over its records, equal
 /// tshark's counts on the same interface, and the client's retransmissions are > 0.
-fn counts_under_loss(tag: &str, via: Via) {
-    let imp = Impairment {
-        delay_ms: [0, 5],
-        loss: [0.05, 0.0],
-    };
+fn counts_under_loss(tag: &str, via: Via, imp: Impairment) {
     let mut path = Path3::new(tag, via, imp);
     let evidence = Evidence::new(tag);
     let seen = observe(&mut path, &evidence, 4_000_000);
     let client: End = (path.a.addr.to_string(), 0);
+    let mut wrong = Vec::new();
     for s in &seen {
         let by = tcp_rows(&s.rows);
         assert_eq!(by.len(), 2, "{}: one connection, two directions: {:?}", s.what, s.rows);
@@ -1127,14 +1124,23 @@ fn counts_under_loss(tag: &str, via: Via) {
             "{}: tshark counts no retransmission under 5% loss: {theirs:?}",
             s.what
         );
-        assert_eq!(
-            ours, theirs,
-            "{}: (retransmissions, out_of_order) per direction, ours against tshark's on the \
-             same interface ({})",
-            s.what,
-            s.pcap.display()
-        );
+        if ours != theirs {
+            // The frames tshark flags spurious (data all acknowledged already), which
+            // its retransmission filter matches too: where classifiers most often part.
+            let spurious = tshark_count(&s.pcap, "tcp.analysis.spurious_retransmission");
+            wrong.push(format!(
+                "{}: ours {ours:?}, tshark's {theirs:?} (of which spurious {spurious:?}) in {}",
+                s.what,
+                s.pcap.display()
+            ));
+        }
     }
+    assert!(
+        wrong.is_empty(),
+        "(retransmissions, out_of_order) per direction, ours against tshark's on the same \
+         interface:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]
@@ -1143,7 +1149,27 @@ fn retransmissions_under_loss_in_the_path_equal_tsharks() {
     if !have_tools(&["python3", "dumpcap", "tshark", "timeout"]) {
         return;
     }
-    counts_under_loss("los", Via::Emulator);
+    let imp = Impairment {
+        delay_ms: [0, 5],
+        loss: [0.05, 0.0],
+    };
+    counts_under_loss("los", Via::Emulator, imp);
+}
+
+/// 5% loss of the server's ACKs as well: the client retransmits data the server had
+/// (its ACK was lost), which tshark flags as spurious retransmissions at the server's
+/// side, and `tcp.analysis.retransmission` matches them.
+#[test]
+fn retransmissions_under_loss_both_ways_equal_tsharks() {
+    require_netns!();
+    if !have_tools(&["python3", "dumpcap", "tshark", "timeout"]) {
+        return;
+    }
+    let imp = Impairment {
+        delay_ms: [0, 5],
+        loss: [0.05, 0.05],
+    };
+    counts_under_loss("lob", Via::Emulator, imp);
 }
 
 /// `netem loss 5%` on the client's veth: the dropped segments never reach either
@@ -1158,5 +1184,9 @@ fn retransmissions_under_netem_loss_equal_tsharks() {
         eprintln!("skipped: {why}");
         return;
     }
-    counts_under_loss("nls", Via::Netem);
+    let imp = Impairment {
+        delay_ms: [0, 5],
+        loss: [0.05, 0.0],
+    };
+    counts_under_loss("nls", Via::Netem, imp);
 }
