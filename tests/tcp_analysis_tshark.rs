@@ -27,7 +27,7 @@
 //! analyses that we do not (and the other way round) are differences only when one side
 //! flags them: those are listed like the rest.
 //!
-//! `TCP_TSHARK_ONLY=substring` compares only the captures whose name holds it, and
+//! `TCP_TSHARK_ONLY=a,b` compares only the captures whose name holds one of them, and
 //! prints every difference (to look at one).
 
 mod common;
@@ -303,7 +303,10 @@ fn tcp_analysis_equals_tshark_frame_by_frame() {
         .into_iter()
         .filter(|row| row.has("tcp"))
         .map(|row| row.file)
-        .filter(|f| only.as_ref().is_none_or(|o| f.contains(o.as_str())))
+        .filter(|f| {
+            only.as_ref()
+                .is_none_or(|o| o.split(',').any(|o| f.contains(o)))
+        })
         .collect();
     let results = parallel_map(&files, |f| compare(&root.join(f)));
     let mut known = KnownDifferences::by_frames(KNOWN);

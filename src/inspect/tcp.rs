@@ -21,13 +21,14 @@
 //!   retransmission. A pure ACK repeating `fwd`'s last ACK, window and `next_seq` is a
 //!   duplicate ACK (counted; the count feeds fast retransmission), unless it answers a
 //!   keep-alive or zero-window probe.
-//! - A segment with data, SYN or FIN that starts below `next_seq` (more than one byte of
-//!   data starting exactly at `next_seq - 1` does not count) is, first match wins: a fast
-//!   retransmission (`rev` sent 2+ duplicate ACKs for this very `seq`, the last under 20
-//!   ms ago); out of order (under the first handshake RTT, or 3 ms before one is known,
-//!   since `next_seq` last advanced, and not ending exactly at `next_seq`); a spurious
-//!   retransmission (data all below what `rev` last acknowledged: tshark flags it
-//!   `tcp.analysis.retransmission` too, so it is one here); else a retransmission.
+//! - A segment with data, SYN or FIN (not a keep-alive) is, first match wins: a spurious
+//!   retransmission when its data all lie below what `rev` last acknowledged (tshark
+//!   flags it `tcp.analysis.retransmission` too, so it is one here). Then, if it starts
+//!   below `next_seq` (more than one byte of data starting exactly at `next_seq - 1` does
+//!   not count): a fast retransmission (`rev` sent 2+ duplicate ACKs for this very
+//!   `seq`, the last under 20 ms ago); out of order (under the first RTT, or 3 ms before
+//!   one is known, since `next_seq` last advanced, and not ending exactly at `next_seq`,
+//!   its SYN or FIN counted); else a retransmission.
 //! - Time differences are unsigned (a clock that goes back gives a huge difference, no
 //!   flag), sequence comparisons serial (wrap-around safe).
 //! - A SYN (no ACK) whose `seq` differs from the first one its side sent starts a new
@@ -597,6 +598,10 @@ fn analyse(c: &mut Connection, side: usize, ts: u64, h: &Header, seglen: u32) ->
             if seglen > 1 && fwd.next_seq.wrapping_sub(1) == seq {
                 not_advanced = false;
             }
+            if seglen > 0 && rev.last_ack != 0 && le(seq.wrapping_add(seglen), rev.last_ack) {
+                ta |= flag::SPURIOUS_RETRANSMISSION;
+                break 'kind;
+            }
             let since_rev_ack = ts.wrapping_sub(rev.last_ack_time);
             if not_advanced
                 && rev.dup_acks >= 2
@@ -612,15 +617,12 @@ fn analyse(c: &mut Connection, side: usize, ts: u64, h: &Header, seglen: u32) ->
             } else {
                 first_rtt
             };
+            let syn_fin = u32::from(flags & (SYN | FIN) != 0);
             if not_advanced
                 && since_advance < threshold
-                && fwd.next_seq != seq.wrapping_add(seglen)
+                && fwd.next_seq != seq.wrapping_add(seglen).wrapping_add(syn_fin)
             {
                 ta |= flag::OUT_OF_ORDER;
-                break 'kind;
-            }
-            if seglen > 0 && rev.last_ack != 0 && le(seq.wrapping_add(seglen), rev.last_ack) {
-                ta |= flag::SPURIOUS_RETRANSMISSION;
                 break 'kind;
             }
             if not_advanced {
