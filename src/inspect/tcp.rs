@@ -46,8 +46,11 @@
 //! # The handshake
 //! [`Handshake`] is measured on the ACK that completes it (from the SYN's sender, ACK
 //! without SYN/RST, acknowledging the latest SYN-ACK's sequence number + 1), from the
-//! latest SYN and SYN-ACK before it: a retransmitted SYN or SYN-ACK restarts the clock,
-//! as tshark's `initial_rtt` does. [`TcpOptions`] come from the first SYN (or SYN-ACK)
+//! latest SYN and the latest SYN-ACK answering it (acknowledging its sequence number + 1)
+//! before it: a retransmitted SYN or SYN-ACK restarts the clock, as tshark's
+//! `initial_rtt` does. (tshark's own `initial_rtt` is stricter on nothing: it runs from
+//! the latest SYN to the first ACK without SYN of either side, an RST or an ACK of
+//! anything included, and it takes an RTT of 0 as none.) [`TcpOptions`] come from the first SYN (or SYN-ACK)
 //! each side sends.
 //!
 //! # The table
@@ -98,6 +101,8 @@ pub const MAX_CONNECTIONS: usize = 1 << 20;
 /// Bytes of one connection's state ([`Connection`]), asserted by a test.
 pub const CONNECTION_BYTES: usize = 128;
 
+/// `Side::dup_acks` after an ACK of data not seen: tshark's -1 in its unsigned count.
+const ACKED_UNSEEN: u16 = u16::MAX;
 /// tshark's bound on a direction's list of unacknowledged segments.
 const MAX_UNACKED: u16 = 1000;
 /// Fast retransmission: the last duplicate ACK at most this long before (ns).
@@ -200,7 +205,7 @@ struct Side {
     max_seq_to_be_acked: u32,
     /// The last raw (unscaled) window, when [`WINDOW_KNOWN`].
     window: u16,
-    /// Duplicate ACKs in a row.
+    /// Duplicate ACKs in a row, or [`ACKED_UNSEEN`].
     dup_acks: u16,
     /// Unacknowledged segments (tshark's list length, bounded by [`MAX_UNACKED`]).
     unacked: u16,
@@ -243,10 +248,11 @@ struct Connection {
     mru_syn: u64,
     /// tshark's `ts_first_rtt` (ns), 0: not known.
     first_rtt: u64,
-    /// The latest SYN and SYN-ACK (ns), for [`Handshake`].
-    syn: u64,
+    /// The latest SYN-ACK answering the client's SYN (ns), for [`Handshake`] (whose SYN
+    /// time is `mru_syn`: until the handshake completes, every SYN is the client's).
     syn_ack: u64,
-    /// The latest SYN-ACK's sequence number.
+    /// The latest SYN's and SYN-ACK's sequence numbers.
+    client_isn: u32,
     server_isn: u32,
     /// [`HAVE_SYN`], [`HAVE_SYN_ACK`], [`HANDSHAKE_DONE`], [`CLIENT_IS_1`].
     state: u8,
@@ -494,14 +500,19 @@ fn handshake(c: &mut Connection, side: usize, ts: u64, h: &Header) -> Option<Han
         SYN => {
             c.mru_syn = ts;
             if c.state & HANDSHAKE_DONE == 0 {
-                c.syn = ts;
+                // A SYN-ACK answers a retransmitted SYN too, not a SYN with another ISN.
+                if c.state & HAVE_SYN == 0 || h.seq != c.client_isn || c.state & CLIENT_IS_1 != is_1 {
+                    c.state &= !HAVE_SYN_ACK;
+                }
+                c.client_isn = h.seq;
                 c.state = (c.state & !CLIENT_IS_1) | HAVE_SYN | is_1;
             }
             None
         }
         f if f == SYN | ACK => {
             let from_server = c.state & HAVE_SYN != 0 && c.state & CLIENT_IS_1 != is_1;
-            if c.state & HANDSHAKE_DONE == 0 && from_server {
+            let answers = h.ack == c.client_isn.wrapping_add(1);
+            if c.state & HANDSHAKE_DONE == 0 && from_server && answers {
                 c.syn_ack = ts;
                 c.server_isn = h.seq;
                 c.state |= HAVE_SYN_ACK;
@@ -521,7 +532,7 @@ fn handshake(c: &mut Connection, side: usize, ts: u64, h: &Header) -> Option<Han
             {
                 c.state |= HANDSHAKE_DONE;
                 return Some(Handshake {
-                    syn: Timestamp(c.syn),
+                    syn: Timestamp(c.mru_syn),
                     syn_ack: Timestamp(c.syn_ack),
                     ack: Timestamp(ts),
                 });
@@ -576,16 +587,26 @@ fn analyse(c: &mut Connection, side: usize, ts: u64, h: &Header, seglen: u32) ->
                 break 'own; // a zero-window probe's ACK
             }
             if window != 0 {
-                fwd.dup_acks = fwd.dup_acks.saturating_add(1);
+                // Counting restarts from an ACK of unseen data's mark (see below).
+                fwd.dup_acks = match fwd.dup_acks {
+                    ACKED_UNSEEN => 1,
+                    n => n.saturating_add(1).min(ACKED_UNSEEN - 1),
+                };
             }
         }
     }
     if ack != fwd.last_ack {
         fwd.dup_acks = 0;
     }
-    // An ACK of data the other side was not seen sending: no more of that report.
+    // An ACK of data the other side was not seen sending. tshark's comparison here is
+    // plain, not serial; its mark (-1 in an unsigned count) makes the other side's next
+    // duplicate-ACK test pass, so it is kept as it is.
     if rev.max_seq_to_be_acked != 0 && gt(ack, rev.max_seq_to_be_acked) && flags & ACK != 0 {
-        rev.max_seq_to_be_acked = rev.next_seq;
+        if rev.max_seq_to_be_acked > rev.next_seq {
+            rev.max_seq_to_be_acked = rev.next_seq;
+        } else {
+            rev.dup_acks = ACKED_UNSEEN;
+        }
     }
 
     if seglen > 0 || flags & (SYN | FIN) != 0 {
@@ -800,6 +821,39 @@ mod tests {
         send(&mut a, (false, 120, 1, 301, ACK, 1000, 0));
         // 1..101, all acknowledged: spurious, flagged a retransmission as tshark does.
         assert_eq!(send(&mut a, (true, 500, 1, 1, ACK, 1000, 100)).events, RETRANSMISSION);
+    }
+
+    #[test]
+    fn an_ack_of_unseen_data_primes_fast_retransmission_as_in_tshark() {
+        // tshark's mark for "ACKed unseen segment" (-1 in an unsigned duplicate-ACK count)
+        // passes its ">= 2 duplicate ACKs" test: a FIN resent at the ACKed point within
+        // 20 ms of that side's last ACK is a fast retransmission to tshark.
+        let mut a = TcpAnalyzer::new();
+        send(&mut a, (false, 0, 5000, 100, ACK | SYN, 1000, 0));
+        send(&mut a, (true, 1, 100, 5001, ACK, 1000, 0));
+        // The server sends 10 bytes; the client acknowledges 20 (unseen data), sends 100.
+        send(&mut a, (false, 2, 5001, 100, ACK, 1000, 10));
+        send(&mut a, (true, 3, 100, 5021, ACK, 1000, 50));
+        send(&mut a, (true, 4, 150, 5021, ACK, 1000, 50));
+        send(&mut a, (false, 4, 5011, 150, ACK, 1000, 0));
+        send(&mut a, (true, 5, 200, 5022, ACK, 1000, 0));
+        // A FIN at the server's ACK, 2 ms after the client's last new data: out of order
+        // but for the mark.
+        assert_eq!(send(&mut a, (true, 6, 150, 5022, ACK | FIN, 1000, 0)).events, RETRANSMISSION);
+    }
+
+    #[test]
+    fn a_syn_ack_that_answers_another_syn_does_not_complete_the_handshake() {
+        let mut a = TcpAnalyzer::new();
+        send(&mut a, (true, 0, 100, 0, SYN, 1000, 0));
+        send(&mut a, (false, 5, 900, 77, SYN | ACK, 1000, 0));
+        assert_eq!(send(&mut a, (true, 9, 101, 901, ACK, 1000, 0)).handshake, None);
+        // The SYN again (same ISN), then its answer: from the last SYN.
+        send(&mut a, (true, 1000, 100, 0, SYN, 1000, 0));
+        send(&mut a, (false, 1005, 900, 101, SYN | ACK, 1000, 0));
+        let h = send(&mut a, (true, 1009, 101, 901, ACK, 1000, 0)).handshake.unwrap();
+        assert_eq!(h.ack.0 - h.syn.0, 9 * MS);
+        assert_eq!(h.ack.0 - h.syn_ack.0, 4 * MS);
     }
 
     #[test]
