@@ -95,11 +95,13 @@ struct Ours {
     handshake_ns: Option<u64>,
 }
 
-/// Our verdicts by frame number, and how many frames were read.
-fn analyse(path: &Path) -> (BTreeMap<u32, Ours>, u32) {
+/// Our verdicts by frame number (frames analysed without anything to report are not
+/// listed), the frames analysed, and how many frames were read.
+fn analyse(path: &Path) -> (BTreeMap<u32, Ours>, BTreeSet<u32>, u32) {
     let mut out = BTreeMap::new();
+    let mut analysed = BTreeSet::new();
     let Ok(mut file) = CaptureFile::open(path) else {
-        return (out, 0);
+        return (out, analysed, 0);
     };
     file.set_clamp_timestamps(false);
     let decap = Decap::with_kinds(&TunnelKind::ALL);
@@ -124,6 +126,7 @@ fn analyse(path: &Path) -> (BTreeMap<u32, Ours>, u32) {
         let header = p.data.get(t.header..).unwrap_or_default();
         let len = (t.wire_end - t.payload.start) as u32;
         let v = analyzer.packet(&meta.key, p.ts, header, len);
+        analysed.insert(frame);
         if v.events != 0 || v.options.is_some() || v.handshake.is_some() {
             out.insert(
                 frame,
@@ -135,7 +138,7 @@ fn analyse(path: &Path) -> (BTreeMap<u32, Ours>, u32) {
             );
         }
     }
-    (out, frame)
+    (out, analysed, frame)
 }
 
 /// The events tshark shows on a row.
@@ -184,7 +187,7 @@ struct Result {
 
 fn compare(path: &Path) -> Result {
     let rows = tshark_field_rows(path, &OPTIONS, &FIELDS);
-    let (ours, read) = analyse(path);
+    let (ours, analysed, read) = analyse(path);
     let mut r = Result {
         frames: rows.len(),
         ..Result::default()
@@ -215,11 +218,16 @@ fn compare(path: &Path) -> Result {
             if t && m {
                 r.matched[i] += 1;
             }
-            if t != m && row.frame <= read {
+            if t != m && !analysed.contains(&row.frame) {
+                let why = if row.frame <= read {
+                    "not analysed by flowprobe (not decoded as TCP)"
+                } else {
+                    "not read by flowprobe"
+                };
+                r.diffs.push((row.frame, kind, format!("tshark {t}, {why}")));
+            } else if t != m {
                 r.diffs
                     .push((row.frame, kind, format!("tshark {t}, flowprobe {m}")));
-            } else if t != m {
-                r.diffs.push((row.frame, kind, "not read by flowprobe".into()));
             }
         }
         let Some(stream) = row.numbers("tcp.stream").first().copied() else {
@@ -264,7 +272,12 @@ fn compare(path: &Path) -> Result {
     // Each side's first SYN in tshark has our options.
     for (&(_, _), &frame) in &first_syn {
         if ours.get(&frame).and_then(|o| o.options).is_none() {
-            r.diffs.push((frame, OPTS, "tshark's first SYN, no options from flowprobe".into()));
+            let why = if analysed.contains(&frame) {
+                "tshark's first SYN of a side, flowprobe's was before"
+            } else {
+                "tshark's first SYN of a side, not analysed by flowprobe"
+            };
+            r.diffs.push((frame, OPTS, why.into()));
         }
     }
     // Frames we flag that tshark does not list as TCP.
@@ -293,7 +306,14 @@ fn compare(path: &Path) -> Result {
                 RTT,
                 format!("tshark {theirs} ns, flowprobe {mine} ns (frame {f})"),
             )),
-            None => r.diffs.push((frame, RTT, format!("tshark {theirs} ns, flowprobe none"))),
+            None => {
+                let why = if analysed.contains(&frame) {
+                    "flowprobe none"
+                } else {
+                    "frame not analysed by flowprobe"
+                };
+                r.diffs.push((frame, RTT, format!("tshark {theirs} ns, {why}")))
+            }
         }
     }
     r
