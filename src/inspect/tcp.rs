@@ -101,8 +101,6 @@ pub const MAX_CONNECTIONS: usize = 1 << 20;
 /// Bytes of one connection's state ([`Connection`]), asserted by a test.
 pub const CONNECTION_BYTES: usize = 128;
 
-/// `Side::dup_acks` after an ACK of data not seen: tshark's -1 in its unsigned count.
-const ACKED_UNSEEN: u16 = u16::MAX;
 /// tshark's bound on a direction's list of unacknowledged segments.
 const MAX_UNACKED: u16 = 1000;
 /// Fast retransmission: the last duplicate ACK at most this long before (ns).
@@ -205,7 +203,7 @@ struct Side {
     max_seq_to_be_acked: u32,
     /// The last raw (unscaled) window, when [`WINDOW_KNOWN`].
     window: u16,
-    /// Duplicate ACKs in a row, or [`ACKED_UNSEEN`].
+    /// Duplicate ACKs in a row.
     dup_acks: u16,
     /// Unacknowledged segments (tshark's list length, bounded by [`MAX_UNACKED`]).
     unacked: u16,
@@ -587,26 +585,16 @@ fn analyse(c: &mut Connection, side: usize, ts: u64, h: &Header, seglen: u32) ->
                 break 'own; // a zero-window probe's ACK
             }
             if window != 0 {
-                // Counting restarts from an ACK of unseen data's mark (see below).
-                fwd.dup_acks = match fwd.dup_acks {
-                    ACKED_UNSEEN => 1,
-                    n => n.saturating_add(1).min(ACKED_UNSEEN - 1),
-                };
+                fwd.dup_acks = fwd.dup_acks.saturating_add(1);
             }
         }
     }
     if ack != fwd.last_ack {
         fwd.dup_acks = 0;
     }
-    // An ACK of data the other side was not seen sending. tshark's comparison here is
-    // plain, not serial; its mark (-1 in an unsigned count) makes the other side's next
-    // duplicate-ACK test pass, so it is kept as it is.
+    // An ACK of data the other side was not seen sending: no more of that report.
     if rev.max_seq_to_be_acked != 0 && gt(ack, rev.max_seq_to_be_acked) && flags & ACK != 0 {
-        if rev.max_seq_to_be_acked > rev.next_seq {
-            rev.max_seq_to_be_acked = rev.next_seq;
-        } else {
-            rev.dup_acks = ACKED_UNSEEN;
-        }
+        rev.max_seq_to_be_acked = rev.next_seq;
     }
 
     if seglen > 0 || flags & (SYN | FIN) != 0 {
@@ -821,25 +809,6 @@ mod tests {
         send(&mut a, (false, 120, 1, 301, ACK, 1000, 0));
         // 1..101, all acknowledged: spurious, flagged a retransmission as tshark does.
         assert_eq!(send(&mut a, (true, 500, 1, 1, ACK, 1000, 100)).events, RETRANSMISSION);
-    }
-
-    #[test]
-    fn an_ack_of_unseen_data_primes_fast_retransmission_as_in_tshark() {
-        // tshark's mark for "ACKed unseen segment" (-1 in an unsigned duplicate-ACK count)
-        // passes its ">= 2 duplicate ACKs" test: a FIN resent at the ACKed point within
-        // 20 ms of that side's last ACK is a fast retransmission to tshark.
-        let mut a = TcpAnalyzer::new();
-        send(&mut a, (false, 0, 5000, 100, ACK | SYN, 1000, 0));
-        send(&mut a, (true, 1, 100, 5001, ACK, 1000, 0));
-        // The server sends 10 bytes; the client acknowledges 20 (unseen data), sends 100.
-        send(&mut a, (false, 2, 5001, 100, ACK, 1000, 10));
-        send(&mut a, (true, 3, 100, 5021, ACK, 1000, 50));
-        send(&mut a, (true, 4, 150, 5021, ACK, 1000, 50));
-        send(&mut a, (false, 4, 5011, 150, ACK, 1000, 0));
-        send(&mut a, (true, 5, 200, 5022, ACK, 1000, 0));
-        // A FIN at the server's ACK, 2 ms after the client's last new data: out of order
-        // but for the mark.
-        assert_eq!(send(&mut a, (true, 6, 150, 5022, ACK | FIN, 1000, 0)).events, RETRANSMISSION);
     }
 
     #[test]
