@@ -784,7 +784,7 @@ fn compare_rows(rows: &[Row], frames: &[Frame], biflow: bool, o: &mut Outcome) {
 fn compare(bin: &Path, dir: &Path, root: &Path, file: &str) -> Outcome {
     let path = root.join(file);
     let mut frames = tshark_frames(&path);
-    let (verdicts, _) = common::tcp_verdicts(&path, true);
+    let (verdicts, _, _) = common::tcp_verdicts(&path, true);
     for f in &mut frames {
         f.ours = verdicts.get(&f.number).map_or(0, |v| v.events);
         f.handshake_ns = verdicts.get(&f.number).and_then(|v| v.handshake_ns);

@@ -21,13 +21,14 @@
 //!   retransmission. A pure ACK repeating `fwd`'s last ACK, window and `next_seq` is a
 //!   duplicate ACK (counted; the count feeds fast retransmission), unless it answers a
 //!   keep-alive or zero-window probe.
-//! - A segment with data, SYN or FIN that starts below `next_seq` (more than one byte of
-//!   data starting exactly at `next_seq - 1` does not count) is, first match wins: a fast
-//!   retransmission (`rev` sent 2+ duplicate ACKs for this very `seq`, the last under 20
-//!   ms ago); out of order (under the first handshake RTT, or 3 ms before one is known,
-//!   since `next_seq` last advanced, and not ending exactly at `next_seq`); a spurious
-//!   retransmission (data all below what `rev` last acknowledged: tshark flags it
-//!   `tcp.analysis.retransmission` too, so it is one here); else a retransmission.
+//! - A segment with data, SYN or FIN (not a keep-alive) is, first match wins: a spurious
+//!   retransmission when its data all lie below what `rev` last acknowledged (tshark
+//!   flags it `tcp.analysis.retransmission` too, so it is one here). Then, if it starts
+//!   below `next_seq` (more than one byte of data starting exactly at `next_seq - 1` does
+//!   not count): a fast retransmission (`rev` sent 2+ duplicate ACKs for this very
+//!   `seq`, the last under 20 ms ago); out of order (under the first RTT, or 3 ms before
+//!   one is known, since `next_seq` last advanced, and not ending exactly at `next_seq`,
+//!   its SYN or FIN counted); else a retransmission.
 //! - Time differences are unsigned (a clock that goes back gives a huge difference, no
 //!   flag), sequence comparisons serial (wrap-around safe).
 //! - A SYN (no ACK) whose `seq` differs from the first one its side sent starts a new
@@ -45,8 +46,11 @@
 //! # The handshake
 //! [`Handshake`] is measured on the ACK that completes it (from the SYN's sender, ACK
 //! without SYN/RST, acknowledging the latest SYN-ACK's sequence number + 1), from the
-//! latest SYN and SYN-ACK before it: a retransmitted SYN or SYN-ACK restarts the clock,
-//! as tshark's `initial_rtt` does. [`TcpOptions`] come from the first SYN (or SYN-ACK)
+//! latest SYN and the latest SYN-ACK answering it (acknowledging its sequence number + 1)
+//! before it: a retransmitted SYN or SYN-ACK restarts the clock, as tshark's
+//! `initial_rtt` does. (tshark's own `initial_rtt` is stricter on nothing: it runs from
+//! the latest SYN to the first ACK without SYN of either side, an RST or an ACK of
+//! anything included, and it takes an RTT of 0 as none.) [`TcpOptions`] come from the first SYN (or SYN-ACK)
 //! each side sends.
 //!
 //! # The table
@@ -245,10 +249,11 @@ struct Connection {
     mru_syn: u64,
     /// tshark's `ts_first_rtt` (ns), 0: not known.
     first_rtt: u64,
-    /// The latest SYN and SYN-ACK (ns), for [`Handshake`].
-    syn: u64,
+    /// The latest SYN-ACK answering the client's SYN (ns), for [`Handshake`] (whose SYN
+    /// time is `mru_syn`: until the handshake completes, every SYN is the client's).
     syn_ack: u64,
-    /// The latest SYN-ACK's sequence number.
+    /// The latest SYN's and SYN-ACK's sequence numbers.
+    client_isn: u32,
     server_isn: u32,
     /// The latest SYN-ACK's ToS byte.
     syn_ack_tos: u8,
@@ -504,14 +509,19 @@ fn handshake(
         SYN => {
             c.mru_syn = ts;
             if c.state & HANDSHAKE_DONE == 0 {
-                c.syn = ts;
+                // A SYN-ACK answers a retransmitted SYN too, not a SYN with another ISN.
+                if c.state & HAVE_SYN == 0 || h.seq != c.client_isn || c.state & CLIENT_IS_1 != is_1 {
+                    c.state &= !HAVE_SYN_ACK;
+                }
+                c.client_isn = h.seq;
                 c.state = (c.state & !CLIENT_IS_1) | HAVE_SYN | is_1;
             }
             None
         }
         f if f == SYN | ACK => {
             let from_server = c.state & HAVE_SYN != 0 && c.state & CLIENT_IS_1 != is_1;
-            if c.state & HANDSHAKE_DONE == 0 && from_server {
+            let answers = h.ack == c.client_isn.wrapping_add(1);
+            if c.state & HANDSHAKE_DONE == 0 && from_server && answers {
                 c.syn_ack = ts;
                 c.server_isn = h.seq;
                 c.syn_ack_tos = tos;
@@ -532,7 +542,7 @@ fn handshake(
             {
                 c.state |= HANDSHAKE_DONE;
                 return Some(Handshake {
-                    syn: Timestamp(c.syn),
+                    syn: Timestamp(c.mru_syn),
                     syn_ack: Timestamp(c.syn_ack),
                     ack: Timestamp(ts),
                     syn_ack_tos: c.syn_ack_tos,
@@ -610,6 +620,10 @@ fn analyse(c: &mut Connection, side: usize, ts: u64, h: &Header, seglen: u32) ->
             if seglen > 1 && fwd.next_seq.wrapping_sub(1) == seq {
                 not_advanced = false;
             }
+            if seglen > 0 && rev.last_ack != 0 && le(seq.wrapping_add(seglen), rev.last_ack) {
+                ta |= flag::SPURIOUS_RETRANSMISSION;
+                break 'kind;
+            }
             let since_rev_ack = ts.wrapping_sub(rev.last_ack_time);
             if not_advanced
                 && rev.dup_acks >= 2
@@ -625,15 +639,12 @@ fn analyse(c: &mut Connection, side: usize, ts: u64, h: &Header, seglen: u32) ->
             } else {
                 first_rtt
             };
+            let syn_fin = u32::from(flags & (SYN | FIN) != 0);
             if not_advanced
                 && since_advance < threshold
-                && fwd.next_seq != seq.wrapping_add(seglen)
+                && fwd.next_seq != seq.wrapping_add(seglen).wrapping_add(syn_fin)
             {
                 ta |= flag::OUT_OF_ORDER;
-                break 'kind;
-            }
-            if seglen > 0 && rev.last_ack != 0 && le(seq.wrapping_add(seglen), rev.last_ack) {
-                ta |= flag::SPURIOUS_RETRANSMISSION;
                 break 'kind;
             }
             if not_advanced {
@@ -827,6 +838,20 @@ mod tests {
         send(&mut a, (false, 120, 1, 301, ACK, 1000, 0));
         // 1..101, all acknowledged: spurious, flagged a retransmission as tshark does.
         assert_eq!(send(&mut a, (true, 500, 1, 1, ACK, 1000, 100)).events, RETRANSMISSION);
+    }
+
+    #[test]
+    fn a_syn_ack_that_answers_another_syn_does_not_complete_the_handshake() {
+        let mut a = TcpAnalyzer::new();
+        send(&mut a, (true, 0, 100, 0, SYN, 1000, 0));
+        send(&mut a, (false, 5, 900, 77, SYN | ACK, 1000, 0));
+        assert_eq!(send(&mut a, (true, 9, 101, 901, ACK, 1000, 0)).handshake, None);
+        // The SYN again (same ISN), then its answer: from the last SYN.
+        send(&mut a, (true, 1000, 100, 0, SYN, 1000, 0));
+        send(&mut a, (false, 1005, 900, 101, SYN | ACK, 1000, 0));
+        let h = send(&mut a, (true, 1009, 101, 901, ACK, 1000, 0)).handshake.unwrap();
+        assert_eq!(h.ack.0 - h.syn.0, 9 * MS);
+        assert_eq!(h.ack.0 - h.syn_ack.0, 4 * MS);
     }
 
     #[test]

@@ -727,22 +727,27 @@ pub struct TcpFrameVerdict {
 }
 
 /// `inspect::tcp::TcpAnalyzer`'s verdicts on a capture by frame number (those with an
-/// event, options or a handshake), and how many frames were read: the crate's reader
+/// event, options or a handshake), the frames it analysed, and how many frames were read: the crate's reader
 /// (timestamps clamped as `convert` clamps them, or not) and decoder (every tunnel it can
 /// open opened); each TCP packet that is not an IP fragment goes to one analyzer with its
 /// TCP header's captured bytes and its payload length on the wire.
 pub fn tcp_verdicts(
     path: &Path,
     clamp: bool,
-) -> (std::collections::BTreeMap<u32, TcpFrameVerdict>, u32) {
+) -> (
+    std::collections::BTreeMap<u32, TcpFrameVerdict>,
+    std::collections::BTreeSet<u32>,
+    u32,
+) {
     use flowprobe::capture::file::CaptureFile;
     use flowprobe::decode::{decode_payload, Decap, Fragment, PacketMeta};
     use flowprobe::flow::key::PROTO_TCP;
     use flowprobe::flow::tunnel::TunnelKind;
     use flowprobe::inspect::tcp::TcpAnalyzer;
     let mut out = std::collections::BTreeMap::new();
+    let mut analysed = std::collections::BTreeSet::new();
     let Ok(mut file) = CaptureFile::open(path) else {
-        return (out, 0);
+        return (out, analysed, 0);
     };
     file.set_clamp_timestamps(clamp);
     let decap = Decap::with_kinds(&TunnelKind::ALL);
@@ -760,13 +765,14 @@ pub fn tcp_verdicts(
         if meta.key.proto != PROTO_TCP
             || !matches!(meta.fragment, Fragment::None)
             || t.payload.start < t.header + 20
-            || t.ip_end < t.payload.start
+            || t.wire_end < t.payload.start
         {
             continue;
         }
         let header = p.data.get(t.header..).unwrap_or_default();
-        let len = (t.ip_end - t.payload.start) as u32;
+        let len = (t.wire_end - t.payload.start) as u32;
         let v = analyzer.packet(&meta.key, p.ts, header, len);
+        analysed.insert(frame);
         if v.events != 0 || v.options.is_some() || v.handshake.is_some() {
             out.insert(
                 frame,
@@ -778,5 +784,5 @@ pub fn tcp_verdicts(
             );
         }
     }
-    (out, frame)
+    (out, analysed, frame)
 }
