@@ -125,11 +125,26 @@ pub struct TcpOptions {
     pub sack_ok: bool,
     /// Timestamps (kind 8).
     pub timestamps: bool,
-    /// IPFIX tcpOptions (IE 209, RFC 5102 / IANA): option kind X (0..=63) sets bit X
-    /// counted from the MOST significant bit of the 64-bit value, i.e. value |= 1 << (63 -
-    /// X). Kinds > 63 are not representable. Every option whose kind byte was read counts,
-    /// NOP (1) and end of list (0) included.
+    /// IPFIX tcpOptions (IE 209) as the IANA registry lays it out ([`option_bit`]): kind
+    /// X (0..=63) in octet X / 8 of the value (octet 0 the most significant), at bit X % 8
+    /// counted from that octet's least significant bit. Kinds > 63 are not
+    /// representable. Every option whose kind byte was read counts, NOP (1) and end of
+    /// list (0) included.
     pub bitmap: u64,
+}
+
+/// The bit of TCP option kind `kind` (0..=63) in IPFIX's tcpOptions (IE 209), 0 for a
+/// higher kind. RFC 5102's diagram numbered the bits from the most significant; its
+/// errata (1739), the IANA registry's corrected description and RFC 9740 put option X
+/// in the X / 8-th octet on the wire at bit X % 8 counted from the octet's least
+/// significant bit: MSS (2) is 0x0400_0000_0000_0000, SACK-permitted (4)
+/// 0x1000_0000_0000_0000, timestamps (8) 0x0001_0000_0000_0000.
+pub const fn option_bit(kind: u8) -> u64 {
+    if kind < 64 {
+        1 << (8 * (7 - kind as u32 / 8) + kind as u32 % 8)
+    } else {
+        0
+    }
 }
 
 /// The handshake's times, from the last SYN and last SYN-ACK before the completing ACK.
@@ -312,9 +327,7 @@ fn parse_options(header: &[u8]) -> TcpOptions {
     let end = data_offset.min(header.len());
     let mut r = Reader::new(header.get(20..end).unwrap_or_default());
     while let Some(kind) = r.u8() {
-        if kind < 64 {
-            o.bitmap |= 1 << (63 - kind);
-        }
+        o.bitmap |= option_bit(kind);
         match kind {
             0 => break,
             1 => continue,
@@ -704,6 +717,19 @@ fn analyse(c: &mut Connection, side: usize, ts: u64, h: &Header, seglen: u32) ->
 mod tests {
     use super::*;
 
+    #[test]
+    fn option_bits_are_the_registry_layout() {
+        assert_eq!(option_bit(0), 0x0100_0000_0000_0000);
+        assert_eq!(option_bit(2), 0x0400_0000_0000_0000);
+        assert_eq!(option_bit(4), 0x1000_0000_0000_0000);
+        assert_eq!(option_bit(7), 0x8000_0000_0000_0000);
+        assert_eq!(option_bit(8), 0x0001_0000_0000_0000);
+        assert_eq!(option_bit(63), 0x0000_0000_0000_0080);
+        assert_eq!(option_bit(64), 0);
+        // On the wire (network order) kind 2 is the first octet's third-lowest bit.
+        assert_eq!(option_bit(2).to_be_bytes()[0], 0b0000_0100);
+    }
+
     const MS: u64 = 1_000_000;
 
     fn key(client_to_server: bool) -> FlowKey {
@@ -764,7 +790,7 @@ mod tests {
         assert_eq!(o.wscale, Some(7));
         assert!(o.sack_ok && o.timestamps);
         let kinds = [1u64, 2, 3, 4, 8];
-        assert_eq!(o.bitmap, kinds.iter().map(|k| 1u64 << (63 - k)).sum::<u64>());
+        assert_eq!(o.bitmap, kinds.iter().map(|&k| option_bit(k)).sum::<u64>());
         // The SYN again, 1 s later: a retransmission, no options reported twice.
         let t1 = Timestamp(6_000 * MS);
         let again = a.packet(&key(true), t1, &header(100, 0, SYN, 64240, &opts), 0);
@@ -772,7 +798,7 @@ mod tests {
         let t2 = Timestamp(6_010 * MS);
         let sa = a.packet(&key(false), t2, &header(900, 101, SYN | ACK, 65535, &[2, 4, 5, 0x78]), 0);
         assert_eq!(sa.options.and_then(|o| o.mss), Some(1400));
-        assert_eq!(sa.options.map(|o| o.bitmap), Some(1 << 61));
+        assert_eq!(sa.options.map(|o| o.bitmap), Some(option_bit(2)));
         // An ACK of something else does not complete it; the right one does, once.
         let t3 = Timestamp(6_030 * MS);
         assert_eq!(a.packet(&key(true), t3, &header(101, 5, ACK, 502, &[]), 0).handshake, None);
@@ -911,7 +937,7 @@ mod tests {
         assert_eq!(a.connections(), 0);
         // Up to the window: analysed; the options cut off are not read.
         let v = a.packet(&key(true), Timestamp(1), &h[..22], 0);
-        assert_eq!(v.options.map(|o| (o.mss, o.bitmap)), Some((None, 1 << 61)));
+        assert_eq!(v.options.map(|o| (o.mss, o.bitmap)), Some((None, option_bit(2))));
         // Not TCP: nothing.
         let mut udp = key(true);
         udp.proto = 17;
