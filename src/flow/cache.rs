@@ -331,20 +331,39 @@ impl FlowCache {
     ) {
         let now = self.advance_clock(ts);
         self.expire(now, out);
-        self.meter_at(meta, now, hash, out);
+        self.meter_at(meta, now, hash, NIL, out);
     }
 
     /// `meter_hashed` at `now` (the clock, advanced) without first ending what is due:
     /// `meter_batch` ends it once a group (see there). A record due but not yet ended is
     /// split on lookup all the same (`due`), and the shard expires before it evicts, so
-    /// the records are those of expiring first.
+    /// the records are those of expiring first. `hint` is a slot that held the packet's
+    /// key a moment ago (`NIL` if none): taken without a lookup if it still holds it.
     #[inline(always)]
-    fn meter_at(&mut self, meta: &PacketMeta, now: Timestamp, hash: u64, out: &mut Vec<Ended>) {
+    fn meter_at(
+        &mut self,
+        meta: &PacketMeta,
+        now: Timestamp,
+        hash: u64,
+        hint: u32,
+        out: &mut Vec<Ended>,
+    ) {
         debug_assert_eq!(hash, flow_hash(meta));
         self.stats.packets += 1;
         self.stats.octets += u64::from(meta.octets);
         let segment = meta.tunnel.segment();
-        let mut found = self.find(hash, &meta.key, segment).map(|i| (i, false));
+        // A live slot (a freed one has no packets) with the key is the table's entry for
+        // the key, keys being unique in the table.
+        let hinted = self.slots.get(hint as usize).is_some_and(|s| {
+            s.record.packets != 0
+                && s.record.key == meta.key
+                && segment_at(&self.tunnels, hint) == segment
+        });
+        let mut found = if hinted {
+            Some((hint, false))
+        } else {
+            self.find(hash, &meta.key, segment).map(|i| (i, false))
+        };
         if found.is_none() && self.config.biflow {
             if let Some(reverse) = meta.key.reversed() {
                 let rhash = hash_flow(&reverse, segment);
@@ -465,14 +484,18 @@ impl FlowCache {
     /// in `out` differs, which the exporter's order does not depend on.
     pub fn meter_batch(&mut self, packets: &[Decoded], out: &mut Vec<Ended>) {
         for group in packets.chunks(LOOKAHEAD) {
-            for p in group {
+            // The slots found here are checked, not looked up again, when metered (the
+            // packets before may have ended or replaced them).
+            let mut hints = [NIL; LOOKAHEAD];
+            for (p, hint) in group.iter().zip(&mut hints) {
                 if let Some(index) = self.find(p.hash, &p.meta.key, p.meta.tunnel.segment()) {
                     prefetch(&self.slots[index as usize]);
+                    *hint = index;
                 }
             }
-            for p in group {
+            for (p, &hint) in group.iter().zip(&hints) {
                 let now = self.advance_clock(p.ts);
-                self.meter_at(&p.meta, now, p.hash, out);
+                self.meter_at(&p.meta, now, p.hash, hint, out);
             }
             self.expire(self.clock, out);
         }
@@ -622,6 +645,8 @@ impl FlowCache {
         self.idle_unlink(index, slot_class(&self.slots[index as usize].record));
         self.active_unlink(index);
         let c = self.slots[index as usize].record;
+        // Marks the slot free for `meter_at`'s hint (a live slot has a packet at least).
+        self.slots[index as usize].record.packets = 0;
         let tunnel = self
             .tunnels
             .get(index as usize)

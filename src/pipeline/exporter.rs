@@ -394,11 +394,7 @@ impl Merger {
             .enumerate()
             .map(|(i, e)| (e.at, e.record.start, i as u32))
             .collect();
-        order.sort_unstable_by(|a, b| {
-            (a.0, a.1)
-                .cmp(&(b.0, b.1))
-                .then_with(|| tie(&ended[a.2 as usize], &ended[b.2 as usize]))
-        });
+        sort_order(&mut order, &ended);
         self.earliest = self.earliest.min(order[0].0);
         self.held.push(Chunk {
             records: ended,
@@ -445,6 +441,74 @@ impl Merger {
                 }
             }
         }
+    }
+}
+
+/// A message's merge order entry: end instant, start, index of the record.
+type Entry = (Timestamp, Timestamp, u32);
+
+/// Puts `order` (entries of `ended`) in merge order: (instant, start, key, tunnel
+/// segment). A radix sort on the end instant, one pass a byte of the span of instants the
+/// message holds (a worker's message spans seconds: four or five passes), then the
+/// entries of equal instants by the rest; a comparison sort of a worker's 2,048 records
+/// cost the exporter about 240 instructions a record (callgrind), a third of its work on
+/// short flows. Messages that are small or span more than 2^48 ns (records ended at end
+/// of input among others) are sorted by comparison.
+fn sort_order(order: &mut Vec<Entry>, ended: &[Ended]) {
+    let cmp = |a: &Entry, b: &Entry| {
+        (a.0, a.1)
+            .cmp(&(b.0, b.1))
+            .then_with(|| tie(&ended[a.2 as usize], &ended[b.2 as usize]))
+    };
+    let (Some(lo), Some(hi)) = (
+        order.iter().map(|e| e.0 .0).min(),
+        order.iter().map(|e| e.0 .0).max(),
+    ) else {
+        return;
+    };
+    let span = hi - lo;
+    if order.len() < 64 || span >= 1 << 48 {
+        order.sort_unstable_by(cmp);
+        return;
+    }
+    let n = order.len();
+    let mut other: Vec<Entry> = Vec::with_capacity(n);
+    let mut shift = 0;
+    while shift < 64 && span >> shift != 0 {
+        let bits = shift;
+        let digit = move |e: &Entry| ((e.0 .0 - lo) >> bits) as u8 as usize;
+        let mut count = [0usize; 256];
+        for e in order.iter() {
+            count[digit(e)] += 1;
+        }
+        shift += 8;
+        if count.contains(&n) {
+            continue; // every entry has the same byte here
+        }
+        let mut at = 0;
+        for c in count.iter_mut() {
+            (*c, at) = (at, at + *c);
+        }
+        other.clear();
+        other.resize(n, (Timestamp::ZERO, Timestamp::ZERO, 0));
+        for e in order.iter() {
+            let d = digit(e);
+            other[count[d]] = *e;
+            count[d] += 1;
+        }
+        std::mem::swap(order, &mut other);
+    }
+    // Equal instants: by start, then key (a run is most often one entry).
+    let mut i = 0;
+    while i < n {
+        let mut j = i + 1;
+        while j < n && order[j].0 == order[i].0 {
+            j += 1;
+        }
+        if j - i > 1 {
+            order[i..j].sort_unstable_by(cmp);
+        }
+        i = j;
     }
 }
 
@@ -567,6 +631,44 @@ mod tests {
     }
 
     proptest! {
+        /// The radix sort of a message's order gives the comparison sort's order: spans
+        /// small and large, equal instants and starts, records ended at end of input.
+        #[test]
+        fn sort_order_is_the_comparison_order(
+            spec in proptest::collection::vec((0u64..6, 0u64..3, 0u8..4), 0..400),
+            scale in 0u32..40,
+            base in 0u64..1 << 50,
+        ) {
+            let ended: Vec<Ended> = spec
+                .iter()
+                .map(|&(at, off, host)| {
+                    let at = if at == 5 && scale % 7 == 0 {
+                        Timestamp::END.0
+                    } else {
+                        base + ((at * 7919 + u64::from(host) * 104_729) << scale) % (1 << 50)
+                    };
+                    ended(at, at.saturating_sub(off << scale), host)
+                })
+                .collect();
+            let mut order: Vec<Entry> = ended
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e.at, e.record.start, i as u32))
+                .collect();
+            let mut want = order.clone();
+            want.sort_by(|a, b| {
+                (a.0, a.1)
+                    .cmp(&(b.0, b.1))
+                    .then_with(|| tie(&ended[a.2 as usize], &ended[b.2 as usize]))
+            });
+            sort_order(&mut order, &ended);
+            let key = |e: &Entry| (e.0, e.1, ended[e.2 as usize].record.key);
+            prop_assert_eq!(
+                order.iter().map(key).collect::<Vec<_>>(),
+                want.iter().map(key).collect::<Vec<_>>()
+            );
+        }
+
         /// Records of several workers, each sent in any order within a message, with
         /// watermarks that keep their promise: the sinks get every record once, in
         /// (instant, start, key) order, whatever the interleaving.
