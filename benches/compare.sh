@@ -20,13 +20,14 @@
 # All tools get the same timeouts (idle 15 s, active 30 min: flowprobe's defaults) and a
 # cache large enough for the capture. Prints a markdown table per shape: median wall
 # seconds, the ratio to flowprobe's single-thread run, median CPU seconds, peak RSS; then
-# one row per shape against nfpcapd; and the machine.
+# one row per shape against nfpcapd; and the machine, the load, the command and the commit.
 #
 # Environment: RUNS (rounds, default 5), SHAPES (default "mixed short long"), FLOWPROBE
 # (a built binary; default: build release), KEEP=1 keeps the work directory.
 set -euo pipefail
 
 SCALE=${1:-1}
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 RUNS=${RUNS:-5}
 SHAPES=${SHAPES:-mixed short long}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -241,5 +242,9 @@ if [[ -s $SUMMARY ]]; then
     done <"$SUMMARY"
 fi
 echo
-echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
+echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r), load average $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end."
 echo "Command: bash benches/compare.sh $SCALE (RUNS=$RUNS SHAPES=\"$SHAPES\")"
+# The commit the figures belong to (of the source tree; FLOWPROBE may name another build).
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]]; then COMMIT="$COMMIT (modified)"; fi
+echo "Commit: $COMMIT; flowprobe: $FLOWPROBE."

@@ -887,7 +887,10 @@ impl TemplateSink {
         let origin = self.clock.origin_ms();
         match self.builder.record(t.id, len) {
             Some(slot) => {
-                emit_flow_record(t.fields, rec, origin, slot);
+                // The four plain shapes have an encoder of their own (fixed offsets).
+                if !emit_plain_record(self.dialect, index, rec, origin, slot) {
+                    emit_flow_record(t.fields, rec, origin, slot);
+                }
                 self.builder.flow_records += 1;
             }
             // Cannot happen with max_message_size >= MIN_MAX_MESSAGE_SIZE.

@@ -84,6 +84,7 @@ impl Dialect {
 
     /// Sets are padded to this alignment (RFC 3954 section 5.3 pads FlowSets to 32 bits;
     /// IPFIX needs no padding and we send none).
+    /// A power of two.
     const fn set_alignment(self) -> usize {
         match self {
             Dialect::Ipfix => 1,
@@ -546,6 +547,108 @@ pub fn emit_flow_record(fields: &[Field], rec: &FlowRecord, uptime_origin_ms: u6
             FlowEndSysUpTime => put_uint(slot, uptime(rec.end.as_millis())),
             other => put_extra(other, rec, slot),
         }
+    }
+}
+
+/// Writes a record of one of the four plain shapes (index 0..=3: IPv4, IPv6, IPv4 ICMP,
+/// ICMPv6, see [`Shape::index`]) as [`emit_flow_record`] does with that shape's template,
+/// but with every field at an offset known at compile time: no per-field dispatch (the
+/// generic loop cost about 690 instructions a record, callgrind; this about 60). Returns
+/// false, writing nothing, for any other index or when `out` is not exactly the record's
+/// length; the caller then uses [`emit_flow_record`]. The tests check both give the same
+/// octets for every plain shape in both dialects.
+#[inline]
+pub fn emit_plain_record(
+    dialect: Dialect,
+    index: usize,
+    rec: &FlowRecord,
+    uptime_origin_ms: u64,
+    out: &mut [u8],
+) -> bool {
+    let o = uptime_origin_ms;
+    match (dialect, index) {
+        (Dialect::Ipfix, 0) => plain_record::<false, false, true>(rec, o, out),
+        (Dialect::Ipfix, 1) => plain_record::<true, false, true>(rec, o, out),
+        (Dialect::Ipfix, 2) => plain_record::<false, true, true>(rec, o, out),
+        (Dialect::Ipfix, 3) => plain_record::<true, true, true>(rec, o, out),
+        (Dialect::NetflowV9, 0) => plain_record::<false, false, false>(rec, o, out),
+        (Dialect::NetflowV9, 1) => plain_record::<true, false, false>(rec, o, out),
+        (Dialect::NetflowV9, 2) => plain_record::<false, true, false>(rec, o, out),
+        (Dialect::NetflowV9, 3) => plain_record::<true, true, false>(rec, o, out),
+        _ => false,
+    }
+}
+
+/// The plain shape (`V6`, `ICMP`) in IPFIX (`IPFIX`) or v9: the field order of
+/// `IPFIX_IPV4` and its siblings, `V9_IPV4` and its siblings.
+#[inline(always)]
+fn plain_record<const V6: bool, const ICMP: bool, const IPFIX: bool>(
+    rec: &FlowRecord,
+    uptime_origin_ms: u64,
+    out: &mut [u8],
+) -> bool {
+    let addr = if V6 { 16 } else { 4 };
+    let ports = if ICMP { 2 } else { 4 };
+    let times = if IPFIX { 1 + 8 + 8 } else { 4 + 4 };
+    let len = 2 * addr + ports + 3 + 16 + 4 + 2 + 12 + 2 + times;
+    if out.len() != len {
+        return false;
+    }
+    let key = &rec.key;
+    let mut w = Fixed { out, at: 0 };
+    if V6 {
+        w.put(key.src);
+        w.put(key.dst);
+    } else {
+        w.put(*key.src.first_chunk::<4>().unwrap_or(&[0; 4]));
+        w.put(*key.dst.first_chunk::<4>().unwrap_or(&[0; 4]));
+    }
+    if !ICMP {
+        w.put(key.src_port.to_be_bytes());
+        w.put(key.dst_port.to_be_bytes());
+    }
+    w.put([key.proto, key.tos, rec.tcp_flags]);
+    w.put(rec.octets.to_be_bytes());
+    w.put(rec.packets.to_be_bytes());
+    w.put(key.in_if.to_be_bytes());
+    w.put(key.vlan.to_be_bytes());
+    w.put(rec.src_mac);
+    w.put(rec.dst_mac);
+    if ICMP {
+        let icmp = if key.is_icmp() { key.dst_port } else { 0 };
+        w.put(icmp.to_be_bytes());
+    }
+    w.put([rec.min_ttl, rec.max_ttl]);
+    if IPFIX {
+        w.put([rec.end_reason.ipfix_value()]);
+        w.put(rec.start.as_millis().to_be_bytes());
+        w.put(rec.end.as_millis().to_be_bytes());
+    } else {
+        let uptime = |ms: u64| ms.saturating_sub(uptime_origin_ms).min(u32::MAX as u64) as u32;
+        w.put(uptime(rec.start.as_millis()).to_be_bytes());
+        w.put(uptime(rec.end.as_millis()).to_be_bytes());
+    }
+    true
+}
+
+/// A cursor writing fixed-size values; with the output's length checked first and the
+/// sequence of writes fixed, every offset and bounds check is resolved at compile time.
+struct Fixed<'a> {
+    out: &'a mut [u8],
+    at: usize,
+}
+
+impl Fixed<'_> {
+    #[inline(always)]
+    fn put<const N: usize>(&mut self, v: [u8; N]) {
+        if let Some(d) = self
+            .out
+            .get_mut(self.at..)
+            .and_then(|s| s.first_chunk_mut::<N>())
+        {
+            *d = v;
+        }
+        self.at += N;
     }
 }
 
@@ -1665,8 +1768,10 @@ impl MessageBuilder {
 
     /// Whether one more record of `len` octets in set `set_id` fits.
     pub fn has_room(&self, set_id: u16, len: usize) -> bool {
-        let align = self.dialect.set_alignment();
-        let pad = |set_len: usize| (align - set_len % align) % align;
+        // Alignments are powers of two (1, 4): the padding is a mask, not two divisions
+        // (this runs twice a record).
+        let mask = self.dialect.set_alignment() - 1;
+        let pad = |set_len: usize| set_len.wrapping_neg() & mask;
         let end = match self.open_set {
             Some((start, id)) if id == set_id => {
                 let set_len = self.buf.len() - start + len;
@@ -1708,6 +1813,7 @@ impl MessageBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::Timestamp;
 
     #[test]
     fn plain_shapes_are_the_four_classic_templates() {
@@ -1754,6 +1860,70 @@ mod tests {
             }
         }
         assert_eq!(ids.iter().max(), Some(&(262 + SHAPES as u16 - 5)));
+    }
+
+    #[test]
+    fn plain_records_are_written_as_the_generic_encoder_writes_them() {
+        use crate::flow::key::FlowKey;
+        use crate::flow::record::EndReason;
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..200 {
+            for (ip_version, proto) in [(4, 6), (6, 17), (4, 1), (6, 58)] {
+                let mut key = FlowKey {
+                    ip_version,
+                    proto,
+                    tos: next() as u8,
+                    in_if: next() as u32,
+                    src_port: next() as u16,
+                    dst_port: next() as u16,
+                    vlan: next() as u16 & 0xfff,
+                    ..Default::default()
+                };
+                let n = if ip_version == 4 { 4 } else { 16 };
+                for i in 0..n {
+                    key.src[i] = next() as u8;
+                    key.dst[i] = next() as u8;
+                }
+                let start = Timestamp(next() >> 4);
+                let end = Timestamp(start.0 + (next() >> 24));
+                let mut rec = FlowRecord::new(key, start, end);
+                rec.packets = next() >> (round % 64);
+                rec.octets = next() >> (round % 64);
+                rec.tcp_flags = next() as u8;
+                rec.min_ttl = next() as u8;
+                rec.max_ttl = next() as u8;
+                rec.src_mac = [next() as u8; 6];
+                rec.dst_mac = [next() as u8, 1, 2, 3, 4, next() as u8];
+                rec.end_reason = [
+                    EndReason::IdleTimeout,
+                    EndReason::ActiveTimeout,
+                    EndReason::EndOfFlow,
+                    EndReason::ForcedEnd,
+                    EndReason::LackOfResources,
+                ][round % 5];
+                let index = usize::from(ip_version == 6) + 2 * usize::from(key.is_icmp());
+                for dialect in [Dialect::Ipfix, Dialect::NetflowV9] {
+                    let origin = [0, start.as_millis().saturating_sub(5), u64::MAX][round % 3];
+                    let t = shape_template_at(dialect, index);
+                    let len = shape_record_len(dialect, index);
+                    let mut want = vec![0xaa; len];
+                    emit_flow_record(t.fields, &rec, origin, &mut want);
+                    let mut got = vec![0x55; len];
+                    assert!(emit_plain_record(dialect, index, &rec, origin, &mut got));
+                    assert_eq!(got, want, "{dialect:?} shape {index}");
+                    // Any other length or shape is left to the generic encoder.
+                    let mut short = vec![0; len - 1];
+                    assert!(!emit_plain_record(dialect, index, &rec, origin, &mut short));
+                    assert!(!emit_plain_record(dialect, 4, &rec, origin, &mut got));
+                }
+            }
+        }
     }
 
     #[test]

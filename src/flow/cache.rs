@@ -340,13 +340,41 @@ impl FlowCache {
         hash: u64,
         out: &mut Vec<Ended>,
     ) {
-        debug_assert_eq!(hash, flow_hash(meta));
         let now = self.advance_clock(ts);
         self.expire(now, out);
+        self.meter_at(meta, now, hash, NIL, out);
+    }
+
+    /// `meter_hashed` at `now` (the clock, advanced) without first ending what is due:
+    /// `meter_batch` ends it once a group (see there). A record due but not yet ended is
+    /// split on lookup all the same (`due`), and the shard expires before it evicts, so
+    /// the records are those of expiring first. `hint` is a slot that held the packet's
+    /// key a moment ago (`NIL` if none): taken without a lookup if it still holds it.
+    #[inline(always)]
+    fn meter_at(
+        &mut self,
+        meta: &PacketMeta,
+        now: Timestamp,
+        hash: u64,
+        hint: u32,
+        out: &mut Vec<Ended>,
+    ) {
+        debug_assert_eq!(hash, flow_hash(meta));
         self.stats.packets += 1;
         self.stats.octets += u64::from(meta.octets);
         let segment = meta.tunnel.segment();
-        let mut found = self.find(hash, &meta.key, segment).map(|i| (i, false));
+        // A live slot (a freed one has no packets) with the key is the table's entry for
+        // the key, keys being unique in the table.
+        let hinted = self.slots.get(hint as usize).is_some_and(|s| {
+            s.record.packets != 0
+                && s.record.key == meta.key
+                && segment_at(&self.tunnels, hint) == segment
+        });
+        let mut found = if hinted {
+            Some((hint, false))
+        } else {
+            self.find(hash, &meta.key, segment).map(|i| (i, false))
+        };
         if found.is_none() && self.config.biflow {
             if let Some(reverse) = meta.key.reversed() {
                 let rhash = hash_flow(&reverse, segment);
@@ -406,7 +434,10 @@ impl FlowCache {
             return;
         }
         if self.map.len() >= self.config.max_flows.max(1) {
-            self.evict_least_recent(out);
+            self.expire(now, out);
+            if self.map.len() >= self.config.max_flows.max(1) {
+                self.evict_least_recent(out);
+            }
         }
         // A biflow's key is its initiator's direction: a first packet that answers (a
         // SYN-ACK, an ICMP reply) was sent by the responder.
@@ -460,17 +491,29 @@ impl FlowCache {
     /// `meter_hashed` for a run of packets (each with its time and `flow_hash`), in
     /// order. Records are exactly those of metering them one by one; the difference is
     /// speed: before it meters a group of packets, it looks all their slots up, so the
-    /// cache misses of a group overlap instead of coming one after another.
+    /// cache misses of a group overlap instead of coming one after another; and it ends
+    /// what is due once a group rather than once a packet (with flows of two or three
+    /// packets a record ends every few packets, and each `expire` that ends one looks at
+    /// every list head twice). What ends is the same: a packet of a flow whose record is
+    /// due splits it on lookup, eviction expires first, and every due record has ended
+    /// when the call returns (before the caller asks for the `horizon`); only the order
+    /// in `out` differs, which the exporter's order does not depend on.
     pub fn meter_batch(&mut self, packets: &[Decoded], out: &mut Vec<Ended>) {
         for group in packets.chunks(LOOKAHEAD) {
-            for p in group {
+            // The slots found here are checked, not looked up again, when metered (the
+            // packets before may have ended or replaced them).
+            let mut hints = [NIL; LOOKAHEAD];
+            for (p, hint) in group.iter().zip(&mut hints) {
                 if let Some(index) = self.find(p.hash, &p.meta.key, p.meta.tunnel.segment()) {
                     prefetch(&self.slots[index as usize]);
+                    *hint = index;
                 }
             }
-            for p in group {
-                self.meter_hashed(&p.meta, p.ts, p.hash, out);
+            for (p, &hint) in group.iter().zip(&hints) {
+                let now = self.advance_clock(p.ts);
+                self.meter_at(&p.meta, now, p.hash, hint, out);
             }
+            self.expire(self.clock, out);
         }
     }
 
@@ -619,10 +662,13 @@ impl FlowCache {
         }
     }
 
+    #[inline(always)]
     fn remove(&mut self, index: u32, reason: EndReason, at: Timestamp) -> Ended {
         self.idle_unlink(index, slot_class(&self.slots[index as usize].record));
         self.active_unlink(index);
         let c = self.slots[index as usize].record;
+        // Marks the slot free for `meter_at`'s hint (a live slot has a packet at least).
+        self.slots[index as usize].record.packets = 0;
         let tunnel = self
             .tunnels
             .get(index as usize)
@@ -1003,6 +1049,81 @@ mod tests {
             assert_eq!(first_difference, None, "seed {seed}");
             assert_eq!(lazy_out.len(), exact_out.len(), "seed {seed}");
             assert!(lazy_out.len() > 1000, "{}", lazy_out.len());
+        }
+    }
+
+    /// `meter_batch` ends what is due once a group of packets, not once a packet: the same
+    /// records and counters as metering one by one (uniflow and biflow, with room and
+    /// with a full shard evicting), and all that is due has ended when it returns.
+    #[test]
+    fn batches_give_the_records_of_metering_one_by_one() {
+        use crate::generate::Rng;
+        for seed in 0..24 {
+            let config = CacheConfig {
+                max_flows: if seed % 3 == 0 { 25 } else { 1000 },
+                biflow: seed % 2 == 1,
+                ..cache().config().clone()
+            };
+            let mut batched = FlowCache::new(config.clone());
+            let mut single = FlowCache::new(config);
+            let (mut batched_out, mut single_out) = (Vec::new(), Vec::new());
+            let mut rng = Rng::new(seed);
+            let mut now = t(100.0);
+            let mut packets = Vec::new();
+            for round in 0..400 {
+                packets.clear();
+                for _ in 0..rng.below(100) {
+                    now.0 += match rng.below(100) {
+                        0 => rng.below(20 * SEC),
+                        1..=9 => rng.below(SEC),
+                        _ => rng.below(SEC / 50),
+                    };
+                    let proto = [PROTO_TCP, PROTO_UDP, PROTO_ICMP][rng.below(3) as usize];
+                    let flags = match rng.below(100) {
+                        0 => TCP_FIN | TCP_ACK,
+                        1 => TCP_RST,
+                        2 => TCP_SYN,
+                        3 => TCP_SYN | TCP_ACK,
+                        _ => TCP_ACK,
+                    };
+                    let mut m = pkt(proto, rng.below(60) as u16, flags, 100, 64);
+                    if rng.below(2) == 0 {
+                        // The answer: the same flow the other way.
+                        let reversed = m.key.reversed().unwrap();
+                        m.key = reversed;
+                    }
+                    // Now and then a timestamp that went backwards (clamped).
+                    let ts = if rng.below(50) == 0 { Timestamp(now.0 - SEC) } else { now };
+                    packets.push(Decoded::new(&m, ts));
+                }
+                batched.meter_batch(&packets, &mut batched_out);
+                for p in &packets {
+                    single.meter(&p.meta, p.ts, &mut single_out);
+                }
+                if round % 7 == 0 {
+                    batched.expire(now, &mut batched_out);
+                    single.expire(now, &mut single_out);
+                }
+                assert_eq!(batched.len(), single.len(), "seed {seed} round {round}");
+                assert_eq!(batched.horizon(), single.horizon(), "seed {seed} round {round}");
+            }
+            batched.flush(EndReason::ForcedEnd, &mut batched_out);
+            single.flush(EndReason::ForcedEnd, &mut single_out);
+            let order = |e: &Ended| {
+                (
+                    e.at,
+                    e.record.start,
+                    e.record.key,
+                    e.record.end_reason,
+                )
+            };
+            batched_out.sort_by_key(order);
+            single_out.sort_by_key(order);
+            assert_eq!(batched_out.len(), single_out.len(), "seed {seed}");
+            let first_difference = batched_out.iter().zip(&single_out).find(|(b, s)| b != s);
+            assert_eq!(first_difference, None, "seed {seed}");
+            assert_eq!(batched.stats(), single.stats(), "seed {seed}");
+            assert!(single_out.len() > 500, "{}", single_out.len());
         }
     }
 
@@ -1459,7 +1580,7 @@ mod tests {
         let mut out = Vec::new();
         let data = pkt(PROTO_UDP, 5000, 0, 128, 64);
         for (i, secs) in [0.0, 4.0, 8.0, 12.0].into_iter().enumerate() {
-            c.meter(&with(data, 100 + i as u16, 0), t(1.0 + secs), &mut out);
+            c.meter(&with(data, 100 + i as u32, 0), t(1.0 + secs), &mut out);
         }
         c.flush(EndReason::ForcedEnd, &mut out);
         // The active timeout (10 s) ends the first record after three packets; the

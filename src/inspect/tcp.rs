@@ -790,7 +790,7 @@ mod tests {
         assert_eq!(o.wscale, Some(7));
         assert!(o.sack_ok && o.timestamps);
         let kinds = [1u64, 2, 3, 4, 8];
-        assert_eq!(o.bitmap, kinds.iter().map(|&k| option_bit(k)).sum::<u64>());
+        assert_eq!(o.bitmap, kinds.iter().map(|&k| option_bit(k as u8)).sum::<u64>());
         // The SYN again, 1 s later: a retransmission, no options reported twice.
         let t1 = Timestamp(6_000 * MS);
         let again = a.packet(&key(true), t1, &header(100, 0, SYN, 64240, &opts), 0);

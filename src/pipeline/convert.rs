@@ -41,6 +41,11 @@ use crate::time::Timestamp;
 
 const NANOS_PER_SEC: u64 = 1_000_000_000;
 
+/// Seconds of packet time a worker's partial batch may wait for more packets
+/// (`Dispatch::wait_ticks`): offline nobody waits for a record, and every batch sent is
+/// a wakeup of a worker and of the exporter.
+const OFFLINE_WAIT_TICKS: u32 = 8;
+
 /// What to convert and how.
 #[derive(Clone, Debug)]
 pub struct ConvertOptions {
@@ -123,7 +128,8 @@ pub fn convert(
             &options.cache,
             &exporter,
             options.registry.clone(),
-        )?)
+        )?
+        .wait_ticks(OFFLINE_WAIT_TICKS))
     };
     let mut classifier = Classifier::new(options.sampling, 0)
         .with_decap(options.decap.clone())
