@@ -342,6 +342,7 @@ pub fn generate(config: &GenConfig) -> Generated {
         }
         conversations.push(conversation);
     }
+    add_syn_options(&conversations, &mut packets);
     packets.sort_by_key(|p| p.ts);
     Generated {
         conversations,
@@ -377,9 +378,7 @@ fn tcp_step(i: usize, count: usize, rng: &mut Rng) -> (bool, u8, u16) {
 
 /// Writes `generated` as a classic pcap (microsecond or nanosecond resolution).
 pub fn write_pcap(generated: &Generated, nanos: bool, out: &mut impl Write) -> io::Result<()> {
-    write_frames(&generated.packets, nanos, out, |p, frame| {
-        build_frame(&generated.conversations[p.conversation as usize], p, frame)
-    })
+    write_pcap_with(generated, &[], nanos, out)
 }
 
 /// Writes `packets` as a classic pcap, each frame made by `build`.
@@ -426,8 +425,15 @@ fn mac(i: u32) -> [u8; 6] {
     [0x02, 0x00, b[0], b[1], b[2], b[3]]
 }
 
-/// Builds the Ethernet frame of one packet into `frame`.
+/// Builds the Ethernet frame of one packet into `frame`. Without its connection's history,
+/// a TCP segment's sequence number is its side's initial one (plus one after the SYN)
+/// and its acknowledgment the peer's; [`write_pcap`] writes the whole history.
 pub fn build_frame(c: &Conversation, p: &GenPacket, frame: &mut Vec<u8>) {
+    build_frame_tcp(c, p, TcpFields::lone(c, p), frame)
+}
+
+/// [`build_frame`] with the TCP fields given.
+fn build_frame_tcp(c: &Conversation, p: &GenPacket, tcp: TcpFields, frame: &mut Vec<u8>) {
     let (src, dst) = if p.forward {
         (c.client, c.server)
     } else {
@@ -447,7 +453,7 @@ pub fn build_frame(c: &Conversation, p: &GenPacket, frame: &mut Vec<u8>) {
         src_ip: ip(src),
         dst_ip: ip(dst),
     };
-    emit_frame(c, p, &ends, frame);
+    emit_frame(c, p, &ends, tcp, frame);
 }
 
 /// What a frame carries beyond the conversation: its layer-2 header and addresses.
@@ -462,7 +468,7 @@ struct Ends {
 }
 
 /// Writes the frame of packet `p` of conversation `c` between `ends`.
-fn emit_frame(c: &Conversation, p: &GenPacket, ends: &Ends, frame: &mut Vec<u8>) {
+fn emit_frame(c: &Conversation, p: &GenPacket, ends: &Ends, tcp: TcpFields, frame: &mut Vec<u8>) {
     frame.extend_from_slice(&ends.dst_mac);
     frame.extend_from_slice(&ends.src_mac);
     if ends.vlan != 0 {
@@ -513,11 +519,13 @@ fn emit_frame(c: &Conversation, p: &GenPacket, ends: &Ends, frame: &mut Vec<u8>)
         GenProto::Tcp => {
             frame.extend_from_slice(&sport.to_be_bytes());
             frame.extend_from_slice(&dport.to_be_bytes());
-            frame.extend_from_slice(&(p.ts.as_nanos() as u32).to_be_bytes()); // sequence
-            frame.extend_from_slice(&0u32.to_be_bytes()); // acknowledgment
-            frame.extend_from_slice(&[0x50, p.tcp_flags]);
-            frame.extend_from_slice(&65_535u16.to_be_bytes()); // window
+            frame.extend_from_slice(&tcp.seq.to_be_bytes());
+            frame.extend_from_slice(&tcp.ack.to_be_bytes());
+            let options = syn_options(p, l4_len);
+            frame.extend_from_slice(&[((20 + options.len() as u8) / 4) << 4, p.tcp_flags]);
+            frame.extend_from_slice(&tcp.window.to_be_bytes());
             frame.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
+            write_syn_options(options, p, frame);
             l4_start + 16
         }
         GenProto::Udp => {
@@ -541,6 +549,350 @@ fn emit_frame(c: &Conversation, p: &GenPacket, ends: &Ends, frame: &mut Vec<u8>)
         ck = 0xffff;
     }
     frame[checksum_at..checksum_at + 2].copy_from_slice(&ck.to_be_bytes());
+}
+
+// ---------------------------------------------------------------------------------------
+// TCP as a stack would write it: per connection an initial sequence number (ISN) of each
+// side, derived from the conversation (so from the seed), some close enough to 2^32 that
+// the sequence wraps; sequence numbers advancing by the payload (and one for SYN and
+// FIN); the acknowledgment the peer's next expected sequence number (every packet is
+// taken to arrive before the next one is sent); the ACK flag on all but the first SYN;
+// sensible windows (zero only on RSTs, as stacks write them); options on the SYNs.
+
+/// A client SYN's options, in Linux's order: MSS 1460, SACK permitted, timestamps (TSval
+/// the packet's time in ms, TSecr 0), NOP, window scale 7.
+pub const CLIENT_SYN_OPTIONS: [u8; 20] = [
+    2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 3, 7,
+];
+/// A server SYN-ACK's options, in Windows' order: MSS 1460, NOP, window scale 8, NOP, NOP,
+/// SACK permitted. No timestamps: with them on one SYN only, the connection does not use
+/// them, so the later segments rightly carry no options.
+pub const SERVER_SYN_OPTIONS: [u8; 12] = [2, 4, 0x05, 0xb4, 1, 3, 3, 8, 1, 1, 4, 2];
+
+const TCP_SYN: u8 = 0x02;
+const TCP_FIN: u8 = 0x01;
+const TCP_RST: u8 = 0x04;
+const TCP_ACK: u8 = 0x10;
+
+/// Random bits of conversation `index`, from its addresses and ports (not its VLAN or
+/// ToS, which SPAN captures change).
+fn conversation_bits(index: u32, c: &Conversation) -> [u64; 3] {
+    let mut s = (u64::from(index) << 32 | u64::from(c.client))
+        ^ (u64::from(c.server) << 8)
+        ^ (u64::from(c.client_port) << 40)
+        ^ (u64::from(c.server_port) << 24)
+        ^ u64::from(c.ipv6) << 63;
+    let split = crate::flow::sampling::splitmix64;
+    [split(&mut s), split(&mut s), split(&mut s)]
+}
+
+/// Initial sequence numbers of (client, server). One connection in four has one side's
+/// within 3000 of 2^32, so its sequence numbers wrap after a few segments.
+pub fn initial_sequence_numbers(index: u32, c: &Conversation) -> [u32; 2] {
+    let [a, b, v] = conversation_bits(index, c);
+    let near_wrap = |r: u64| u32::MAX - (r >> 40) as u32 % 3000;
+    match v % 8 {
+        0 => [near_wrap(a), b as u32],
+        1 => [a as u32, near_wrap(b)],
+        _ => [a as u32, b as u32],
+    }
+}
+
+/// Whether the SYNs of TCP conversation `index` carry options (three in four do).
+fn offers_options(index: u32, c: &Conversation) -> bool {
+    (conversation_bits(index, c)[2] >> 8) % 4 != 0
+}
+
+/// Makes room for the options in the SYNs of the conversations that offer them: a client
+/// SYN gets [`CLIENT_SYN_OPTIONS`], a SYN-ACK [`SERVER_SYN_OPTIONS`].
+fn add_syn_options(conversations: &[Conversation], packets: &mut [GenPacket]) {
+    for p in packets {
+        let c = &conversations[p.conversation as usize];
+        if c.proto == GenProto::Tcp && p.tcp_flags & TCP_SYN != 0 && offers_options(p.conversation, c)
+        {
+            p.ip_len += if p.forward {
+                CLIENT_SYN_OPTIONS.len() as u16
+            } else {
+                SERVER_SYN_OPTIONS.len() as u16
+            };
+        }
+    }
+}
+
+/// The options of a TCP segment with `l4_len` bytes of TCP: a SYN whose length leaves
+/// room for the client's or the server's options carries them (the generator's SYNs have
+/// no payload); any other segment none.
+fn syn_options(p: &GenPacket, l4_len: u16) -> &'static [u8] {
+    if p.tcp_flags & TCP_SYN == 0 {
+        return &[];
+    }
+    match l4_len.checked_sub(20).map(usize::from) {
+        Some(n) if n == CLIENT_SYN_OPTIONS.len() => &CLIENT_SYN_OPTIONS,
+        Some(n) if n == SERVER_SYN_OPTIONS.len() => &SERVER_SYN_OPTIONS,
+        _ => &[],
+    }
+}
+
+/// The TCP options of packet `p` of conversation `c` (empty for other protocols).
+pub fn tcp_options(c: &Conversation, p: &GenPacket) -> &'static [u8] {
+    if c.proto != GenProto::Tcp {
+        return &[];
+    }
+    syn_options(p, p.ip_len - if c.ipv6 { 40 } else { 20 })
+}
+
+fn write_syn_options(options: &[u8], p: &GenPacket, frame: &mut Vec<u8>) {
+    let at = frame.len();
+    frame.extend_from_slice(options);
+    if options.len() == CLIENT_SYN_OPTIONS.len() {
+        let tsval = (p.ts.as_nanos() / 1_000_000) as u32;
+        frame[at + 8..at + 12].copy_from_slice(&tsval.to_be_bytes());
+    }
+}
+
+/// The layer-4 payload octets of packet `p` of conversation `c`: the TCP payload, the UDP
+/// payload (UDP length - 8), or the ICMP echo data (ICMP length - 8).
+pub fn payload_len(c: &Conversation, p: &GenPacket) -> u16 {
+    let l4 = p.ip_len - if c.ipv6 { 40 } else { 20 };
+    match c.proto {
+        GenProto::Tcp => l4 - 20 - syn_options(p, l4).len() as u16,
+        GenProto::Udp | GenProto::Icmp => l4 - 8,
+    }
+}
+
+/// The sequence number, acknowledgment and window of a TCP segment (zeros otherwise).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpFields {
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number (0 without the ACK flag).
+    pub ack: u32,
+    /// Window field (unscaled).
+    pub window: u16,
+}
+
+impl TcpFields {
+    /// The fields of a segment taken alone: its side's ISN (plus one after the SYN), the
+    /// peer's ISN plus one as acknowledgment.
+    fn lone(c: &Conversation, p: &GenPacket) -> TcpFields {
+        let isn = initial_sequence_numbers(p.conversation, c);
+        let (s, o) = if p.forward { (0, 1) } else { (1, 0) };
+        TcpFields {
+            seq: isn[s].wrapping_add(u32::from(p.tcp_flags & TCP_SYN == 0)),
+            ack: if p.tcp_flags & TCP_ACK != 0 {
+                isn[o].wrapping_add(1)
+            } else {
+                0
+            },
+            window: window(p, s, false),
+        }
+    }
+}
+
+/// The window field of a segment from side `s` (0 client, 1 server): 0 on a RST (as
+/// stacks write it), the unscaled 64240 / 65160 bytes on SYNs and when the connection did
+/// not negotiate scaling, else 502 << 7 = 64256 / 255 << 8 = 65280 bytes.
+fn window(p: &GenPacket, s: usize, scaled: bool) -> u16 {
+    match (p.tcp_flags & TCP_RST != 0, p.tcp_flags & TCP_SYN != 0 || !scaled) {
+        (true, _) => 0,
+        (false, true) => [64_240, 65_160][s],
+        (false, false) => [502, 255][s],
+    }
+}
+
+/// The TCP fields of every packet of `packets` (in capture order, as written), from each
+/// connection's history. `conversation` gives a packet's conversation by index.
+/// `retransmitted[i]`, when given (an empty slice is none), marks packet `i` as a
+/// retransmission: it repeats the sequence number of its side's last data segment and
+/// moves nothing on (see [`add_retransmissions`]).
+pub fn tcp_fields<'a>(
+    conversation: impl Fn(u32) -> &'a Conversation,
+    packets: &[GenPacket],
+    retransmitted: &[bool],
+) -> Vec<TcpFields> {
+    #[derive(Clone, Copy, Default)]
+    struct Conn {
+        started: bool,
+        isn: [u32; 2],
+        next: [u32; 2],
+        synced: [bool; 2],
+        options: [bool; 2],
+        last_data: [u32; 2],
+    }
+    let mut conns: std::collections::HashMap<u32, Conn> = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(packets.len());
+    for (i, p) in packets.iter().enumerate() {
+        let c = conversation(p.conversation);
+        if c.proto != GenProto::Tcp {
+            out.push(TcpFields::default());
+            continue;
+        }
+        let conn = conns.entry(p.conversation).or_default();
+        if !conn.started {
+            conn.started = true;
+            conn.isn = initial_sequence_numbers(p.conversation, c);
+            conn.next = conn.isn;
+        }
+        let (s, o) = if p.forward { (0, 1) } else { (1, 0) };
+        let flags = p.tcp_flags;
+        let ack = if flags & TCP_ACK != 0 { conn.next[o] } else { 0 };
+        let scaled = conn.options[0] && conn.options[1];
+        let seq = if retransmitted.get(i).copied().unwrap_or(false) {
+            conn.last_data[s]
+        } else if flags & TCP_SYN != 0 {
+            conn.synced[s] = true;
+            conn.options[s] = !tcp_options(c, p).is_empty();
+            conn.next[s] = conn.isn[s].wrapping_add(1);
+            conn.isn[s]
+        } else if flags & TCP_RST != 0 && !conn.synced[s] && !p.forward {
+            0 // a server's RST answering a SYN: RFC 9293 3.10.7.1, SEQ = 0
+        } else {
+            let seq = conn.next[s];
+            let payload = u32::from(payload_len(c, p));
+            if payload > 0 {
+                conn.last_data[s] = seq;
+            }
+            conn.next[s] = seq
+                .wrapping_add(payload)
+                .wrapping_add(u32::from(flags & TCP_FIN != 0));
+            seq
+        };
+        out.push(TcpFields {
+            seq,
+            ack,
+            window: window(p, s, scaled),
+        });
+    }
+    out
+}
+
+/// A copy of `generated` with about one TCP data segment in `one_in` (of 2 payload bytes
+/// or more) sent again: the copy follows the original after half the time to the
+/// conversation's next packet (at most 300 ms; only where that is 2 ms or more), so the
+/// peer has acknowledged nothing new: the original was lost beyond the probe, and tshark
+/// calls the copy a retransmission. Returns the capture and, per packet, whether it is
+/// such a copy. `one_in` 0 adds none.
+pub fn add_retransmissions(generated: &Generated, one_in: u64, seed: u64) -> (Generated, Vec<bool>) {
+    let mut rng = Rng::new(seed ^ 0x5245_5452); // "RETR": a stream of its own
+    let packets = &generated.packets;
+    let mut next_time = vec![None; packets.len()];
+    let mut later: std::collections::HashMap<u32, u64> = std::collections::HashMap::new();
+    for (i, p) in packets.iter().enumerate().rev() {
+        next_time[i] = later.insert(p.conversation, p.ts.as_nanos());
+    }
+    let mut out: Vec<(GenPacket, bool)> = Vec::with_capacity(packets.len());
+    for (i, p) in packets.iter().enumerate() {
+        out.push((*p, false));
+        let c = &generated.conversations[p.conversation as usize];
+        if one_in == 0
+            || c.proto != GenProto::Tcp
+            || p.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST) != 0
+            || payload_len(c, p) < 2
+            || rng.below(one_in) != 0
+        {
+            continue;
+        }
+        let gap = next_time[i].map_or(600_000_000, |t| t - p.ts.as_nanos());
+        if gap >= 2_000_000 {
+            let ts = Timestamp(p.ts.as_nanos() + (gap / 2).min(300_000_000));
+            out.push((GenPacket { ts, ..*p }, true));
+        }
+    }
+    out.sort_by_key(|(p, _)| p.ts);
+    let (packets, marks) = out.into_iter().unzip();
+    (
+        Generated {
+            conversations: generated.conversations.clone(),
+            packets,
+        },
+        marks,
+    )
+}
+
+/// Writes `generated` as a classic pcap, `retransmitted` marking the packets that are
+/// retransmissions (see [`add_retransmissions`]; empty: none).
+pub fn write_pcap_with(
+    generated: &Generated,
+    retransmitted: &[bool],
+    nanos: bool,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let conversations = &generated.conversations;
+    let tcp = tcp_fields(|i| &conversations[i as usize], &generated.packets, retransmitted);
+    let mut i = 0;
+    write_frames(&generated.packets, nanos, out, |p, frame| {
+        build_frame_tcp(&conversations[p.conversation as usize], p, tcp[i], frame);
+        i += 1;
+    })
+}
+
+/// Writes the truth of every packet of `generated` as CSV, one line a packet in capture
+/// order, from the generator's model (the pcap is not read back):
+///
+/// `ts_ns,src,dst,sport,dport,proto,payload_len,tcp_flags,conversation,vlan,ip_len,seq,ack,window,retransmission,tcp_options`
+///
+/// `ts_ns`: the time as the capture holds it (cut to microseconds unless `nanos`);
+/// `sport`/`dport` as a flow key has them (ICMP: 0 and type * 256 + code); `payload_len`
+/// as [`payload_len`]; `tcp_flags` decimal; `conversation` its index; `seq`/`ack`/`window`
+/// the TCP header's (empty for UDP and ICMP); `retransmission` 1 for a copy made by
+/// [`add_retransmissions`]; `tcp_options` the option bytes in hex (SYNs).
+pub fn write_truth(
+    generated: &Generated,
+    retransmitted: &[bool],
+    nanos: bool,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let conversations = &generated.conversations;
+    let tcp = tcp_fields(|i| &conversations[i as usize], &generated.packets, retransmitted);
+    writeln!(
+        out,
+        "ts_ns,src,dst,sport,dport,proto,payload_len,tcp_flags,conversation,vlan,ip_len,seq,ack,window,retransmission,tcp_options"
+    )?;
+    let mut line = String::with_capacity(160);
+    for (i, p) in generated.packets.iter().enumerate() {
+        use std::fmt::Write as _;
+        let c = &conversations[p.conversation as usize];
+        let (src, dst) = if p.forward {
+            (c.client_addr(), c.server_addr())
+        } else {
+            (c.server_addr(), c.client_addr())
+        };
+        let (sport, dport) = c.key_ports(p.forward);
+        let ts = if nanos {
+            p.ts.as_nanos()
+        } else {
+            p.ts.as_nanos() / 1000 * 1000
+        };
+        line.clear();
+        let _ = write!(
+            line,
+            "{ts},{src},{dst},{sport},{dport},{},{},{},{},{},{},",
+            c.proto_number(),
+            payload_len(c, p),
+            p.tcp_flags,
+            p.conversation,
+            c.vlan,
+            p.ip_len
+        );
+        if c.proto == GenProto::Tcp {
+            let t = tcp[i];
+            let _ = write!(line, "{},{},{}", t.seq, t.ack, t.window);
+        } else {
+            line.push_str(",,");
+        }
+        let mark = retransmitted.get(i).copied().unwrap_or(false);
+        let _ = write!(line, ",{},", u8::from(mark));
+        let options = tcp_options(c, p);
+        let mut bytes = options.to_vec();
+        if options.len() == CLIENT_SYN_OPTIONS.len() {
+            bytes[8..12].copy_from_slice(&((p.ts.as_nanos() / 1_000_000) as u32).to_be_bytes());
+        }
+        for b in bytes {
+            let _ = write!(line, "{b:02x}");
+        }
+        writeln!(out, "{line}")?;
+    }
+    out.flush()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -864,6 +1216,12 @@ pub fn write_span_pcap(capture: &SpanCapture, out: &mut impl Write) -> io::Resul
         std::net::IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
         std::net::IpAddr::V6(a) => a.octets(),
     };
+    let tcp = tcp_fields(
+        |i| &capture.conversations[i as usize].conversation,
+        &capture.packets,
+        &[],
+    );
+    let mut i = 0;
     write_frames(&capture.packets, false, out, |p, frame| {
         let s = &capture.conversations[p.conversation as usize];
         let link = s.link(p.forward);
@@ -875,7 +1233,8 @@ pub fn write_span_pcap(capture: &SpanCapture, out: &mut impl Write) -> io::Resul
             src_ip: octets(src),
             dst_ip: octets(dst),
         };
-        emit_frame(&s.conversation, p, &ends, frame);
+        emit_frame(&s.conversation, p, &ends, tcp[i], frame);
+        i += 1;
     })
 }
 
@@ -976,9 +1335,7 @@ mod tests {
                     (m.ts, m.conversation, m.forward, m.tcp_flags)
                 );
                 let c = &g.conversations[p.conversation as usize];
-                let headers =
-                    if c.ipv6 { 40 } else { 20 } + if c.proto == GenProto::Tcp { 20 } else { 8 };
-                let (payload, mixed_payload) = (p.ip_len - headers, m.ip_len - headers);
+                let (payload, mixed_payload) = (payload_len(c, p), payload_len(c, m));
                 assert_eq!(payload == 0, mixed_payload == 0, "pure ACKs stay pure ACKs");
                 match mix {
                     PayloadMix::Small => assert!(payload <= 80, "{payload}"),
