@@ -371,6 +371,11 @@ fn tcp_step(i: usize, count: usize, rng: &mut Rng) -> (bool, u8, u16) {
             } else {
                 rng.below(600) as u16
             };
+            if i == 2 {
+                // The client's ACK completes the handshake before anyone sends data (the
+                // draws above are kept, so the rest of the stream is as it was).
+                return (true, ACK, 0);
+            }
             (forward, if payload > 0 { PSH | ACK } else { ACK }, payload)
         }
     }
