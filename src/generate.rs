@@ -605,7 +605,7 @@ pub fn initial_sequence_numbers(index: u32, c: &Conversation) -> [u32; 2] {
 
 /// Whether the SYNs of TCP conversation `index` carry options (three in four do).
 fn offers_options(index: u32, c: &Conversation) -> bool {
-    (conversation_bits(index, c)[2] >> 8) % 4 != 0
+    !(conversation_bits(index, c)[2] >> 8).is_multiple_of(4)
 }
 
 /// Makes room for the options in the SYNs of the conversations that offer them: a client
@@ -613,7 +613,9 @@ fn offers_options(index: u32, c: &Conversation) -> bool {
 fn add_syn_options(conversations: &[Conversation], packets: &mut [GenPacket]) {
     for p in packets {
         let c = &conversations[p.conversation as usize];
-        if c.proto == GenProto::Tcp && p.tcp_flags & TCP_SYN != 0 && offers_options(p.conversation, c)
+        if c.proto == GenProto::Tcp
+            && p.tcp_flags & TCP_SYN != 0
+            && offers_options(p.conversation, c)
         {
             p.ip_len += if p.forward {
                 CLIENT_SYN_OPTIONS.len() as u16
@@ -698,7 +700,10 @@ impl TcpFields {
 /// stacks write it), the unscaled 64240 / 65160 bytes on SYNs and when the connection did
 /// not negotiate scaling, else 502 << 7 = 64256 / 255 << 8 = 65280 bytes.
 fn window(p: &GenPacket, s: usize, scaled: bool) -> u16 {
-    match (p.tcp_flags & TCP_RST != 0, p.tcp_flags & TCP_SYN != 0 || !scaled) {
+    match (
+        p.tcp_flags & TCP_RST != 0,
+        p.tcp_flags & TCP_SYN != 0 || !scaled,
+    ) {
         (true, _) => 0,
         (false, true) => [64_240, 65_160][s],
         (false, false) => [502, 255][s],
@@ -740,7 +745,11 @@ pub fn tcp_fields<'a>(
         }
         let (s, o) = if p.forward { (0, 1) } else { (1, 0) };
         let flags = p.tcp_flags;
-        let ack = if flags & TCP_ACK != 0 { conn.next[o] } else { 0 };
+        let ack = if flags & TCP_ACK != 0 {
+            conn.next[o]
+        } else {
+            0
+        };
         let scaled = conn.options[0] && conn.options[1];
         let seq = if retransmitted.get(i).copied().unwrap_or(false) {
             conn.last_data[s]
@@ -777,7 +786,11 @@ pub fn tcp_fields<'a>(
 /// peer has acknowledged nothing new: the original was lost beyond the probe, and tshark
 /// calls the copy a retransmission. Returns the capture and, per packet, whether it is
 /// such a copy. `one_in` 0 adds none.
-pub fn add_retransmissions(generated: &Generated, one_in: u64, seed: u64) -> (Generated, Vec<bool>) {
+pub fn add_retransmissions(
+    generated: &Generated,
+    one_in: u64,
+    seed: u64,
+) -> (Generated, Vec<bool>) {
     let mut rng = Rng::new(seed ^ 0x5245_5452); // "RETR": a stream of its own
     let packets = &generated.packets;
     let mut next_time = vec![None; packets.len()];
@@ -823,7 +836,11 @@ pub fn write_pcap_with(
     out: &mut impl Write,
 ) -> io::Result<()> {
     let conversations = &generated.conversations;
-    let tcp = tcp_fields(|i| &conversations[i as usize], &generated.packets, retransmitted);
+    let tcp = tcp_fields(
+        |i| &conversations[i as usize],
+        &generated.packets,
+        retransmitted,
+    );
     let mut i = 0;
     write_frames(&generated.packets, nanos, out, |p, frame| {
         build_frame_tcp(&conversations[p.conversation as usize], p, tcp[i], frame);
@@ -848,7 +865,11 @@ pub fn write_truth(
     out: &mut impl Write,
 ) -> io::Result<()> {
     let conversations = &generated.conversations;
-    let tcp = tcp_fields(|i| &conversations[i as usize], &generated.packets, retransmitted);
+    let tcp = tcp_fields(
+        |i| &conversations[i as usize],
+        &generated.packets,
+        retransmitted,
+    );
     writeln!(
         out,
         "ts_ns,src,dst,sport,dport,proto,payload_len,tcp_flags,conversation,vlan,ip_len,seq,ack,window,retransmission,tcp_options"

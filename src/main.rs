@@ -655,7 +655,12 @@ fn write_generated_and_truth(
     .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", path.display())))?;
     if let Some(path) = &args.packet_truth {
         let written = if path.as_os_str() == "-" {
-            write_truth(&generated, &marks, args.nanos, &mut std::io::stdout().lock())
+            write_truth(
+                &generated,
+                &marks,
+                args.nanos,
+                &mut std::io::stdout().lock(),
+            )
         } else {
             File::create(path).and_then(|f| {
                 write_truth(
