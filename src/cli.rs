@@ -239,8 +239,11 @@ pub struct CacheArgs {
     /// Read what each flow is from its first packets, comma-separated: tls (server name,
     /// ALPN, version, cipher, JA3, JA4), quic (the same from QUIC Initials), dns (query,
     /// type, rcode, answers), http (host, method, target, user agent, status), ssh
-    /// (banners, HASSH), community-id, all, or none. Adds the inspection columns to
-    /// CSV/JSON/Parquet and elements to IPFIX [default: none].
+    /// (banners, HASSH), community-id, tcp (handshake RTT, retransmissions,
+    /// out-of-order and zero-window segments, SYN options, payload octets), splt (the
+    /// first packets' lengths and gaps, length and inter-arrival statistics), all, or
+    /// none. Adds the inspection columns to CSV/JSON/Parquet and elements to IPFIX
+    /// [default: none].
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub inspect: Option<Vec<String>>,
     /// Seed of the community_id column (Community ID v1) [default: 0].

@@ -202,8 +202,15 @@ fn run_flags(args: &RunArgs) -> Result<RawConfig, Failure> {
 /// The flow cache as the outputs need it: one biflow output puts it in biflow mode, and
 /// the uniflow outputs then get each record split in two (`FlowRecord::uniflows`).
 fn metering_cache(config: &Config) -> flowprobe::flow::cache::CacheConfig {
+    let inspect = &config.inspect;
     flowprobe::flow::cache::CacheConfig {
         biflow: config.wants_biflow(),
+        shape: inspect.protocols.shapes_records().then(|| {
+            let splt = inspect.protocols.has(flowprobe::inspect::Protocol::Splt);
+            flowprobe::inspect::splt::ShapeConfig {
+                splt_packets: if splt { inspect.splt_packets } else { 0 },
+            }
+        }),
         ..config.cache.clone()
     }
 }

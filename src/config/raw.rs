@@ -504,13 +504,15 @@ section! {
 section! {
     /// `[inspect]`: payload inspection, what each flow is (`--inspect`).
     RawInspect = "inspect" {
-        /// What to inspect: `tls`, `quic`, `dns`, `http`, `ssh`, `community-id`, `all`
-        /// or `none`.
+        /// What to inspect: `tls`, `quic`, `dns`, `http`, `ssh`, `community-id`, `tcp`,
+        /// `splt`, `all` or `none`.
         protocols: List,
         /// Payload packets of each direction looked at before its inspection ends.
         max_packets: i64,
         /// Community ID seed.
         community_id_seed: i64,
+        /// Packets of each record the `splt` column lists (1 to 32).
+        splt_packets: i64,
     }
 }
 

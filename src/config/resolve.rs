@@ -768,6 +768,10 @@ impl RawConfig {
         ) {
             c.inspect.community_id_seed = v as u16;
         }
+        let most = i64::from(crate::inspect::splt::MAX_SPLT_PACKETS);
+        if let Some(v) = r.integer(&ins.splt_packets, "inspect.splt_packets", 1, most) {
+            c.inspect.splt_packets = v as u8;
+        }
 
         // [sflow]
         let sf = &self.sflow;
@@ -1131,6 +1135,7 @@ impl Config {
         let _ = writeln!(o, "protocols = {}", quote_list(&names));
         let _ = writeln!(o, "max_packets = {}", ins.max_packets);
         let _ = writeln!(o, "community_id_seed = {}", ins.community_id_seed);
+        let _ = writeln!(o, "splt_packets = {}", ins.splt_packets);
         let sf = &self.sflow;
         let agent = sf.agent_address.map(|a| a.to_string()).unwrap_or_default();
         let _ = writeln!(o, "\n[sflow]");

@@ -173,10 +173,16 @@ pub struct PacketMeta {
     pub tcp_flags: u8,
     /// IPv4 TTL or IPv6 hop limit.
     pub ttl: u8,
+    /// What TCP analysis found in this segment (`inspect::tcp` event bits; set by the
+    /// classifier with `--inspect tcp`, else 0).
+    pub tcp_events: u8,
     /// Source MAC (zero when the link type has none).
     pub src_mac: [u8; 6],
     /// Destination MAC (zero when the link type has none).
     pub dst_mac: [u8; 6],
+    /// Transport payload octets on the wire, saturated at 65535 (set by the classifier
+    /// with `--inspect tcp` or `splt`, else 0).
+    pub payload: u16,
     /// Fragment position.
     pub fragment: Fragment,
     /// The tunnel the packet was decapsulated from (`kind == None` when it was not).
@@ -197,8 +203,10 @@ impl PacketMeta {
             octets,
             tcp_flags,
             ttl,
+            tcp_events,
             src_mac,
             dst_mac,
+            payload,
             fragment,
             tunnel,
         } = self;
@@ -206,8 +214,10 @@ impl PacketMeta {
         *octets = 0;
         *tcp_flags = 0;
         *ttl = 0;
+        *tcp_events = 0;
         *src_mac = [0; 6];
         *dst_mac = [0; 6];
+        *payload = 0;
         *fragment = Fragment::None;
         *tunnel = Tunnel::default();
     }
@@ -294,6 +304,31 @@ pub struct TransportRange {
     /// UDP length and the capture. Empty for other protocols, a fragment other than the first, a cut
     /// transport header, or a TCP data offset below 5 words.
     pub payload: Range<usize>,
+    /// Where the IP payload ends by the IP header's lengths, which lies past
+    /// `payload.end` (and past the frame) when the snaplen cut the packet: the TCP
+    /// payload's length on the wire is `ip_end - payload.start` (`inspect::tcp`).
+    pub ip_end: usize,
+}
+
+impl TransportRange {
+    /// The transport payload's length on the wire, whatever the snaplen kept: to the end
+    /// of the IP payload, or for UDP to the end its length field gives when that is
+    /// shorter. 0 where `payload` is empty for want of a transport header.
+    pub fn wire_payload_len(&self, frame: &[u8], proto: u8) -> usize {
+        if self.payload.start >= self.ip_end {
+            return 0;
+        }
+        let to_ip_end = self.ip_end - self.payload.start;
+        if proto == PROTO_UDP {
+            let udp = frame.get(self.header..).unwrap_or_default();
+            if let Some(len) = read::u16_at(udp, 4).map(usize::from) {
+                if len >= 8 {
+                    return to_ip_end.min(len - 8);
+                }
+            }
+        }
+        to_ip_end
+    }
 }
 
 /// Like [`decode_with`], and returns where the metered packet's transport header and
@@ -309,6 +344,7 @@ pub fn decode_payload(
     let empty = TransportRange {
         header: ip_payload.end,
         payload: ip_payload.end..ip_payload.end,
+        ip_end: ip_payload.end,
     };
     if matches!(meta.fragment, Fragment::Later { .. }) {
         return Ok(empty);
@@ -337,6 +373,7 @@ pub fn decode_payload(
         TransportRange {
             header: ip_payload.start,
             payload: start..end,
+            ip_end: ip_payload.end,
         }
     } else {
         empty

@@ -10,6 +10,7 @@
 use std::io::Write as _;
 
 use crate::flow::record::FlowRecord;
+use crate::inspect::splt::{DirectionCounts, Shape, SpltEntry};
 use crate::inspect::{InspectConfig, Inspection, Seen};
 use crate::time::{Timestamp, RFC3339_MAX};
 
@@ -81,15 +82,66 @@ pub const INSPECT_COLUMNS: [&str; 20] = [
     "community_id",
 ];
 
+/// The columns `--inspect tcp` adds, after the application columns.
+pub const TCP_COLUMNS: [&str; 11] = [
+    "server_rtt_us",
+    "client_rtt_us",
+    "payload_bytes",
+    "retransmissions",
+    "out_of_order",
+    "zero_windows",
+    "tcp_mss",
+    "tcp_wscale",
+    "tcp_sack_ok",
+    "tcp_timestamps",
+    "tcp_options",
+];
+
+/// The reverse direction's [`TCP_COLUMNS`] (those of one direction) in biflow rows.
+pub const TCP_REVERSE_COLUMNS: [&str; 9] = [
+    "reverse_payload_bytes",
+    "reverse_retransmissions",
+    "reverse_out_of_order",
+    "reverse_zero_windows",
+    "reverse_tcp_mss",
+    "reverse_tcp_wscale",
+    "reverse_tcp_sack_ok",
+    "reverse_tcp_timestamps",
+    "reverse_tcp_options",
+];
+
+/// The columns `--inspect splt` adds, last.
+pub const SPLT_COLUMNS: [&str; 9] = [
+    "splt",
+    "iat_min_us",
+    "iat_mean_us",
+    "iat_max_us",
+    "iat_stddev_us",
+    "len_min",
+    "len_mean",
+    "len_max",
+    "len_stddev",
+];
+
 /// The names of an output's columns: [`COLUMNS`], then [`BIFLOW_COLUMNS`] for biflow
-/// rows, then [`INSPECT_COLUMNS`] when inspection is on.
-pub fn column_names(biflow: bool, inspect: bool) -> Vec<&'static str> {
+/// rows, then the inspection groups `inspect` asks for: [`INSPECT_COLUMNS`],
+/// [`TCP_COLUMNS`] (and [`TCP_REVERSE_COLUMNS`] for biflow rows), [`SPLT_COLUMNS`].
+pub fn column_names(biflow: bool, inspect: &InspectColumns) -> Vec<&'static str> {
     let mut names = COLUMNS.to_vec();
     if biflow {
         names.extend(BIFLOW_COLUMNS);
     }
-    if inspect {
+    if inspect.app {
         names.extend(INSPECT_COLUMNS);
+    }
+    if inspect.tcp {
+        names.extend(TCP_COLUMNS);
+        if biflow {
+            names.extend(TCP_REVERSE_COLUMNS);
+        }
+    }
+    if inspect.splt {
+        names.extend(SPLT_COLUMNS);
     }
     names
 }
@@ -100,12 +152,16 @@ pub fn first_inspect_column(biflow: bool) -> usize {
     COLUMNS.len() + if biflow { BIFLOW_COLUMNS.len() } else { 0 }
 }
 
-/// What the file outputs write of inspection: whether the columns are there, and the
+/// What the file outputs write of inspection: which column groups are there, and the
 /// Community ID seed when that column has values.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct InspectColumns {
-    /// The [`INSPECT_COLUMNS`] are written.
-    pub enabled: bool,
+    /// The application columns ([`INSPECT_COLUMNS`]) are written.
+    pub app: bool,
+    /// The [`TCP_COLUMNS`] are written.
+    pub tcp: bool,
+    /// The [`SPLT_COLUMNS`] are written.
+    pub splt: bool,
     /// `community_id` is computed with this seed (`None`: left empty).
     pub community_id_seed: Option<u16>,
 }
@@ -113,34 +169,192 @@ pub struct InspectColumns {
 impl InspectColumns {
     /// The columns `config` asks for.
     pub fn new(config: &InspectConfig) -> InspectColumns {
+        let p = config.protocols;
         InspectColumns {
-            enabled: config.is_enabled(),
-            community_id_seed: config
-                .protocols
+            app: p.has_application_columns(),
+            tcp: p.has(crate::inspect::Protocol::Tcp),
+            splt: p.has(crate::inspect::Protocol::Splt),
+            community_id_seed: p
                 .has(crate::inspect::Protocol::CommunityId)
                 .then_some(config.community_id_seed),
         }
     }
+
+    /// Whether any inspection column is written.
+    pub fn any(&self) -> bool {
+        self.app || self.tcp || self.splt
+    }
+
+    /// The index of the first [`TCP_COLUMNS`] column.
+    pub fn first_tcp_column(&self, biflow: bool) -> usize {
+        first_inspect_column(biflow) + if self.app { INSPECT_COLUMNS.len() } else { 0 }
+    }
+
+    /// The index of the first [`SPLT_COLUMNS`] column.
+    pub fn first_splt_column(&self, biflow: bool) -> usize {
+        let tcp = match (self.tcp, biflow) {
+            (false, _) => 0,
+            (true, false) => TCP_COLUMNS.len(),
+            (true, true) => TCP_COLUMNS.len() + TCP_REVERSE_COLUMNS.len(),
+        };
+        self.first_tcp_column(biflow) + tcp
+    }
+
+    /// Hands `f` the tcp and splt groups' columns of a row (those asked for), numbered
+    /// in place; `part` is the row's record (or uniflow part of one).
+    pub fn for_each_shape_value(
+        &self,
+        part: &FlowRecord,
+        row: RowInspection<'_>,
+        biflow: bool,
+        mut f: impl FnMut(usize, Option<Value<'_>>),
+    ) {
+        if self.tcp {
+            for_each_tcp_value(part, row, biflow, self.first_tcp_column(biflow), &mut f);
+        }
+        if self.splt {
+            for_each_splt_value(row, self.first_splt_column(biflow), &mut f);
+        }
+    }
 }
 
-/// The inspected values a row shows: a biflow row the record's combined values, a
-/// uniflow row its own direction's (`part` is `record` itself, or one of its
-/// `uniflows()`).
-pub fn row_seen(
-    record: &FlowRecord,
-    part: &FlowRecord,
-    inspection: Option<&Inspection>,
-) -> Option<Seen> {
-    let inspection = inspection?;
-    if part.reverse.is_some() {
-        return Some(inspection.combined());
+/// Which part of a record a row shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    /// The whole record: a uniflow record, or a biflow row.
+    Whole,
+    /// The initiator's direction of a biflow record, as a uniflow row.
+    Forward,
+    /// The responder's direction of a biflow record, as a uniflow row.
+    Reverse,
+}
+
+/// What inspection found for one row: its record's [`Inspection`] and which part of the
+/// record the row is.
+#[derive(Clone, Copy, Debug)]
+pub struct RowInspection<'a> {
+    inspection: Option<&'a Inspection>,
+    part: Part,
+}
+
+impl<'a> RowInspection<'a> {
+    /// A row of a record without inspection.
+    pub const NONE: RowInspection<'static> = RowInspection {
+        inspection: None,
+        part: Part::Whole,
+    };
+
+    /// Whether the record had nothing inspected.
+    pub fn is_none(&self) -> bool {
+        self.inspection.is_none()
     }
-    let forward = (part.key.src, part.key.src_port) == (record.key.src, record.key.src_port);
-    Some(if forward {
-        inspection.forward.clone()
-    } else {
-        inspection.reverse.clone()
-    })
+
+    /// The application values the row shows: a biflow row the record's combined values,
+    /// a uniflow row its own direction's.
+    pub fn seen(&self) -> Option<Seen> {
+        let inspection = self.inspection?;
+        Some(match self.part {
+            Part::Whole => inspection.combined(),
+            Part::Forward => inspection.forward.clone(),
+            Part::Reverse => inspection.reverse.clone(),
+        })
+    }
+
+    /// The row's own direction's values and, in a biflow row, the reverse direction's.
+    fn sides(&self) -> (Option<&'a Seen>, Option<&'a Seen>) {
+        let Some(i) = self.inspection else {
+            return (None, None);
+        };
+        match self.part {
+            Part::Whole => (Some(&i.forward), Some(&i.reverse)),
+            Part::Forward => (Some(&i.forward), None),
+            Part::Reverse => (Some(&i.reverse), None),
+        }
+    }
+
+    /// The row's own direction's counts and, in a biflow row, the reverse direction's.
+    fn counts(&self) -> (Option<&'a DirectionCounts>, Option<&'a DirectionCounts>) {
+        let Some(s) = self.inspection.and_then(|i| i.shape.as_deref()) else {
+            return (None, None);
+        };
+        match self.part {
+            Part::Whole => (Some(&s.forward), Some(&s.reverse)),
+            Part::Forward => (Some(&s.forward), None),
+            Part::Reverse => (Some(&s.reverse), None),
+        }
+    }
+
+    /// The record's shape, when the row is the whole record (a uniflow part of a biflow
+    /// record has no sequence or statistics of its own).
+    fn whole_shape(&self) -> Option<&'a Shape> {
+        match self.part {
+            Part::Whole => self.inspection.and_then(|i| i.shape.as_deref()),
+            _ => None,
+        }
+    }
+}
+
+/// The [`TCP_COLUMNS`] (and in biflow rows [`TCP_REVERSE_COLUMNS`]) of a row, from
+/// `first`.
+fn for_each_tcp_value(
+    part: &FlowRecord,
+    row: RowInspection<'_>,
+    biflow: bool,
+    first: usize,
+    f: &mut impl FnMut(usize, Option<Value<'_>>),
+) {
+    use Value::{Bool, Uint};
+    let (own, other) = row.sides();
+    let rtt = |get: fn(&Seen) -> Option<u32>| {
+        own.and_then(get)
+            .or_else(|| other.and_then(get))
+            .map(|v| Uint(v.into()))
+    };
+    f(first, rtt(|s| s.server_rtt_us));
+    f(first + 1, rtt(|s| s.client_rtt_us));
+    let tcp = part.key.proto == crate::flow::key::PROTO_TCP;
+    let (own_counts, other_counts) = row.counts();
+    let mut direction = |at: usize, counts: Option<&DirectionCounts>, seen: Option<&Seen>| {
+        f(at, counts.map(|c| Uint(c.payload_bytes)));
+        let tcp_counts = counts.filter(|_| tcp);
+        f(at + 1, tcp_counts.map(|c| Uint(c.retransmissions.into())));
+        f(at + 2, tcp_counts.map(|c| Uint(c.out_of_order.into())));
+        f(at + 3, tcp_counts.map(|c| Uint(c.zero_windows.into())));
+        let o = seen.and_then(|s| s.tcp_options);
+        f(at + 4, o.and_then(|o| o.mss).map(|v| Uint(v.into())));
+        f(at + 5, o.and_then(|o| o.wscale).map(|v| Uint(v.into())));
+        f(at + 6, o.map(|o| Bool(o.sack_ok)));
+        f(at + 7, o.map(|o| Bool(o.timestamps)));
+        f(at + 8, o.map(|o| Uint(o.bitmap)));
+    };
+    direction(first + 2, own_counts, own);
+    if biflow {
+        direction(first + TCP_COLUMNS.len(), other_counts, other);
+    }
+}
+
+/// The [`SPLT_COLUMNS`] of a row, from `first`.
+fn for_each_splt_value(
+    row: RowInspection<'_>,
+    first: usize,
+    f: &mut impl FnMut(usize, Option<Value<'_>>),
+) {
+    use Value::{Float3, Splt, Uint};
+    let shape = row.whole_shape();
+    f(first, shape.map(|s| Splt(&s.splt)));
+    let iat = shape.map(|s| s.iat).filter(|w| w.n > 0);
+    f(first + 1, iat.map(|w| Uint(w.min / 1000)));
+    f(first + 2, iat.map(|w| Float3(w.mean / 1000.0)));
+    f(first + 3, iat.map(|w| Uint(w.max / 1000)));
+    f(
+        first + 4,
+        iat.and_then(|w| w.stddev()).map(|d| Float3(d / 1000.0)),
+    );
+    let len = shape.map(|s| s.len).filter(|w| w.n > 0);
+    f(first + 5, len.map(|w| Uint(w.min)));
+    f(first + 6, len.map(|w| Float3(w.mean)));
+    f(first + 7, len.map(|w| Uint(w.max)));
+    f(first + 8, len.and_then(|w| w.stddev()).map(Float3));
 }
 
 /// Community IDs of recent keys, so the two directions of a connection (the same ID)
@@ -189,21 +403,25 @@ impl CommunityIds {
 
 /// Hands `row` each row the file outputs write for `records`: a biflow record as one row
 /// when `biflow`, else as its uniflow records; each with what inspection found for it
-/// (`inspections[i]` for `records[i]`, see [`row_seen`]).
+/// (`inspections[i]` for `records[i]`).
 pub fn for_each_row<E>(
     records: &[FlowRecord],
     inspections: &[Option<Box<Inspection>>],
     biflow: bool,
-    mut row: impl FnMut(&FlowRecord, Option<&Seen>) -> Result<(), E>,
+    mut row: impl FnMut(&FlowRecord, RowInspection<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
     for (i, r) in records.iter().enumerate() {
         let inspection = inspections.get(i).and_then(|x| x.as_deref());
         if r.reverse.is_some() && !biflow {
             for uniflow in r.uniflows() {
-                row(&uniflow, row_seen(r, &uniflow, inspection).as_ref())?;
+                let forward =
+                    (uniflow.key.src, uniflow.key.src_port) == (r.key.src, r.key.src_port);
+                let part = if forward { Part::Forward } else { Part::Reverse };
+                row(&uniflow, RowInspection { inspection, part })?;
             }
         } else {
-            row(r, row_seen(r, r, inspection).as_ref())?;
+            let part = Part::Whole;
+            row(r, RowInspection { inspection, part })?;
         }
     }
     Ok(())
@@ -333,6 +551,13 @@ pub enum Value<'a> {
     Str(&'a str),
     /// A 16-bit code as 4 lowercase hex digits (a TLS cipher suite: `1301`).
     Hex16(u16),
+    /// A number with three decimals (a mean, a standard deviation).
+    Float3(f64),
+    /// `true` or `false`.
+    Bool(bool),
+    /// A packet sequence: `len:iat_us` pairs, comma-joined, a responder's length with a
+    /// minus sign (a JSON array of objects in JSON).
+    Splt(&'a [SpltEntry]),
 }
 
 impl Value<'_> {
@@ -362,6 +587,23 @@ impl Value<'_> {
             }
             Value::Ip(_, a) => {
                 let _ = write!(line, "{}", std::net::Ipv6Addr::from(*a));
+            }
+            Value::Float3(x) => {
+                let _ = write!(line, "{x:.3}");
+            }
+            Value::Bool(b) => line.extend_from_slice(if b { b"true" } else { b"false" }),
+            Value::Splt(entries) => {
+                for (j, e) in entries.iter().enumerate() {
+                    if j > 0 {
+                        line.push(b',');
+                    }
+                    if e.reverse {
+                        line.push(b'-');
+                    }
+                    push_uint(line, e.len.into());
+                    line.push(b':');
+                    push_uint(line, e.iat_us.into());
+                }
             }
             Value::Mac(m) => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -416,6 +658,26 @@ pub fn write_json_string(line: &mut Vec<u8>, s: &str) {
             _ => line.push(b),
         }
     }
+}
+
+/// Appends a packet sequence as a JSON array of `{"len":L,"iat_us":T}` objects (a
+/// responder's length negative).
+pub fn write_splt_json(line: &mut Vec<u8>, entries: &[SpltEntry]) {
+    line.push(b'[');
+    for (j, e) in entries.iter().enumerate() {
+        if j > 0 {
+            line.push(b',');
+        }
+        line.extend_from_slice(b"{\"len\":");
+        if e.reverse && e.len > 0 {
+            line.push(b'-');
+        }
+        push_uint(line, e.len.into());
+        line.extend_from_slice(b",\"iat_us\":");
+        push_uint(line, e.iat_us.into());
+        line.push(b'}');
+    }
+    line.push(b']');
 }
 
 /// Appends `n` in decimal.

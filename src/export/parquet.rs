@@ -31,18 +31,19 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
-use parquet::data_type::{ByteArray, ByteArrayType, Int32Type, Int64Type};
+use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int32Type, Int64Type};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use super::columns::{
     column_names, first_inspect_column, for_each_inspect_value, for_each_row, for_each_value,
-    CommunityIds, InspectColumns, Value, BIFLOW_COLUMNS, COLUMNS, INSPECT_COLUMNS,
+    CommunityIds, InspectColumns, RowInspection, Value, BIFLOW_COLUMNS, COLUMNS, INSPECT_COLUMNS,
+    SPLT_COLUMNS, TCP_COLUMNS, TCP_REVERSE_COLUMNS,
 };
 use super::RecordSink;
 use crate::flow::record::FlowRecord;
-use crate::inspect::{Inspection, Seen};
+use crate::inspect::Inspection;
 use crate::time::Timestamp;
 
 /// Rows a row group holds before it is written. Two row groups are in memory (one
@@ -66,7 +67,56 @@ enum Kind {
     /// BYTE_ARRAY STRING, dictionary-encoded (few distinct values, or many repeats:
     /// addresses, MACs, names).
     Text,
+    /// DOUBLE (means and standard deviations).
+    F64,
+    /// BOOLEAN.
+    Bool,
 }
+
+/// The kind of each [`TCP_COLUMNS`] column, then of each [`TCP_REVERSE_COLUMNS`] one
+/// (the last nine); all may be null.
+const TCP_SCHEMA: [Kind; TCP_COLUMNS.len() + TCP_REVERSE_COLUMNS.len()] = {
+    use Kind::*;
+    [
+        U32,  // server_rtt_us
+        U32,  // client_rtt_us
+        U64,  // payload_bytes
+        U32,  // retransmissions
+        U32,  // out_of_order
+        U32,  // zero_windows
+        U16,  // tcp_mss
+        U8,   // tcp_wscale
+        Bool, // tcp_sack_ok
+        Bool, // tcp_timestamps
+        U64,  // tcp_options
+        U64,  // reverse_payload_bytes
+        U32,  // reverse_retransmissions
+        U32,  // reverse_out_of_order
+        U32,  // reverse_zero_windows
+        U16,  // reverse_tcp_mss
+        U8,   // reverse_tcp_wscale
+        Bool, // reverse_tcp_sack_ok
+        Bool, // reverse_tcp_timestamps
+        U64,  // reverse_tcp_options
+    ]
+};
+
+/// The kind of each [`SPLT_COLUMNS`] column; all may be null. The sequence is its CSV
+/// text (`len:iat_us,...`), which SQL splits with `string_split`.
+const SPLT_SCHEMA: [Kind; SPLT_COLUMNS.len()] = {
+    use Kind::*;
+    [
+        Text, // splt
+        U64,  // iat_min_us
+        F64,  // iat_mean_us
+        U64,  // iat_max_us
+        F64,  // iat_stddev_us
+        U32,  // len_min
+        F64,  // len_mean
+        U32,  // len_max
+        F64,  // len_stddev
+    ]
+};
 
 /// The kind of each column (of `COLUMNS` then `BIFLOW_COLUMNS`) and whether it may be
 /// null, in the order of [`for_each_value`].
@@ -139,17 +189,28 @@ const INSPECT_SCHEMA: [Kind; INSPECT_COLUMNS.len()] = {
 
 /// The columns of an output: kind and whether each may be null, in
 /// [`column_names`] order.
-fn schema(biflow: bool, inspect: bool) -> Vec<(Kind, bool)> {
+fn schema(biflow: bool, inspect: &InspectColumns) -> Vec<(Kind, bool)> {
     let mut columns = SCHEMA[..column_count(biflow)].to_vec();
-    if inspect {
+    if inspect.app {
         columns.extend(INSPECT_SCHEMA.iter().map(|&k| (k, true)));
+    }
+    if inspect.tcp {
+        let n = if biflow {
+            TCP_SCHEMA.len()
+        } else {
+            TCP_COLUMNS.len()
+        };
+        columns.extend(TCP_SCHEMA[..n].iter().map(|&k| (k, true)));
+    }
+    if inspect.splt {
+        columns.extend(SPLT_SCHEMA.iter().map(|&k| (k, true)));
     }
     columns
 }
 
 /// The Parquet schema of the output, in the message-type syntax of the format's
 /// documentation (`parquet::schema::parser`).
-pub fn schema_text(biflow: bool, inspect: bool) -> String {
+pub fn schema_text(biflow: bool, inspect: &InspectColumns) -> String {
     let mut s = String::from("message flow_record {\n");
     let names = column_names(biflow, inspect);
     for (i, (kind, optional)) in schema(biflow, inspect).iter().enumerate() {
@@ -160,12 +221,18 @@ pub fn schema_text(biflow: bool, inspect: bool) -> String {
             Kind::U32 => ("int32", "INTEGER(32,false)"),
             Kind::U64 => ("int64", "INTEGER(64,false)"),
             Kind::Text => ("binary", "STRING"),
+            Kind::F64 => ("double", ""),
+            Kind::Bool => ("boolean", ""),
         };
         let repetition = if *optional { "optional" } else { "required" };
-        s.push_str(&format!(
-            "  {repetition} {physical} {} ({logical});\n",
-            names[i]
-        ));
+        if logical.is_empty() {
+            s.push_str(&format!("  {repetition} {physical} {};\n", names[i]));
+        } else {
+            s.push_str(&format!(
+                "  {repetition} {physical} {} ({logical});\n",
+                names[i]
+            ));
+        }
     }
     s.push('}');
     s
@@ -187,6 +254,10 @@ enum Values {
     I64(Vec<i64>),
     /// Strings: all of them in one buffer, each ending where `ends` says.
     Text { bytes: Vec<u8>, ends: Vec<usize> },
+    /// DOUBLE values.
+    F64(Vec<f64>),
+    /// BOOLEAN values.
+    Bool(Vec<bool>),
 }
 
 struct Column {
@@ -204,6 +275,8 @@ impl Column {
                 bytes: Vec::new(),
                 ends: Vec::with_capacity(ROW_GROUP_ROWS),
             },
+            Kind::F64 => Values::F64(Vec::new()),
+            Kind::Bool => Values::Bool(Vec::new()),
         };
         Column {
             values,
@@ -223,6 +296,8 @@ impl Column {
             (Values::I64(v), Value::Time(t)) => v.push(t.as_nanos().min(i64::MAX as u64) as i64),
             (Values::I64(v), Value::Uint(n)) => v.push(n as i64),
             (Values::I32(v), Value::Uint(n)) => v.push(n as u32 as i32),
+            (Values::F64(v), Value::Float3(x)) => v.push(x),
+            (Values::Bool(v), Value::Bool(b)) => v.push(b),
             (Values::Text { bytes, ends }, value) => {
                 value.write(bytes);
                 ends.push(bytes.len());
@@ -231,6 +306,8 @@ impl Column {
             // by the tests (every column of every record kind is written and read back).
             (Values::I64(v), _) => v.push(0),
             (Values::I32(v), _) => v.push(0),
+            (Values::F64(v), _) => v.push(0.0),
+            (Values::Bool(v), _) => v.push(false),
         }
     }
 
@@ -238,6 +315,8 @@ impl Column {
         match &mut self.values {
             Values::I32(v) => v.clear(),
             Values::I64(v) => v.clear(),
+            Values::F64(v) => v.clear(),
+            Values::Bool(v) => v.clear(),
             Values::Text { bytes, ends } => {
                 bytes.clear();
                 ends.clear();
@@ -256,7 +335,7 @@ struct RowGroup {
 }
 
 impl RowGroup {
-    fn new(biflow: bool, inspect: bool) -> RowGroup {
+    fn new(biflow: bool, inspect: &InspectColumns) -> RowGroup {
         RowGroup {
             columns: schema(biflow, inspect)
                 .into_iter()
@@ -281,6 +360,8 @@ impl RowGroup {
             match &column.values {
                 Values::I32(v) => out.typed::<Int32Type>().write_batch(v, defs, None),
                 Values::I64(v) => out.typed::<Int64Type>().write_batch(v, defs, None),
+                Values::F64(v) => out.typed::<DoubleType>().write_batch(v, defs, None),
+                Values::Bool(v) => out.typed::<BoolType>().write_batch(v, defs, None),
                 Values::Text { bytes, ends } => {
                     let all = Bytes::copy_from_slice(bytes);
                     let mut begin = 0;
@@ -349,7 +430,7 @@ impl ParquetSink {
         biflow: bool,
         inspect: InspectColumns,
     ) -> io::Result<ParquetSink> {
-        let with_inspect = inspect.enabled;
+        let with_inspect = &inspect;
         let message =
             parquet::schema::parser::parse_message_type(&schema_text(biflow, with_inspect))
                 .map_err(to_io)?;
@@ -368,7 +449,7 @@ impl ParquetSink {
         let names = column_names(biflow, with_inspect);
         for (i, (kind, _)) in schema(biflow, with_inspect).iter().enumerate() {
             let path = || ColumnPath::from(names[i]);
-            if *kind == Kind::Text {
+            if matches!(kind, Kind::Text | Kind::Bool) {
                 props = props.set_column_statistics_enabled(path(), EnabledStatistics::None);
             } else {
                 props = props
@@ -406,15 +487,18 @@ impl ParquetSink {
         })
     }
 
-    /// Adds row `r`; `seen` is what inspection found for it (with inspection on).
-    fn push(&mut self, r: &FlowRecord, seen: Option<&Seen>) -> io::Result<()> {
+    /// Adds row `r`; `inspection` is what inspection found for it.
+    fn push(&mut self, r: &FlowRecord, inspection: RowInspection<'_>) -> io::Result<()> {
         let columns = &mut self.group.columns;
         for_each_value(r, self.biflow, |i, v| columns[i].push(v));
-        if self.inspect.enabled {
+        if self.inspect.app {
             let first = first_inspect_column(self.biflow);
             let id = self.community_ids.as_mut().and_then(|c| c.get(&r.key));
-            for_each_inspect_value(seen, id, first, |i, v| columns[i].push(v));
+            let seen = inspection.seen();
+            for_each_inspect_value(seen.as_ref(), id, first, |i, v| columns[i].push(v));
         }
+        self.inspect
+            .for_each_shape_value(r, inspection, self.biflow, |i, v| columns[i].push(v));
         self.group.rows += 1;
         if self.group.rows == ROW_GROUP_ROWS {
             self.hand_over()?;
@@ -451,7 +535,7 @@ impl ParquetSink {
             return Ok(None);
         };
         if self.group.rows > 0 {
-            let empty = RowGroup::new(self.biflow, self.inspect.enabled);
+            let empty = RowGroup::new(self.biflow, &self.inspect);
             let group = std::mem::replace(&mut self.group, empty);
             // A failed send means the encoder stopped on an error, reported below.
             let _ = encoder.full.send(group);
@@ -477,7 +561,9 @@ impl RecordSink for ParquetSink {
         _now: Timestamp,
     ) -> io::Result<()> {
         let biflow = self.biflow;
-        for_each_row(records, inspections, biflow, |r, seen| self.push(r, seen))
+        for_each_row(records, inspections, biflow, |r, inspection| {
+            self.push(r, inspection)
+        })
     }
 
     fn finish(&mut self, _now: Timestamp) -> io::Result<()> {

@@ -1409,6 +1409,7 @@ mod tests {
             ssh_client: s(16),
             ssh_server: s(17),
             hassh: s(18),
+            ..Seen::default()
         }
     }
 
@@ -1471,6 +1472,7 @@ mod tests {
                 Some(Box::new(Inspection {
                     forward: seen_with(i * 7919 % (1 << 19)),
                     reverse: seen_with(i),
+                    shape: None,
                 }))
             })
             .collect();
@@ -1498,6 +1500,7 @@ mod tests {
                     Box::new(Inspection {
                         forward: seen_with([0x3, 0x107, 0x8019, 0x7_0001][i as usize % 4]),
                         reverse: seen_with([0, 0x8000, 0x780][i as usize % 3]),
+                        shape: None,
                     })
                 })
             })
@@ -1579,6 +1582,7 @@ mod tests {
                 Some(Box::new(Inspection {
                     forward: seen_with([0x3, 0x107, 0x7_0001][i as usize % 3]),
                     reverse: Seen::default(),
+                    shape: None,
                 }))
             })
             .collect();
@@ -1624,6 +1628,7 @@ mod tests {
                 Some(Box::new(Inspection {
                     forward: seen_with(i + 1),
                     reverse: Seen::default(),
+                    shape: None,
                 }))
             })
             .collect();

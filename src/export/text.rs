@@ -17,7 +17,8 @@ use std::io::{self, Write};
 
 use super::columns::{
     column_names, first_inspect_column, for_each_inspect_value, for_each_row, for_each_value,
-    write_csv_field, write_json_string, CommunityIds, InspectColumns, Value, INSPECT_COLUMNS,
+    write_csv_field, write_json_string, write_splt_json, CommunityIds, InspectColumns,
+    RowInspection, Value, INSPECT_COLUMNS,
 };
 pub use super::columns::{BIFLOW_COLUMNS, COLUMNS};
 use super::RecordSink;
@@ -82,7 +83,7 @@ impl TextSink {
             closed: false,
             biflow: false,
             inspect: InspectColumns::default(),
-            names: column_names(false, false),
+            names: column_names(false, &InspectColumns::default()),
             community_ids: None,
             nothing_seen: Vec::new(),
         }
@@ -91,11 +92,11 @@ impl TextSink {
     /// Adds the inspection columns (`--inspect`) as `inspect` says.
     pub fn with_inspect(mut self, inspect: InspectColumns) -> TextSink {
         self.inspect = inspect;
-        if inspect.enabled && self.format == TextFormat::Table {
+        if inspect.app && self.format == TextFormat::Table {
             self.widths
                 .extend(TABLE_INSPECT_COLUMNS.iter().map(|(n, w)| n.len().max(*w)));
         }
-        self.names = column_names(self.biflow, inspect.enabled);
+        self.names = column_names(self.biflow, &inspect);
         self.community_ids = inspect.community_id_seed.map(CommunityIds::new);
         self.nothing_seen = self.render_nothing_seen();
         self
@@ -119,7 +120,7 @@ impl TextSink {
     /// instead of splitting them into uniflow rows.
     pub fn with_biflow(mut self, biflow: bool) -> TextSink {
         self.biflow = biflow && self.format != TextFormat::Table;
-        self.names = column_names(self.biflow, self.inspect.enabled);
+        self.names = column_names(self.biflow, &self.inspect);
         self.nothing_seen = self.render_nothing_seen();
         self
     }
@@ -148,7 +149,7 @@ impl TextSink {
     fn write_table_row(&mut self, cells: &[String]) -> io::Result<()> {
         if !self.header_written {
             let mut names: Vec<&str> = TABLE_COLUMNS.iter().map(|(n, _)| *n).collect();
-            if self.inspect.enabled {
+            if self.inspect.app {
                 names.extend(TABLE_INSPECT_COLUMNS.iter().map(|(n, _)| *n));
             }
             let header = aligned(&names, &self.widths);
@@ -169,8 +170,14 @@ impl TextSink {
         Ok(())
     }
 
-    /// Writes row `r`; `seen` is what inspection found for it (with inspection on).
-    fn write_record(&mut self, r: &FlowRecord, seen: Option<&Seen>) -> io::Result<()> {
+    /// Writes row `r`; `inspection` is what inspection found for it.
+    fn write_record(&mut self, r: &FlowRecord, inspection: RowInspection<'_>) -> io::Result<()> {
+        let seen = if self.inspect.app {
+            inspection.seen()
+        } else {
+            None
+        };
+        let seen = seen.as_ref();
         self.line.clear();
         match self.format {
             TextFormat::Csv | TextFormat::Json => {
@@ -187,7 +194,7 @@ impl TextSink {
                     names: &self.names,
                 };
                 for_each_value(r, self.biflow, |i, v| row.opt(i, v));
-                if self.inspect.enabled {
+                if self.inspect.app {
                     let first = first_inspect_column(self.biflow);
                     let id = self.community_ids.as_mut().and_then(|c| c.get(&r.key));
                     if seen.is_none() {
@@ -197,13 +204,15 @@ impl TextSink {
                         for_each_inspect_value(seen, id, first, |i, v| row.opt(i, v));
                     }
                 }
+                self.inspect
+                    .for_each_shape_value(r, inspection, self.biflow, |i, v| row.opt(i, v));
                 if json {
                     self.line.push(b'}');
                 }
             }
             TextFormat::Table => {
                 let mut cells = table_cells(r).to_vec();
-                if self.inspect.enabled {
+                if self.inspect.app {
                     cells.extend(table_inspect_cells(seen));
                 }
                 for (w, c) in self.widths.iter_mut().zip(cells.iter()) {
@@ -235,8 +244,8 @@ impl RecordSink for TextSink {
     ) -> io::Result<()> {
         let biflow = self.biflow;
         self.guarded(|s| {
-            for_each_row(records, inspections, biflow, |r, seen| {
-                s.write_record(r, seen)
+            for_each_row(records, inspections, biflow, |r, inspection| {
+                s.write_record(r, inspection)
             })
         })
     }
@@ -286,7 +295,18 @@ impl Row<'_> {
         match value {
             None if self.json => line.extend_from_slice(b"null"),
             None => {}
-            Some(v @ Value::Uint(_)) => v.write(line),
+            Some(v @ (Value::Uint(_) | Value::Float3(_) | Value::Bool(_))) => v.write(line),
+            Some(Value::Splt(entries)) if self.json => write_splt_json(line, entries),
+            Some(v @ Value::Splt(entries)) => {
+                let quote = entries.len() > 1;
+                if quote {
+                    line.push(b'"');
+                }
+                v.write(line);
+                if quote {
+                    line.push(b'"');
+                }
+            }
             Some(Value::Str(s)) if self.json => {
                 line.push(b'"');
                 write_json_string(line, s);

@@ -59,6 +59,7 @@ use super::key::{FlowKey, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, PROTO_
 use super::record::{EndReason, FlowRecord, ReverseCounters};
 use super::tunnel::{Tunnel, TunnelKind};
 use crate::decode::PacketMeta;
+use crate::inspect::splt::{Shape, ShapeConfig};
 use crate::time::Timestamp;
 
 /// TCP FIN flag bit.
@@ -94,6 +95,9 @@ pub struct CacheConfig {
     /// initiator, with the responder's counters in `FlowRecord::reverse`. The record
     /// ends when the flow as a whole is idle, lasted the active timeout, or closed.
     pub biflow: bool,
+    /// Gather each record's shape (`inspect::splt::Shape`: payload octets, TCP event
+    /// counts, packet sequence and statistics) in a side table: `--inspect tcp`/`splt`.
+    pub shape: Option<ShapeConfig>,
 }
 
 impl Default for CacheConfig {
@@ -106,6 +110,7 @@ impl Default for CacheConfig {
             tcp_end_grace: Duration::from_secs(5),
             max_flows: 1 << 20,
             biflow: false,
+            shape: None,
         }
     }
 }
@@ -114,12 +119,14 @@ impl Default for CacheConfig {
 /// packet time of an eviction, or `Timestamp::END` for the end of input. The instant
 /// depends only on the record and the configuration, so the exporter can put records of
 /// several shards into one order that does not depend on thread timing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Ended {
     /// When the record ended.
     pub at: Timestamp,
     /// The record.
     pub record: FlowRecord,
+    /// Its shape, when the cache gathers shapes (`CacheConfig::shape`).
+    pub shape: Option<Box<Shape>>,
 }
 
 /// Counters of one shard.
@@ -231,6 +238,9 @@ pub struct FlowCache {
     /// In a biflow cache with tunnels, the tunnel of each slot's first reverse packet
     /// (while `tunnels` holds the initiator's); sized like `tunnels`.
     rev_tunnels: Vec<Tunnel>,
+    /// The shape of each slot's record (`CacheConfig::shape`; 160 bytes a flow and the
+    /// sequence's entries); empty otherwise.
+    shapes: Vec<Shape>,
     free: Vec<u32>,
     idle_lists: [List; CLASSES],
     active_list: List,
@@ -263,6 +273,7 @@ impl FlowCache {
             tunnels: Vec::new(),
             sides: Vec::new(),
             rev_tunnels: Vec::new(),
+            shapes: Vec::new(),
             free: Vec::new(),
             idle_lists: [List::EMPTY; CLASSES],
             active_list: List::EMPTY,
@@ -382,6 +393,11 @@ impl FlowCache {
                         self.tunnels[index as usize] = meta.tunnel;
                     }
                 }
+            }
+            if let (Some(config), Some(shape)) =
+                (self.config.shape, self.shapes.get_mut(index as usize))
+            {
+                shape.add(config, now, meta.payload, meta.tcp_events, reverse);
             }
             if stale || class != old_class {
                 self.idle_unlink(index, old_class);
@@ -509,6 +525,12 @@ impl FlowCache {
                 now,
             );
             self.sides[i] = sides;
+        }
+        if let Some(config) = self.config.shape {
+            if self.shapes.len() < self.slots.len() {
+                self.shapes.resize(self.slots.len(), Shape::default());
+            }
+            self.shapes[i] = Shape::first(config, now, meta.payload, meta.tcp_events, flipped);
         }
     }
 
@@ -660,7 +682,11 @@ impl FlowCache {
         }
         self.free.push(index);
         self.stats.ended[reason as usize - 1] += 1;
-        Ended { at, record }
+        let shape = match (self.config.shape, self.shapes.get_mut(index as usize)) {
+            (Some(_), Some(s)) => Some(Box::new(std::mem::take(s))),
+            _ => None,
+        };
+        Ended { at, record, shape }
     }
 
     fn idle_push_back(&mut self, index: u32, class: usize) {
@@ -910,6 +936,7 @@ mod tests {
             tcp_end_grace: Duration::from_secs(2),
             max_flows: 100,
             biflow: false,
+            shape: None,
         })
     }
 

@@ -608,7 +608,9 @@ fn parse_stream(
                 }
                 other => other.map(|_| Seen::default()),
             },
-            Protocol::Quic | Protocol::CommunityId => Outcome::NotThis,
+            Protocol::Quic | Protocol::CommunityId | Protocol::Tcp | Protocol::Splt => {
+                Outcome::NotThis
+            }
         };
         match outcome {
             Outcome::Found(seen) => {
@@ -892,7 +894,7 @@ mod tests {
         assert_eq!(feed(&mut i, &tcp(true, s0, ACK, &overlap), 1), None);
         let seen = feed(&mut i, &tcp(true, sb, ACK, b), 1).unwrap();
         assert_eq!(seen.tls_sni.as_deref(), Some("example.com"));
-        assert_eq!(i.stats().errors, [0; 6]);
+        assert_eq!(i.stats().errors, [0; 8]);
     }
 
     #[test]

@@ -26,7 +26,9 @@ pub mod http;
 pub mod inspector;
 pub mod quic;
 pub mod reader;
+pub mod splt;
 pub mod ssh;
+pub mod tcp;
 pub mod tls;
 
 pub use inspector::{InspectStats, Inspector};
@@ -51,17 +53,34 @@ pub enum Protocol {
     Ssh = 4,
     /// Community ID v1 of the flow key.
     CommunityId = 5,
+    /// TCP health: handshake RTT, retransmissions, out-of-order and zero-window
+    /// segments, SYN options, and payload octets (`tcp.rs`, `splt.rs`).
+    Tcp = 6,
+    /// Timing shape: the first packets' lengths and gaps, and length and inter-arrival
+    /// statistics (`splt.rs`).
+    Splt = 7,
 }
 
 impl Protocol {
     /// Every protocol, in `--inspect` order.
-    pub const ALL: [Protocol; 6] = [
+    pub const ALL: [Protocol; 8] = [
         Protocol::Tls,
         Protocol::Quic,
         Protocol::Dns,
         Protocol::Http,
         Protocol::Ssh,
         Protocol::CommunityId,
+        Protocol::Tcp,
+        Protocol::Splt,
+    ];
+
+    /// The protocols whose payload `Inspector` parses.
+    pub const APPLICATIONS: [Protocol; 5] = [
+        Protocol::Tls,
+        Protocol::Quic,
+        Protocol::Dns,
+        Protocol::Http,
+        Protocol::Ssh,
     ];
 
     /// The name `--inspect` and the config use.
@@ -73,6 +92,8 @@ impl Protocol {
             Protocol::Http => "http",
             Protocol::Ssh => "ssh",
             Protocol::CommunityId => "community-id",
+            Protocol::Tcp => "tcp",
+            Protocol::Splt => "splt",
         }
     }
 
@@ -116,6 +137,23 @@ impl ProtocolSet {
         self.0 & !(1 << Protocol::CommunityId as u8) != 0
     }
 
+    /// Whether an application protocol (TLS, QUIC, DNS, HTTP, SSH) is in the set: the
+    /// payload parsers of `Inspector` run.
+    pub fn parses_applications(self) -> bool {
+        self.0 & 0b1_1111 != 0
+    }
+
+    /// Whether the application columns (`app` ... `community_id`) are written: an
+    /// application protocol or Community ID is in the set.
+    pub fn has_application_columns(self) -> bool {
+        self.0 & 0b11_1111 != 0
+    }
+
+    /// Whether records gather their shape (`splt.rs`): `tcp` or `splt` is in the set.
+    pub fn shapes_records(self) -> bool {
+        self.has(Protocol::Tcp) || self.has(Protocol::Splt)
+    }
+
     /// The members, in `--inspect` order.
     pub fn iter(self) -> impl Iterator<Item = Protocol> {
         Protocol::ALL.into_iter().filter(move |p| self.has(*p))
@@ -157,6 +195,8 @@ pub struct InspectConfig {
     pub max_packets: u16,
     /// Community ID seed (`--community-id-seed`).
     pub community_id_seed: u16,
+    /// Packets of a record the `splt` column lists (`inspect.splt_packets`).
+    pub splt_packets: u8,
 }
 
 impl Default for InspectConfig {
@@ -165,6 +205,7 @@ impl Default for InspectConfig {
             protocols: ProtocolSet::NONE,
             max_packets: DEFAULT_MAX_PACKETS,
             community_id_seed: 0,
+            splt_packets: splt::DEFAULT_SPLT_PACKETS,
         }
     }
 }
@@ -253,6 +294,12 @@ pub struct Seen {
     pub ssh_server: Option<String>,
     /// `hassh`: the client's HASSH.
     pub hassh: Option<String>,
+    /// `tcp_mss` ... `tcp_options`: what this side's first SYN carried.
+    pub tcp_options: Option<tcp::TcpOptions>,
+    /// `server_rtt_us`: SYN-ACK time minus SYN time, in microseconds.
+    pub server_rtt_us: Option<u32>,
+    /// `client_rtt_us`: the handshake's ACK time minus SYN-ACK time, in microseconds.
+    pub client_rtt_us: Option<u32>,
 }
 
 impl Seen {
@@ -280,7 +327,10 @@ impl Seen {
             http_status,
             ssh_client,
             ssh_server,
-            hassh
+            hassh,
+            tcp_options,
+            server_rtt_us,
+            client_rtt_us
         );
     }
 
@@ -293,13 +343,15 @@ impl Seen {
 
 /// What a record's packets showed, handed to the outputs with the record: `forward` for
 /// the record's own direction (its key), `reverse` for a biflow's reverse direction
-/// (always empty in a uniflow record).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// (always empty in a uniflow record), and the record's shape (with `tcp` or `splt`).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Inspection {
     /// The key's direction.
     pub forward: Seen,
     /// A biflow record's reverse direction.
     pub reverse: Seen,
+    /// What the flow cache gathered over the record's packets (`splt::Shape`).
+    pub shape: Option<Box<splt::Shape>>,
 }
 
 impl Inspection {
@@ -377,6 +429,7 @@ mod tests {
                 tls_version: Some(0x0304),
                 ..Seen::default()
             },
+            shape: None,
         };
         let c = i.combined();
         assert_eq!(c.app, Some(App::Tls));

@@ -176,6 +176,9 @@ struct Merger {
     /// The newest real time seen (export time for records that ended at end of input).
     last: Timestamp,
     batch: Vec<FlowRecord>,
+    /// `shapes[i]` for `batch[i]`, when the workers gather shapes (`--inspect tcp` or
+    /// `splt`); empty otherwise.
+    shapes: Vec<Option<Box<crate::inspect::splt::Shape>>>,
     report: ExporterReport,
     registry: Option<Arc<Registry>>,
     direction: DirectionRules,
@@ -238,6 +241,7 @@ impl Notes {
         Some(Box::new(Inspection {
             forward: forward.unwrap_or_default(),
             reverse: reverse.unwrap_or_default(),
+            shape: None,
         }))
     }
 }
@@ -259,6 +263,7 @@ impl Merger {
             watermarks: vec![Timestamp::ZERO; workers.max(1)],
             last: Timestamp::ZERO,
             batch: Vec::with_capacity(1024),
+            shapes: Vec::new(),
             report: ExporterReport::default(),
             registry,
             direction,
@@ -367,8 +372,12 @@ impl Merger {
         let mut now = Timestamp::ZERO;
         for &(at, _, c, i) in &merge {
             now = now.max(at.min(self.last));
-            self.batch
-                .push(self.held[c as usize].records[i as usize].record);
+            let ended = &mut self.held[c as usize].records[i as usize];
+            self.batch.push(ended.record);
+            if let Some(shape) = ended.shape.take() {
+                self.shapes.resize(self.batch.len() - 1, None);
+                self.shapes.push(Some(shape));
+            }
             if self.batch.len() >= 1024 {
                 self.flush(now);
             }
@@ -419,13 +428,23 @@ impl Merger {
         if let Some(notes) = &mut self.notes {
             inspections.extend(batch.iter().map(|r| notes.inspection(r)));
         }
+        if !self.shapes.is_empty() {
+            // A record's shape joins what its packets showed.
+            inspections.resize(batch.len(), None);
+            for (inspection, shape) in inspections.iter_mut().zip(self.shapes.drain(..)) {
+                if let Some(shape) = shape {
+                    inspection.get_or_insert_with(Box::default).shape = Some(shape);
+                }
+            }
+        }
+        let inspected = self.notes.is_some() || !inspections.is_empty();
         self.direction.apply_all(&mut batch);
         self.report.records += batch.len() as u64;
         self.report.packets += batch
             .iter()
             .map(|r| r.packets + r.reverse.map_or(0, |v| v.packets))
             .sum::<u64>();
-        if self.notes.is_some() {
+        if inspected {
             self.each_sink(|sink| sink.export_inspected(&batch, &inspections, now));
         } else {
             self.each_sink(|sink| sink.export(&batch, now));
@@ -497,6 +516,7 @@ mod tests {
         Ended {
             at: Timestamp(at),
             record: FlowRecord::new(key, start, start),
+            shape: None,
         }
     }
 

@@ -197,11 +197,11 @@ impl Registry {
             &mut decapsulated.into_iter(),
         );
         // Payload inspection, by protocol: what was read and what was broken.
-        let by_protocol = |f: &dyn Fn(&crate::inspect::InspectStats) -> [u64; 6]| {
+        let by_protocol = |f: &dyn Fn(&crate::inspect::InspectStats) -> [u64; 8]| {
             let mut v = Vec::new();
             for (i, w) in &workers {
                 let counts = f(&w.counters.inspect);
-                for p in crate::inspect::Protocol::ALL {
+                for p in crate::inspect::Protocol::APPLICATIONS {
                     v.push((
                         format!("worker=\"{i}\",protocol=\"{}\"", p.name()),
                         counts[p as usize],

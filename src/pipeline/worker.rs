@@ -11,12 +11,14 @@
 use crossbeam_channel::Sender;
 
 use crate::capture::Packet;
-use crate::decode::{self, Decap, PacketMeta, Undecodable};
+use crate::decode::{self, Decap, PacketMeta, TransportRange, Undecodable};
 use crate::flow::cache::{CacheConfig, Decoded, Ended, FlowCache};
+use crate::flow::key::{FlowKey, PROTO_TCP};
 use crate::flow::fragments::FragmentTable;
 use crate::flow::record::EndReason;
 use crate::flow::sampling::{Sampler, Sampling};
-use crate::inspect::{InspectConfig, Inspector};
+use crate::inspect::tcp::TcpAnalyzer;
+use crate::inspect::{InspectConfig, Inspector, Protocol, Seen};
 use crate::sflow::SflowSampler;
 use crate::time::Timestamp;
 
@@ -38,10 +40,16 @@ pub struct Classifier {
     inspect: Option<Box<InspectTap>>,
 }
 
-/// The thread's inspector and where what it finds goes.
+/// The thread's inspectors and where what they find goes.
 #[derive(Debug)]
 struct InspectTap {
-    inspector: Inspector,
+    /// The application parsers (TLS, QUIC, DNS, HTTP, SSH), when one is named.
+    inspector: Option<Inspector>,
+    /// TCP connection analysis (`--inspect tcp`).
+    tcp: Option<TcpAnalyzer>,
+    /// Each metered packet's payload length goes into its `PacketMeta` for the flow
+    /// cache's shapes (`tcp` or `splt`).
+    payload: bool,
     /// `None` once input has ended (the exporter can then finish).
     exporter: Option<Sender<ExportMessage>>,
 }
@@ -74,19 +82,27 @@ impl Classifier {
         config: InspectConfig,
         exporter: Sender<ExportMessage>,
     ) -> Classifier {
-        self.inspect = config.protocols.reads_payload().then(|| {
+        let p = config.protocols;
+        self.inspect = p.reads_payload().then(|| {
             Box::new(InspectTap {
-                inspector: Inspector::new(config),
+                inspector: p.parses_applications().then(|| Inspector::new(config)),
+                tcp: p.has(Protocol::Tcp).then(TcpAnalyzer::new),
+                payload: p.shapes_records(),
                 exporter: Some(exporter),
             })
         });
         self
     }
 
-    /// Time passed to `now`: connections whose inspection is over leave the table.
+    /// Time passed to `now`: connections whose inspection is over leave the tables.
     pub fn tick(&mut self, now: Timestamp) {
         if let Some(tap) = &mut self.inspect {
-            tap.inspector.expire(now);
+            if let Some(inspector) = &mut tap.inspector {
+                inspector.expire(now);
+            }
+            if let Some(tcp) = &mut tap.tcp {
+                tcp.expire(now);
+            }
         }
     }
 
@@ -191,16 +207,7 @@ impl Classifier {
             return false;
         }
         if let Some(tap) = &mut self.inspect {
-            let seen = tap
-                .inspector
-                .inspect(meta, packet.data, &transport, packet.ts);
-            if let (Some(seen), Some(exporter)) = (seen, &tap.exporter) {
-                let _ = exporter.send(ExportMessage::Seen {
-                    key: meta.key,
-                    ts: packet.ts,
-                    seen,
-                });
-            }
+            tap.packet(meta, packet, &transport);
         }
         true
     }
@@ -233,10 +240,69 @@ impl Classifier {
             c.sflow_samples = s.samples();
             c.sflow_unsampleable = s.unsampleable();
         }
-        if let Some(tap) = &self.inspect {
-            c.inspect = tap.inspector.stats();
+        if let Some(inspector) = self.inspect.as_ref().and_then(|t| t.inspector.as_ref()) {
+            c.inspect = inspector.stats();
         }
         c
+    }
+}
+
+impl InspectTap {
+    /// Inspects metered packet `meta`, whose transport lies at `transport` in `packet`.
+    fn packet(&mut self, meta: &mut PacketMeta, packet: &Packet<'_>, transport: &TransportRange) {
+        let ts = packet.ts;
+        if let Some(inspector) = &mut self.inspector {
+            if let Some(seen) = inspector.inspect(meta, packet.data, transport, ts) {
+                self.send(meta.key, ts, seen);
+            }
+        }
+        if !self.payload {
+            return;
+        }
+        let payload = transport.wire_payload_len(packet.data, meta.key.proto);
+        meta.payload = u16::try_from(payload).unwrap_or(u16::MAX);
+        let Some(tcp) = &mut self.tcp else {
+            return;
+        };
+        if meta.key.proto != PROTO_TCP || transport.payload.start <= transport.header {
+            return;
+        }
+        let header = packet
+            .data
+            .get(transport.header..transport.payload.start)
+            .unwrap_or_default();
+        let verdict = tcp.packet(&meta.key, ts, header, payload as u32);
+        meta.tcp_events = verdict.events;
+        if let Some(options) = verdict.options {
+            let seen = Seen {
+                tcp_options: Some(options),
+                ..Seen::default()
+            };
+            self.send(meta.key, ts, Box::new(seen));
+        }
+        if let Some(h) = verdict.handshake {
+            // Both records of the connection carry the two times: the client's (this
+            // packet's key) holds the ACK, the server's its SYN-ACK.
+            let us = |from: Timestamp, to: Timestamp| {
+                u32::try_from(to.0.saturating_sub(from.0).saturating_add(500) / 1000)
+                    .unwrap_or(u32::MAX)
+            };
+            let seen = Seen {
+                server_rtt_us: Some(us(h.syn, h.syn_ack)),
+                client_rtt_us: Some(us(h.syn_ack, h.ack)),
+                ..Seen::default()
+            };
+            if let Some(server) = meta.key.reversed() {
+                self.send(server, h.syn_ack, Box::new(seen.clone()));
+            }
+            self.send(meta.key, ts, Box::new(seen));
+        }
+    }
+
+    fn send(&self, key: FlowKey, ts: Timestamp, seen: Box<Seen>) {
+        if let Some(exporter) = &self.exporter {
+            let _ = exporter.send(ExportMessage::Seen { key, ts, seen });
+        }
     }
 }
 
