@@ -710,15 +710,34 @@ fn window(p: &GenPacket, s: usize, scaled: bool) -> u16 {
     }
 }
 
+/// What a generated TCP segment does out of the ordinary (`flowprobe generate --retransmit`,
+/// `--reorder`), as [`add_anomalies`] plants it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Anomaly {
+    /// Nothing.
+    #[default]
+    None,
+    /// A copy of its side's last data segment, sent again (tshark: retransmission).
+    Retransmission,
+    /// A data segment sent ahead of the one before it in sequence space, which is the
+    /// conversation's next packet (tshark: "previous segment not captured").
+    Ahead,
+    /// The segment the one sent ahead skipped, sent right after it and within the initial
+    /// RTT (tshark: out-of-order).
+    OutOfOrder,
+}
+
 /// The TCP fields of every packet of `packets` (in capture order, as written), from each
 /// connection's history. `conversation` gives a packet's conversation by index.
-/// `retransmitted[i]`, when given (an empty slice is none), marks packet `i` as a
-/// retransmission: it repeats the sequence number of its side's last data segment and
-/// moves nothing on (see [`add_retransmissions`]).
+/// `anomalies[i]`, when given (an empty slice is none), says what packet `i` does out of
+/// the ordinary: a [`Anomaly::Retransmission`] repeats the sequence number of its side's
+/// last data segment and moves nothing on; an [`Anomaly::Ahead`] takes the sequence
+/// number after the next packet's (an [`Anomaly::OutOfOrder`] of the same side), which
+/// takes the one before.
 pub fn tcp_fields<'a>(
     conversation: impl Fn(u32) -> &'a Conversation,
     packets: &[GenPacket],
-    retransmitted: &[bool],
+    anomalies: &[Anomaly],
 ) -> Vec<TcpFields> {
     #[derive(Clone, Copy, Default)]
     struct Conn {
@@ -728,7 +747,10 @@ pub fn tcp_fields<'a>(
         synced: [bool; 2],
         options: [bool; 2],
         last_data: [u32; 2],
+        /// The payload of a segment sent ahead, not yet counted in `next`.
+        ahead: [u32; 2],
     }
+    let anomaly = |i: usize| anomalies.get(i).copied().unwrap_or_default();
     let mut conns: std::collections::HashMap<u32, Conn> = std::collections::HashMap::new();
     let mut out = Vec::with_capacity(packets.len());
     for (i, p) in packets.iter().enumerate() {
@@ -751,25 +773,40 @@ pub fn tcp_fields<'a>(
             0
         };
         let scaled = conn.options[0] && conn.options[1];
-        let seq = if retransmitted.get(i).copied().unwrap_or(false) {
-            conn.last_data[s]
-        } else if flags & TCP_SYN != 0 {
-            conn.synced[s] = true;
-            conn.options[s] = !tcp_options(c, p).is_empty();
-            conn.next[s] = conn.isn[s].wrapping_add(1);
-            conn.isn[s]
-        } else if flags & TCP_RST != 0 && !conn.synced[s] && !p.forward {
-            0 // a server's RST answering a SYN: RFC 9293 3.10.7.1, SEQ = 0
-        } else {
-            let seq = conn.next[s];
-            let payload = u32::from(payload_len(c, p));
-            if payload > 0 {
+        let payload = u32::from(payload_len(c, p));
+        let seq = match anomaly(i) {
+            Anomaly::Retransmission => conn.last_data[s],
+            Anomaly::Ahead => {
+                // After the segment the conversation's next packet carries.
+                let skipped = packets[i + 1..]
+                    .iter()
+                    .find(|q| q.conversation == p.conversation)
+                    .map_or(0, |q| u32::from(payload_len(c, q)));
+                conn.ahead[s] = payload;
+                let seq = conn.next[s].wrapping_add(skipped);
                 conn.last_data[s] = seq;
+                seq
             }
-            conn.next[s] = seq
-                .wrapping_add(payload)
-                .wrapping_add(u32::from(flags & TCP_FIN != 0));
-            seq
+            _ if flags & TCP_SYN != 0 => {
+                conn.synced[s] = true;
+                conn.options[s] = !tcp_options(c, p).is_empty();
+                conn.next[s] = conn.isn[s].wrapping_add(1);
+                conn.isn[s]
+            }
+            _ if flags & TCP_RST != 0 && !conn.synced[s] && !p.forward => {
+                0 // a server's RST answering a SYN: RFC 9293 3.10.7.1, SEQ = 0
+            }
+            _ => {
+                let seq = conn.next[s];
+                if payload > 0 {
+                    conn.last_data[s] = seq;
+                }
+                conn.next[s] = seq
+                    .wrapping_add(payload)
+                    .wrapping_add(std::mem::take(&mut conn.ahead[s]))
+                    .wrapping_add(u32::from(flags & TCP_FIN != 0));
+                seq
+            }
         };
         out.push(TcpFields {
             seq,
@@ -780,40 +817,93 @@ pub fn tcp_fields<'a>(
     out
 }
 
-/// A copy of `generated` with about one TCP data segment in `one_in` (of 2 payload bytes
-/// or more) sent again: the copy follows the original after half the time to the
-/// conversation's next packet (at most 300 ms; only where that is 2 ms or more), so the
-/// peer has acknowledged nothing new: the original was lost beyond the probe, and tshark
-/// calls the copy a retransmission. Returns the capture and, per packet, whether it is
-/// such a copy. `one_in` 0 adds none.
-pub fn add_retransmissions(
+/// A copy of `generated` with anomalies planted in its TCP data segments (of 2 payload
+/// bytes or more, neither SYN, FIN nor RST), each chosen at random (a stream of its own
+/// from `seed`); 0 plants none of a kind:
+/// - about one pair in `reorder_one_in` of consecutive packets of a conversation that are
+///   both such segments of the same side, less than the initial RTT (SYN to the ACK that
+///   completes the handshake, less 1 ms) apart, is sent in the wrong order: the first
+///   carries the second's successor ([`Anomaly::Ahead`]), the second the segment before it
+///   ([`Anomaly::OutOfOrder`]): tshark calls the second out-of-order (it is within the
+///   RTT of the highest sequence number);
+/// - about one other segment in `retransmit_one_in` is sent again
+///   ([`Anomaly::Retransmission`]): the copy follows the original after half the time to
+///   the conversation's next packet (at most 300 ms; only where that is 2 ms or more), so
+///   the peer has acknowledged nothing new: the original was lost beyond the probe, and
+///   tshark calls the copy a retransmission.
+///
+/// Returns the capture (copies added in time order) and each packet's anomaly.
+pub fn add_anomalies(
     generated: &Generated,
-    one_in: u64,
+    retransmit_one_in: u64,
+    reorder_one_in: u64,
     seed: u64,
-) -> (Generated, Vec<bool>) {
+) -> (Generated, Vec<Anomaly>) {
     let mut rng = Rng::new(seed ^ 0x5245_5452); // "RETR": a stream of its own
     let packets = &generated.packets;
-    let mut next_time = vec![None; packets.len()];
-    let mut later: std::collections::HashMap<u32, u64> = std::collections::HashMap::new();
+    let conversation = |p: &GenPacket| &generated.conversations[p.conversation as usize];
+    let data = |p: &GenPacket| {
+        conversation(p).proto == GenProto::Tcp
+            && p.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST) == 0
+            && payload_len(conversation(p), p) >= 2
+    };
+    // The index of each packet's successor in its conversation.
+    let mut next = vec![None; packets.len()];
+    let mut later: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
     for (i, p) in packets.iter().enumerate().rev() {
-        next_time[i] = later.insert(p.conversation, p.ts.as_nanos());
+        next[i] = later.insert(p.conversation, i);
     }
-    let mut out: Vec<(GenPacket, bool)> = Vec::with_capacity(packets.len());
+    let mut marks = vec![Anomaly::None; packets.len()];
+    if reorder_one_in > 0 {
+        // Initial RTTs: SYN to the first client packet with ACK after the SYN-ACK.
+        let mut handshake: std::collections::HashMap<u32, (u64, bool, Option<u64>)> =
+            std::collections::HashMap::new();
+        for p in packets
+            .iter()
+            .filter(|p| conversation(p).proto == GenProto::Tcp)
+        {
+            let h = handshake.entry(p.conversation).or_insert((0, false, None));
+            let t = p.ts.as_nanos();
+            match (p.tcp_flags & (TCP_SYN | TCP_ACK), h.2) {
+                (TCP_SYN, None) => *h = (t, false, None),
+                (f, None) if f == TCP_SYN | TCP_ACK => h.1 = true,
+                (TCP_ACK, None) if h.1 && p.forward => h.2 = Some(t - h.0),
+                _ => {}
+            }
+        }
+        for i in 0..packets.len() {
+            let (p, Some(j)) = (&packets[i], next[i]) else {
+                continue;
+            };
+            let q = &packets[j];
+            let rtt = handshake.get(&p.conversation).and_then(|h| h.2);
+            if marks[i] != Anomaly::None
+                || !data(p)
+                || !data(q)
+                || p.forward != q.forward
+                || rtt.is_none_or(|rtt| q.ts.as_nanos() - p.ts.as_nanos() + 1_000_000 >= rtt)
+                || rng.below(reorder_one_in) != 0
+            {
+                continue;
+            }
+            marks[i] = Anomaly::Ahead;
+            marks[j] = Anomaly::OutOfOrder;
+        }
+    }
+    let mut out: Vec<(GenPacket, Anomaly)> = Vec::with_capacity(packets.len());
     for (i, p) in packets.iter().enumerate() {
-        out.push((*p, false));
-        let c = &generated.conversations[p.conversation as usize];
-        if one_in == 0
-            || c.proto != GenProto::Tcp
-            || p.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST) != 0
-            || payload_len(c, p) < 2
-            || rng.below(one_in) != 0
+        out.push((*p, marks[i]));
+        if retransmit_one_in == 0
+            || marks[i] != Anomaly::None
+            || !data(p)
+            || rng.below(retransmit_one_in) != 0
         {
             continue;
         }
-        let gap = next_time[i].map_or(600_000_000, |t| t - p.ts.as_nanos());
+        let gap = next[i].map_or(600_000_000, |j| packets[j].ts.as_nanos() - p.ts.as_nanos());
         if gap >= 2_000_000 {
             let ts = Timestamp(p.ts.as_nanos() + (gap / 2).min(300_000_000));
-            out.push((GenPacket { ts, ..*p }, true));
+            out.push((GenPacket { ts, ..*p }, Anomaly::Retransmission));
         }
     }
     out.sort_by_key(|(p, _)| p.ts);
@@ -827,11 +917,11 @@ pub fn add_retransmissions(
     )
 }
 
-/// Writes `generated` as a classic pcap, `retransmitted` marking the packets that are
-/// retransmissions (see [`add_retransmissions`]; empty: none).
+/// Writes `generated` as a classic pcap, `anomalies` saying what each packet does out of
+/// the ordinary (see [`add_anomalies`]; empty: nothing).
 pub fn write_pcap_with(
     generated: &Generated,
-    retransmitted: &[bool],
+    anomalies: &[Anomaly],
     nanos: bool,
     out: &mut impl Write,
 ) -> io::Result<()> {
@@ -839,7 +929,7 @@ pub fn write_pcap_with(
     let tcp = tcp_fields(
         |i| &conversations[i as usize],
         &generated.packets,
-        retransmitted,
+        anomalies,
     );
     let mut i = 0;
     write_frames(&generated.packets, nanos, out, |p, frame| {
@@ -848,19 +938,19 @@ pub fn write_pcap_with(
     })
 }
 
-/// Writes the truth of every packet of `generated` as CSV, one line a packet in capture
-/// order, from the generator's model (the pcap is not read back):
-///
-/// `ts_ns,src,dst,sport,dport,proto,payload_len,tcp_flags,conversation,vlan,ip_len,seq,ack,window,retransmission,tcp_options`
-///
-/// `ts_ns`: the time as the capture holds it (cut to microseconds unless `nanos`);
+/// The header of [`write_truth`]'s CSV.
+pub const TRUTH_HEADER: &str = "ts_ns,src,dst,sport,dport,proto,payload_len,tcp_flags,conversation,vlan,ip_len,seq,ack,window,retransmission,out_of_order,tcp_options";
+
+/// Writes the truth of every packet of `generated` as CSV ([`TRUTH_HEADER`]), one line a
+/// packet in capture order, from the generator's model (the pcap is not read back):
+/// `ts_ns` the time as the capture holds it (cut to microseconds unless `nanos`);
 /// `sport`/`dport` as a flow key has them (ICMP: 0 and type * 256 + code); `payload_len`
 /// as [`payload_len`]; `tcp_flags` decimal; `conversation` its index; `seq`/`ack`/`window`
-/// the TCP header's (empty for UDP and ICMP); `retransmission` 1 for a copy made by
-/// [`add_retransmissions`]; `tcp_options` the option bytes in hex (SYNs).
+/// the TCP header's (empty for UDP and ICMP); `retransmission` and `out_of_order` 1 for
+/// the packets [`add_anomalies`] made so; `tcp_options` the option bytes in hex (SYNs).
 pub fn write_truth(
     generated: &Generated,
-    retransmitted: &[bool],
+    anomalies: &[Anomaly],
     nanos: bool,
     out: &mut impl Write,
 ) -> io::Result<()> {
@@ -868,12 +958,9 @@ pub fn write_truth(
     let tcp = tcp_fields(
         |i| &conversations[i as usize],
         &generated.packets,
-        retransmitted,
+        anomalies,
     );
-    writeln!(
-        out,
-        "ts_ns,src,dst,sport,dport,proto,payload_len,tcp_flags,conversation,vlan,ip_len,seq,ack,window,retransmission,tcp_options"
-    )?;
+    writeln!(out, "{TRUTH_HEADER}")?;
     let mut line = String::with_capacity(160);
     for (i, p) in generated.packets.iter().enumerate() {
         use std::fmt::Write as _;
@@ -906,8 +993,13 @@ pub fn write_truth(
         } else {
             line.push_str(",,");
         }
-        let mark = retransmitted.get(i).copied().unwrap_or(false);
-        let _ = write!(line, ",{},", u8::from(mark));
+        let mark = anomalies.get(i).copied().unwrap_or_default();
+        let _ = write!(
+            line,
+            ",{},{},",
+            u8::from(mark == Anomaly::Retransmission),
+            u8::from(mark == Anomaly::OutOfOrder)
+        );
         let options = tcp_options(c, p);
         let mut bytes = options.to_vec();
         if options.len() == CLIENT_SYN_OPTIONS.len() {

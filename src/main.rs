@@ -642,14 +642,15 @@ fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Writes a generated capture, with `--retransmit` copies, and its `--packet-truth`.
+/// Writes a generated capture, with `--retransmit` copies and `--reorder` swaps, and its
+/// `--packet-truth`.
 /// Returns what was written.
 fn write_generated_and_truth(
     generated: &flowprobe::generate::Generated,
     args: &GenerateArgs,
 ) -> Result<flowprobe::generate::Generated, Failure> {
-    use flowprobe::generate::{add_retransmissions, write_pcap_with, write_truth};
-    let (generated, marks) = add_retransmissions(generated, args.retransmit, args.seed);
+    use flowprobe::generate::{add_anomalies, write_pcap_with, write_truth};
+    let (generated, marks) = add_anomalies(generated, args.retransmit, args.reorder, args.seed);
     let path = &args.output;
     let file = File::create(path)
         .map_err(|e| Failure::Runtime(format!("cannot create {}: {e}", path.display())))?;

@@ -14,16 +14,17 @@
 //! - `iat_*` over the n-1 gaps (empty below two packets), `len_*` over the payloads:
 //!   min/max integers, mean/sample standard deviation with three decimals (compared
 //!   within 0.001: the floating-point sums may round the last digit either way);
-//! - `retransmissions`: the truth's copies; `out_of_order`, `zero_windows`: 0 (the
-//!   generator sends neither; its RSTs carry window 0, which tshark does not count);
+//! - `retransmissions`: the truth's copies (`--retransmit`); `out_of_order`: the truth's
+//!   swapped segments (`--reorder`); `zero_windows`: 0 (the generator sends none; its RSTs
+//!   carry window 0, which tshark does not count);
 //! - `server_rtt_us` (SYN-ACK - SYN) and `client_rtt_us` (completing ACK - SYN-ACK),
 //!   rounded to the nearest microsecond, on the records holding that connection's SYN or
 //!   SYN-ACK; empty `client_rtt_us` where no ACK completed the handshake;
 //! - `tcp_mss`, `tcp_wscale`, `tcp_sack_ok`, `tcp_timestamps`, `tcp_options` (IPFIX 209
 //!   bitmap, kind X sets bit 63-X) from the option bytes of the side's SYN the record holds.
 //!
-//! A first test checks the truth itself against tshark (its retransmissions and initial
-//! RTTs), where tshark is installed.
+//! A first test checks the truth itself against tshark (its retransmissions,
+//! out-of-order segments and initial RTTs), where tshark is installed.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,7 @@ struct Pkt {
     vlan: u16,
     seq: Option<u32>,
     retransmission: bool,
+    out_of_order: bool,
     options: Vec<u8>,
 }
 
@@ -81,15 +83,12 @@ fn unhex(s: &str) -> Vec<u8> {
 fn read_truth(path: &Path) -> Vec<Pkt> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
-    assert_eq!(
-        lines.next().unwrap(),
-        "ts_ns,src,dst,sport,dport,proto,payload_len,tcp_flags,conversation,vlan,ip_len,seq,ack,window,retransmission,tcp_options"
-    );
+    assert_eq!(lines.next().unwrap(), flowprobe::generate::TRUTH_HEADER);
     lines
         .enumerate()
         .map(|(index, line)| {
             let f: Vec<&str> = line.split(',').collect();
-            assert_eq!(f.len(), 16, "{line}");
+            assert_eq!(f.len(), 17, "{line}");
             Pkt {
                 index,
                 ts: f[0].parse().unwrap(),
@@ -104,7 +103,8 @@ fn read_truth(path: &Path) -> Vec<Pkt> {
                 vlan: f[9].parse().unwrap(),
                 seq: f[11].parse().ok(),
                 retransmission: f[14] == "1",
-                options: unhex(f[15]),
+                out_of_order: f[15] == "1",
+                options: unhex(f[16]),
             }
         })
         .collect()
@@ -358,7 +358,10 @@ fn expected(
             col("retransmissions"),
             counted(packets.iter().filter(|p| p.retransmission).count()),
         ));
-        want.push((col("out_of_order"), counted(0)));
+        want.push((
+            col("out_of_order"),
+            counted(packets.iter().filter(|p| p.out_of_order).count()),
+        ));
         want.push((col("zero_windows"), counted(0)));
         // The side's first SYN (client) or SYN-ACK (server), if the record holds it.
         let syn = packets
@@ -600,7 +603,8 @@ fn shape_columns_exist() -> bool {
     String::from_utf8_lossy(&out.stdout).contains("splt")
 }
 
-/// The capture the shape tests read: 400 conversations, one data segment in 6 sent again.
+/// The capture the shape tests read: 400 conversations, one data segment in 6 sent again,
+/// one eligible pair in 5 swapped (the second out-of-order).
 fn capture(dir: &Path, nanos: bool) -> (PathBuf, Vec<Pkt>) {
     let mut args = vec![
         "--conversations",
@@ -609,6 +613,8 @@ fn capture(dir: &Path, nanos: bool) -> (PathBuf, Vec<Pkt>) {
         "15",
         "--retransmit",
         "6",
+        "--reorder",
+        "5",
     ];
     if nanos {
         args.push("--nanos");
@@ -633,6 +639,8 @@ fn truth_agrees_with_tshark_and_sequences_wrap() {
     assert!(wrapped > 5, "only {wrapped} sequences wrap");
     let marked = truth.iter().filter(|p| p.retransmission).count();
     assert!(marked > 20, "only {marked} retransmissions");
+    let reordered = truth.iter().filter(|p| p.out_of_order).count();
+    assert!(reordered > 20, "only {reordered} out-of-order segments");
     if Command::new("tshark").arg("-v").output().is_err() {
         eprintln!("tshark not installed: the truth is not checked against it");
         return;
@@ -667,7 +675,8 @@ fn truth_agrees_with_tshark_and_sequences_wrap() {
         let f: Vec<&str> = line.split(',').collect();
         let frame: usize = f[0].parse().unwrap();
         stream_of.push(f[1].parse::<u32>().ok());
-        // Duplicate ACKs and window updates are no column's business.
+        // Duplicate ACKs, window updates and "previous segment not captured" (before a
+        // segment sent ahead) are no column's business.
         if f[2..7].iter().any(|v| !v.is_empty()) {
             let names = [
                 "retransmission",
@@ -688,12 +697,19 @@ fn truth_agrees_with_tshark_and_sequences_wrap() {
     }
     let want: Vec<(usize, String)> = truth
         .iter()
-        .filter(|p| p.retransmission)
-        .map(|p| (p.index, "retransmission".to_string()))
+        .filter(|p| p.retransmission || p.out_of_order)
+        .map(|p| {
+            let what = if p.retransmission {
+                "retransmission"
+            } else {
+                "out_of_order"
+            };
+            (p.index, what.to_string())
+        })
         .collect();
     assert_eq!(
         flagged, want,
-        "tshark flags exactly the truth's retransmissions (as plain ones), and nothing else"
+        "tshark flags exactly the truth's retransmissions (as plain ones) and out-of-order segments, and nothing else"
     );
     let mut checked = 0;
     for (conv, h) in handshakes(&truth) {
