@@ -1597,6 +1597,80 @@ mod tests {
     }
 
     #[test]
+    fn tcp_sequence_numbers_follow_the_payload_and_some_wrap() {
+        let g = generate(&GenConfig {
+            conversations: 400,
+            ..GenConfig::default()
+        });
+        let (g, marks) = add_anomalies(&g, 5, 5, 9);
+        let tcp = tcp_fields(|i| &g.conversations[i as usize], &g.packets, &marks);
+        // Per (conversation, side): the next sequence number expected.
+        let mut next: std::collections::HashMap<(u32, bool), u32> = Default::default();
+        let mut wrapped = 0;
+        let (mut retransmitted, mut reordered) = (0, 0);
+        for (i, p) in g.packets.iter().enumerate() {
+            let c = &g.conversations[p.conversation as usize];
+            if c.proto != GenProto::Tcp {
+                assert_eq!(tcp[i], TcpFields::default());
+                continue;
+            }
+            let t = tcp[i];
+            let len = u32::from(payload_len(c, p));
+            let syn_fin = u32::from(p.tcp_flags & (TCP_SYN | TCP_FIN) != 0);
+            let peer = next.get(&(p.conversation, !p.forward)).copied();
+            if p.tcp_flags & TCP_ACK != 0 {
+                assert_eq!(
+                    Some(t.ack),
+                    peer,
+                    "packet {i}: acknowledges all the peer sent"
+                );
+            } else {
+                assert_eq!(t.ack, 0);
+            }
+            assert_eq!(t.window == 0, p.tcp_flags & TCP_RST != 0, "packet {i}");
+            let own = next.entry((p.conversation, p.forward)).or_insert(t.seq);
+            match marks[i] {
+                Anomaly::None => {
+                    assert_eq!(t.seq, *own, "packet {i}: continues its side");
+                    *own = t.seq.wrapping_add(len + syn_fin);
+                    wrapped += usize::from(*own < t.seq);
+                }
+                Anomaly::Retransmission => {
+                    assert!(
+                        t.seq.wrapping_add(len) == *own,
+                        "packet {i}: repeats the last"
+                    );
+                    retransmitted += 1;
+                }
+                Anomaly::Ahead => {
+                    let (j, q) = (i + 1..g.packets.len())
+                        .map(|j| (j, &g.packets[j]))
+                        .find(|(_, q)| q.conversation == p.conversation)
+                        .unwrap();
+                    assert_eq!(marks[j], Anomaly::OutOfOrder);
+                    assert_eq!(t.seq, own.wrapping_add(u32::from(payload_len(c, q))));
+                    assert_eq!(tcp[j].seq, *own, "the skipped segment comes next");
+                    *own = t.seq.wrapping_add(len);
+                    reordered += 1;
+                }
+                Anomaly::OutOfOrder => {}
+            }
+        }
+        assert!(wrapped > 5, "only {wrapped} sides wrap");
+        assert!(
+            retransmitted > 20 && reordered > 20,
+            "{retransmitted} {reordered}"
+        );
+        // Alone (build_frame), a segment takes its side's ISN.
+        let p = g.packets.iter().find(|p| p.tcp_flags == TCP_SYN).unwrap();
+        let c = &g.conversations[p.conversation as usize];
+        assert_eq!(
+            TcpFields::lone(c, p).seq,
+            initial_sequence_numbers(p.conversation, c)[0]
+        );
+    }
+
+    #[test]
     fn flow_sizes_are_heavy_tailed() {
         let g = generate(&GenConfig {
             conversations: 2000,
