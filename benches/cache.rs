@@ -51,6 +51,7 @@ fn hour_config(max_flows: usize) -> CacheConfig {
         tcp_end_grace: hour,
         max_flows,
         biflow: false,
+        shape: None,
     }
 }
 
@@ -159,6 +160,7 @@ fn bench_churn(c: &mut Criterion) {
             active_timeout: idle * 2,
             max_flows: 1 << 21,
             biflow: false,
+            shape: None,
         };
         let mut cache = FlowCache::new(config);
         let mut meta = PacketMeta::default();

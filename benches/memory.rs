@@ -3,7 +3,8 @@
 //!
 //! Not a criterion bench (there is nothing to time): run it with
 //! `cargo bench --bench memory` (and `cargo bench --bench memory -- inspect` for the
-//! payload inspection table's bytes a connection). Issue 5 sets the target at 128 bytes a flow at 1M active
+//! payload inspection table's bytes a connection, `-- shape` for the cache with
+//! `--inspect tcp,splt`, `-- tcp` for the TCP analysis table). Issue 5 sets the target at 128 bytes a flow at 1M active
 //! flows. The shard is created with the default `max_flows` (1,048,576), as `convert`
 //! does, and the flows are the benches' traffic mix.
 
@@ -25,9 +26,70 @@ fn main() {
     // of its own, so the cache's freed pages do not hide its growth).
     if std::env::args().any(|a| a == "inspect") {
         inspect_memory(flows);
+    } else if std::env::args().any(|a| a == "shape") {
+        shape_memory(flows);
+    } else if std::env::args().any(|a| a == "tcp") {
+        tcp_memory(flows);
     } else {
         cache_memory(flows);
     }
+}
+
+/// The flow cache's bytes a flow with `--inspect tcp,splt`: the shape side table
+/// (`inspect::splt::Shape`) and each record's `splt` sequence (10 packets), beside the
+/// slot. Run with `cargo bench --bench memory -- shape`.
+fn shape_memory(flows: u32) {
+    use flowprobe::inspect::splt::ShapeConfig;
+    let before_kb = proc_status_kb("VmHWM");
+    let mut cache = FlowCache::new(CacheConfig {
+        shape: Some(ShapeConfig { splt_packets: 10 }),
+        ..CacheConfig::default()
+    });
+    let mut meta = PacketMeta::default();
+    let mut out = Vec::new();
+    let mut ts = T0;
+    for i in 0..flows {
+        flow_meta(i, &mut meta);
+        meta.payload = 100;
+        cache.meter(&meta, ts, &mut out);
+        ts.0 += 100;
+    }
+    assert_eq!(cache.len(), flows as usize);
+    let after_kb = proc_status_kb("VmHWM");
+    let per_flow = (after_kb - before_kb) as f64 * 1024.0 / f64::from(flows);
+    println!("flow cache with shapes (--inspect tcp,splt, splt_packets 10), {flows} flows:");
+    println!("  peak RSS per flow:       {per_flow:.1} bytes (slot, table and shape)");
+    std::hint::black_box(&cache);
+}
+
+/// The TCP analysis table's bytes a connection (`--inspect tcp`): `flows` connections
+/// whose SYN was seen. Run with `cargo bench --bench memory -- tcp`.
+fn tcp_memory(flows: u32) {
+    use flowprobe::inspect::tcp::TcpAnalyzer;
+    use flowprobe::time::Timestamp;
+    let before_kb = proc_status_kb("VmRSS");
+    let mut analyzer = TcpAnalyzer::new();
+    let mut meta = PacketMeta::default();
+    // A SYN's header: MSS, SACK-permitted, timestamps, window scale.
+    let mut header = vec![0u8; 40];
+    header[12] = 0xa0;
+    header[13] = 0x02;
+    header[14..16].copy_from_slice(&64240u16.to_be_bytes());
+    header[20..40].copy_from_slice(&[
+        2, 4, 5, 180, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
+    ]);
+    for i in 0..flows {
+        flow_meta(i, &mut meta);
+        meta.key.proto = 6;
+        header[4..8].copy_from_slice(&i.to_be_bytes());
+        analyzer.packet(&meta.key, Timestamp(T0.0 + u64::from(i)), &header, 0);
+    }
+    let after_kb = proc_status_kb("VmRSS");
+    assert_eq!(analyzer.connections(), flows as usize);
+    let per = (after_kb - before_kb) as f64 * 1024.0 / f64::from(flows);
+    println!("TCP analysis table, {flows} connections (--inspect tcp):");
+    println!("  after their SYN:         {per:.1} bytes a connection (RSS)");
+    std::hint::black_box(&analyzer);
 }
 
 /// The flow cache's bytes a flow.

@@ -217,6 +217,7 @@ fn round_trip_cases() -> Vec<Case> {
         ("inspect", "community_id_seed", "7", |c| {
             c.inspect.community_id_seed = 7
         }),
+        ("inspect", "splt_packets", "32", |c| c.inspect.splt_packets = 32),
         (
             "statistics",
             "prometheus_listen",
@@ -951,4 +952,12 @@ fn inspect_protocols_resolve_and_unknown_names_are_errors() {
         let (edited, _) = set(&text, "inspect", "max_packets", bad);
         assert!(resolve(&edited).is_err(), "max_packets = {bad}");
     }
+    for bad in ["0", "33"] {
+        let (edited, _) = set(&text, "inspect", "splt_packets", bad);
+        assert!(resolve(&edited).is_err(), "splt_packets = {bad}");
+    }
+    let (edited, _) = set(&text, "inspect", "protocols", r#"["tcp", "splt"]"#);
+    let config = resolve(&edited).unwrap();
+    let names: Vec<_> = config.inspect.protocols.iter().map(|p| p.name()).collect();
+    assert_eq!(names, ["tcp", "splt"]);
 }

@@ -275,6 +275,7 @@ fn short_timeouts_split_records_where_the_model_says() {
         tcp_end_grace: Duration::from_millis(1500),
         max_flows: 1 << 20,
         biflow: false,
+        shape: None,
     };
     let g = generate(&config);
     let (records, _) = run(&g, &cfg, false, 1);

@@ -682,4 +682,100 @@ mod tests {
         assert_eq!(tcp_flag_letters(0x12).len(), 6);
         assert_eq!(tcp_flag_letters(0xc1), "CE.....F");
     }
+
+    /// A biflow record's inspection with a shape: the client sent a SYN with options and
+    /// 100 payload octets (one a retransmission), the server a SYN-ACK and 1448 octets.
+    fn shaped_inspection() -> Inspection {
+        use crate::inspect::splt::{Shape, ShapeConfig};
+        use crate::inspect::tcp::{TcpOptions, RETRANSMISSION};
+        let config = ShapeConfig { splt_packets: 3 };
+        let ns = |us: u64| Timestamp(1_700_000_000_000_000_000 + us * 1000);
+        let mut shape = Shape::first(config, ns(0), 0, 0, false);
+        shape.add(config, ns(1520), 0, 0, true);
+        shape.add(config, ns(1830), 100, RETRANSMISSION, false);
+        shape.add(config, ns(2830), 1448, 0, true);
+        let rtt = |s: crate::inspect::Seen| crate::inspect::Seen {
+            server_rtt_us: Some(1520),
+            client_rtt_us: Some(310),
+            ..s
+        };
+        let options = |mss, wscale| TcpOptions {
+            mss: Some(mss),
+            wscale: Some(wscale),
+            sack_ok: true,
+            timestamps: false,
+            bitmap: (1 << 63) | (1 << 61) | (1 << 60) | (1 << 59),
+        };
+        Inspection {
+            forward: rtt(crate::inspect::Seen {
+                tcp_options: Some(options(1460, 7)),
+                ..Default::default()
+            }),
+            reverse: crate::inspect::Seen {
+                tcp_options: Some(options(1400, 9)),
+                ..Default::default()
+            },
+            shape: Some(Box::new(shape)),
+        }
+    }
+
+    fn render_shaped(format: TextFormat, biflow: bool) -> String {
+        let buf = Shared::default();
+        let inspect = InspectColumns {
+            tcp: true,
+            splt: true,
+            ..Default::default()
+        };
+        let mut sink = TextSink::new(format, Box::new(buf.clone()))
+            .with_biflow(biflow)
+            .with_inspect(inspect);
+        let inspections = [Some(Box::new(shaped_inspection()))];
+        sink.export_inspected(&[biflow_record()], &inspections, Timestamp(0))
+            .unwrap();
+        sink.finish(Timestamp(0)).unwrap();
+        let bytes = buf.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn tcp_and_splt_columns_in_csv_and_json() {
+        let csv = render_shaped(TextFormat::Csv, true);
+        let mut lines = csv.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let names = column_names(true, &InspectColumns { tcp: true, splt: true, ..Default::default() });
+        assert_eq!(header, names);
+        let tail = &header[header.len() - 29..];
+        assert_eq!(tail[..11], crate::export::columns::TCP_COLUMNS);
+        let row = lines.next().unwrap();
+        let bitmap = (1u64 << 63) | (1 << 61) | (1 << 60) | (1 << 59);
+        let expected = format!(
+            "1520,310,100,1,0,0,1460,7,true,false,{bitmap},\
+             1448,0,0,0,1400,9,true,false,{bitmap},\
+             \"0:0,-0:1520,100:310\",310,943.333,1520,\
+             {:.3},0,387.000,1448,{:.3}",
+            stddev(&[1520.0, 310.0, 1000.0]),
+            stddev(&[0.0, 0.0, 100.0, 1448.0]),
+        );
+        assert!(row.ends_with(&expected), "{row}\n{expected}");
+        let json = render_shaped(TextFormat::Json, true);
+        assert!(json.contains(
+            "\"splt\":[{\"len\":0,\"iat_us\":0},{\"len\":0,\"iat_us\":1520},{\"len\":100,\"iat_us\":310}]"
+        ), "{json}");
+        assert!(json.contains("\"tcp_sack_ok\":true,\"tcp_timestamps\":false"));
+        assert!(json.contains("\"iat_mean_us\":943.333,"));
+        assert!(json.contains("\"server_rtt_us\":1520,\"client_rtt_us\":310,"));
+        // Uniflow rows (a table splits biflows; here the uniflow CSV of the same record
+        // without biflow columns): each its own direction's counts and options, both
+        // the connection's RTT, no sequence of their own.
+        let uni = render_shaped(TextFormat::Csv, false);
+        let rows: Vec<&str> = uni.lines().skip(1).collect();
+        assert_eq!(rows.len(), 2);
+        assert!(rows[0].ends_with(&format!("1520,310,100,1,0,0,1460,7,true,false,{bitmap},,,,,,,,,")), "{}", rows[0]);
+        assert!(rows[1].ends_with(&format!("1520,310,1448,0,0,0,1400,9,true,false,{bitmap},,,,,,,,,")), "{}", rows[1]);
+    }
+
+    fn stddev(v: &[f64]) -> f64 {
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
+    }
 }

@@ -1410,4 +1410,74 @@ mod tests {
         assert_eq!(gtp.tunnel, up.tunnel);
         assert_eq!(gtp.reverse.unwrap().tunnel, down.tunnel);
     }
+
+    fn shaped(biflow: bool, splt_packets: u8) -> FlowCache {
+        FlowCache::new(CacheConfig {
+            active_timeout: Duration::from_secs(10),
+            biflow,
+            shape: Some(ShapeConfig { splt_packets }),
+            ..Default::default()
+        })
+    }
+
+    fn with(mut m: PacketMeta, payload: u16, events: u8) -> PacketMeta {
+        m.payload = payload;
+        m.tcp_events = events;
+        m
+    }
+
+    #[test]
+    fn a_biflow_shape_keeps_both_directions_and_signs_the_responder() {
+        use crate::inspect::tcp::{RETRANSMISSION, ZERO_WINDOW};
+        let mut c = shaped(true, 3);
+        let mut out = Vec::new();
+        // The capture begins with the responder's SYN-ACK: the record is keyed by the
+        // initiator, and that first packet is the responder's.
+        let synack = reply(pkt(PROTO_TCP, 40000, 0x12, 60, 50));
+        c.meter(&with(synack, 0, 0), t(1.0), &mut out);
+        let data = pkt(PROTO_TCP, 40000, 0x18, 140, 64);
+        c.meter(&with(data, 100, RETRANSMISSION), t(1.5), &mut out);
+        let answer = reply(pkt(PROTO_TCP, 40000, 0x10, 1500, 50));
+        c.meter(&with(answer, 1448, ZERO_WINDOW), t(1.75), &mut out);
+        c.meter(&with(answer, 1448, 0), t(2.0), &mut out);
+        c.flush(EndReason::ForcedEnd, &mut out);
+        assert_eq!(out.len(), 1);
+        let shape = out[0].shape.as_deref().expect("a shape");
+        let entries: Vec<_> = shape.splt.iter().map(|e| (e.len, e.reverse, e.iat_us)).collect();
+        assert_eq!(entries, [(0, true, 0), (100, false, 500_000), (1448, true, 250_000)]);
+        assert_eq!(shape.forward.payload_bytes, 100);
+        assert_eq!(shape.forward.retransmissions, 1);
+        assert_eq!(shape.reverse.payload_bytes, 2896);
+        assert_eq!(shape.reverse.zero_windows, 1);
+        assert_eq!((shape.len.n, shape.iat.n), (4, 3));
+        assert_eq!((shape.iat.min, shape.iat.max), (250_000_000, 500_000_000));
+    }
+
+    #[test]
+    fn each_record_has_a_shape_of_its_own_packets() {
+        let mut c = shaped(false, 2);
+        let mut out = Vec::new();
+        let data = pkt(PROTO_UDP, 5000, 0, 128, 64);
+        for (i, secs) in [0.0, 4.0, 8.0, 12.0].into_iter().enumerate() {
+            c.meter(&with(data, 100 + i as u16, 0), t(1.0 + secs), &mut out);
+        }
+        c.flush(EndReason::ForcedEnd, &mut out);
+        // The active timeout (10 s) ends the first record after three packets; the
+        // fourth starts a record whose shape starts over.
+        assert_eq!(out.len(), 2);
+        let first = out[0].shape.as_deref().unwrap();
+        assert_eq!(first.forward.payload_bytes, 100 + 101 + 102);
+        assert_eq!(first.splt.len(), 2);
+        assert_eq!((first.iat.n, first.len.max), (2, 102));
+        let second = out[1].shape.as_deref().unwrap();
+        assert_eq!(second.forward.payload_bytes, 103);
+        assert_eq!((second.iat.n, second.splt.len()), (0, 1));
+        assert_eq!(second.splt[0].iat_us, 0);
+        // Without the option, no shape and no side table.
+        let mut plain = cache();
+        let mut out = Vec::new();
+        plain.meter(&data, t(1.0), &mut out);
+        plain.flush(EndReason::ForcedEnd, &mut out);
+        assert!(out[0].shape.is_none() && plain.shapes.is_empty());
+    }
 }

@@ -249,14 +249,17 @@ pub(super) fn inspections_for(records: &[FlowRecord]) -> Vec<Option<Box<Inspecti
                 Some(_) => Inspection {
                     forward: client,
                     reverse: server,
+                    shape: None,
                 },
                 None if i % 2 == 0 => Inspection {
                     forward: client,
                     reverse: Seen::default(),
+                    shape: None,
                 },
                 None => Inspection {
                     forward: server,
                     reverse: Seen::default(),
+                    shape: None,
                 },
             }))
         })
@@ -598,6 +601,7 @@ fn netflow_parser_reads_cut_strings_as_prefixes() {
                     ..Seen::default()
                 },
                 reverse: Seen::default(),
+                shape: None,
             }))
         })
         .collect();
@@ -993,6 +997,7 @@ fn arb_seen() -> impl proptest::strategy::Strategy<Value = Seen> {
         ssh_client: s[9].clone(),
         ssh_server: s[10].clone(),
         hassh: s[11].clone(),
+        ..Seen::default()
     })
 }
 
@@ -1013,7 +1018,13 @@ proptest::proptest! {
         let records = super::tunnels_biflows::shaped(60, seed, true);
         let inspections: Vec<Option<Box<Inspection>>> = seens
             .into_iter()
-            .map(|(forward, reverse)| Some(Box::new(Inspection { forward, reverse })))
+            .map(|(forward, reverse)| {
+                Some(Box::new(Inspection {
+                    forward,
+                    reverse,
+                    shape: None,
+                }))
+            })
             .collect();
         let opts = ExportOptions { max_message_size: max, biflow, ..inspect_options() };
         let (msgs, stats) = export_memory(&records, &inspections, &opts);
