@@ -417,11 +417,7 @@ pub fn for_each_row<E>(
             for uniflow in r.uniflows() {
                 let forward =
                     (uniflow.key.src, uniflow.key.src_port) == (r.key.src, r.key.src_port);
-                let part = if forward {
-                    Part::Forward
-                } else {
-                    Part::Reverse
-                };
+                let part = if forward { Part::Forward } else { Part::Reverse };
                 row(&uniflow, RowInspection { inspection, part })?;
             }
         } else {

@@ -612,7 +612,9 @@ fn analyse(c: &mut Connection, side: usize, ts: u64, h: &Header, seglen: u32) ->
             } else {
                 first_rtt
             };
-            if not_advanced && since_advance < threshold && fwd.next_seq != seq.wrapping_add(seglen)
+            if not_advanced
+                && since_advance < threshold
+                && fwd.next_seq != seq.wrapping_add(seglen)
             {
                 ta |= flag::OUT_OF_ORDER;
                 break 'kind;
@@ -659,7 +661,9 @@ fn analyse(c: &mut Connection, side: usize, ts: u64, h: &Header, seglen: u32) ->
     }
 
     let mut events = 0;
-    if ta & (flag::RETRANSMISSION | flag::FAST_RETRANSMISSION | flag::SPURIOUS_RETRANSMISSION) != 0
+    if ta
+        & (flag::RETRANSMISSION | flag::FAST_RETRANSMISSION | flag::SPURIOUS_RETRANSMISSION)
+        != 0
     {
         events |= RETRANSMISSION;
     }
@@ -728,9 +732,7 @@ mod tests {
     #[test]
     fn handshake_options_and_the_last_syn() {
         let mut a = TcpAnalyzer::new();
-        let opts = [
-            2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0,
-        ];
+        let opts = [2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0];
         let t0 = Timestamp(5_000 * MS);
         let syn = a.packet(&key(true), t0, &header(100, 0, SYN, 64240, &opts), 0);
         let o = syn.options.expect("the SYN's options");
@@ -738,30 +740,18 @@ mod tests {
         assert_eq!(o.wscale, Some(7));
         assert!(o.sack_ok && o.timestamps);
         let kinds = [1u64, 2, 3, 4, 8];
-        assert_eq!(
-            o.bitmap,
-            kinds.iter().map(|k| 1u64 << (63 - k)).sum::<u64>()
-        );
+        assert_eq!(o.bitmap, kinds.iter().map(|k| 1u64 << (63 - k)).sum::<u64>());
         // The SYN again, 1 s later: a retransmission, no options reported twice.
         let t1 = Timestamp(6_000 * MS);
         let again = a.packet(&key(true), t1, &header(100, 0, SYN, 64240, &opts), 0);
         assert_eq!((again.events, again.options), (RETRANSMISSION, None));
         let t2 = Timestamp(6_010 * MS);
-        let sa = a.packet(
-            &key(false),
-            t2,
-            &header(900, 101, SYN | ACK, 65535, &[2, 4, 5, 0x78]),
-            0,
-        );
+        let sa = a.packet(&key(false), t2, &header(900, 101, SYN | ACK, 65535, &[2, 4, 5, 0x78]), 0);
         assert_eq!(sa.options.and_then(|o| o.mss), Some(1400));
         assert_eq!(sa.options.map(|o| o.bitmap), Some(1 << 61));
         // An ACK of something else does not complete it; the right one does, once.
         let t3 = Timestamp(6_030 * MS);
-        assert_eq!(
-            a.packet(&key(true), t3, &header(101, 5, ACK, 502, &[]), 0)
-                .handshake,
-            None
-        );
+        assert_eq!(a.packet(&key(true), t3, &header(101, 5, ACK, 502, &[]), 0).handshake, None);
         let done = a.packet(&key(true), t3, &header(101, 901, ACK, 502, &[]), 0);
         assert_eq!(
             done.handshake,
@@ -771,11 +761,7 @@ mod tests {
                 ack: t3
             })
         );
-        assert_eq!(
-            a.packet(&key(true), t3, &header(101, 901, ACK, 502, &[]), 0)
-                .handshake,
-            None
-        );
+        assert_eq!(a.packet(&key(true), t3, &header(101, 901, ACK, 502, &[]), 0).handshake, None);
     }
 
     #[test]
@@ -785,34 +771,16 @@ mod tests {
         send(&mut a, (true, 0, c, 0, SYN, 1000, 0));
         send(&mut a, (false, 10, 5000, c + 1, SYN | ACK, 1000, 0));
         send(&mut a, (true, 20, c + 1, 5001, ACK, 1000, 0)); // first RTT: 20 ms
-        assert_eq!(
-            send(&mut a, (true, 30, c + 1, 5001, ACK, 1000, 100)).events,
-            0
-        );
+        assert_eq!(send(&mut a, (true, 30, c + 1, 5001, ACK, 1000, 100)).events, 0);
         // 100..200 is lost; 200..300 arrives (a gap: no flag).
-        assert_eq!(
-            send(&mut a, (true, 31, c + 201, 5001, ACK, 1000, 100)).events,
-            0
-        );
+        assert_eq!(send(&mut a, (true, 31, c + 201, 5001, ACK, 1000, 100)).events, 0);
         // The missing segment 5 ms later: under the first RTT, so out of order.
-        assert_eq!(
-            send(&mut a, (true, 36, c + 101, 5001, ACK, 1000, 100)).events,
-            OUT_OF_ORDER
-        );
+        assert_eq!(send(&mut a, (true, 36, c + 101, 5001, ACK, 1000, 100)).events, OUT_OF_ORDER);
         // The first segment again, 100 ms on: a retransmission.
-        assert_eq!(
-            send(&mut a, (true, 136, c + 1, 5001, ACK, 1000, 100)).events,
-            RETRANSMISSION
-        );
+        assert_eq!(send(&mut a, (true, 136, c + 1, 5001, ACK, 1000, 100)).events, RETRANSMISSION);
         // A keep-alive (1 byte at next_seq - 1) is not one.
-        assert_eq!(
-            send(&mut a, (true, 9000, c + 300, 5001, ACK, 1000, 1)).events,
-            0
-        );
-        assert_eq!(
-            send(&mut a, (true, 9001, c + 300, 5001, ACK, 1000, 0)).events,
-            0
-        );
+        assert_eq!(send(&mut a, (true, 9000, c + 300, 5001, ACK, 1000, 1)).events, 0);
+        assert_eq!(send(&mut a, (true, 9001, c + 300, 5001, ACK, 1000, 0)).events, 0);
     }
 
     #[test]
@@ -826,16 +794,10 @@ mod tests {
         for ms in [102, 103, 104] {
             send(&mut a, (false, ms, 1, 101, ACK, 1000, 0));
         }
-        assert_eq!(
-            send(&mut a, (true, 110, 101, 1, ACK, 1000, 100)).events,
-            RETRANSMISSION
-        );
+        assert_eq!(send(&mut a, (true, 110, 101, 1, ACK, 1000, 100)).events, RETRANSMISSION);
         send(&mut a, (false, 120, 1, 301, ACK, 1000, 0));
         // 1..101, all acknowledged: spurious, flagged a retransmission as tshark does.
-        assert_eq!(
-            send(&mut a, (true, 500, 1, 1, ACK, 1000, 100)).events,
-            RETRANSMISSION
-        );
+        assert_eq!(send(&mut a, (true, 500, 1, 1, ACK, 1000, 100)).events, RETRANSMISSION);
     }
 
     #[test]
@@ -843,10 +805,7 @@ mod tests {
         let mut a = TcpAnalyzer::new();
         let start = u32::MAX - 150;
         send(&mut a, (true, 0, start, 0, SYN, 1000, 0));
-        send(
-            &mut a,
-            (false, 1, 7, start.wrapping_add(1), SYN | ACK, 1000, 0),
-        );
+        send(&mut a, (false, 1, 7, start.wrapping_add(1), SYN | ACK, 1000, 0));
         let mut seq = start.wrapping_add(1);
         for i in 0..5 {
             let v = send(&mut a, (true, 10 + i, seq, 8, ACK, 1000, 100));
@@ -856,10 +815,7 @@ mod tests {
         assert!(seq < start, "the stream crossed 2^32");
         // A segment from before the wrap, resent after it: a retransmission.
         let old = start.wrapping_add(101);
-        assert_eq!(
-            send(&mut a, (true, 900, old, 8, ACK, 1000, 100)).events,
-            RETRANSMISSION
-        );
+        assert_eq!(send(&mut a, (true, 900, old, 8, ACK, 1000, 100)).events, RETRANSMISSION);
         // New data after the wrap is not.
         assert_eq!(send(&mut a, (true, 901, seq, 8, ACK, 1000, 100)).events, 0);
     }
@@ -868,27 +824,12 @@ mod tests {
     fn a_connection_seen_mid_stream_starts_from_its_first_packet() {
         let mut a = TcpAnalyzer::new();
         // No SYN: the first packet is data far into the stream, from either side.
-        assert_eq!(
-            send(&mut a, (false, 0, 3_000_000, 77, ACK, 1000, 500)).events,
-            0
-        );
-        assert_eq!(
-            send(&mut a, (true, 1, 77, 3_000_500, ACK, 1000, 0)).events,
-            0
-        );
-        assert_eq!(
-            send(&mut a, (false, 2, 3_000_500, 77, ACK, 1000, 500)).events,
-            0
-        );
-        assert_eq!(
-            send(&mut a, (false, 500, 3_000_500, 77, ACK, 1000, 500)).events,
-            RETRANSMISSION
-        );
+        assert_eq!(send(&mut a, (false, 0, 3_000_000, 77, ACK, 1000, 500)).events, 0);
+        assert_eq!(send(&mut a, (true, 1, 77, 3_000_500, ACK, 1000, 0)).events, 0);
+        assert_eq!(send(&mut a, (false, 2, 3_000_500, 77, ACK, 1000, 500)).events, 0);
+        assert_eq!(send(&mut a, (false, 500, 3_000_500, 77, ACK, 1000, 500)).events, RETRANSMISSION);
         // No handshake was seen: none is reported.
-        assert_eq!(
-            send(&mut a, (true, 501, 77, 3_001_000, ACK, 1000, 0)).handshake,
-            None
-        );
+        assert_eq!(send(&mut a, (true, 501, 77, 3_001_000, ACK, 1000, 0)).handshake, None);
         assert_eq!(a.connections(), 1);
     }
 
@@ -896,20 +837,9 @@ mod tests {
     fn zero_window_and_port_reuse() {
         let mut a = TcpAnalyzer::new();
         send(&mut a, (true, 0, 10, 0, SYN, 1000, 0));
-        assert_eq!(
-            send(&mut a, (false, 1, 50, 11, SYN | ACK, 0, 0)).events,
-            0,
-            "SYN"
-        );
-        assert_eq!(
-            send(&mut a, (false, 2, 51, 11, ACK, 0, 0)).events,
-            ZERO_WINDOW
-        );
-        assert_eq!(
-            send(&mut a, (false, 3, 51, 11, ACK | FIN, 0, 0)).events,
-            0,
-            "FIN"
-        );
+        assert_eq!(send(&mut a, (false, 1, 50, 11, SYN | ACK, 0, 0)).events, 0, "SYN");
+        assert_eq!(send(&mut a, (false, 2, 51, 11, ACK, 0, 0)).events, ZERO_WINDOW);
+        assert_eq!(send(&mut a, (false, 3, 51, 11, ACK | FIN, 0, 0)).events, 0, "FIN");
         // A SYN with another ISN on the same ports: a new connection, not a retransmission.
         let v = send(&mut a, (true, 4000, 99_999, 0, SYN, 1000, 0));
         assert_eq!(v.events, 0);
@@ -922,10 +852,7 @@ mod tests {
         let mut a = TcpAnalyzer::new();
         let h = header(1, 1, SYN, 1000, &[2, 4, 5, 0xb4]);
         for cut in 0..16 {
-            assert_eq!(
-                a.packet(&key(true), Timestamp(1), &h[..cut], 0),
-                TcpVerdict::default()
-            );
+            assert_eq!(a.packet(&key(true), Timestamp(1), &h[..cut], 0), TcpVerdict::default());
         }
         assert_eq!(a.connections(), 0);
         // Up to the window: analysed; the options cut off are not read.
