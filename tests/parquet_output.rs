@@ -10,7 +10,8 @@
 //! - Values: per flow key, packets and octets summed by DuckDB from the Parquet file equal
 //!   the CSV's and the generator's; the whole table rendered as CSV by pyarrow (times
 //!   RFC 3339 with 9 digits and Z, null empty) equals the CSV line for line.
-//! - Corpus: every capture of `../shared/pcaps`, plain and `--biflow --decap all`: the
+//! - Corpus: every capture of `../shared/pcaps`, plain and `--biflow --decap all --inspect
+//!   tcp,splt` (means and deviations with three decimals, booleans `true`/`false`): the
 //!   Parquet run exits as the CSV run does, and its table rendered as CSV equals the CSV.
 //! - Errors: `-f parquet` without a file is a usage error naming `-o`; a file that cannot
 //!   be made is a runtime error naming it.
@@ -651,7 +652,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 /// The conversion modes of the corpus comparison: a name, and the flags.
 const MODES: [(&str, &[&str]); 2] = [
     ("plain", &[]),
-    ("biflow-decap", &["--biflow", "--decap", "all"]),
+    (
+        "biflow-decap-shape",
+        &["--biflow", "--decap", "all", "--inspect", "tcp,splt"],
+    ),
 ];
 
 /// One capture converted one way, to CSV and to Parquet.

@@ -22,7 +22,13 @@
 //!   for what IANA has no element for: IANA has the HTTP ones (httpRequestMethod 459,
 //!   httpRequestHost 460, httpRequestTarget 461, httpUserAgent 468, httpStatusCode 457,
 //!   used), none for TLS, DNS, SSH or Community ID (registry checked up to id 529).
-//!   Strings are variable-length ([`VARLEN`], RFC 7011 section 7). Each enterprise
+//!   Strings are variable-length ([`VARLEN`], RFC 7011 section 7).
+//! - flowprobe's TCP health and timing shape elements (`--inspect tcp,splt`), ids 22..=39
+//!   under the same PEN, where IANA has none (IANA's tcpOptions 209, tcpWindowScale 238
+//!   and transportOctetDeltaCount 401 are used); the `splt` sequences are RFC 6313
+//!   basicLists. Their reverse (biflow) elements: RFC 5103 reverse PEN for the IANA
+//!   ones, the id with bit 0x4000 ([`REVERSE_ENTERPRISE_BIT`], RFC 5103 section 6.2)
+//!   under 32473 for flowprobe's. Each enterprise
 //!   element has RFC 5610 type information ([`Ie::type_info`]), which the IPFIX sink
 //!   announces when inspection is on, so a collector can decode it by name.
 //!
@@ -129,6 +135,22 @@ pub const PEN_REVERSE: u32 = 29305;
 /// change here; collectors configured for 32473 must follow).
 pub const PEN_FLOWPROBE: u32 = 32473;
 
+/// RFC 5103 section 6.2: the reverse of an enterprise-specific element is the same id
+/// with this bit set, under the same PEN (libfixbuf's `FB_IE_VENDOR_BIT_REVERSE`).
+pub const REVERSE_ENTERPRISE_BIT: u16 = 0x4000;
+
+impl Ie {
+    /// The element a basicList element (RFC 6313) lists: its values' element, which gets
+    /// an RFC 5610 type record with the list's.
+    pub const fn list_member(self) -> Option<Ie> {
+        match self {
+            Ie::SpltPacketLengths => Some(Ie::SpltPacketLength),
+            Ie::SpltInterArrivalTimes => Some(Ie::SpltInterArrivalMicroseconds),
+            _ => None,
+        }
+    }
+}
+
 /// The field length that marks a variable-length element in a template (RFC 7011
 /// section 7): each value then carries its own length, 1 octet (0..=254), or 255 and
 /// 2 octets.
@@ -145,6 +167,10 @@ pub mod data_type {
     pub const UNSIGNED32: u8 = 3;
     /// 4: unsigned64.
     pub const UNSIGNED64: u8 = 4;
+    /// 7: signed32.
+    pub const SIGNED32: u8 = 7;
+    /// 10: float64 (IEEE 754 binary64, network byte order).
+    pub const FLOAT64: u8 = 10;
     /// 13: string (UTF-8).
     pub const STRING: u8 = 13;
     /// 15: dateTimeMilliseconds.
@@ -153,6 +179,8 @@ pub mod data_type {
     pub const IPV4_ADDRESS: u8 = 18;
     /// 19: ipv6Address.
     pub const IPV6_ADDRESS: u8 = 19;
+    /// 20: basicList (RFC 6313 section 4.5.1): a list of values of one element.
+    pub const BASIC_LIST: u8 = 20;
 }
 
 /// IANA "IPFIX Information Element Semantics" (RFC 5610 section 3.2), the values of
@@ -168,6 +196,8 @@ pub mod semantics {
     pub const IDENTIFIER: u8 = 4;
     /// 5: flags.
     pub const FLAGS: u8 = 5;
+    /// 6: list (RFC 6313: the semantics of the structured data types).
+    pub const LIST: u8 = 6;
 }
 
 information_elements! {
@@ -242,6 +272,12 @@ information_elements! {
     IgnoredPacketTotalCount = 164, "ignoredPacketTotalCount", "", 8;
     /// notSentFlowTotalCount (166), unsigned64: flow records not sent (lost or not exportable).
     NotSentFlowTotalCount = 166, "notSentFlowTotalCount", "", 8;
+    /// tcpOptions (209), unsigned64 flags: option kind X (0..=63) seen in the SYN sets bit
+    /// X counted from the most significant bit (`tcp_options`; `tcp_sack_ok` and
+    /// `tcp_timestamps` are its bits for kinds 4 and 8).
+    TcpOptions = 209, "tcpOptions", "", 8;
+    /// tcpWindowScale (238), unsigned16: the SYN's window scale shift (`tcp_wscale`).
+    TcpWindowScale = 238, "tcpWindowScale", "", 2;
     /// biflowDirection (239), unsigned8 (RFC 5103 section 6.3): 0 arbitrary, 1 initiator
     /// (the source is the biflow's initiator), 2 reverse initiator, 3 perimeter.
     BiflowDirection = 239, "biflowDirection", "", 1;
@@ -260,6 +296,9 @@ information_elements! {
     /// layer2SegmentId (351), unsigned64: top octet the overlay type (0x01 VXLAN), low
     /// 24 bits the segment id (the VNI).
     Layer2SegmentId = 351, "layer2SegmentId", "", 8;
+    /// transportOctetDeltaCount (401), unsigned64 deltaCounter: octets of the transport
+    /// payload, excluding IP and transport headers (`payload_bytes`).
+    TransportOctetDeltaCount = 401, "transportOctetDeltaCount", "", 8;
     /// informationElementId (303), unsigned16 (RFC 5610): scope of a type record.
     InformationElementId = 303, "informationElementId", "", 2;
     /// informationElementDataType (339), unsigned8 (RFC 5610): a [`data_type`] value.
@@ -298,6 +337,12 @@ information_elements! {
     ReverseFlowStartMilliseconds = PEN_REVERSE: 152, "reverseFlowStartMilliseconds", 8, DATE_TIME_MILLISECONDS / DEFAULT;
     /// reverseFlowEndMilliseconds (29305/153); 0 when no reverse packet was seen.
     ReverseFlowEndMilliseconds = PEN_REVERSE: 153, "reverseFlowEndMilliseconds", 8, DATE_TIME_MILLISECONDS / DEFAULT;
+    /// reverseTcpOptions (29305/209): tcpOptions of the reverse direction's SYN.
+    ReverseTcpOptions = PEN_REVERSE: 209, "reverseTcpOptions", 8, UNSIGNED64 / FLAGS;
+    /// reverseTcpWindowScale (29305/238).
+    ReverseTcpWindowScale = PEN_REVERSE: 238, "reverseTcpWindowScale", 2, UNSIGNED16 / QUANTITY;
+    /// reverseTransportOctetDeltaCount (29305/401).
+    ReverseTransportOctetDeltaCount = PEN_REVERSE: 401, "reverseTransportOctetDeltaCount", 8, UNSIGNED64 / DELTA_COUNTER;
     /// tunnelType (32473/1, flowprobe), unsigned8: the `TunnelKind` number (1 VXLAN,
     /// 2 Geneve, 3 GRE, 4 ERSPAN, 5 IP-in-IP, 6 GTP-U, 7 MPLS over UDP).
     TunnelType = PEN_FLOWPROBE: 1, "tunnelType", 1, UNSIGNED8 / IDENTIFIER;
@@ -348,6 +393,61 @@ information_elements! {
     /// communityId (32473/21, flowprobe), string: `community_id`, the flow key's Community
     /// ID v1 ("1:" and 28 base64 characters).
     CommunityId = PEN_FLOWPROBE: 21, "communityId", VARLEN, STRING / DEFAULT;
+    /// tcpMaximumSegmentSize (32473/22, flowprobe), unsigned16: `tcp_mss`, the MSS option
+    /// of the direction's first SYN (IANA has no MSS element).
+    TcpMaximumSegmentSize = PEN_FLOWPROBE: 22, "tcpMaximumSegmentSize", 2, UNSIGNED16 / QUANTITY;
+    /// tcpRetransmissionCount (32473/23, flowprobe), unsigned32: `retransmissions`, the
+    /// segments TCP analysis called retransmissions (tshark's retransmission and
+    /// fast_retransmission).
+    TcpRetransmissionCount = PEN_FLOWPROBE: 23, "tcpRetransmissionCount", 4, UNSIGNED32 / DELTA_COUNTER;
+    /// tcpOutOfOrderCount (32473/24, flowprobe), unsigned32: `out_of_order`.
+    TcpOutOfOrderCount = PEN_FLOWPROBE: 24, "tcpOutOfOrderCount", 4, UNSIGNED32 / DELTA_COUNTER;
+    /// tcpZeroWindowCount (32473/25, flowprobe), unsigned32: `zero_windows`.
+    TcpZeroWindowCount = PEN_FLOWPROBE: 25, "tcpZeroWindowCount", 4, UNSIGNED32 / DELTA_COUNTER;
+    /// tcpServerRttMicroseconds (32473/26, flowprobe), unsigned32: `server_rtt_us`, SYN to
+    /// SYN-ACK as seen at the probe.
+    TcpServerRttMicroseconds = PEN_FLOWPROBE: 26, "tcpServerRttMicroseconds", 4, UNSIGNED32 / QUANTITY;
+    /// tcpClientRttMicroseconds (32473/27, flowprobe), unsigned32: `client_rtt_us`,
+    /// SYN-ACK to the ACK completing the handshake.
+    TcpClientRttMicroseconds = PEN_FLOWPROBE: 27, "tcpClientRttMicroseconds", 4, UNSIGNED32 / QUANTITY;
+    /// iatMinimumMicroseconds (32473/28, flowprobe), unsigned64: `iat_min_us`.
+    IatMinimumMicroseconds = PEN_FLOWPROBE: 28, "iatMinimumMicroseconds", 8, UNSIGNED64 / QUANTITY;
+    /// iatMeanMicroseconds (32473/29, flowprobe), float64: `iat_mean_us`.
+    IatMeanMicroseconds = PEN_FLOWPROBE: 29, "iatMeanMicroseconds", 8, FLOAT64 / QUANTITY;
+    /// iatMaximumMicroseconds (32473/30, flowprobe), unsigned64: `iat_max_us`.
+    IatMaximumMicroseconds = PEN_FLOWPROBE: 30, "iatMaximumMicroseconds", 8, UNSIGNED64 / QUANTITY;
+    /// iatStandardDeviationMicroseconds (32473/31, flowprobe), float64: `iat_stddev_us`
+    /// (sample standard deviation).
+    IatStandardDeviationMicroseconds = PEN_FLOWPROBE: 31, "iatStandardDeviationMicroseconds", 8, FLOAT64 / QUANTITY;
+    /// payloadLengthMinimum (32473/32, flowprobe), unsigned16: `len_min`.
+    PayloadLengthMinimum = PEN_FLOWPROBE: 32, "payloadLengthMinimum", 2, UNSIGNED16 / QUANTITY;
+    /// payloadLengthMean (32473/33, flowprobe), float64: `len_mean`.
+    PayloadLengthMean = PEN_FLOWPROBE: 33, "payloadLengthMean", 8, FLOAT64 / QUANTITY;
+    /// payloadLengthMaximum (32473/34, flowprobe), unsigned16: `len_max`.
+    PayloadLengthMaximum = PEN_FLOWPROBE: 34, "payloadLengthMaximum", 2, UNSIGNED16 / QUANTITY;
+    /// payloadLengthStandardDeviation (32473/35, flowprobe), float64: `len_stddev`.
+    PayloadLengthStandardDeviation = PEN_FLOWPROBE: 35, "payloadLengthStandardDeviation", 8, FLOAT64 / QUANTITY;
+    /// spltPacketLengths (32473/36, flowprobe), basicList (RFC 6313, semantic ordered) of
+    /// spltPacketLength: the `splt` lengths, variable length.
+    SpltPacketLengths = PEN_FLOWPROBE: 36, "spltPacketLengths", VARLEN, BASIC_LIST / LIST;
+    /// spltInterArrivalTimes (32473/37, flowprobe), basicList (ordered) of
+    /// spltInterArrivalMicroseconds: the `splt` gaps, variable length.
+    SpltInterArrivalTimes = PEN_FLOWPROBE: 37, "spltInterArrivalTimes", VARLEN, BASIC_LIST / LIST;
+    /// spltPacketLength (32473/38, flowprobe), signed32: one packet's transport payload
+    /// length, negative for a biflow's reverse packet (a reverse packet of length 0 is 0).
+    SpltPacketLength = PEN_FLOWPROBE: 38, "spltPacketLength", 4, SIGNED32 / QUANTITY;
+    /// spltInterArrivalMicroseconds (32473/39, flowprobe), unsigned32: microseconds since
+    /// the record's previous packet, truncated (0 for the first).
+    SpltInterArrivalMicroseconds = PEN_FLOWPROBE: 39, "spltInterArrivalMicroseconds", 4, UNSIGNED32 / QUANTITY;
+    /// reverseTcpMaximumSegmentSize (32473/0x4016, flowprobe): RFC 5103 section 6.2, the
+    /// reverse of an enterprise element is its id with bit 0x4000 set, same PEN.
+    ReverseTcpMaximumSegmentSize = PEN_FLOWPROBE: 0x4016, "reverseTcpMaximumSegmentSize", 2, UNSIGNED16 / QUANTITY;
+    /// reverseTcpRetransmissionCount (32473/0x4017, flowprobe).
+    ReverseTcpRetransmissionCount = PEN_FLOWPROBE: 0x4017, "reverseTcpRetransmissionCount", 4, UNSIGNED32 / DELTA_COUNTER;
+    /// reverseTcpOutOfOrderCount (32473/0x4018, flowprobe).
+    ReverseTcpOutOfOrderCount = PEN_FLOWPROBE: 0x4018, "reverseTcpOutOfOrderCount", 4, UNSIGNED32 / DELTA_COUNTER;
+    /// reverseTcpZeroWindowCount (32473/0x4019, flowprobe).
+    ReverseTcpZeroWindowCount = PEN_FLOWPROBE: 0x4019, "reverseTcpZeroWindowCount", 4, UNSIGNED32 / DELTA_COUNTER;
   }
 }
 
@@ -428,6 +528,9 @@ mod tests {
             ("httpRequestHost", 460),
             ("httpRequestTarget", 461),
             ("httpUserAgent", 468),
+            ("tcpOptions", 209),
+            ("tcpWindowScale", 238),
+            ("transportOctetDeltaCount", 401),
         ];
         for (name, id) in expect {
             let ie = Ie::ALL.iter().find(|ie| ie.name() == name).unwrap();
@@ -446,12 +549,26 @@ mod tests {
             assert_eq!(forward.length(), ie.length(), "{}", ie.name());
             n += 1;
         }
-        assert_eq!(n, 7);
+        assert_eq!(n, 10);
         let flowprobe = Ie::ALL
             .iter()
             .filter(|ie| ie.pen() == PEN_FLOWPROBE)
             .count();
-        assert_eq!(flowprobe, 21);
+        assert_eq!(flowprobe, 43);
+        // RFC 5103 section 6.2: flowprobe's reverse elements are the forward id | 0x4000.
+        for &ie in Ie::ALL.iter().filter(|ie| ie.pen() == PEN_FLOWPROBE) {
+            if ie.id() & REVERSE_ENTERPRISE_BIT != 0 {
+                let forward = Ie::ALL
+                    .iter()
+                    .find(|f| {
+                        f.pen() == PEN_FLOWPROBE && f.id() == ie.id() & !REVERSE_ENTERPRISE_BIT
+                    })
+                    .unwrap();
+                assert_eq!(format!("reverse{}", upper_first(forward.name())), ie.name());
+                assert_eq!(forward.type_info(), ie.type_info());
+                assert_eq!(forward.length(), ie.length());
+            }
+        }
     }
 
     /// The IANA string elements are variable-length; every enterprise element has type
@@ -478,10 +595,10 @@ mod tests {
             let len = match data_type {
                 data_type::UNSIGNED8 => 1,
                 data_type::UNSIGNED16 => 2,
-                data_type::UNSIGNED32 | data_type::IPV4_ADDRESS => 4,
-                data_type::UNSIGNED64 | data_type::DATE_TIME_MILLISECONDS => 8,
+                data_type::UNSIGNED32 | data_type::SIGNED32 | data_type::IPV4_ADDRESS => 4,
+                data_type::UNSIGNED64 | data_type::FLOAT64 | data_type::DATE_TIME_MILLISECONDS => 8,
                 data_type::IPV6_ADDRESS => 16,
-                data_type::STRING => VARLEN,
+                data_type::STRING | data_type::BASIC_LIST => VARLEN,
                 other => panic!("{other}"),
             };
             // Reduced-size encoding (RFC 7011 6.2): tcpControlBits in 1 octet.
@@ -491,7 +608,8 @@ mod tests {
                 ie.name()
             );
             if ie.pen() == PEN_FLOWPROBE {
-                assert!(ie.id() < 64 && ids.insert(ie.id()), "{}", ie.name());
+                let id = ie.id() & !REVERSE_ENTERPRISE_BIT;
+                assert!(id < 64 && ids.insert(ie.id()), "{}", ie.name());
             }
         }
     }

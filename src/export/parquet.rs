@@ -451,6 +451,9 @@ impl ParquetSink {
             let path = || ColumnPath::from(names[i]);
             if matches!(kind, Kind::Text | Kind::Bool) {
                 props = props.set_column_statistics_enabled(path(), EnabledStatistics::None);
+            } else if *kind == Kind::F64 {
+                // Delta encoding is for integers; means and deviations stay plain.
+                props = props.set_column_dictionary_enabled(path(), false);
             } else {
                 props = props
                     .set_column_dictionary_enabled(path(), false)

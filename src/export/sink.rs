@@ -47,6 +47,15 @@
 //! preamble (so records queued while a TCP collector was down reach the new connection
 //! before the type records do: the preamble can hold no data record).
 //!
+//! `--inspect tcp` and `splt` add the record's TCP health and timing shape to the same
+//! presence set (`template::INSPECTED`, 46 elements): a record shows what the CSV row of
+//! the same record shows (a whole record its own direction's counts and SYN options, a
+//! biflow's reverse ones, its sequences and statistics; a part of a split biflow its own
+//! direction's only). A template larger than a message (the widest shape with every
+//! element in 512 octets) leaves out its last elements, and a record that cannot fit a
+//! message even with empty strings leaves out its two splt lists; both counted with the
+//! fields past the template bound.
+//!
 //! Messages are flushed when full, on `tick` (so a record waits at most about a second of
 //! export time) and at `finish`.
 
@@ -396,15 +405,17 @@ pub struct TemplateSink {
     /// The inspected templates, in the order they were first used (ids from
     /// `FIRST_INSPECTED_TEMPLATE_ID`), and their index by (shape index, presence set).
     inspected: Vec<Arc<InspectedTemplate>>,
-    inspected_by_key: HashMap<(u16, u32), usize>,
+    inspected_by_key: HashMap<(u16, u64), usize>,
     /// Octets the inspected templates take in a template set.
     inspected_template_octets: usize,
     /// TCP: octets of the preamble if every shape of this sink were announced; inspected
     /// templates may take only what is left of 65535 - this.
     preamble_reserve: usize,
-    /// flowprobe's enterprise elements announced so far (bit = element id), whose RFC 5610
-    /// type records go with the templates.
-    described: u64,
+    /// flowprobe's enterprise elements announced so far (`flowprobe_element_bit`), whose
+    /// RFC 5610 type records go with the templates.
+    described: u128,
+    /// The `--inspect tcp` / `splt` element groups the records carry.
+    shape_groups: ShapeGroups,
     /// Inspected fields left out of records because no template could carry them (past
     /// `MAX_INSPECTED_TEMPLATES`).
     inspected_fields_dropped: u64,
@@ -471,6 +482,11 @@ impl TemplateSink {
                 inspecting,
             ),
             described: 0,
+            shape_groups: ShapeGroups {
+                tcp: inspecting && opts.inspect.protocols.has(crate::inspect::Protocol::Tcp),
+                splt: inspecting && opts.inspect.protocols.has(crate::inspect::Protocol::Splt),
+                reverse: biflow,
+            },
             inspected_fields_dropped: 0,
             sampling_values: opts.sampling.option_values(opts.observation_domain_id),
             domain_id: opts.observation_domain_id,
@@ -621,11 +637,16 @@ impl TemplateSink {
         if !self.inspecting {
             return Ok(());
         }
-        for field in fields {
-            if let Some(bit) = flowprobe_element_bit(field.ie) {
+        // A basicList's member element is described with the list.
+        for ie in fields
+            .iter()
+            .flat_map(|f| [Some(f.ie), f.ie.list_member()])
+            .flatten()
+        {
+            if let Some(bit) = flowprobe_element_bit(ie) {
                 if self.described & bit == 0 {
                     self.described |= bit;
-                    self.write_type_record(field.ie, now)?;
+                    self.write_type_record(ie, now)?;
                 }
             }
         }
@@ -666,7 +687,7 @@ impl TemplateSink {
     fn inspected_template(
         &mut self,
         shape: usize,
-        presence: u32,
+        presence: u64,
         now: Timestamp,
     ) -> io::Result<Option<Arc<InspectedTemplate>>> {
         let key = (shape as u16, presence);
@@ -892,6 +913,23 @@ impl TemplateSink {
             self.stats.not_exportable += 1;
             return Ok(());
         };
+        // A template must fit one message: the widest shape with every application, tcp
+        // and splt element does not fit the smallest (512). Its last elements (the splt
+        // statistics first) are left out until it does, and counted.
+        let room = self
+            .builder
+            .max()
+            .saturating_sub(self.dialect.header_len() + 4);
+        let mut fitting = presence;
+        while fitting != 0 && inspected_template_record_len(shape.index(), fitting) > room {
+            fitting &= !(1 << (63 - fitting.leading_zeros()));
+        }
+        if fitting != presence {
+            self.inspected_fields_dropped += u64::from((presence & !fitting).count_ones());
+            let mut v = *values;
+            v.clear(presence & !fitting);
+            return self.add_inspected(rec, &v, now);
+        }
         self.open_message(now)?;
         let Some(t) = self.inspected_template(shape.index(), presence, now)? else {
             return self.add(rec, now);
@@ -902,7 +940,17 @@ impl TemplateSink {
             .max()
             .saturating_sub(self.dialect.header_len() + 4 + t.fixed_len);
         let Some(cap) = values.string_cap(t.presence, budget) else {
-            // Cannot happen: the numbers and empty strings take at most 26 octets.
+            // The numbers, empty strings and lists take at most some 430 octets: only a
+            // record of the widest shape with 32-entry splt lists in the smallest message
+            // size (512) does not fit. It goes out without its two lists (counted).
+            let without_lists = presence & !SPLT_LIST_BITS;
+            if without_lists != presence {
+                let n = (presence & SPLT_LIST_BITS).count_ones();
+                self.inspected_fields_dropped += u64::from(n);
+                let mut v = *values;
+                v.clear(SPLT_LIST_BITS);
+                return self.add_inspected(rec, &v, now);
+            }
             self.stats.not_exportable += 1;
             return Ok(());
         };
@@ -932,6 +980,7 @@ impl TemplateSink {
         &mut self,
         rec: &FlowRecord,
         seen: Option<(&Seen, Option<&Seen>)>,
+        shape: ShapeSource<'_>,
         now: Timestamp,
     ) -> io::Result<()> {
         let community_id = self
@@ -941,7 +990,12 @@ impl TemplateSink {
             Some((first, second)) => InspectedValues::of(first, second),
             None => InspectedValues::default(),
         }
-        .with_community_id(community_id.as_deref());
+        .with_community_id(community_id.as_deref())
+        .with_shape(
+            self.shape_groups,
+            rec.key.proto == crate::flow::key::PROTO_TCP,
+            shape,
+        );
         self.add_inspected(rec, &values, now)
     }
 
@@ -988,19 +1042,42 @@ impl RecordSink for TemplateSink {
                 Some(rev) if !self.biflow => {
                     // `uniflows` yields the forward record if it has packets, then the
                     // reverse one if it has.
+                    // Each part shows its own direction's notes and counts, and no
+                    // sequence or statistics (those are the whole record's).
                     let mut parts = rec.uniflows();
+                    let shape = insp.and_then(|x| x.shape.as_deref());
                     if rec.packets > 0 {
                         if let Some(u) = parts.next() {
-                            self.add_seen(&u, insp.map(|x| (&x.forward, None)), now)?;
+                            let src = ShapeSource {
+                                own: insp.map(|x| &x.forward),
+                                own_counts: shape.map(|s| &s.forward),
+                                ..ShapeSource::default()
+                            };
+                            self.add_seen(&u, insp.map(|x| (&x.forward, None)), src, now)?;
                         }
                     }
                     if rev.packets > 0 {
                         if let Some(u) = parts.next() {
-                            self.add_seen(&u, insp.map(|x| (&x.reverse, None)), now)?;
+                            let src = ShapeSource {
+                                own: insp.map(|x| &x.reverse),
+                                own_counts: shape.map(|s| &s.reverse),
+                                ..ShapeSource::default()
+                            };
+                            self.add_seen(&u, insp.map(|x| (&x.reverse, None)), src, now)?;
                         }
                     }
                 }
-                _ => self.add_seen(rec, insp.map(|x| (&x.forward, Some(&x.reverse))), now)?,
+                _ => {
+                    let shape = insp.and_then(|x| x.shape.as_deref());
+                    let src = ShapeSource {
+                        own: insp.map(|x| &x.forward),
+                        other: insp.map(|x| &x.reverse),
+                        own_counts: shape.map(|s| &s.forward),
+                        other_counts: shape.map(|s| &s.reverse),
+                        whole: shape,
+                    };
+                    self.add_seen(rec, insp.map(|x| (&x.forward, Some(&x.reverse))), src, now)?
+                }
             }
         }
         self.transport.poll(&mut self.stats)
@@ -1025,7 +1102,7 @@ impl RecordSink for TemplateSink {
         if self.inspected_fields_dropped > 0 {
             log::warn!(
                 "IPFIX: {} inspected fields were left out of records (more than {} \
-                 inspected templates)",
+                 inspected templates, or a record or template larger than a message)",
                 self.inspected_fields_dropped,
                 self.inspected.len()
             );
@@ -1444,13 +1521,15 @@ mod tests {
 
     #[test]
     fn seen_fields_map_to_the_inspected_elements_in_column_order() {
-        let cid = INSPECTED_COUNT as u32 - 1;
+        // The application elements: 19 findings and the Community ID (the tcp and splt
+        // ones come from the shape: `template` tests them).
+        let cid = 19u32;
         for k in 0..cid {
             let seen = seen_with(1 << k);
             assert_eq!(InspectedValues::of(&seen, None).presence(), 1 << k);
         }
-        let all = (1 << INSPECTED_COUNT) - 1;
-        let seen = seen_with(all);
+        let all = (1u64 << (cid + 1)) - 1;
+        let seen = seen_with(all as u32);
         let values = InspectedValues::of(&seen, None).with_community_id(Some("1:x"));
         assert_eq!(values.presence(), all);
         assert_eq!(INSPECTED[cid as usize], Ie::CommunityId);
@@ -1469,10 +1548,18 @@ mod tests {
         let records: Vec<FlowRecord> = (0..300).map(shaped).collect();
         let inspections: Vec<Option<Box<Inspection>>> = (0..300u32)
             .map(|i| {
+                // Every other record with a TCP/splt shape too (v9 carries none of it).
+                let shape = (i % 2 == 0).then(|| {
+                    use crate::inspect::splt::{Shape, ShapeConfig};
+                    let config = ShapeConfig { splt_packets: 10 };
+                    let mut s = Shape::first(config, Timestamp(1_000_000), 0, 0, false);
+                    s.add(config, Timestamp(2_000_000 + u64::from(i)), 100, 1, true);
+                    Box::new(s)
+                });
                 Some(Box::new(Inspection {
                     forward: seen_with(i * 7919 % (1 << 19)),
                     reverse: seen_with(i),
-                    shape: None,
+                    shape,
                 }))
             })
             .collect();
@@ -1614,6 +1701,105 @@ mod tests {
         }
         assert!(refreshes > 5, "{refreshes}");
         assert!(sink.described.count_ones() >= 8);
+    }
+
+    /// The widest record (IPv6 in IPv6 GRE, direction, egress, biflow, TCP) with every
+    /// tcp and splt element (32-entry sequences) and long strings still goes out in the
+    /// smallest message (512): strings are cut first, and when even empty strings do not
+    /// fit, the two splt lists are left out (counted), never the record.
+    #[test]
+    fn the_widest_shaped_record_fits_the_smallest_message() {
+        use crate::flow::record::{FlowDirection, ReverseCounters};
+        use crate::flow::tunnel::{Tunnel, TunnelKind};
+        use crate::inspect::splt::{Shape as SpltShape, ShapeConfig};
+        use crate::inspect::tcp::TcpOptions;
+        let mut r = record(1);
+        r.key.proto = crate::flow::key::PROTO_TCP;
+        r.key.set_addrs(
+            std::net::Ipv6Addr::LOCALHOST.into(),
+            std::net::Ipv6Addr::UNSPECIFIED.into(),
+        );
+        r.tunnel = Tunnel {
+            kind: TunnelKind::Gre,
+            id: 7,
+            outer_ip_version: 6,
+            ..Tunnel::default()
+        };
+        r.direction = FlowDirection::Egress;
+        r.egress_if = 3;
+        r.reverse = Some(ReverseCounters {
+            packets: 2,
+            octets: 200,
+            ..ReverseCounters::default()
+        });
+        let config = ShapeConfig { splt_packets: 32 };
+        let mut shape = SpltShape::first(config, Timestamp(1_000), 0, 0, false);
+        for k in 1..40u64 {
+            shape.add(
+                config,
+                Timestamp(1_000 + k * 1_000_000),
+                1448,
+                1,
+                k % 2 == 0,
+            );
+        }
+        let options = Some(TcpOptions {
+            mss: Some(1460),
+            wscale: Some(7),
+            sack_ok: true,
+            timestamps: true,
+            bitmap: 0xb880_0000_0000_0000,
+        });
+        let seen = |rtt| Seen {
+            tls_sni: Some("s".repeat(300)),
+            http_user_agent: Some("u".repeat(300)),
+            tcp_options: options,
+            server_rtt_us: Some(rtt),
+            client_rtt_us: Some(rtt),
+            ..seen_with((1 << 19) - 1)
+        };
+        let inspections = vec![Some(Box::new(Inspection {
+            forward: seen(10),
+            reverse: seen(20),
+            shape: Some(Box::new(shape)),
+        }))];
+        let opts = ExportOptions {
+            biflow: true,
+            max_message_size: 512,
+            inspect: crate::inspect::InspectConfig {
+                splt_packets: 32,
+                ..inspecting().inspect
+            },
+            ..ExportOptions::default()
+        };
+        let (msgs, sink) = run(
+            Dialect::Ipfix,
+            TemplatePolicy::Refresh,
+            &opts,
+            &[r],
+            Some(&inspections),
+        );
+        assert!(msgs.iter().all(|m| m.len() <= 512));
+        let stats = sink.stats();
+        assert_eq!((stats.records, stats.not_exportable), (1, 0), "{stats:?}");
+        // Its template does not fit 512 octets with every element: the last ones are left
+        // out (and the record fits without cutting its lists).
+        let dropped = sink.inspected_fields_dropped();
+        assert!((1..=10).contains(&dropped), "{dropped}");
+        // With the default message size, nothing is left out.
+        let opts = ExportOptions {
+            max_message_size: ExportOptions::default().max_message_size,
+            ..opts
+        };
+        let (_, sink) = run(
+            Dialect::Ipfix,
+            TemplatePolicy::Refresh,
+            &opts,
+            &[r],
+            Some(&inspections),
+        );
+        assert_eq!(sink.inspected_fields_dropped(), 0);
+        assert_eq!(sink.stats().not_exportable, 0);
     }
 
     /// Past `MAX_INSPECTED_TEMPLATES` presence sets, a record takes the largest announced

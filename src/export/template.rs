@@ -21,15 +21,16 @@
 //! IPFIX with inspection on (`--inspect`) adds 482, the RFC 5610 type options template
 //! ([`IPFIX_IE_TYPES`]), and from 483 on the inspected templates: a shape's fields
 //! followed by the inspected elements a record has values for ([`InspectedTemplate`],
-//! [`InspectedValues`]), strings variable-length (RFC 7011 section 7). The sink makes
-//! those as it meets them (see `sink.rs`).
+//! [`InspectedValues`]), strings variable-length (RFC 7011 section 7), the `splt`
+//! sequences RFC 6313 basicLists (ordered, of flowprobe's spltPacketLength and
+//! spltInterArrivalMicroseconds). The sink makes those as it meets them (see `sink.rs`).
 //!
 //! ICMP flows get their own templates, with the ICMP type/code element and without
 //! transport ports, and other flows carry ports and no ICMP element: an element present
 //! with a meaningless zero is read as data by collectors (nfdump 1.7 takes an IPFIX
 //! `icmpTypeCodeIPv4` of 0 as the destination port of an SCTP flow, for instance).
 
-use super::ie::{layer2_segment_type, Ie, PEN_FLOWPROBE, VARLEN};
+use super::ie::{layer2_segment_type, Ie, PEN_FLOWPROBE, REVERSE_ENTERPRISE_BIT, VARLEN};
 use crate::flow::key::PROTO_TCP;
 use crate::flow::record::FlowRecord;
 use crate::flow::tunnel::TunnelKind;
@@ -918,35 +919,103 @@ pub const IPFIX_IE_TYPES: Template<'static> = Template {
 };
 
 /// Number of inspected elements.
-pub const INSPECTED_COUNT: usize = 20;
+pub const INSPECTED_COUNT: usize = 46;
 
 /// The inspected elements in the order of the CSV columns, which is also their order in
-/// an inspected template; bit `i` of a presence set stands for `INSPECTED[i]`.
+/// an inspected template; bit `i` of a presence set stands for `INSPECTED[i]`. The
+/// application elements (0..20), then `--inspect tcp`'s ([`TCP_ELEMENTS`]: the record's
+/// own direction, then a biflow's reverse direction), then `--inspect splt`'s
+/// ([`SPLT_ELEMENTS`]; `tcp_sack_ok` and `tcp_timestamps` are bits of tcpOptions, no
+/// element of their own).
 pub const INSPECTED: [Ie; INSPECTED_COUNT] = [
-    PayloadApplication, // app
-    TlsServerName,      // tls_sni
-    TlsClientAlpn,      // tls_alpn
-    TlsVersion,         // tls_version
-    TlsCipherSuite,     // tls_cipher
-    Ja4,                // ja4
-    Ja3,                // ja3
-    DnsQueryName,       // dns_qname
-    DnsQueryType,       // dns_qtype
-    DnsResponseCode,    // dns_rcode
-    DnsAnswerCount,     // dns_answers
-    HttpRequestHost,    // http_host
-    HttpRequestMethod,  // http_method
-    HttpRequestTarget,  // http_target
-    HttpUserAgent,      // http_user_agent
-    HttpStatusCode,     // http_status
-    SshClientBanner,    // ssh_client
-    SshServerBanner,    // ssh_server
-    Hassh,              // hassh
-    CommunityId,        // community_id
+    PayloadApplication,               // app
+    TlsServerName,                    // tls_sni
+    TlsClientAlpn,                    // tls_alpn
+    TlsVersion,                       // tls_version
+    TlsCipherSuite,                   // tls_cipher
+    Ja4,                              // ja4
+    Ja3,                              // ja3
+    DnsQueryName,                     // dns_qname
+    DnsQueryType,                     // dns_qtype
+    DnsResponseCode,                  // dns_rcode
+    DnsAnswerCount,                   // dns_answers
+    HttpRequestHost,                  // http_host
+    HttpRequestMethod,                // http_method
+    HttpRequestTarget,                // http_target
+    HttpUserAgent,                    // http_user_agent
+    HttpStatusCode,                   // http_status
+    SshClientBanner,                  // ssh_client
+    SshServerBanner,                  // ssh_server
+    Hassh,                            // hassh
+    CommunityId,                      // community_id
+    TcpServerRttMicroseconds,         // server_rtt_us
+    TcpClientRttMicroseconds,         // client_rtt_us
+    TransportOctetDeltaCount,         // payload_bytes
+    TcpRetransmissionCount,           // retransmissions
+    TcpOutOfOrderCount,               // out_of_order
+    TcpZeroWindowCount,               // zero_windows
+    TcpMaximumSegmentSize,            // tcp_mss
+    TcpWindowScale,                   // tcp_wscale
+    TcpOptions,                       // tcp_options (tcp_sack_ok, tcp_timestamps)
+    ReverseTransportOctetDeltaCount,  // reverse_payload_bytes
+    ReverseTcpRetransmissionCount,    // reverse_retransmissions
+    ReverseTcpOutOfOrderCount,        // reverse_out_of_order
+    ReverseTcpZeroWindowCount,        // reverse_zero_windows
+    ReverseTcpMaximumSegmentSize,     // reverse_tcp_mss
+    ReverseTcpWindowScale,            // reverse_tcp_wscale
+    ReverseTcpOptions,                // reverse_tcp_options
+    SpltPacketLengths,                // splt (lengths)
+    SpltInterArrivalTimes,            // splt (iat_us)
+    IatMinimumMicroseconds,           // iat_min_us
+    IatMeanMicroseconds,              // iat_mean_us
+    IatMaximumMicroseconds,           // iat_max_us
+    IatStandardDeviationMicroseconds, // iat_stddev_us
+    PayloadLengthMinimum,             // len_min
+    PayloadLengthMean,                // len_mean
+    PayloadLengthMaximum,             // len_max
+    PayloadLengthStandardDeviation,   // len_stddev
 ];
 
-/// One inspected value, borrowed from the record's [`Seen`](crate::inspect::Seen).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Index of `community_id` in [`INSPECTED`].
+const COMMUNITY_ID_AT: usize = 19;
+/// Index of the first `--inspect tcp` element in [`INSPECTED`].
+const FIRST_TCP_AT: usize = 20;
+/// Index of the first `--inspect splt` element in [`INSPECTED`].
+const FIRST_SPLT_AT: usize = 36;
+
+/// The elements `--inspect tcp` adds.
+pub const TCP_ELEMENTS: std::ops::Range<usize> = FIRST_TCP_AT..FIRST_SPLT_AT;
+/// The elements `--inspect splt` adds.
+pub const SPLT_ELEMENTS: std::ops::Range<usize> = FIRST_SPLT_AT..INSPECTED_COUNT;
+/// The presence bits of the two `splt` basicLists (the part of a record that can be left
+/// out when a record cannot fit the smallest message otherwise).
+pub const SPLT_LIST_BITS: u64 = 0b11 << FIRST_SPLT_AT;
+
+/// The presence bits of the enterprise elements among [`INSPECTED`] (their field
+/// specifiers carry a PEN too).
+pub const INSPECTED_ENTERPRISE: u64 = {
+    let mut mask = 0;
+    let mut i = 0;
+    while i < INSPECTED_COUNT {
+        if INSPECTED[i].pen() != 0 {
+            mask |= 1 << i;
+        }
+        i += 1;
+    }
+    mask
+};
+
+/// Octets of the template record of the inspected template for shape index `shape` and
+/// presence set `presence` (what [`InspectedTemplate::template`] announces).
+pub fn inspected_template_record_len(shape: usize, presence: u64) -> usize {
+    shape_template_at(Dialect::Ipfix, shape).template_record_len()
+        + 4 * presence.count_ones() as usize
+        + 4 * (presence & INSPECTED_ENTERPRISE).count_ones() as usize
+}
+
+/// One inspected value, borrowed from the record's [`Seen`](crate::inspect::Seen) or
+/// shape.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum InspectedValue<'a> {
     /// A string element (variable-length, UTF-8).
     Str(&'a str),
@@ -954,15 +1023,64 @@ pub enum InspectedValue<'a> {
     U16(u16),
     /// An unsigned8 element.
     U8(u8),
+    /// An unsigned32 element.
+    U32(u32),
+    /// An unsigned64 element.
+    U64(u64),
+    /// A float64 element.
+    F64(f64),
+    /// spltPacketLengths: a basicList of the entries' lengths as signed32, a reverse
+    /// packet's negative.
+    SpltLengths(&'a [SpltEntry]),
+    /// spltInterArrivalTimes: a basicList of the entries' gaps as unsigned32.
+    SpltGaps(&'a [SpltEntry]),
 }
 
 /// The inspected values of one record: `values[i]` for `INSPECTED[i]`. A field is present
-/// when it has a value (a string only when it is not empty): no element is sent empty, and
-/// numbers need no "absent" sentinel.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// when it has a value (a string only when it is not empty, a list only when it has
+/// entries): no element is sent empty, and numbers need no "absent" sentinel.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct InspectedValues<'a> {
     values: [Option<InspectedValue<'a>>; INSPECTED_COUNT],
 }
+
+impl Default for InspectedValues<'_> {
+    fn default() -> Self {
+        InspectedValues {
+            values: [None; INSPECTED_COUNT],
+        }
+    }
+}
+
+/// What one record (or uniflow part of a biflow record) shows of its TCP health and shape:
+/// what [`InspectedValues::with_shape`] reads, as the CSV's `RowInspection` does.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ShapeSource<'a> {
+    /// The record's own direction's notes (handshake times, SYN options).
+    pub own: Option<&'a crate::inspect::Seen>,
+    /// A whole biflow record's reverse direction's notes.
+    pub other: Option<&'a crate::inspect::Seen>,
+    /// The record's own direction's counts.
+    pub own_counts: Option<&'a DirectionCounts>,
+    /// A whole biflow record's reverse direction's counts.
+    pub other_counts: Option<&'a DirectionCounts>,
+    /// The record's shape, when the record is exported whole (a uniflow part of a biflow
+    /// record has no sequence or statistics of its own).
+    pub whole: Option<&'a crate::inspect::splt::Shape>,
+}
+
+/// Which `--inspect` groups of shape elements a sink exports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShapeGroups {
+    /// `tcp`: RTTs, payload octets, TCP counts, SYN options.
+    pub tcp: bool,
+    /// `splt`: the sequences and statistics.
+    pub splt: bool,
+    /// The reverse direction's tcp elements (a sink exporting biflows whole).
+    pub reverse: bool,
+}
+
+use crate::inspect::splt::{DirectionCounts, SpltEntry};
 
 /// `s` cut to at most `cap` octets, at a character boundary (the value stays UTF-8).
 fn cut(s: &str, cap: usize) -> &str {
@@ -986,21 +1104,65 @@ pub const fn varlen_len(n: usize) -> usize {
     }
 }
 
-/// Writes a variable-length value (length prefix, then the octets).
-fn put_varlen(w: &mut Writer<'_>, v: &[u8]) {
-    if v.len() < 255 {
-        w.u8(v.len() as u8);
+/// Writes the length prefix of a variable-length value of `n` octets.
+fn put_varlen_prefix(w: &mut Writer<'_>, n: usize) {
+    if n < 255 {
+        w.u8(n as u8);
     } else {
         w.u8(255);
-        w.u16(v.len().min(u16::MAX as usize) as u16);
+        w.u16(n.min(u16::MAX as usize) as u16);
     }
+}
+
+/// Writes a variable-length value (length prefix, then the octets).
+fn put_varlen(w: &mut Writer<'_>, v: &[u8]) {
+    put_varlen_prefix(w, v.len());
     w.bytes(v);
+}
+
+/// RFC 6313 section 4.5.1 basicList header: semantic (1), field id with the enterprise
+/// bit (2), element length (2), enterprise number (4).
+const BASIC_LIST_HEADER: usize = 9;
+
+/// RFC 6313 section 4.5 / IANA "IPFIX Structured Data Types Semantics": 0x04 ordered
+/// (every element is present, in this order).
+pub const LIST_SEMANTIC_ORDERED: u8 = 4;
+
+/// Octets of a basicList of `n` 4-octet values of an enterprise element, without the
+/// variable-length prefix.
+const fn basic_list_len(n: usize) -> usize {
+    BASIC_LIST_HEADER + 4 * n
+}
+
+/// Writes a basicList (RFC 6313 section 4.5.1) of `member`'s 4-octet values, as the
+/// variable-length value it is in a data record (RFC 6313 section 4.5.1 and RFC 7011
+/// section 7: the length prefix of a string).
+fn put_basic_list(w: &mut Writer<'_>, member: Ie, values: impl ExactSizeIterator<Item = u32>) {
+    put_varlen_prefix(w, basic_list_len(values.len()));
+    w.u8(LIST_SEMANTIC_ORDERED);
+    w.u16(member.id() | 0x8000);
+    w.u16(member.length());
+    w.u32(member.pen());
+    for v in values {
+        w.u32(v);
+    }
+}
+
+/// An splt entry's length as spltPacketLength (signed32): negative for a reverse packet
+/// (a reverse packet of length 0 cannot carry the sign and is 0).
+pub fn splt_signed_length(e: &SpltEntry) -> i32 {
+    if e.reverse {
+        -i32::from(e.len)
+    } else {
+        i32::from(e.len)
+    }
 }
 
 impl<'a> InspectedValues<'a> {
     /// The values of a record: each field from `first` when it has it, else from `second`
     /// (a whole biflow record: forward first, as [`crate::inspect::Inspection::combined`]
-    /// does, without copying a string); no Community ID (see `with_community_id`).
+    /// does, without copying a string); no Community ID (see `with_community_id`) and no
+    /// shape (see `with_shape`).
     pub fn of(first: &'a crate::inspect::Seen, second: Option<&'a crate::inspect::Seen>) -> Self {
         use crate::inspect::Seen;
         fn pick<'s, T>(
@@ -1018,39 +1180,116 @@ impl<'a> InspectedValues<'a> {
         };
         let u16v = |v: Option<&u16>| v.map(|v| InspectedValue::U16(*v));
         let app = pick(&a.app, b, |s| &s.app).map(|app| InspectedValue::Str(app.name()));
-        InspectedValues {
-            values: [
-                app,
-                s(pick(&a.tls_sni, b, |s| &s.tls_sni)),
-                s(pick(&a.tls_alpn, b, |s| &s.tls_alpn)),
-                u16v(pick(&a.tls_version, b, |s| &s.tls_version)),
-                u16v(pick(&a.tls_cipher, b, |s| &s.tls_cipher)),
-                s(pick(&a.ja4, b, |s| &s.ja4)),
-                s(pick(&a.ja3, b, |s| &s.ja3)),
-                s(pick(&a.dns_qname, b, |s| &s.dns_qname)),
-                u16v(pick(&a.dns_qtype, b, |s| &s.dns_qtype)),
-                pick(&a.dns_rcode, b, |s| &s.dns_rcode).map(|v| InspectedValue::U8(*v)),
-                u16v(pick(&a.dns_answers, b, |s| &s.dns_answers)),
-                s(pick(&a.http_host, b, |s| &s.http_host)),
-                s(pick(&a.http_method, b, |s| &s.http_method)),
-                s(pick(&a.http_target, b, |s| &s.http_target)),
-                s(pick(&a.http_user_agent, b, |s| &s.http_user_agent)),
-                u16v(pick(&a.http_status, b, |s| &s.http_status)),
-                s(pick(&a.ssh_client, b, |s| &s.ssh_client)),
-                s(pick(&a.ssh_server, b, |s| &s.ssh_server)),
-                s(pick(&a.hassh, b, |s| &s.hassh)),
-                None,
-            ],
+        let mut values = [None; INSPECTED_COUNT];
+        let apps = [
+            app,
+            s(pick(&a.tls_sni, b, |s| &s.tls_sni)),
+            s(pick(&a.tls_alpn, b, |s| &s.tls_alpn)),
+            u16v(pick(&a.tls_version, b, |s| &s.tls_version)),
+            u16v(pick(&a.tls_cipher, b, |s| &s.tls_cipher)),
+            s(pick(&a.ja4, b, |s| &s.ja4)),
+            s(pick(&a.ja3, b, |s| &s.ja3)),
+            s(pick(&a.dns_qname, b, |s| &s.dns_qname)),
+            u16v(pick(&a.dns_qtype, b, |s| &s.dns_qtype)),
+            pick(&a.dns_rcode, b, |s| &s.dns_rcode).map(|v| InspectedValue::U8(*v)),
+            u16v(pick(&a.dns_answers, b, |s| &s.dns_answers)),
+            s(pick(&a.http_host, b, |s| &s.http_host)),
+            s(pick(&a.http_method, b, |s| &s.http_method)),
+            s(pick(&a.http_target, b, |s| &s.http_target)),
+            s(pick(&a.http_user_agent, b, |s| &s.http_user_agent)),
+            u16v(pick(&a.http_status, b, |s| &s.http_status)),
+            s(pick(&a.ssh_client, b, |s| &s.ssh_client)),
+            s(pick(&a.ssh_server, b, |s| &s.ssh_server)),
+            s(pick(&a.hassh, b, |s| &s.hassh)),
+        ];
+        for (slot, v) in values.iter_mut().zip(apps) {
+            *slot = v;
         }
+        InspectedValues { values }
     }
 
     /// With the record's Community ID (computed by the sink from the record's key when
     /// the configuration asks for it).
     pub fn with_community_id(mut self, id: Option<&'a str>) -> Self {
-        if let Some(slot) = self.values.last_mut() {
+        if let Some(slot) = self.values.get_mut(COMMUNITY_ID_AT) {
             *slot = id.filter(|s| !s.is_empty()).map(InspectedValue::Str);
         }
         self
+    }
+
+    /// With the record's TCP health (`groups.tcp`) and timing shape (`groups.splt`)
+    /// elements from `src`: the values the CSV's tcp and splt columns have for the same
+    /// row (`columns::for_each_tcp_value`, `for_each_splt_value`), an element present
+    /// exactly when its column is not empty. `is_tcp`: the record is TCP (the TCP counts
+    /// are empty for other protocols).
+    pub fn with_shape(mut self, groups: ShapeGroups, is_tcp: bool, src: ShapeSource<'a>) -> Self {
+        use InspectedValue::{SpltGaps, SpltLengths, F64, U16, U32, U64};
+        let mut set = |i: usize, v: Option<InspectedValue<'a>>| {
+            if let Some(slot) = self.values.get_mut(i) {
+                *slot = v;
+            }
+        };
+        if groups.tcp {
+            let rtt = |get: fn(&crate::inspect::Seen) -> Option<u32>| {
+                src.own
+                    .and_then(get)
+                    .or_else(|| src.other.and_then(get))
+                    .map(U32)
+            };
+            set(FIRST_TCP_AT, rtt(|s| s.server_rtt_us));
+            set(FIRST_TCP_AT + 1, rtt(|s| s.client_rtt_us));
+            let mut direction = |at: usize,
+                                 counts: Option<&DirectionCounts>,
+                                 seen: Option<&crate::inspect::Seen>,
+                                 with_payload: bool| {
+                if with_payload {
+                    set(at, counts.map(|c| U64(c.payload_bytes)));
+                }
+                let at = at + usize::from(with_payload);
+                let tcp_counts = counts.filter(|_| is_tcp);
+                set(at, tcp_counts.map(|c| U32(c.retransmissions)));
+                set(at + 1, tcp_counts.map(|c| U32(c.out_of_order)));
+                set(at + 2, tcp_counts.map(|c| U32(c.zero_windows)));
+                let o = seen.and_then(|s| s.tcp_options);
+                set(at + 3, o.and_then(|o| o.mss).map(U16));
+                set(at + 4, o.and_then(|o| o.wscale).map(|v| U16(v.into())));
+                set(at + 5, o.map(|o| U64(o.bitmap)));
+            };
+            direction(FIRST_TCP_AT + 2, src.own_counts, src.own, true);
+            if groups.reverse {
+                direction(FIRST_TCP_AT + 9, src.other_counts, src.other, true);
+            }
+        }
+        if groups.splt {
+            let shape = src.whole;
+            let splt = shape.map(|s| s.splt.as_slice()).filter(|s| !s.is_empty());
+            set(FIRST_SPLT_AT, splt.map(SpltLengths));
+            set(FIRST_SPLT_AT + 1, splt.map(SpltGaps));
+            let iat = shape.map(|s| s.iat).filter(|w| w.n > 0);
+            set(FIRST_SPLT_AT + 2, iat.map(|w| U64(w.min / 1000)));
+            set(FIRST_SPLT_AT + 3, iat.map(|w| F64(w.mean / 1000.0)));
+            set(FIRST_SPLT_AT + 4, iat.map(|w| U64(w.max / 1000)));
+            set(
+                FIRST_SPLT_AT + 5,
+                iat.and_then(|w| w.stddev()).map(|d| F64(d / 1000.0)),
+            );
+            let len = shape.map(|s| s.len).filter(|w| w.n > 0);
+            let u16_of = |v: u64| U16(u16::try_from(v).unwrap_or(u16::MAX));
+            set(FIRST_SPLT_AT + 6, len.map(|w| u16_of(w.min)));
+            set(FIRST_SPLT_AT + 7, len.map(|w| F64(w.mean)));
+            set(FIRST_SPLT_AT + 8, len.map(|w| u16_of(w.max)));
+            set(FIRST_SPLT_AT + 9, len.and_then(|w| w.stddev()).map(F64));
+        }
+        self
+    }
+
+    /// Without the values of the presence bits in `mask`.
+    pub fn clear(&mut self, mask: u64) {
+        for (i, v) in self.values.iter_mut().enumerate() {
+            if mask & (1 << i) != 0 {
+                *v = None;
+            }
+        }
     }
 
     /// The value of `INSPECTED[i]`.
@@ -1059,7 +1298,7 @@ impl<'a> InspectedValues<'a> {
     }
 
     /// The presence set: bit `i` set when `INSPECTED[i]` has a value.
-    pub fn presence(&self) -> u32 {
+    pub fn presence(&self) -> u64 {
         self.values
             .iter()
             .enumerate()
@@ -1068,7 +1307,7 @@ impl<'a> InspectedValues<'a> {
     }
 
     /// The present values among `presence`, in template order.
-    fn selected(&self, presence: u32) -> impl Iterator<Item = InspectedValue<'a>> + '_ {
+    fn selected(&self, presence: u64) -> impl Iterator<Item = InspectedValue<'a>> + '_ {
         self.values
             .iter()
             .enumerate()
@@ -1078,12 +1317,17 @@ impl<'a> InspectedValues<'a> {
 
     /// Octets of the inspected part of a record with the fields of `presence` (all of
     /// which must have values), strings cut to `cap` octets.
-    pub fn encoded_len(&self, presence: u32, cap: usize) -> usize {
+    pub fn encoded_len(&self, presence: u64, cap: usize) -> usize {
         self.selected(presence)
             .map(|v| match v {
                 InspectedValue::Str(s) => varlen_len(cut(s, cap).len()),
                 InspectedValue::U16(_) => 2,
                 InspectedValue::U8(_) => 1,
+                InspectedValue::U32(_) => 4,
+                InspectedValue::U64(_) | InspectedValue::F64(_) => 8,
+                InspectedValue::SpltLengths(e) | InspectedValue::SpltGaps(e) => {
+                    varlen_len(basic_list_len(e.len()))
+                }
             })
             .sum()
     }
@@ -1092,7 +1336,7 @@ impl<'a> InspectedValues<'a> {
     /// inspected part fits `budget` octets; `None` when it cannot fit even with every
     /// string empty. Strings longer than the cap are cut so that a record always fits one
     /// message: the cost is paid only by records that would not fit otherwise.
-    pub fn string_cap(&self, presence: u32, budget: usize) -> Option<usize> {
+    pub fn string_cap(&self, presence: u64, budget: usize) -> Option<usize> {
         let longest = self
             .selected(presence)
             .map(|v| match v {
@@ -1122,13 +1366,26 @@ impl<'a> InspectedValues<'a> {
 
     /// Writes the inspected part of a record (the values of `presence`, in template order,
     /// strings cut to `cap`) into `out`, which must be `encoded_len(presence, cap)` long.
-    pub fn emit(&self, presence: u32, cap: usize, out: &mut [u8]) {
+    pub fn emit(&self, presence: u64, cap: usize, out: &mut [u8]) {
         let mut w = Writer { out, at: 0 };
         for v in self.selected(presence) {
             match v {
                 InspectedValue::Str(s) => put_varlen(&mut w, cut(s, cap).as_bytes()),
                 InspectedValue::U16(v) => w.u16(v),
                 InspectedValue::U8(v) => w.u8(v),
+                InspectedValue::U32(v) => w.u32(v),
+                InspectedValue::U64(v) => w.u64(v),
+                InspectedValue::F64(v) => w.u64(v.to_bits()),
+                InspectedValue::SpltLengths(e) => put_basic_list(
+                    &mut w,
+                    SpltPacketLength,
+                    e.iter().map(|e| splt_signed_length(e) as u32),
+                ),
+                InspectedValue::SpltGaps(e) => put_basic_list(
+                    &mut w,
+                    SpltInterArrivalMicroseconds,
+                    e.iter().map(|e| e.iat_us),
+                ),
             }
         }
     }
@@ -1144,7 +1401,7 @@ pub struct InspectedTemplate {
     /// The shape's index ([`Shape::index`]).
     pub shape: usize,
     /// The presence set.
-    pub presence: u32,
+    pub presence: u64,
     /// Octets of the shape's fields (the fixed-length part of a record).
     pub fixed_len: usize,
     fields: Box<[Field]>,
@@ -1152,7 +1409,7 @@ pub struct InspectedTemplate {
 
 impl InspectedTemplate {
     /// The IPFIX template for shape index `shape` plus the elements of `presence`.
-    pub fn new(id: u16, shape: usize, presence: u32) -> InspectedTemplate {
+    pub fn new(id: u16, shape: usize, presence: u64) -> InspectedTemplate {
         let base = shape_template_at(Dialect::Ipfix, shape);
         let fields: Box<[Field]> = base
             .fields
@@ -1213,13 +1470,20 @@ pub fn emit_type_record(ie: Ie, out: &mut [u8]) {
 }
 
 /// Whether `ie` is one of flowprobe's own enterprise elements (the ones that get RFC 5610
-/// type records), and its bit in a set of them (ids 1..=63).
-pub const fn flowprobe_element_bit(ie: Ie) -> Option<u64> {
-    if ie.pen() == PEN_FLOWPROBE && ie.id() < 64 {
-        Some(1 << ie.id())
-    } else {
-        None
+/// type records), and its bit in a set of them: bit id for ids 1..=63, bit 64 + id for
+/// their RFC 5103 reverse elements (id | 0x4000).
+pub const fn flowprobe_element_bit(ie: Ie) -> Option<u128> {
+    let id = ie.id();
+    let base = id & !REVERSE_ENTERPRISE_BIT;
+    if ie.pen() != PEN_FLOWPROBE || base >= 64 {
+        return None;
     }
+    let bit = if id & REVERSE_ENTERPRISE_BIT != 0 {
+        64 + base
+    } else {
+        base
+    };
+    Some(1 << bit)
 }
 
 /// Writes one options data record with `fields` into `out`.
@@ -1312,6 +1576,9 @@ impl Writer<'_> {
         self.bytes(&v.to_be_bytes());
     }
     pub(crate) fn u32(&mut self, v: u32) {
+        self.bytes(&v.to_be_bytes());
+    }
+    pub(crate) fn u64(&mut self, v: u64) {
         self.bytes(&v.to_be_bytes());
     }
 }
@@ -1590,5 +1857,181 @@ mod tests {
                 assert_eq!(at, msg.len());
             }
         }
+    }
+
+    /// A biflow record's splt as the two basicLists, byte for byte as RFC 6313 section
+    /// 4.5.1 lays one out (checked by hand): the variable-length prefix (RFC 7011 section
+    /// 7), semantic ordered (0x04, section 4.5), the member's id with the enterprise bit,
+    /// its length, its PEN, then the values.
+    #[test]
+    fn splt_goes_out_as_rfc6313_basic_lists() {
+        use crate::inspect::splt::{Shape as SpltShape, ShapeConfig};
+        use crate::time::Timestamp;
+        let config = ShapeConfig { splt_packets: 10 };
+        let t = |us: u64| Timestamp(1_000_000_000_000 + us * 1000);
+        // SYN (0 octets, forward), 517 octets reverse 1520 µs later, 1448 forward 310 µs
+        // after that, and a reverse ACK of 0 octets 2 µs later.
+        let mut shape = SpltShape::first(config, t(0), 0, 0, false);
+        shape.add(config, t(1520), 517, 0, true);
+        shape.add(config, t(1830), 1448, 0, false);
+        shape.add(config, t(1832), 0, 0, true);
+        let groups = ShapeGroups {
+            splt: true,
+            ..ShapeGroups::default()
+        };
+        let src = ShapeSource {
+            whole: Some(&shape),
+            ..ShapeSource::default()
+        };
+        let v = InspectedValues::default().with_shape(groups, true, src);
+        let lists = SPLT_LIST_BITS;
+        assert_eq!(v.presence() & lists, lists);
+        assert_eq!(v.encoded_len(lists, 0), 2 * (1 + 9 + 4 * 4));
+        let mut out = vec![0u8; v.encoded_len(lists, 0)];
+        v.emit(lists, 0, &mut out);
+        #[rustfmt::skip]
+        let want: &[u8] = &[
+            // spltPacketLengths: 25 octets follow.
+            25,
+            0x04,                   // semantic: ordered
+            0x80, 0x26,             // enterprise bit | 38 (spltPacketLength)
+            0x00, 0x04,             // element length 4
+            0x00, 0x00, 0x7e, 0xd9, // PEN 32473
+            0x00, 0x00, 0x00, 0x00, // 0
+            0xff, 0xff, 0xfd, 0xfb, // -517 (reverse)
+            0x00, 0x00, 0x05, 0xa8, // 1448
+            0x00, 0x00, 0x00, 0x00, // reverse 0: no sign to carry
+            // spltInterArrivalTimes: 25 octets follow.
+            25,
+            0x04,
+            0x80, 0x27,             // enterprise bit | 39 (spltInterArrivalMicroseconds)
+            0x00, 0x04,
+            0x00, 0x00, 0x7e, 0xd9,
+            0x00, 0x00, 0x00, 0x00, // 0
+            0x00, 0x00, 0x05, 0xf0, // 1520
+            0x00, 0x00, 0x01, 0x36, // 310
+            0x00, 0x00, 0x00, 0x02, // 2
+        ];
+        assert_eq!(out, want);
+        // The statistics: gaps 1520, 310, 2 µs; lengths 0, 517, 1448, 0.
+        let at = |ie: Ie| INSPECTED.iter().position(|x| *x == ie).unwrap();
+        assert_eq!(
+            v.get(at(IatMinimumMicroseconds)),
+            Some(InspectedValue::U64(2))
+        );
+        assert_eq!(
+            v.get(at(IatMaximumMicroseconds)),
+            Some(InspectedValue::U64(1520))
+        );
+        let Some(InspectedValue::F64(mean)) = v.get(at(IatMeanMicroseconds)) else {
+            panic!("iat mean")
+        };
+        assert!((mean - 1832.0 / 3.0).abs() < 1e-9, "{mean}");
+        assert_eq!(
+            v.get(at(PayloadLengthMaximum)),
+            Some(InspectedValue::U16(1448))
+        );
+        assert_eq!(
+            v.get(at(PayloadLengthMinimum)),
+            Some(InspectedValue::U16(0))
+        );
+        // No tcp group asked for: none of its elements.
+        assert_eq!(v.presence() & TCP_ELEMENTS.fold(0, |a, i| a | 1 << i), 0);
+    }
+
+    /// The tcp group of a whole biflow record: own direction, then the reverse one; the TCP
+    /// counts only for TCP records; RTTs from either side's notes.
+    #[test]
+    fn tcp_elements_follow_the_csv_columns() {
+        use crate::inspect::splt::DirectionCounts;
+        use crate::inspect::tcp::TcpOptions;
+        use crate::inspect::Seen;
+        let fwd = Seen {
+            server_rtt_us: Some(1200),
+            tcp_options: Some(TcpOptions {
+                mss: Some(1460),
+                wscale: Some(7),
+                sack_ok: true,
+                timestamps: true,
+                bitmap: 1 << 63 | 1 << 61 | 1 << 60 | 1 << 59 | 1 << 55,
+            }),
+            ..Seen::default()
+        };
+        let rev = Seen {
+            client_rtt_us: Some(35),
+            ..Seen::default()
+        };
+        let (c1, c2) = (
+            DirectionCounts {
+                payload_bytes: 517,
+                retransmissions: 2,
+                out_of_order: 1,
+                zero_windows: 0,
+            },
+            DirectionCounts::default(),
+        );
+        let src = ShapeSource {
+            own: Some(&fwd),
+            other: Some(&rev),
+            own_counts: Some(&c1),
+            other_counts: Some(&c2),
+            whole: None,
+        };
+        let groups = ShapeGroups {
+            tcp: true,
+            splt: true,
+            reverse: true,
+        };
+        let v = InspectedValues::default().with_shape(groups, true, src);
+        use InspectedValue::{U16, U32, U64};
+        let got: Vec<_> = TCP_ELEMENTS
+            .map(|i| (INSPECTED[i].name(), v.get(i)))
+            .collect();
+        let want = [
+            ("tcpServerRttMicroseconds", Some(U32(1200))),
+            ("tcpClientRttMicroseconds", Some(U32(35))),
+            ("transportOctetDeltaCount", Some(U64(517))),
+            ("tcpRetransmissionCount", Some(U32(2))),
+            ("tcpOutOfOrderCount", Some(U32(1))),
+            ("tcpZeroWindowCount", Some(U32(0))),
+            ("tcpMaximumSegmentSize", Some(U16(1460))),
+            ("tcpWindowScale", Some(U16(7))),
+            ("tcpOptions", Some(U64(0xb880_0000_0000_0000))),
+            ("reverseTransportOctetDeltaCount", Some(U64(0))),
+            ("reverseTcpRetransmissionCount", Some(U32(0))),
+            ("reverseTcpOutOfOrderCount", Some(U32(0))),
+            ("reverseTcpZeroWindowCount", Some(U32(0))),
+            ("reverseTcpMaximumSegmentSize", None),
+            ("reverseTcpWindowScale", None),
+            ("reverseTcpOptions", None),
+        ];
+        assert_eq!(got, want);
+        // No shape of its own (a uniflow part): no splt element.
+        assert_eq!(v.presence() & SPLT_ELEMENTS.fold(0, |a, i| a | 1 << i), 0);
+        // UDP: payload octets, no TCP counts.
+        let udp = InspectedValues::default().with_shape(groups, false, src);
+        assert_eq!(udp.get(FIRST_TCP_AT + 2), Some(U64(517)));
+        assert_eq!(udp.get(FIRST_TCP_AT + 3), None);
+        // Reverse group only for biflow sinks.
+        let uni = ShapeGroups {
+            reverse: false,
+            ..groups
+        };
+        let u = InspectedValues::default().with_shape(uni, true, src);
+        assert_eq!(u.get(FIRST_TCP_AT + 9), None);
+    }
+
+    /// Every enterprise element of flowprobe has its own bit in a described set, reverse
+    /// ones included; the basicLists' members are elements of their own.
+    #[test]
+    fn every_flowprobe_element_has_a_described_bit() {
+        let mut seen = 0u128;
+        for &ie in Ie::ALL.iter().filter(|ie| ie.pen() == PEN_FLOWPROBE) {
+            let bit = flowprobe_element_bit(ie).unwrap();
+            assert_eq!(seen & bit, 0, "{}", ie.name());
+            seen |= bit;
+        }
+        assert_eq!(SpltPacketLengths.list_member(), Some(SpltPacketLength));
+        assert_eq!(flowprobe_element_bit(TcpOptions), None);
     }
 }

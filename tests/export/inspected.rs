@@ -61,6 +61,8 @@ const ELEMENTS: &[(&str, u32, u16, Kind, &str)] = &[
 pub(super) enum Value {
     Str(String),
     Num(u64),
+    /// A float64, as the CSV writes it (3 decimals).
+    Float(String),
 }
 
 /// The value of column `col` in `s`, if it has one (an empty string is none).
@@ -342,7 +344,9 @@ mod np {
     use std::collections::BTreeMap;
 
     use netflow_parser::variable_versions::field_value::FieldDataType;
-    use netflow_parser::variable_versions::ipfix::lookup::IANAIPFixField;
+    use netflow_parser::variable_versions::ipfix::lookup::{
+        IANAIPFixField, ReverseInformationElement,
+    };
     use netflow_parser::variable_versions::ipfix::FlowSetBody;
     use netflow_parser::{
         EnterpriseFieldDef, FieldValue, IpfixField, NetflowPacket, NetflowParser,
@@ -364,6 +368,17 @@ mod np {
         })[&f]
     }
 
+    fn reverse_id(f: ReverseInformationElement) -> u16 {
+        static MAP: std::sync::OnceLock<std::collections::HashMap<ReverseInformationElement, u16>> =
+            std::sync::OnceLock::new();
+        MAP.get_or_init(|| {
+            (0..1024u16)
+                .rev()
+                .map(|id| (ReverseInformationElement::from(id), id))
+                .collect()
+        })[&f]
+    }
+
     fn value(v: &FieldValue) -> Value {
         match v {
             // The wire octets, not the display string (which drops control characters).
@@ -375,6 +390,8 @@ mod np {
             FieldValue::TcpControlBits(t, _) => Value::Num(u16::from(*t).into()),
             FieldValue::FlowEndReason(r) => Value::Num(u8::from(*r).into()),
             FieldValue::Vec(b) => Value::Str(b.iter().map(|b| format!("{b:02x}")).collect()),
+            FieldValue::Float64(f) => Value::Float(format!("{f:.3}")),
+            FieldValue::TcpOptions(o) => Value::Num(u64::from(*o)),
             other => Value::Num(other.as_u64().unwrap_or_else(|| panic!("{other:?}"))),
         }
     }
@@ -386,7 +403,7 @@ mod np {
                 enterprise_number,
                 field_number,
             } => (*enterprise_number, *field_number),
-            // RFC 5103 reverse elements: checked by the biflow tests of tunnels_biflows.
+            IpfixField::ReverseInformationElement(r) => (29305, reverse_id(*r)),
             _ => return None,
         })
     }
@@ -427,6 +444,10 @@ mod np {
             let t = match dt {
                 13 => FieldDataType::String,
                 1..=4 => FieldDataType::UnsignedDataNumber,
+                5..=8 => FieldDataType::SignedDataNumber,
+                10 => FieldDataType::Float64,
+                // basicList (RFC 6313): its octets, read by `basic_list`.
+                20 => FieldDataType::Vec,
                 18 => FieldDataType::Ip4Addr,
                 19 => FieldDataType::Ip6Addr,
                 other => panic!("data type {other}"),
@@ -455,7 +476,8 @@ fn type_records(options: &[np::Fields]) -> BTreeMap<(u32, u16), (u64, String)> {
         let prev = types.insert(key, (num(339), name.clone()));
         // Repeated (refresh) records say the same.
         assert!(prev.is_none_or(|p| p == types[&key]), "{key:?}");
-        assert!(num(344) <= 5);
+        // default .. flags, or list (6) for a basicList.
+        assert!(num(344) <= 6);
     }
     types
 }
@@ -754,6 +776,7 @@ fn check_with_tshark(
                 match e {
                     Value::Str(s) => assert_eq!(show, s, "record {n}: {id}"),
                     Value::Num(v) => assert_eq!(show, &v.to_string(), "record {n}: {id}"),
+                    Value::Float(f) => panic!("record {n}: {id}: float {f}"),
                 }
                 got.insert((0, id), value.clone());
             }
@@ -766,6 +789,7 @@ fn check_with_tshark(
                     (Value::Str(s), _) => hex(s.as_bytes()),
                     (Value::Num(v), Kind::U16) => hex(&(*v as u16).to_be_bytes()),
                     (Value::Num(v), _) => hex(&[*v as u8]),
+                    (Value::Float(f), _) => panic!("{f}"),
                 };
                 (k, h)
             })
@@ -1018,13 +1042,7 @@ proptest::proptest! {
         let records = super::tunnels_biflows::shaped(60, seed, true);
         let inspections: Vec<Option<Box<Inspection>>> = seens
             .into_iter()
-            .map(|(forward, reverse)| {
-                Some(Box::new(Inspection {
-                    forward,
-                    reverse,
-                    shape: None,
-                }))
-            })
+            .map(|(forward, reverse)| Some(Box::new(Inspection { forward, reverse, shape: None })))
             .collect();
         let opts = ExportOptions { max_message_size: max, biflow, ..inspect_options() };
         let (msgs, stats) = export_memory(&records, &inspections, &opts);
@@ -1056,6 +1074,428 @@ proptest::proptest! {
                     (v, g) => proptest::prop_assert_eq!(v, g),
                 }
             }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// `--inspect tcp,splt` on real captures: the IPFIX elements are the CSV's values
+
+/// Real TCP captures with handshakes, retransmissions, out-of-order and zero-window
+/// segments (counts by our CSV, which `tests/tcp_analysis_tshark.rs` holds to tshark).
+const SHAPE_CAPTURES: [&str; 6] = [
+    "edge/PcapPlusPlus/Tests__ExamplesTest__pcap_examples__many-protocols.pcap",
+    "edge/PcapPlusPlus/Tests__ExamplesTest__pcap_examples__tls2.pcap",
+    "real/chrissanders-packets/http_espn_fail.pcapng",
+    "real/ipfixprobe/tests__functional__inputs__tls.pcap",
+    "real/chrissanders-packets/tcp_zerowindowrecovery.pcapng",
+    "real/chrissanders-packets/tcp_ports.pcapng",
+];
+
+/// The tcp and splt columns and the element each is exported as: (column, PEN, id);
+/// `tcp_sack_ok` and `tcp_timestamps` are bits of tcpOptions (209), and `splt` is the
+/// two basicLists (36 and 37). Written from the issue, the IANA registry (tcpOptions 209,
+/// tcpWindowScale 238, transportOctetDeltaCount 401; RFC 5103 reverse PEN 29305) and RFC
+/// 5103 section 6.2 (an enterprise element's reverse is its id | 0x4000).
+const SHAPE_ELEMENTS: &[(&str, u32, u16)] = &[
+    ("server_rtt_us", PEN, 26),
+    ("client_rtt_us", PEN, 27),
+    ("payload_bytes", 0, 401),
+    ("retransmissions", PEN, 23),
+    ("out_of_order", PEN, 24),
+    ("zero_windows", PEN, 25),
+    ("tcp_mss", PEN, 22),
+    ("tcp_wscale", 0, 238),
+    ("tcp_options", 0, 209),
+    ("reverse_payload_bytes", 29305, 401),
+    ("reverse_retransmissions", PEN, 0x4017),
+    ("reverse_out_of_order", PEN, 0x4018),
+    ("reverse_zero_windows", PEN, 0x4019),
+    ("reverse_tcp_mss", PEN, 0x4016),
+    ("reverse_tcp_wscale", 29305, 238),
+    ("reverse_tcp_options", 29305, 209),
+    ("iat_min_us", PEN, 28),
+    ("iat_mean_us", PEN, 29),
+    ("iat_max_us", PEN, 30),
+    ("iat_stddev_us", PEN, 31),
+    ("len_min", PEN, 32),
+    ("len_mean", PEN, 33),
+    ("len_max", PEN, 34),
+    ("len_stddev", PEN, 35),
+];
+
+/// The RFC 5610 type (data type, semantics... as announced: data type and name) of each
+/// of flowprobe's shape elements.
+const SHAPE_TYPES: &[(u16, u64, &str)] = &[
+    (22, 2, "tcpMaximumSegmentSize"),
+    (23, 3, "tcpRetransmissionCount"),
+    (24, 3, "tcpOutOfOrderCount"),
+    (25, 3, "tcpZeroWindowCount"),
+    (26, 3, "tcpServerRttMicroseconds"),
+    (27, 3, "tcpClientRttMicroseconds"),
+    (28, 4, "iatMinimumMicroseconds"),
+    (29, 10, "iatMeanMicroseconds"),
+    (30, 4, "iatMaximumMicroseconds"),
+    (31, 10, "iatStandardDeviationMicroseconds"),
+    (32, 2, "payloadLengthMinimum"),
+    (33, 10, "payloadLengthMean"),
+    (34, 2, "payloadLengthMaximum"),
+    (35, 10, "payloadLengthStandardDeviation"),
+    (36, 20, "spltPacketLengths"),
+    (37, 20, "spltInterArrivalTimes"),
+    (38, 7, "spltPacketLength"),
+    (39, 3, "spltInterArrivalMicroseconds"),
+    (0x4016, 2, "reverseTcpMaximumSegmentSize"),
+    (0x4017, 3, "reverseTcpRetransmissionCount"),
+    (0x4018, 3, "reverseTcpOutOfOrderCount"),
+    (0x4019, 3, "reverseTcpZeroWindowCount"),
+];
+
+/// RFC 4180 CSV (quoted fields may hold commas and doubled quotes) as maps by header.
+fn csv_rows(text: &str) -> Vec<BTreeMap<String, String>> {
+    fn fields(line: &str) -> Vec<String> {
+        let (mut out, mut cur, mut quoted, mut chars) =
+            (Vec::new(), String::new(), false, line.chars().peekable());
+        while let Some(c) = chars.next() {
+            match (c, quoted) {
+                ('"', true) if chars.peek() == Some(&'"') => {
+                    cur.push('"');
+                    chars.next();
+                }
+                ('"', _) => quoted = !quoted,
+                (',', false) => out.push(std::mem::take(&mut cur)),
+                (c, _) => cur.push(c),
+            }
+        }
+        out.push(cur);
+        out
+    }
+    let mut lines = text.lines();
+    let header = fields(lines.next().expect("a header"));
+    lines
+        .map(|l| {
+            let f = fields(l);
+            assert_eq!(f.len(), header.len(), "{l}");
+            header.iter().cloned().zip(f).collect()
+        })
+        .collect()
+}
+
+/// Reads a basicList (RFC 6313 section 4.5.1) of 4-octet values of flowprobe element
+/// `member` from its octets (netflow_parser took off the variable-length prefix): the
+/// semantic must be ordered (4), the field id `member` with the enterprise bit, the
+/// element length 4, the PEN ours.
+fn basic_list(hex: &str, member: u16) -> Vec<u32> {
+    let b: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    assert!(b.len() >= 9 && (b.len() - 9).is_multiple_of(4), "{hex}");
+    assert_eq!(b[0], 4, "semantic ordered");
+    assert_eq!(u16::from_be_bytes([b[1], b[2]]), 0x8000 | member);
+    assert_eq!(u16::from_be_bytes([b[3], b[4]]), 4);
+    assert_eq!(u32::from_be_bytes([b[5], b[6], b[7], b[8]]), PEN);
+    b[9..]
+        .chunks(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// How `convert_shapes` meters and writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ShapeMode {
+    /// Uniflow records, uniflow rows.
+    Uniflow,
+    /// Biflow records written whole: RFC 5103 records, biflow rows.
+    Biflow,
+    /// Biflow records (a biflow collector asks for them) split into uniflow records and
+    /// rows: each part with its own direction's notes and counts, no sequence.
+    Split,
+}
+
+/// `flowprobe convert CAPTURE --inspect tcp,splt` to an IPFIX file and a CSV file in one
+/// run (the same records).
+fn convert_shapes(
+    capture: &std::path::Path,
+    dir: &std::path::Path,
+    mode: ShapeMode,
+) -> (Vec<u8>, String) {
+    let (ipfix, csv) = (dir.join("flows.ipfix"), dir.join("flows.csv"));
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_flowprobe"));
+    cmd.arg("convert")
+        .arg(capture)
+        .args(["-q", "--inspect", "tcp,splt", "-f", "csv", "-o"])
+        .arg(&csv)
+        .arg("--ipfix-file")
+        .arg(&ipfix);
+    // A UDP socket that takes the biflow collector's datagrams (and is dropped unread).
+    let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    match mode {
+        ShapeMode::Uniflow => {}
+        ShapeMode::Biflow => {
+            cmd.args(["--biflow", "--ipfix-file-biflow"]);
+        }
+        ShapeMode::Split => {
+            let port = sink.local_addr().unwrap().port();
+            cmd.arg("--collector")
+                .arg(format!("ipfix://127.0.0.1:{port}?biflow=1"));
+        }
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        std::fs::read(&ipfix).unwrap(),
+        std::fs::read_to_string(&csv).unwrap(),
+    )
+}
+
+/// The elements a CSV row's tcp and splt columns must be: (PEN, id) -> value, and the two
+/// splt lists.
+/// A row's splt as the two lists: lengths (signed32 bits) and gaps.
+type SpltLists = (Vec<u32>, Vec<u32>);
+
+fn expected_of_row(row: &BTreeMap<String, String>) -> (Expected, Option<SpltLists>) {
+    let mut e = Expected::new();
+    for &(col, pen, id) in SHAPE_ELEMENTS {
+        let Some(v) = row.get(col).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let v = if v.contains('.') {
+            Value::Float(v.clone())
+        } else {
+            Value::Num(v.parse().unwrap_or_else(|_| panic!("{col}: {v}")))
+        };
+        e.insert((pen, id), v);
+    }
+    // tcp_sack_ok and tcp_timestamps are tcpOptions' bits for kinds 4 and 8.
+    for prefix in ["", "reverse_"] {
+        let get = |c: &str| {
+            row.get(&format!("{prefix}{c}"))
+                .cloned()
+                .unwrap_or_default()
+        };
+        let options = get("tcp_options");
+        if options.is_empty() {
+            assert_eq!(
+                (get("tcp_sack_ok"), get("tcp_timestamps")),
+                (String::new(), String::new())
+            );
+            continue;
+        }
+        let bits: u64 = options.parse().unwrap();
+        let bit = |kind: u32| (bits >> (63 - kind) & 1 == 1).to_string();
+        assert_eq!(get("tcp_sack_ok"), bit(4), "{row:?}");
+        assert_eq!(get("tcp_timestamps"), bit(8), "{row:?}");
+    }
+    let splt = row.get("splt").filter(|s| !s.is_empty()).map(|s| {
+        s.split(',')
+            .map(|p| {
+                let (len, iat) = p.split_once(':').unwrap();
+                // A reverse packet of length 0 ("-0") has no sign in a signed32.
+                (
+                    len.parse::<i32>().unwrap() as u32,
+                    iat.parse::<u32>().unwrap(),
+                )
+            })
+            .unzip()
+    });
+    (e, splt)
+}
+
+/// netflow_parser (typed by the RFC 5610 records our file carries) reads every tcp and
+/// splt element of every record of real captures as the CSV of the same conversion has
+/// it, uniflow and biflow; each element is announced with its type; tshark dissects every
+/// message cleanly and shows the IANA ones (401, 238, 209, and their RFC 5103 reverses)
+/// with the CSV's values.
+#[test]
+fn tcp_and_splt_elements_are_the_csv_values_on_real_captures() {
+    if !super::common::require_shared_pcaps() {
+        return;
+    }
+    let tshark = have_tool("tshark");
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = BTreeMap::<(u32, u16), usize>::new();
+    let (mut lists, mut split_parts) = (0, 0);
+    for file in SHAPE_CAPTURES {
+        let capture = super::common::shared_pcaps().join(file);
+        for mode in [ShapeMode::Uniflow, ShapeMode::Biflow, ShapeMode::Split] {
+            let (ipfix, csv) = convert_shapes(&capture, dir.path(), mode);
+            let rows = csv_rows(&csv);
+            let msgs = messages(&ipfix);
+            let (_, options) = np::decode(&mut netflow_parser::NetflowParser::default(), &msgs);
+            let types = type_records(&options);
+            for &(id, dt, name) in SHAPE_TYPES {
+                if let Some(t) = types.get(&(PEN, id)) {
+                    assert_eq!(t, &(dt, name.to_string()), "{file}: {id}");
+                }
+            }
+            let (flows, _) = np::decode(&mut np::typed_parser(&types), &msgs);
+            assert_eq!(flows.len(), rows.len(), "{file} {mode:?}");
+            let ours: std::collections::BTreeSet<(u32, u16)> = SHAPE_ELEMENTS
+                .iter()
+                .map(|e| (e.1, e.2))
+                .chain([(PEN, 36), (PEN, 37)])
+                .collect();
+            for (n, (got, row)) in flows.iter().zip(&rows).enumerate() {
+                let at = format!("{file} {mode:?} record {n}");
+                // The same record: its counters and ports.
+                assert_eq!(
+                    got[&(0, 2)],
+                    Value::Num(row["packets"].parse().unwrap()),
+                    "{at}"
+                );
+                assert_eq!(
+                    got[&(0, 1)],
+                    Value::Num(row["bytes"].parse().unwrap()),
+                    "{at}"
+                );
+                if let Some(sport) = got.get(&(0, 7)) {
+                    assert_eq!(sport, &Value::Num(row["sport"].parse().unwrap()), "{at}");
+                }
+                let (want, splt) = expected_of_row(row);
+                let got_shape: Expected = got
+                    .iter()
+                    .filter(|(k, _)| ours.contains(k) && k.1 != 36 && k.1 != 37)
+                    .map(|(k, v)| (*k, v.clone()))
+                    .collect();
+                assert_eq!(got_shape, want, "{at}: {row:?}");
+                for k in want.keys() {
+                    *checked.entry(*k).or_default() += 1;
+                }
+                match splt {
+                    Some((lens, gaps)) => {
+                        let Value::Str(l) = &got[&(PEN, 36)] else {
+                            panic!("{at}")
+                        };
+                        let Value::Str(g) = &got[&(PEN, 37)] else {
+                            panic!("{at}")
+                        };
+                        assert_eq!(basic_list(l, 38), lens, "{at}");
+                        assert_eq!(basic_list(g, 39), gaps, "{at}");
+                        lists += 1;
+                    }
+                    None => assert!(!got.contains_key(&(PEN, 36)) && !got.contains_key(&(PEN, 37))),
+                }
+                if mode == ShapeMode::Split && !row["payload_bytes"].is_empty() {
+                    // A part of a biflow: its own counts, no sequence or statistics.
+                    assert!(
+                        !got.contains_key(&(PEN, 28)) && !got.contains_key(&(PEN, 36)),
+                        "{at}"
+                    );
+                    split_parts += 1;
+                }
+            }
+            if tshark {
+                let path = dir.path().join("flows.ipfix");
+                super::tshark::assert_clean(&path, &[]);
+                check_iana_shape_with_tshark(&path, &rows, file);
+            }
+        }
+    }
+    eprintln!("elements checked: {checked:?}; splt lists: {lists}");
+    // Every element occurred with a value on these captures.
+    for &(col, pen, id) in SHAPE_ELEMENTS {
+        assert!(
+            checked.get(&(pen, id)).is_some_and(|n| *n > 0),
+            "{col} never checked"
+        );
+    }
+    assert!(lists > 1000, "{lists}");
+    assert!(split_parts > 500, "{split_parts}");
+}
+
+/// tshark's values of the IANA shape elements (and their RFC 5103 reverses), record by
+/// record, against the CSV rows.
+fn check_iana_shape_with_tshark(
+    path: &std::path::Path,
+    rows: &[BTreeMap<String, String>],
+    file: &str,
+) {
+    let all = dissect(path);
+    let flows: Vec<&Dissected> = all
+        .iter()
+        .filter(|f| f.iter().any(|(n, ..)| n == "cflow.packets"))
+        .collect();
+    assert_eq!(flows.len(), rows.len(), "{file}");
+    for (n, (flow, row)) in flows.iter().zip(rows).enumerate() {
+        for (field, col) in [
+            ("cflow.transport_octet_delta_count", "payload_bytes"),
+            ("cflow.tcp_window_scale", "tcp_wscale"),
+            ("cflow.tcp_option_map", "tcp_options"),
+        ] {
+            for reverse in [false, true] {
+                let col = if reverse {
+                    format!("reverse_{col}")
+                } else {
+                    col.to_string()
+                };
+                let hits: Vec<_> = flow
+                    .iter()
+                    .filter(|(f, showname, ..)| {
+                        f == field && showname.contains("(Reverse Type") == reverse
+                    })
+                    .collect();
+                let want = row.get(&col).filter(|v| !v.is_empty());
+                match (want, hits.as_slice()) {
+                    (None, []) => {}
+                    (Some(v), [(_, _, show, value)]) => {
+                        if field == "cflow.tcp_option_map" {
+                            let bits: u64 = v.parse().unwrap();
+                            assert_eq!(value, &format!("{bits:016x}"), "{file} {n} {col}");
+                        } else {
+                            assert_eq!(show, v, "{file} {n} {col}");
+                        }
+                    }
+                    (w, h) => panic!("{file} record {n} {col}: want {w:?}, tshark {h:?}"),
+                }
+            }
+        }
+    }
+}
+
+/// nfcapd + nfdump store the records of real captures converted with `--inspect tcp,splt`
+/// (enterprise elements, basicLists and RFC 5103 reverses it does not know) exactly as
+/// without inspection: the same records with the same addresses, ports, counters (both
+/// directions' for biflows) and times, uniflow and biflow.
+#[test]
+fn nfcapd_stores_tcp_and_splt_records_as_plain_ones() {
+    use super::nfcapd::Nfcapd;
+    if !super::common::require_shared_pcaps() || !have_tool("nfcapd") || !have_tool("nfdump") {
+        return;
+    }
+    for file in &SHAPE_CAPTURES[..4] {
+        let capture = super::common::shared_pcaps().join(file);
+        for query in ["", "?biflow=1"] {
+            let run = |inspect: &[&str]| {
+                let nfcapd = Nfcapd::start();
+                let out = std::process::Command::new(env!("CARGO_BIN_EXE_flowprobe"))
+                    .arg("convert")
+                    .arg(&capture)
+                    .args(["-q", "--pace", "20000"])
+                    .args(inspect)
+                    .arg("--collector")
+                    .arg(format!("ipfix://127.0.0.1:{}{query}", nfcapd.port))
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let mut lines = nfcapd
+                    .stop_and_read_format("fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt|%opkt|%obyt|%ts|%te");
+                lines.sort();
+                lines
+            };
+            let plain = run(&[]);
+            let shaped = run(&["--inspect", "tcp,splt"]);
+            assert!(plain.len() > 1, "{file}{query}: {plain:?}");
+            assert_eq!(shaped, plain, "{file}{query}");
+            eprintln!("{file}{query}: {} records the same", plain.len());
         }
     }
 }

@@ -56,6 +56,14 @@ def rfc3339(ns):
     return f"{date}T{h:02d}:{m:02d}:{s:02d}.{frac:09d}Z"
 
 
+def csv_field(v):
+    """A string as flowprobe's CSV writes it (RFC 4180: quoted when it holds a comma, a
+    quote, a line end, or leading/trailing space)."""
+    if any(c in v for c in ',"\r\n') or v.startswith(" ") or v.endswith(" "):
+        return '"' + v.replace('"', '""') + '"'
+    return v
+
+
 def render(path, out):
     table = pq.ParquetFile(path).read()
     columns = []
@@ -65,10 +73,14 @@ def render(path, out):
             columns.append(["" if v is None else rfc3339(v) for v in values])
         elif pa.types.is_string(field.type):
             columns.append(
-                ["" if v is None else (v if v else "<empty>") for v in column.to_pylist()]
+                ["" if v is None else (csv_field(v) if v else "<empty>") for v in column.to_pylist()]
             )
         elif pa.types.is_integer(field.type):
             columns.append(["" if v is None else str(v) for v in column.to_pylist()])
+        elif pa.types.is_floating(field.type):
+            columns.append(["" if v is None else f"{v:.3f}" for v in column.to_pylist()])
+        elif pa.types.is_boolean(field.type):
+            columns.append(["" if v is None else ("true" if v else "false") for v in column.to_pylist()])
         else:
             raise ValueError(f"column {field.name}: unexpected type {field.type}")
     with open(out, "w", newline="") as f:
