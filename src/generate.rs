@@ -717,8 +717,12 @@ pub enum Anomaly {
     /// Nothing.
     #[default]
     None,
-    /// A copy of its side's last data segment, sent again (tshark: retransmission).
+    /// A copy of its side's last data segment, sent again before the peer acknowledged it
+    /// (tshark: retransmission).
     Retransmission,
+    /// A copy of its side's last data segment, sent again after the peer acknowledged it
+    /// (tshark: spurious retransmission).
+    SpuriousRetransmission,
     /// A data segment sent ahead of the one before it in sequence space, which is the
     /// conversation's next packet (tshark: "previous segment not captured").
     Ahead,
@@ -775,7 +779,7 @@ pub fn tcp_fields<'a>(
         let scaled = conn.options[0] && conn.options[1];
         let payload = u32::from(payload_len(c, p));
         let seq = match anomaly(i) {
-            Anomaly::Retransmission => conn.last_data[s],
+            Anomaly::Retransmission | Anomaly::SpuriousRetransmission => conn.last_data[s],
             Anomaly::Ahead => {
                 // After the segment the conversation's next packet carries.
                 let skipped = packets[i + 1..]
@@ -826,11 +830,15 @@ pub fn tcp_fields<'a>(
 ///   carries the second's successor ([`Anomaly::Ahead`]), the second the segment before it
 ///   ([`Anomaly::OutOfOrder`]): tshark calls the second out-of-order (it is within the
 ///   RTT of the highest sequence number);
-/// - about one other segment in `retransmit_one_in` is sent again
-///   ([`Anomaly::Retransmission`]): the copy follows the original after half the time to
-///   the conversation's next packet (at most 300 ms; only where that is 2 ms or more), so
-///   the peer has acknowledged nothing new: the original was lost beyond the probe, and
-///   tshark calls the copy a retransmission.
+/// - about one other segment in `retransmit_one_in` is sent again: where the
+///   conversation's next packet is the peer's (it acknowledges the original), the copy
+///   follows that packet after half the time to the one after it (at most 300 ms; only
+///   where that is 2 ms or more): the acknowledgement was lost beyond the probe, and
+///   tshark calls the copy a spurious retransmission
+///   ([`Anomaly::SpuriousRetransmission`]); else the copy follows the original after half
+///   the time to the conversation's next packet (the same bounds), so the peer has
+///   acknowledged nothing new: the original was lost beyond the probe, and tshark calls
+///   the copy a retransmission ([`Anomaly::Retransmission`]).
 ///
 /// Returns the capture (copies added in time order) and each packet's anomaly.
 pub fn add_anomalies(
@@ -891,19 +899,35 @@ pub fn add_anomalies(
         }
     }
     let mut out: Vec<(GenPacket, Anomaly)> = Vec::with_capacity(packets.len());
+    // Packets after which a copy of the peer's segment comes: they get no copy of their own.
+    let mut followed = vec![false; packets.len()];
     for (i, p) in packets.iter().enumerate() {
         out.push((*p, marks[i]));
         if retransmit_one_in == 0
             || marks[i] != Anomaly::None
+            || followed[i]
             || !data(p)
             || rng.below(retransmit_one_in) != 0
         {
             continue;
         }
-        let gap = next[i].map_or(600_000_000, |j| packets[j].ts.as_nanos() - p.ts.as_nanos());
+        // The copy comes after packet `after`, half-way to the conversation's next one.
+        let (after, kind) = match next[i] {
+            Some(j)
+                if packets[j].forward != p.forward
+                    && packets[j].tcp_flags & TCP_ACK != 0
+                    && marks[j] == Anomaly::None =>
+            {
+                (j, Anomaly::SpuriousRetransmission)
+            }
+            _ => (i, Anomaly::Retransmission),
+        };
+        let t = packets[after].ts.as_nanos();
+        let gap = next[after].map_or(600_000_000, |k| packets[k].ts.as_nanos() - t);
         if gap >= 2_000_000 {
-            let ts = Timestamp(p.ts.as_nanos() + (gap / 2).min(300_000_000));
-            out.push((GenPacket { ts, ..*p }, Anomaly::Retransmission));
+            followed[after] = true;
+            let ts = Timestamp(t + (gap / 2).min(300_000_000));
+            out.push((GenPacket { ts, ..*p }, kind));
         }
     }
     out.sort_by_key(|(p, _)| p.ts);
@@ -946,8 +970,10 @@ pub const TRUTH_HEADER: &str = "ts_ns,src,dst,sport,dport,proto,payload_len,tcp_
 /// `ts_ns` the time as the capture holds it (cut to microseconds unless `nanos`);
 /// `sport`/`dport` as a flow key has them (ICMP: 0 and type * 256 + code); `payload_len`
 /// as [`payload_len`]; `tcp_flags` decimal; `conversation` its index; `seq`/`ack`/`window`
-/// the TCP header's (empty for UDP and ICMP); `retransmission` and `out_of_order` 1 for
-/// the packets [`add_anomalies`] made so; `tcp_options` the option bytes in hex (SYNs).
+/// the TCP header's (empty for UDP and ICMP); `retransmission` 1 for a copy sent before
+/// the peer acknowledged the original, 2 after (spurious); `out_of_order` 1 for the
+/// second of a reordered pair ([`add_anomalies`]); `tcp_options` the option bytes in hex
+/// (SYNs).
 pub fn write_truth(
     generated: &Generated,
     anomalies: &[Anomaly],
@@ -997,7 +1023,11 @@ pub fn write_truth(
         let _ = write!(
             line,
             ",{},{},",
-            u8::from(mark == Anomaly::Retransmission),
+            match mark {
+                Anomaly::Retransmission => 1,
+                Anomaly::SpuriousRetransmission => 2,
+                _ => 0,
+            },
             u8::from(mark == Anomaly::OutOfOrder)
         );
         let options = tcp_options(c, p);
@@ -1635,7 +1665,7 @@ mod tests {
                     *own = t.seq.wrapping_add(len + syn_fin);
                     wrapped += usize::from(*own < t.seq);
                 }
-                Anomaly::Retransmission => {
+                Anomaly::Retransmission | Anomaly::SpuriousRetransmission => {
                     assert!(
                         t.seq.wrapping_add(len) == *own,
                         "packet {i}: repeats the last"

@@ -14,7 +14,9 @@
 //! - `iat_*` over the n-1 gaps (empty below two packets), `len_*` over the payloads:
 //!   min/max integers, mean/sample standard deviation with three decimals (compared
 //!   within 0.001: the floating-point sums may round the last digit either way);
-//! - `retransmissions`: the truth's copies (`--retransmit`); `out_of_order`: the truth's
+//! - `retransmissions`: the truth's copies (`--retransmit`: sent before the peer
+//!   acknowledged the original, or after, which tshark flags spurious and retransmission
+//!   both); `out_of_order`: the truth's
 //!   swapped segments (`--reorder`); `zero_windows`: 0 (the generator sends none; its RSTs
 //!   carry window 0, which tshark does not count);
 //! - `server_rtt_us` (SYN-ACK - SYN) and `client_rtt_us` (completing ACK - SYN-ACK),
@@ -49,7 +51,11 @@ struct Pkt {
     conversation: u32,
     vlan: u16,
     seq: Option<u32>,
+    /// A copy (`--retransmit`): tshark flags it a retransmission.
     retransmission: bool,
+    /// Of those, a copy sent after the peer acknowledged the original: tshark flags it a
+    /// spurious retransmission too (and `retransmissions` counts it).
+    spurious: bool,
     out_of_order: bool,
     options: Vec<u8>,
 }
@@ -102,7 +108,8 @@ fn read_truth(path: &Path) -> Vec<Pkt> {
                 conversation: f[8].parse().unwrap(),
                 vlan: f[9].parse().unwrap(),
                 seq: f[11].parse().ok(),
-                retransmission: f[14] == "1",
+                retransmission: f[14] != "0",
+                spurious: f[14] == "2",
                 out_of_order: f[15] == "1",
                 options: unhex(f[16]),
             }
@@ -638,7 +645,11 @@ fn truth_agrees_with_tshark_and_sequences_wrap() {
     }
     assert!(wrapped > 5, "only {wrapped} sequences wrap");
     let marked = truth.iter().filter(|p| p.retransmission).count();
-    assert!(marked > 20, "only {marked} retransmissions");
+    let spurious = truth.iter().filter(|p| p.spurious).count();
+    assert!(
+        marked > 40 && spurious > 20 && marked > spurious,
+        "only {marked} retransmissions, {spurious} spurious"
+    );
     let reordered = truth.iter().filter(|p| p.out_of_order).count();
     assert!(reordered > 20, "only {reordered} out-of-order segments");
     if Command::new("tshark").arg("-v").output().is_err() {
@@ -699,7 +710,9 @@ fn truth_agrees_with_tshark_and_sequences_wrap() {
         .iter()
         .filter(|p| p.retransmission || p.out_of_order)
         .map(|p| {
-            let what = if p.retransmission {
+            let what = if p.spurious {
+                "retransmission+spurious"
+            } else if p.retransmission {
                 "retransmission"
             } else {
                 "out_of_order"
