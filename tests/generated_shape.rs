@@ -814,3 +814,122 @@ fn shape_columns_agree_with_the_truth_on_a_scenario_capture() {
     let (bad, n) = compare(&truth, &rows, false, 15_000_000_000);
     report("scenario capture", &bad, n);
 }
+
+/// The raw JSON text of `"name":` in a one-line object: a string's contents, an array
+/// with its brackets, or a number, boolean or null.
+fn json_field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let at = line.find(&format!("\"{name}\":"))? + name.len() + 3;
+    let rest = &line[at..];
+    if let Some(s) = rest.strip_prefix('"') {
+        return s.find('"').map(|end| &s[..end]);
+    }
+    if rest.starts_with('[') {
+        return rest.find(']').map(|end| &rest[..=end]);
+    }
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// `[{"len":0,"iat_us":0},{"len":-517,"iat_us":310}]` as the CSV writes it: `0:0,-517:310`.
+fn json_splt(array: &str) -> String {
+    array
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split('}')
+        .filter(|o| o.contains("\"len\""))
+        .map(|o| {
+            let len = json_field(o, "len").unwrap();
+            let iat = json_field(o, "iat_us").unwrap();
+            format!("{len}:{iat}")
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[test]
+fn json_shape_columns_say_what_the_csv_ones_say() {
+    json_like_csv(false);
+}
+
+/// The contract: "a zero-length reverse packet is written `-0`". CSV does; JSON writes
+/// `{"len":0,...}` (lead's main at 82ef028), so the direction of a biflow row's empty
+/// reverse packets (a SYN-ACK, pure ACKs) is lost in JSON. `-0` is valid JSON (RFC 8259
+/// allows a minus before 0), though a reader parsing integers gets 0 either way.
+#[test]
+#[ignore = "JSON splt writes 0, not -0, for an empty reverse packet (reported to the lead)"]
+fn json_splt_keeps_the_sign_of_empty_reverse_packets() {
+    json_like_csv(true);
+}
+
+fn json_like_csv(keep_minus_zero: bool) {
+    if !shape_columns_exist() {
+        eprintln!("skipped: convert --inspect has no tcp/splt yet");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (pcap, _) = capture(dir.path(), false);
+    for biflow in [false, true] {
+        let extra: &[&str] = if biflow { &["--biflow"] } else { &[] };
+        let (header, rows) = convert(&pcap, extra);
+        let out = Command::new(EXE)
+            .args([
+                "convert",
+                "-q",
+                "--inspect",
+                "tcp,splt",
+                "-f",
+                "json",
+                "-o",
+                "-",
+            ])
+            .args(extra)
+            .arg(&pcap)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), rows.len(), "biflow {biflow}");
+        let first = header.iter().position(|h| h == "server_rtt_us").unwrap();
+        let mut bad = Vec::new();
+        for (row, line) in rows.iter().zip(&lines) {
+            assert_eq!(json_field(line, "start"), Some(row["start"].as_str()));
+            assert_eq!(json_field(line, "src"), Some(row["src"].as_str()));
+            for column in &header[first..] {
+                let csv = &row[column];
+                let got = json_field(line, column).map(|v| {
+                    if column == "splt" {
+                        json_splt(v)
+                    } else {
+                        v.to_string()
+                    }
+                });
+                let want = if csv.is_empty() && column != "splt" {
+                    "null".to_string()
+                } else if column == "splt" && !keep_minus_zero {
+                    // JSON writes an empty reverse packet's length 0, not -0: see
+                    // json_splt_keeps_the_sign_of_empty_reverse_packets.
+                    let pairs: Vec<&str> = csv
+                        .split(',')
+                        .map(|pair| pair.strip_prefix("-0:").map_or(pair, |_| &pair[1..]))
+                        .collect();
+                    pairs.join(",")
+                } else {
+                    csv.clone()
+                };
+                if got.as_deref() != Some(want.as_str()) {
+                    bad.push(format!(
+                        "biflow {biflow}: {} {}: {column}: CSV {csv:?}, JSON {got:?}",
+                        row["src"], row["start"]
+                    ));
+                }
+            }
+        }
+        assert!(
+            bad.is_empty(),
+            "{} differences:\n{}",
+            bad.len(),
+            bad[..bad.len().min(30)].join("\n")
+        );
+    }
+}
