@@ -86,7 +86,10 @@ use flowprobe::flow::tunnel::TunnelKind;
 use flowprobe::inspect::quic::{is_initial, VERSION_1, VERSION_2};
 use flowprobe::inspect::{dns, Outcome};
 
-use common::{parallel_map, require_shared_pcaps, require_tool, shared_pcaps};
+use common::{
+    binary, csv_rows, epoch_ns, parallel_map, require_shared_pcaps, require_tool, rfc3339_ns,
+    shared_pcaps, vlan_of,
+};
 
 /// The inspection columns compared, in the CSV's order.
 const COLUMNS: [&str; 18] = [
@@ -184,62 +187,6 @@ const AGGREGATOR: &str = "\x1f";
 
 /// tshark's expert severity "error" (PI_ERROR): a malformed packet.
 const EXPERT_ERROR: u32 = 0x0080_0000;
-// ---- Time ----
-
-/// Nanoseconds since the epoch of tshark's `frame.time_epoch` (`1361916274.458646000`).
-fn epoch_ns(s: &str) -> Option<i128> {
-    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
-    let neg = secs.starts_with('-');
-    let secs: i128 = secs.parse().ok()?;
-    let mut f = frac.to_string();
-    f.truncate(9);
-    while f.len() < 9 {
-        f.push('0');
-    }
-    let frac: i128 = f.parse().ok()?;
-    Some(if neg {
-        secs * 1_000_000_000 - frac
-    } else {
-        secs * 1_000_000_000 + frac
-    })
-}
-
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Nanoseconds since the epoch of the CSV's `2013-02-26T22:04:34.458646000Z`.
-fn rfc3339_ns(s: &str) -> Option<i128> {
-    let s = s.strip_suffix('Z')?;
-    let (date, time) = s.split_once('T')?;
-    let mut d = date.splitn(3, '-');
-    let (y, m, dd): (i64, i64, i64) = (
-        d.next()?.parse().ok()?,
-        d.next()?.parse().ok()?,
-        d.next()?.parse().ok()?,
-    );
-    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
-    let mut t = hms.splitn(3, ':');
-    let (h, mi, se): (i64, i64, i64) = (
-        t.next()?.parse().ok()?,
-        t.next()?.parse().ok()?,
-        t.next()?.parse().ok()?,
-    );
-    let secs = days_from_civil(y, m, dd) * 86_400 + h * 3600 + mi * 60 + se;
-    let mut f = frac.to_string();
-    f.truncate(9);
-    while f.len() < 9 {
-        f.push('0');
-    }
-    Some(i128::from(secs) * 1_000_000_000 + f.parse::<i128>().ok()?)
-}
-
 // ---- Flow keys ----
 
 /// One direction's flow key as the test prints it: the 5-tuple and the VLAN. (flowprobe's
@@ -319,43 +266,6 @@ struct Record {
     row: BTreeMap<String, String>,
 }
 
-/// RFC 4180 rows of `text` (quoted fields may hold commas, quotes and line ends).
-fn csv_rows(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => quoted = false,
-                _ => field.push(c),
-            }
-        } else {
-            match c {
-                '"' => quoted = true,
-                ',' => row.push(std::mem::take(&mut field)),
-                '\r' => {}
-                '\n' => {
-                    row.push(std::mem::take(&mut field));
-                    rows.push(std::mem::take(&mut row));
-                }
-                _ => field.push(c),
-            }
-        }
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    rows
-}
-
 /// The records of flowprobe's CSV.
 fn records(csv: &str) -> Vec<Record> {
     let rows = csv_rows(csv);
@@ -400,18 +310,6 @@ fn records(csv: &str) -> Vec<Record> {
             })
         })
         .collect()
-}
-
-/// The built binary, hard-linked (else copied) to `dir` first: cargo links the binary it
-/// builds to a fixed path, which another build sharing the target directory may replace
-/// while this test runs.
-fn binary(dir: &Path) -> PathBuf {
-    let built = Path::new(env!("CARGO_BIN_EXE_flowprobe"));
-    let mine = dir.join("flowprobe");
-    if std::fs::hard_link(built, &mine).is_err() {
-        std::fs::copy(built, &mine).expect("copy flowprobe");
-    }
-    mine
 }
 
 /// flowprobe's records for `path`: `convert --inspect all --decap all -f csv`.
@@ -537,27 +435,6 @@ fn version_text(v: u32) -> String {
         0x0300 => "ssl3".into(),
         _ => format!("{v:04x}"),
     }
-}
-
-/// The VLAN flowprobe keys a packet by: the first tag after the last Ethernet header
-/// before the innermost IP header (`ip`, an index in `protocols`); a tunnel that carries
-/// IP without Ethernet keeps the outer frame's.
-fn vlan_of(protocols: &[&str], ip: usize, ids: &[&str]) -> u16 {
-    let eth = protocols
-        .get(..ip)
-        .and_then(|p| p.iter().rposition(|p| *p == "eth"))
-        .map_or(0, |e| e + 1);
-    let Some(tag) = protocols
-        .get(eth..ip)
-        .and_then(|p| p.iter().position(|p| *p == "vlan"))
-    else {
-        return 0;
-    };
-    let nth = protocols[..eth + tag]
-        .iter()
-        .filter(|p| **p == "vlan")
-        .count();
-    ids.get(nth).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 /// One line of tshark's output.

@@ -27,7 +27,7 @@
 //! analyses that we do not (and the other way round) are differences only when one side
 //! flags them: those are listed like the rest.
 //!
-//! `TCP_TSHARK_ONLY=substring` compares only the captures whose name holds it, and
+//! `TCP_TSHARK_ONLY=a,b` compares only the captures whose name holds one of them, and
 //! prints every difference (to look at one).
 
 mod common;
@@ -35,13 +35,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use flowprobe::capture::file::CaptureFile;
-use flowprobe::decode::{decode_payload, Decap, Fragment, PacketMeta};
-use flowprobe::flow::key::PROTO_TCP;
-use flowprobe::flow::tunnel::TunnelKind;
-use flowprobe::inspect::tcp::{
-    TcpAnalyzer, TcpOptions, OUT_OF_ORDER, RETRANSMISSION, ZERO_WINDOW,
-};
+use flowprobe::inspect::tcp::{OUT_OF_ORDER, RETRANSMISSION, ZERO_WINDOW};
 
 use common::{
     assert_corpus_frames, assert_differences_explained, manifest, parallel_map,
@@ -50,8 +44,9 @@ use common::{
 };
 
 /// tshark's fields (the first must be `frame.number`).
-const FIELDS: [&str; 12] = [
+const FIELDS: [&str; 13] = [
     "frame.number",
+    "frame.protocols",
     "tcp.stream",
     "tcp.flags",
     "tcp.analysis.retransmission",
@@ -86,55 +81,13 @@ const OPTS: &str = "options";
 const KNOWN: &[(&str, &[u32], &str, &str)] = &[];
 
 /// What we made of one frame.
-#[derive(Clone, Copy, Debug, Default)]
-struct Ours {
-    events: u8,
-    options: Option<TcpOptions>,
-    /// ack - syn of a handshake completed here (ns).
-    handshake_ns: Option<u64>,
-}
+type Ours = common::TcpFrameVerdict;
 
-/// Our verdicts by frame number, and how many frames were read.
-fn analyse(path: &Path) -> (BTreeMap<u32, Ours>, u32) {
-    let mut out = BTreeMap::new();
-    let Ok(mut file) = CaptureFile::open(path) else {
-        return (out, 0);
-    };
-    file.set_clamp_timestamps(false);
-    let decap = Decap::with_kinds(&TunnelKind::ALL);
-    let mut meta = PacketMeta::default();
-    let mut analyzer = TcpAnalyzer::new();
-    let mut frame = 0u32;
-    while let Ok(Some(p)) = file.next_packet() {
-        frame += 1;
-        let Ok(t) = decode_payload(p.link_type, p.data, p.orig_len, &decap, &mut meta) else {
-            continue;
-        };
-        // A fragment's TCP length is not known (tshark analyses the reassembled
-        // datagram, on its last fragment's frame); a header without its data offset
-        // (cut, or below 5 words) gives no payload start.
-        if meta.key.proto != PROTO_TCP
-            || !matches!(meta.fragment, Fragment::None)
-            || t.payload.start < t.header + 20
-            || t.ip_end < t.payload.start
-        {
-            continue;
-        }
-        let header = p.data.get(t.header..).unwrap_or_default();
-        let len = (t.ip_end - t.payload.start) as u32;
-        let v = analyzer.packet(&meta.key, p.ts, header, len);
-        if v.events != 0 || v.options.is_some() || v.handshake.is_some() {
-            out.insert(
-                frame,
-                Ours {
-                    events: v.events,
-                    options: v.options,
-                    handshake_ns: v.handshake.map(|h| h.ack.0.wrapping_sub(h.syn.0)),
-                },
-            );
-        }
-    }
-    (out, frame)
+/// Our verdicts by frame number (frames analysed without anything to report are not
+/// listed), the frames analysed, and how many frames were read (timestamps not clamped:
+/// tshark sees the file's times).
+fn analyse(path: &Path) -> (BTreeMap<u32, Ours>, BTreeSet<u32>, u32) {
+    common::tcp_verdicts(path, false)
 }
 
 /// The events tshark shows on a row.
@@ -183,7 +136,7 @@ struct Result {
 
 fn compare(path: &Path) -> Result {
     let rows = tshark_field_rows(path, &OPTIONS, &FIELDS);
-    let (ours, read) = analyse(path);
+    let (ours, analysed, read) = analyse(path);
     let mut r = Result {
         frames: rows.len(),
         ..Result::default()
@@ -197,6 +150,12 @@ fn compare(path: &Path) -> Result {
     let mut stream_of = BTreeMap::new();
     let mut first_syn: BTreeMap<(u32, bool), u32> = BTreeMap::new();
     for row in &rows {
+        // TCP quoted in an ICMP error: tshark does not analyse it (and neither do we:
+        // the decoder keys it as ICMP).
+        let protocols = row.first("frame.protocols").unwrap_or_default();
+        if protocols.contains(":icmp:") || protocols.contains(":icmpv6:") {
+            continue;
+        }
         listed.insert(row.frame);
         let theirs = tshark_events(row);
         let mine = ours.get(&row.frame).map_or(0, |o| o.events);
@@ -208,11 +167,16 @@ fn compare(path: &Path) -> Result {
             if t && m {
                 r.matched[i] += 1;
             }
-            if t != m && row.frame <= read {
+            if t != m && !analysed.contains(&row.frame) {
+                let why = if row.frame <= read {
+                    "not analysed by flowprobe (not decoded as TCP)"
+                } else {
+                    "not read by flowprobe"
+                };
+                r.diffs.push((row.frame, kind, format!("tshark {t}, {why}")));
+            } else if t != m {
                 r.diffs
                     .push((row.frame, kind, format!("tshark {t}, flowprobe {m}")));
-            } else if t != m {
-                r.diffs.push((row.frame, kind, "not read by flowprobe".into()));
             }
         }
         let Some(stream) = row.numbers("tcp.stream").first().copied() else {
@@ -257,7 +221,12 @@ fn compare(path: &Path) -> Result {
     // Each side's first SYN in tshark has our options.
     for (&(_, _), &frame) in &first_syn {
         if ours.get(&frame).and_then(|o| o.options).is_none() {
-            r.diffs.push((frame, OPTS, "tshark's first SYN, no options from flowprobe".into()));
+            let why = if analysed.contains(&frame) {
+                "tshark's first SYN of a side, flowprobe's was before"
+            } else {
+                "tshark's first SYN of a side, not analysed by flowprobe"
+            };
+            r.diffs.push((frame, OPTS, why.into()));
         }
     }
     // Frames we flag that tshark does not list as TCP.
@@ -286,7 +255,14 @@ fn compare(path: &Path) -> Result {
                 RTT,
                 format!("tshark {theirs} ns, flowprobe {mine} ns (frame {f})"),
             )),
-            None => r.diffs.push((frame, RTT, format!("tshark {theirs} ns, flowprobe none"))),
+            None => {
+                let why = if analysed.contains(&frame) {
+                    "flowprobe none"
+                } else {
+                    "frame not analysed by flowprobe"
+                };
+                r.diffs.push((frame, RTT, format!("tshark {theirs} ns, {why}")))
+            }
         }
     }
     r
@@ -303,7 +279,10 @@ fn tcp_analysis_equals_tshark_frame_by_frame() {
         .into_iter()
         .filter(|row| row.has("tcp"))
         .map(|row| row.file)
-        .filter(|f| only.as_ref().is_none_or(|o| f.contains(o.as_str())))
+        .filter(|f| {
+            only.as_ref()
+                .is_none_or(|o| o.split(',').any(|o| f.contains(o)))
+        })
         .collect();
     let results = parallel_map(&files, |f| compare(&root.join(f)));
     let mut known = KnownDifferences::by_frames(KNOWN);

@@ -304,10 +304,12 @@ pub struct TransportRange {
     /// UDP length and the capture. Empty for other protocols, a fragment other than the first, a cut
     /// transport header, or a TCP data offset below 5 words.
     pub payload: Range<usize>,
-    /// Where the IP payload ends by the IP header's lengths, which lies past
-    /// `payload.end` (and past the frame) when the snaplen cut the packet: the TCP
-    /// payload's length on the wire is `ip_end - payload.start` (`inspect::tcp`).
-    pub ip_end: usize,
+    /// Where the transport segment ends on the wire: the IP payload's end by the IP
+    /// header's lengths, but not past the frame's length on the wire (`orig_len`; an IP
+    /// length that claims more than the frame held is cut there, as tshark cuts it). Past
+    /// `payload.end` (and past the captured bytes) when the snaplen cut the packet: the
+    /// TCP payload's length on the wire is `wire_end - payload.start` (`inspect::tcp`).
+    pub wire_end: usize,
 }
 
 impl TransportRange {
@@ -315,10 +317,10 @@ impl TransportRange {
     /// of the IP payload, or for UDP to the end its length field gives when that is
     /// shorter. 0 where `payload` is empty for want of a transport header.
     pub fn wire_payload_len(&self, frame: &[u8], proto: u8) -> usize {
-        if self.payload.start >= self.ip_end {
+        if self.payload.start >= self.wire_end {
             return 0;
         }
-        let to_ip_end = self.ip_end - self.payload.start;
+        let to_ip_end = self.wire_end - self.payload.start;
         if proto == PROTO_UDP {
             let udp = frame.get(self.header..).unwrap_or_default();
             if let Some(len) = read::u16_at(udp, 4).map(usize::from) {
@@ -344,7 +346,7 @@ pub fn decode_payload(
     let empty = TransportRange {
         header: ip_payload.end,
         payload: ip_payload.end..ip_payload.end,
-        ip_end: ip_payload.end,
+        wire_end: ip_payload.end,
     };
     if matches!(meta.fragment, Fragment::Later { .. }) {
         return Ok(empty);
@@ -373,7 +375,7 @@ pub fn decode_payload(
         TransportRange {
             header: ip_payload.start,
             payload: start..end,
-            ip_end: ip_payload.end,
+            wire_end: ip_payload.end.min((orig_len as usize).max(frame.len())),
         }
     } else {
         empty

@@ -694,7 +694,7 @@ mod tests {
         shape.add(config, ns(1520), 0, 0, true);
         shape.add(config, ns(1830), 100, RETRANSMISSION, false);
         shape.add(config, ns(2830), 1448, 0, true);
-        let rtt = |s: crate::inspect::Seen| crate::inspect::Seen {
+        let rtt = |s: Seen| Seen {
             server_rtt_us: Some(1520),
             client_rtt_us: Some(310),
             ..s
@@ -707,11 +707,11 @@ mod tests {
             bitmap: (1 << 63) | (1 << 61) | (1 << 60) | (1 << 59),
         };
         Inspection {
-            forward: rtt(crate::inspect::Seen {
+            forward: rtt(Seen {
                 tcp_options: Some(options(1460, 7)),
                 ..Default::default()
             }),
-            reverse: crate::inspect::Seen {
+            reverse: Seen {
                 tcp_options: Some(options(1400, 9)),
                 ..Default::default()
             },

@@ -21,13 +21,14 @@
 //!   retransmission. A pure ACK repeating `fwd`'s last ACK, window and `next_seq` is a
 //!   duplicate ACK (counted; the count feeds fast retransmission), unless it answers a
 //!   keep-alive or zero-window probe.
-//! - A segment with data, SYN or FIN that starts below `next_seq` (more than one byte of
-//!   data starting exactly at `next_seq - 1` does not count) is, first match wins: a fast
-//!   retransmission (`rev` sent 2+ duplicate ACKs for this very `seq`, the last under 20
-//!   ms ago); out of order (under the first handshake RTT, or 3 ms before one is known,
-//!   since `next_seq` last advanced, and not ending exactly at `next_seq`); a spurious
-//!   retransmission (data all below what `rev` last acknowledged: tshark flags it
-//!   `tcp.analysis.retransmission` too, so it is one here); else a retransmission.
+//! - A segment with data, SYN or FIN (not a keep-alive) is, first match wins: a spurious
+//!   retransmission when its data all lie below what `rev` last acknowledged (tshark
+//!   flags it `tcp.analysis.retransmission` too, so it is one here). Then, if it starts
+//!   below `next_seq` (more than one byte of data starting exactly at `next_seq - 1` does
+//!   not count): a fast retransmission (`rev` sent 2+ duplicate ACKs for this very
+//!   `seq`, the last under 20 ms ago); out of order (under the first RTT, or 3 ms before
+//!   one is known, since `next_seq` last advanced, and not ending exactly at `next_seq`,
+//!   its SYN or FIN counted); else a retransmission.
 //! - Time differences are unsigned (a clock that goes back gives a huge difference, no
 //!   flag), sequence comparisons serial (wrap-around safe).
 //! - A SYN (no ACK) whose `seq` differs from the first one its side sent starts a new
@@ -45,8 +46,11 @@
 //! # The handshake
 //! [`Handshake`] is measured on the ACK that completes it (from the SYN's sender, ACK
 //! without SYN/RST, acknowledging the latest SYN-ACK's sequence number + 1), from the
-//! latest SYN and SYN-ACK before it: a retransmitted SYN or SYN-ACK restarts the clock,
-//! as tshark's `initial_rtt` does. [`TcpOptions`] come from the first SYN (or SYN-ACK)
+//! latest SYN and the latest SYN-ACK answering it (acknowledging its sequence number + 1)
+//! before it: a retransmitted SYN or SYN-ACK restarts the clock, as tshark's
+//! `initial_rtt` does. (tshark's own `initial_rtt` is stricter on nothing: it runs from
+//! the latest SYN to the first ACK without SYN of either side, an RST or an ACK of
+//! anything included, and it takes an RTT of 0 as none.) [`TcpOptions`] come from the first SYN (or SYN-ACK)
 //! each side sends.
 //!
 //! # The table
@@ -121,11 +125,26 @@ pub struct TcpOptions {
     pub sack_ok: bool,
     /// Timestamps (kind 8).
     pub timestamps: bool,
-    /// IPFIX tcpOptions (IE 209, RFC 5102 / IANA): option kind X (0..=63) sets bit X
-    /// counted from the MOST significant bit of the 64-bit value, i.e. value |= 1 << (63 -
-    /// X). Kinds > 63 are not representable. Every option whose kind byte was read counts,
-    /// NOP (1) and end of list (0) included.
+    /// IPFIX tcpOptions (IE 209) as the IANA registry lays it out ([`option_bit`]): kind
+    /// X (0..=63) in octet X / 8 of the value (octet 0 the most significant), at bit X % 8
+    /// counted from that octet's least significant bit. Kinds > 63 are not
+    /// representable. Every option whose kind byte was read counts, NOP (1) and end of
+    /// list (0) included.
     pub bitmap: u64,
+}
+
+/// The bit of TCP option kind `kind` (0..=63) in IPFIX's tcpOptions (IE 209), 0 for a
+/// higher kind. RFC 5102's diagram numbered the bits from the most significant; its
+/// errata (1739), the IANA registry's corrected description and RFC 9740 put option X
+/// in the X / 8-th octet on the wire at bit X % 8 counted from the octet's least
+/// significant bit: MSS (2) is 0x0400_0000_0000_0000, SACK-permitted (4)
+/// 0x1000_0000_0000_0000, timestamps (8) 0x0001_0000_0000_0000.
+pub const fn option_bit(kind: u8) -> u64 {
+    if kind < 64 {
+        1 << (8 * (7 - kind as u32 / 8) + kind as u32 % 8)
+    } else {
+        0
+    }
 }
 
 /// The handshake's times, from the last SYN and last SYN-ACK before the completing ACK.
@@ -137,6 +156,9 @@ pub struct Handshake {
     pub syn_ack: Timestamp,
     /// The client's ACK that completes the handshake.
     pub ack: Timestamp,
+    /// The SYN-ACK's ToS byte (traffic class): with the ACK's key reversed, the key of
+    /// the server's record that holds the SYN-ACK (each direction has its own ToS).
+    pub syn_ack_tos: u8,
 }
 
 /// What one packet showed.
@@ -242,11 +264,14 @@ struct Connection {
     mru_syn: u64,
     /// tshark's `ts_first_rtt` (ns), 0: not known.
     first_rtt: u64,
-    /// The latest SYN and SYN-ACK (ns), for [`Handshake`].
-    syn: u64,
+    /// The latest SYN-ACK answering the client's SYN (ns), for [`Handshake`] (whose SYN
+    /// time is `mru_syn`: until the handshake completes, every SYN is the client's).
     syn_ack: u64,
-    /// The latest SYN-ACK's sequence number.
+    /// The latest SYN's and SYN-ACK's sequence numbers.
+    client_isn: u32,
     server_isn: u32,
+    /// The latest SYN-ACK's ToS byte.
+    syn_ack_tos: u8,
     /// [`HAVE_SYN`], [`HAVE_SYN_ACK`], [`HANDSHAKE_DONE`], [`CLIENT_IS_1`].
     state: u8,
 }
@@ -302,9 +327,7 @@ fn parse_options(header: &[u8]) -> TcpOptions {
     let end = data_offset.min(header.len());
     let mut r = Reader::new(header.get(20..end).unwrap_or_default());
     while let Some(kind) = r.u8() {
-        if kind < 64 {
-            o.bitmap |= 1 << (63 - kind);
-        }
+        o.bitmap |= option_bit(kind);
         match kind {
             0 => break,
             1 => continue,
@@ -471,7 +494,7 @@ impl TcpAnalyzer {
             c.sides[side].state |= SENT_SYN;
             verdict.options = Some(parse_options(header));
         }
-        verdict.handshake = handshake(c, side, ts.0, &h);
+        verdict.handshake = handshake(c, side, ts.0, &h, key.tos);
         verdict
     }
 
@@ -487,22 +510,34 @@ impl TcpAnalyzer {
 
 /// Handshake bookkeeping after the sequence analysis; the handshake when `h` completes
 /// it, and tshark's first RTT.
-fn handshake(c: &mut Connection, side: usize, ts: u64, h: &Header) -> Option<Handshake> {
+fn handshake(
+    c: &mut Connection,
+    side: usize,
+    ts: u64,
+    h: &Header,
+    tos: u8,
+) -> Option<Handshake> {
     let is_1 = if side == 1 { CLIENT_IS_1 } else { 0 };
     match h.flags & (SYN | ACK) {
         SYN => {
             c.mru_syn = ts;
             if c.state & HANDSHAKE_DONE == 0 {
-                c.syn = ts;
+                // A SYN-ACK answers a retransmitted SYN too, not a SYN with another ISN.
+                if c.state & HAVE_SYN == 0 || h.seq != c.client_isn || c.state & CLIENT_IS_1 != is_1 {
+                    c.state &= !HAVE_SYN_ACK;
+                }
+                c.client_isn = h.seq;
                 c.state = (c.state & !CLIENT_IS_1) | HAVE_SYN | is_1;
             }
             None
         }
         f if f == SYN | ACK => {
             let from_server = c.state & HAVE_SYN != 0 && c.state & CLIENT_IS_1 != is_1;
-            if c.state & HANDSHAKE_DONE == 0 && from_server {
+            let answers = h.ack == c.client_isn.wrapping_add(1);
+            if c.state & HANDSHAKE_DONE == 0 && from_server && answers {
                 c.syn_ack = ts;
                 c.server_isn = h.seq;
+                c.syn_ack_tos = tos;
                 c.state |= HAVE_SYN_ACK;
             }
             None
@@ -520,9 +555,10 @@ fn handshake(c: &mut Connection, side: usize, ts: u64, h: &Header) -> Option<Han
             {
                 c.state |= HANDSHAKE_DONE;
                 return Some(Handshake {
-                    syn: Timestamp(c.syn),
+                    syn: Timestamp(c.mru_syn),
                     syn_ack: Timestamp(c.syn_ack),
                     ack: Timestamp(ts),
+                    syn_ack_tos: c.syn_ack_tos,
                 });
             }
             None
@@ -597,6 +633,10 @@ fn analyse(c: &mut Connection, side: usize, ts: u64, h: &Header, seglen: u32) ->
             if seglen > 1 && fwd.next_seq.wrapping_sub(1) == seq {
                 not_advanced = false;
             }
+            if seglen > 0 && rev.last_ack != 0 && le(seq.wrapping_add(seglen), rev.last_ack) {
+                ta |= flag::SPURIOUS_RETRANSMISSION;
+                break 'kind;
+            }
             let since_rev_ack = ts.wrapping_sub(rev.last_ack_time);
             if not_advanced
                 && rev.dup_acks >= 2
@@ -612,15 +652,12 @@ fn analyse(c: &mut Connection, side: usize, ts: u64, h: &Header, seglen: u32) ->
             } else {
                 first_rtt
             };
+            let syn_fin = u32::from(flags & (SYN | FIN) != 0);
             if not_advanced
                 && since_advance < threshold
-                && fwd.next_seq != seq.wrapping_add(seglen)
+                && fwd.next_seq != seq.wrapping_add(seglen).wrapping_add(syn_fin)
             {
                 ta |= flag::OUT_OF_ORDER;
-                break 'kind;
-            }
-            if seglen > 0 && rev.last_ack != 0 && le(seq.wrapping_add(seglen), rev.last_ack) {
-                ta |= flag::SPURIOUS_RETRANSMISSION;
                 break 'kind;
             }
             if not_advanced {
@@ -679,6 +716,19 @@ fn analyse(c: &mut Connection, side: usize, ts: u64, h: &Header, seglen: u32) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn option_bits_are_the_registry_layout() {
+        assert_eq!(option_bit(0), 0x0100_0000_0000_0000);
+        assert_eq!(option_bit(2), 0x0400_0000_0000_0000);
+        assert_eq!(option_bit(4), 0x1000_0000_0000_0000);
+        assert_eq!(option_bit(7), 0x8000_0000_0000_0000);
+        assert_eq!(option_bit(8), 0x0001_0000_0000_0000);
+        assert_eq!(option_bit(63), 0x0000_0000_0000_0080);
+        assert_eq!(option_bit(64), 0);
+        // On the wire (network order) kind 2 is the first octet's third-lowest bit.
+        assert_eq!(option_bit(2).to_be_bytes()[0], 0b0000_0100);
+    }
 
     const MS: u64 = 1_000_000;
 
@@ -740,7 +790,7 @@ mod tests {
         assert_eq!(o.wscale, Some(7));
         assert!(o.sack_ok && o.timestamps);
         let kinds = [1u64, 2, 3, 4, 8];
-        assert_eq!(o.bitmap, kinds.iter().map(|k| 1u64 << (63 - k)).sum::<u64>());
+        assert_eq!(o.bitmap, kinds.iter().map(|&k| option_bit(k)).sum::<u64>());
         // The SYN again, 1 s later: a retransmission, no options reported twice.
         let t1 = Timestamp(6_000 * MS);
         let again = a.packet(&key(true), t1, &header(100, 0, SYN, 64240, &opts), 0);
@@ -748,7 +798,7 @@ mod tests {
         let t2 = Timestamp(6_010 * MS);
         let sa = a.packet(&key(false), t2, &header(900, 101, SYN | ACK, 65535, &[2, 4, 5, 0x78]), 0);
         assert_eq!(sa.options.and_then(|o| o.mss), Some(1400));
-        assert_eq!(sa.options.map(|o| o.bitmap), Some(1 << 61));
+        assert_eq!(sa.options.map(|o| o.bitmap), Some(option_bit(2)));
         // An ACK of something else does not complete it; the right one does, once.
         let t3 = Timestamp(6_030 * MS);
         assert_eq!(a.packet(&key(true), t3, &header(101, 5, ACK, 502, &[]), 0).handshake, None);
@@ -758,10 +808,26 @@ mod tests {
             Some(Handshake {
                 syn: t1,
                 syn_ack: t2,
-                ack: t3
+                ack: t3,
+                syn_ack_tos: 0,
             })
         );
         assert_eq!(a.packet(&key(true), t3, &header(101, 901, ACK, 502, &[]), 0).handshake, None);
+    }
+
+    #[test]
+    fn the_handshake_carries_the_syn_acks_tos() {
+        // The server marks its packets (DSCP CS1), the client does not: the server's
+        // record is keyed by the SYN-ACK's ToS.
+        let mut a = TcpAnalyzer::new();
+        let server = FlowKey {
+            tos: 0x20,
+            ..key(false)
+        };
+        a.packet(&key(true), Timestamp(MS), &header(100, 0, SYN, 64240, &[]), 0);
+        a.packet(&server, Timestamp(2 * MS), &header(900, 101, SYN | ACK, 65535, &[]), 0);
+        let done = a.packet(&key(true), Timestamp(3 * MS), &header(101, 901, ACK, 502, &[]), 0);
+        assert_eq!(done.handshake.map(|h| h.syn_ack_tos), Some(0x20));
     }
 
     #[test]
@@ -798,6 +864,20 @@ mod tests {
         send(&mut a, (false, 120, 1, 301, ACK, 1000, 0));
         // 1..101, all acknowledged: spurious, flagged a retransmission as tshark does.
         assert_eq!(send(&mut a, (true, 500, 1, 1, ACK, 1000, 100)).events, RETRANSMISSION);
+    }
+
+    #[test]
+    fn a_syn_ack_that_answers_another_syn_does_not_complete_the_handshake() {
+        let mut a = TcpAnalyzer::new();
+        send(&mut a, (true, 0, 100, 0, SYN, 1000, 0));
+        send(&mut a, (false, 5, 900, 77, SYN | ACK, 1000, 0));
+        assert_eq!(send(&mut a, (true, 9, 101, 901, ACK, 1000, 0)).handshake, None);
+        // The SYN again (same ISN), then its answer: from the last SYN.
+        send(&mut a, (true, 1000, 100, 0, SYN, 1000, 0));
+        send(&mut a, (false, 1005, 900, 101, SYN | ACK, 1000, 0));
+        let h = send(&mut a, (true, 1009, 101, 901, ACK, 1000, 0)).handshake.unwrap();
+        assert_eq!(h.ack.0 - h.syn.0, 9 * MS);
+        assert_eq!(h.ack.0 - h.syn_ack.0, 4 * MS);
     }
 
     #[test]
@@ -857,7 +937,7 @@ mod tests {
         assert_eq!(a.connections(), 0);
         // Up to the window: analysed; the options cut off are not read.
         let v = a.packet(&key(true), Timestamp(1), &h[..22], 0);
-        assert_eq!(v.options.map(|o| (o.mss, o.bitmap)), Some((None, 1 << 61)));
+        assert_eq!(v.options.map(|o| (o.mss, o.bitmap)), Some((None, option_bit(2))));
         // Not TCP: nothing.
         let mut udp = key(true);
         udp.proto = 17;

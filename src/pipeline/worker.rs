@@ -292,7 +292,9 @@ impl InspectTap {
                 client_rtt_us: Some(us(h.syn_ack, h.ack)),
                 ..Seen::default()
             };
-            if let Some(server) = meta.key.reversed() {
+            if let Some(mut server) = meta.key.reversed() {
+                // The server's record is keyed by its SYN-ACK's ToS, not the ACK's.
+                server.tos = h.syn_ack_tos;
                 self.send(server, h.syn_ack, Box::new(seen.clone()));
             }
             self.send(meta.key, ts, Box::new(seen));

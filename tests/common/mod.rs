@@ -590,3 +590,199 @@ pub fn assert_corpus_frames(frames: usize, more_than: usize) {
         "only {frames} frames: did the corpus shrink?"
     );
 }
+
+// ---- Shared by the end-to-end tshark tests (convert's CSV against tshark's frames) ----
+
+/// Nanoseconds since the epoch of tshark's `frame.time_epoch` (`1361916274.458646000`).
+pub fn epoch_ns(s: &str) -> Option<i128> {
+    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
+    let neg = secs.starts_with('-');
+    let secs: i128 = secs.parse().ok()?;
+    let mut f = frac.to_string();
+    f.truncate(9);
+    while f.len() < 9 {
+        f.push('0');
+    }
+    let frac: i128 = f.parse().ok()?;
+    Some(if neg {
+        secs * 1_000_000_000 - frac
+    } else {
+        secs * 1_000_000_000 + frac
+    })
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Nanoseconds since the epoch of the CSV's `2013-02-26T22:04:34.458646000Z`.
+pub fn rfc3339_ns(s: &str) -> Option<i128> {
+    let s = s.strip_suffix('Z')?;
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.splitn(3, '-');
+    let (y, m, dd): (i64, i64, i64) = (
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+    );
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    let mut t = hms.splitn(3, ':');
+    let (h, mi, se): (i64, i64, i64) = (
+        t.next()?.parse().ok()?,
+        t.next()?.parse().ok()?,
+        t.next()?.parse().ok()?,
+    );
+    let secs = days_from_civil(y, m, dd) * 86_400 + h * 3600 + mi * 60 + se;
+    let mut f = frac.to_string();
+    f.truncate(9);
+    while f.len() < 9 {
+        f.push('0');
+    }
+    Some(i128::from(secs) * 1_000_000_000 + f.parse::<i128>().ok()?)
+}
+
+/// RFC 4180 rows of `text` (quoted fields may hold commas, quotes and line ends).
+pub fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => quoted = false,
+                _ => field.push(c),
+            }
+        } else {
+            match c {
+                '"' => quoted = true,
+                ',' => row.push(std::mem::take(&mut field)),
+                '\r' => {}
+                '\n' => {
+                    row.push(std::mem::take(&mut field));
+                    rows.push(std::mem::take(&mut row));
+                }
+                _ => field.push(c),
+            }
+        }
+    }
+    if !field.is_empty() || !row.is_empty() {
+        row.push(field);
+        rows.push(row);
+    }
+    rows
+}
+
+/// The built binary, hard-linked (else copied) to `dir` first: cargo links the binary it
+/// builds to a fixed path, which another build sharing the target directory may replace
+/// while this test runs.
+pub fn binary(dir: &Path) -> PathBuf {
+    let built = Path::new(env!("CARGO_BIN_EXE_flowprobe"));
+    let mine = dir.join("flowprobe");
+    if std::fs::hard_link(built, &mine).is_err() {
+        std::fs::copy(built, &mine).expect("copy flowprobe");
+    }
+    mine
+}
+
+/// The VLAN flowprobe keys a packet by: the first tag after the last Ethernet header
+/// before the innermost IP header (`ip`, an index in `protocols`); a tunnel that carries
+/// IP without Ethernet keeps the outer frame's.
+pub fn vlan_of(protocols: &[&str], ip: usize, ids: &[&str]) -> u16 {
+    let eth = protocols
+        .get(..ip)
+        .and_then(|p| p.iter().rposition(|p| *p == "eth"))
+        .map_or(0, |e| e + 1);
+    let Some(tag) = protocols
+        .get(eth..ip)
+        .and_then(|p| p.iter().position(|p| *p == "vlan"))
+    else {
+        return 0;
+    };
+    let nth = protocols[..eth + tag]
+        .iter()
+        .filter(|p| **p == "vlan")
+        .count();
+    ids.get(nth).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// What `tcp_verdicts` made of one frame.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TcpFrameVerdict {
+    pub events: u8,
+    pub options: Option<flowprobe::inspect::tcp::TcpOptions>,
+    /// ack - syn of a handshake completed here (ns).
+    pub handshake_ns: Option<u64>,
+}
+
+/// `inspect::tcp::TcpAnalyzer`'s verdicts on a capture by frame number (those with an
+/// event, options or a handshake), the frames it analysed, and how many frames were read: the crate's reader
+/// (timestamps clamped as `convert` clamps them, or not) and decoder (every tunnel it can
+/// open opened); each TCP packet that is not an IP fragment goes to one analyzer with its
+/// TCP header's captured bytes and its payload length on the wire.
+pub fn tcp_verdicts(
+    path: &Path,
+    clamp: bool,
+) -> (
+    std::collections::BTreeMap<u32, TcpFrameVerdict>,
+    std::collections::BTreeSet<u32>,
+    u32,
+) {
+    use flowprobe::capture::file::CaptureFile;
+    use flowprobe::decode::{decode_payload, Decap, Fragment, PacketMeta};
+    use flowprobe::flow::key::PROTO_TCP;
+    use flowprobe::flow::tunnel::TunnelKind;
+    use flowprobe::inspect::tcp::TcpAnalyzer;
+    let mut out = std::collections::BTreeMap::new();
+    let mut analysed = std::collections::BTreeSet::new();
+    let Ok(mut file) = CaptureFile::open(path) else {
+        return (out, analysed, 0);
+    };
+    file.set_clamp_timestamps(clamp);
+    let decap = Decap::with_kinds(&TunnelKind::ALL);
+    let mut meta = PacketMeta::default();
+    let mut analyzer = TcpAnalyzer::new();
+    let mut frame = 0u32;
+    while let Ok(Some(p)) = file.next_packet() {
+        frame += 1;
+        let Ok(t) = decode_payload(p.link_type, p.data, p.orig_len, &decap, &mut meta) else {
+            continue;
+        };
+        // A fragment's TCP length is not known (tshark analyses the reassembled
+        // datagram, on its last fragment's frame); a header without its data offset
+        // (cut, or below 5 words) gives no payload start.
+        if meta.key.proto != PROTO_TCP
+            || !matches!(meta.fragment, Fragment::None)
+            || t.payload.start < t.header + 20
+            || t.wire_end < t.payload.start
+        {
+            continue;
+        }
+        let header = p.data.get(t.header..).unwrap_or_default();
+        let len = (t.wire_end - t.payload.start) as u32;
+        let v = analyzer.packet(&meta.key, p.ts, header, len);
+        analysed.insert(frame);
+        if v.events != 0 || v.options.is_some() || v.handshake.is_some() {
+            out.insert(
+                frame,
+                TcpFrameVerdict {
+                    events: v.events,
+                    options: v.options,
+                    handshake_ns: v.handshake.map(|h| h.ack.0.wrapping_sub(h.syn.0)),
+                },
+            );
+        }
+    }
+    (out, analysed, frame)
+}

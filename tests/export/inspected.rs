@@ -1287,7 +1287,7 @@ fn expected_of_row(row: &BTreeMap<String, String>) -> (Expected, Option<SpltList
             continue;
         }
         let bits: u64 = options.parse().unwrap();
-        let bit = |kind: u32| (bits >> (63 - kind) & 1 == 1).to_string();
+        let bit = |kind: u8| (bits & flowprobe::inspect::tcp::option_bit(kind) != 0).to_string();
         assert_eq!(get("tcp_sack_ok"), bit(4), "{row:?}");
         assert_eq!(get("tcp_timestamps"), bit(8), "{row:?}");
     }
