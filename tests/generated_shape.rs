@@ -23,7 +23,10 @@
 //!   rounded to the nearest microsecond, on the records holding that connection's SYN or
 //!   SYN-ACK; empty `client_rtt_us` where no ACK completed the handshake;
 //! - `tcp_mss`, `tcp_wscale`, `tcp_sack_ok`, `tcp_timestamps`, `tcp_options` (IPFIX 209
-//!   bitmap, kind X sets bit 63-X) from the option bytes of the side's SYN the record holds.
+//!   bitmap in the IANA registry's layout: kind X in octet X/8 from the most significant,
+//!   bit X%8 from that octet's least significant; the brief's contract said bit 63-X, the
+//!   lead moved to the registry's layout in main 6f26717) from the option bytes of the
+//!   side's SYN the record holds.
 //!
 //! A first test checks the truth itself against tshark (its retransmissions,
 //! out-of-order segments and initial RTTs), where tshark is installed.
@@ -384,7 +387,8 @@ fn expected(
             let mut i = 0;
             while i < o.len() {
                 let kind = o[i];
-                bitmap |= 1u64 << (63 - u32::from(kind));
+                let kind = u32::from(kind);
+                bitmap |= 1u64 << (8 * (7 - kind / 8) + kind % 8);
                 match kind {
                     0 => break,
                     1 => {
