@@ -36,6 +36,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const EXE: &str = env!("CARGO_BIN_EXE_flowprobe");
+/// `inspect.splt_packets` by default.
 const SPLT_PACKETS: usize = 10;
 
 /// One packet of the truth CSV.
@@ -306,6 +307,7 @@ fn expected(
     biflow: bool,
     hs: &HashMap<u32, Handshake>,
     open_until: u64,
+    splt_packets: usize,
 ) -> Vec<(String, Want)> {
     let mut want: Vec<(String, Want)> = Vec::new();
     let first = forward[0];
@@ -320,7 +322,7 @@ fn expected(
     let splt: Vec<String> = all
         .iter()
         .enumerate()
-        .take(SPLT_PACKETS)
+        .take(splt_packets)
         .map(|(i, (p, rev))| {
             let iat = if i == 0 {
                 0
@@ -508,6 +510,17 @@ fn within<'a>(
 /// `idle`: the conversion's idle timeout (a record whose last packet came longer before
 /// the handshake's ACK may have been exported without the RTTs).
 fn compare(truth: &[Pkt], rows: &[Row], biflow: bool, idle: u64) -> (Vec<String>, usize) {
+    compare_splt(truth, rows, biflow, idle, SPLT_PACKETS)
+}
+
+/// [`compare`] with `inspect.splt_packets` = `splt_packets`.
+fn compare_splt(
+    truth: &[Pkt],
+    rows: &[Row],
+    biflow: bool,
+    idle: u64,
+    splt_packets: usize,
+) -> (Vec<String>, usize) {
     let keys = by_key(truth);
     let hs = handshakes(truth);
     let mut bad = Vec::new();
@@ -565,7 +578,7 @@ fn compare(truth: &[Pkt], rows: &[Row], biflow: bool, idle: u64) -> (Vec<String>
         }
         assigned += forward.len() + reverse.len();
         let last = forward.iter().chain(&reverse).map(|p| p.ts).max().unwrap();
-        for (column, want) in expected(&forward, &reverse, biflow, &hs, last + idle) {
+        for (column, want) in expected(&forward, &reverse, biflow, &hs, last + idle, splt_packets) {
             let Some(got) = r.get(&column) else {
                 bad.push(format!("{name}: no column {column}"));
                 continue;
@@ -935,5 +948,51 @@ fn json_like_csv(keep_minus_zero: bool) {
             bad.len(),
             bad[..bad.len().min(30)].join("\n")
         );
+    }
+}
+
+#[test]
+fn thirty_two_splt_packets_from_the_config_file() {
+    if !shape_columns_exist() {
+        eprintln!("skipped: convert --inspect has no tcp/splt yet");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (pcap, truth) = capture(dir.path(), true);
+    let config = dir.path().join("splt32.toml");
+    std::fs::write(&config, "[inspect]\nsplt_packets = 32\n").unwrap();
+    for biflow in [false, true] {
+        let mut args = vec!["-c".to_string(), config.display().to_string()];
+        args.extend(
+            [
+                "convert",
+                "-q",
+                "--inspect",
+                "tcp,splt",
+                "-f",
+                "csv",
+                "-o",
+                "-",
+            ]
+            .map(String::from),
+        );
+        if biflow {
+            args.push("--biflow".into());
+        }
+        let out = Command::new(EXE).args(&args).arg(&pcap).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut rows = csv_rows(&String::from_utf8(out.stdout).unwrap());
+        let header = rows.remove(0);
+        let rows: Vec<Row> = rows
+            .into_iter()
+            .map(|r| header.iter().cloned().zip(r).collect())
+            .collect();
+        assert!(rows.iter().any(|r| r["splt"].split(',').count() == 32));
+        let (bad, n) = compare_splt(&truth, &rows, biflow, 15_000_000_000, 32);
+        report("splt_packets = 32", &bad, n);
     }
 }
