@@ -779,6 +779,7 @@ pub fn tcp_fields<'a>(
         let scaled = conn.options[0] && conn.options[1];
         let payload = u32::from(payload_len(c, p));
         let seq = match anomaly(i) {
+            Anomaly::Retransmission if flags & TCP_SYN != 0 => conn.isn[s],
             Anomaly::Retransmission | Anomaly::SpuriousRetransmission => conn.last_data[s],
             Anomaly::Ahead => {
                 // After the segment the conversation's next packet carries.
@@ -830,7 +831,8 @@ pub fn tcp_fields<'a>(
 ///   carries the second's successor ([`Anomaly::Ahead`]), the second the segment before it
 ///   ([`Anomaly::OutOfOrder`]): tshark calls the second out-of-order (it is within the
 ///   RTT of the highest sequence number);
-/// - about one other segment in `retransmit_one_in` is sent again: where the
+/// - about one other segment in `retransmit_one_in` (or client SYN answered 10 ms or more
+///   later: the copy restarts the handshake's clock) is sent again: where the
 ///   conversation's next packet is the peer's (it acknowledges the original), the copy
 ///   follows that packet after half the time to the one after it (at most 300 ms; only
 ///   where that is 2 ms or more): the acknowledgement was lost beyond the probe, and
@@ -903,10 +905,16 @@ pub fn add_anomalies(
     let mut followed = vec![false; packets.len()];
     for (i, p) in packets.iter().enumerate() {
         out.push((*p, marks[i]));
+        // A client SYN answered by a SYN-ACK 10 ms or more later may be sent twice.
+        let syn = p.tcp_flags == TCP_SYN
+            && next[i].is_some_and(|j| {
+                packets[j].tcp_flags == TCP_SYN | TCP_ACK
+                    && packets[j].ts.as_nanos() - p.ts.as_nanos() >= 10_000_000
+            });
         if retransmit_one_in == 0
             || marks[i] != Anomaly::None
             || followed[i]
-            || !data(p)
+            || !(data(p) || syn)
             || rng.below(retransmit_one_in) != 0
         {
             continue;
@@ -914,7 +922,8 @@ pub fn add_anomalies(
         // The copy comes after packet `after`, half-way to the conversation's next one.
         let (after, kind) = match next[i] {
             Some(j)
-                if packets[j].forward != p.forward
+                if !syn
+                    && packets[j].forward != p.forward
                     && packets[j].tcp_flags & TCP_ACK != 0
                     && marks[j] == Anomaly::None =>
             {
@@ -1667,7 +1676,7 @@ mod tests {
                 }
                 Anomaly::Retransmission | Anomaly::SpuriousRetransmission => {
                     assert!(
-                        t.seq.wrapping_add(len) == *own,
+                        t.seq.wrapping_add(len + syn_fin) == *own,
                         "packet {i}: repeats the last"
                     );
                     retransmitted += 1;
