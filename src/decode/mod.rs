@@ -180,9 +180,10 @@ pub struct PacketMeta {
     pub src_mac: [u8; 6],
     /// Destination MAC (zero when the link type has none).
     pub dst_mac: [u8; 6],
-    /// Transport payload octets on the wire, saturated at 65535 (set by the classifier
-    /// with `--inspect tcp` or `splt`, else 0).
-    pub payload: u16,
+    /// Transport payload octets on the wire (set by the classifier with `--inspect tcp`
+    /// or `splt`, else 0). A u32 in the padding before `fragment`: `PacketMeta` stays
+    /// 120 bytes, and a BIG TCP or jumbogram payload past 65,535 octets counts whole.
+    pub payload: u32,
     /// Fragment position.
     pub fragment: Fragment,
     /// The tunnel the packet was decapsulated from (`kind == None` when it was not).

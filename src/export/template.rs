@@ -1152,9 +1152,9 @@ fn put_basic_list(w: &mut Writer<'_>, member: Ie, values: impl ExactSizeIterator
 /// (a reverse packet of length 0 cannot carry the sign and is 0).
 pub fn splt_signed_length(e: &SpltEntry) -> i32 {
     if e.reverse {
-        -i32::from(e.len)
+        -i32::try_from(e.len).unwrap_or(i32::MAX)
     } else {
-        i32::from(e.len)
+        i32::try_from(e.len).unwrap_or(i32::MAX)
     }
 }
 

@@ -1420,7 +1420,7 @@ mod tests {
         })
     }
 
-    fn with(mut m: PacketMeta, payload: u16, events: u8) -> PacketMeta {
+    fn with(mut m: PacketMeta, payload: u32, events: u8) -> PacketMeta {
         m.payload = payload;
         m.tcp_events = events;
         m

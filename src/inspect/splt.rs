@@ -89,8 +89,8 @@ impl Welford {
 /// One packet of the `splt` sequence.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SpltEntry {
-    /// Transport payload length on the wire (saturated at 65535).
-    pub len: u16,
+    /// Transport payload length on the wire.
+    pub len: u32,
     /// Sent by the biflow record's responder (written with a minus sign).
     pub reverse: bool,
     /// Microseconds since the record's previous packet (0 for its first), truncated.
@@ -119,7 +119,7 @@ impl Shape {
     pub fn first(
         config: ShapeConfig,
         ts: Timestamp,
-        payload: u16,
+        payload: u32,
         events: u8,
         reverse: bool,
     ) -> Shape {
@@ -142,7 +142,7 @@ impl Shape {
     /// A later packet of the record (`ts` never before the previous one's: the shard's
     /// clock does not run backwards).
     #[inline]
-    pub fn add(&mut self, config: ShapeConfig, ts: Timestamp, payload: u16, events: u8, reverse: bool) {
+    pub fn add(&mut self, config: ShapeConfig, ts: Timestamp, payload: u32, events: u8, reverse: bool) {
         self.count(payload, events, reverse);
         let gap = ts.0.saturating_sub(self.last.0);
         self.last = ts;
@@ -157,7 +157,7 @@ impl Shape {
     }
 
     #[inline]
-    fn count(&mut self, payload: u16, events: u8, reverse: bool) {
+    fn count(&mut self, payload: u32, events: u8, reverse: bool) {
         self.len.add(u64::from(payload));
         let side = if reverse {
             &mut self.reverse

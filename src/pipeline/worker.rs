@@ -260,7 +260,7 @@ impl InspectTap {
             return;
         }
         let payload = transport.wire_payload_len(packet.data, meta.key.proto);
-        meta.payload = u16::try_from(payload).unwrap_or(u16::MAX);
+        meta.payload = u32::try_from(payload).unwrap_or(u32::MAX);
         let Some(tcp) = &mut self.tcp else {
             return;
         };
