@@ -184,6 +184,21 @@ pub struct GenerateArgs {
     /// pipe). For testing the flow cache bound.
     #[arg(long, value_name = "N", conflicts_with_all = ["conversations", "mean_packets", "span", "seed", "nanos", "span_port", "scenario"])]
     pub distinct_flows: Option<u64>,
+    /// Write the truth of every packet as CSV to this file (- for standard output), from
+    /// the generator's model: `ts_ns,src,dst,sport,dport,proto,payload_len,tcp_flags,
+    /// conversation,vlan,ip_len,seq,ack,window,retransmission,out_of_order,tcp_options`
+    /// (times as the capture holds them). With random conversations or --scenario.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["span_port", "distinct_flows"])]
+    pub packet_truth: Option<PathBuf>,
+    /// Send about one TCP data segment in N again, a little later (a retransmission,
+    /// marked in --packet-truth); 0 for none.
+    #[arg(long, value_name = "N", default_value_t = 0, conflicts_with_all = ["span_port", "distinct_flows"])]
+    pub retransmit: u64,
+    /// Send about one pair in N of a conversation's consecutive data segments of one side,
+    /// less than the initial RTT apart, in the wrong order (the second out-of-order,
+    /// marked in --packet-truth); 0 for none.
+    #[arg(long, value_name = "N", default_value_t = 0, conflicts_with_all = ["span_port", "distinct_flows"])]
+    pub reorder: u64,
 }
 
 /// Text formats for records.

@@ -342,6 +342,7 @@ pub fn generate(config: &GenConfig) -> Generated {
         }
         conversations.push(conversation);
     }
+    add_syn_options(&conversations, &mut packets);
     packets.sort_by_key(|p| p.ts);
     Generated {
         conversations,
@@ -370,6 +371,11 @@ fn tcp_step(i: usize, count: usize, rng: &mut Rng) -> (bool, u8, u16) {
             } else {
                 rng.below(600) as u16
             };
+            if i == 2 {
+                // The client's ACK completes the handshake before anyone sends data (the
+                // draws above are kept, so the rest of the stream is as it was).
+                return (true, ACK, 0);
+            }
             (forward, if payload > 0 { PSH | ACK } else { ACK }, payload)
         }
     }
@@ -377,9 +383,7 @@ fn tcp_step(i: usize, count: usize, rng: &mut Rng) -> (bool, u8, u16) {
 
 /// Writes `generated` as a classic pcap (microsecond or nanosecond resolution).
 pub fn write_pcap(generated: &Generated, nanos: bool, out: &mut impl Write) -> io::Result<()> {
-    write_frames(&generated.packets, nanos, out, |p, frame| {
-        build_frame(&generated.conversations[p.conversation as usize], p, frame)
-    })
+    write_pcap_with(generated, &[], nanos, out)
 }
 
 /// Writes `packets` as a classic pcap, each frame made by `build`.
@@ -426,8 +430,15 @@ fn mac(i: u32) -> [u8; 6] {
     [0x02, 0x00, b[0], b[1], b[2], b[3]]
 }
 
-/// Builds the Ethernet frame of one packet into `frame`.
+/// Builds the Ethernet frame of one packet into `frame`. Without its connection's history,
+/// a TCP segment's sequence number is its side's initial one (plus one after the SYN)
+/// and its acknowledgment the peer's; [`write_pcap`] writes the whole history.
 pub fn build_frame(c: &Conversation, p: &GenPacket, frame: &mut Vec<u8>) {
+    build_frame_tcp(c, p, TcpFields::lone(c, p), frame)
+}
+
+/// [`build_frame`] with the TCP fields given.
+fn build_frame_tcp(c: &Conversation, p: &GenPacket, tcp: TcpFields, frame: &mut Vec<u8>) {
     let (src, dst) = if p.forward {
         (c.client, c.server)
     } else {
@@ -447,7 +458,7 @@ pub fn build_frame(c: &Conversation, p: &GenPacket, frame: &mut Vec<u8>) {
         src_ip: ip(src),
         dst_ip: ip(dst),
     };
-    emit_frame(c, p, &ends, frame);
+    emit_frame(c, p, &ends, tcp, frame);
 }
 
 /// What a frame carries beyond the conversation: its layer-2 header and addresses.
@@ -462,7 +473,7 @@ struct Ends {
 }
 
 /// Writes the frame of packet `p` of conversation `c` between `ends`.
-fn emit_frame(c: &Conversation, p: &GenPacket, ends: &Ends, frame: &mut Vec<u8>) {
+fn emit_frame(c: &Conversation, p: &GenPacket, ends: &Ends, tcp: TcpFields, frame: &mut Vec<u8>) {
     frame.extend_from_slice(&ends.dst_mac);
     frame.extend_from_slice(&ends.src_mac);
     if ends.vlan != 0 {
@@ -513,11 +524,13 @@ fn emit_frame(c: &Conversation, p: &GenPacket, ends: &Ends, frame: &mut Vec<u8>)
         GenProto::Tcp => {
             frame.extend_from_slice(&sport.to_be_bytes());
             frame.extend_from_slice(&dport.to_be_bytes());
-            frame.extend_from_slice(&(p.ts.as_nanos() as u32).to_be_bytes()); // sequence
-            frame.extend_from_slice(&0u32.to_be_bytes()); // acknowledgment
-            frame.extend_from_slice(&[0x50, p.tcp_flags]);
-            frame.extend_from_slice(&65_535u16.to_be_bytes()); // window
+            frame.extend_from_slice(&tcp.seq.to_be_bytes());
+            frame.extend_from_slice(&tcp.ack.to_be_bytes());
+            let options = syn_options(p, l4_len);
+            frame.extend_from_slice(&[((20 + options.len() as u8) / 4) << 4, p.tcp_flags]);
+            frame.extend_from_slice(&tcp.window.to_be_bytes());
             frame.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
+            write_syn_options(options, p, frame);
             l4_start + 16
         }
         GenProto::Udp => {
@@ -541,6 +554,502 @@ fn emit_frame(c: &Conversation, p: &GenPacket, ends: &Ends, frame: &mut Vec<u8>)
         ck = 0xffff;
     }
     frame[checksum_at..checksum_at + 2].copy_from_slice(&ck.to_be_bytes());
+}
+
+// ---------------------------------------------------------------------------------------
+// TCP as a stack would write it: per connection an initial sequence number (ISN) of each
+// side, derived from the conversation (so from the seed), some close enough to 2^32 that
+// the sequence wraps; sequence numbers advancing by the payload (and one for SYN and
+// FIN); the acknowledgment the peer's next expected sequence number (every packet is
+// taken to arrive before the next one is sent); the ACK flag on all but the first SYN;
+// sensible windows (zero only on RSTs, as stacks write them); options on the SYNs.
+
+/// A client SYN's options, in Linux's order: MSS 1460, SACK permitted, timestamps (TSval
+/// the packet's time in ms, TSecr 0), NOP, window scale 7.
+pub const CLIENT_SYN_OPTIONS: [u8; 20] = [
+    2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 3, 7,
+];
+/// A server SYN-ACK's options, in Windows' order: MSS 1460, NOP, window scale 8, NOP, NOP,
+/// SACK permitted. No timestamps: with them on one SYN only, the connection does not use
+/// them, so the later segments rightly carry no options.
+pub const SERVER_SYN_OPTIONS: [u8; 12] = [2, 4, 0x05, 0xb4, 1, 3, 3, 8, 1, 1, 4, 2];
+
+const TCP_SYN: u8 = 0x02;
+const TCP_FIN: u8 = 0x01;
+const TCP_RST: u8 = 0x04;
+const TCP_ACK: u8 = 0x10;
+
+/// Random bits of conversation `index`, from its addresses and ports (not its VLAN or
+/// ToS, which SPAN captures change).
+fn conversation_bits(index: u32, c: &Conversation) -> [u64; 3] {
+    let mut s = (u64::from(index) << 32 | u64::from(c.client))
+        ^ (u64::from(c.server) << 8)
+        ^ (u64::from(c.client_port) << 40)
+        ^ (u64::from(c.server_port) << 24)
+        ^ u64::from(c.ipv6) << 63;
+    let split = crate::flow::sampling::splitmix64;
+    [split(&mut s), split(&mut s), split(&mut s)]
+}
+
+/// Initial sequence numbers of (client, server). One connection in four has one side's
+/// within 3000 of 2^32, so its sequence numbers wrap after a few segments.
+pub fn initial_sequence_numbers(index: u32, c: &Conversation) -> [u32; 2] {
+    let [a, b, v] = conversation_bits(index, c);
+    let near_wrap = |r: u64| u32::MAX - (r >> 40) as u32 % 3000;
+    match v % 8 {
+        0 => [near_wrap(a), b as u32],
+        1 => [a as u32, near_wrap(b)],
+        _ => [a as u32, b as u32],
+    }
+}
+
+/// Whether the SYNs of TCP conversation `index` carry options (three in four do).
+fn offers_options(index: u32, c: &Conversation) -> bool {
+    !(conversation_bits(index, c)[2] >> 8).is_multiple_of(4)
+}
+
+/// Makes room for the options in the SYNs of the conversations that offer them: a client
+/// SYN gets [`CLIENT_SYN_OPTIONS`], a SYN-ACK [`SERVER_SYN_OPTIONS`].
+fn add_syn_options(conversations: &[Conversation], packets: &mut [GenPacket]) {
+    for p in packets {
+        let c = &conversations[p.conversation as usize];
+        if c.proto == GenProto::Tcp
+            && p.tcp_flags & TCP_SYN != 0
+            && offers_options(p.conversation, c)
+        {
+            p.ip_len += if p.forward {
+                CLIENT_SYN_OPTIONS.len() as u16
+            } else {
+                SERVER_SYN_OPTIONS.len() as u16
+            };
+        }
+    }
+}
+
+/// The options of a TCP segment with `l4_len` bytes of TCP: a SYN whose length leaves
+/// room for the client's or the server's options carries them (the generator's SYNs have
+/// no payload); any other segment none.
+fn syn_options(p: &GenPacket, l4_len: u16) -> &'static [u8] {
+    if p.tcp_flags & TCP_SYN == 0 {
+        return &[];
+    }
+    match l4_len.checked_sub(20).map(usize::from) {
+        Some(n) if n == CLIENT_SYN_OPTIONS.len() => &CLIENT_SYN_OPTIONS,
+        Some(n) if n == SERVER_SYN_OPTIONS.len() => &SERVER_SYN_OPTIONS,
+        _ => &[],
+    }
+}
+
+/// The TCP options of packet `p` of conversation `c` (empty for other protocols).
+pub fn tcp_options(c: &Conversation, p: &GenPacket) -> &'static [u8] {
+    if c.proto != GenProto::Tcp {
+        return &[];
+    }
+    syn_options(p, p.ip_len - if c.ipv6 { 40 } else { 20 })
+}
+
+fn write_syn_options(options: &[u8], p: &GenPacket, frame: &mut Vec<u8>) {
+    let at = frame.len();
+    frame.extend_from_slice(options);
+    if options.len() == CLIENT_SYN_OPTIONS.len() {
+        let tsval = (p.ts.as_nanos() / 1_000_000) as u32;
+        frame[at + 8..at + 12].copy_from_slice(&tsval.to_be_bytes());
+    }
+}
+
+/// The layer-4 payload octets of packet `p` of conversation `c`: the TCP payload, the UDP
+/// payload (UDP length - 8), or the ICMP echo data (ICMP length - 8).
+pub fn payload_len(c: &Conversation, p: &GenPacket) -> u16 {
+    let l4 = p.ip_len - if c.ipv6 { 40 } else { 20 };
+    match c.proto {
+        GenProto::Tcp => l4 - 20 - syn_options(p, l4).len() as u16,
+        GenProto::Udp | GenProto::Icmp => l4 - 8,
+    }
+}
+
+/// The sequence number, acknowledgment and window of a TCP segment (zeros otherwise).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpFields {
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number (0 without the ACK flag).
+    pub ack: u32,
+    /// Window field (unscaled).
+    pub window: u16,
+}
+
+impl TcpFields {
+    /// The fields of a segment taken alone: its side's ISN (plus one after the SYN), the
+    /// peer's ISN plus one as acknowledgment.
+    fn lone(c: &Conversation, p: &GenPacket) -> TcpFields {
+        let isn = initial_sequence_numbers(p.conversation, c);
+        let (s, o) = if p.forward { (0, 1) } else { (1, 0) };
+        TcpFields {
+            seq: isn[s].wrapping_add(u32::from(p.tcp_flags & TCP_SYN == 0)),
+            ack: if p.tcp_flags & TCP_ACK != 0 {
+                isn[o].wrapping_add(1)
+            } else {
+                0
+            },
+            window: window(p, s, false),
+        }
+    }
+}
+
+/// The window field of a segment from side `s` (0 client, 1 server): 0 on a RST (as
+/// stacks write it), the unscaled 64240 / 65160 bytes on SYNs and when the connection did
+/// not negotiate scaling, else 502 << 7 = 64256 / 255 << 8 = 65280 bytes.
+fn window(p: &GenPacket, s: usize, scaled: bool) -> u16 {
+    match (
+        p.tcp_flags & TCP_RST != 0,
+        p.tcp_flags & TCP_SYN != 0 || !scaled,
+    ) {
+        (true, _) => 0,
+        (false, true) => [64_240, 65_160][s],
+        (false, false) => [502, 255][s],
+    }
+}
+
+/// What a generated TCP segment does out of the ordinary (`flowprobe generate --retransmit`,
+/// `--reorder`), as [`add_anomalies`] plants it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Anomaly {
+    /// Nothing.
+    #[default]
+    None,
+    /// A copy of its side's last data segment, sent again before the peer acknowledged it
+    /// (tshark: retransmission).
+    Retransmission,
+    /// A copy of its side's last data segment, sent again after the peer acknowledged it
+    /// (tshark: spurious retransmission).
+    SpuriousRetransmission,
+    /// A data segment sent ahead of the one before it in sequence space, which is the
+    /// conversation's next packet (tshark: "previous segment not captured").
+    Ahead,
+    /// The segment the one sent ahead skipped, sent right after it and within the initial
+    /// RTT (tshark: out-of-order).
+    OutOfOrder,
+}
+
+/// The TCP fields of every packet of `packets` (in capture order, as written), from each
+/// connection's history. `conversation` gives a packet's conversation by index.
+/// `anomalies[i]`, when given (an empty slice is none), says what packet `i` does out of
+/// the ordinary: a [`Anomaly::Retransmission`] repeats the sequence number of its side's
+/// last data segment and moves nothing on; an [`Anomaly::Ahead`] takes the sequence
+/// number after the next packet's (an [`Anomaly::OutOfOrder`] of the same side), which
+/// takes the one before.
+pub fn tcp_fields<'a>(
+    conversation: impl Fn(u32) -> &'a Conversation,
+    packets: &[GenPacket],
+    anomalies: &[Anomaly],
+) -> Vec<TcpFields> {
+    #[derive(Clone, Copy, Default)]
+    struct Conn {
+        started: bool,
+        isn: [u32; 2],
+        next: [u32; 2],
+        synced: [bool; 2],
+        options: [bool; 2],
+        last_data: [u32; 2],
+        /// The payload of a segment sent ahead, not yet counted in `next`.
+        ahead: [u32; 2],
+    }
+    let anomaly = |i: usize| anomalies.get(i).copied().unwrap_or_default();
+    let mut conns: std::collections::HashMap<u32, Conn> = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(packets.len());
+    for (i, p) in packets.iter().enumerate() {
+        let c = conversation(p.conversation);
+        if c.proto != GenProto::Tcp {
+            out.push(TcpFields::default());
+            continue;
+        }
+        let conn = conns.entry(p.conversation).or_default();
+        if !conn.started {
+            conn.started = true;
+            conn.isn = initial_sequence_numbers(p.conversation, c);
+            conn.next = conn.isn;
+        }
+        let (s, o) = if p.forward { (0, 1) } else { (1, 0) };
+        let flags = p.tcp_flags;
+        let ack = if flags & TCP_ACK != 0 {
+            conn.next[o]
+        } else {
+            0
+        };
+        let scaled = conn.options[0] && conn.options[1];
+        let payload = u32::from(payload_len(c, p));
+        let seq = match anomaly(i) {
+            Anomaly::Retransmission if flags & TCP_SYN != 0 => conn.isn[s],
+            Anomaly::Retransmission | Anomaly::SpuriousRetransmission => conn.last_data[s],
+            Anomaly::Ahead => {
+                // After the segment the conversation's next packet carries.
+                let skipped = packets[i + 1..]
+                    .iter()
+                    .find(|q| q.conversation == p.conversation)
+                    .map_or(0, |q| u32::from(payload_len(c, q)));
+                conn.ahead[s] = payload;
+                let seq = conn.next[s].wrapping_add(skipped);
+                conn.last_data[s] = seq;
+                seq
+            }
+            _ if flags & TCP_SYN != 0 => {
+                conn.synced[s] = true;
+                conn.options[s] = !tcp_options(c, p).is_empty();
+                conn.next[s] = conn.isn[s].wrapping_add(1);
+                conn.isn[s]
+            }
+            _ if flags & TCP_RST != 0 && !conn.synced[s] && !p.forward => {
+                0 // a server's RST answering a SYN: RFC 9293 3.10.7.1, SEQ = 0
+            }
+            _ => {
+                let seq = conn.next[s];
+                if payload > 0 {
+                    conn.last_data[s] = seq;
+                }
+                conn.next[s] = seq
+                    .wrapping_add(payload)
+                    .wrapping_add(std::mem::take(&mut conn.ahead[s]))
+                    .wrapping_add(u32::from(flags & TCP_FIN != 0));
+                seq
+            }
+        };
+        out.push(TcpFields {
+            seq,
+            ack,
+            window: window(p, s, scaled),
+        });
+    }
+    out
+}
+
+/// A copy of `generated` with anomalies planted in its TCP data segments (of 2 payload
+/// bytes or more, neither SYN, FIN nor RST), each chosen at random (a stream of its own
+/// from `seed`); 0 plants none of a kind:
+/// - about one pair in `reorder_one_in` of consecutive packets of a conversation that are
+///   both such segments of the same side, less than the initial RTT (SYN to the ACK that
+///   completes the handshake, less 1 ms) apart, is sent in the wrong order: the first
+///   carries the second's successor ([`Anomaly::Ahead`]), the second the segment before it
+///   ([`Anomaly::OutOfOrder`]): tshark calls the second out-of-order (it is within the
+///   RTT of the highest sequence number);
+/// - about one other segment in `retransmit_one_in` (or client SYN answered 10 ms or more
+///   later: the copy restarts the handshake's clock) is sent again: where the
+///   conversation's next packet is the peer's (it acknowledges the original), the copy
+///   follows that packet after half the time to the one after it (at most 300 ms; only
+///   where that is 2 ms or more): the acknowledgement was lost beyond the probe, and
+///   tshark calls the copy a spurious retransmission
+///   ([`Anomaly::SpuriousRetransmission`]); else the copy follows the original after half
+///   the time to the conversation's next packet (the same bounds), so the peer has
+///   acknowledged nothing new: the original was lost beyond the probe, and tshark calls
+///   the copy a retransmission ([`Anomaly::Retransmission`]).
+///
+/// Returns the capture (copies added in time order) and each packet's anomaly.
+pub fn add_anomalies(
+    generated: &Generated,
+    retransmit_one_in: u64,
+    reorder_one_in: u64,
+    seed: u64,
+) -> (Generated, Vec<Anomaly>) {
+    let mut rng = Rng::new(seed ^ 0x5245_5452); // "RETR": a stream of its own
+    let packets = &generated.packets;
+    let conversation = |p: &GenPacket| &generated.conversations[p.conversation as usize];
+    let data = |p: &GenPacket| {
+        conversation(p).proto == GenProto::Tcp
+            && p.tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST) == 0
+            && payload_len(conversation(p), p) >= 2
+    };
+    // The index of each packet's successor in its conversation.
+    let mut next = vec![None; packets.len()];
+    let mut later: std::collections::HashMap<u32, usize> = std::collections::HashMap::new();
+    for (i, p) in packets.iter().enumerate().rev() {
+        next[i] = later.insert(p.conversation, i);
+    }
+    let mut marks = vec![Anomaly::None; packets.len()];
+    if reorder_one_in > 0 {
+        // Initial RTTs: SYN to the first client packet with ACK after the SYN-ACK.
+        let mut handshake: std::collections::HashMap<u32, (u64, bool, Option<u64>)> =
+            std::collections::HashMap::new();
+        for p in packets
+            .iter()
+            .filter(|p| conversation(p).proto == GenProto::Tcp)
+        {
+            let h = handshake.entry(p.conversation).or_insert((0, false, None));
+            let t = p.ts.as_nanos();
+            match (p.tcp_flags & (TCP_SYN | TCP_ACK), h.2) {
+                (TCP_SYN, None) => *h = (t, false, None),
+                (f, None) if f == TCP_SYN | TCP_ACK => h.1 = true,
+                (TCP_ACK, None) if h.1 && p.forward => h.2 = Some(t - h.0),
+                _ => {}
+            }
+        }
+        for i in 0..packets.len() {
+            let (p, Some(j)) = (&packets[i], next[i]) else {
+                continue;
+            };
+            let q = &packets[j];
+            let rtt = handshake.get(&p.conversation).and_then(|h| h.2);
+            if marks[i] != Anomaly::None
+                || !data(p)
+                || !data(q)
+                || p.forward != q.forward
+                || rtt.is_none_or(|rtt| q.ts.as_nanos() - p.ts.as_nanos() + 1_000_000 >= rtt)
+                || rng.below(reorder_one_in) != 0
+            {
+                continue;
+            }
+            marks[i] = Anomaly::Ahead;
+            marks[j] = Anomaly::OutOfOrder;
+        }
+    }
+    let mut out: Vec<(GenPacket, Anomaly)> = Vec::with_capacity(packets.len());
+    // Packets after which a copy of the peer's segment comes: they get no copy of their own.
+    let mut followed = vec![false; packets.len()];
+    for (i, p) in packets.iter().enumerate() {
+        out.push((*p, marks[i]));
+        // A client SYN answered by a SYN-ACK 10 ms or more later may be sent twice.
+        let syn = p.tcp_flags == TCP_SYN
+            && next[i].is_some_and(|j| {
+                packets[j].tcp_flags == TCP_SYN | TCP_ACK
+                    && packets[j].ts.as_nanos() - p.ts.as_nanos() >= 10_000_000
+            });
+        if retransmit_one_in == 0
+            || marks[i] != Anomaly::None
+            || followed[i]
+            || !(data(p) || syn)
+            || rng.below(retransmit_one_in) != 0
+        {
+            continue;
+        }
+        // The copy comes after packet `after`, half-way to the conversation's next one.
+        let (after, kind) = match next[i] {
+            Some(j)
+                if !syn
+                    && packets[j].forward != p.forward
+                    && packets[j].tcp_flags & TCP_ACK != 0
+                    && marks[j] == Anomaly::None =>
+            {
+                (j, Anomaly::SpuriousRetransmission)
+            }
+            _ => (i, Anomaly::Retransmission),
+        };
+        let t = packets[after].ts.as_nanos();
+        let gap = next[after].map_or(600_000_000, |k| packets[k].ts.as_nanos() - t);
+        if gap >= 2_000_000 {
+            followed[after] = true;
+            let ts = Timestamp(t + (gap / 2).min(300_000_000));
+            out.push((GenPacket { ts, ..*p }, kind));
+        }
+    }
+    out.sort_by_key(|(p, _)| p.ts);
+    let (packets, marks) = out.into_iter().unzip();
+    (
+        Generated {
+            conversations: generated.conversations.clone(),
+            packets,
+        },
+        marks,
+    )
+}
+
+/// Writes `generated` as a classic pcap, `anomalies` saying what each packet does out of
+/// the ordinary (see [`add_anomalies`]; empty: nothing).
+pub fn write_pcap_with(
+    generated: &Generated,
+    anomalies: &[Anomaly],
+    nanos: bool,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let conversations = &generated.conversations;
+    let tcp = tcp_fields(
+        |i| &conversations[i as usize],
+        &generated.packets,
+        anomalies,
+    );
+    let mut i = 0;
+    write_frames(&generated.packets, nanos, out, |p, frame| {
+        build_frame_tcp(&conversations[p.conversation as usize], p, tcp[i], frame);
+        i += 1;
+    })
+}
+
+/// The header of [`write_truth`]'s CSV.
+pub const TRUTH_HEADER: &str = "ts_ns,src,dst,sport,dport,proto,payload_len,tcp_flags,conversation,vlan,ip_len,seq,ack,window,retransmission,out_of_order,tcp_options";
+
+/// Writes the truth of every packet of `generated` as CSV ([`TRUTH_HEADER`]), one line a
+/// packet in capture order, from the generator's model (the pcap is not read back):
+/// `ts_ns` the time as the capture holds it (cut to microseconds unless `nanos`);
+/// `sport`/`dport` as a flow key has them (ICMP: 0 and type * 256 + code); `payload_len`
+/// as [`payload_len`]; `tcp_flags` decimal; `conversation` its index; `seq`/`ack`/`window`
+/// the TCP header's (empty for UDP and ICMP); `retransmission` 1 for a copy sent before
+/// the peer acknowledged the original, 2 after (spurious); `out_of_order` 1 for the
+/// second of a reordered pair ([`add_anomalies`]); `tcp_options` the option bytes in hex
+/// (SYNs).
+pub fn write_truth(
+    generated: &Generated,
+    anomalies: &[Anomaly],
+    nanos: bool,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let conversations = &generated.conversations;
+    let tcp = tcp_fields(
+        |i| &conversations[i as usize],
+        &generated.packets,
+        anomalies,
+    );
+    writeln!(out, "{TRUTH_HEADER}")?;
+    let mut line = String::with_capacity(160);
+    for (i, p) in generated.packets.iter().enumerate() {
+        use std::fmt::Write as _;
+        let c = &conversations[p.conversation as usize];
+        let (src, dst) = if p.forward {
+            (c.client_addr(), c.server_addr())
+        } else {
+            (c.server_addr(), c.client_addr())
+        };
+        let (sport, dport) = c.key_ports(p.forward);
+        let ts = if nanos {
+            p.ts.as_nanos()
+        } else {
+            p.ts.as_nanos() / 1000 * 1000
+        };
+        line.clear();
+        let _ = write!(
+            line,
+            "{ts},{src},{dst},{sport},{dport},{},{},{},{},{},{},",
+            c.proto_number(),
+            payload_len(c, p),
+            p.tcp_flags,
+            p.conversation,
+            c.vlan,
+            p.ip_len
+        );
+        if c.proto == GenProto::Tcp {
+            let t = tcp[i];
+            let _ = write!(line, "{},{},{}", t.seq, t.ack, t.window);
+        } else {
+            line.push_str(",,");
+        }
+        let mark = anomalies.get(i).copied().unwrap_or_default();
+        let _ = write!(
+            line,
+            ",{},{},",
+            match mark {
+                Anomaly::Retransmission => 1,
+                Anomaly::SpuriousRetransmission => 2,
+                _ => 0,
+            },
+            u8::from(mark == Anomaly::OutOfOrder)
+        );
+        let options = tcp_options(c, p);
+        let mut bytes = options.to_vec();
+        if options.len() == CLIENT_SYN_OPTIONS.len() {
+            bytes[8..12].copy_from_slice(&((p.ts.as_nanos() / 1_000_000) as u32).to_be_bytes());
+        }
+        for b in bytes {
+            let _ = write!(line, "{b:02x}");
+        }
+        writeln!(out, "{line}")?;
+    }
+    out.flush()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -864,6 +1373,12 @@ pub fn write_span_pcap(capture: &SpanCapture, out: &mut impl Write) -> io::Resul
         std::net::IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
         std::net::IpAddr::V6(a) => a.octets(),
     };
+    let tcp = tcp_fields(
+        |i| &capture.conversations[i as usize].conversation,
+        &capture.packets,
+        &[],
+    );
+    let mut i = 0;
     write_frames(&capture.packets, false, out, |p, frame| {
         let s = &capture.conversations[p.conversation as usize];
         let link = s.link(p.forward);
@@ -875,7 +1390,8 @@ pub fn write_span_pcap(capture: &SpanCapture, out: &mut impl Write) -> io::Resul
             src_ip: octets(src),
             dst_ip: octets(dst),
         };
-        emit_frame(&s.conversation, p, &ends, frame);
+        emit_frame(&s.conversation, p, &ends, tcp[i], frame);
+        i += 1;
     })
 }
 
@@ -976,9 +1492,7 @@ mod tests {
                     (m.ts, m.conversation, m.forward, m.tcp_flags)
                 );
                 let c = &g.conversations[p.conversation as usize];
-                let headers =
-                    if c.ipv6 { 40 } else { 20 } + if c.proto == GenProto::Tcp { 20 } else { 8 };
-                let (payload, mixed_payload) = (p.ip_len - headers, m.ip_len - headers);
+                let (payload, mixed_payload) = (payload_len(c, p), payload_len(c, m));
                 assert_eq!(payload == 0, mixed_payload == 0, "pure ACKs stay pure ACKs");
                 match mix {
                     PayloadMix::Small => assert!(payload <= 80, "{payload}"),
@@ -1119,6 +1633,80 @@ mod tests {
         }
         assert_eq!(i, capture.packets.len());
         assert_eq!(paths.len(), 6, "every path occurs");
+    }
+
+    #[test]
+    fn tcp_sequence_numbers_follow_the_payload_and_some_wrap() {
+        let g = generate(&GenConfig {
+            conversations: 400,
+            ..GenConfig::default()
+        });
+        let (g, marks) = add_anomalies(&g, 5, 5, 9);
+        let tcp = tcp_fields(|i| &g.conversations[i as usize], &g.packets, &marks);
+        // Per (conversation, side): the next sequence number expected.
+        let mut next: std::collections::HashMap<(u32, bool), u32> = Default::default();
+        let mut wrapped = 0;
+        let (mut retransmitted, mut reordered) = (0, 0);
+        for (i, p) in g.packets.iter().enumerate() {
+            let c = &g.conversations[p.conversation as usize];
+            if c.proto != GenProto::Tcp {
+                assert_eq!(tcp[i], TcpFields::default());
+                continue;
+            }
+            let t = tcp[i];
+            let len = u32::from(payload_len(c, p));
+            let syn_fin = u32::from(p.tcp_flags & (TCP_SYN | TCP_FIN) != 0);
+            let peer = next.get(&(p.conversation, !p.forward)).copied();
+            if p.tcp_flags & TCP_ACK != 0 {
+                assert_eq!(
+                    Some(t.ack),
+                    peer,
+                    "packet {i}: acknowledges all the peer sent"
+                );
+            } else {
+                assert_eq!(t.ack, 0);
+            }
+            assert_eq!(t.window == 0, p.tcp_flags & TCP_RST != 0, "packet {i}");
+            let own = next.entry((p.conversation, p.forward)).or_insert(t.seq);
+            match marks[i] {
+                Anomaly::None => {
+                    assert_eq!(t.seq, *own, "packet {i}: continues its side");
+                    *own = t.seq.wrapping_add(len + syn_fin);
+                    wrapped += usize::from(*own < t.seq);
+                }
+                Anomaly::Retransmission | Anomaly::SpuriousRetransmission => {
+                    assert!(
+                        t.seq.wrapping_add(len + syn_fin) == *own,
+                        "packet {i}: repeats the last"
+                    );
+                    retransmitted += 1;
+                }
+                Anomaly::Ahead => {
+                    let (j, q) = (i + 1..g.packets.len())
+                        .map(|j| (j, &g.packets[j]))
+                        .find(|(_, q)| q.conversation == p.conversation)
+                        .unwrap();
+                    assert_eq!(marks[j], Anomaly::OutOfOrder);
+                    assert_eq!(t.seq, own.wrapping_add(u32::from(payload_len(c, q))));
+                    assert_eq!(tcp[j].seq, *own, "the skipped segment comes next");
+                    *own = t.seq.wrapping_add(len);
+                    reordered += 1;
+                }
+                Anomaly::OutOfOrder => {}
+            }
+        }
+        assert!(wrapped > 5, "only {wrapped} sides wrap");
+        assert!(
+            retransmitted > 20 && reordered > 20,
+            "{retransmitted} {reordered}"
+        );
+        // Alone (build_frame), a segment takes its side's ISN.
+        let p = g.packets.iter().find(|p| p.tcp_flags == TCP_SYN).unwrap();
+        let c = &g.conversations[p.conversation as usize];
+        assert_eq!(
+            TcpFields::lone(c, p).seq,
+            initial_sequence_numbers(p.conversation, c)[0]
+        );
     }
 
     #[test]

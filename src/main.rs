@@ -632,7 +632,7 @@ fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
         return run_generate_span(&args.output, &config);
     }
     let generated = generate(&config);
-    write_generated(&generated, args.nanos, &args.output)?;
+    let generated = write_generated_and_truth(&generated, &args)?;
     eprintln!(
         "flowprobe: wrote {}: {} packets in {} conversations",
         args.output.display(),
@@ -642,20 +642,46 @@ fn run_generate(args: GenerateArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Writes a generated capture as pcap to `path`.
-fn write_generated(
+/// Writes a generated capture, with `--retransmit` copies and `--reorder` swaps, and its
+/// `--packet-truth`.
+/// Returns what was written.
+fn write_generated_and_truth(
     generated: &flowprobe::generate::Generated,
-    nanos: bool,
-    path: &std::path::Path,
-) -> Result<(), Failure> {
+    args: &GenerateArgs,
+) -> Result<flowprobe::generate::Generated, Failure> {
+    use flowprobe::generate::{add_anomalies, write_pcap_with, write_truth};
+    let (generated, marks) = add_anomalies(generated, args.retransmit, args.reorder, args.seed);
+    let path = &args.output;
     let file = File::create(path)
         .map_err(|e| Failure::Runtime(format!("cannot create {}: {e}", path.display())))?;
-    flowprobe::generate::write_pcap(
-        generated,
-        nanos,
+    write_pcap_with(
+        &generated,
+        &marks,
+        args.nanos,
         &mut BufWriter::with_capacity(1 << 20, file),
     )
-    .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", path.display())))
+    .map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", path.display())))?;
+    if let Some(path) = &args.packet_truth {
+        let written = if path.as_os_str() == "-" {
+            write_truth(
+                &generated,
+                &marks,
+                args.nanos,
+                &mut std::io::stdout().lock(),
+            )
+        } else {
+            File::create(path).and_then(|f| {
+                write_truth(
+                    &generated,
+                    &marks,
+                    args.nanos,
+                    &mut BufWriter::with_capacity(1 << 20, f),
+                )
+            })
+        };
+        written.map_err(|e| Failure::Runtime(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(generated)
 }
 
 /// `flowprobe generate --scenario LIST`: a site's traffic with behaviours planted.
@@ -670,7 +696,7 @@ fn run_generate_scenarios(
         Scenario::parse_list(list).map_err(|e| Failure::Usage(format!("--scenario: {e}")))?;
     let (generated, truth) =
         generate_scenarios(args.seed, GenConfig::default().start, span, &scenarios);
-    write_generated(&generated, args.nanos, &args.output)?;
+    let generated = write_generated_and_truth(&generated, args)?;
     if let Some(path) = &args.truth {
         let json = truth.json();
         if path.as_os_str() == "-" {

@@ -668,7 +668,7 @@ pub fn write_splt_json(line: &mut Vec<u8>, entries: &[SpltEntry]) {
             line.push(b',');
         }
         line.extend_from_slice(b"{\"len\":");
-        if e.reverse && e.len > 0 {
+        if e.reverse {
             line.push(b'-');
         }
         push_uint(line, e.len.into());

@@ -759,7 +759,7 @@ mod tests {
         assert!(row.ends_with(&expected), "{row}\n{expected}");
         let json = render_shaped(TextFormat::Json, true);
         assert!(json.contains(
-            "\"splt\":[{\"len\":0,\"iat_us\":0},{\"len\":0,\"iat_us\":1520},{\"len\":100,\"iat_us\":310}]"
+            "\"splt\":[{\"len\":0,\"iat_us\":0},{\"len\":-0,\"iat_us\":1520},{\"len\":100,\"iat_us\":310}]"
         ), "{json}");
         assert!(json.contains("\"tcp_sack_ok\":true,\"tcp_timestamps\":false"));
         assert!(json.contains("\"iat_mean_us\":943.333,"));
