@@ -39,14 +39,11 @@ use flowprobe::capture::file::CaptureFile;
 use flowprobe::decode::{decode_payload, Decap, Fragment, PacketMeta};
 use flowprobe::flow::key::PROTO_TCP;
 use flowprobe::flow::tunnel::TunnelKind;
-use flowprobe::inspect::tcp::{
-    TcpAnalyzer, TcpOptions, OUT_OF_ORDER, RETRANSMISSION, ZERO_WINDOW,
-};
+use flowprobe::inspect::tcp::{TcpAnalyzer, TcpOptions, OUT_OF_ORDER, RETRANSMISSION, ZERO_WINDOW};
 
 use common::{
-    assert_corpus_frames, assert_differences_explained, manifest, parallel_map,
-    relative_name, require_shared_pcaps, require_tool, shared_pcaps, tshark_field_rows,
-    KnownDifferences,
+    assert_corpus_frames, assert_differences_explained, manifest, parallel_map, relative_name,
+    require_shared_pcaps, require_tool, shared_pcaps, tshark_field_rows, KnownDifferences,
 };
 
 /// tshark's fields (the first must be `frame.number`).
@@ -775,7 +772,11 @@ fn compare(path: &Path) -> Result {
         frames: rows.len(),
         ..Result::default()
     };
-    let kinds = [(RETRANSMISSION, RETRANS), (OUT_OF_ORDER, OOO), (ZERO_WINDOW, ZW)];
+    let kinds = [
+        (RETRANSMISSION, RETRANS),
+        (OUT_OF_ORDER, OOO),
+        (ZERO_WINDOW, ZW),
+    ];
     let mut listed = BTreeSet::new();
     // Per stream: SYN and SYN-ACK seen, the first initial_rtt (frame, ns); per (stream,
     // SYN flags): the first SYN frame.
@@ -807,7 +808,8 @@ fn compare(path: &Path) -> Result {
                 } else {
                     "not read by flowprobe"
                 };
-                r.diffs.push((row.frame, kind, format!("tshark {t}, {why}")));
+                r.diffs
+                    .push((row.frame, kind, format!("tshark {t}, {why}")));
             } else if t != m {
                 r.diffs
                     .push((row.frame, kind, format!("tshark {t}, flowprobe {m}")));
@@ -826,13 +828,19 @@ fn compare(path: &Path) -> Result {
             seen.1 = true;
         }
         if flags & 0x02 != 0 {
-            first_syn.entry((stream, flags & 0x10 != 0)).or_insert(row.frame);
+            first_syn
+                .entry((stream, flags & 0x10 != 0))
+                .or_insert(row.frame);
             let o = ours.get(&row.frame).and_then(|o| o.options);
             if let Some(o) = o {
                 r.options += 1;
                 let theirs = (
-                    row.numbers("tcp.options.mss_val").first().map(|&v| v as u16),
-                    row.numbers("tcp.options.wscale.shift").first().map(|&v| v as u8),
+                    row.numbers("tcp.options.mss_val")
+                        .first()
+                        .map(|&v| v as u16),
+                    row.numbers("tcp.options.wscale.shift")
+                        .first()
+                        .map(|&v| v as u8),
                     !row.get("tcp.options.sack_perm").is_empty(),
                     !row.get("tcp.options.timestamp.tsval").is_empty(),
                 );
@@ -868,7 +876,8 @@ fn compare(path: &Path) -> Result {
         if o.events != 0 && !listed.contains(&frame) {
             for (bit, kind) in kinds {
                 if o.events & bit != 0 {
-                    r.diffs.push((frame, kind, "tshark does not analyse this frame".into()));
+                    r.diffs
+                        .push((frame, kind, "tshark does not analyse this frame".into()));
                 }
             }
         }
@@ -895,7 +904,8 @@ fn compare(path: &Path) -> Result {
                 } else {
                     "frame not analysed by flowprobe"
                 };
-                r.diffs.push((frame, RTT, format!("tshark {theirs} ns, {why}")))
+                r.diffs
+                    .push((frame, RTT, format!("tshark {theirs} ns, {why}")))
             }
         }
     }
