@@ -27,6 +27,19 @@
 //! analyses that we do not (and the other way round) are differences only when one side
 //! flags them: those are listed like the rest.
 //!
+//! # Result (2026-12-06, tshark 4.0.17)
+//! 1,097 captures, 167,981 TCP frames. Of the frames tshark flags, flowprobe flags the
+//! same on 14,357 of 14,395 retransmissions, 240 of 242 out-of-order segments and 20 of
+//! 30 zero windows; 2,550 handshakes and 12,603 SYNs' options compared. 189 differences,
+//! all in `KNOWN`, by reason: 86 on frames flowprobe's decoder gives no TCP packet for
+//! (link types and tunnels it does not read), 36 VLAN (tshark's conversations ignore
+//! it), 10 damaged headers, 8 IP fragments, 8 a FabricPath trailer, 6 a PPPoE length, 4
+//! fast retransmissions tshark's state does not explain; and of the handshake, 12 where
+//! tshark's RTT ends at any ACK, 10 an RTT of 0 tshark ignores, 3 an RST, 2 invalid
+//! timestamps, 3 reordered or doubled SYN-ACKs. It runs tshark 1,097 times (most of its
+//! time is tshark starting): 7.3 minutes on the shared 2-core machine under a load of
+//! 15, about 3.3 CPU-minutes.
+//!
 //! `TCP_TSHARK_ONLY=a,b` compares only the captures whose name holds one of them (to look
 //! at a few: every unexplained difference is printed, stale known ones not checked).
 
