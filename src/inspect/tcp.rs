@@ -31,8 +31,8 @@
 //!   its SYN or FIN counted); else a retransmission.
 //! - Time differences are unsigned (a clock that goes back gives a huge difference, no
 //!   flag), sequence comparisons serial (wrap-around safe).
-//! - A SYN (no ACK) whose `seq` differs from the first one its side sent starts a new
-//!   connection (port reuse): the state is dropped and begins again.
+//! - A SYN (no ACK) whose `seq` differs from its side's first sequence number starts a
+//!   new connection (port reuse): the state is dropped and begins again.
 //! - The first RTT, which sets the out-of-order threshold, is tshark's: from the latest
 //!   SYN to the first pure ACK (either direction) after it.
 //!
@@ -48,19 +48,23 @@
 //! without SYN/RST, acknowledging the latest SYN-ACK's sequence number + 1), from the
 //! latest SYN and the latest SYN-ACK answering it (acknowledging its sequence number + 1)
 //! before it: a retransmitted SYN or SYN-ACK restarts the clock, as tshark's
-//! `initial_rtt` does. (tshark's own `initial_rtt` is stricter on nothing: it runs from
-//! the latest SYN to the first ACK without SYN of either side, an RST or an ACK of
-//! anything included, and it takes an RTT of 0 as none.) [`TcpOptions`] come from the first SYN (or SYN-ACK)
-//! each side sends.
+//! `initial_rtt` does. tshark's `initial_rtt` is looser: it runs from the latest SYN to
+//! the first ACK without SYN from either side, whatever it acknowledges (an RST-ACK
+//! too), and it takes an RTT of 0 as none; on a clean handshake the two are equal.
+//! [`TcpOptions`] come from the first SYN (or SYN-ACK) each side sends.
 //!
 //! # The table
 //! Both directions share one entry, keyed (like the inspector's, but a separate table:
 //! every TCP packet needs this one for the whole connection, the inspector's only for its
-//! start) by a 64-bit hash of the connection without ToS and interface. Two connections
-//! whose hashes collide share state: their flags may then be wrong, nothing else. An
-//! entry is [`CONNECTION_BYTES`] bytes (plus the hash map's 9 bytes a slot at up to 7/8
-//! load and 16 bytes of expiry queue); there are at most `max_connections`
-//! ([`MAX_CONNECTIONS`] by default): past that the entry queued longest is evicted
+//! start) by a 64-bit hash of the connection without ToS and interface. The VLAN is in
+//! it, as in the flow key: tshark's conversations leave it out, so where a capture has
+//! a connection on two VLANs (each packet copied on both, or each direction on its own)
+//! tshark sees copies as retransmissions and one handshake, this module two connections
+//! (the tshark test lists those frames). Two connections whose hashes collide share
+//! state: their flags may then be wrong, nothing else. An entry is [`CONNECTION_BYTES`] (128) bytes, asserted by a test; with the hash map's key
+//! and control byte (137 bytes a slot, at most 7/8 full) and the expiry queue's 16 bytes
+//! (up to twice that as it grows) a connection costs about 170 to 190 bytes. There are at
+//! most `max_connections` ([`MAX_CONNECTIONS`] by default): past that the entry queued longest is evicted
 //! (counted) to make room. Packets never allocate: the map and queue grow (amortised)
 //! when connections are added, up to the bound.
 //!
