@@ -37,8 +37,8 @@
 //! fast retransmissions tshark's state does not explain; and of the handshake, 12 where
 //! tshark's RTT ends at any ACK, 10 an RTT of 0 tshark ignores, 3 an RST, 2 invalid
 //! timestamps, 3 reordered or doubled SYN-ACKs. It runs tshark 1,097 times (most of its
-//! time is tshark starting): 7.3 minutes on the shared 2-core machine under a load of
-//! 15, about 3.3 CPU-minutes.
+//! time is tshark starting): 3.7 minutes in debug on the shared 2-core machine with other
+//! builds beside it (7.3 under a load of 15), about 3.3 CPU-minutes.
 //!
 //! `TCP_TSHARK_ONLY=a,b` compares only the captures whose name holds one of them (to look
 //! at a few: every unexplained difference is printed, stale known ones not checked).
