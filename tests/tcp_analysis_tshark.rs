@@ -27,8 +27,21 @@
 //! analyses that we do not (and the other way round) are differences only when one side
 //! flags them: those are listed like the rest.
 //!
-//! `TCP_TSHARK_ONLY=a,b` compares only the captures whose name holds one of them, and
-//! prints every difference (to look at one).
+//! # Result (2026-12-06, tshark 4.0.17)
+//! 1,097 captures, 167,981 TCP frames. Of the frames tshark flags, flowprobe flags the
+//! same on 14,357 of 14,395 retransmissions, 240 of 242 out-of-order segments and 20 of
+//! 30 zero windows; 2,550 handshakes and 12,603 SYNs' options compared. 189 differences,
+//! all in `KNOWN`, by reason: 86 on frames flowprobe's decoder gives no TCP packet for
+//! (link types and tunnels it does not read), 36 VLAN (tshark's conversations ignore
+//! it), 10 damaged headers, 8 IP fragments, 8 a FabricPath trailer, 6 a PPPoE length, 4
+//! fast retransmissions tshark's state does not explain; and of the handshake, 12 where
+//! tshark's RTT ends at any ACK, 10 an RTT of 0 tshark ignores, 3 an RST, 2 invalid
+//! timestamps, 3 reordered or doubled SYN-ACKs. It runs tshark 1,097 times (most of its
+//! time is tshark starting): 3.7 minutes in debug on the shared 2-core machine with other
+//! builds beside it (7.3 under a load of 15), about 3.3 CPU-minutes.
+//!
+//! `TCP_TSHARK_ONLY=a,b` compares only the captures whose name holds one of them (to look
+//! at a few: every unexplained difference is printed, stale known ones not checked).
 
 mod common;
 
@@ -38,9 +51,8 @@ use std::path::Path;
 use flowprobe::inspect::tcp::{OUT_OF_ORDER, RETRANSMISSION, ZERO_WINDOW};
 
 use common::{
-    assert_corpus_frames, assert_differences_explained, manifest, parallel_map,
-    relative_name, require_shared_pcaps, require_tool, shared_pcaps, tshark_field_rows,
-    KnownDifferences,
+    assert_corpus_frames, assert_differences_explained, manifest, parallel_map, relative_name,
+    require_shared_pcaps, require_tool, shared_pcaps, tshark_field_rows, KnownDifferences,
 };
 
 /// tshark's fields (the first must be `frame.number`).
@@ -77,8 +89,591 @@ const ZW: &str = "zero_window";
 const RTT: &str = "initial_rtt";
 const OPTS: &str = "options";
 
-/// Differences with a reason: (capture under `shared/pcaps`, frames, kind, why).
-const KNOWN: &[(&str, &[u32], &str, &str)] = &[];
+/// Why: tshark's conversations ignore the VLAN. It takes a connection seen on two VLANs
+/// (a copy of each packet on each, or each direction on its own) as one: copies are
+/// retransmissions to it, and its handshake spans the VLANs. flowprobe keys connections
+/// by VLAN, as it keys flows.
+const VLAN: &str = "tshark's conversations ignore the VLAN";
+/// Why: flowprobe's decoder gives no TCP packet for the frame: a link type it does not
+/// read (ARCnet, IP over InfiniBand, NFLOG, radiotap 802.11, PPI, Cisco HDLC with SLARP),
+/// or a tunnel it does not open (Aruba GRE with 802.11 inside, GRE over UDP 4754, AYIYA,
+/// CAPWAP data, IPComp, decrypted WireGuard, VN-Tag).
+const NOT_DECODED: &str = "not decoded as TCP by flowprobe";
+/// Why: a TCP header of data offset 0, which the decoder does not meter as a segment
+/// (tshark reads the window before giving up on it).
+const DATA_OFFSET_0: &str = "TCP data offset 0";
+/// Why: IP fragments. tshark analyses the datagram it puts together, on its last
+/// fragment's frame; flowprobe does not know a first fragment's TCP length and leaves
+/// fragments out.
+const IP_FRAGMENT: &str = "IP fragments";
+/// Why: a damaged frame (the malformed corpus) that the decoder does not meter as TCP,
+/// where tshark reads a TCP header.
+const MALFORMED: &str = "damaged header";
+/// Why: the handshake took 0 ns at the capture's resolution; tshark takes an RTT of 0 as
+/// none and measures again, from the SYN to its next ACK.
+const RTT_ZERO: &str = "tshark ignores an RTT of 0";
+/// Why: tshark's initial RTT ends at the first ACK without SYN from either side, here the
+/// server's RST-ACK; flowprobe's at the client's ACK that completes the handshake.
+const RTT_RST: &str = "tshark's RTT ends at an RST";
+/// Why: tshark's initial RTT ends at the first ACK without SYN, whatever it acknowledges
+/// and whichever side sends it; flowprobe needs the client's ACK of the SYN-ACK that
+/// answered its SYN, which this connection does not have (crafted handshakes, the
+/// server's data first, a SYN-ACK never seen).
+const RTT_ANY_ACK: &str = "tshark's RTT ends at any ACK";
+/// Why: the capture has the SYN-ACK after the client's ACK (reordered); tshark's RTT runs
+/// to that earlier ACK, flowprobe sees no ACK after the SYN-ACK.
+const SYN_ACK_LATE: &str = "SYN-ACK after the ACK";
+/// Why: the capture has the SYN-ACK before the SYN; flowprobe pairs a SYN-ACK only with
+/// a SYN before it.
+const SYN_ACK_FIRST: &str = "SYN-ACK before the SYN";
+/// Why: two SYN-ACKs with different ISNs; the client's ACK answers the first, flowprobe
+/// pairs the last.
+const TWO_SYN_ACKS: &str = "two SYN-ACKs";
+/// Why: timestamps out of range in the file (invalid micro/nanoseconds), which tshark
+/// and flowprobe's reader turn into different times.
+const BAD_TIME: &str = "invalid timestamps";
+/// Why: Cisco FabricPath: tshark takes the frame's last 4 bytes as the inner frame's FCS,
+/// which cuts the inner IP packet short of its length (no analysis of those frames, a
+/// shorter segment on others); flowprobe keeps them.
+const FABRICPATH: &str = "FabricPath trailer";
+/// Why: a PPPoE session length shorter than the IP length: tshark cuts the IP packet at
+/// the PPPoE length (frame 19), flowprobe takes the IP length, and the bytes it counts
+/// there make later segments look sent before.
+const PPPOE_LENGTH: &str = "PPPoE length";
+/// Why: tshark flags a fast retransmission, which needs two duplicate ACKs from the other
+/// side; its state as 4.0's code keeps it shows none (in both captures the frame follows
+/// an ACK of data not seen, and 4.0.17 may mark that the way later versions do, a mark
+/// that passes the duplicate-ACK test; doing so here made 34 other frames of
+/// `heuristic_tcp_ack_payload.pcap` differ). flowprobe flags it out of order.
+const FAST_UNEXPLAINED: &str = "tshark's fast retransmission unexplained";
+
+/// Differences with a reason: (capture under `shared/pcaps`, frames, kind, why). Written
+/// from the test's output, each capture looked at in tshark.
+const KNOWN: &[(&str, &[u32], &str, &str)] = &[
+    (
+        "malformed/nDPI/tests__cfgs__default__pcap__fuzz-2006-09-29-28586.pcap",
+        &[110],
+        RETRANS,
+        FAST_UNEXPLAINED,
+    ),
+    (
+        "malformed/nDPI/tests__cfgs__default__pcap__fuzz-2006-09-29-28586.pcap",
+        &[110],
+        OOO,
+        FAST_UNEXPLAINED,
+    ),
+    (
+        "edge/PcapPlusPlus/Tests__Packet++Test__PacketExamples__CiscoHDLC.pcap",
+        &[2],
+        ZW,
+        DATA_OFFSET_0,
+    ),
+    (
+        "edge/arkime/tests__pcap__80211http.pcap",
+        &[14],
+        RETRANS,
+        NOT_DECODED,
+    ),
+    (
+        "edge/arkime/tests__pcap__80211http.pcap",
+        &[1, 2],
+        OPTS,
+        NOT_DECODED,
+    ),
+    (
+        "edge/arkime/tests__pcap__80211http.pcap",
+        &[3],
+        RTT,
+        NOT_DECODED,
+    ),
+    (
+        "edge/arkime/tests__pcap__arkime_synthetic.pcap",
+        &[555, 563, 568, 574, 579, 583, 587],
+        RTT,
+        RTT_ZERO,
+    ),
+    (
+        "edge/arkime/tests__pcap__cassandra1.pcap",
+        &[3],
+        RTT,
+        VLAN,
+    ),
+    (
+        "edge/arkime/tests__pcap__mongo.pcap",
+        &[2, 8, 22, 24],
+        RETRANS,
+        VLAN,
+    ),
+    (
+        "edge/arkime/tests__pcap__mongo.pcap",
+        &[4, 10, 25],
+        RTT,
+        VLAN,
+    ),
+    (
+        "edge/arkime/tests__pcap__nflog.pcap",
+        &[1, 2],
+        OPTS,
+        NOT_DECODED,
+    ),
+    (
+        "edge/arkime/tests__pcap__nflog.pcap",
+        &[3],
+        RTT,
+        NOT_DECODED,
+    ),
+    (
+        "edge/arkime/tests__pcap__oracle.pcap",
+        &[2],
+        RETRANS,
+        VLAN,
+    ),
+    (
+        "edge/arkime/tests__pcap__oracle.pcap",
+        &[4],
+        RTT,
+        VLAN,
+    ),
+    (
+        "edge/arkime/tests__pcap__stun.pcap",
+        &[5],
+        RTT,
+        VLAN,
+    ),
+    (
+        "edge/arkime/tests__pcap__tcp_handshake_synthetic.pcap",
+        &[6, 13, 16, 21, 29, 38, 44],
+        RTT,
+        RTT_ANY_ACK,
+    ),
+    (
+        "edge/gopacket/layers__testdata__cip.pcap",
+        &[4163],
+        RTT,
+        SYN_ACK_LATE,
+    ),
+    (
+        "edge/libpcap/tests__filter__AH-IPcomp-IPv4.pcap",
+        &[1, 2],
+        OPTS,
+        NOT_DECODED,
+    ),
+    (
+        "edge/libpcap/tests__filter__AH-IPcomp-IPv4.pcap",
+        &[3],
+        RTT,
+        NOT_DECODED,
+    ),
+    (
+        "edge/libpcap/tests__filter__AH-IPcomp-IPv6.pcap",
+        &[3],
+        RTT,
+        NOT_DECODED,
+    ),
+    (
+        "edge/libpcap/tests__filter__arcnet-rfc1051-arp-icmp-http.pcap",
+        &[11, 12],
+        OPTS,
+        NOT_DECODED,
+    ),
+    (
+        "edge/libpcap/tests__filter__arcnet-rfc1051-arp-icmp-http.pcap",
+        &[13],
+        RTT,
+        NOT_DECODED,
+    ),
+    (
+        "edge/libpcap/tests__filter__arcnet-rfc1201-arp-icmp-http.pcap",
+        &[13, 14],
+        OPTS,
+        NOT_DECODED,
+    ),
+    (
+        "edge/libpcap/tests__filter__arcnet-rfc1201-arp-icmp-http.pcap",
+        &[15],
+        RTT,
+        NOT_DECODED,
+    ),
+    (
+        "edge/libpcap/tests__filter__http_PPI.pcap",
+        &[5],
+        OPTS,
+        NOT_DECODED,
+    ),
+    (
+        "edge/nDPI/tests__cfgs__default__pcap__BGP_Cisco_hdlc_slarp.pcap",
+        &[1, 2],
+        OPTS,
+        NOT_DECODED,
+    ),
+    (
+        "edge/nDPI/tests__cfgs__default__pcap__BGP_Cisco_hdlc_slarp.pcap",
+        &[3],
+        RTT,
+        NOT_DECODED,
+    ),
+    (
+        "edge/suricata-verify/tests__decode-chdlc-01__hdlc-http_1tx.pcap",
+        &[1, 2],
+        OPTS,
+        NOT_DECODED,
+    ),
+    (
+        "edge/suricata-verify/tests__decode-chdlc-01__hdlc-http_1tx.pcap",
+        &[3],
+        RTT,
+        NOT_DECODED,
+    ),
+    (
+        "edge/suricata-verify/tests__defrag__bug-6887-defrag-eth-vlan-ipv4-tcp-syn__frag-eth-vlan-ip-tcp-syn.pcap",
+        &[3],
+        OPTS,
+        IP_FRAGMENT,
+    ),
+    (
+        "edge/suricata-verify/tests__defrag__bug-6887-defrag-ipv4-tcp-syn__frag-ip-tcp-syn.pcap",
+        &[3],
+        OPTS,
+        IP_FRAGMENT,
+    ),
+    (
+        "edge/suricata-verify/tests__defrag__bug-6887-defrag-ppp-ipv4-tcp-syn__frag-ppp-ip-tcp-syn.pcap",
+        &[3],
+        OPTS,
+        IP_FRAGMENT,
+    ),
+    (
+        "edge/tcpdump/tests__arcnet-rfc1051-arp-icmp-http.pcap",
+        &[11, 12],
+        OPTS,
+        NOT_DECODED,
+    ),
+    (
+        "edge/tcpdump/tests__arcnet-rfc1051-arp-icmp-http.pcap",
+        &[13],
+        RTT,
+        NOT_DECODED,
+    ),
+    (
+        "edge/tcpdump/tests__arcnet-rfc1201-arp-icmp-http.pcap",
+        &[13, 14],
+        OPTS,
+        NOT_DECODED,
+    ),
+    (
+        "edge/tcpdump/tests__arcnet-rfc1201-arp-icmp-http.pcap",
+        &[15],
+        RTT,
+        NOT_DECODED,
+    ),
+    (
+        "edge/tcpdump/tests__ipoib.pcap",
+        &[9, 24, 27, 28, 29, 30],
+        OPTS,
+        NOT_DECODED,
+    ),
+    (
+        "edge/wireshark/test__captures__wireguard-ping-tcp-dsb.pcapng",
+        &[17, 18],
+        OPTS,
+        NOT_DECODED,
+    ),
+    (
+        "edge/wireshark/test__captures__wireguard-ping-tcp-dsb.pcapng",
+        &[19],
+        RTT,
+        NOT_DECODED,
+    ),
+    (
+        "edge/zeek/testing__btest__Traces__ipv4__fragmented-syn.pcap",
+        &[2],
+        OPTS,
+        IP_FRAGMENT,
+    ),
+    (
+        "edge/zeek/testing__btest__Traces__ipv6-http-atomic-frag.pcap",
+        &[6],
+        RTT,
+        SYN_ACK_FIRST,
+    ),
+    (
+        "edge/zeek/testing__btest__Traces__nflog-http.pcap",
+        &[2, 3],
+        RETRANS,
+        NOT_DECODED,
+    ),
+    (
+        "edge/zeek/testing__btest__Traces__nflog-http.pcap",
+        &[1, 4],
+        OPTS,
+        NOT_DECODED,
+    ),
+    (
+        "edge/zeek/testing__btest__Traces__nflog-http.pcap",
+        &[9],
+        RTT,
+        NOT_DECODED,
+    ),
+    (
+        "edge/zeek/testing__btest__Traces__pppoe-over-qinq.pcap",
+        &[20, 35, 65],
+        OOO,
+        PPPOE_LENGTH,
+    ),
+    (
+        "edge/zeek/testing__btest__Traces__pppoe-over-qinq.pcap",
+        &[47, 48, 82],
+        RETRANS,
+        PPPOE_LENGTH,
+    ),
+    (
+        "edge/zeek/testing__btest__Traces__tunnels__ayiya3.pcap",
+        &[12, 13],
+        OPTS,
+        NOT_DECODED,
+    ),
+    (
+        "edge/zeek/testing__btest__Traces__tunnels__ayiya3.pcap",
+        &[14],
+        RTT,
+        NOT_DECODED,
+    ),
+    (
+        "edge/zeek/testing__btest__Traces__tunnels__gre-aruba.pcap",
+        &[73, 91, 122, 136, 140, 153, 154, 1078, 1720],
+        ZW,
+        NOT_DECODED,
+    ),
+    (
+        "edge/zeek/testing__btest__Traces__tunnels__gre-aruba.pcap",
+        &[5, 9, 12, 19, 26, 30, 37, 38, 58, 1370, 1508, 1509, 1586, 1596, 1637, 1698, 1791],
+        OPTS,
+        NOT_DECODED,
+    ),
+    (
+        "edge/zeek/testing__btest__Traces__tunnels__gre-over-udp-4754.pcap",
+        &[5, 6],
+        OPTS,
+        NOT_DECODED,
+    ),
+    (
+        "edge/zeek/testing__btest__Traces__tunnels__gre-over-udp-4754.pcap",
+        &[7],
+        RTT,
+        NOT_DECODED,
+    ),
+    (
+        "edge/zeek/testing__btest__Traces__vlan-collisions.pcap",
+        &[2, 6, 7, 9, 18, 20, 22, 23, 24, 25, 28, 32, 33, 34, 35, 38, 39, 41],
+        RETRANS,
+        VLAN,
+    ),
+    (
+        "edge/zeek/testing__btest__Traces__vlan-collisions.pcap",
+        &[4],
+        RTT,
+        VLAN,
+    ),
+    (
+        "edge/zeek/testing__btest__Traces__vlan-pcp-dei.pcapng",
+        &[2, 3, 5, 6],
+        RETRANS,
+        VLAN,
+    ),
+    (
+        "edge/zeek/testing__btest__Traces__vntag_vlan_sandwich_clean.pcap",
+        &[1],
+        OPTS,
+        NOT_DECODED,
+    ),
+    (
+        "malformed/arkime/tests__pcap__CVE-2018-6794.pcap",
+        &[3, 12, 21],
+        RTT,
+        RTT_ANY_ACK,
+    ),
+    (
+        "malformed/nDPI/tests__cfgs__default__pcap__fuzz-2006-09-29-28586.pcap",
+        &[27, 80],
+        OPTS,
+        MALFORMED,
+    ),
+    (
+        "malformed/nDPI/tests__cfgs__default__pcap__fuzz-2006-09-29-28586.pcap",
+        &[18, 53],
+        RTT,
+        MALFORMED,
+    ),
+    (
+        "malformed/nDPI/tests__cfgs__default__pcap__ip_fragmented_garbage.pcap",
+        &[939],
+        OPTS,
+        IP_FRAGMENT,
+    ),
+    (
+        "malformed/nfstream/tests__pcaps__ip_fragmented_garbage.pcap",
+        &[939, 2191, 7825],
+        OPTS,
+        IP_FRAGMENT,
+    ),
+    (
+        "malformed/ntopng/fuzz__corpus__fuzz_dissect_packet__bgp-bgp_capabilities_print-oobr-1.pcap",
+        &[1],
+        OPTS,
+        MALFORMED,
+    ),
+    (
+        "malformed/ntopng/fuzz__corpus__fuzz_dissect_packet__bgp-bgp_capabilities_print-oobr-2.pcap",
+        &[1],
+        OPTS,
+        MALFORMED,
+    ),
+    (
+        "malformed/suricata-verify/tests__bug-3286-02-linux-evasion__with_evasion_linux.pcap",
+        &[5],
+        RTT,
+        RTT_RST,
+    ),
+    (
+        "malformed/suricata-verify/tests__bug-3286-03-windows-evasion__with_evasion_windows.pcap",
+        &[4],
+        RTT,
+        RTT_RST,
+    ),
+    (
+        "malformed/suricata-verify/tests__issue-3341-tcphdr-01__urgent11_cve_2019_12260.pcap",
+        &[10],
+        RTT,
+        RTT_ANY_ACK,
+    ),
+    (
+        "malformed/tcpdump/tests__bgp-bgp_capabilities_print-oobr-1.pcap",
+        &[1],
+        OPTS,
+        MALFORMED,
+    ),
+    (
+        "malformed/tcpdump/tests__bgp-bgp_capabilities_print-oobr-2.pcap",
+        &[1],
+        OPTS,
+        MALFORMED,
+    ),
+    (
+        "malformed/tcpdump/tests__timestamp_invalid_micro.pcap",
+        &[3],
+        RTT,
+        BAD_TIME,
+    ),
+    (
+        "malformed/tcpdump/tests__timestamp_invalid_nano.pcap",
+        &[3],
+        RTT,
+        BAD_TIME,
+    ),
+    (
+        "malformed/zeek/testing__btest__Traces__http__261__variant-01-chunk_2pow64_overflow.pcap",
+        &[5],
+        RTT,
+        RTT_ZERO,
+    ),
+    (
+        "malformed/zeek/testing__btest__Traces__http__261__variant-03-cl_negative.pcap",
+        &[5],
+        RTT,
+        RTT_ZERO,
+    ),
+    (
+        "malformed/zeek/testing__btest__Traces__ldap__gap-data-missing.pcapng",
+        &[3],
+        RTT,
+        VLAN,
+    ),
+    (
+        "malformed/zeek/testing__btest__Traces__tcp__truncated-header.pcap",
+        &[1],
+        OPTS,
+        MALFORMED,
+    ),
+    (
+        "malformed/zeek/testing__btest__Traces__tcp__truncated-header.pcap",
+        &[3],
+        RTT,
+        MALFORMED,
+    ),
+    (
+        "real/nDPI/tests__cfgs__default__pcap__KakaoTalk_talk.pcap",
+        &[23],
+        RTT,
+        TWO_SYN_ACKS,
+    ),
+    (
+        "real/nDPI/tests__cfgs__default__pcap__ajp.pcap",
+        &[3, 10, 13, 22, 25],
+        RETRANS,
+        FABRICPATH,
+    ),
+    (
+        "real/nDPI/tests__cfgs__default__pcap__ajp.pcap",
+        &[6, 10, 13],
+        OOO,
+        FABRICPATH,
+    ),
+    (
+        "real/nDPI/tests__cfgs__default__pcap__capwap_data.pcapng",
+        &[2, 3, 5, 6, 10, 12],
+        RETRANS,
+        NOT_DECODED,
+    ),
+    (
+        "real/nDPI/tests__cfgs__default__pcap__capwap_data.pcapng",
+        &[1, 4],
+        OPTS,
+        NOT_DECODED,
+    ),
+    (
+        "real/nDPI/tests__cfgs__default__pcap__capwap_data.pcapng",
+        &[7],
+        RTT,
+        NOT_DECODED,
+    ),
+    (
+        "real/nDPI/tests__cfgs__default__pcap__ndpi_match_string_subprotocol__error.pcapng",
+        &[8],
+        RTT,
+        RTT_ANY_ACK,
+    ),
+    (
+        "real/nDPI/tests__cfgs__default__pcap__rtsp.pcap",
+        &[301],
+        RTT,
+        RTT_RST,
+    ),
+    (
+        "real/nDPI/tests__cfgs__default__pcap__sccp_hw_conf_register.pcapng",
+        &[5],
+        RTT,
+        RTT_ZERO,
+    ),
+    (
+        "real/nDPI/tests__cfgs__default__pcap__syslog.pcap",
+        &[81],
+        RTT,
+        VLAN,
+    ),
+    (
+        "real/nDPI/tests__cfgs__default__pcap__ndpi_match_string_subprotocol__error.pcapng",
+        &[13],
+        RETRANS,
+        FAST_UNEXPLAINED,
+    ),
+    (
+        "real/nDPI/tests__cfgs__default__pcap__ndpi_match_string_subprotocol__error.pcapng",
+        &[13],
+        OOO,
+        FAST_UNEXPLAINED,
+    ),
+
+];
 
 /// What we made of one frame.
 type Ours = common::TcpFrameVerdict;
@@ -141,7 +736,11 @@ fn compare(path: &Path) -> Result {
         frames: rows.len(),
         ..Result::default()
     };
-    let kinds = [(RETRANSMISSION, RETRANS), (OUT_OF_ORDER, OOO), (ZERO_WINDOW, ZW)];
+    let kinds = [
+        (RETRANSMISSION, RETRANS),
+        (OUT_OF_ORDER, OOO),
+        (ZERO_WINDOW, ZW),
+    ];
     let mut listed = BTreeSet::new();
     // Per stream: SYN and SYN-ACK seen, the first initial_rtt (frame, ns); per (stream,
     // SYN flags): the first SYN frame.
@@ -173,7 +772,8 @@ fn compare(path: &Path) -> Result {
                 } else {
                     "not read by flowprobe"
                 };
-                r.diffs.push((row.frame, kind, format!("tshark {t}, {why}")));
+                r.diffs
+                    .push((row.frame, kind, format!("tshark {t}, {why}")));
             } else if t != m {
                 r.diffs
                     .push((row.frame, kind, format!("tshark {t}, flowprobe {m}")));
@@ -192,13 +792,19 @@ fn compare(path: &Path) -> Result {
             seen.1 = true;
         }
         if flags & 0x02 != 0 {
-            first_syn.entry((stream, flags & 0x10 != 0)).or_insert(row.frame);
+            first_syn
+                .entry((stream, flags & 0x10 != 0))
+                .or_insert(row.frame);
             let o = ours.get(&row.frame).and_then(|o| o.options);
             if let Some(o) = o {
                 r.options += 1;
                 let theirs = (
-                    row.numbers("tcp.options.mss_val").first().map(|&v| v as u16),
-                    row.numbers("tcp.options.wscale.shift").first().map(|&v| v as u8),
+                    row.numbers("tcp.options.mss_val")
+                        .first()
+                        .map(|&v| v as u16),
+                    row.numbers("tcp.options.wscale.shift")
+                        .first()
+                        .map(|&v| v as u8),
                     !row.get("tcp.options.sack_perm").is_empty(),
                     !row.get("tcp.options.timestamp.tsval").is_empty(),
                 );
@@ -234,7 +840,8 @@ fn compare(path: &Path) -> Result {
         if o.events != 0 && !listed.contains(&frame) {
             for (bit, kind) in kinds {
                 if o.events & bit != 0 {
-                    r.diffs.push((frame, kind, "tshark does not analyse this frame".into()));
+                    r.diffs
+                        .push((frame, kind, "tshark does not analyse this frame".into()));
                 }
             }
         }
@@ -261,7 +868,8 @@ fn compare(path: &Path) -> Result {
                 } else {
                     "frame not analysed by flowprobe"
                 };
-                r.diffs.push((frame, RTT, format!("tshark {theirs} ns, {why}")))
+                r.diffs
+                    .push((frame, RTT, format!("tshark {theirs} ns, {why}")))
             }
         }
     }
@@ -317,9 +925,8 @@ fn tcp_analysis_equals_tshark_frame_by_frame() {
         known.seen(),
     );
     if only.is_some() {
-        for d in &known.unexplained {
-            eprintln!("{d}");
-        }
+        // Known differences of the captures left out do not happen: not checked.
+        assert_differences_explained(&known.unexplained, &[]);
         return;
     }
     assert_corpus_frames(frames, 100_000);

@@ -57,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(flags & 0x16, 0x10, "a handshake on a non-pure ACK");
             assert_eq!(h.ack, Timestamp(ts));
         }
-        if ctl == 0xff {
+        if *ctl == 0xff {
             a.expire(Timestamp(ts));
         }
     }

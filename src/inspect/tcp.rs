@@ -31,8 +31,8 @@
 //!   its SYN or FIN counted); else a retransmission.
 //! - Time differences are unsigned (a clock that goes back gives a huge difference, no
 //!   flag), sequence comparisons serial (wrap-around safe).
-//! - A SYN (no ACK) whose `seq` differs from the first one its side sent starts a new
-//!   connection (port reuse): the state is dropped and begins again.
+//! - A SYN (no ACK) whose `seq` differs from its side's first sequence number starts a
+//!   new connection (port reuse): the state is dropped and begins again.
 //! - The first RTT, which sets the out-of-order threshold, is tshark's: from the latest
 //!   SYN to the first pure ACK (either direction) after it.
 //!
@@ -48,19 +48,23 @@
 //! without SYN/RST, acknowledging the latest SYN-ACK's sequence number + 1), from the
 //! latest SYN and the latest SYN-ACK answering it (acknowledging its sequence number + 1)
 //! before it: a retransmitted SYN or SYN-ACK restarts the clock, as tshark's
-//! `initial_rtt` does. (tshark's own `initial_rtt` is stricter on nothing: it runs from
-//! the latest SYN to the first ACK without SYN of either side, an RST or an ACK of
-//! anything included, and it takes an RTT of 0 as none.) [`TcpOptions`] come from the first SYN (or SYN-ACK)
-//! each side sends.
+//! `initial_rtt` does. tshark's `initial_rtt` is looser: it runs from the latest SYN to
+//! the first ACK without SYN from either side, whatever it acknowledges (an RST-ACK
+//! too), and it takes an RTT of 0 as none; on a clean handshake the two are equal.
+//! [`TcpOptions`] come from the first SYN (or SYN-ACK) each side sends.
 //!
 //! # The table
 //! Both directions share one entry, keyed (like the inspector's, but a separate table:
 //! every TCP packet needs this one for the whole connection, the inspector's only for its
-//! start) by a 64-bit hash of the connection without ToS and interface. Two connections
-//! whose hashes collide share state: their flags may then be wrong, nothing else. An
-//! entry is [`CONNECTION_BYTES`] bytes (plus the hash map's 9 bytes a slot at up to 7/8
-//! load and 16 bytes of expiry queue); there are at most `max_connections`
-//! ([`MAX_CONNECTIONS`] by default): past that the entry queued longest is evicted
+//! start) by a 64-bit hash of the connection without ToS and interface. The VLAN is in
+//! it, as in the flow key: tshark's conversations leave it out, so where a capture has
+//! a connection on two VLANs (each packet copied on both, or each direction on its own)
+//! tshark sees copies as retransmissions and one handshake, this module two connections
+//! (the tshark test lists those frames). Two connections whose hashes collide share
+//! state: their flags may then be wrong, nothing else. An entry is [`CONNECTION_BYTES`] (128) bytes, asserted by a test; with the hash map's key
+//! and control byte (137 bytes a slot, at most 7/8 full) and the expiry queue's 16 bytes
+//! (up to twice that as it grows) a connection costs about 170 to 190 bytes. There are at
+//! most `max_connections` ([`MAX_CONNECTIONS`] by default): past that the entry queued longest is evicted
 //! (counted) to make room. Packets never allocate: the map and queue grow (amortised)
 //! when connections are added, up to the bound.
 //!
@@ -205,7 +209,7 @@ const LAST_ZERO_WINDOW_PROBE: u8 = 8;
 const WINDOW_KNOWN: u8 = 16;
 
 /// One direction's sequence state (tshark's per-flow analysis fields).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Side {
     /// When `next_seq` last advanced (ns).
     next_seq_time: u64,
@@ -228,23 +232,6 @@ struct Side {
     /// [`BASE_SET`], [`SENT_SYN`], [`LAST_KEEP_ALIVE`], [`LAST_ZERO_WINDOW_PROBE`],
     /// [`WINDOW_KNOWN`].
     state: u8,
-}
-
-impl Default for Side {
-    fn default() -> Side {
-        Side {
-            next_seq_time: 0,
-            last_ack_time: 0,
-            base_seq: 0,
-            next_seq: 0,
-            last_ack: 0,
-            max_seq_to_be_acked: 0,
-            window: 0,
-            dup_acks: 0,
-            unacked: 0,
-            state: 0,
-        }
-    }
 }
 
 /// Bits of `Connection::state`.
@@ -523,7 +510,8 @@ fn handshake(
             c.mru_syn = ts;
             if c.state & HANDSHAKE_DONE == 0 {
                 // A SYN-ACK answers a retransmitted SYN too, not a SYN with another ISN.
-                if c.state & HAVE_SYN == 0 || h.seq != c.client_isn || c.state & CLIENT_IS_1 != is_1 {
+                if c.state & HAVE_SYN == 0 || h.seq != c.client_isn || c.state & CLIENT_IS_1 != is_1
+                {
                     c.state &= !HAVE_SYN_ACK;
                 }
                 c.client_isn = h.seq;
@@ -698,9 +686,7 @@ fn analyse(c: &mut Connection, side: usize, ts: u64, h: &Header, seglen: u32) ->
     }
 
     let mut events = 0;
-    if ta
-        & (flag::RETRANSMISSION | flag::FAST_RETRANSMISSION | flag::SPURIOUS_RETRANSMISSION)
-        != 0
+    if ta & (flag::RETRANSMISSION | flag::FAST_RETRANSMISSION | flag::SPURIOUS_RETRANSMISSION) != 0
     {
         events |= RETRANSMISSION;
     }
@@ -775,14 +761,16 @@ mod tests {
 
     #[test]
     fn connection_state_is_128_bytes() {
-        assert_eq!(std::mem::size_of::<Connection>(), CONNECTION_BYTES);
-        assert_eq!(std::mem::size_of::<Side>(), 40);
+        assert_eq!(size_of::<Connection>(), CONNECTION_BYTES);
+        assert_eq!(size_of::<Side>(), 40);
     }
 
     #[test]
     fn handshake_options_and_the_last_syn() {
         let mut a = TcpAnalyzer::new();
-        let opts = [2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0];
+        let opts = [
+            2, 4, 5, 0xb4, 1, 3, 3, 7, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0,
+        ];
         let t0 = Timestamp(5_000 * MS);
         let syn = a.packet(&key(true), t0, &header(100, 0, SYN, 64240, &opts), 0);
         let o = syn.options.expect("the SYN's options");
@@ -796,12 +784,21 @@ mod tests {
         let again = a.packet(&key(true), t1, &header(100, 0, SYN, 64240, &opts), 0);
         assert_eq!((again.events, again.options), (RETRANSMISSION, None));
         let t2 = Timestamp(6_010 * MS);
-        let sa = a.packet(&key(false), t2, &header(900, 101, SYN | ACK, 65535, &[2, 4, 5, 0x78]), 0);
+        let sa = a.packet(
+            &key(false),
+            t2,
+            &header(900, 101, SYN | ACK, 65535, &[2, 4, 5, 0x78]),
+            0,
+        );
         assert_eq!(sa.options.and_then(|o| o.mss), Some(1400));
         assert_eq!(sa.options.map(|o| o.bitmap), Some(option_bit(2)));
         // An ACK of something else does not complete it; the right one does, once.
         let t3 = Timestamp(6_030 * MS);
-        assert_eq!(a.packet(&key(true), t3, &header(101, 5, ACK, 502, &[]), 0).handshake, None);
+        assert_eq!(
+            a.packet(&key(true), t3, &header(101, 5, ACK, 502, &[]), 0)
+                .handshake,
+            None
+        );
         let done = a.packet(&key(true), t3, &header(101, 901, ACK, 502, &[]), 0);
         assert_eq!(
             done.handshake,
@@ -812,7 +809,11 @@ mod tests {
                 syn_ack_tos: 0,
             })
         );
-        assert_eq!(a.packet(&key(true), t3, &header(101, 901, ACK, 502, &[]), 0).handshake, None);
+        assert_eq!(
+            a.packet(&key(true), t3, &header(101, 901, ACK, 502, &[]), 0)
+                .handshake,
+            None
+        );
     }
 
     #[test]
@@ -837,16 +838,34 @@ mod tests {
         send(&mut a, (true, 0, c, 0, SYN, 1000, 0));
         send(&mut a, (false, 10, 5000, c + 1, SYN | ACK, 1000, 0));
         send(&mut a, (true, 20, c + 1, 5001, ACK, 1000, 0)); // first RTT: 20 ms
-        assert_eq!(send(&mut a, (true, 30, c + 1, 5001, ACK, 1000, 100)).events, 0);
+        assert_eq!(
+            send(&mut a, (true, 30, c + 1, 5001, ACK, 1000, 100)).events,
+            0
+        );
         // 100..200 is lost; 200..300 arrives (a gap: no flag).
-        assert_eq!(send(&mut a, (true, 31, c + 201, 5001, ACK, 1000, 100)).events, 0);
+        assert_eq!(
+            send(&mut a, (true, 31, c + 201, 5001, ACK, 1000, 100)).events,
+            0
+        );
         // The missing segment 5 ms later: under the first RTT, so out of order.
-        assert_eq!(send(&mut a, (true, 36, c + 101, 5001, ACK, 1000, 100)).events, OUT_OF_ORDER);
+        assert_eq!(
+            send(&mut a, (true, 36, c + 101, 5001, ACK, 1000, 100)).events,
+            OUT_OF_ORDER
+        );
         // The first segment again, 100 ms on: a retransmission.
-        assert_eq!(send(&mut a, (true, 136, c + 1, 5001, ACK, 1000, 100)).events, RETRANSMISSION);
+        assert_eq!(
+            send(&mut a, (true, 136, c + 1, 5001, ACK, 1000, 100)).events,
+            RETRANSMISSION
+        );
         // A keep-alive (1 byte at next_seq - 1) is not one.
-        assert_eq!(send(&mut a, (true, 9000, c + 300, 5001, ACK, 1000, 1)).events, 0);
-        assert_eq!(send(&mut a, (true, 9001, c + 300, 5001, ACK, 1000, 0)).events, 0);
+        assert_eq!(
+            send(&mut a, (true, 9000, c + 300, 5001, ACK, 1000, 1)).events,
+            0
+        );
+        assert_eq!(
+            send(&mut a, (true, 9001, c + 300, 5001, ACK, 1000, 0)).events,
+            0
+        );
     }
 
     #[test]
@@ -860,10 +879,16 @@ mod tests {
         for ms in [102, 103, 104] {
             send(&mut a, (false, ms, 1, 101, ACK, 1000, 0));
         }
-        assert_eq!(send(&mut a, (true, 110, 101, 1, ACK, 1000, 100)).events, RETRANSMISSION);
+        assert_eq!(
+            send(&mut a, (true, 110, 101, 1, ACK, 1000, 100)).events,
+            RETRANSMISSION
+        );
         send(&mut a, (false, 120, 1, 301, ACK, 1000, 0));
         // 1..101, all acknowledged: spurious, flagged a retransmission as tshark does.
-        assert_eq!(send(&mut a, (true, 500, 1, 1, ACK, 1000, 100)).events, RETRANSMISSION);
+        assert_eq!(
+            send(&mut a, (true, 500, 1, 1, ACK, 1000, 100)).events,
+            RETRANSMISSION
+        );
     }
 
     #[test]
@@ -871,11 +896,16 @@ mod tests {
         let mut a = TcpAnalyzer::new();
         send(&mut a, (true, 0, 100, 0, SYN, 1000, 0));
         send(&mut a, (false, 5, 900, 77, SYN | ACK, 1000, 0));
-        assert_eq!(send(&mut a, (true, 9, 101, 901, ACK, 1000, 0)).handshake, None);
+        assert_eq!(
+            send(&mut a, (true, 9, 101, 901, ACK, 1000, 0)).handshake,
+            None
+        );
         // The SYN again (same ISN), then its answer: from the last SYN.
         send(&mut a, (true, 1000, 100, 0, SYN, 1000, 0));
         send(&mut a, (false, 1005, 900, 101, SYN | ACK, 1000, 0));
-        let h = send(&mut a, (true, 1009, 101, 901, ACK, 1000, 0)).handshake.unwrap();
+        let h = send(&mut a, (true, 1009, 101, 901, ACK, 1000, 0))
+            .handshake
+            .unwrap();
         assert_eq!(h.ack.0 - h.syn.0, 9 * MS);
         assert_eq!(h.ack.0 - h.syn_ack.0, 4 * MS);
     }
@@ -885,7 +915,10 @@ mod tests {
         let mut a = TcpAnalyzer::new();
         let start = u32::MAX - 150;
         send(&mut a, (true, 0, start, 0, SYN, 1000, 0));
-        send(&mut a, (false, 1, 7, start.wrapping_add(1), SYN | ACK, 1000, 0));
+        send(
+            &mut a,
+            (false, 1, 7, start.wrapping_add(1), SYN | ACK, 1000, 0),
+        );
         let mut seq = start.wrapping_add(1);
         for i in 0..5 {
             let v = send(&mut a, (true, 10 + i, seq, 8, ACK, 1000, 100));
@@ -895,7 +928,10 @@ mod tests {
         assert!(seq < start, "the stream crossed 2^32");
         // A segment from before the wrap, resent after it: a retransmission.
         let old = start.wrapping_add(101);
-        assert_eq!(send(&mut a, (true, 900, old, 8, ACK, 1000, 100)).events, RETRANSMISSION);
+        assert_eq!(
+            send(&mut a, (true, 900, old, 8, ACK, 1000, 100)).events,
+            RETRANSMISSION
+        );
         // New data after the wrap is not.
         assert_eq!(send(&mut a, (true, 901, seq, 8, ACK, 1000, 100)).events, 0);
     }
@@ -904,12 +940,27 @@ mod tests {
     fn a_connection_seen_mid_stream_starts_from_its_first_packet() {
         let mut a = TcpAnalyzer::new();
         // No SYN: the first packet is data far into the stream, from either side.
-        assert_eq!(send(&mut a, (false, 0, 3_000_000, 77, ACK, 1000, 500)).events, 0);
-        assert_eq!(send(&mut a, (true, 1, 77, 3_000_500, ACK, 1000, 0)).events, 0);
-        assert_eq!(send(&mut a, (false, 2, 3_000_500, 77, ACK, 1000, 500)).events, 0);
-        assert_eq!(send(&mut a, (false, 500, 3_000_500, 77, ACK, 1000, 500)).events, RETRANSMISSION);
+        assert_eq!(
+            send(&mut a, (false, 0, 3_000_000, 77, ACK, 1000, 500)).events,
+            0
+        );
+        assert_eq!(
+            send(&mut a, (true, 1, 77, 3_000_500, ACK, 1000, 0)).events,
+            0
+        );
+        assert_eq!(
+            send(&mut a, (false, 2, 3_000_500, 77, ACK, 1000, 500)).events,
+            0
+        );
+        assert_eq!(
+            send(&mut a, (false, 500, 3_000_500, 77, ACK, 1000, 500)).events,
+            RETRANSMISSION
+        );
         // No handshake was seen: none is reported.
-        assert_eq!(send(&mut a, (true, 501, 77, 3_001_000, ACK, 1000, 0)).handshake, None);
+        assert_eq!(
+            send(&mut a, (true, 501, 77, 3_001_000, ACK, 1000, 0)).handshake,
+            None
+        );
         assert_eq!(a.connections(), 1);
     }
 
@@ -917,9 +968,20 @@ mod tests {
     fn zero_window_and_port_reuse() {
         let mut a = TcpAnalyzer::new();
         send(&mut a, (true, 0, 10, 0, SYN, 1000, 0));
-        assert_eq!(send(&mut a, (false, 1, 50, 11, SYN | ACK, 0, 0)).events, 0, "SYN");
-        assert_eq!(send(&mut a, (false, 2, 51, 11, ACK, 0, 0)).events, ZERO_WINDOW);
-        assert_eq!(send(&mut a, (false, 3, 51, 11, ACK | FIN, 0, 0)).events, 0, "FIN");
+        assert_eq!(
+            send(&mut a, (false, 1, 50, 11, SYN | ACK, 0, 0)).events,
+            0,
+            "SYN"
+        );
+        assert_eq!(
+            send(&mut a, (false, 2, 51, 11, ACK, 0, 0)).events,
+            ZERO_WINDOW
+        );
+        assert_eq!(
+            send(&mut a, (false, 3, 51, 11, ACK | FIN, 0, 0)).events,
+            0,
+            "FIN"
+        );
         // A SYN with another ISN on the same ports: a new connection, not a retransmission.
         let v = send(&mut a, (true, 4000, 99_999, 0, SYN, 1000, 0));
         assert_eq!(v.events, 0);
@@ -932,7 +994,10 @@ mod tests {
         let mut a = TcpAnalyzer::new();
         let h = header(1, 1, SYN, 1000, &[2, 4, 5, 0xb4]);
         for cut in 0..16 {
-            assert_eq!(a.packet(&key(true), Timestamp(1), &h[..cut], 0), TcpVerdict::default());
+            assert_eq!(
+                a.packet(&key(true), Timestamp(1), &h[..cut], 0),
+                TcpVerdict::default()
+            );
         }
         assert_eq!(a.connections(), 0);
         // Up to the window: analysed; the options cut off are not read.

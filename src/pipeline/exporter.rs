@@ -504,7 +504,7 @@ fn merge_runs<T: Copy>(v: &mut Vec<T>, mut bounds: Vec<usize>, cmp: impl Fn(&T, 
             other.extend_from_slice(&v[j..end]);
             next.push(other.len());
         }
-        if bounds.len() % 2 == 0 {
+        if bounds.len().is_multiple_of(2) {
             // An odd number of runs: the last one waits for the next round.
             let last = bounds[bounds.len() - 2];
             other.extend_from_slice(&v[last..]);
