@@ -45,8 +45,26 @@
 //! record's handshake packet. Each is listed in `KNOWN` with its reason, or the test
 //! fails; a listed one that no longer happens fails it too.
 //!
-//! `TCP_FLOWS_ONLY=substring` compares only the captures whose name holds it and prints
-//! every difference in `KNOWN`'s form (to look at one, or to list new ones).
+//! # Per-frame differences
+//! `TcpAnalyzer` is also run alone on each capture (`common::tcp_verdicts`, clamped times
+//! as `convert` has them). A record whose retransmissions / out-of-order / zero-window
+//! count is the analyzer's own but not tshark's, or whose RTT is the analyzer's handshake
+//! where that differs from tshark's `initial_rtt`, carries a per-frame difference of the
+//! analyzer: those belong to `tcp_analysis_tshark.rs` (which lists them frame by frame)
+//! and are counted here (`per-frame ...` fields), not listed. What remains is what the
+//! pipeline adds: the join of packets, notes and shapes into records.
+//!
+//! # Classes
+//! Each frame says what it was (`Frame::tags`: an IP fragment, cut by the snaplen, its
+//! clock clamped, a payload over 65535), and each difference carries its record's tags;
+//! `KNOWN` gives each its reason by class (the constants before it). Run over the whole
+//! corpus on 2026-12-06: 1097 captures, 28,601 rows (uniflow, and biflow for
+//! `BIFLOW_FILES`), 250,993 frames, 2,678 handshakes; about 3.5 CPU-minutes in debug
+//! (1m45 on two free cores).
+//!
+//! `TCP_FLOWS_ONLY=substring` compares only the captures whose name holds it, prints
+//! every difference in `KNOWN`'s form (to look at one, or to list new ones; the reason is
+//! left for you to write) and fails on unexplained ones (a stale one is not checked then).
 
 mod common;
 
