@@ -459,6 +459,13 @@ fn close(got: &str, exact: f64) -> bool {
     })
 }
 
+/// A TCP count's column, tshark's flag and the analyzer's event bit.
+type Event = (&'static str, fn(&Frame) -> bool, u8);
+
+/// A row's span of one direction: its index, whether it is the reverse direction, and
+/// [start, end].
+type Span = (usize, bool, i128, i128);
+
 /// One frame of a row: the frame and whether it is the reverse direction's.
 type Member<'f> = (&'f Frame, bool);
 
@@ -510,7 +517,7 @@ fn compare_row(row: &Row, frames: &[Member], biflow: bool, out: &mut Vec<(String
             row.get(&column("payload_bytes")),
             payload.to_string(),
         );
-        let events: [(&str, fn(&Frame) -> bool, u8); 3] = [
+        let events: [Event; 3] = [
             ("retransmissions", |f| f.retransmission, RETRANSMISSION),
             ("out_of_order", |f| f.out_of_order, OUT_OF_ORDER),
             ("zero_windows", |f| f.zero_window, ZERO_WINDOW),
@@ -620,7 +627,7 @@ struct Outcome {
 
 /// The row index holding each frame of `frames` (by key, ToS and time), or `None`.
 fn assign(rows: &[Row], frames: &[Frame], biflow: bool) -> Vec<Option<(usize, bool)>> {
-    let mut by_key: BTreeMap<(Key, u8), Vec<(usize, bool, i128, i128)>> = BTreeMap::new();
+    let mut by_key: BTreeMap<(Key, u8), Vec<Span>> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
         by_key
             .entry((r.key, r.tos))
@@ -724,7 +731,7 @@ fn compare_rows(rows: &[Row], frames: &[Frame], biflow: bool, o: &mut Outcome) {
         // The analyzer alone differs from tshark here (tcp_analysis_tshark's RTT
         // difference): a row that says what the analyzer says carries it.
         let carried = |sum: Option<i128>| {
-            !analyzer.is_some_and(|a| a.abs_diff(rtt) <= 1000)
+            analyzer.is_none_or(|a| a.abs_diff(rtt) > 1000)
                 && match (sum, analyzer) {
                     (Some(s), Some(a)) => s.abs_diff(a) <= 1000,
                     (None, None) => true,
@@ -750,7 +757,7 @@ fn compare_rows(rows: &[Row], frames: &[Frame], biflow: bool, o: &mut Outcome) {
                 r.get("client_rtt_us").to_string(),
             );
             let sum = sum_ns(r);
-            if !sum.is_some_and(|s| s.abs_diff(rtt) <= 1000) {
+            if sum.is_none_or(|s| s.abs_diff(rtt) > 1000) {
                 let tags: BTreeSet<&str> = members[i].iter().flat_map(|m| m.0.tags()).collect();
                 let field = if carried(sum) { PER_FRAME } else { "" };
                 o.diffs.push((
