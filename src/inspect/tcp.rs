@@ -151,7 +151,9 @@ pub const fn option_bit(kind: u8) -> u64 {
     }
 }
 
-/// The handshake's times, from the last SYN and last SYN-ACK before the completing ACK.
+/// The handshake's times: the last SYN-ACK before the completing ACK, and the last SYN
+/// before that SYN-ACK (a SYN retransmitted after the SYN-ACK does not move the start of
+/// the server's RTT; tshark's `initial_rtt` starts at it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Handshake {
     /// The client's SYN.
@@ -261,6 +263,11 @@ struct Connection {
     syn_ack_tos: u8,
     /// [`HAVE_SYN`], [`HAVE_SYN_ACK`], [`HANDSHAKE_DONE`], [`CLIENT_IS_1`].
     state: u8,
+    /// The latest SYN-ACK's time minus the latest SYN's before it (ns; `u32::MAX`: 4.3 s
+    /// or more, then `mru_syn` stands in): the server's RTT starts at the SYN its SYN-ACK
+    /// answered, even when a retransmitted SYN comes after the SYN-ACK. In the padding:
+    /// the entry stays 128 bytes.
+    syn_to_syn_ack: u32,
 }
 
 /// The fixed part of a TCP header this module reads.
@@ -524,6 +531,7 @@ fn handshake(
             let answers = h.ack == c.client_isn.wrapping_add(1);
             if c.state & HANDSHAKE_DONE == 0 && from_server && answers {
                 c.syn_ack = ts;
+                c.syn_to_syn_ack = u32::try_from(ts.saturating_sub(c.mru_syn)).unwrap_or(u32::MAX);
                 c.server_isn = h.seq;
                 c.syn_ack_tos = tos;
                 c.state |= HAVE_SYN_ACK;
@@ -542,8 +550,12 @@ fn handshake(
                 && h.ack == c.server_isn.wrapping_add(1)
             {
                 c.state |= HANDSHAKE_DONE;
+                let syn = match c.syn_to_syn_ack {
+                    u32::MAX => c.mru_syn,
+                    d => c.syn_ack - u64::from(d),
+                };
                 return Some(Handshake {
-                    syn: Timestamp(c.mru_syn),
+                    syn: Timestamp(syn),
                     syn_ack: Timestamp(c.syn_ack),
                     ack: Timestamp(ts),
                     syn_ack_tos: c.syn_ack_tos,
@@ -814,6 +826,17 @@ mod tests {
                 .handshake,
             None
         );
+    }
+
+    #[test]
+    fn a_syn_retransmitted_after_the_syn_ack_does_not_move_the_servers_rtt() {
+        let mut a = TcpAnalyzer::new();
+        a.packet(&key(true), Timestamp(MS), &header(100, 0, SYN, 64240, &[]), 0);
+        a.packet(&key(false), Timestamp(4 * MS), &header(900, 101, SYN | ACK, 65535, &[]), 0);
+        a.packet(&key(true), Timestamp(5 * MS), &header(100, 0, SYN, 64240, &[]), 0);
+        let done = a.packet(&key(true), Timestamp(7 * MS), &header(101, 901, ACK, 502, &[]), 0);
+        let h = done.handshake.unwrap();
+        assert_eq!((h.syn, h.syn_ack, h.ack), (Timestamp(MS), Timestamp(4 * MS), Timestamp(7 * MS)));
     }
 
     #[test]
