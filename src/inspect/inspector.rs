@@ -50,16 +50,15 @@
 //! direction ends.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::BuildHasherDefault;
 
-use rustc_hash::FxHasher;
 
 use super::{
     dns, http, quic, ssh, tls, App, InspectConfig, Outcome, Protocol, ProtocolSet, Seen,
     INSPECTION_TIMEOUT, MAX_STREAM_BYTES,
 };
 use crate::decode::{PacketMeta, TransportRange};
-use crate::flow::key::{FlowKey, PROTO_TCP, PROTO_UDP};
+use crate::flow::key::{PROTO_TCP, PROTO_UDP};
 use crate::time::Timestamp;
 
 /// Connections in the table at most (about 64 bytes each once their inspection ended,
@@ -173,31 +172,12 @@ struct Entry {
     connection: Option<Box<Connection>>,
 }
 
-/// The table's hasher: its keys are hashes already.
-#[derive(Default)]
-struct KeyIsHash(u64);
-
-impl Hasher for KeyIsHash {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used; anything else is folded in, never lost.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
 /// The connections under inspection in one capture thread.
 #[derive(Debug)]
 pub struct Inspector {
     config: InspectConfig,
-    /// Entries by [`connection_hash`].
-    table: HashMap<u64, Entry, BuildHasherDefault<KeyIsHash>>,
+    /// Entries by [`super::connection_hash`].
+    table: HashMap<u64, Entry, BuildHasherDefault<super::KeyIsHash>>,
     /// (first packet, connection hash), in creation order.
     order: VecDeque<(Timestamp, u64)>,
     /// Directions whose inspection ended lately, direct-mapped by connection hash. Most
@@ -303,7 +283,7 @@ impl Inspector {
         if payload.is_empty() && !syn {
             return None;
         }
-        let (hash, forward) = connection_hash(key);
+        let (hash, forward) = super::connection_hash(key);
         let index = usize::from(!forward);
         let slot = hash as usize & (ENDED_SLOTS - 1);
         if self.ended[slot].ended(hash, index, ts) {
@@ -401,23 +381,6 @@ impl Inspector {
         }
         seen
     }
-}
-
-/// The hash of `key`'s connection (its key with the lower endpoint first, ToS and
-/// interface left out, as they may differ between the directions) and whether `key` is
-/// the lower endpoint's direction.
-fn connection_hash(key: &FlowKey) -> (u64, bool) {
-    let forward = (key.src, key.src_port) <= (key.dst, key.dst_port);
-    let (a, b) = if forward {
-        ((&key.src, key.src_port), (&key.dst, key.dst_port))
-    } else {
-        ((&key.dst, key.dst_port), (&key.src, key.src_port))
-    };
-    let mut h = FxHasher::default();
-    (a, b, key.proto, key.vlan, key.ip_version).hash(&mut h);
-    // FxHash's low bits are weak; the table probes by them (and by the top 7).
-    let mut state = h.finish();
-    (crate::flow::sampling::splitmix64(&mut state), forward)
 }
 
 /// The parsers a new direction starts with.

@@ -33,6 +33,44 @@ pub mod tls;
 
 pub use inspector::{InspectStats, Inspector};
 
+/// The hash of `key`'s connection, the same for both directions (its key with the lower
+/// endpoint first; ToS and interface left out, as they may differ between the
+/// directions), and whether `key` is the lower endpoint's direction. The inspector's and
+/// the TCP analysis's tables are keyed by it: 8 bytes instead of a 48-byte key.
+pub(crate) fn connection_hash(key: &crate::flow::key::FlowKey) -> (u64, bool) {
+    use std::hash::{Hash, Hasher};
+    let forward = (key.src, key.src_port) <= (key.dst, key.dst_port);
+    let (a, b) = if forward {
+        ((&key.src, key.src_port), (&key.dst, key.dst_port))
+    } else {
+        ((&key.dst, key.dst_port), (&key.src, key.src_port))
+    };
+    let mut h = rustc_hash::FxHasher::default();
+    (a, b, key.proto, key.vlan, key.ip_version).hash(&mut h);
+    // FxHash's low bits are weak; the tables probe by them (and by the top 7).
+    let mut state = h.finish();
+    (crate::flow::sampling::splitmix64(&mut state), forward)
+}
+
+/// The hasher of tables keyed by [`connection_hash`]: their keys are hashes already.
+#[derive(Default)]
+pub(crate) struct KeyIsHash(u64);
+
+impl std::hash::Hasher for KeyIsHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used; anything else is folded in, never lost.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// A connection whose inspection has not ended this long after its first packet is
 /// dropped from the inspector's table (whatever it showed so far is kept).
 pub const INSPECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);

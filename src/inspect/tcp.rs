@@ -75,10 +75,9 @@
 //! the table (an idle entry may leave up to one timeout late).
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::BuildHasherDefault;
 use std::time::Duration;
 
-use rustc_hash::FxHasher;
 
 use super::reader::Reader;
 use crate::flow::key::{FlowKey, PROTO_TCP};
@@ -343,47 +342,11 @@ fn parse_options(header: &[u8]) -> TcpOptions {
     o
 }
 
-/// The table's hasher: its keys are hashes already.
-#[derive(Default)]
-struct KeyIsHash(u64);
-
-impl Hasher for KeyIsHash {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used; anything else is folded in, never lost.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-/// The connection's hash (the same for both directions) and the packet's side in it (0:
-/// sent by the lower endpoint).
-fn connection_hash(key: &FlowKey) -> (u64, usize) {
-    let lower_first = (key.src, key.src_port) <= (key.dst, key.dst_port);
-    let (a, b) = if lower_first {
-        ((&key.src, key.src_port), (&key.dst, key.dst_port))
-    } else {
-        ((&key.dst, key.dst_port), (&key.src, key.src_port))
-    };
-    let mut h = FxHasher::default();
-    (a, b, key.proto, key.vlan, key.ip_version).hash(&mut h);
-    let mut state = h.finish();
-    (
-        crate::flow::sampling::splitmix64(&mut state),
-        usize::from(!lower_first),
-    )
-}
 
 /// The TCP sequence analysis of one capture thread (see the module doc).
 #[derive(Debug)]
 pub struct TcpAnalyzer {
-    table: HashMap<u64, Connection, BuildHasherDefault<KeyIsHash>>,
+    table: HashMap<u64, Connection, BuildHasherDefault<super::KeyIsHash>>,
     /// (time queued, connection hash): one item per entry.
     order: VecDeque<(u64, u64)>,
     max_connections: usize,
@@ -461,7 +424,8 @@ impl TcpAnalyzer {
         let Some(h) = Header::parse(header) else {
             return TcpVerdict::default();
         };
-        let (hash, side) = connection_hash(key);
+        let (hash, forward) = super::connection_hash(key);
+        let side = usize::from(!forward);
         if !self.table.contains_key(&hash) {
             if self.table.len() >= self.max_connections {
                 self.evict_one();
