@@ -495,7 +495,12 @@ fn handshake(
             let answers = h.ack == c.client_isn.wrapping_add(1);
             if c.state & HANDSHAKE_DONE == 0 && from_server && answers {
                 c.syn_ack = ts;
-                c.syn_to_syn_ack = u32::try_from(ts.saturating_sub(c.mru_syn)).unwrap_or(u32::MAX);
+                // A clock that went back (a SYN-ACK stamped before its SYN) leaves the
+                // latest SYN in charge, as tshark's.
+                c.syn_to_syn_ack = match ts.checked_sub(c.mru_syn) {
+                    Some(d) => u32::try_from(d).unwrap_or(u32::MAX),
+                    None => u32::MAX,
+                };
                 c.server_isn = h.seq;
                 c.syn_ack_tos = tos;
                 c.state |= HAVE_SYN_ACK;
