@@ -217,7 +217,9 @@ fn round_trip_cases() -> Vec<Case> {
         ("inspect", "community_id_seed", "7", |c| {
             c.inspect.community_id_seed = 7
         }),
-        ("inspect", "splt_packets", "32", |c| c.inspect.splt_packets = 32),
+        ("inspect", "splt_packets", "32", |c| {
+            c.inspect.splt_packets = 32
+        }),
         (
             "statistics",
             "prometheus_listen",

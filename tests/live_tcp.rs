@@ -228,10 +228,14 @@ impl Path3 {
         };
         for ns in path.namespaces() {
             ip(&["netns", "add", &ns]);
-            must(Command::new("ip").args(["netns", "exec", &ns, "sh", "-c"]).arg(
-                "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && \
+            must(
+                Command::new("ip")
+                    .args(["netns", "exec", &ns, "sh", "-c"])
+                    .arg(
+                        "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && \
                  echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6",
-            ));
+                    ),
+            );
             ip(&["-n", &ns, "link", "set", "dev", "lo", "up"]);
         }
         let (a, b) = (path.a.clone(), path.b.clone());
@@ -256,7 +260,16 @@ impl Path3 {
             }
         }
         for (s, peer) in [(&a, &b), (&b, &a)] {
-            ip(&["-n", &s.ns, "link", "set", "dev", "veth0", "address", &mac(s.mac)]);
+            ip(&[
+                "-n",
+                &s.ns,
+                "link",
+                "set",
+                "dev",
+                "veth0",
+                "address",
+                &mac(s.mac),
+            ]);
             let cidr = format!("{}/24", s.addr);
             ip(&["-n", &s.ns, "addr", "add", &cidr, "dev", "veth0"]);
             ip(&["-n", &s.ns, "link", "set", "dev", "veth0", "up"]);
@@ -277,8 +290,7 @@ impl Path3 {
             // emulator's frames reach the peer as new frames, not as the veth's own
             // CHECKSUM_PARTIAL skbs (without `tx off` the peer drops them all).
             must(Command::new("ip").args(["netns", "exec", &s.ns]).args([
-                "ethtool", "-K", "veth0", "gro", "off", "gso", "off", "tso", "off", "tx",
-                "off",
+                "ethtool", "-K", "veth0", "gro", "off", "gso", "off", "tso", "off", "tx", "off",
             ]));
         }
         match via {
@@ -345,7 +357,12 @@ impl Path3 {
         // SAFETY: kill with a pid we spawned and have not reaped.
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
         let mut out = String::new();
-        child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
         let _ = child.wait();
         out.trim().to_string()
     }
@@ -401,7 +418,9 @@ fn netem_unavailable() -> Option<String> {
     );
     ip(&["netns", "add", &ns]);
     let out = Command::new("ip")
-        .args(["netns", "exec", &ns, "tc", "qdisc", "add", "dev", "lo", "root"])
+        .args([
+            "netns", "exec", &ns, "tc", "qdisc", "add", "dev", "lo", "root",
+        ])
         .args(["netem", "delay", "1ms"])
         .output()
         .expect("running tc");
@@ -496,7 +515,15 @@ struct Dumpcap {
 impl Dumpcap {
     fn start(side: &netns::Side, pcap: PathBuf) -> Dumpcap {
         let child = Command::new("ip")
-            .args(["netns", "exec", &side.ns, "dumpcap", "-q", "-i", &side.ifname])
+            .args([
+                "netns",
+                "exec",
+                &side.ns,
+                "dumpcap",
+                "-q",
+                "-i",
+                &side.ifname,
+            ])
             // A kernel buffer of 64 MiB (the default 2 MiB drops frames of a 4 MB burst
             // when the machine is busy), as the probe's rings hold 16 MiB a worker.
             .args(["-B", "64"])
@@ -651,7 +678,10 @@ fn parse_csv(text: &str, what: &str) -> Vec<Row> {
             (false, c) => field.push(c),
         }
     }
-    assert!(!quoted && field.is_empty(), "{what}: the CSV ends mid-record");
+    assert!(
+        !quoted && field.is_empty(),
+        "{what}: the CSV ends mid-record"
+    );
     let mut records = records.into_iter();
     let header = records
         .next()
@@ -664,7 +694,12 @@ fn parse_csv(text: &str, what: &str) -> Vec<Row> {
     }
     records
         .map(|r| {
-            assert_eq!(r.len(), header.len(), "{what}: a row of {} fields: {r:?}", r.len());
+            assert_eq!(
+                r.len(),
+                header.len(),
+                "{what}: a row of {} fields: {r:?}",
+                r.len()
+            );
             header.iter().cloned().zip(r).collect()
         })
         .collect()
@@ -721,7 +756,12 @@ fn tshark_rtts(pcap: &Path) -> (u64, u64) {
     let frames = tshark_fields(
         pcap,
         "tcp",
-        &["frame.time_epoch", "tcp.flags.syn", "tcp.flags.ack", "ip.src"],
+        &[
+            "frame.time_epoch",
+            "tcp.flags.syn",
+            "tcp.flags.ack",
+            "ip.src",
+        ],
     );
     let is = |f: &Vec<String>, syn: &str, ack: &str| {
         let flag = |v: &str| if v == "1" || v == "True" { "1" } else { "0" };
@@ -734,8 +774,7 @@ fn tshark_rtts(pcap: &Path) -> (u64, u64) {
             syn = Some(t);
         } else if is(f, "1", "1") {
             synack = Some(t);
-        } else if synack.is_some() && ack.is_none() && is(f, "0", "1") && f[3] == "198.18.0.1"
-        {
+        } else if synack.is_some() && ack.is_none() && is(f, "0", "1") && f[3] == "198.18.0.1" {
             ack = Some(t);
         }
     }
@@ -808,7 +847,10 @@ struct Seen {
 /// capture.
 fn observe(path: &mut Path3, evidence: &Evidence, bytes: u64) -> Vec<Seen> {
     let dir = &evidence.0;
-    let sides = [("client-side", path.a.clone()), ("server-side", path.b.clone())];
+    let sides = [
+        ("client-side", path.a.clone()),
+        ("server-side", path.b.clone()),
+    ];
     let mut probes = Vec::new();
     for (name, side) in &sides {
         for threads in [1, 2] {
@@ -854,7 +896,10 @@ fn observe(path: &mut Path3, evidence: &Evidence, bytes: u64) -> Vec<Seen> {
              not see the same packets (neither reports a drop); emulator: {emulator}"
         );
         let metered: u64 = rows.iter().map(|r| number(r, "packets", &what)).sum();
-        assert_eq!(metered, read, "{what}: the rows' packets against the frames read");
+        assert_eq!(
+            metered, read,
+            "{what}: the rows' packets against the frames read"
+        );
         seen.push(Seen {
             what,
             rows,
@@ -913,12 +958,25 @@ fn rtts_seen(
     let mut checked = Vec::new();
     for s in seen {
         let by = tcp_rows(&s.rows);
-        assert_eq!(by.len(), 2, "{}: one connection, two directions: {:?}", s.what, s.rows);
+        assert_eq!(
+            by.len(),
+            2,
+            "{}: one connection, two directions: {:?}",
+            s.what,
+            s.rows
+        );
         // What the client sent and the server answered ("got 1000\n"), once each.
         for (end, rows) in &by {
-            let payload: u64 = rows.iter().map(|r| number(r, "payload_bytes", &s.what)).sum();
+            let payload: u64 = rows
+                .iter()
+                .map(|r| number(r, "payload_bytes", &s.what))
+                .sum();
             let sent = if end.1 == SERVER_PORT { 9 } else { 1000 };
-            assert_eq!(payload, sent, "{}: payload_bytes from {end:?}: {rows:?}", s.what);
+            assert_eq!(
+                payload, sent,
+                "{}: payload_bytes from {end:?}: {rows:?}",
+                s.what
+            );
         }
         let mut values = Vec::new();
         for r in by.values().flatten() {
@@ -1091,7 +1149,13 @@ fn counts_under_loss(tag: &str, via: Via, imp: Impairment) {
     let mut wrong = Vec::new();
     for s in &seen {
         let by = tcp_rows(&s.rows);
-        assert_eq!(by.len(), 2, "{}: one connection, two directions: {:?}", s.what, s.rows);
+        assert_eq!(
+            by.len(),
+            2,
+            "{}: one connection, two directions: {:?}",
+            s.what,
+            s.rows
+        );
         let retrans = tshark_count(
             &s.pcap,
             "tcp.analysis.retransmission || tcp.analysis.fast_retransmission",

@@ -417,7 +417,11 @@ pub fn for_each_row<E>(
             for uniflow in r.uniflows() {
                 let forward =
                     (uniflow.key.src, uniflow.key.src_port) == (r.key.src, r.key.src_port);
-                let part = if forward { Part::Forward } else { Part::Reverse };
+                let part = if forward {
+                    Part::Forward
+                } else {
+                    Part::Reverse
+                };
                 row(&uniflow, RowInspection { inspection, part })?;
             }
         } else {
@@ -725,7 +729,16 @@ mod float_tests {
     #[test]
     fn three_decimals_by_hand_equal_fmt() {
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut values = vec![0.0, 0.0005, 0.0015, 1.0005, 2.5, 999.9995, 1e12 + 0.25, 123.456];
+        let mut values = vec![
+            0.0,
+            0.0005,
+            0.0015,
+            1.0005,
+            2.5,
+            999.9995,
+            1e12 + 0.25,
+            123.456,
+        ];
         for _ in 0..200_000 {
             let r = crate::flow::sampling::splitmix64(&mut state);
             let scale = [1.0, 1e3, 1e6, 1e9][(r % 4) as usize];

@@ -742,7 +742,14 @@ mod tests {
         let csv = render_shaped(TextFormat::Csv, true);
         let mut lines = csv.lines();
         let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-        let names = column_names(true, &InspectColumns { tcp: true, splt: true, ..Default::default() });
+        let names = column_names(
+            true,
+            &InspectColumns {
+                tcp: true,
+                splt: true,
+                ..Default::default()
+            },
+        );
         assert_eq!(header, names);
         let tail = &header[header.len() - 29..];
         assert_eq!(tail[..11], crate::export::columns::TCP_COLUMNS);
@@ -770,8 +777,20 @@ mod tests {
         let uni = render_shaped(TextFormat::Csv, false);
         let rows: Vec<&str> = uni.lines().skip(1).collect();
         assert_eq!(rows.len(), 2);
-        assert!(rows[0].ends_with(&format!("1520,310,100,1,0,0,1460,7,true,false,{bitmap},,,,,,,,,")), "{}", rows[0]);
-        assert!(rows[1].ends_with(&format!("1520,310,1448,0,0,0,1400,9,true,false,{bitmap},,,,,,,,,")), "{}", rows[1]);
+        assert!(
+            rows[0].ends_with(&format!(
+                "1520,310,100,1,0,0,1460,7,true,false,{bitmap},,,,,,,,,"
+            )),
+            "{}",
+            rows[0]
+        );
+        assert!(
+            rows[1].ends_with(&format!(
+                "1520,310,1448,0,0,0,1400,9,true,false,{bitmap},,,,,,,,,"
+            )),
+            "{}",
+            rows[1]
+        );
     }
 
     fn stddev(v: &[f64]) -> f64 {

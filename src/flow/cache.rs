@@ -1093,7 +1093,11 @@ mod tests {
                         m.key = reversed;
                     }
                     // Now and then a timestamp that went backwards (clamped).
-                    let ts = if rng.below(50) == 0 { Timestamp(now.0 - SEC) } else { now };
+                    let ts = if rng.below(50) == 0 {
+                        Timestamp(now.0 - SEC)
+                    } else {
+                        now
+                    };
                     packets.push(Decoded::new(&m, ts));
                 }
                 batched.meter_batch(&packets, &mut batched_out);
@@ -1105,18 +1109,15 @@ mod tests {
                     single.expire(now, &mut single_out);
                 }
                 assert_eq!(batched.len(), single.len(), "seed {seed} round {round}");
-                assert_eq!(batched.horizon(), single.horizon(), "seed {seed} round {round}");
+                assert_eq!(
+                    batched.horizon(),
+                    single.horizon(),
+                    "seed {seed} round {round}"
+                );
             }
             batched.flush(EndReason::ForcedEnd, &mut batched_out);
             single.flush(EndReason::ForcedEnd, &mut single_out);
-            let order = |e: &Ended| {
-                (
-                    e.at,
-                    e.record.start,
-                    e.record.key,
-                    e.record.end_reason,
-                )
-            };
+            let order = |e: &Ended| (e.at, e.record.start, e.record.key, e.record.end_reason);
             batched_out.sort_by_key(order);
             single_out.sort_by_key(order);
             assert_eq!(batched_out.len(), single_out.len(), "seed {seed}");
@@ -1564,8 +1565,15 @@ mod tests {
         c.flush(EndReason::ForcedEnd, &mut out);
         assert_eq!(out.len(), 1);
         let shape = out[0].shape.as_deref().expect("a shape");
-        let entries: Vec<_> = shape.splt.iter().map(|e| (e.len, e.reverse, e.iat_us)).collect();
-        assert_eq!(entries, [(0, true, 0), (100, false, 500_000), (1448, true, 250_000)]);
+        let entries: Vec<_> = shape
+            .splt
+            .iter()
+            .map(|e| (e.len, e.reverse, e.iat_us))
+            .collect();
+        assert_eq!(
+            entries,
+            [(0, true, 0), (100, false, 500_000), (1448, true, 250_000)]
+        );
         assert_eq!(shape.forward.payload_bytes, 100);
         assert_eq!(shape.forward.retransmissions, 1);
         assert_eq!(shape.reverse.payload_bytes, 2896);

@@ -52,7 +52,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 
-
 use super::{
     dns, http, quic, ssh, tls, App, InspectConfig, Outcome, Protocol, ProtocolSet, Seen,
     INSPECTION_TIMEOUT, MAX_STREAM_BYTES,

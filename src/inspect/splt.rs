@@ -142,7 +142,14 @@ impl Shape {
     /// A later packet of the record (`ts` never before the previous one's: the shard's
     /// clock does not run backwards).
     #[inline]
-    pub fn add(&mut self, config: ShapeConfig, ts: Timestamp, payload: u32, events: u8, reverse: bool) {
+    pub fn add(
+        &mut self,
+        config: ShapeConfig,
+        ts: Timestamp,
+        payload: u32,
+        events: u8,
+        reverse: bool,
+    ) {
         self.count(payload, events, reverse);
         let gap = ts.0.saturating_sub(self.last.0);
         self.last = ts;
@@ -211,9 +218,19 @@ mod tests {
         let t = |us: u64| Timestamp(1_000_000_000 + us * 1000 + 999);
         let mut s = Shape::first(config, t(0), 0, 0, false);
         s.add(config, t(1520), 0, 0, true);
-        s.add(config, Timestamp(t(1830).0 + 1), 517, super::super::tcp::RETRANSMISSION, false);
+        s.add(
+            config,
+            Timestamp(t(1830).0 + 1),
+            517,
+            super::super::tcp::RETRANSMISSION,
+            false,
+        );
         s.add(config, t(1900), 1448, super::super::tcp::ZERO_WINDOW, true);
-        let lens: Vec<_> = s.splt.iter().map(|e| (e.len, e.reverse, e.iat_us)).collect();
+        let lens: Vec<_> = s
+            .splt
+            .iter()
+            .map(|e| (e.len, e.reverse, e.iat_us))
+            .collect();
         assert_eq!(lens, [(0, false, 0), (0, true, 1520), (517, false, 310)]);
         assert_eq!(s.forward.payload_bytes, 517);
         assert_eq!(s.reverse.payload_bytes, 1448);

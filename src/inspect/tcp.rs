@@ -78,7 +78,6 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 use std::time::Duration;
 
-
 use super::reader::Reader;
 use crate::flow::key::{FlowKey, PROTO_TCP};
 use crate::time::Timestamp;
@@ -342,7 +341,6 @@ fn parse_options(header: &[u8]) -> TcpOptions {
     o
 }
 
-
 /// The TCP sequence analysis of one capture thread (see the module doc).
 #[derive(Debug)]
 pub struct TcpAnalyzer {
@@ -468,13 +466,7 @@ impl TcpAnalyzer {
 
 /// Handshake bookkeeping after the sequence analysis; the handshake when `h` completes
 /// it, and tshark's first RTT.
-fn handshake(
-    c: &mut Connection,
-    side: usize,
-    ts: u64,
-    h: &Header,
-    tos: u8,
-) -> Option<Handshake> {
+fn handshake(c: &mut Connection, side: usize, ts: u64, h: &Header, tos: u8) -> Option<Handshake> {
     let is_1 = if side == 1 { CLIENT_IS_1 } else { 0 };
     match h.flags & (SYN | ACK) {
         SYN => {
@@ -759,7 +751,10 @@ mod tests {
         assert_eq!(o.wscale, Some(7));
         assert!(o.sack_ok && o.timestamps);
         let kinds = [1u64, 2, 3, 4, 8];
-        assert_eq!(o.bitmap, kinds.iter().map(|&k| option_bit(k as u8)).sum::<u64>());
+        assert_eq!(
+            o.bitmap,
+            kinds.iter().map(|&k| option_bit(k as u8)).sum::<u64>()
+        );
         // The SYN again, 1 s later: a retransmission, no options reported twice.
         let t1 = Timestamp(6_000 * MS);
         let again = a.packet(&key(true), t1, &header(100, 0, SYN, 64240, &opts), 0);
@@ -800,12 +795,35 @@ mod tests {
     #[test]
     fn a_syn_retransmitted_after_the_syn_ack_does_not_move_the_servers_rtt() {
         let mut a = TcpAnalyzer::new();
-        a.packet(&key(true), Timestamp(MS), &header(100, 0, SYN, 64240, &[]), 0);
-        a.packet(&key(false), Timestamp(4 * MS), &header(900, 101, SYN | ACK, 65535, &[]), 0);
-        a.packet(&key(true), Timestamp(5 * MS), &header(100, 0, SYN, 64240, &[]), 0);
-        let done = a.packet(&key(true), Timestamp(7 * MS), &header(101, 901, ACK, 502, &[]), 0);
+        a.packet(
+            &key(true),
+            Timestamp(MS),
+            &header(100, 0, SYN, 64240, &[]),
+            0,
+        );
+        a.packet(
+            &key(false),
+            Timestamp(4 * MS),
+            &header(900, 101, SYN | ACK, 65535, &[]),
+            0,
+        );
+        a.packet(
+            &key(true),
+            Timestamp(5 * MS),
+            &header(100, 0, SYN, 64240, &[]),
+            0,
+        );
+        let done = a.packet(
+            &key(true),
+            Timestamp(7 * MS),
+            &header(101, 901, ACK, 502, &[]),
+            0,
+        );
         let h = done.handshake.unwrap();
-        assert_eq!((h.syn, h.syn_ack, h.ack), (Timestamp(MS), Timestamp(4 * MS), Timestamp(7 * MS)));
+        assert_eq!(
+            (h.syn, h.syn_ack, h.ack),
+            (Timestamp(MS), Timestamp(4 * MS), Timestamp(7 * MS))
+        );
     }
 
     #[test]
@@ -817,9 +835,24 @@ mod tests {
             tos: 0x20,
             ..key(false)
         };
-        a.packet(&key(true), Timestamp(MS), &header(100, 0, SYN, 64240, &[]), 0);
-        a.packet(&server, Timestamp(2 * MS), &header(900, 101, SYN | ACK, 65535, &[]), 0);
-        let done = a.packet(&key(true), Timestamp(3 * MS), &header(101, 901, ACK, 502, &[]), 0);
+        a.packet(
+            &key(true),
+            Timestamp(MS),
+            &header(100, 0, SYN, 64240, &[]),
+            0,
+        );
+        a.packet(
+            &server,
+            Timestamp(2 * MS),
+            &header(900, 101, SYN | ACK, 65535, &[]),
+            0,
+        );
+        let done = a.packet(
+            &key(true),
+            Timestamp(3 * MS),
+            &header(101, 901, ACK, 502, &[]),
+            0,
+        );
         assert_eq!(done.handshake.map(|h| h.syn_ack_tos), Some(0x20));
     }
 
@@ -994,7 +1027,10 @@ mod tests {
         assert_eq!(a.connections(), 0);
         // Up to the window: analysed; the options cut off are not read.
         let v = a.packet(&key(true), Timestamp(1), &h[..22], 0);
-        assert_eq!(v.options.map(|o| (o.mss, o.bitmap)), Some((None, option_bit(2))));
+        assert_eq!(
+            v.options.map(|o| (o.mss, o.bitmap)),
+            Some((None, option_bit(2)))
+        );
         // Not TCP: nothing.
         let mut udp = key(true);
         udp.proto = 17;

@@ -122,14 +122,16 @@ pub fn convert(
             exporter.sender(),
         ))
     } else {
-        Box::new(Dispatch::spawn(
-            workers,
-            0,
-            &options.cache,
-            &exporter,
-            options.registry.clone(),
-        )?
-        .wait_ticks(OFFLINE_WAIT_TICKS))
+        Box::new(
+            Dispatch::spawn(
+                workers,
+                0,
+                &options.cache,
+                &exporter,
+                options.registry.clone(),
+            )?
+            .wait_ticks(OFFLINE_WAIT_TICKS),
+        )
     };
     let mut classifier = Classifier::new(options.sampling, 0)
         .with_decap(options.decap.clone())

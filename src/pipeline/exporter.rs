@@ -471,11 +471,15 @@ type Entry = (Timestamp, Timestamp, u32);
 /// Puts `order` (entries of `ended`) in merge order: (instant, start, key, tunnel
 /// segment), with [`sort_by_instant`].
 fn sort_order(order: &mut Vec<Entry>, ended: &[Ended]) {
-    sort_by_instant(order, |e| e.0, |a, b| {
-        (a.0, a.1)
-            .cmp(&(b.0, b.1))
-            .then_with(|| tie(&ended[a.2 as usize], &ended[b.2 as usize]))
-    });
+    sort_by_instant(
+        order,
+        |e| e.0,
+        |a, b| {
+            (a.0, a.1)
+                .cmp(&(b.0, b.1))
+                .then_with(|| tie(&ended[a.2 as usize], &ended[b.2 as usize]))
+        },
+    );
 }
 
 /// Merges the sorted runs `v[bounds[i]..bounds[i + 1]]` (`bounds` from 0 to `v.len()`)
