@@ -12,7 +12,8 @@
 //! - `flow`     `key`, `record`, the cache shard with expiry, `direction` (SPAN direction rules).
 //! - `export`   record sinks: text (CSV/JSON/table), IPFIX, NetFlow v9 and v5.
 //! - `sflow`    the sFlow v5 agent: packet sampler (in the classifier), datagrams, counters.
-//! - `inspect`  payload inspection (`--inspect`): TLS, QUIC, DNS, HTTP, SSH, Community ID.
+//! - `inspect`  payload inspection (`--inspect`): TLS, QUIC, DNS, HTTP, SSH, Community ID,
+//!   TCP health (`tcp`) and timing shape (`splt`).
 //! - `generate` deterministic traffic generator (tests, benchmarks, shipped captures).
 //! - `pipeline` workers (decode + cache shard), the exporter thread, offline conversion,
 //!   counters and the closing summary.

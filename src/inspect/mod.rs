@@ -1,11 +1,10 @@
-//! Payload inspection: what each flow is (`--inspect`).
+//! Payload inspection: what each flow is and how it behaves (`--inspect`).
 //!
 //! A layer between decoding and metering, off by default. One file a protocol, each a
 //! parser of untrusted bytes under the decoder's rule (no panic, no slice indexing: every
 //! read goes through [`reader::Reader`]), each fuzzed (`fuzz/`).
 //!
-//! # Where it runs, and where its results go (the design being built; so far the TLS
-//! parser and the types below exist)
+//! # Where it runs, and where its results go
 //! - [`Inspector`] (`inspector.rs`) sits beside the decoder in the `Classifier`: in the
 //!   reader thread offline, in each capture worker live. Both directions of a connection
 //!   pass through the same one (offline there is one reader; live the kernel's fanout hash
@@ -13,11 +12,16 @@
 //!   each direction. Its table holds only connections under inspection, and drops each
 //!   when its inspection ends (a message read, `max_packets` payload packets, 16 KiB, or
 //!   [`INSPECTION_TIMEOUT`] without an end).
-//! - What a packet completes is a [`Seen`], which travels with that packet to the worker
-//!   that meters its flow. The worker keeps it in a side table by flow key
-//!   (`Notes`, `notes.rs`) until the record ends, then hands it on with the record as an
-//!   [`Inspection`]: so a record carries what its own packets showed, and nothing here
-//!   touches the flow cache's slots.
+//! - [`tcp::TcpAnalyzer`] (`--inspect tcp`) sits beside it: tshark's sequence analysis of
+//!   every TCP segment, per connection, and the handshake's times and SYN options.
+//! - What a packet completes (a message's fields, a handshake's RTT, a SYN's options) is
+//!   a [`Seen`], sent to the exporter thread before the packet reaches its worker. The
+//!   exporter keeps it by flow key (`Notes`) until the record holding that packet is
+//!   released, then hands it on with the record as an [`Inspection`]: so a record
+//!   carries what its own packets showed.
+//! - Per-packet facts travel in the packet's `PacketMeta` (payload length, TCP events)
+//!   to the flow cache, which gathers each record's [`splt::Shape`] in a side table
+//!   (`tcp` or `splt` only) and hands it on with the record.
 //! - Community ID is a function of the key alone: the outputs compute it.
 
 pub mod community_id;
