@@ -314,34 +314,7 @@ fn records(csv: &str) -> Vec<Record> {
 
 /// flowprobe's records for `path`: `convert --inspect all --decap all -f csv`.
 fn flowprobe(bin: &Path, path: &Path, out: &Path, biflow: bool) -> Vec<Record> {
-    let mut cmd = Command::new(bin);
-    cmd.arg("convert")
-        .arg(path)
-        .args([
-            "--inspect",
-            "all",
-            "--decap",
-            "all",
-            "-f",
-            "csv",
-            "-q",
-            "--no-progress",
-        ])
-        .arg("-o")
-        .arg(out);
-    if biflow {
-        cmd.arg("--biflow");
-    }
-    let status = cmd.output().expect("flowprobe runs");
-    let csv = std::fs::read_to_string(out).unwrap_or_else(|e| {
-        panic!(
-            "{}: no CSV ({e}): {}",
-            path.display(),
-            String::from_utf8_lossy(&status.stderr)
-        )
-    });
-    let _ = std::fs::remove_file(out);
-    records(&csv)
+    records(&common::convert_csv(bin, path, out, "all", biflow))
 }
 
 // ---- tshark's frames ----

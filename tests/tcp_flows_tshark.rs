@@ -72,7 +72,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::Path;
-use std::process::Command;
 
 use flowprobe::inspect::tcp::{OUT_OF_ORDER, RETRANSMISSION, ZERO_WINDOW};
 
@@ -390,36 +389,9 @@ fn rows(csv: &str) -> Vec<Row> {
         .collect()
 }
 
-/// flowprobe's TCP and UDP rows for `path`.
+/// flowprobe's TCP and UDP rows for `path`: `convert --inspect tcp,splt --decap all -f csv`.
 fn flowprobe(bin: &Path, path: &Path, out: &Path, biflow: bool) -> Vec<Row> {
-    let mut cmd = Command::new(bin);
-    cmd.arg("convert")
-        .arg(path)
-        .args([
-            "--inspect",
-            "tcp,splt",
-            "--decap",
-            "all",
-            "-f",
-            "csv",
-            "-q",
-            "--no-progress",
-        ])
-        .arg("-o")
-        .arg(out);
-    if biflow {
-        cmd.arg("--biflow");
-    }
-    let run = cmd.output().expect("flowprobe runs");
-    let csv = std::fs::read_to_string(out).unwrap_or_else(|e| {
-        panic!(
-            "{}: no CSV ({e}): {}",
-            path.display(),
-            String::from_utf8_lossy(&run.stderr)
-        )
-    });
-    let _ = std::fs::remove_file(out);
-    rows(&csv)
+    rows(&common::convert_csv(bin, path, out, "tcp,splt", biflow))
 }
 
 // ---- Expected values ----

@@ -696,6 +696,41 @@ pub fn binary(dir: &Path) -> PathBuf {
     mine
 }
 
+/// The CSV `bin` writes for `path` with `convert --inspect INSPECT --decap all -f csv`
+/// (every tunnel opened, as tshark opens them; `--biflow` when asked), through the file
+/// `out`, which is removed after. Panics, naming the capture and what flowprobe said,
+/// when no CSV came.
+pub fn convert_csv(bin: &Path, path: &Path, out: &Path, inspect: &str, biflow: bool) -> String {
+    let mut cmd = Command::new(bin);
+    cmd.arg("convert")
+        .arg(path)
+        .args([
+            "--inspect",
+            inspect,
+            "--decap",
+            "all",
+            "-f",
+            "csv",
+            "-q",
+            "--no-progress",
+        ])
+        .arg("-o")
+        .arg(out);
+    if biflow {
+        cmd.arg("--biflow");
+    }
+    let run = cmd.output().expect("flowprobe runs");
+    let csv = std::fs::read_to_string(out).unwrap_or_else(|e| {
+        panic!(
+            "{}: no CSV ({e}): {}",
+            path.display(),
+            String::from_utf8_lossy(&run.stderr)
+        )
+    });
+    let _ = std::fs::remove_file(out);
+    csv
+}
+
 /// The VLAN flowprobe keys a packet by: the first tag after the last Ethernet header
 /// before the innermost IP header (`ip`, an index in `protocols`); a tunnel that carries
 /// IP without Ethernet keeps the outer frame's.
