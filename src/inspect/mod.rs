@@ -182,13 +182,13 @@ impl ProtocolSet {
     /// Whether an application protocol (TLS, QUIC, DNS, HTTP, SSH) is in the set: the
     /// payload parsers of `Inspector` run.
     pub fn parses_applications(self) -> bool {
-        self.0 & 0b1_1111 != 0
+        Protocol::APPLICATIONS.iter().any(|&p| self.has(p))
     }
 
     /// Whether the application columns (`app` ... `community_id`) are written: an
     /// application protocol or Community ID is in the set.
     pub fn has_application_columns(self) -> bool {
-        self.0 & 0b11_1111 != 0
+        self.parses_applications() || self.has(Protocol::CommunityId)
     }
 
     /// Whether records gather their shape (`splt.rs`): `tcp` or `splt` is in the set.

@@ -271,7 +271,7 @@ impl InspectTap {
             .data
             .get(transport.header..transport.payload.start)
             .unwrap_or_default();
-        let verdict = tcp.packet(&meta.key, ts, header, payload as u32);
+        let verdict = tcp.packet(&meta.key, ts, header, meta.payload);
         meta.tcp_events = verdict.events;
         if let Some(options) = verdict.options {
             let seen = Seen {
