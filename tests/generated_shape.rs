@@ -31,6 +31,8 @@
 //! A first test checks the truth itself against tshark (its retransmissions,
 //! out-of-order segments and initial RTTs), where tshark is installed.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -142,43 +144,6 @@ fn generate(dir: &Path, name: &str, args: &[&str]) -> (PathBuf, Vec<Pkt>) {
     (pcap, read_truth(&truth))
 }
 
-/// RFC 4180 rows of `text` (quoted fields may hold commas).
-fn csv_rows(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => quoted = false,
-                _ => field.push(c),
-            }
-        } else {
-            match c {
-                '"' => quoted = true,
-                ',' => row.push(std::mem::take(&mut field)),
-                '\r' => {}
-                '\n' => {
-                    row.push(std::mem::take(&mut field));
-                    rows.push(std::mem::take(&mut row));
-                }
-                _ => field.push(c),
-            }
-        }
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    rows
-}
-
 type Row = HashMap<String, String>;
 
 /// `flowprobe convert PCAP --inspect tcp,splt -f csv` with `args`: rows by column name.
@@ -203,7 +168,7 @@ fn convert(pcap: &Path, args: &[&str]) -> (Vec<String>, Vec<Row>) {
         "convert {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut rows = csv_rows(&String::from_utf8(out.stdout).unwrap());
+    let mut rows = common::csv_rows(&String::from_utf8(out.stdout).unwrap());
     let header = rows.remove(0);
     let rows = rows
         .into_iter()
@@ -969,7 +934,7 @@ fn thirty_two_splt_packets_from_the_config_file() {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let mut rows = csv_rows(&String::from_utf8(out.stdout).unwrap());
+        let mut rows = common::csv_rows(&String::from_utf8(out.stdout).unwrap());
         let header = rows.remove(0);
         let rows: Vec<Row> = rows
             .into_iter()
