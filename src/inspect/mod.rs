@@ -383,6 +383,55 @@ impl Seen {
     }
 }
 
+/// What one packet completed, on its way to the exporter (see `pipeline::exporter`):
+/// an application's values, boxed (they are many and rare), or the TCP analysis's small
+/// values, carried as they are (four a connection: boxing them cost an allocation each).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Note {
+    /// What the application parsers found.
+    App(Box<Seen>),
+    /// What this side's first SYN carried.
+    TcpOptions(tcp::TcpOptions),
+    /// The handshake's two times, in microseconds.
+    Rtt {
+        /// SYN to SYN-ACK.
+        server_us: u32,
+        /// SYN-ACK to the ACK that completed the handshake.
+        client_us: u32,
+    },
+}
+
+impl Note {
+    /// Fills the fields `seen` lacks from this note (the earliest value stays).
+    pub fn fill(self, seen: &mut Seen) {
+        match self {
+            Note::App(app) => seen.merge(*app),
+            Note::TcpOptions(o) => {
+                seen.tcp_options.get_or_insert(o);
+            }
+            Note::Rtt {
+                server_us,
+                client_us,
+            } => {
+                seen.server_rtt_us.get_or_insert(server_us);
+                seen.client_rtt_us.get_or_insert(client_us);
+            }
+        }
+    }
+}
+
+/// A note with the flow key (the packet's own direction) and the time of the packet
+/// that completed it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Noted {
+    /// The flow key the note belongs to.
+    pub key: crate::flow::key::FlowKey,
+    /// The packet's time.
+    pub ts: crate::time::Timestamp,
+    /// What it completed.
+    pub note: Note,
+}
+
 /// What a record's packets showed, handed to the outputs with the record: `forward` for
 /// the record's own direction (its key), `reverse` for a biflow's reverse direction
 /// (always empty in a uniflow record), and the record's shape (with `tcp` or `splt`).

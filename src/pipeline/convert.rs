@@ -179,6 +179,9 @@ pub fn convert(
                 packet_ts
             };
             if classifier.classify(&Packet { ts, ..packet }, &mut meta) {
+                if let Some(notes) = classifier.notes() {
+                    meter.notes(notes);
+                }
                 meter.meter(&meta, ts);
             }
             if ts >= tick_until || ts < tick_from {

@@ -18,7 +18,35 @@ use super::worker::Worker;
 use crate::decode::PacketMeta;
 use crate::flow::cache::{flow_hash, CacheConfig, Decoded};
 use crate::flow::sampling;
+use crate::inspect::Noted;
 use crate::time::Timestamp;
+
+/// Notes handed over by the classifier, and the exporter they go to.
+struct NoteQueue {
+    pending: Vec<Noted>,
+    exporter: Sender<ExportMessage>,
+}
+
+impl NoteQueue {
+    fn new(exporter: Sender<ExportMessage>) -> NoteQueue {
+        NoteQueue {
+            pending: Vec::new(),
+            exporter,
+        }
+    }
+
+    fn take(&mut self, notes: &mut Vec<Noted>) {
+        self.pending.append(notes);
+    }
+
+    /// Sends what is queued, in one message (called before the meter sends anything).
+    fn send(&mut self) {
+        if !self.pending.is_empty() {
+            let notes = std::mem::take(&mut self.pending);
+            let _ = self.exporter.send(ExportMessage::Notes(notes));
+        }
+    }
+}
 
 /// Decoded packets are sent to a worker in batches of this many.
 const BATCH: usize = 2048;
@@ -34,6 +62,10 @@ pub(crate) struct Batch {
 /// Where the reader's decoded packets go.
 pub(crate) trait Meter: Send {
     fn meter(&mut self, meta: &PacketMeta, ts: Timestamp);
+    /// Takes what inspection found in the packets about to be metered
+    /// (`Classifier::notes`): sent to the exporter before anything these packets
+    /// become, so a note is there before its record.
+    fn notes(&mut self, notes: &mut Vec<Noted>);
     /// Time passed to `now` (called at least once a second of packet time).
     fn tick(&mut self, now: Timestamp);
     /// End of input: returns the workers' counters.
@@ -50,6 +82,7 @@ const INLINE_BATCH: usize = 64;
 pub(crate) struct Inline {
     worker: Worker,
     exporter: Sender<ExportMessage>,
+    notes: NoteQueue,
     /// Decoded packets not yet metered, at most `INLINE_BATCH`; metered before any tick.
     queued: Vec<Decoded>,
 }
@@ -58,6 +91,7 @@ impl Inline {
     pub(crate) fn new(worker: Worker, exporter: Sender<ExportMessage>) -> Inline {
         Inline {
             worker,
+            notes: NoteQueue::new(exporter.clone()),
             exporter,
             queued: Vec::with_capacity(INLINE_BATCH),
         }
@@ -72,6 +106,7 @@ impl Inline {
     }
 
     fn send(&mut self, watermark: Timestamp) {
+        self.notes.send();
         self.worker.send_pending(&self.exporter, 0, watermark);
     }
 }
@@ -85,6 +120,10 @@ impl Meter for Inline {
                 ..Default::default()
             },
         );
+    }
+
+    fn notes(&mut self, notes: &mut Vec<Noted>) {
+        self.notes.take(notes);
     }
 
     fn meter(&mut self, meta: &PacketMeta, ts: Timestamp) {
@@ -118,6 +157,7 @@ pub(crate) struct Dispatch {
     waited: Vec<u32>,
     senders: Vec<Sender<Batch>>,
     recycled: Receiver<Vec<Decoded>>,
+    notes: NoteQueue,
     handles: Vec<thread::JoinHandle<Counters>>,
     now: Timestamp,
     /// Biflow caches: a direction-independent hash (see `meter`).
@@ -191,6 +231,7 @@ impl Dispatch {
             waited: vec![0; n],
             senders,
             recycled,
+            notes: NoteQueue::new(exporter.sender()),
             handles,
             now: Timestamp::ZERO,
             symmetric: cache.biflow,
@@ -210,6 +251,7 @@ impl Dispatch {
     }
 
     fn send(&mut self, index: usize) {
+        self.notes.send();
         self.waited[index] = 0;
         let fresh = self
             .recycled
@@ -224,6 +266,10 @@ impl Dispatch {
 }
 
 impl Meter for Dispatch {
+    fn notes(&mut self, notes: &mut Vec<Noted>) {
+        self.notes.take(notes);
+    }
+
     fn meter(&mut self, meta: &PacketMeta, ts: Timestamp) {
         let hash = flow_hash(meta);
         let spread = if self.symmetric {

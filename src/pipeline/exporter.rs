@@ -30,7 +30,7 @@ use crate::flow::cache::Ended;
 use crate::flow::direction::DirectionRules;
 use crate::flow::key::FlowKey;
 use crate::flow::record::FlowRecord;
-use crate::inspect::{Inspection, Seen};
+use crate::inspect::{Inspection, Note, Noted, Seen};
 use crate::time::Timestamp;
 
 /// What workers and sources send to the exporter.
@@ -48,18 +48,13 @@ pub enum ExportMessage {
     },
     /// Time passed (at least once a second of export time).
     Tick(Timestamp),
-    /// What payload inspection (`--inspect`) found in a packet of flow `key` seen at `ts`,
-    /// sent by the capture thread before that packet reaches its worker, so it is always
-    /// here before the record that holds the packet. The exporter keeps it until that
-    /// record is released (see `Notes`).
-    Seen {
-        /// The packet's flow key (its own direction).
-        key: FlowKey,
-        /// The packet's time.
-        ts: Timestamp,
-        /// What it completed.
-        seen: Box<Seen>,
-    },
+    /// What payload inspection (`--inspect`) found, each note with the flow key and time
+    /// of the packet that completed it, in the order the capture thread saw them. A
+    /// capture thread sends its notes before the packets that made them can reach a
+    /// worker (or, metering itself, before its records), so a note is always here before
+    /// the record that holds its packet. The exporter keeps each until that record is
+    /// released (see `Notes`).
+    Notes(Vec<Noted>),
     /// sFlow samples of one capture thread, the newest taken at `now`; they go to the
     /// sFlow sinks at once (samples are not merged: each sub-agent numbers its own).
     Samples {
@@ -196,33 +191,29 @@ struct Merger {
 /// reversed key too.
 #[derive(Default)]
 struct Notes {
-    by_key: rustc_hash::FxHashMap<FlowKey, Vec<(Timestamp, Box<Seen>)>>,
+    by_key: rustc_hash::FxHashMap<FlowKey, Vec<(Timestamp, Note)>>,
 }
 
 impl Notes {
-    fn add(&mut self, key: FlowKey, ts: Timestamp, seen: Box<Seen>) {
-        self.by_key.entry(key).or_default().push((ts, seen));
+    fn add(&mut self, noted: Noted) {
+        self.by_key
+            .entry(noted.key)
+            .or_default()
+            .push((noted.ts, noted.note));
     }
 
     /// The entries of `key` up to `end`, combined (the earliest value of each field).
     fn take(&mut self, key: &FlowKey, end: Timestamp) -> Option<Seen> {
         let entries = self.by_key.get_mut(key)?;
         let mut combined: Option<Seen> = None;
-        let mut kept = 0;
-        for i in 0..entries.len() {
-            if entries[i].0 <= end {
-                let seen = std::mem::take(&mut *entries[i].1);
-                match &mut combined {
-                    Some(c) => c.merge(seen),
-                    None => combined = Some(seen),
-                }
+        for (ts, note) in std::mem::take(entries) {
+            if ts <= end {
+                note.fill(combined.get_or_insert_with(Seen::default));
             } else {
-                entries.swap(kept, i);
-                kept += 1;
+                entries.push((ts, note));
             }
         }
-        entries.truncate(kept);
-        if kept == 0 {
+        if entries.is_empty() {
             self.by_key.remove(key);
         }
         combined
@@ -295,10 +286,9 @@ impl Merger {
                 }
                 self.release();
             }
-            ExportMessage::Seen { key, ts, seen } => {
-                self.notes
-                    .get_or_insert_with(Notes::default)
-                    .add(key, ts, seen);
+            ExportMessage::Notes(notes) => {
+                let to = self.notes.get_or_insert_with(Notes::default);
+                notes.into_iter().for_each(|n| to.add(n));
             }
             ExportMessage::Samples { batch, now } => {
                 self.each_sink(|sink| sink.samples(&batch, now));

@@ -282,6 +282,8 @@ fn spawn_af_packet(
                                   source: &mut AfPacketSource,
                                   classifier: &mut Classifier,
                                   watermark: Timestamp| {
+                    // The notes of the packets metered so far go before their records.
+                    classifier.send_notes();
                     worker.send_pending(&export, index, watermark);
                     if let Ok(k) = source.kernel_stats() {
                         kernel = k;
@@ -402,6 +404,9 @@ fn spawn_libpcap(
                 while !stop.load(Ordering::Relaxed) {
                     let polled = source.poll_packets(POLL, 4096, |p| {
                         if classifier.classify(p, &mut meta) {
+                            if let Some(notes) = classifier.notes() {
+                                dispatch.notes(notes);
+                            }
                             dispatch.meter(&meta, p.ts);
                         }
                     });

@@ -18,7 +18,7 @@ use crate::flow::key::{FlowKey, PROTO_TCP};
 use crate::flow::record::EndReason;
 use crate::flow::sampling::{Sampler, Sampling};
 use crate::inspect::tcp::TcpAnalyzer;
-use crate::inspect::{InspectConfig, Inspector, Protocol, Seen};
+use crate::inspect::{InspectConfig, Inspector, Note, Noted, Protocol};
 use crate::sflow::SflowSampler;
 use crate::time::Timestamp;
 
@@ -50,6 +50,8 @@ struct InspectTap {
     /// Each metered packet's payload length goes into its `PacketMeta` for the flow
     /// cache's shapes (`tcp` or `splt`).
     payload: bool,
+    /// What packets completed, not yet sent (see `Classifier::notes`).
+    pending: Vec<Noted>,
     /// `None` once input has ended (the exporter can then finish).
     exporter: Option<Sender<ExportMessage>>,
 }
@@ -88,6 +90,7 @@ impl Classifier {
                 inspector: p.parses_applications().then(|| Inspector::new(config)),
                 tcp: p.has(Protocol::Tcp).then(TcpAnalyzer::new),
                 payload: p.shapes_records(),
+                pending: Vec::new(),
                 exporter: Some(exporter),
             })
         });
@@ -123,15 +126,39 @@ impl Classifier {
         }
     }
 
-    /// End of input: the last sFlow samples (and offline the last counters) are sent,
-    /// and the sampler and the inspector let go of their channels to the exporter, which
-    /// can then finish.
+    /// End of input: the last sFlow samples (and offline the last counters) and notes
+    /// are sent, and the sampler and the inspector let go of their channels to the
+    /// exporter, which can then finish.
     pub fn finish_samples(&mut self) {
         if let Some(s) = &mut self.sflow {
             s.finish();
         }
+        self.send_notes();
         if let Some(tap) = &mut self.inspect {
             tap.exporter = None;
+        }
+    }
+
+    /// What inspection found in the packets classified since the last call, when it
+    /// found anything. The notes must reach the exporter before the records holding
+    /// those packets do: a caller that meters in this thread sends them (`send_notes`)
+    /// before its records; one that hands packets to workers gives them to its `Meter`,
+    /// which sends them before the packets leave. Gathered rather than sent one by one:
+    /// each message could wake the exporter.
+    #[inline]
+    pub fn notes(&mut self) -> Option<&mut Vec<Noted>> {
+        match &mut self.inspect {
+            Some(tap) if !tap.pending.is_empty() => Some(&mut tap.pending),
+            _ => None,
+        }
+    }
+
+    /// Sends the notes gathered so far to the exporter, in one message.
+    pub fn send_notes(&mut self) {
+        if let Some(tap) = &mut self.inspect {
+            if let (false, Some(exporter)) = (tap.pending.is_empty(), &tap.exporter) {
+                let _ = exporter.send(ExportMessage::Notes(std::mem::take(&mut tap.pending)));
+            }
         }
     }
 
@@ -253,7 +280,7 @@ impl InspectTap {
         let ts = packet.ts;
         if let Some(inspector) = &mut self.inspector {
             if let Some(seen) = inspector.inspect(meta, packet.data, transport, ts) {
-                self.send(meta.key, ts, seen);
+                self.note(meta.key, ts, Note::App(seen));
             }
         }
         if !self.payload {
@@ -274,11 +301,7 @@ impl InspectTap {
         let verdict = tcp.packet(&meta.key, ts, header, meta.payload);
         meta.tcp_events = verdict.events;
         if let Some(options) = verdict.options {
-            let seen = Seen {
-                tcp_options: Some(options),
-                ..Seen::default()
-            };
-            self.send(meta.key, ts, Box::new(seen));
+            self.note(meta.key, ts, Note::TcpOptions(options));
         }
         if let Some(h) = verdict.handshake {
             // Both records of the connection carry the two times: the client's (this
@@ -287,24 +310,21 @@ impl InspectTap {
                 u32::try_from(to.0.saturating_sub(from.0).saturating_add(500) / 1000)
                     .unwrap_or(u32::MAX)
             };
-            let seen = Seen {
-                server_rtt_us: Some(us(h.syn, h.syn_ack)),
-                client_rtt_us: Some(us(h.syn_ack, h.ack)),
-                ..Seen::default()
+            let rtt = Note::Rtt {
+                server_us: us(h.syn, h.syn_ack),
+                client_us: us(h.syn_ack, h.ack),
             };
             if let Some(mut server) = meta.key.reversed() {
                 // The server's record is keyed by its SYN-ACK's ToS, not the ACK's.
                 server.tos = h.syn_ack_tos;
-                self.send(server, h.syn_ack, Box::new(seen.clone()));
+                self.note(server, h.syn_ack, rtt.clone());
             }
-            self.send(meta.key, ts, Box::new(seen));
+            self.note(meta.key, ts, rtt);
         }
     }
 
-    fn send(&self, key: FlowKey, ts: Timestamp, seen: Box<Seen>) {
-        if let Some(exporter) = &self.exporter {
-            let _ = exporter.send(ExportMessage::Seen { key, ts, seen });
-        }
+    fn note(&mut self, key: FlowKey, ts: Timestamp, note: Note) {
+        self.pending.push(Noted { key, ts, note });
     }
 }
 
