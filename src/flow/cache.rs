@@ -506,6 +506,9 @@ impl FlowCache {
             for (p, hint) in group.iter().zip(&mut hints) {
                 if let Some(index) = self.find(p.hash, &p.meta.key, p.meta.tunnel.segment()) {
                     prefetch(&self.slots[index as usize]);
+                    if let Some(shape) = self.shapes.get(index as usize) {
+                        prefetch(shape);
+                    }
                     *hint = index;
                 }
             }
@@ -812,24 +815,29 @@ impl FlowCache {
 /// Packets a batch looks up ahead of metering them (`meter_batch`).
 const LOOKAHEAD: usize = 32;
 
-/// Asks the CPU to start loading both cache lines a slot may span. The cache's one
-/// `unsafe` block: the prefetch intrinsic is declared unsafe for its target feature.
+/// Asks the CPU to start loading every cache line `value` spans (a slot, and with
+/// shapes its shape). The cache's one `unsafe` block: the prefetch intrinsic is declared
+/// unsafe for its target feature.
 #[inline(always)]
 #[allow(unsafe_code)]
-fn prefetch(slot: &Slot) {
+fn prefetch<T>(value: &T) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let p = (slot as *const Slot).cast::<i8>();
-        // SAFETY: a prefetch is a hint that never faults and reads nothing the program
-        // sees; SSE, which it needs, is part of every x86_64 CPU.
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(p);
-            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(size_of::<Slot>() - 1));
+        let p = (value as *const T).cast::<i8>();
+        // Each 64-byte step, and the last byte (whose line is one more when `value`
+        // straddles a line boundary).
+        let lines = (0..size_of::<T>())
+            .step_by(64)
+            .chain(std::iter::once(size_of::<T>().saturating_sub(1)));
+        for at in lines {
+            // SAFETY: a prefetch is a hint that never faults and reads nothing the
+            // program sees; SSE, which it needs, is part of every x86_64 CPU.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(at)) };
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = slot;
+    let _ = value;
 }
 
 /// Re-queue epochs are the largest power of two nanoseconds at most 1/16 of the shortest

@@ -74,6 +74,7 @@
 //! saw packets since is queued again with its last packet's time, so expiry never scans
 //! the table (an idle entry may leave up to one timeout late).
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 use std::time::Duration;
@@ -424,16 +425,18 @@ impl TcpAnalyzer {
         };
         let (hash, forward) = super::connection_hash(key);
         let side = usize::from(!forward);
-        if !self.table.contains_key(&hash) {
-            if self.table.len() >= self.max_connections {
-                self.evict_one();
-            }
-            self.table.insert(hash, Connection::default());
-            self.order.push_back((ts.0, hash));
-            self.stats.connections += 1;
+        // One look-up a packet (the table is a cache miss per packet on a busy link);
+        // only a full table looks first, to make room.
+        if self.table.len() >= self.max_connections && !self.table.contains_key(&hash) {
+            self.evict_one();
         }
-        let Some(c) = self.table.get_mut(&hash) else {
-            return TcpVerdict::default();
+        let c = match self.table.entry(hash) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => {
+                self.order.push_back((ts.0, hash));
+                self.stats.connections += 1;
+                v.insert(Connection::default())
+            }
         };
         // A new SYN on tracked ports: tshark starts a new conversation.
         let fwd = &c.sides[side];
