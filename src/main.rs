@@ -20,13 +20,6 @@ use flowprobe::flow::sampling::{Sampling, SamplingMode};
 use flowprobe::pipeline::convert::{convert, ConvertOptions};
 use flowprobe::pipeline::metrics::{MetricsServer, Registry};
 
-/// The allocator: records, their shapes and what inspection found are allocated on the
-/// capture thread and freed on the exporter's; glibc's malloc pays for that with arena
-/// locks and consolidation, mimalloc frees them into the allocating thread's own lists.
-/// Measured on the benchmark capture in README "Performance".
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Exit status for a runtime error.
 const EXIT_RUNTIME: u8 = 1;
 /// Exit status for a usage or configuration error.
