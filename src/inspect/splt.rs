@@ -12,7 +12,9 @@
 //!
 //! Statistics are Welford's running mean and sum of squared differences: no sample is
 //! stored, so a record of a million packets costs what one of two does. The sequence
-//! keeps at most `splt_packets` entries (allocated once, when the record starts).
+//! keeps at most `splt_packets` entries: in place up to the default 10 ([`Sequence`]),
+//! so a record allocates nothing for it; past that on the heap, allocated once, when
+//! the record starts.
 
 use crate::time::Timestamp;
 
@@ -97,6 +99,84 @@ pub struct SpltEntry {
     pub iat_us: u32,
 }
 
+/// Entries a [`Sequence`] holds in place.
+const INLINE: usize = DEFAULT_SPLT_PACKETS as usize;
+
+/// The `splt` sequence of a record: up to [`INLINE`] entries in place, more (with
+/// `splt_packets` above the default) on the heap. In place because it was an allocation
+/// on the capture thread and a free on the exporter's for every record, and glibc's
+/// malloc makes a free on another thread than the allocation's costly.
+#[derive(Clone, Debug)]
+pub enum Sequence {
+    /// `entries[..len]`; the rest are default.
+    Inline {
+        /// Entries held.
+        len: u8,
+        /// The entries.
+        entries: [SpltEntry; INLINE],
+    },
+    /// More than [`INLINE`] entries may come.
+    Heap(Vec<SpltEntry>),
+}
+
+impl Default for Sequence {
+    fn default() -> Sequence {
+        Sequence::Inline {
+            len: 0,
+            entries: [SpltEntry::default(); INLINE],
+        }
+    }
+}
+
+impl PartialEq for Sequence {
+    fn eq(&self, other: &Sequence) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Sequence {
+    /// An empty sequence with room for `n` entries.
+    pub fn with_capacity(n: u8) -> Sequence {
+        if usize::from(n) <= INLINE {
+            Sequence::default()
+        } else {
+            Sequence::Heap(Vec::with_capacity(usize::from(n)))
+        }
+    }
+
+    /// Appends `entry` (moving to the heap should an in-place sequence be full).
+    pub fn push(&mut self, entry: SpltEntry) {
+        match self {
+            Sequence::Inline { len, entries } if usize::from(*len) < INLINE => {
+                entries[usize::from(*len)] = entry;
+                *len += 1;
+            }
+            Sequence::Inline { entries, .. } => {
+                let mut heap = entries.to_vec();
+                heap.push(entry);
+                *self = Sequence::Heap(heap);
+            }
+            Sequence::Heap(v) => v.push(entry),
+        }
+    }
+
+    /// The entries.
+    pub fn as_slice(&self) -> &[SpltEntry] {
+        match self {
+            Sequence::Inline { len, entries } => &entries[..usize::from(*len)],
+            Sequence::Heap(v) => v,
+        }
+    }
+}
+
+impl std::ops::Deref for Sequence {
+    type Target = [SpltEntry];
+
+    fn deref(&self) -> &[SpltEntry] {
+        self.as_slice()
+    }
+}
+
 /// What a record's packets looked like (see the module documentation).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Shape {
@@ -109,7 +189,7 @@ pub struct Shape {
     /// Nanoseconds between consecutive packets of the record.
     pub iat: Welford,
     /// The first packets, at most `splt_packets` of them.
-    pub splt: Vec<SpltEntry>,
+    pub splt: Sequence,
     /// The record's latest packet so far.
     last: Timestamp,
 }
@@ -124,7 +204,7 @@ impl Shape {
         reverse: bool,
     ) -> Shape {
         let mut shape = Shape {
-            splt: Vec::with_capacity(usize::from(config.splt_packets)),
+            splt: Sequence::with_capacity(config.splt_packets),
             last: ts,
             ..Shape::default()
         };
@@ -245,7 +325,33 @@ mod tests {
         let config = ShapeConfig { splt_packets: 0 };
         let mut s = Shape::first(config, Timestamp(5), 10, 0, false);
         s.add(config, Timestamp(7), 20, 0, false);
-        assert!(s.splt.is_empty() && s.splt.capacity() == 0);
+        assert!(s.splt.is_empty() && matches!(s.splt, Sequence::Inline { .. }));
         assert_eq!(s.forward.payload_bytes, 30);
+    }
+
+    #[test]
+    fn a_sequence_is_in_place_up_to_the_default_and_on_the_heap_past_it() {
+        let entry = |i: u32| SpltEntry {
+            len: i,
+            reverse: i % 2 == 1,
+            iat_us: i * 7,
+        };
+        for n in [0u8, 1, 9, 10, 11, 32] {
+            let mut seq = Sequence::with_capacity(n);
+            let want: Vec<_> = (0..u32::from(n)).map(entry).collect();
+            want.iter().for_each(|&e| seq.push(e));
+            assert_eq!(seq.as_slice(), want.as_slice(), "{n}");
+            assert_eq!(matches!(seq, Sequence::Heap(_)), n > 10, "{n}");
+        }
+        // A full in-place sequence that gets one more moves to the heap whole.
+        let mut seq = Sequence::default();
+        (0..11).for_each(|i| seq.push(entry(i)));
+        assert_eq!(seq.len(), 11);
+        assert_eq!(seq[10], entry(10));
+        assert_eq!(seq, {
+            let mut v = Sequence::with_capacity(32);
+            (0..11).for_each(|i| v.push(entry(i)));
+            v
+        });
     }
 }
