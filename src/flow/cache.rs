@@ -825,15 +825,17 @@ fn prefetch<T>(value: &T) {
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         let p = (value as *const T).cast::<i8>();
-        // Each 64-byte step, and the last byte (whose line is one more when `value`
-        // straddles a line boundary).
-        let lines = (0..size_of::<T>())
-            .step_by(64)
-            .chain(std::iter::once(size_of::<T>().saturating_sub(1)));
-        for at in lines {
-            // SAFETY: a prefetch is a hint that never faults and reads nothing the
-            // program sees; SSE, which it needs, is part of every x86_64 CPU.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(at)) };
+        // SAFETY: a prefetch is a hint that never faults and reads nothing the program
+        // sees; SSE, which it needs, is part of every x86_64 CPU.
+        unsafe {
+            // Each 64-byte step (a constant count: unrolled), and the last byte, whose
+            // line is one more when `value` straddles a line boundary.
+            let mut at = 0;
+            while at < size_of::<T>() {
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(at));
+                at += 64;
+            }
+            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(size_of::<T>().saturating_sub(1)));
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
