@@ -238,8 +238,8 @@ pub struct FlowCache {
     /// In a biflow cache with tunnels, the tunnel of each slot's first reverse packet
     /// (while `tunnels` holds the initiator's); sized like `tunnels`.
     rev_tunnels: Vec<Tunnel>,
-    /// The shape of each slot's record (`CacheConfig::shape`; 160 bytes a flow and the
-    /// sequence's entries); empty otherwise.
+    /// The shape of each slot's record (`CacheConfig::shape`; 264 bytes a flow, the
+    /// default 10 sequence entries in place); empty otherwise.
     shapes: Vec<Shape>,
     free: Vec<u32>,
     idle_lists: [List; CLASSES],

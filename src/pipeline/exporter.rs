@@ -178,7 +178,7 @@ struct Merger {
     registry: Option<Arc<Registry>>,
     direction: DirectionRules,
     /// What inspection found, until its record is released; `None` until the first
-    /// `Seen` arrives (without `--inspect`, sinks get `export` alone).
+    /// `Notes` message arrives (without `--inspect`, sinks get `export` alone).
     notes: Option<Notes>,
     /// `inspections[i]` for `batch[i]` (kept for its allocation).
     inspections: Vec<Option<Box<Inspection>>>,
