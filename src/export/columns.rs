@@ -578,7 +578,8 @@ impl Value<'_> {
                 }
             }
             Value::Time(t) => {
-                // Appended whole, then cut (see `push_uint`).
+                // Appended whole, then cut: a copy of a known length is a few moves in
+                // line, one of the text's own length a call to `memmove`.
                 let mut buf = [0u8; RFC3339_MAX];
                 let len = t.rfc3339(9, &mut buf);
                 let start = line.len();
@@ -712,20 +713,25 @@ fn push_float3(line: &mut Vec<u8>, x: f64) {
     line.push(b'0' + (frac % 10) as u8);
 }
 
-/// Appends `n` in decimal. The digits are written into a fixed buffer that is appended
-/// whole and then cut to their count: a copy of a known length is a few moves in line,
-/// where one of the digits' own length was a call to `memmove` for every number (the
-/// largest single cost of writing a CSV row).
+/// Appends `n` in decimal, a byte at a time after one `reserve`. Appending the digits
+/// with `extend_from_slice` was a call to `memmove` for every number, and copying a
+/// fixed 20-byte buffer whole stalled on the bytes just stored (a wide load cannot take
+/// them from the store buffer); each was the CSV exporter's largest single cost.
 fn push_uint(line: &mut Vec<u8>, mut n: u64) {
-    let digits = n.checked_ilog10().map_or(1, |d| d as usize + 1);
     let mut buf = [0u8; 20];
-    for at in (0..digits).rev() {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
         buf[at] = b'0' + (n % 10) as u8;
         n /= 10;
+        if n == 0 {
+            break;
+        }
     }
-    let start = line.len();
-    line.extend_from_slice(&buf);
-    line.truncate(start + digits);
+    line.reserve(buf.len() - at);
+    for &digit in &buf[at..] {
+        line.push(digit);
+    }
 }
 
 #[cfg(test)]
