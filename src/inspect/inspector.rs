@@ -270,6 +270,22 @@ impl Inspector {
         transport: &TransportRange,
         ts: Timestamp,
     ) -> Option<Box<Seen>> {
+        self.inspect_hashed(meta, frame, transport, ts, || {
+            super::connection_hash(&meta.key)
+        })
+    }
+
+    /// `inspect`, with the packet's [`super::connection_hash`] from `connection` (called
+    /// only when the packet has something to look at): the capture thread computes it
+    /// once for this and the TCP analysis.
+    pub fn inspect_hashed(
+        &mut self,
+        meta: &PacketMeta,
+        frame: &[u8],
+        transport: &TransportRange,
+        ts: Timestamp,
+        connection: impl FnOnce() -> (u64, bool),
+    ) -> Option<Box<Seen>> {
         let key = &meta.key;
         let tcp = match key.proto {
             PROTO_TCP => true,
@@ -282,7 +298,7 @@ impl Inspector {
         if payload.is_empty() && !syn {
             return None;
         }
-        let (hash, forward) = super::connection_hash(key);
+        let (hash, forward) = connection();
         let index = usize::from(!forward);
         let slot = hash as usize & (ENDED_SLOTS - 1);
         if self.ended[slot].ended(hash, index, ts) {

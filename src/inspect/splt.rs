@@ -145,6 +145,7 @@ impl Sequence {
     }
 
     /// Appends `entry` (moving to the heap should an in-place sequence be full).
+    #[inline]
     pub fn push(&mut self, entry: SpltEntry) {
         match self {
             Sequence::Inline { len, entries } if usize::from(*len) < INLINE => {

@@ -417,13 +417,25 @@ impl TcpAnalyzer {
         header: &[u8],
         payload_len: u32,
     ) -> TcpVerdict {
+        self.packet_hashed(key, super::connection_hash(key), ts, header, payload_len)
+    }
+
+    /// `packet`, with `key`'s [`super::connection_hash`] computed by the caller (once
+    /// for this and the application inspector).
+    pub fn packet_hashed(
+        &mut self,
+        key: &FlowKey,
+        (hash, forward): (u64, bool),
+        ts: Timestamp,
+        header: &[u8],
+        payload_len: u32,
+    ) -> TcpVerdict {
         if key.proto != PROTO_TCP {
             return TcpVerdict::default();
         }
         let Some(h) = Header::parse(header) else {
             return TcpVerdict::default();
         };
-        let (hash, forward) = super::connection_hash(key);
         let side = usize::from(!forward);
         // One look-up a packet (the table is a cache miss per packet on a busy link);
         // only a full table looks first, to make room.

@@ -18,7 +18,7 @@ use crate::flow::key::{FlowKey, PROTO_TCP};
 use crate::flow::record::EndReason;
 use crate::flow::sampling::{Sampler, Sampling};
 use crate::inspect::tcp::TcpAnalyzer;
-use crate::inspect::{InspectConfig, Inspector, Note, Noted, Protocol};
+use crate::inspect::{connection_hash, InspectConfig, Inspector, Note, Noted, Protocol};
 use crate::sflow::SflowSampler;
 use crate::time::Timestamp;
 
@@ -278,8 +278,13 @@ impl InspectTap {
     /// Inspects metered packet `meta`, whose transport lies at `transport` in `packet`.
     fn packet(&mut self, meta: &mut PacketMeta, packet: &Packet<'_>, transport: &TransportRange) {
         let ts = packet.ts;
+        // The connection's hash, once for both tables (TCP packets all go to the TCP
+        // analysis; the inspector asks only for packets it looks at).
+        let mut hashed = None;
+        let mut connection = || *hashed.get_or_insert_with(|| connection_hash(&meta.key));
         if let Some(inspector) = &mut self.inspector {
-            if let Some(seen) = inspector.inspect(meta, packet.data, transport, ts) {
+            let seen = inspector.inspect_hashed(meta, packet.data, transport, ts, &mut connection);
+            if let Some(seen) = seen {
                 self.note(meta.key, ts, Note::App(seen));
             }
         }
@@ -298,7 +303,7 @@ impl InspectTap {
             .data
             .get(transport.header..transport.payload.start)
             .unwrap_or_default();
-        let verdict = tcp.packet(&meta.key, ts, header, meta.payload);
+        let verdict = tcp.packet_hashed(&meta.key, connection(), ts, header, meta.payload);
         meta.tcp_events = verdict.events;
         if let Some(options) = verdict.options {
             self.note(meta.key, ts, Note::TcpOptions(options));
