@@ -578,13 +578,9 @@ impl Value<'_> {
                 }
             }
             Value::Time(t) => {
-                // Appended whole, then cut: a copy of a known length is a few moves in
-                // line, one of the text's own length a call to `memmove`.
                 let mut buf = [0u8; RFC3339_MAX];
                 let len = t.rfc3339(9, &mut buf);
-                let start = line.len();
-                line.extend_from_slice(&buf);
-                line.truncate(start + len);
+                push_bytes(line, &buf[..len]);
             }
             Value::Ip(4, a) => {
                 for (j, octet) in a[..4].iter().enumerate() {
@@ -713,10 +709,7 @@ fn push_float3(line: &mut Vec<u8>, x: f64) {
     line.push(b'0' + (frac % 10) as u8);
 }
 
-/// Appends `n` in decimal, a byte at a time after one `reserve`. Appending the digits
-/// with `extend_from_slice` was a call to `memmove` for every number, and copying a
-/// fixed 20-byte buffer whole stalled on the bytes just stored (a wide load cannot take
-/// them from the store buffer); each was the CSV exporter's largest single cost.
+/// Appends `n` in decimal.
 fn push_uint(line: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut at = buf.len();
@@ -728,9 +721,19 @@ fn push_uint(line: &mut Vec<u8>, mut n: u64) {
             break;
         }
     }
-    line.reserve(buf.len() - at);
-    for &digit in &buf[at..] {
-        line.push(digit);
+    push_bytes(line, &buf[at..]);
+}
+
+/// Appends a few bytes just written into a buffer on the stack (digits, a time), a byte
+/// at a time after one `reserve`. `extend_from_slice` was a call to `memmove` for every
+/// value, and copying the buffer whole and cutting it stalled on the bytes just stored
+/// (a wide load cannot take them from the store buffer); each was the CSV exporter's
+/// largest single cost.
+#[inline(always)]
+fn push_bytes(line: &mut Vec<u8>, bytes: &[u8]) {
+    line.reserve(bytes.len());
+    for &b in bytes {
+        line.push(b);
     }
 }
 

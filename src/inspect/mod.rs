@@ -15,10 +15,12 @@
 //! - [`tcp::TcpAnalyzer`] (`--inspect tcp`) sits beside it: tshark's sequence analysis of
 //!   every TCP segment, per connection, and the handshake's times and SYN options.
 //! - What a packet completes (a message's fields, a handshake's RTT, a SYN's options) is
-//!   a [`Seen`], sent to the exporter thread before the packet reaches its worker. The
-//!   exporter keeps it by flow key (`Notes`) until the record holding that packet is
-//!   released, then hands it on with the record as an [`Inspection`]: so a record
-//!   carries what its own packets showed.
+//!   a [`Note`], gathered on the capture thread and sent to the exporter thread in
+//!   batches, each before anything the packets it covers became (their batch to a
+//!   worker, or the records of a thread that meters itself). The exporter keeps each by
+//!   flow key (`Notes`) until the record holding its packet is released, then hands what
+//!   they say on with the record as an [`Inspection`]: so a record carries what its own
+//!   packets showed.
 //! - Per-packet facts travel in the packet's `PacketMeta` (payload length, TCP events)
 //!   to the flow cache, which gathers each record's [`splt::Shape`] in a side table
 //!   (`tcp` or `splt` only) and hands it on with the record.

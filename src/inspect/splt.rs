@@ -104,8 +104,9 @@ const INLINE: usize = DEFAULT_SPLT_PACKETS as usize;
 
 /// The `splt` sequence of a record: up to [`INLINE`] entries in place, more (with
 /// `splt_packets` above the default) on the heap. In place because it was an allocation
-/// on the capture thread and a free on the exporter's for every record, and glibc's
-/// malloc makes a free on another thread than the allocation's costly.
+/// on the capture thread and a free on the exporter's for every record (beside the
+/// shape's own box, which remains), and glibc's malloc makes a free on another thread
+/// than the allocation's costly.
 #[derive(Clone, Debug)]
 pub enum Sequence {
     /// `entries[..len]`; the rest are default.

@@ -18,7 +18,7 @@ use super::worker::Worker;
 use crate::decode::PacketMeta;
 use crate::flow::cache::{flow_hash, CacheConfig, Decoded};
 use crate::flow::sampling;
-use crate::inspect::Noted;
+use crate::inspect::{Note, Noted};
 use crate::time::Timestamp;
 
 /// Notes handed over by the classifier, and the exporter they go to.
@@ -267,7 +267,15 @@ impl Dispatch {
 
 impl Meter for Dispatch {
     fn notes(&mut self, notes: &mut Vec<Noted>) {
+        // A handshake's times are also the server's record's, whose SYN-ACK went to its
+        // worker in an earlier batch: they go at once, so that worker cannot end and
+        // send that record while they wait for the next batch (the others are notes of
+        // the packet at hand, which waits in a batch too).
+        let urgent = notes.iter().any(|n| matches!(n.note, Note::Rtt { .. }));
         self.notes.take(notes);
+        if urgent {
+            self.notes.send();
+        }
     }
 
     fn meter(&mut self, meta: &PacketMeta, ts: Timestamp) {

@@ -141,10 +141,11 @@ impl Classifier {
 
     /// What inspection found in the packets classified since the last call, when it
     /// found anything. The notes must reach the exporter before the records holding
-    /// those packets do: a caller that meters in this thread sends them (`send_notes`)
-    /// before its records; one that hands packets to workers gives them to its `Meter`,
-    /// which sends them before the packets leave. Gathered rather than sent one by one:
-    /// each message could wake the exporter.
+    /// those packets do. The offline and libpcap readers give them to their `Meter`
+    /// right after `classify`, which sends them before anything the packets become
+    /// leaves it; an AF_PACKET worker, which meters in its own thread, sends them
+    /// (`send_notes`) before its records. Gathered rather than sent one by one: each
+    /// message could wake the exporter.
     #[inline]
     pub fn notes(&mut self) -> Option<&mut Vec<Noted>> {
         match &mut self.inspect {
