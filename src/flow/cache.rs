@@ -241,6 +241,12 @@ pub struct FlowCache {
     /// The shape of each slot's record (`CacheConfig::shape`; 264 bytes a flow, the
     /// default 10 sequence entries in place); empty otherwise.
     shapes: Vec<Shape>,
+    /// Boxes for the shapes of ending records, from the exporter (`recycle_shapes`;
+    /// boxed in the vector because the boxes are what is reused).
+    #[allow(clippy::vec_box)]
+    spare_shapes: Vec<Box<Shape>>,
+    #[allow(clippy::vec_box)]
+    shape_pool: Option<crossbeam_channel::Receiver<Vec<Box<Shape>>>>,
     free: Vec<u32>,
     idle_lists: [List; CLASSES],
     active_list: List,
@@ -274,6 +280,8 @@ impl FlowCache {
             sides: Vec::new(),
             rev_tunnels: Vec::new(),
             shapes: Vec::new(),
+            spare_shapes: Vec::new(),
+            shape_pool: None,
             free: Vec::new(),
             idle_lists: [List::EMPTY; CLASSES],
             active_list: List::EMPTY,
@@ -323,6 +331,12 @@ impl FlowCache {
     /// The newest time this shard has seen.
     pub fn clock(&self) -> Timestamp {
         self.clock
+    }
+
+    /// Takes the boxes of ending records' shapes from `pool` (the exporter's, once it is
+    /// done with them) instead of allocating them.
+    pub fn recycle_shapes(&mut self, pool: crossbeam_channel::Receiver<Vec<Box<Shape>>>) {
+        self.shape_pool = Some(pool);
     }
 
     /// Meters one decoded packet seen at `ts`. Records that end on the way (expired by
@@ -732,7 +746,22 @@ impl FlowCache {
         self.free.push(index);
         self.stats.ended[reason as usize - 1] += 1;
         let shape = match (self.config.shape, self.shapes.get_mut(index as usize)) {
-            (Some(_), Some(s)) => Some(Box::new(std::mem::take(s))),
+            (Some(_), Some(s)) => {
+                if self.spare_shapes.is_empty() {
+                    if let Some(Ok(boxes)) = self.shape_pool.as_ref().map(|p| p.try_recv()) {
+                        self.spare_shapes = boxes;
+                    }
+                }
+                // A spare box takes the shape; the slot keeps the box's old one until
+                // its next record starts (`Shape::first` replaces it).
+                Some(match self.spare_shapes.pop() {
+                    Some(mut spare) => {
+                        std::mem::swap(&mut *spare, s);
+                        spare
+                    }
+                    None => Box::new(std::mem::take(s)),
+                })
+            }
             _ => None,
         };
         Ended { at, record, shape }
@@ -1618,5 +1647,49 @@ mod tests {
         plain.meter(&data, t(1.0), &mut out);
         plain.flush(EndReason::ForcedEnd, &mut out);
         assert!(out[0].shape.is_none() && plain.shapes.is_empty());
+    }
+
+    #[test]
+    fn recycled_boxes_carry_the_same_shapes_and_the_slots_start_over() {
+        // The same packets through a cache that allocates its shape boxes and one that
+        // takes them from a pool filled with stale shapes: equal records and shapes.
+        let run = |pool: Option<crossbeam_channel::Receiver<Vec<Box<Shape>>>>| {
+            let mut c = shaped(false, 3);
+            if let Some(p) = pool {
+                c.recycle_shapes(p);
+            }
+            let mut out = Vec::new();
+            for round in 0..3u16 {
+                for port in 0..4u16 {
+                    let data = pkt(PROTO_UDP, 5000 + port, 0, 128, 64);
+                    for k in 0..=(port as u32) {
+                        let secs = f64::from(round) * 100.0 + f64::from(k);
+                        c.meter(
+                            &with(data, 10 * k + u32::from(round), 0),
+                            t(1.0 + secs),
+                            &mut out,
+                        );
+                    }
+                }
+                // Every record of the round ends by idle timeout before the next.
+                c.expire(t(f64::from(round) * 100.0 + 90.0), &mut out);
+            }
+            c.flush(EndReason::ForcedEnd, &mut out);
+            out
+        };
+        let allocated = run(None);
+        let (tx, rx) = crossbeam_channel::bounded(4);
+        let stale = |n: u32| {
+            let mut s = Shape::first(ShapeConfig { splt_packets: 3 }, t(0.0), n, 0, true);
+            s.add(ShapeConfig { splt_packets: 3 }, t(1.0), n, 0, false);
+            Box::new(s)
+        };
+        tx.send((0..3).map(stale).collect()).unwrap();
+        tx.send((3..20).map(stale).collect()).unwrap();
+        let recycled = run(Some(rx.clone()));
+        assert_eq!(allocated.len(), 12);
+        assert_eq!(recycled, allocated);
+        // Both batches of boxes were taken (12 records, 20 boxes: the second in part).
+        assert!(rx.is_empty());
     }
 }

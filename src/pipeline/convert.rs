@@ -118,7 +118,7 @@ pub fn convert(
     let ticks = exporter.sender();
     let mut meter: Box<dyn Meter> = if workers == 1 {
         Box::new(Inline::new(
-            Worker::new(options.cache.clone()),
+            Worker::new(options.cache.clone()).with_shape_pool(exporter.shape_pool()),
             exporter.sender(),
         ))
     } else {

@@ -184,7 +184,7 @@ impl Dispatch {
             let (tx, rx) = crossbeam_channel::bounded::<Batch>(4);
             let export = exporter.sender();
             let recycle = recycle_tx.clone();
-            let mut worker = Worker::new(shard.clone());
+            let mut worker = Worker::new(shard.clone()).with_shape_pool(exporter.shape_pool());
             let registry = registry.clone();
             let publish = move |worker: &Worker| {
                 if let Some(r) = &registry {

@@ -82,7 +82,17 @@ pub struct ExporterReport {
 pub struct Exporter {
     sender: Sender<ExportMessage>,
     handle: JoinHandle<ExporterReport>,
+    shapes: ShapePool,
 }
+
+/// Boxes of shapes the sinks are done with, going back to the flow caches that fill
+/// them (`Worker::with_shape_pool`): a record's shape is boxed on the capture thread and
+/// dropped on the exporter's, and with glibc's malloc an allocation freed on another
+/// thread is a slow path on both. At most `SHAPE_POOL` batches wait; more are freed.
+pub type ShapePool = Receiver<Vec<Box<crate::inspect::splt::Shape>>>;
+
+/// Batches of spare shape boxes the pool holds at most.
+const SHAPE_POOL: usize = 8;
 
 impl Exporter {
     /// Starts the thread with `sinks`, merging the records of `workers` workers;
@@ -96,15 +106,29 @@ impl Exporter {
         direction: DirectionRules,
     ) -> std::io::Result<Exporter> {
         let (sender, receiver) = crossbeam_channel::bounded(capacity.max(1));
+        let (spare, shapes) = crossbeam_channel::bounded(SHAPE_POOL);
         let handle = std::thread::Builder::new()
             .name("flowprobe-export".into())
-            .spawn(move || Merger::new(sinks, workers, registry, direction).run(receiver))?;
-        Ok(Exporter { sender, handle })
+            .spawn(move || {
+                let mut merger = Merger::new(sinks, workers, registry, direction);
+                merger.spare_shapes = Some(spare);
+                merger.run(receiver)
+            })?;
+        Ok(Exporter {
+            sender,
+            handle,
+            shapes,
+        })
     }
 
     /// A sender for a worker or source.
     pub fn sender(&self) -> Sender<ExportMessage> {
         self.sender.clone()
+    }
+
+    /// Where spare shape boxes come back for a worker's flow cache (see [`ShapePool`]).
+    pub fn shape_pool(&self) -> ShapePool {
+        self.shapes.clone()
     }
 
     /// Closes this handle's sender, waits for the queue to drain and the sinks to finish.
@@ -182,6 +206,10 @@ struct Merger {
     notes: Option<Notes>,
     /// `inspections[i]` for `batch[i]` (kept for its allocation).
     inspections: Vec<Option<Box<Inspection>>>,
+    /// Where the shapes' boxes go once the sinks have them (see [`ShapePool`]; the
+    /// boxes are what is reused).
+    #[allow(clippy::vec_box)]
+    spare_shapes: Option<Sender<Vec<Box<crate::inspect::splt::Shape>>>>,
 }
 
 /// What inspection found, by flow key (a packet's own direction): each entry the time of
@@ -260,6 +288,7 @@ impl Merger {
             direction,
             notes: None,
             inspections: Vec::new(),
+            spare_shapes: None,
         }
     }
 
@@ -434,6 +463,16 @@ impl Merger {
             .sum::<u64>();
         if inspected {
             self.each_sink(|sink| sink.export_inspected(&batch, &inspections, now));
+            if let Some(pool) = &self.spare_shapes {
+                let spare: Vec<_> = inspections
+                    .iter_mut()
+                    .filter_map(|i| i.as_mut()?.shape.take())
+                    .collect();
+                if !spare.is_empty() {
+                    // A full pool: these are freed here instead.
+                    let _ = pool.try_send(spare);
+                }
+            }
         } else {
             self.each_sink(|sink| sink.export(&batch, now));
         }

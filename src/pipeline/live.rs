@@ -262,7 +262,7 @@ fn spawn_af_packet(
         let export = exporter.sender();
         let registry = Arc::clone(registry);
         let stop = Arc::clone(&flags.stop);
-        let mut worker = Worker::new(shard.clone());
+        let mut worker = Worker::new(shard.clone()).with_shape_pool(exporter.shape_pool());
         let mut classifier = Classifier::new(options.sampling, index as u64)
             .with_decap(options.decap.clone())
             .with_sflow(options.sflow.sampler(index as u32, false, export.clone()))

@@ -350,6 +350,13 @@ impl Worker {
         }
     }
 
+    /// Takes its records' shape boxes from the exporter's `pool` (see
+    /// `exporter::ShapePool`).
+    pub fn with_shape_pool(mut self, pool: super::exporter::ShapePool) -> Worker {
+        self.cache.recycle_shapes(pool);
+        self
+    }
+
     /// Meters one decoded packet seen at `ts`.
     pub fn meter(&mut self, meta: &PacketMeta, ts: Timestamp) {
         self.cache.meter(meta, ts, &mut self.pending);
