@@ -236,6 +236,17 @@ pub struct Generated {
     pub packets: Vec<GenPacket>,
 }
 
+impl Generated {
+    /// The TCP fields of every packet as written ([`tcp_fields`], with `anomalies`).
+    pub fn tcp_fields(&self, anomalies: &[Anomaly]) -> Vec<TcpFields> {
+        tcp_fields(
+            |i| &self.conversations[i as usize],
+            &self.packets,
+            anomalies,
+        )
+    }
+}
+
 /// SplitMix64: small, fast, and the same everywhere.
 #[derive(Clone, Debug)]
 pub struct Rng(u64);
@@ -959,11 +970,7 @@ pub fn write_pcap_with(
     out: &mut impl Write,
 ) -> io::Result<()> {
     let conversations = &generated.conversations;
-    let tcp = tcp_fields(
-        |i| &conversations[i as usize],
-        &generated.packets,
-        anomalies,
-    );
+    let tcp = generated.tcp_fields(anomalies);
     let mut i = 0;
     write_frames(&generated.packets, nanos, out, |p, frame| {
         build_frame_tcp(&conversations[p.conversation as usize], p, tcp[i], frame);
@@ -990,11 +997,7 @@ pub fn write_truth(
     out: &mut impl Write,
 ) -> io::Result<()> {
     let conversations = &generated.conversations;
-    let tcp = tcp_fields(
-        |i| &conversations[i as usize],
-        &generated.packets,
-        anomalies,
-    );
+    let tcp = generated.tcp_fields(anomalies);
     writeln!(out, "{TRUTH_HEADER}")?;
     let mut line = String::with_capacity(160);
     for (i, p) in generated.packets.iter().enumerate() {
@@ -1642,7 +1645,7 @@ mod tests {
             ..GenConfig::default()
         });
         let (g, marks) = add_anomalies(&g, 5, 5, 9);
-        let tcp = tcp_fields(|i| &g.conversations[i as usize], &g.packets, &marks);
+        let tcp = g.tcp_fields(&marks);
         // Per (conversation, side): the next sequence number expected.
         let mut next: std::collections::HashMap<(u32, bool), u32> = Default::default();
         let mut wrapped = 0;
