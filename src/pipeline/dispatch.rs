@@ -11,7 +11,7 @@ use std::thread;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::exporter::{EndOnPanic, ExportMessage, Exporter};
+use super::exporter::{EndOnPanic, ExportMessage, Exporter, NoteQueue};
 use super::metrics::{Registry, WorkerStatus};
 use super::stats::Counters;
 use super::worker::Worker;
@@ -20,33 +20,6 @@ use crate::flow::cache::{flow_hash, CacheConfig, Decoded};
 use crate::flow::sampling;
 use crate::inspect::{Note, Noted};
 use crate::time::Timestamp;
-
-/// Notes handed over by the classifier, and the exporter they go to.
-struct NoteQueue {
-    pending: Vec<Noted>,
-    exporter: Sender<ExportMessage>,
-}
-
-impl NoteQueue {
-    fn new(exporter: Sender<ExportMessage>) -> NoteQueue {
-        NoteQueue {
-            pending: Vec::new(),
-            exporter,
-        }
-    }
-
-    fn take(&mut self, notes: &mut Vec<Noted>) {
-        self.pending.append(notes);
-    }
-
-    /// Sends what is queued, in one message (called before the meter sends anything).
-    fn send(&mut self) {
-        if !self.pending.is_empty() {
-            let notes = std::mem::take(&mut self.pending);
-            let _ = self.exporter.send(ExportMessage::Notes(notes));
-        }
-    }
-}
 
 /// Decoded packets are sent to a worker in batches of this many.
 const BATCH: usize = 2048;
@@ -123,7 +96,7 @@ impl Meter for Inline {
     }
 
     fn notes(&mut self, notes: &mut Vec<Noted>) {
-        self.notes.take(notes);
+        self.notes.pending.append(notes);
     }
 
     fn meter(&mut self, meta: &PacketMeta, ts: Timestamp) {
@@ -272,7 +245,7 @@ impl Meter for Dispatch {
         // send that record while they wait for the next batch (the others are notes of
         // the packet at hand, which waits in a batch too).
         let urgent = notes.iter().any(|n| matches!(n.note, Note::Rtt { .. }));
-        self.notes.take(notes);
+        self.notes.pending.append(notes);
         if urgent {
             self.notes.send();
         }

@@ -142,6 +142,32 @@ impl Exporter {
     }
 }
 
+/// Notes gathered on a capture thread (`ExportMessage::Notes`), and the exporter they
+/// go to: the classifier's, and a `Meter`'s that sends them before its packets leave.
+#[derive(Debug)]
+pub(crate) struct NoteQueue {
+    /// Not yet sent.
+    pub(crate) pending: Vec<Noted>,
+    exporter: Sender<ExportMessage>,
+}
+
+impl NoteQueue {
+    pub(crate) fn new(exporter: Sender<ExportMessage>) -> NoteQueue {
+        NoteQueue {
+            pending: Vec::new(),
+            exporter,
+        }
+    }
+
+    /// Sends what is queued, in one message (each message could wake the exporter).
+    pub(crate) fn send(&mut self) {
+        if !self.pending.is_empty() {
+            let notes = std::mem::take(&mut self.pending);
+            let _ = self.exporter.send(ExportMessage::Notes(notes));
+        }
+    }
+}
+
 /// Held by a worker thread: if the thread unwinds (a bug), its watermark goes to
 /// `Timestamp::END`, so the exporter goes on releasing the other workers' records
 /// instead of waiting for this one forever. Its own unsent records are lost; joining

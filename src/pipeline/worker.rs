@@ -22,7 +22,7 @@ use crate::inspect::{connection_hash, InspectConfig, Inspector, Note, Noted, Pro
 use crate::sflow::SflowSampler;
 use crate::time::Timestamp;
 
-use super::exporter::ExportMessage;
+use super::exporter::{ExportMessage, NoteQueue};
 use super::stats::Counters;
 
 /// Frame to `PacketMeta`, with the counters of what could not be decoded or was
@@ -50,10 +50,9 @@ struct InspectTap {
     /// Each metered packet's payload length goes into its `PacketMeta` for the flow
     /// cache's shapes (`tcp` or `splt`).
     payload: bool,
-    /// What packets completed, not yet sent (see `Classifier::notes`).
-    pending: Vec<Noted>,
-    /// `None` once input has ended (the exporter can then finish).
-    exporter: Option<Sender<ExportMessage>>,
+    /// What packets completed, not yet sent (see `Classifier::notes`); `None` once
+    /// input has ended (the exporter can then finish).
+    notes: Option<NoteQueue>,
 }
 
 impl Default for Classifier {
@@ -90,8 +89,7 @@ impl Classifier {
                 inspector: p.parses_applications().then(|| Inspector::new(config)),
                 tcp: p.has(Protocol::Tcp).then(TcpAnalyzer::new),
                 payload: p.shapes_records(),
-                pending: Vec::new(),
-                exporter: Some(exporter),
+                notes: Some(NoteQueue::new(exporter)),
             })
         });
         self
@@ -135,7 +133,7 @@ impl Classifier {
         }
         self.send_notes();
         if let Some(tap) = &mut self.inspect {
-            tap.exporter = None;
+            tap.notes = None;
         }
     }
 
@@ -148,18 +146,14 @@ impl Classifier {
     /// message could wake the exporter.
     #[inline]
     pub fn notes(&mut self) -> Option<&mut Vec<Noted>> {
-        match &mut self.inspect {
-            Some(tap) if !tap.pending.is_empty() => Some(&mut tap.pending),
-            _ => None,
-        }
+        let pending = &mut self.inspect.as_mut()?.notes.as_mut()?.pending;
+        (!pending.is_empty()).then_some(pending)
     }
 
     /// Sends the notes gathered so far to the exporter, in one message.
     pub fn send_notes(&mut self) {
-        if let Some(tap) = &mut self.inspect {
-            if let (false, Some(exporter)) = (tap.pending.is_empty(), &tap.exporter) {
-                let _ = exporter.send(ExportMessage::Notes(std::mem::take(&mut tap.pending)));
-            }
+        if let Some(notes) = self.inspect.as_mut().and_then(|t| t.notes.as_mut()) {
+            notes.send();
         }
     }
 
@@ -330,7 +324,9 @@ impl InspectTap {
     }
 
     fn note(&mut self, key: FlowKey, ts: Timestamp, note: Note) {
-        self.pending.push(Noted { key, ts, note });
+        if let Some(notes) = &mut self.notes {
+            notes.pending.push(Noted { key, ts, note });
+        }
     }
 }
 
