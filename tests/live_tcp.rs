@@ -260,32 +260,7 @@ impl Path3 {
             }
         }
         for (s, peer) in [(&a, &b), (&b, &a)] {
-            ip(&[
-                "-n",
-                &s.ns,
-                "link",
-                "set",
-                "dev",
-                "veth0",
-                "address",
-                &mac(s.mac),
-            ]);
-            let cidr = format!("{}/24", s.addr);
-            ip(&["-n", &s.ns, "addr", "add", &cidr, "dev", "veth0"]);
-            ip(&["-n", &s.ns, "link", "set", "dev", "veth0", "up"]);
-            ip(&[
-                "-n",
-                &s.ns,
-                "neigh",
-                "replace",
-                &peer.addr.to_string(),
-                "lladdr",
-                &mac(peer.mac),
-                "dev",
-                "veth0",
-                "nud",
-                "permanent",
-            ]);
+            s.configure(peer);
             // No merged super-frames; and checksums filled in by the stack, since the
             // emulator's frames reach the peer as new frames, not as the veth's own
             // CHECKSUM_PARTIAL skbs (without `tx off` the peer drops them all).
@@ -399,13 +374,6 @@ impl Drop for Path3 {
                 .status();
         }
     }
-}
-
-fn mac(m: [u8; 6]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 /// Whether `tc ... netem` works in this kernel: tried on a throwaway namespace's

@@ -39,6 +39,48 @@ pub struct Side {
     pub mac: [u8; 6],
 }
 
+impl Side {
+    /// Gives this end (its veth already in its namespace) its MAC and /24 address,
+    /// brings it up, and pins `peer`'s MAC for `peer`'s address (no ARP on the wire).
+    pub fn configure(&self, peer: &Side) {
+        let (ns, dev) = (self.ns.as_str(), self.ifname.as_str());
+        ip(&[
+            "-n",
+            ns,
+            "link",
+            "set",
+            dev,
+            "address",
+            &mac_string(self.mac),
+        ]);
+        ip(&[
+            "-n",
+            ns,
+            "addr",
+            "add",
+            &format!("{}/24", self.addr),
+            "dev",
+            dev,
+        ]);
+        ip(&["-n", ns, "link", "set", dev, "up"]);
+        let peer_addr = peer.addr.to_string();
+        let peer_mac = mac_string(peer.mac);
+        ip(&[
+            "-n",
+            ns,
+            "neigh",
+            "replace",
+            &peer_addr,
+            "lladdr",
+            &peer_mac,
+            "dev",
+            dev,
+            "nud",
+            "permanent",
+        ]);
+    }
+}
+
 /// Two namespaces `a` and `b` joined by a veth pair. Removed on drop.
 pub struct NetnsPair {
     /// Side a: 198.18.0.1.
@@ -187,32 +229,8 @@ impl NetnsPair {
             &pair.b.ns,
         ]);
         for (s, peer) in [(&pair.a, &pair.b), (&pair.b, &pair.a)] {
-            let mac = mac_string(s.mac);
-            ip(&["-n", &s.ns, "link", "set", &s.ifname, "address", &mac]);
-            ip(&[
-                "-n",
-                &s.ns,
-                "addr",
-                "add",
-                &format!("{}/24", s.addr),
-                "dev",
-                &s.ifname,
-            ]);
             ip(&["-n", &s.ns, "link", "set", "lo", "up"]);
-            ip(&["-n", &s.ns, "link", "set", &s.ifname, "up"]);
-            ip(&[
-                "-n",
-                &s.ns,
-                "neigh",
-                "replace",
-                &peer.addr.to_string(),
-                "lladdr",
-                &mac_string(peer.mac),
-                "dev",
-                &s.ifname,
-                "nud",
-                "permanent",
-            ]);
+            s.configure(peer);
             let out = pair.exec(
                 s,
                 &[
