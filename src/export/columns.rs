@@ -11,6 +11,7 @@ use std::io::Write as _;
 
 use crate::flow::record::FlowRecord;
 use crate::inspect::splt::{DirectionCounts, Shape, SpltEntry};
+use crate::inspect::community_id::ID_LEN;
 use crate::inspect::{InspectConfig, Inspection, Seen};
 use crate::time::{Timestamp, RFC3339_MAX};
 
@@ -260,6 +261,22 @@ impl<'a> RowInspection<'a> {
         })
     }
 
+    /// The application values the row shows, without copying them: the first side's
+    /// field when it has one, else the second's (a biflow row: the forward direction,
+    /// then the reverse, as [`Inspection::combined`]; a uniflow row: its own direction
+    /// alone). `None` when neither side has an application value (the TCP notes alone
+    /// leave the application columns empty).
+    pub fn app_sides(&self) -> Option<(&'a Seen, Option<&'a Seen>)> {
+        let i = self.inspection?;
+        let (a, b) = match self.part {
+            Part::Whole => (&i.forward, Some(&i.reverse)),
+            Part::Forward => (&i.forward, None),
+            Part::Reverse => (&i.reverse, None),
+        };
+        let b = b.filter(|b| b.has_app_values());
+        (a.has_app_values() || b.is_some()).then_some((a, b))
+    }
+
     /// The row's own direction's values and the other direction's (a biflow row's
     /// reverse; for a uniflow part, the record's other half, where only the connection's
     /// RTT is read from).
@@ -364,7 +381,8 @@ fn for_each_splt_value(
 /// key and its reverse.
 pub struct CommunityIds {
     seed: u16,
-    slots: Vec<Option<(crate::flow::key::FlowKey, String)>>,
+    /// The key and its ID, held in place: the cache allocates nothing after it is made.
+    slots: Vec<Option<(crate::flow::key::FlowKey, [u8; ID_LEN])>>,
 }
 
 impl CommunityIds {
@@ -392,13 +410,14 @@ impl CommunityIds {
         let at = Self::slot(key);
         let hit = matches!(&self.slots[at], Some((k, _)) if k == key);
         if !hit {
-            let id = crate::inspect::community_id::community_id(key, self.seed)?;
+            let id = crate::inspect::community_id::community_id_bytes(key, self.seed)?;
             if let Some(reverse) = key.reversed() {
-                self.slots[Self::slot(&reverse)] = Some((reverse, id.clone()));
+                self.slots[Self::slot(&reverse)] = Some((reverse, id));
             }
             self.slots[at] = Some((*key, id));
         }
-        self.slots[at].as_ref().map(|(_, id)| id.as_str())
+        let (_, id) = self.slots[at].as_ref()?;
+        std::str::from_utf8(id).ok()
     }
 }
 
@@ -433,50 +452,60 @@ pub fn for_each_row<E>(
 }
 
 /// Hands each inspection column of a row to `f`, numbered from `first`: the values of
-/// `seen`, then `community_id`.
+/// `seen` (each field from its first side when it has it, else from the second: see
+/// [`RowInspection::app_sides`]; nothing is copied), then `community_id`.
 pub fn for_each_inspect_value(
-    seen: Option<&Seen>,
+    seen: Option<(&Seen, Option<&Seen>)>,
     community_id: Option<&str>,
     first: usize,
     mut f: impl FnMut(usize, Option<Value<'_>>),
 ) {
     use Value::{Hex16, Str, Text, Uint};
-    let Some(s) = seen else {
+    let Some((a, b)) = seen else {
         for i in 0..INSPECT_COLUMNS.len() - 1 {
             f(first + i, None);
         }
         f(first + INSPECT_COLUMNS.len() - 1, community_id.map(Str));
         return;
     };
-    fn text(v: &Option<String>) -> Option<Value<'_>> {
-        v.as_deref().map(Str)
+    /// The field `field` of `a`, else of `b`.
+    macro_rules! pick {
+        ($field:ident) => {
+            a.$field
+                .as_ref()
+                .or_else(|| b.and_then(|b| b.$field.as_ref()))
+        };
     }
-    f(first, s.app.map(|a| Text(a.name())));
-    f(first + 1, text(&s.tls_sni));
-    f(first + 2, text(&s.tls_alpn));
+    macro_rules! text {
+        ($field:ident) => {
+            pick!($field).map(|v| Str(v.as_str()))
+        };
+    }
+    f(first, pick!(app).map(|a| Text(a.name())));
+    f(first + 1, text!(tls_sni));
+    f(first + 2, text!(tls_alpn));
     f(
         first + 3,
-        s.tls_version
-            .map(|v| match crate::inspect::tls::version_name(v) {
-                Some(name) => Text(name),
-                None => Hex16(v),
-            }),
+        pick!(tls_version).map(|&v| match crate::inspect::tls::version_name(v) {
+            Some(name) => Text(name),
+            None => Hex16(v),
+        }),
     );
-    f(first + 4, s.tls_cipher.map(Hex16));
-    f(first + 5, text(&s.ja4));
-    f(first + 6, text(&s.ja3));
-    f(first + 7, text(&s.dns_qname));
-    f(first + 8, s.dns_qtype.map(|v| Uint(v.into())));
-    f(first + 9, s.dns_rcode.map(|v| Uint(v.into())));
-    f(first + 10, s.dns_answers.map(|v| Uint(v.into())));
-    f(first + 11, text(&s.http_host));
-    f(first + 12, text(&s.http_method));
-    f(first + 13, text(&s.http_target));
-    f(first + 14, text(&s.http_user_agent));
-    f(first + 15, s.http_status.map(|v| Uint(v.into())));
-    f(first + 16, text(&s.ssh_client));
-    f(first + 17, text(&s.ssh_server));
-    f(first + 18, text(&s.hassh));
+    f(first + 4, pick!(tls_cipher).map(|&v| Hex16(v)));
+    f(first + 5, text!(ja4));
+    f(first + 6, text!(ja3));
+    f(first + 7, text!(dns_qname));
+    f(first + 8, pick!(dns_qtype).map(|&v| Uint(v.into())));
+    f(first + 9, pick!(dns_rcode).map(|&v| Uint(v.into())));
+    f(first + 10, pick!(dns_answers).map(|&v| Uint(v.into())));
+    f(first + 11, text!(http_host));
+    f(first + 12, text!(http_method));
+    f(first + 13, text!(http_target));
+    f(first + 14, text!(http_user_agent));
+    f(first + 15, pick!(http_status).map(|&v| Uint(v.into())));
+    f(first + 16, text!(ssh_client));
+    f(first + 17, text!(ssh_server));
+    f(first + 18, text!(hassh));
     f(first + 19, community_id.map(Str));
 }
 

@@ -988,12 +988,13 @@ impl TemplateSink {
     ) -> io::Result<()> {
         let community_id = self
             .community_id_seed
-            .and_then(|seed| crate::inspect::community_id::community_id(&rec.key, seed));
+            .and_then(|seed| crate::inspect::community_id::community_id_bytes(&rec.key, seed));
+        let community_id = community_id.as_ref().and_then(|id| std::str::from_utf8(id).ok());
         let values = match seen {
             Some((first, second)) => InspectedValues::of(first, second),
             None => InspectedValues::default(),
         }
-        .with_community_id(community_id.as_deref())
+        .with_community_id(community_id)
         .with_shape(
             self.shape_groups,
             rec.key.proto == crate::flow::key::PROTO_TCP,

@@ -173,11 +173,10 @@ impl TextSink {
     /// Writes row `r`; `inspection` is what inspection found for it.
     fn write_record(&mut self, r: &FlowRecord, inspection: RowInspection<'_>) -> io::Result<()> {
         let seen = if self.inspect.app {
-            inspection.seen()
+            inspection.app_sides()
         } else {
             None
         };
-        let seen = seen.as_ref();
         self.line.clear();
         match self.format {
             TextFormat::Csv | TextFormat::Json => {
@@ -213,7 +212,7 @@ impl TextSink {
             TextFormat::Table => {
                 let mut cells = table_cells(r).to_vec();
                 if self.inspect.app {
-                    cells.extend(table_inspect_cells(seen));
+                    cells.extend(table_inspect_cells(inspection.seen().as_ref()));
                 }
                 for (w, c) in self.widths.iter_mut().zip(cells.iter()) {
                     *w = (*w).max(c.len());

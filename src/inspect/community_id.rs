@@ -41,7 +41,8 @@
 //!   was made from, the innermost one when flowprobe decapsulates.
 //!
 //! The input is a key, not payload: there is nothing untrusted to parse, and nothing here
-//! can panic. The only allocation is the returned string (30 bytes).
+//! can panic. [`community_id_bytes`] allocates nothing (the exporter's path);
+//! [`community_id`] returns a string (30 bytes).
 
 use sha1::{Digest as _, Sha1};
 
@@ -58,6 +59,12 @@ pub const ID_LEN: usize = 2 + 28;
 /// (ICMP/ICMPv6 type and code mapped as the spec's table says). None when the key has no
 /// addresses (ip_version not 4 or 6).
 pub fn community_id(key: &FlowKey, seed: u16) -> Option<String> {
+    let id = community_id_bytes(key, seed)?;
+    Some(String::from_utf8_lossy(&id).into_owned())
+}
+
+/// [`community_id`] as its ASCII bytes, without allocating.
+pub fn community_id_bytes(key: &FlowKey, seed: u16) -> Option<[u8; ID_LEN]> {
     let addr_len = match key.ip_version {
         4 => 4,
         6 => 16,
@@ -88,9 +95,9 @@ pub fn community_id(key: &FlowKey, seed: u16) -> Option<String> {
     }
     let digest = sha.finalize();
 
-    let mut id = String::with_capacity(ID_LEN);
-    id.push_str(VERSION_PREFIX);
-    base64_encode(&digest, &mut id);
+    let mut id = [0u8; ID_LEN];
+    id[..VERSION_PREFIX.len()].copy_from_slice(VERSION_PREFIX.as_bytes());
+    base64_encode(&digest, &mut id[VERSION_PREFIX.len()..]);
     Some(id)
 }
 
@@ -148,21 +155,21 @@ pub fn icmp_counterpart(ip_version: u8, icmp_type: u8) -> Option<u8> {
 /// The base64 alphabet of RFC 4648 section 4 (not the URL-safe one of section 5).
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/// Appends the base64 of `bytes` to `out` (RFC 4648 section 4, `=` padding to a multiple of
-/// 4 characters).
-fn base64_encode(bytes: &[u8], out: &mut String) {
-    let symbol = |group: u32, shift: u32| char::from(BASE64[((group >> shift) & 0x3f) as usize]);
-    for chunk in bytes.chunks(3) {
+/// Writes the base64 of `bytes` into `out` (RFC 4648 section 4, `=` padding to a multiple
+/// of 4 characters), as far as `out` has room (it needs 4 bytes for every 3 started).
+fn base64_encode(bytes: &[u8], out: &mut [u8]) {
+    let symbol = |group: u32, shift: u32| BASE64[((group >> shift) & 0x3f) as usize];
+    for (chunk, to) in bytes.chunks(3).zip(out.chunks_exact_mut(4)) {
         let (group, len) = match *chunk {
             [a, b, c] => (u32::from(a) << 16 | u32::from(b) << 8 | u32::from(c), 3),
             [a, b] => (u32::from(a) << 16 | u32::from(b) << 8, 2),
             [a] => (u32::from(a) << 16, 1),
             _ => continue,
         };
-        out.push(symbol(group, 18));
-        out.push(symbol(group, 12));
-        out.push(if len >= 2 { symbol(group, 6) } else { '=' });
-        out.push(if len == 3 { symbol(group, 0) } else { '=' });
+        to[0] = symbol(group, 18);
+        to[1] = symbol(group, 12);
+        to[2] = if len >= 2 { symbol(group, 6) } else { b'=' };
+        to[3] = if len == 3 { symbol(group, 0) } else { b'=' };
     }
 }
 
@@ -174,9 +181,9 @@ mod tests {
     use std::net::IpAddr;
 
     fn b64(bytes: &[u8]) -> String {
-        let mut s = String::new();
-        base64_encode(bytes, &mut s);
-        s
+        let mut out = vec![0u8; bytes.len().div_ceil(3) * 4];
+        base64_encode(bytes, &mut out);
+        String::from_utf8(out).unwrap()
     }
 
     /// RFC 4648 section 10, the base64 test vectors.
@@ -336,15 +343,13 @@ mod tests {
             0x04, 0x62, // its port 1122
             0x0d, 0x10, // the other port 3344
         ];
-        let mut expected = String::from("1:");
-        base64_encode(&Sha1::digest(input), &mut expected);
+        let expected = format!("1:{}", b64(&Sha1::digest(input)));
         assert_eq!(community_id(&k, 5), Some(expected));
         // Without ports (RSVP): 12 bytes, the protocol byte 46.
         let k = key(46, "5.6.7.8", "1.2.3.4", 0, 0);
         let mut input46 = input;
         input46[10] = 46;
-        let mut expected = String::from("1:");
-        base64_encode(&Sha1::digest(&input46[..12]), &mut expected);
+        let expected = format!("1:{}", b64(&Sha1::digest(&input46[..12])));
         assert_eq!(community_id(&k, 5), Some(expected));
     }
 
@@ -368,8 +373,7 @@ mod tests {
         // comparison would put 2.0.0.1 first. The hash input starts 1.0.0.2 in both.
         let a = key(6, "2.0.0.1", "1.0.0.2", 80, 1234);
         let input: [u8; 16] = [0, 0, 1, 0, 0, 2, 2, 0, 0, 1, 6, 0, 0x04, 0xd2, 0, 80];
-        let mut expected = String::from("1:");
-        base64_encode(&Sha1::digest(input), &mut expected);
+        let expected = format!("1:{}", b64(&Sha1::digest(input)));
         assert_eq!(community_id(&a, 0), Some(expected));
     }
 
@@ -392,8 +396,7 @@ mod tests {
         // A one-way message is hashed as (type, code) without reordering: the hash input
         // of 192.168.0.89 -> 192.168.0.1 type 3 code 1 starts with the larger address.
         let input: [u8; 16] = [0, 0, 192, 168, 0, 89, 192, 168, 0, 1, 1, 0, 0, 3, 0, 1];
-        let mut expected = String::from("1:");
-        base64_encode(&Sha1::digest(input), &mut expected);
+        let expected = format!("1:{}", b64(&Sha1::digest(input)));
         assert_eq!(there, Some(expected));
     }
 

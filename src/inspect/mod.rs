@@ -378,6 +378,46 @@ impl Seen {
         );
     }
 
+    /// Whether any application field (`app` to `hassh`: not the TCP fields) has a value.
+    pub fn has_app_values(&self) -> bool {
+        let Seen {
+            app,
+            tls_sni,
+            tls_alpn,
+            tls_version,
+            tls_cipher,
+            ja4,
+            ja3,
+            dns_qname,
+            dns_qtype,
+            dns_rcode,
+            dns_answers,
+            http_host,
+            http_method,
+            http_target,
+            http_user_agent,
+            http_status,
+            ssh_client,
+            ssh_server,
+            hassh,
+            tcp_options: _,
+            server_rtt_us: _,
+            client_rtt_us: _,
+        } = self;
+        app.is_some()
+            || [tls_sni, tls_alpn, ja4, ja3, dns_qname]
+                .iter()
+                .any(|v| v.is_some())
+            || [http_host, http_method, http_target, http_user_agent]
+                .iter()
+                .any(|v| v.is_some())
+            || [ssh_client, ssh_server, hassh].iter().any(|v| v.is_some())
+            || [tls_version, tls_cipher, dns_qtype, dns_answers, http_status]
+                .iter()
+                .any(|v| v.is_some())
+            || dns_rcode.is_some()
+    }
+
     /// `self` with what `other` adds (see `merge`).
     pub fn or(mut self, other: &Seen) -> Seen {
         self.merge(other.clone());
