@@ -245,7 +245,43 @@ struct Merger {
 /// reversed key too.
 #[derive(Default)]
 struct Notes {
-    by_key: rustc_hash::FxHashMap<FlowKey, Vec<(Timestamp, Note)>>,
+    by_key: rustc_hash::FxHashMap<FlowKey, KeyNotes>,
+}
+
+/// Notes one key holds in place (a TCP side's: its SYN's options, the handshake's times,
+/// and an application's values); more go to the heap.
+const KEY_NOTES_IN_PLACE: usize = 3;
+
+/// The notes of one key, in the order they came: in place first, so that a key's notes
+/// cost no allocation (a vector a key was an allocation and a free for most records).
+#[derive(Default)]
+struct KeyNotes {
+    held: [Option<(Timestamp, Note)>; KEY_NOTES_IN_PLACE],
+    /// Used only once `held` is full.
+    more: Vec<(Timestamp, Note)>,
+}
+
+impl KeyNotes {
+    fn push(&mut self, entry: (Timestamp, Note)) {
+        match self.held.iter_mut().find(|h| h.is_none()) {
+            Some(free) => *free = Some(entry),
+            None => self.more.push(entry),
+        }
+    }
+
+    /// Fills `combined` from the notes up to `end`, in order, and keeps the later ones;
+    /// true when none is left.
+    fn take_until(&mut self, end: Timestamp, combined: &mut Option<Seen>) -> bool {
+        let old = std::mem::take(self);
+        for (ts, note) in old.held.into_iter().flatten().chain(old.more) {
+            if ts <= end {
+                note.fill(combined.get_or_insert_with(Seen::default));
+            } else {
+                self.push((ts, note));
+            }
+        }
+        self.held[0].is_none()
+    }
 }
 
 impl Notes {
@@ -258,17 +294,13 @@ impl Notes {
 
     /// The entries of `key` up to `end`, combined (the earliest value of each field).
     fn take(&mut self, key: &FlowKey, end: Timestamp) -> Option<Seen> {
-        let entries = self.by_key.get_mut(key)?;
-        let mut combined: Option<Seen> = None;
-        for (ts, note) in std::mem::take(entries) {
-            if ts <= end {
-                note.fill(combined.get_or_insert_with(Seen::default));
-            } else {
-                entries.push((ts, note));
-            }
-        }
-        if entries.is_empty() {
-            self.by_key.remove(key);
+        let std::collections::hash_map::Entry::Occupied(mut entry) = self.by_key.entry(*key)
+        else {
+            return None;
+        };
+        let mut combined = None;
+        if entry.get_mut().take_until(end, &mut combined) {
+            entry.remove();
         }
         combined
     }
