@@ -44,15 +44,29 @@ pub use inspector::{InspectStats, Inspector};
 /// directions), and whether `key` is the lower endpoint's direction. The inspector's and
 /// the TCP analysis's tables are keyed by it: 8 bytes instead of a 48-byte key.
 pub(crate) fn connection_hash(key: &crate::flow::key::FlowKey) -> (u64, bool) {
-    use std::hash::{Hash, Hasher};
+    use std::hash::Hasher;
     let forward = (key.src, key.src_port) <= (key.dst, key.dst_port);
     let (a, b) = if forward {
         ((&key.src, key.src_port), (&key.dst, key.dst_port))
     } else {
         ((&key.dst, key.dst_port), (&key.src, key.src_port))
     };
+    // As whole words (a packet's work: each address two, the rest one).
+    let halves = |addr: &[u8; 16]| {
+        let (hi, lo) = addr.split_at(8);
+        let word = |b: &[u8]| u64::from_ne_bytes(b.try_into().unwrap_or_default());
+        (word(hi), word(lo))
+    };
+    let ((a_hi, a_lo), (b_hi, b_lo)) = (halves(a.0), halves(b.0));
+    let rest = u64::from(a.1)
+        | u64::from(b.1) << 16
+        | u64::from(key.vlan) << 32
+        | u64::from(key.proto) << 48
+        | u64::from(key.ip_version) << 56;
     let mut h = rustc_hash::FxHasher::default();
-    (a, b, key.proto, key.vlan, key.ip_version).hash(&mut h);
+    [a_hi, a_lo, b_hi, b_lo, rest]
+        .iter()
+        .for_each(|&w| h.write_u64(w));
     // FxHash's low bits are weak; the tables probe by them (and by the top 7).
     let mut state = h.finish();
     (crate::flow::sampling::splitmix64(&mut state), forward)
