@@ -61,9 +61,11 @@
 //! a connection on two VLANs (each packet copied on both, or each direction on its own)
 //! tshark sees copies as retransmissions and one handshake, this module two connections
 //! (the tshark test lists those frames). Two connections whose hashes collide share
-//! state: their flags may then be wrong, nothing else. An entry is [`CONNECTION_BYTES`] (128) bytes, asserted by a test; with the hash map's key
-//! and control byte (137 bytes a slot, at most 7/8 full) and the expiry queue's 16 bytes
-//! (up to twice that as it grows) a connection costs about 170 to 190 bytes. There are at
+//! state: their flags may then be wrong, nothing else. An entry is [`CONNECTION_BYTES`]
+//! (128) bytes with its hash, aligned to a cache line (asserted by a test): a look-up
+//! reads two lines, where an entry beside its key in a map straddled three. With the
+//! table's control byte (129 bytes a slot, at most 7/8 full) and the expiry queue's 16
+//! bytes (up to twice that as it grows) a connection costs about 160 to 180 bytes. There are at
 //! most `max_connections` ([`MAX_CONNECTIONS`] by default): past that the entry queued longest is evicted
 //! (counted) to make room. Packets never allocate: the map and queue grow (amortised)
 //! when connections are added, up to the bound.
@@ -74,10 +76,11 @@
 //! saw packets since is queued again with its last packet's time, so expiry never scans
 //! the table (an idle entry may leave up to one timeout late).
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
-use std::hash::BuildHasherDefault;
+use std::collections::VecDeque;
 use std::time::Duration;
+
+use hashbrown::hash_table::Entry;
+use hashbrown::HashTable;
 
 use super::reader::Reader;
 use crate::flow::key::{FlowKey, PROTO_TCP};
@@ -242,12 +245,14 @@ const HANDSHAKE_DONE: u8 = 4;
 /// Set when side 1 sent the SYN (clear: side 0, if `HAVE_SYN`).
 const CLIENT_IS_1: u8 = 8;
 
-/// One connection: both directions (0: the lower endpoint's), the handshake.
+/// One connection: both directions (0: the lower endpoint's), the handshake. Two cache
+/// lines, aligned (see "The table").
 #[derive(Clone, Copy, Debug, Default)]
+#[repr(align(64))]
 struct Connection {
+    /// The connection's hash ([`super::connection_hash`]): the table's key.
+    hash: u64,
     sides: [Side; 2],
-    /// The last packet's time (ns), for expiry.
-    last_seen: u64,
     /// tshark's `ts_mru_syn`: the latest SYN's time (ns), 0: none.
     mru_syn: u64,
     /// tshark's `ts_first_rtt` (ns), 0: not known.
@@ -267,6 +272,22 @@ struct Connection {
     /// answered, even when a retransmitted SYN comes after the SYN-ACK. In the padding:
     /// the entry stays 128 bytes.
     syn_to_syn_ack: u32,
+}
+
+impl Connection {
+    /// A connection with nothing seen yet.
+    fn new(hash: u64) -> Connection {
+        Connection {
+            hash,
+            ..Connection::default()
+        }
+    }
+
+    /// The last packet's time (ns), for expiry: every packet that reaches an entry is
+    /// analysed, which sets its side's `last_ack_time`.
+    fn last_seen(&self) -> u64 {
+        self.sides[0].last_ack_time.max(self.sides[1].last_ack_time)
+    }
 }
 
 /// The fixed part of a TCP header this module reads.
@@ -345,7 +366,7 @@ fn parse_options(header: &[u8]) -> TcpOptions {
 /// The TCP sequence analysis of one capture thread (see the module doc).
 #[derive(Debug)]
 pub struct TcpAnalyzer {
-    table: HashMap<u64, Connection, BuildHasherDefault<super::KeyIsHash>>,
+    table: HashTable<Connection>,
     /// (time queued, connection hash): one item per entry.
     order: VecDeque<(u64, u64)>,
     max_connections: usize,
@@ -367,7 +388,7 @@ impl TcpAnalyzer {
     /// An analyzer tracking up to `max` connections (at least 1).
     pub fn with_max_connections(max: usize) -> TcpAnalyzer {
         TcpAnalyzer {
-            table: HashMap::default(),
+            table: HashTable::new(),
             order: VecDeque::new(),
             max_connections: max.max(1),
             stats: TcpStats::default(),
@@ -392,15 +413,15 @@ impl TcpAnalyzer {
                 break;
             }
             self.order.pop_front();
-            match self.table.get(&hash) {
-                Some(c) if c.last_seen.saturating_add(timeout) > now.0 => {
-                    self.order.push_back((c.last_seen, hash));
+            match self.table.find_entry(hash, |c| c.hash == hash) {
+                Ok(c) if c.get().last_seen().saturating_add(timeout) > now.0 => {
+                    self.order.push_back((c.get().last_seen(), hash));
                 }
-                Some(_) => {
-                    self.table.remove(&hash);
+                Ok(c) => {
+                    c.remove();
                     self.stats.expired += 1;
                 }
-                None => {}
+                Err(_) => {}
             }
         }
     }
@@ -439,24 +460,24 @@ impl TcpAnalyzer {
         let side = usize::from(!forward);
         // One look-up a packet (the table is a cache miss per packet on a busy link);
         // only a full table looks first, to make room.
-        if self.table.len() >= self.max_connections && !self.table.contains_key(&hash) {
+        let same = |c: &Connection| c.hash == hash;
+        if self.table.len() >= self.max_connections && self.table.find(hash, same).is_none() {
             self.evict_one();
         }
-        let c = match self.table.entry(hash) {
+        let c = match self.table.entry(hash, same, |c| c.hash) {
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(v) => {
                 self.order.push_back((ts.0, hash));
                 self.stats.connections += 1;
-                v.insert(Connection::default())
+                v.insert(Connection::new(hash)).into_mut()
             }
         };
         // A new SYN on tracked ports: tshark starts a new conversation.
         let fwd = &c.sides[side];
         if h.flags & (SYN | ACK) == SYN && fwd.state & BASE_SET != 0 && h.seq != fwd.base_seq {
-            *c = Connection::default();
+            *c = Connection::new(hash);
             self.stats.connections += 1;
         }
-        c.last_seen = ts.0;
         let mut verdict = TcpVerdict {
             events: analyse(c, side, ts.0, &h, payload_len),
             ..TcpVerdict::default()
@@ -472,7 +493,8 @@ impl TcpAnalyzer {
     /// Drops the entry queued longest, to make room.
     fn evict_one(&mut self) {
         if let Some((_, hash)) = self.order.pop_front() {
-            if self.table.remove(&hash).is_some() {
+            if let Ok(c) = self.table.find_entry(hash, |c| c.hash == hash) {
+                c.remove();
                 self.stats.evicted += 1;
             }
         }
@@ -750,6 +772,7 @@ mod tests {
     #[test]
     fn connection_state_is_128_bytes() {
         assert_eq!(size_of::<Connection>(), CONNECTION_BYTES);
+        assert_eq!(align_of::<Connection>(), 64);
         assert_eq!(size_of::<Side>(), 40);
     }
 
