@@ -196,23 +196,32 @@ struct Ended {
     /// The connection hash's upper 32 bits (the lower ones choose the slot).
     tag: u32,
     /// When its table entry expires, in seconds since the epoch (rounded down: the slot
-    /// may stop answering up to a second early; the table answers then), times 4, plus
-    /// bit `i` set when direction `i`'s inspection ended.
+    /// may stop answering up to a second early; the table answers then) modulo 2^30,
+    /// times 4, plus bit `i` set when direction `i`'s inspection ended.
     until_and_directions: u32,
 }
+
+/// The bits of `Ended`'s seconds: they wrap every 34 years, so times are compared by
+/// their difference (an entry lives [`INSPECTION_TIMEOUT`], far less than half of that).
+const ENDED_SECS: u32 = (1 << 30) - 1;
 
 impl Ended {
     fn new(hash: u64, until: Timestamp) -> Ended {
         Ended {
             tag: (hash >> 32) as u32,
-            until_and_directions: (until.as_secs().min(u64::from(u32::MAX >> 2)) as u32) << 2,
+            until_and_directions: (until.as_secs() as u32 & ENDED_SECS) << 2,
         }
     }
 
-    /// Whether direction `index` of the connection `hash` ended, as of `ts`.
+    /// Whether direction `index` of the connection `hash` ended, as of `ts`: `ts` is
+    /// before the slot's time (at most half the seconds' range before it; a slot from
+    /// 17 years before reads as expired, as it is).
     fn ended(self, hash: u64, index: usize, ts: Timestamp) -> bool {
+        let until = self.until_and_directions >> 2;
+        let left = until.wrapping_sub(ts.as_secs() as u32) & ENDED_SECS;
         self.tag == (hash >> 32) as u32
-            && ts.as_secs() < u64::from(self.until_and_directions >> 2)
+            && left != 0
+            && left <= ENDED_SECS / 2
             && self.until_and_directions & (1 << index) != 0
     }
 }
@@ -755,6 +764,27 @@ mod tests {
     use super::*;
     use crate::decode::{decode_payload, Decap};
     use crate::inspect::tls::tests::{records, CLIENT_HELLO_MSG, SERVER_HELLO_MSG};
+
+    /// The ended-direction slots answer at today's times and across the wrap of their
+    /// seconds (they once kept seconds up to 2004 only: at any later time no slot
+    /// answered, and every segment went to the table).
+    #[test]
+    fn ended_slots_answer_until_their_time_at_any_date() {
+        let secs = |s: u64| Timestamp(s * 1_000_000_000);
+        let hash = 0xdead_beef_0000_1234u64;
+        for first in [5u64, 1_700_000_000, (1 << 30) - 10, (1 << 31) - 3, 4_000_000_000] {
+            let until = secs(first + 30);
+            let mut e = Ended::new(hash, until);
+            assert!(!e.ended(hash, 0, secs(first)), "{first}: no direction ended yet");
+            e.until_and_directions |= 1;
+            assert!(e.ended(hash, 0, secs(first)), "{first}");
+            assert!(e.ended(hash, 0, secs(first + 29)), "{first}");
+            assert!(!e.ended(hash, 1, secs(first)), "{first}: the other direction");
+            assert!(!e.ended(hash ^ 1 << 40, 0, secs(first)), "{first}: another tag");
+            assert!(!e.ended(hash, 0, secs(first + 30)), "{first}: expired");
+            assert!(!e.ended(hash, 0, secs(first + 3600)), "{first}: long expired");
+        }
+    }
 
     const CLIENT: [u8; 4] = [198, 18, 0, 1];
     const SERVER: [u8; 4] = [198, 18, 0, 2];
