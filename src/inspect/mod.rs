@@ -360,76 +360,50 @@ pub struct Seen {
     pub client_rtt_us: Option<u32>,
 }
 
+/// Hands macro `$m` the application fields of [`Seen`] (`app` to `hassh`; the TCP
+/// fields are the other three), so that each use lists them once.
+macro_rules! app_fields {
+    ($m:ident) => {
+        $m!(
+            app,
+            tls_sni,
+            tls_alpn,
+            tls_version,
+            tls_cipher,
+            ja4,
+            ja3,
+            dns_qname,
+            dns_qtype,
+            dns_rcode,
+            dns_answers,
+            http_host,
+            http_method,
+            http_target,
+            http_user_agent,
+            http_status,
+            ssh_client,
+            ssh_server,
+            hassh
+        )
+    };
+}
+
 impl Seen {
     /// Fills every field `self` lacks from `other`.
     pub fn merge(&mut self, other: Seen) {
         macro_rules! fill {
             ($($f:ident),*) => { $( if self.$f.is_none() { self.$f = other.$f; } )* };
         }
-        fill!(
-            app,
-            tls_sni,
-            tls_alpn,
-            tls_version,
-            tls_cipher,
-            ja4,
-            ja3,
-            dns_qname,
-            dns_qtype,
-            dns_rcode,
-            dns_answers,
-            http_host,
-            http_method,
-            http_target,
-            http_user_agent,
-            http_status,
-            ssh_client,
-            ssh_server,
-            hassh,
-            tcp_options,
-            server_rtt_us,
-            client_rtt_us
-        );
+        app_fields!(fill);
+        fill!(tcp_options, server_rtt_us, client_rtt_us);
     }
 
     /// Whether any application field (`app` to `hassh`: not the TCP fields) has a value.
     pub fn has_app_values(&self) -> bool {
-        let Seen {
-            app,
-            tls_sni,
-            tls_alpn,
-            tls_version,
-            tls_cipher,
-            ja4,
-            ja3,
-            dns_qname,
-            dns_qtype,
-            dns_rcode,
-            dns_answers,
-            http_host,
-            http_method,
-            http_target,
-            http_user_agent,
-            http_status,
-            ssh_client,
-            ssh_server,
-            hassh,
-            tcp_options: _,
-            server_rtt_us: _,
-            client_rtt_us: _,
-        } = self;
-        app.is_some()
-            || [tls_sni, tls_alpn, ja4, ja3, dns_qname]
-                .iter()
-                .any(|v| v.is_some())
-            || [http_host, http_method, http_target, http_user_agent]
-                .iter()
-                .any(|v| v.is_some())
-            || [ssh_client, ssh_server, hassh].iter().any(|v| v.is_some())
-            || [tls_version, tls_cipher, dns_qtype, dns_answers, http_status]
-                .iter()
-                .any(|v| v.is_some())
-            || dns_rcode.is_some()
+        macro_rules! any {
+            ($($f:ident),*) => { false $( || self.$f.is_some() )* };
+        }
+        app_fields!(any)
     }
 
     /// `self` with what `other` adds (see `merge`).
@@ -551,6 +525,28 @@ mod tests {
             .unwrap()
             .reads_payload());
         assert_eq!(ProtocolSet::parse(["tls", "smtp"]), Err("smtp".to_string()));
+    }
+
+    #[test]
+    fn app_values_are_the_application_fields_not_the_tcp_ones() {
+        assert!(!Seen::default().has_app_values());
+        let tcp = Seen {
+            tcp_options: Some(tcp::TcpOptions::default()),
+            server_rtt_us: Some(1),
+            client_rtt_us: Some(2),
+            ..Seen::default()
+        };
+        assert!(!tcp.has_app_values());
+        let some = |set: fn(&mut Seen)| {
+            let mut s = Seen::default();
+            set(&mut s);
+            s.has_app_values()
+        };
+        assert!(some(|s| s.app = Some(App::Dns)));
+        assert!(some(|s| s.dns_rcode = Some(3)));
+        assert!(some(|s| s.tls_cipher = Some(0x1301)));
+        assert!(some(|s| s.hassh = Some(String::new())));
+        assert!(some(|s| s.http_status = Some(200)));
     }
 
     #[test]
