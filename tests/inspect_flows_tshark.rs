@@ -88,7 +88,7 @@ use flowprobe::inspect::{dns, Outcome};
 
 use common::{
     binary, csv_rows, epoch_ns, parallel_map, require_shared_pcaps, require_tool, rfc3339_ns,
-    shared_pcaps, vlan_of,
+    shared_pcaps, vlan_of, InnerLayers,
 };
 
 /// The inspection columns compared, in the CSV's order.
@@ -429,32 +429,12 @@ fn frame(line: &str) -> Option<Frame> {
     };
     let protocols = first("frame.protocols").unwrap_or_default();
     let protocols: Vec<&str> = protocols.split(':').collect();
-    if protocols.iter().any(|p| *p == "icmp" || *p == "icmpv6") {
-        return Some(f);
-    }
-    // The innermost IP header and transport: the last of each in frame.protocols.
-    let Some(ip) = protocols.iter().rposition(|p| *p == "ip" || *p == "ipv6") else {
+    let Some(layers) = InnerLayers::of(&protocols) else {
         return Some(f);
     };
-    let Some(transport) = protocols.iter().rposition(|p| *p == "tcp" || *p == "udp") else {
-        return Some(f);
-    };
-    if transport < ip {
-        return Some(f);
-    }
-    let v6 = protocols[ip] == "ipv6";
-    let tcp = protocols[transport] == "tcp";
+    let (ip, tcp) = (layers.ip, layers.tcp);
     let last = |name: &str| get(name).last().map(|s| s.to_string());
-    let (src, dst, tos) = if v6 {
-        (last("ipv6.src"), last("ipv6.dst"), last("ipv6.tclass"))
-    } else {
-        (last("ip.src"), last("ip.dst"), last("ip.dsfield"))
-    };
-    let (sport, dport) = if tcp {
-        (last("tcp.srcport"), last("tcp.dstport"))
-    } else {
-        (last("udp.srcport"), last("udp.dstport"))
-    };
+    let [src, dst, tos, sport, dport] = layers.key_fields().map(last);
     let key = Key {
         vlan: vlan_of(&protocols, ip, &get("vlan.id")),
         proto: if tcp { PROTO_TCP } else { PROTO_UDP },

@@ -78,7 +78,7 @@ use flowprobe::inspect::tcp::{OUT_OF_ORDER, RETRANSMISSION, ZERO_WINDOW};
 use common::{
     assert_corpus_frames, assert_differences_explained, binary, csv_rows, epoch_ns, manifest,
     parallel_map, relative_name, require_shared_pcaps, require_tool, rfc3339_ns, shared_pcaps,
-    tshark_field_rows, vlan_of, FieldRow, KnownDifferences,
+    tshark_field_rows, vlan_of, FieldRow, InnerLayers, KnownDifferences,
 };
 
 /// tshark's fields (the first must be `frame.number`).
@@ -257,31 +257,13 @@ fn frame(row: &FieldRow) -> Option<Frame> {
     f.cut = number("frame.cap_len") < number("frame.len");
     let protocols = row.first_or_empty("frame.protocols");
     let protocols: Vec<&str> = protocols.split(':').collect();
-    if protocols.iter().any(|p| *p == "icmp" || *p == "icmpv6") {
-        return Some(f);
-    }
-    let Some(ip) = protocols.iter().rposition(|p| *p == "ip" || *p == "ipv6") else {
+    let Some(layers) = InnerLayers::of(&protocols) else {
         return Some(f);
     };
-    let Some(transport) = protocols.iter().rposition(|p| *p == "tcp" || *p == "udp") else {
-        return Some(f);
-    };
-    if transport < ip {
-        return Some(f);
-    }
-    let v6 = protocols[ip] == "ipv6";
-    let tcp = protocols[transport] == "tcp";
+    let (ip, tcp) = (layers.ip, layers.tcp);
     let last = |name: &str| row.last(name).map(str::to_string);
-    let (src, dst, tos) = if v6 {
-        (last("ipv6.src"), last("ipv6.dst"), number("ipv6.tclass"))
-    } else {
-        (last("ip.src"), last("ip.dst"), number("ip.dsfield"))
-    };
-    let (sport, dport) = if tcp {
-        (number("tcp.srcport"), number("tcp.dstport"))
-    } else {
-        (number("udp.srcport"), number("udp.dstport"))
-    };
+    let [src, dst] = [0, 1].map(|i| last(layers.key_fields()[i]));
+    let [tos, sport, dport] = [2, 3, 4].map(|i| number(layers.key_fields()[i]));
     let ids: Vec<&str> = row.get("vlan.id").iter().map(String::as_str).collect();
     let key = Key {
         in_if: number("frame.interface_id").unwrap_or(0),

@@ -184,6 +184,11 @@ pub struct Inspector {
     /// the processor's cache, where the table (a few MB on a busy link) and the
     /// connection's state cost two or three cache misses a packet.
     ended: Vec<Ended>,
+    /// The time (seconds since the epoch) the slots' times count from: they hold 30 bits
+    /// of seconds, so when packet time runs more than half of that (17 years) past it,
+    /// the slots are cleared and the base moves (a cleared slot only sends a packet to
+    /// the table).
+    ended_base: u64,
     stats: InspectStats,
 }
 
@@ -195,33 +200,29 @@ pub struct Inspector {
 struct Ended {
     /// The connection hash's upper 32 bits (the lower ones choose the slot).
     tag: u32,
-    /// When its table entry expires, in seconds since the epoch (rounded down: the slot
-    /// may stop answering up to a second early; the table answers then) modulo 2^30,
+    /// When its table entry expires, in seconds since `Inspector::ended_base` (rounded
+    /// down: the slot may stop answering up to a second early; the table answers then),
     /// times 4, plus bit `i` set when direction `i`'s inspection ended.
     until_and_directions: u32,
 }
 
-/// The bits of `Ended`'s seconds: they wrap every 34 years, so times are compared by
-/// their difference (an entry lives [`INSPECTION_TIMEOUT`], far less than half of that).
-const ENDED_SECS: u32 = (1 << 30) - 1;
+/// The largest number of seconds past `Inspector::ended_base` a slot holds.
+const ENDED_SECS: u64 = (1 << 30) - 1;
 
 impl Ended {
-    fn new(hash: u64, until: Timestamp) -> Ended {
+    /// A slot for connection `hash` whose entry expires `until` seconds past the base.
+    fn new(hash: u64, until: u64) -> Ended {
         Ended {
             tag: (hash >> 32) as u32,
-            until_and_directions: (until.as_secs() as u32 & ENDED_SECS) << 2,
+            until_and_directions: (until.min(ENDED_SECS) as u32) << 2,
         }
     }
 
-    /// Whether direction `index` of the connection `hash` ended, as of `ts`: `ts` is
-    /// before the slot's time (at most half the seconds' range before it; a slot from
-    /// 17 years before reads as expired, as it is).
-    fn ended(self, hash: u64, index: usize, ts: Timestamp) -> bool {
-        let until = self.until_and_directions >> 2;
-        let left = until.wrapping_sub(ts.as_secs() as u32) & ENDED_SECS;
+    /// Whether direction `index` of the connection `hash` ended, as of `now` (seconds
+    /// past the base).
+    fn ended(self, hash: u64, index: usize, now: u64) -> bool {
         self.tag == (hash >> 32) as u32
-            && left != 0
-            && left <= ENDED_SECS / 2
+            && now < u64::from(self.until_and_directions >> 2)
             && self.until_and_directions & (1 << index) != 0
     }
 }
@@ -237,6 +238,7 @@ impl Inspector {
             table: HashMap::default(),
             order: VecDeque::new(),
             ended: vec![Ended::default(); ENDED_SLOTS],
+            ended_base: 0,
             stats: InspectStats::default(),
         }
     }
@@ -254,6 +256,19 @@ impl Inspector {
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
         self.table.is_empty()
+    }
+
+    /// `ts` in seconds past the ended slots' base, which moves (and the slots are
+    /// cleared) when `ts` is more than half the slots' range past it: the first packet
+    /// of a capture does that, and one 17 years after the base.
+    fn ended_secs(&mut self, ts: Timestamp) -> u64 {
+        let now = ts.as_secs().saturating_sub(self.ended_base);
+        if now <= ENDED_SECS / 2 {
+            return now;
+        }
+        self.ended.fill(Ended::default());
+        self.ended_base = ts.as_secs();
+        0
     }
 
     /// Drops the entries of connections that began [`INSPECTION_TIMEOUT`] before `now`.
@@ -310,7 +325,8 @@ impl Inspector {
         let (hash, forward) = connection();
         let index = usize::from(!forward);
         let slot = hash as usize & (ENDED_SLOTS - 1);
-        if self.ended[slot].ended(hash, index, ts) {
+        let now = self.ended_secs(ts);
+        if self.ended[slot].ended(hash, index, now) {
             return None;
         }
         let table_len = self.table.len();
@@ -392,7 +408,7 @@ impl Inspector {
                     .0
                     .saturating_add(INSPECTION_TIMEOUT.as_nanos() as u64),
             );
-            let fresh = Ended::new(hash, until);
+            let fresh = Ended::new(hash, until.as_secs().saturating_sub(self.ended_base));
             let e = &mut self.ended[slot];
             if (e.tag, e.until_and_directions >> 2) != (fresh.tag, fresh.until_and_directions >> 2)
             {
@@ -765,25 +781,37 @@ mod tests {
     use crate::decode::{decode_payload, Decap};
     use crate::inspect::tls::tests::{records, CLIENT_HELLO_MSG, SERVER_HELLO_MSG};
 
-    /// The ended-direction slots answer at today's times and across the wrap of their
-    /// seconds (they once kept seconds up to 2004 only: at any later time no slot
-    /// answered, and every segment went to the table).
+    /// The ended-direction slots answer until their time, at today's dates too (they
+    /// once kept seconds since 1970 clamped to 30 bits, January 2004: at any later time
+    /// no slot answered and every segment went to the table), and a jump of decades in
+    /// packet time clears them rather than letting a stale slot answer.
     #[test]
     fn ended_slots_answer_until_their_time_at_any_date() {
         let secs = |s: u64| Timestamp(s * 1_000_000_000);
         let hash = 0xdead_beef_0000_1234u64;
-        for first in [5u64, 1_700_000_000, (1 << 30) - 10, (1 << 31) - 3, 4_000_000_000] {
-            let until = secs(first + 30);
-            let mut e = Ended::new(hash, until);
-            assert!(!e.ended(hash, 0, secs(first)), "{first}: no direction ended yet");
+        for first in [5u64, 1_700_000_000, (1 << 30) + 7, (1 << 31) - 3, 4_000_000_000] {
+            let mut i = inspector("tls");
+            let base = i.ended_secs(secs(first));
+            let mut e = Ended::new(hash, first + 30 - i.ended_base);
+            let at = |i: &mut Inspector, t: u64| i.ended_secs(secs(t));
+            assert!(!e.ended(hash, 0, base), "{first}: no direction ended yet");
             e.until_and_directions |= 1;
-            assert!(e.ended(hash, 0, secs(first)), "{first}");
-            assert!(e.ended(hash, 0, secs(first + 29)), "{first}");
-            assert!(!e.ended(hash, 1, secs(first)), "{first}: the other direction");
-            assert!(!e.ended(hash ^ 1 << 40, 0, secs(first)), "{first}: another tag");
-            assert!(!e.ended(hash, 0, secs(first + 30)), "{first}: expired");
-            assert!(!e.ended(hash, 0, secs(first + 3600)), "{first}: long expired");
+            assert!(e.ended(hash, 0, at(&mut i, first)), "{first}");
+            assert!(e.ended(hash, 0, at(&mut i, first + 29)), "{first}");
+            assert!(!e.ended(hash, 1, at(&mut i, first)), "{first}: the other direction");
+            assert!(!e.ended(hash ^ 1 << 40, 0, at(&mut i, first)), "{first}: another tag");
+            assert!(!e.ended(hash, 0, at(&mut i, first + 30)), "{first}: expired");
+            assert!(!e.ended(hash, 0, at(&mut i, first + 3600)), "{first}: long expired");
         }
+        // A slot set at 1970-01-01 and a packet 51 years later (a capture whose first
+        // frame has no time): the slots are cleared, none answers.
+        let mut i = inspector("tls");
+        i.ended_secs(secs(0));
+        i.ended[0] = Ended::new(hash, 30);
+        i.ended[0].until_and_directions |= 1;
+        let now = i.ended_secs(secs(1_614_156_838));
+        assert!(!i.ended[0].ended(hash, 0, now));
+        assert_eq!(i.ended_base, 1_614_156_838);
     }
 
     const CLIENT: [u8; 4] = [198, 18, 0, 1];

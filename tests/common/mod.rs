@@ -731,6 +731,50 @@ pub fn convert_csv(bin: &Path, path: &Path, out: &Path, inspect: &str, biflow: b
     csv
 }
 
+/// Where a tshark row's innermost IP header and transport are, the layers flowprobe keys a
+/// frame by: the last `ip`/`ipv6` and the last `tcp`/`udp` in `frame.protocols`.
+#[derive(Clone, Copy, Debug)]
+pub struct InnerLayers {
+    /// The IP header's index in `protocols`.
+    pub ip: usize,
+    pub v6: bool,
+    pub tcp: bool,
+}
+
+impl InnerLayers {
+    /// The layers of `protocols` (`frame.protocols` split at ':'): `None` for ICMP, for a
+    /// frame without IP or without TCP/UDP, or with the transport before the IP header
+    /// (ICMP's quoted packet).
+    pub fn of(protocols: &[&str]) -> Option<InnerLayers> {
+        if protocols.iter().any(|p| *p == "icmp" || *p == "icmpv6") {
+            return None;
+        }
+        let ip = protocols.iter().rposition(|p| *p == "ip" || *p == "ipv6")?;
+        let transport = protocols.iter().rposition(|p| *p == "tcp" || *p == "udp")?;
+        (transport > ip).then(|| InnerLayers {
+            ip,
+            v6: protocols[ip] == "ipv6",
+            tcp: protocols[transport] == "tcp",
+        })
+    }
+
+    /// The tshark fields of the key: source and destination address, ToS (traffic
+    /// class), source and destination port.
+    pub fn key_fields(&self) -> [&'static str; 5] {
+        let (src, dst, tos) = if self.v6 {
+            ("ipv6.src", "ipv6.dst", "ipv6.tclass")
+        } else {
+            ("ip.src", "ip.dst", "ip.dsfield")
+        };
+        let (sport, dport) = if self.tcp {
+            ("tcp.srcport", "tcp.dstport")
+        } else {
+            ("udp.srcport", "udp.dstport")
+        };
+        [src, dst, tos, sport, dport]
+    }
+}
+
 /// The VLAN flowprobe keys a packet by: the first tag after the last Ethernet header
 /// before the innermost IP header (`ip`, an index in `protocols`); a tunnel that carries
 /// IP without Ethernet keeps the outer frame's.
