@@ -10,8 +10,8 @@
 use std::io::Write as _;
 
 use crate::flow::record::FlowRecord;
-use crate::inspect::splt::{DirectionCounts, Shape, SpltEntry};
 use crate::inspect::community_id::ID_LEN;
+use crate::inspect::splt::{DirectionCounts, Shape, SpltEntry};
 use crate::inspect::{InspectConfig, Inspection, Seen};
 use crate::time::{Timestamp, RFC3339_MAX};
 

@@ -497,9 +497,7 @@ impl ParquetSink {
         if self.inspect.app {
             let first = first_inspect_column(self.biflow);
             let id = self.community_ids.as_mut().and_then(|c| c.get(&r.key));
-            for_each_inspect_value(inspection.app_sides(), id, first, |i, v| {
-                columns[i].push(v)
-            });
+            for_each_inspect_value(inspection.app_sides(), id, first, |i, v| columns[i].push(v));
         }
         self.inspect
             .for_each_shape_value(r, inspection, self.biflow, |i, v| columns[i].push(v));

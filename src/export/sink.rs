@@ -989,7 +989,9 @@ impl TemplateSink {
         let community_id = self
             .community_id_seed
             .and_then(|seed| crate::inspect::community_id::community_id_bytes(&rec.key, seed));
-        let community_id = community_id.as_ref().and_then(|id| std::str::from_utf8(id).ok());
+        let community_id = community_id
+            .as_ref()
+            .and_then(|id| std::str::from_utf8(id).ok());
         let values = match seen {
             Some((first, second)) => InspectedValues::of(first, second),
             None => InspectedValues::default(),

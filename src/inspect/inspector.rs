@@ -789,7 +789,13 @@ mod tests {
     fn ended_slots_answer_until_their_time_at_any_date() {
         let secs = |s: u64| Timestamp(s * 1_000_000_000);
         let hash = 0xdead_beef_0000_1234u64;
-        for first in [5u64, 1_700_000_000, (1 << 30) + 7, (1 << 31) - 3, 4_000_000_000] {
+        for first in [
+            5u64,
+            1_700_000_000,
+            (1 << 30) + 7,
+            (1 << 31) - 3,
+            4_000_000_000,
+        ] {
             let mut i = inspector("tls");
             let base = i.ended_secs(secs(first));
             let mut e = Ended::new(hash, first + 30 - i.ended_base);
@@ -798,10 +804,22 @@ mod tests {
             e.until_and_directions |= 1;
             assert!(e.ended(hash, 0, at(&mut i, first)), "{first}");
             assert!(e.ended(hash, 0, at(&mut i, first + 29)), "{first}");
-            assert!(!e.ended(hash, 1, at(&mut i, first)), "{first}: the other direction");
-            assert!(!e.ended(hash ^ 1 << 40, 0, at(&mut i, first)), "{first}: another tag");
-            assert!(!e.ended(hash, 0, at(&mut i, first + 30)), "{first}: expired");
-            assert!(!e.ended(hash, 0, at(&mut i, first + 3600)), "{first}: long expired");
+            assert!(
+                !e.ended(hash, 1, at(&mut i, first)),
+                "{first}: the other direction"
+            );
+            assert!(
+                !e.ended(hash ^ 1 << 40, 0, at(&mut i, first)),
+                "{first}: another tag"
+            );
+            assert!(
+                !e.ended(hash, 0, at(&mut i, first + 30)),
+                "{first}: expired"
+            );
+            assert!(
+                !e.ended(hash, 0, at(&mut i, first + 3600)),
+                "{first}: long expired"
+            );
         }
         // A slot set at 1970-01-01 and a packet 51 years later (a capture whose first
         // frame has no time): the slots are cleared, none answers.

@@ -294,8 +294,7 @@ impl Notes {
 
     /// The entries of `key` up to `end`, combined (the earliest value of each field).
     fn take(&mut self, key: &FlowKey, end: Timestamp) -> Option<Seen> {
-        let std::collections::hash_map::Entry::Occupied(mut entry) = self.by_key.entry(*key)
-        else {
+        let std::collections::hash_map::Entry::Occupied(mut entry) = self.by_key.entry(*key) else {
             return None;
         };
         let mut combined = None;
@@ -738,6 +737,55 @@ mod tests {
             .iter()
             .map(|r| (r.start.0, r.key.src[3]))
             .collect()
+    }
+
+    /// A key's notes: more than the three held in place keep their order, a record
+    /// takes those up to its end (the earliest value of each field wins), and the later
+    /// ones wait for the key's next record; a key with none left leaves the map.
+    #[test]
+    fn a_records_notes_are_those_up_to_its_end_in_the_order_they_came() {
+        use crate::inspect::{tcp::TcpOptions, Note, Noted};
+        let (key, other) = (ended(0, 0, 1).record.key, ended(0, 0, 2).record.key);
+        let mss = |m: u16| {
+            Note::TcpOptions(TcpOptions {
+                mss: Some(m),
+                ..TcpOptions::default()
+            })
+        };
+        let rtt = |s: u32| Note::Rtt {
+            server_us: s,
+            client_us: s + 1,
+        };
+        let mut notes = Notes::default();
+        for (ts, note) in [
+            (10, mss(1400)),
+            (20, rtt(5)),
+            (30, mss(9000)),
+            (40, rtt(7)),
+            (50, mss(536)),
+        ] {
+            notes.add(Noted {
+                key,
+                ts: Timestamp(ts),
+                note,
+            });
+        }
+        assert_eq!(
+            notes.take(&other, Timestamp(100)),
+            None,
+            "another key has none"
+        );
+        let first = notes.take(&key, Timestamp(35)).expect("notes up to 35");
+        assert_eq!(first.tcp_options.and_then(|o| o.mss), Some(1400));
+        assert_eq!(
+            (first.server_rtt_us, first.client_rtt_us),
+            (Some(5), Some(6))
+        );
+        let later = notes.take(&key, Timestamp(60)).expect("the notes after 35");
+        assert_eq!(later.tcp_options.and_then(|o| o.mss), Some(536));
+        assert_eq!(later.server_rtt_us, Some(7));
+        assert!(notes.by_key.is_empty());
+        assert_eq!(notes.take(&key, Timestamp(100)), None);
     }
 
     #[test]
