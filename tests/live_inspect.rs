@@ -71,27 +71,6 @@ const INSPECTED: [&str; 19] = [
     "hassh",
 ];
 
-/// Whether every tool is on PATH; otherwise prints why the test is skipped (or fails
-/// when `CI` is set).
-fn have_tools(tools: &[&str]) -> bool {
-    let missing: Vec<&str> = tools.iter().copied().filter(|t| !on_path(t)).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} not installed (CI is set)",
-        missing.join(", ")
-    );
-    eprintln!("skipped: {} not installed", missing.join(", "));
-    false
-}
-
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-}
-
 /// A process started in a namespace by the test; killed if still running when dropped
 /// (the pair's Drop also kills everything left in its namespaces).
 struct Proc(Child);
@@ -721,11 +700,8 @@ fn tls_server(pair: &NetnsPair, dir: &Path) -> (Proc, String) {
 
 #[test]
 fn tls_hellos_of_openssl_are_seen_as_sent() {
-    require_netns!();
-    if !have_tools(&["openssl", "timeout", "ss"]) {
-        return;
-    }
-    let oracle = on_path("tshark") && on_path("dumpcap");
+    require_netns!("openssl", "timeout", "ss");
+    let oracle = netns::on_path("tshark") && netns::on_path("dumpcap");
     if !oracle {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -979,10 +955,7 @@ while time.time() < end:
 
 #[test]
 fn dns_queries_of_dig_and_their_answers_are_seen_as_sent() {
-    require_netns!();
-    if !have_tools(&["python3", "dig", "timeout", "ss"]) {
-        return;
-    }
+    require_netns!("python3", "dig", "timeout", "ss");
     let pair = NetnsPair::new("dns");
     let port = DNS_PORT.to_string();
     let server_addr = pair.b.addr.to_string();
@@ -1112,10 +1085,7 @@ fn http_server(pair: &NetnsPair, root: &Path) -> Proc {
 
 #[test]
 fn http_requests_of_curl_and_their_responses_are_seen_as_sent() {
-    require_netns!();
-    if !have_tools(&["python3", "curl", "timeout", "ss"]) {
-        return;
-    }
+    require_netns!("python3", "curl", "timeout", "ss");
     let pair = NetnsPair::new("htp");
     let root = tempfile::tempdir().unwrap();
     let _server = http_server(&pair, root.path());
@@ -1238,10 +1208,7 @@ c.close()
 
 #[test]
 fn ssh_banners_and_hassh_of_the_ssh_client_are_seen_as_sent() {
-    require_netns!();
-    if !have_tools(&["python3", "ssh", "timeout", "ss"]) {
-        return;
-    }
+    require_netns!("python3", "ssh", "timeout", "ss");
     let pair = NetnsPair::new("ssh");
     let server_addr = pair.b.addr.to_string();
     let port = SSH_PORT.to_string();
@@ -1328,10 +1295,7 @@ fn ssh_banners_and_hassh_of_the_ssh_client_are_seen_as_sent() {
 /// request from the client's, the status from the server's).
 #[test]
 fn biflow_rows_carry_what_both_directions_showed() {
-    require_netns!();
-    if !have_tools(&["openssl", "python3", "curl", "timeout", "ss"]) {
-        return;
-    }
+    require_netns!("openssl", "python3", "curl", "timeout", "ss");
     let pair = NetnsPair::new("bif");
     let dir = tempfile::tempdir().unwrap();
     let (_tls, accept) = tls_server(&pair, dir.path());

@@ -90,27 +90,6 @@ const SERVER_PORT: u16 = 5001;
 // ---------------------------------------------------------------------------------
 // Tools
 
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-}
-
-/// Whether every tool is on PATH; otherwise prints why the test is skipped (or fails
-/// when `CI` is set).
-fn have_tools(tools: &[&str]) -> bool {
-    let missing: Vec<&str> = tools.iter().copied().filter(|t| !on_path(t)).collect();
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} not installed (CI is set)",
-        missing.join(", ")
-    );
-    eprintln!("skipped: {} not installed", missing.join(", "));
-    false
-}
-
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -299,7 +278,7 @@ impl Path3 {
         // must wake on time on a busy machine.
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &m]);
-        if on_path("chrt") {
+        if netns::on_path("chrt") {
             cmd.args(["chrt", "-f", "50"]);
         }
         let mut child = cmd
@@ -1026,10 +1005,7 @@ fn is_client_side(side: &str) -> bool {
 /// the ACK.
 #[test]
 fn a_delay_in_the_path_is_server_rtt_at_the_client_and_client_rtt_at_the_server() {
-    require_netns!();
-    if !have_tools(&["python3", "dumpcap", "tshark", "timeout"]) {
-        return;
-    }
+    require_netns!("python3", "dumpcap", "tshark", "timeout");
     let imp = Impairment {
         delay_ms: [0, DELAY_MS],
         loss: [0.0, 0.0],
@@ -1047,10 +1023,7 @@ fn a_delay_in_the_path_is_server_rtt_at_the_client_and_client_rtt_at_the_server(
 /// matter, only on which side of it the probe captures.
 #[test]
 fn a_delay_on_the_clients_segments_is_split_the_same_way() {
-    require_netns!();
-    if !have_tools(&["python3", "dumpcap", "tshark", "timeout"]) {
-        return;
-    }
+    require_netns!("python3", "dumpcap", "tshark", "timeout");
     let imp = Impairment {
         delay_ms: [DELAY_MS, 0],
         loss: [0.0, 0.0],
@@ -1068,10 +1041,7 @@ fn a_delay_on_the_clients_segments_is_split_the_same_way() {
 /// qdisc, so on both sides it is `server_rtt_us`.
 #[test]
 fn netem_delay_on_the_servers_egress_is_server_rtt_on_both_sides() {
-    require_netns!();
-    if !have_tools(&["python3", "dumpcap", "tshark", "timeout", "tc"]) {
-        return;
-    }
+    require_netns!("python3", "dumpcap", "tshark", "timeout", "tc");
     if let Some(why) = netem_unavailable() {
         eprintln!("skipped: {why}");
         return;
@@ -1087,10 +1057,7 @@ fn netem_delay_on_the_servers_egress_is_server_rtt_on_both_sides() {
 /// came, on both sides `client_rtt_us`.
 #[test]
 fn netem_delay_on_the_clients_egress_is_client_rtt_on_both_sides() {
-    require_netns!();
-    if !have_tools(&["python3", "dumpcap", "tshark", "timeout", "tc"]) {
-        return;
-    }
+    require_netns!("python3", "dumpcap", "tshark", "timeout", "tc");
     if let Some(why) = netem_unavailable() {
         eprintln!("skipped: {why}");
         return;
@@ -1177,10 +1144,7 @@ fn counts_under_loss(tag: &str, via: Via, imp: Impairment) {
 
 #[test]
 fn retransmissions_under_loss_in_the_path_equal_tsharks() {
-    require_netns!();
-    if !have_tools(&["python3", "dumpcap", "tshark", "timeout"]) {
-        return;
-    }
+    require_netns!("python3", "dumpcap", "tshark", "timeout");
     let imp = Impairment {
         delay_ms: [0, 5],
         loss: [0.05, 0.0],
@@ -1193,10 +1157,7 @@ fn retransmissions_under_loss_in_the_path_equal_tsharks() {
 /// side, and `tcp.analysis.retransmission` matches them.
 #[test]
 fn retransmissions_under_loss_both_ways_equal_tsharks() {
-    require_netns!();
-    if !have_tools(&["python3", "dumpcap", "tshark", "timeout"]) {
-        return;
-    }
+    require_netns!("python3", "dumpcap", "tshark", "timeout");
     let imp = Impairment {
         delay_ms: [0, 5],
         loss: [0.05, 0.05],
@@ -1208,10 +1169,7 @@ fn retransmissions_under_loss_both_ways_equal_tsharks() {
 /// capture point (netem drops on enqueue, before the tap).
 #[test]
 fn retransmissions_under_netem_loss_equal_tsharks() {
-    require_netns!();
-    if !have_tools(&["python3", "dumpcap", "tshark", "timeout", "tc"]) {
-        return;
-    }
+    require_netns!("python3", "dumpcap", "tshark", "timeout", "tc");
     if let Some(why) = netem_unavailable() {
         eprintln!("skipped: {why}");
         return;

@@ -114,11 +114,12 @@ pub fn unavailable() -> Option<String> {
     None
 }
 
-/// Returns from the calling test when namespaces are unavailable, unless `CI` is set, in
-/// which case the test fails (CI runs as root with the tools installed). Needs the module
-/// declared as `#[macro_use] mod netns;` at the test crate's root.
+/// Returns from the calling test when namespaces are unavailable, or (with tools named)
+/// when one of those is not on PATH, unless `CI` is set, in which case the test fails
+/// (CI runs as root with the tools installed). Needs the module declared as
+/// `#[macro_use] mod netns;` at the test crate's root.
 macro_rules! require_netns {
-    () => {
+    ($($tool:expr),* $(,)?) => {
         if let Some(why) = $crate::netns::unavailable() {
             if std::env::var_os("CI").is_some() {
                 panic!("network namespace tests cannot run in CI: {why}");
@@ -126,7 +127,32 @@ macro_rules! require_netns {
             eprintln!("skipped: {why}");
             return;
         }
+        if !$crate::netns::have_tools(&[$($tool),*]) {
+            return;
+        }
     };
+}
+
+/// Whether every tool is on PATH; otherwise prints why the test is skipped (or fails
+/// when `CI` is set).
+pub fn have_tools(tools: &[&str]) -> bool {
+    let missing: Vec<&str> = tools.iter().copied().filter(|t| !on_path(t)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} not installed (CI is set)",
+        missing.join(", ")
+    );
+    eprintln!("skipped: {} not installed", missing.join(", "));
+    false
+}
+
+/// Whether `tool` is a file in a directory of PATH.
+pub fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
 }
 
 /// Runs `ip ARGS`, panicking with its stderr on failure.
