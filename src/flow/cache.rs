@@ -590,7 +590,7 @@ impl FlowCache {
             if self.shapes.len() < self.slots.len() {
                 self.shapes.resize(self.slots.len(), Shape::default());
             }
-            self.shapes[i] = Shape::first(config, now, meta.payload, meta.tcp_events, flipped);
+            self.shapes[i].start(config, now, meta.payload, meta.tcp_events, flipped);
         }
     }
 
@@ -752,14 +752,14 @@ impl FlowCache {
                         self.spare_shapes = boxes;
                     }
                 }
-                // A spare box takes the shape; the slot keeps the box's old one until
-                // its next record starts (`Shape::first` replaces it).
+                // A spare box takes a copy of the shape; the slot's own is restarted
+                // when its next record starts (`Shape::start`).
                 Some(match self.spare_shapes.pop() {
                     Some(mut spare) => {
-                        std::mem::swap(&mut *spare, s);
+                        Shape::clone_from(&mut spare, s);
                         spare
                     }
-                    None => Box::new(std::mem::take(s)),
+                    None => Box::new(s.clone()),
                 })
             }
             _ => None,

@@ -162,6 +162,15 @@ impl Sequence {
         }
     }
 
+    /// Empties the sequence (keeping its room).
+    #[inline]
+    pub fn clear(&mut self) {
+        match self {
+            Sequence::Inline { len, .. } => *len = 0,
+            Sequence::Heap(v) => v.clear(),
+        }
+    }
+
     /// The entries.
     pub fn as_slice(&self) -> &[SpltEntry] {
         match self {
@@ -207,18 +216,38 @@ impl Shape {
     ) -> Shape {
         let mut shape = Shape {
             splt: Sequence::with_capacity(config.splt_packets),
-            last: ts,
             ..Shape::default()
         };
-        shape.count(payload, events, reverse);
+        shape.start(config, ts, payload, events, reverse);
+        shape
+    }
+
+    /// Makes this shape, whatever record it held, that of a record's first packet (what
+    /// [`Shape::first`] gives) in place: a flow-cache slot's shape is restarted rather
+    /// than replaced (no 264-byte copy, and the sequence keeps its room).
+    #[inline]
+    pub fn start(
+        &mut self,
+        config: ShapeConfig,
+        ts: Timestamp,
+        payload: u32,
+        events: u8,
+        reverse: bool,
+    ) {
+        self.forward = DirectionCounts::default();
+        self.reverse = DirectionCounts::default();
+        self.len = Welford::default();
+        self.iat = Welford::default();
+        self.splt.clear();
+        self.last = ts;
+        self.count(payload, events, reverse);
         if config.splt_packets > 0 {
-            shape.splt.push(SpltEntry {
+            self.splt.push(SpltEntry {
                 len: payload,
                 reverse,
                 iat_us: 0,
             });
         }
-        shape
     }
 
     /// A later packet of the record (`ts` never before the previous one's: the shard's
@@ -320,6 +349,40 @@ mod tests {
         assert_eq!(s.reverse.zero_windows, 1);
         assert_eq!((s.iat.n, s.iat.min, s.iat.max), (3, 69_999, 1_520_000));
         assert_eq!((s.len.n, s.len.min, s.len.max), (4, 0, 1448));
+    }
+
+    #[test]
+    fn a_restarted_shape_is_a_first_packets_shape() {
+        // Whatever a shape held (counts, statistics, a sequence in place or on the heap),
+        // `start` makes it what `first` makes, and it goes on the same way.
+        for n in [0u8, 3, 10, 32] {
+            let config = ShapeConfig { splt_packets: n };
+            let mut stale = Shape::first(
+                config,
+                Timestamp(1),
+                1500,
+                super::super::tcp::RETRANSMISSION,
+                true,
+            );
+            for i in 0..40 {
+                stale.add(
+                    config,
+                    Timestamp(2 + i),
+                    100 + i as u32,
+                    super::super::tcp::ZERO_WINDOW,
+                    i % 2 == 0,
+                );
+            }
+            let mut fresh = Shape::first(config, Timestamp(1_000), 7, 0, false);
+            stale.start(config, Timestamp(1_000), 7, 0, false);
+            assert_eq!(stale, fresh, "{n}");
+            for i in 0..12 {
+                stale.add(config, Timestamp(1_001 + i), 3, 0, true);
+                fresh.add(config, Timestamp(1_001 + i), 3, 0, true);
+            }
+            assert_eq!(stale, fresh, "{n}");
+            assert_eq!(stale.splt.len(), usize::from(n).min(13), "{n}");
+        }
     }
 
     #[test]
