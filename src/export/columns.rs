@@ -10,7 +10,7 @@
 use std::io::Write as _;
 
 use crate::flow::record::FlowRecord;
-use crate::inspect::community_id::ID_LEN;
+use crate::inspect::community_id::CommunityId;
 use crate::inspect::splt::{DirectionCounts, Shape, SpltEntry};
 use crate::inspect::{InspectConfig, Inspection, Seen};
 use crate::time::{Timestamp, RFC3339_MAX};
@@ -382,7 +382,7 @@ fn for_each_splt_value(
 pub struct CommunityIds {
     seed: u16,
     /// The key and its ID, held in place: the cache allocates nothing after it is made.
-    slots: Vec<Option<(crate::flow::key::FlowKey, [u8; ID_LEN])>>,
+    slots: Vec<Option<(crate::flow::key::FlowKey, CommunityId)>>,
 }
 
 impl CommunityIds {
@@ -416,8 +416,7 @@ impl CommunityIds {
             }
             self.slots[at] = Some((*key, id));
         }
-        let (_, id) = self.slots[at].as_ref()?;
-        std::str::from_utf8(id).ok()
+        self.slots[at].as_ref().map(|(_, id)| id.as_str())
     }
 }
 

@@ -78,6 +78,7 @@ use super::transport::{
 use super::{ipfix, netflow_v9, RecordSink};
 use crate::flow::record::{FlowDirection, FlowRecord};
 use crate::flow::tunnel::TunnelKind;
+use crate::inspect::community_id::CommunityId;
 use crate::inspect::{Inspection, Seen};
 use crate::time::Timestamp;
 
@@ -989,14 +990,11 @@ impl TemplateSink {
         let community_id = self
             .community_id_seed
             .and_then(|seed| crate::inspect::community_id::community_id_bytes(&rec.key, seed));
-        let community_id = community_id
-            .as_ref()
-            .and_then(|id| std::str::from_utf8(id).ok());
         let values = match seen {
             Some((first, second)) => InspectedValues::of(first, second),
             None => InspectedValues::default(),
         }
-        .with_community_id(community_id)
+        .with_community_id(community_id.as_ref().map(CommunityId::as_str))
         .with_shape(
             self.shape_groups,
             rec.key.proto == crate::flow::key::PROTO_TCP,

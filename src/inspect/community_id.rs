@@ -41,8 +41,8 @@
 //!   was made from, the innermost one when flowprobe decapsulates.
 //!
 //! The input is a key, not payload: there is nothing untrusted to parse, and nothing here
-//! can panic. [`community_id_bytes`] allocates nothing (the exporter's path);
-//! [`community_id`] returns a string (30 bytes).
+//! can panic. [`community_id_bytes`] allocates nothing (the exporter's path: a
+//! [`CommunityId`] in place); [`community_id`] returns a string (30 bytes).
 
 use sha1::{Digest as _, Sha1};
 
@@ -59,12 +59,22 @@ pub const ID_LEN: usize = 2 + 28;
 /// (ICMP/ICMPv6 type and code mapped as the spec's table says). None when the key has no
 /// addresses (ip_version not 4 or 6).
 pub fn community_id(key: &FlowKey, seed: u16) -> Option<String> {
-    let id = community_id_bytes(key, seed)?;
-    Some(String::from_utf8_lossy(&id).into_owned())
+    community_id_bytes(key, seed).map(|id| id.as_str().to_owned())
 }
 
-/// [`community_id`] as its ASCII bytes, without allocating.
-pub fn community_id_bytes(key: &FlowKey, seed: u16) -> Option<[u8; ID_LEN]> {
+/// A Community ID held in place: its [`ID_LEN`] ASCII bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommunityId([u8; ID_LEN]);
+
+impl CommunityId {
+    /// The ID as text ("1:" and base64: always ASCII, so never empty).
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// [`community_id`], without allocating.
+pub fn community_id_bytes(key: &FlowKey, seed: u16) -> Option<CommunityId> {
     let addr_len = match key.ip_version {
         4 => 4,
         6 => 16,
@@ -98,7 +108,7 @@ pub fn community_id_bytes(key: &FlowKey, seed: u16) -> Option<[u8; ID_LEN]> {
     let mut id = [0u8; ID_LEN];
     id[..VERSION_PREFIX.len()].copy_from_slice(VERSION_PREFIX.as_bytes());
     base64_encode(&digest, &mut id[VERSION_PREFIX.len()..]);
-    Some(id)
+    Some(CommunityId(id))
 }
 
 /// The ports the spec hashes for `key`, in the packet's direction (`None`: a protocol

@@ -53,9 +53,8 @@ pub(crate) fn connection_hash(key: &crate::flow::key::FlowKey) -> (u64, bool) {
     };
     // As whole words (a packet's work: each address two, the rest one).
     let halves = |addr: &[u8; 16]| {
-        let (hi, lo) = addr.split_at(8);
-        let word = |b: &[u8]| u64::from_ne_bytes(b.try_into().unwrap_or_default());
-        (word(hi), word(lo))
+        let w = u128::from_ne_bytes(*addr);
+        (w as u64, (w >> 64) as u64)
     };
     let ((a_hi, a_lo), (b_hi, b_lo)) = (halves(a.0), halves(b.0));
     let rest = u64::from(a.1)

@@ -65,9 +65,9 @@
 //! (128) bytes with its hash, aligned to a cache line (asserted by a test): a look-up
 //! reads two lines, where an entry beside its key in a map straddled three. With the
 //! table's control byte (129 bytes a slot, at most 7/8 full) and the expiry queue's 16
-//! bytes (up to twice that as it grows) a connection costs about 160 to 180 bytes. There are at
-//! most `max_connections` ([`MAX_CONNECTIONS`] by default): past that the entry queued longest is evicted
-//! (counted) to make room. Packets never allocate: the map and queue grow (amortised)
+//! bytes (up to twice that as it grows) a connection costs about 160 to 180 bytes. There
+//! are at most `max_connections` ([`MAX_CONNECTIONS`] by default): past that the entry
+//! queued longest is evicted (counted) to make room. Packets never allocate: the map and queue grow (amortised)
 //! when connections are added, up to the bound.
 //!
 //! A connection idle for [`IDLE_TIMEOUT`] is dropped by [`TcpAnalyzer::expire`]; one that
@@ -413,15 +413,14 @@ impl TcpAnalyzer {
                 break;
             }
             self.order.pop_front();
-            match self.table.find_entry(hash, |c| c.hash == hash) {
-                Ok(c) if c.get().last_seen().saturating_add(timeout) > now.0 => {
-                    self.order.push_back((c.get().last_seen(), hash));
-                }
-                Ok(c) => {
+            if let Ok(c) = self.table.find_entry(hash, |c| c.hash == hash) {
+                let last_seen = c.get().last_seen();
+                if last_seen.saturating_add(timeout) > now.0 {
+                    self.order.push_back((last_seen, hash));
+                } else {
                     c.remove();
                     self.stats.expired += 1;
                 }
-                Err(_) => {}
             }
         }
     }
