@@ -1554,10 +1554,14 @@ mod tests {
             .map(|i| {
                 // Every other record with a TCP/splt shape too (v9 carries none of it).
                 let shape = (i % 2 == 0).then(|| {
-                    use crate::inspect::splt::{Shape, ShapeConfig};
+                    use crate::inspect::splt::{Shape, ShapeConfig, ShapePacket};
                     let config = ShapeConfig { splt_packets: 10 };
-                    let mut s = Shape::first(config, Timestamp(1_000_000), 0, 0, false);
-                    s.add(config, Timestamp(2_000_000 + u64::from(i)), 100, 1, true);
+                    let mut s =
+                        Shape::first(config, ShapePacket::new(Timestamp(1_000_000), 0, 0, false));
+                    s.add(
+                        config,
+                        ShapePacket::new(Timestamp(2_000_000 + u64::from(i)), 100, 1, true),
+                    );
                     Box::new(s)
                 });
                 Some(Box::new(Inspection {
@@ -1715,7 +1719,7 @@ mod tests {
     fn the_widest_shaped_record_fits_the_smallest_message() {
         use crate::flow::record::{FlowDirection, ReverseCounters};
         use crate::flow::tunnel::{Tunnel, TunnelKind};
-        use crate::inspect::splt::{Shape as SpltShape, ShapeConfig};
+        use crate::inspect::splt::{Shape as SpltShape, ShapeConfig, ShapePacket};
         use crate::inspect::tcp::TcpOptions;
         let mut r = record(1);
         r.key.proto = crate::flow::key::PROTO_TCP;
@@ -1737,14 +1741,11 @@ mod tests {
             ..ReverseCounters::default()
         });
         let config = ShapeConfig { splt_packets: 32 };
-        let mut shape = SpltShape::first(config, Timestamp(1_000), 0, 0, false);
+        let mut shape = SpltShape::first(config, ShapePacket::new(Timestamp(1_000), 0, 0, false));
         for k in 1..40u64 {
             shape.add(
                 config,
-                Timestamp(1_000 + k * 1_000_000),
-                1448,
-                1,
-                k % 2 == 0,
+                ShapePacket::new(Timestamp(1_000 + k * 1_000_000), 1448, 1, k % 2 == 0),
             );
         }
         let options = Some(TcpOptions {

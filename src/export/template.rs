@@ -2042,16 +2042,16 @@ mod tests {
     /// its length, its PEN, then the values.
     #[test]
     fn splt_goes_out_as_rfc6313_basic_lists() {
-        use crate::inspect::splt::{Shape as SpltShape, ShapeConfig};
+        use crate::inspect::splt::{Shape as SpltShape, ShapeConfig, ShapePacket};
         use crate::time::Timestamp;
         let config = ShapeConfig { splt_packets: 10 };
         let t = |us: u64| Timestamp(1_000_000_000_000 + us * 1000);
         // SYN (0 octets, forward), 517 octets reverse 1520 µs later, 1448 forward 310 µs
         // after that, and a reverse ACK of 0 octets 2 µs later.
-        let mut shape = SpltShape::first(config, t(0), 0, 0, false);
-        shape.add(config, t(1520), 517, 0, true);
-        shape.add(config, t(1830), 1448, 0, false);
-        shape.add(config, t(1832), 0, 0, true);
+        let mut shape = SpltShape::first(config, ShapePacket::new(t(0), 0, 0, false));
+        shape.add(config, ShapePacket::new(t(1520), 517, 0, true));
+        shape.add(config, ShapePacket::new(t(1830), 1448, 0, false));
+        shape.add(config, ShapePacket::new(t(1832), 0, 0, true));
         let groups = ShapeGroups {
             splt: true,
             ..ShapeGroups::default()

@@ -685,14 +685,17 @@ mod tests {
     /// A biflow record's inspection with a shape: the client sent a SYN with options and
     /// 100 payload octets (one a retransmission), the server a SYN-ACK and 1448 octets.
     fn shaped_inspection() -> Inspection {
-        use crate::inspect::splt::{Shape, ShapeConfig};
+        use crate::inspect::splt::{Shape, ShapeConfig, ShapePacket};
         use crate::inspect::tcp::{TcpOptions, RETRANSMISSION};
         let config = ShapeConfig { splt_packets: 3 };
         let ns = |us: u64| Timestamp(1_700_000_000_000_000_000 + us * 1000);
-        let mut shape = Shape::first(config, ns(0), 0, 0, false);
-        shape.add(config, ns(1520), 0, 0, true);
-        shape.add(config, ns(1830), 100, RETRANSMISSION, false);
-        shape.add(config, ns(2830), 1448, 0, true);
+        let mut shape = Shape::first(config, ShapePacket::new(ns(0), 0, 0, false));
+        shape.add(config, ShapePacket::new(ns(1520), 0, 0, true));
+        shape.add(
+            config,
+            ShapePacket::new(ns(1830), 100, RETRANSMISSION, false),
+        );
+        shape.add(config, ShapePacket::new(ns(2830), 1448, 0, true));
         let rtt = |s: Seen| Seen {
             server_rtt_us: Some(1520),
             client_rtt_us: Some(310),

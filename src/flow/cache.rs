@@ -59,7 +59,7 @@ use super::key::{FlowKey, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, PROTO_
 use super::record::{EndReason, FlowRecord, ReverseCounters};
 use super::tunnel::{Tunnel, TunnelKind};
 use crate::decode::PacketMeta;
-use crate::inspect::splt::{Shape, ShapeConfig};
+use crate::inspect::splt::{Shape, ShapeConfig, ShapePacket};
 use crate::time::Timestamp;
 
 /// TCP FIN flag bit.
@@ -439,7 +439,10 @@ impl FlowCache {
             if let (Some(config), Some(shape)) =
                 (self.config.shape, self.shapes.get_mut(index as usize))
             {
-                shape.add(config, now, meta.payload, meta.tcp_events, reverse);
+                shape.add(
+                    config,
+                    ShapePacket::new(now, meta.payload, meta.tcp_events, reverse),
+                );
             }
             if stale || class != old_class {
                 self.idle_unlink(index, old_class);
@@ -590,7 +593,10 @@ impl FlowCache {
             if self.shapes.len() < self.slots.len() {
                 self.shapes.resize(self.slots.len(), Shape::default());
             }
-            self.shapes[i].start(config, now, meta.payload, meta.tcp_events, flipped);
+            self.shapes[i].start(
+                config,
+                ShapePacket::new(now, meta.payload, meta.tcp_events, flipped),
+            );
         }
     }
 
@@ -1680,8 +1686,14 @@ mod tests {
         let allocated = run(None);
         let (tx, rx) = crossbeam_channel::bounded(4);
         let stale = |n: u32| {
-            let mut s = Shape::first(ShapeConfig { splt_packets: 3 }, t(0.0), n, 0, true);
-            s.add(ShapeConfig { splt_packets: 3 }, t(1.0), n, 0, false);
+            let mut s = Shape::first(
+                ShapeConfig { splt_packets: 3 },
+                ShapePacket::new(t(0.0), n, 0, true),
+            );
+            s.add(
+                ShapeConfig { splt_packets: 3 },
+                ShapePacket::new(t(1.0), n, 0, false),
+            );
             Box::new(s)
         };
         tx.send((0..3).map(stale).collect()).unwrap();

@@ -188,6 +188,32 @@ impl std::ops::Deref for Sequence {
     }
 }
 
+/// A packet as a record's shape takes it in.
+#[derive(Clone, Copy, Debug)]
+pub struct ShapePacket {
+    /// When it was captured.
+    pub ts: Timestamp,
+    /// Its transport payload's octets on the wire.
+    pub payload: u32,
+    /// What the TCP analysis found (`tcp::RETRANSMISSION`, ...; 0 without it).
+    pub events: u8,
+    /// Sent against the record's key: a biflow record's responder.
+    pub reverse: bool,
+}
+
+impl ShapePacket {
+    /// A packet of `payload` octets at `ts`, with the TCP analysis's `events`.
+    #[inline]
+    pub fn new(ts: Timestamp, payload: u32, events: u8, reverse: bool) -> ShapePacket {
+        ShapePacket {
+            ts,
+            payload,
+            events,
+            reverse,
+        }
+    }
+}
+
 /// What a record's packets looked like (see the module documentation).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Shape {
@@ -207,18 +233,12 @@ pub struct Shape {
 
 impl Shape {
     /// A record's first packet.
-    pub fn first(
-        config: ShapeConfig,
-        ts: Timestamp,
-        payload: u32,
-        events: u8,
-        reverse: bool,
-    ) -> Shape {
+    pub fn first(config: ShapeConfig, packet: ShapePacket) -> Shape {
         let mut shape = Shape {
             splt: Sequence::with_capacity(config.splt_packets),
             ..Shape::default()
         };
-        shape.start(config, ts, payload, events, reverse);
+        shape.start(config, packet);
         shape
     }
 
@@ -226,25 +246,18 @@ impl Shape {
     /// [`Shape::first`] gives) in place: a flow-cache slot's shape is restarted rather
     /// than replaced (no 264-byte copy, and the sequence keeps its room).
     #[inline]
-    pub fn start(
-        &mut self,
-        config: ShapeConfig,
-        ts: Timestamp,
-        payload: u32,
-        events: u8,
-        reverse: bool,
-    ) {
+    pub fn start(&mut self, config: ShapeConfig, packet: ShapePacket) {
         self.forward = DirectionCounts::default();
         self.reverse = DirectionCounts::default();
         self.len = Welford::default();
         self.iat = Welford::default();
         self.splt.clear();
-        self.last = ts;
-        self.count(payload, events, reverse);
+        self.last = packet.ts;
+        self.count(packet);
         if config.splt_packets > 0 {
             self.splt.push(SpltEntry {
-                len: payload,
-                reverse,
+                len: packet.payload,
+                reverse: packet.reverse,
                 iat_us: 0,
             });
         }
@@ -253,29 +266,28 @@ impl Shape {
     /// A later packet of the record (`ts` never before the previous one's: the shard's
     /// clock does not run backwards).
     #[inline]
-    pub fn add(
-        &mut self,
-        config: ShapeConfig,
-        ts: Timestamp,
-        payload: u32,
-        events: u8,
-        reverse: bool,
-    ) {
-        self.count(payload, events, reverse);
-        let gap = ts.0.saturating_sub(self.last.0);
-        self.last = ts;
+    pub fn add(&mut self, config: ShapeConfig, packet: ShapePacket) {
+        self.count(packet);
+        let gap = packet.ts.0.saturating_sub(self.last.0);
+        self.last = packet.ts;
         self.iat.add(gap);
         if self.splt.len() < usize::from(config.splt_packets) {
             self.splt.push(SpltEntry {
-                len: payload,
-                reverse,
+                len: packet.payload,
+                reverse: packet.reverse,
                 iat_us: u32::try_from(gap / 1000).unwrap_or(u32::MAX),
             });
         }
     }
 
     #[inline]
-    fn count(&mut self, payload: u32, events: u8, reverse: bool) {
+    fn count(&mut self, packet: ShapePacket) {
+        let ShapePacket {
+            payload,
+            events,
+            reverse,
+            ..
+        } = packet;
         self.len.add(u64::from(payload));
         let side = if reverse {
             &mut self.reverse
@@ -327,16 +339,21 @@ mod tests {
     fn a_shape_keeps_the_first_packets_and_counts_each_direction() {
         let config = ShapeConfig { splt_packets: 3 };
         let t = |us: u64| Timestamp(1_000_000_000 + us * 1000 + 999);
-        let mut s = Shape::first(config, t(0), 0, 0, false);
-        s.add(config, t(1520), 0, 0, true);
+        let mut s = Shape::first(config, ShapePacket::new(t(0), 0, 0, false));
+        s.add(config, ShapePacket::new(t(1520), 0, 0, true));
         s.add(
             config,
-            Timestamp(t(1830).0 + 1),
-            517,
-            super::super::tcp::RETRANSMISSION,
-            false,
+            ShapePacket::new(
+                Timestamp(t(1830).0 + 1),
+                517,
+                super::super::tcp::RETRANSMISSION,
+                false,
+            ),
         );
-        s.add(config, t(1900), 1448, super::super::tcp::ZERO_WINDOW, true);
+        s.add(
+            config,
+            ShapePacket::new(t(1900), 1448, super::super::tcp::ZERO_WINDOW, true),
+        );
         let lens: Vec<_> = s
             .splt
             .iter()
@@ -359,26 +376,25 @@ mod tests {
             let config = ShapeConfig { splt_packets: n };
             let mut stale = Shape::first(
                 config,
-                Timestamp(1),
-                1500,
-                super::super::tcp::RETRANSMISSION,
-                true,
+                ShapePacket::new(Timestamp(1), 1500, super::super::tcp::RETRANSMISSION, true),
             );
             for i in 0..40 {
                 stale.add(
                     config,
-                    Timestamp(2 + i),
-                    100 + i as u32,
-                    super::super::tcp::ZERO_WINDOW,
-                    i % 2 == 0,
+                    ShapePacket::new(
+                        Timestamp(2 + i),
+                        100 + i as u32,
+                        super::super::tcp::ZERO_WINDOW,
+                        i % 2 == 0,
+                    ),
                 );
             }
-            let mut fresh = Shape::first(config, Timestamp(1_000), 7, 0, false);
-            stale.start(config, Timestamp(1_000), 7, 0, false);
+            let mut fresh = Shape::first(config, ShapePacket::new(Timestamp(1_000), 7, 0, false));
+            stale.start(config, ShapePacket::new(Timestamp(1_000), 7, 0, false));
             assert_eq!(stale, fresh, "{n}");
             for i in 0..12 {
-                stale.add(config, Timestamp(1_001 + i), 3, 0, true);
-                fresh.add(config, Timestamp(1_001 + i), 3, 0, true);
+                stale.add(config, ShapePacket::new(Timestamp(1_001 + i), 3, 0, true));
+                fresh.add(config, ShapePacket::new(Timestamp(1_001 + i), 3, 0, true));
             }
             assert_eq!(stale, fresh, "{n}");
             assert_eq!(stale.splt.len(), usize::from(n).min(13), "{n}");
@@ -388,8 +404,8 @@ mod tests {
     #[test]
     fn without_splt_packets_no_sequence_is_kept() {
         let config = ShapeConfig { splt_packets: 0 };
-        let mut s = Shape::first(config, Timestamp(5), 10, 0, false);
-        s.add(config, Timestamp(7), 20, 0, false);
+        let mut s = Shape::first(config, ShapePacket::new(Timestamp(5), 10, 0, false));
+        s.add(config, ShapePacket::new(Timestamp(7), 20, 0, false));
         assert!(s.splt.is_empty() && matches!(s.splt, Sequence::Inline { .. }));
         assert_eq!(s.forward.payload_bytes, 30);
     }

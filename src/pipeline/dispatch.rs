@@ -96,7 +96,7 @@ impl Meter for Inline {
     }
 
     fn notes(&mut self, notes: &mut Vec<Noted>) {
-        self.notes.pending.append(notes);
+        self.notes.append(notes);
     }
 
     fn meter(&mut self, meta: &PacketMeta, ts: Timestamp) {
@@ -245,7 +245,7 @@ impl Meter for Dispatch {
         // send that record while they wait for the next batch (the others are notes of
         // the packet at hand, which waits in a batch too).
         let urgent = notes.iter().any(|n| matches!(n.note, Note::Rtt { .. }));
-        self.notes.pending.append(notes);
+        self.notes.append(notes);
         if urgent {
             self.notes.send();
         }

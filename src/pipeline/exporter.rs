@@ -147,7 +147,7 @@ impl Exporter {
 #[derive(Debug)]
 pub(crate) struct NoteQueue {
     /// Not yet sent.
-    pub(crate) pending: Vec<Noted>,
+    pending: Vec<Noted>,
     exporter: Sender<ExportMessage>,
 }
 
@@ -157,6 +157,23 @@ impl NoteQueue {
             pending: Vec::new(),
             exporter,
         }
+    }
+
+    /// Queues one note.
+    #[inline]
+    pub(crate) fn push(&mut self, noted: Noted) {
+        self.pending.push(noted);
+    }
+
+    /// Queues `notes`, leaving it empty (its room stays with the caller).
+    pub(crate) fn append(&mut self, notes: &mut Vec<Noted>) {
+        self.pending.append(notes);
+    }
+
+    /// The notes queued and not yet sent, when there are any.
+    #[inline]
+    pub(crate) fn gathered(&mut self) -> Option<&mut Vec<Noted>> {
+        (!self.pending.is_empty()).then_some(&mut self.pending)
     }
 
     /// Sends what is queued, in one message (each message could wake the exporter).

@@ -146,8 +146,7 @@ impl Classifier {
     /// message could wake the exporter.
     #[inline]
     pub fn notes(&mut self) -> Option<&mut Vec<Noted>> {
-        let pending = &mut self.inspect.as_mut()?.notes.as_mut()?.pending;
-        (!pending.is_empty()).then_some(pending)
+        self.inspect.as_mut()?.notes.as_mut()?.gathered()
     }
 
     /// Sends the notes gathered so far to the exporter, in one message.
@@ -325,7 +324,7 @@ impl InspectTap {
 
     fn note(&mut self, key: FlowKey, ts: Timestamp, note: Note) {
         if let Some(notes) = &mut self.notes {
-            notes.pending.push(Noted { key, ts, note });
+            notes.push(Noted { key, ts, note });
         }
     }
 }
