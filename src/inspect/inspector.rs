@@ -423,6 +423,170 @@ impl Inspector {
     }
 }
 
+/// The ended-direction slots are a cache of the table's answer: a differential check,
+/// for the unit tests and the fuzz target `inspect_connections` only (`cfg(fuzzing)` is
+/// set by cargo-fuzz): empty in a normal build.
+#[doc(hidden)]
+#[allow(unexpected_cfgs)]
+pub mod fuzzing {
+    #[cfg(any(test, fuzzing))]
+    use super::*;
+
+    /// Feeds the packets `data` describes to two inspectors, one of which has its slots
+    /// cleared before every packet (a cleared slot only sends a packet to the table), and
+    /// panics where they differ: in what a packet completed, the table's size, or the
+    /// counts. Packet time only goes forward, as the readers give it (offline the clock
+    /// clamps; expiry runs at times no later than the next packet's).
+    ///
+    /// `data` is cut into records of 4 bytes and a payload:
+    /// - control: bits 0-1 which of 4 connections (a client port), bit 2 from the
+    ///   server, bit 3 UDP, bits 4-6 the payload (0 and 7: the record's own bytes; 1 a
+    ///   TLS ClientHello, 2 an HTTP request, 3 an SSH banner, 4 a DNS query, 5 an HTTP
+    ///   response, 6 none), bit 7 expiry before the packet;
+    /// - TCP flags (SYN, ACK, ...), whose bit 6 also moves the sequence number 1000
+    ///   ahead (a gap) and bit 7 back by the payload's length (a retransmission);
+    /// - a time step: 100 ms units, or with bit 7 that many 2^23 s (past the slots'
+    ///   17-year range at once);
+    /// - a length `n`: the first `n` bytes of the payload chosen (of the record's own
+    ///   bytes, which follow).
+    #[cfg(any(test, fuzzing))]
+    pub fn ended_slots_change_nothing(data: &[u8]) {
+        use crate::decode::{decode_payload, Decap};
+        let config = InspectConfig {
+            protocols: ProtocolSet::parse(["all"]).unwrap_or(ProtocolSet::NONE),
+            max_packets: 4,
+            ..InspectConfig::default()
+        };
+        let (mut cached, mut table) = (Inspector::new(config), Inspector::new(config));
+        let mut t: u64 = 1_700_000_000_000_000_000;
+        let mut seq = [[0x8000_0000u32; 2]; 4];
+        let mut rest = data;
+        while let [ctl, flags, step, n, tail @ ..] = rest {
+            let conn = usize::from(ctl & 3);
+            let from_server = ctl & 4 != 0;
+            let udp = ctl & 8 != 0;
+            let mut n = usize::from(*n);
+            let own;
+            (own, rest) = tail.split_at(n.min(tail.len()));
+            let template: &[u8] = match (ctl >> 4) & 7 {
+                1 => CLIENT_HELLO,
+                2 => b"GET /a HTTP/1.1\r\nHost: example.com\r\nUser-Agent: x\r\n\r\n",
+                3 => b"SSH-2.0-OpenSSH_9.6\r\n",
+                4 => DNS_QUERY,
+                5 => b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+                6 => b"",
+                _ => own,
+            };
+            n = n.min(template.len());
+            let payload = &template[..n];
+            t = t.saturating_add(if step & 0x80 != 0 {
+                u64::from(step & 0x7f) << 23 << 30
+            } else {
+                u64::from(*step) * 100_000_000
+            });
+            let ts = Timestamp(t);
+            if ctl & 0x80 != 0 {
+                cached.expire(ts);
+                table.expire(ts);
+            }
+            let side = &mut seq[conn][usize::from(from_server)];
+            if flags & 0x40 != 0 {
+                *side = side.wrapping_add(1000);
+            }
+            if flags & 0x80 != 0 {
+                *side = side.wrapping_sub(n as u32);
+            }
+            let frame = packet(conn, from_server, udp, *side, *flags, payload);
+            *side = side.wrapping_add(n as u32 + u32::from(!udp && flags & SYN != 0));
+            let mut meta = PacketMeta::default();
+            let Ok(transport) =
+                decode_payload(101, &frame, frame.len() as u32, &Decap::NONE, &mut meta)
+            else {
+                panic!("a packet the check built did not decode");
+            };
+            let found = cached.inspect(&meta, &frame, &transport, ts);
+            table.ended.fill(Ended::default());
+            assert_eq!(found, table.inspect(&meta, &frame, &transport, ts));
+            assert_eq!(cached.len(), table.len());
+            assert_eq!(cached.stats(), table.stats());
+        }
+        cached.expire(Timestamp::END);
+        table.expire(Timestamp::END);
+        assert!(cached.is_empty() && table.is_empty());
+    }
+
+    /// A raw IPv4 TCP or UDP packet of connection `conn` (198.18.0.1, port 40000 +
+    /// `conn`, with 198.18.0.2 port 443).
+    #[cfg(any(test, fuzzing))]
+    fn packet(
+        conn: usize,
+        from_server: bool,
+        udp: bool,
+        seq: u32,
+        flags: u8,
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let (mut a, mut b) = (
+            ([198, 18, 0, 1], 40000 + conn as u16),
+            ([198, 18, 0, 2], 443u16),
+        );
+        if from_server {
+            (a, b) = (b, a);
+        }
+        let header = if udp { 8 } else { 20 };
+        let total = (20 + header + payload.len()) as u16;
+        let mut p = vec![
+            0x45,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0x40,
+            0,
+            64,
+            if udp { 17 } else { 6 },
+            0,
+            0,
+        ];
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p.extend_from_slice(&a.0);
+        p.extend_from_slice(&b.0);
+        p.extend_from_slice(&a.1.to_be_bytes());
+        p.extend_from_slice(&b.1.to_be_bytes());
+        if udp {
+            p.extend_from_slice(&(8 + payload.len() as u16).to_be_bytes());
+            p.extend_from_slice(&[0, 0]);
+        } else {
+            p.extend_from_slice(&seq.to_be_bytes());
+            p.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        }
+        p.extend_from_slice(payload);
+        p
+    }
+
+    /// A TLS record with a ClientHello: TLS 1.2, one cipher suite, the server name
+    /// `example.com`.
+    #[cfg(any(test, fuzzing))]
+    pub(super) const CLIENT_HELLO: &[u8] = &[
+        0x16, 0x03, 0x01, 0x00, 0x43, // record: handshake, 67 bytes
+        0x01, 0x00, 0x00, 0x3f, 0x03, 0x03, // ClientHello, 63 bytes, TLS 1.2
+        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25,
+        26, 27, 28, 29, 30, 31, 32, // random
+        0x00, 0x00, 0x02, 0x13, 0x01, 0x01, 0x00, // no session, one suite, null compression
+        0x00, 0x14, // extensions: 20 bytes
+        0x00, 0x00, 0x00, 0x10, 0x00, 0x0e, 0x00, 0x00, 0x0b, // server_name, host_name, 11
+        b'e', b'x', b'a', b'm', b'p', b'l', b'e', b'.', b'c', b'o', b'm',
+    ];
+
+    /// A DNS query for `example.com` A.
+    #[cfg(any(test, fuzzing))]
+    const DNS_QUERY: &[u8] = &[
+        0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 7, b'e', b'x', b'a', b'm', b'p', b'l',
+        b'e', 3, b'c', b'o', b'm', 0, 0, 1, 0, 1,
+    ];
+}
+
 /// The parsers a new direction starts with.
 fn candidates(enabled: ProtocolSet, tcp: bool) -> ProtocolSet {
     let possible: &[Protocol] = if tcp {
@@ -830,6 +994,71 @@ mod tests {
         let now = i.ended_secs(secs(1_614_156_838));
         assert!(!i.ended[0].ended(hash, 0, now));
         assert_eq!(i.ended_base, 1_614_156_838);
+    }
+
+    /// What the slots answer is what the table would have: the differential check the
+    /// fuzz target `inspect_connections` runs, over connections the check's own
+    /// templates complete (so that directions end and slots answer) and 3,000 random
+    /// sequences of packets: handshakes, gaps, retransmissions, expiry, steps of seconds
+    /// and of decades.
+    #[test]
+    fn ended_slots_answer_as_the_table_would() {
+        use fuzzing::ended_slots_change_nothing as check;
+        // The client's hello and the server's answer on connection 0, each direction
+        // done, then more segments both ways (slots answer), a minute later (expired),
+        // and after a jump of decades.
+        let record = |ctl: u8, flags: u8, step: u8, n: u8| [ctl, flags, step, n];
+        let mut crafted = Vec::new();
+        for r in [
+            record(0x60, SYN, 1, 0),
+            record(0x64, SYN | ACK, 1, 0),
+            record(0x60, ACK, 1, 0),
+            record(0x10, ACK, 1, 255),
+            record(0x54, ACK, 1, 255),
+            record(0x10, ACK, 1, 255),
+            record(0x54, ACK, 1, 255),
+            record(0x20, ACK, 1, 255),
+            record(0x80 | 0x10, ACK, 250, 255),
+            record(0x10, ACK, 0x80 | 100, 255),
+            record(0x10, ACK, 1, 255),
+        ] {
+            crafted.extend_from_slice(&r);
+        }
+        check(&crafted);
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..3000 {
+            let mut data = Vec::new();
+            for _ in 0..next() % 40 {
+                let r = next();
+                let flags = [SYN, SYN | ACK, ACK, ACK | 0x08, ACK | 0x01, 0x04][r as usize % 6]
+                    | [0, 0, 0, 0, 0x40, 0x80][(r >> 8) as usize % 6];
+                let step = match (r >> 16) % 50 {
+                    0 => 0x80 | (r >> 24) as u8,
+                    1..=4 => 200,
+                    _ => (r >> 24) as u8 % 20,
+                };
+                let ctl = (r >> 32) as u8 & !(u8::from((r >> 40) % 8 != 0) << 7);
+                let n = (r >> 48) as u8;
+                data.extend_from_slice(&[ctl, flags, step, n]);
+                data.extend((0..n).map(|_| next() as u8));
+            }
+            check(&data);
+        }
+    }
+
+    /// The check's TLS template is a ClientHello the parser reads.
+    #[test]
+    fn the_checks_client_hello_is_one() {
+        let mut i = inspector("tls");
+        let hello = &fuzzing::CLIENT_HELLO;
+        let seen = feed(&mut i, &tcp(true, 1, ACK, hello), 1).unwrap();
+        assert_eq!(seen.tls_sni.as_deref(), Some("example.com"));
     }
 
     const CLIENT: [u8; 4] = [198, 18, 0, 1];
