@@ -42,16 +42,27 @@ pub use inspector::{InspectStats, Inspector};
 /// The hash of `key`'s connection, the same for both directions (its key with the lower
 /// endpoint first; ToS and interface left out, as they may differ between the
 /// directions), and whether `key` is the lower endpoint's direction. The inspector's and
-/// the TCP analysis's tables are keyed by it: 8 bytes instead of a 48-byte key.
+/// the TCP analysis's tables are keyed by it: 8 bytes instead of a 48-byte key, so two
+/// connections whose hashes are equal share an entry.
+///
+/// That makes the mix matter. The key is read as five words (each address two, ports,
+/// VLAN, protocol and IP version one) and every pair of words goes through a 128-bit
+/// multiplication folded to 64 bits (the core of wyhash and rapidhash), which carries
+/// every input bit into every output bit. A sum of multiplied words (FxHash's update,
+/// which this once used) is linear: the high bytes of an IPv6 address's two halves (its
+/// subnet and host bytes) could cancel each other, and most connections of an IPv6 mesh
+/// with one port pair shared an entry (`connection_hashes_of_ipv6_meshes_do_not_collide`).
+/// The words are mixed with a secret drawn once a process ([`connection_seed`]), so
+/// that traffic cannot be made to collide on purpose (a connection hidden from
+/// inspection behind another); entries are never iterated into output, so the output
+/// does not depend on it.
 pub(crate) fn connection_hash(key: &crate::flow::key::FlowKey) -> (u64, bool) {
-    use std::hash::Hasher;
     let forward = (key.src, key.src_port) <= (key.dst, key.dst_port);
     let (a, b) = if forward {
         ((&key.src, key.src_port), (&key.dst, key.dst_port))
     } else {
         ((&key.dst, key.dst_port), (&key.src, key.src_port))
     };
-    // As whole words (a packet's work: each address two, the rest one).
     let halves = |addr: &[u8; 16]| {
         let w = u128::from_ne_bytes(*addr);
         (w as u64, (w >> 64) as u64)
@@ -62,13 +73,43 @@ pub(crate) fn connection_hash(key: &crate::flow::key::FlowKey) -> (u64, bool) {
         | u64::from(key.vlan) << 32
         | u64::from(key.proto) << 48
         | u64::from(key.ip_version) << 56;
-    let mut h = rustc_hash::FxHasher::default();
-    [a_hi, a_lo, b_hi, b_lo, rest]
-        .iter()
-        .for_each(|&w| h.write_u64(w));
-    // FxHash's low bits are weak; the tables probe by them (and by the top 7).
-    let mut state = h.finish();
-    (crate::flow::sampling::splitmix64(&mut state), forward)
+    // rapidhash's secrets: odd, about half their bits set.
+    const S: [u64; 5] = [
+        0x2d35_8dcc_aa6c_78a5,
+        0x8bb8_4b93_962e_acc9,
+        0x4b33_a62e_d433_d4a3,
+        0x4d5a_2da5_1de1_aa47,
+        0xa076_1d64_78bd_642f,
+    ];
+    let seed = connection_seed();
+    let x = fold(a_hi ^ S[0], a_lo ^ seed);
+    let y = fold(b_hi ^ S[1], b_lo ^ seed ^ S[2]);
+    let z = fold(x ^ S[3], y ^ rest);
+    (fold(z ^ S[4], rest ^ seed), forward)
+}
+
+/// `a` times `b` in 128 bits, the two halves XORed.
+#[inline(always)]
+fn fold(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    p as u64 ^ (p >> 64) as u64
+}
+
+/// The secret [`connection_hash`] mixes in: random, drawn once a process (the standard
+/// library's `RandomState`, seeded by the operating system); fixed in the unit tests and
+/// fuzz targets, which then run the same each time.
+#[allow(unexpected_cfgs)]
+fn connection_seed() -> u64 {
+    #[cfg(any(test, fuzzing))]
+    {
+        0x5eed_5eed_5eed_5eed
+    }
+    #[cfg(not(any(test, fuzzing)))]
+    {
+        use std::hash::BuildHasher;
+        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        *SEED.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0u64) | 1)
+    }
 }
 
 /// The hasher of tables keyed by [`connection_hash`]: their keys are hashes already.
@@ -511,6 +552,85 @@ impl<T> Outcome<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Connections that differ only in their addresses' last bytes, the shapes of an
+    /// IPv6 mesh or pool (a linear hash of the words let the subnet and host bytes cancel
+    /// out: 64,769 of these 65,536 mesh connections shared an entry), and an IPv4 mesh
+    /// and many client ports for comparison: no two share a hash, both directions hash
+    /// alike, and the low bits the tables probe by (and hashbrown's top 7) spread evenly.
+    #[test]
+    fn connection_hashes_of_ipv6_meshes_do_not_collide() {
+        use crate::flow::key::FlowKey;
+        use std::collections::HashSet;
+        use std::net::IpAddr;
+        let key = |src: IpAddr, dst: IpAddr, sport: u16, dport: u16, proto: u8| {
+            let mut k = FlowKey {
+                proto,
+                src_port: sport,
+                dst_port: dport,
+                ..FlowKey::default()
+            };
+            k.set_addrs(src, dst);
+            k
+        };
+        let v6 = |s: String| s.parse::<IpAddr>().unwrap();
+        let mut sets: Vec<(&str, Vec<FlowKey>)> = Vec::new();
+        let mesh = (1..=256u32)
+            .flat_map(|a| (1..=256u32).map(move |b| (a, b)))
+            .map(|(a, b)| {
+                let (a, b) = (
+                    v6(format!("2001:db8:a::{a:x}")),
+                    v6(format!("2001:db8:b::{b:x}")),
+                );
+                key(a, b, 123, 123, 17)
+            })
+            .collect();
+        sets.push(("IPv6 mesh", mesh));
+        let pool = (0..=255u32)
+            .flat_map(|s| (1..=256u32).map(move |h| (s, h)))
+            .map(|(s, h)| {
+                let client = v6(format!("2001:db8:0:{s:x}::{h:x}"));
+                key(client, v6("2001:db8:1::2".into()), 500, 500, 17)
+            })
+            .collect();
+        sets.push(("IPv6 pool", pool));
+        let v4 = (0..=255u32)
+            .flat_map(|a| (0..=255u32).map(move |b| (a, b)))
+            .map(|(a, b)| {
+                let a = IpAddr::from([198, 18, 0, a as u8]);
+                let b = IpAddr::from([198, 19, 0, b as u8]);
+                key(a, b, 4500, 4500, 17)
+            })
+            .collect();
+        sets.push(("IPv4 mesh", v4));
+        let ports = (0..=65535u16)
+            .map(|p| {
+                let (a, b) = (v6("2001:db8::1".into()), v6("2001:db8::2".into()));
+                key(a, b, p, 443, 6)
+            })
+            .collect();
+        sets.push(("client ports", ports));
+        for (name, keys) in sets {
+            let mut seen = HashSet::new();
+            let mut low = vec![0u32; 4096];
+            let mut top = [0u32; 128];
+            for k in &keys {
+                let (h, forward) = connection_hash(k);
+                let (r, reverse_forward) = connection_hash(&k.reversed().unwrap());
+                assert_eq!((h, !forward), (r, reverse_forward), "{name}: {k:?}");
+                assert!(seen.insert(h), "{name}: {k:?} shares a hash");
+                low[h as usize & 4095] += 1;
+                top[(h >> 57) as usize] += 1;
+            }
+            // 65,536 keys: 16 a low bucket, 512 a top-7 value on average.
+            let (lmax, tmax) = (low.iter().max().unwrap(), top.iter().max().unwrap());
+            assert!(
+                *lmax < 40,
+                "{name}: {lmax} keys in one of 4,096 low-bit buckets"
+            );
+            assert!(*tmax < 640, "{name}: {tmax} keys with one top-7 value");
+        }
+    }
 
     #[test]
     fn inspect_lists_parse_by_name_all_and_none() {

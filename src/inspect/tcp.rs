@@ -60,8 +60,11 @@
 //! it, as in the flow key: tshark's conversations leave it out, so where a capture has
 //! a connection on two VLANs (each packet copied on both, or each direction on its own)
 //! tshark sees copies as retransmissions and one handshake, this module two connections
-//! (the tshark test lists those frames). Two connections whose hashes collide share
-//! state: their flags may then be wrong, nothing else. An entry is [`CONNECTION_BYTES`]
+//! (the tshark test lists those frames). Two connections whose hashes are equal share
+//! an entry: one's SYN starts the other's state afresh, whose handshake times are then
+//! lost and whose segments may be counted as retransmitted or out of order (the hash is
+//! mixed and seeded so that this stays chance, about one in 10^7 with a million
+//! connections in the table: [`super::connection_hash`]). An entry is [`CONNECTION_BYTES`]
 //! (128) bytes with its hash, aligned to a cache line (asserted by a test): a look-up
 //! reads two lines, where an entry beside its key in a map straddled three. With the
 //! table's control byte (129 bytes a slot, at most 7/8 full) and the expiry queue's 16
@@ -766,6 +769,52 @@ mod tests {
             &header(seq, ack, flags, window, &[]),
             len,
         )
+    }
+
+    /// Two IPv6 connections whose addresses' subnet and host bytes once made their
+    /// hashes equal (a linear hash of the words): each has its own entry and its own
+    /// handshake times, where they shared one and the second SYN wiped the first's.
+    #[test]
+    fn ipv6_connections_a_linear_hash_merged_keep_their_own_handshakes() {
+        let v6 = |a: &str, b: &str, client: bool| {
+            let mut k = FlowKey {
+                proto: PROTO_TCP,
+                src_port: 123,
+                dst_port: 123,
+                ..FlowKey::default()
+            };
+            k.set_addrs(a.parse().unwrap(), b.parse().unwrap());
+            if client {
+                k
+            } else {
+                k.reversed().unwrap()
+            }
+        };
+        let pair = [
+            ("2001:db8:a::21", "2001:db8:b::1"),
+            ("2001:db8:a::1", "2001:db8:b::21"),
+        ];
+        let mut a = TcpAnalyzer::new();
+        let at = |ms: u64| Timestamp(1_700_000_000_000 * MS + ms * MS);
+        for (i, (c, s)) in pair.iter().enumerate() {
+            a.packet(
+                &v6(c, s, true),
+                at(i as u64),
+                &header(100, 0, SYN, 1000, &[]),
+                0,
+            );
+        }
+        for (i, (c, s)) in pair.iter().enumerate() {
+            let syn_ack = header(900, 101, SYN | ACK, 1000, &[]);
+            a.packet(&v6(c, s, false), at(10 + i as u64), &syn_ack, 0);
+        }
+        assert_eq!(a.connections(), 2);
+        for (i, (c, s)) in pair.iter().enumerate() {
+            let ack = header(101, 901, ACK, 1000, &[]);
+            let v = a.packet(&v6(c, s, true), at(30 + i as u64), &ack, 0);
+            let h = v.handshake.expect("each connection's handshake");
+            assert_eq!((h.syn, h.syn_ack), (at(i as u64), at(10 + i as u64)));
+        }
     }
 
     #[test]
