@@ -14,7 +14,9 @@
 //!
 //! Compared, for every TCP and UDP record (the columns of `/work/brief/shape-columns.md`):
 //! - `packets` with the number of tshark frames it holds (when they differ the record's
-//!   shape cannot be compared frame by frame, and only this difference is reported);
+//!   shape cannot be compared frame by frame, and only this difference is reported, and
+//!   `payload_bytes` where IP fragments make it: flowprobe meters each fragment with its
+//!   share of the payload, tshark one datagram, and the sums agree);
 //! - `payload_bytes` with the sum of `tcp.len` (TCP) / `udp.length - 8` (UDP);
 //! - TCP: `retransmissions` with the frames flagged `tcp.analysis.retransmission` or
 //!   `fast_retransmission`, `out_of_order` with `out_of_order`, `zero_windows` with
@@ -447,7 +449,21 @@ fn compare_row(row: &Row, frames: &[Member], biflow: bool, out: &mut Vec<(String
         }
     }
     if counted {
-        // The frames are not the record's: nothing more to compare one by one.
+        // The frames are not the record's: nothing more to compare one by one. Where
+        // fragments make the difference (flowprobe meters each, tshark shows the datagram
+        // it put together), the payload still adds up: each later fragment carries its
+        // share of the segment or datagram.
+        if frames.iter().any(|m| m.0.fragment) {
+            for (reverse, prefix) in [(false, ""), (true, "reverse_")] {
+                if reverse && !biflow {
+                    continue;
+                }
+                let side = frames.iter().filter(|m| m.1 == reverse);
+                let payload: u64 = side.map(|m| m.0.payload).sum();
+                let column = format!("{prefix}payload_bytes");
+                differ(&column, row.get(&column), payload.to_string());
+            }
+        }
         return;
     }
     let tcp = row.key.proto == 6;
@@ -787,8 +803,20 @@ fn compare(bin: &Path, dir: &Path, root: &Path, file: &str) -> Outcome {
 
 /// Tagged `fragment`.
 const FRAGMENTS: &str = "IP fragments: flowprobe meters every fragment (the first with its own \
-     part of the payload, later ones with none; one whose first is missing with ports 0), \
+     part of the payload, later ones with the rest of it; one whose first is missing with ports 0), \
      tshark shows the datagram it puts together on the last fragment's frame";
+/// Tagged `fragment`, payload differences (compared where fragments alone make the
+/// packet counts differ).
+const DUPLICATE_FRAGMENTS: &str = "every fragment was captured twice: flowprobe meters each \
+     copy and its share of the payload, tshark puts the datagram together once";
+const OVERLAPPING_FRAGMENTS: &str = "fragments that overlap (an evasion trick): flowprobe counts \
+     each fragment's share, overlaps again, tshark the datagram it put together";
+const FRAGMENTED_OUTER: &str = "the tunnel's outer packets are IP fragments: tshark puts them \
+     together and opens the tunnel, flowprobe (which does not reassemble) meters them as the \
+     outer flow, so the inner record lacks their payload";
+const GARBAGE_DATA_OFFSETS: &str = "garbage in the reassembled TCP header: a data offset under \
+     5 words, which tshark subtracts as read (8 to 16 bytes) and flowprobe as 20, as it does \
+     for a whole segment";
 /// Tagged `cut`. A bug (reported): `TransportRange::ip_end` is bounded by the captured
 /// bytes, so `wire_payload_len` is the captured payload, not the wire's.
 const CUT: &str = "frames cut short by the snaplen: flowprobe's payload length is what was \
@@ -860,6 +888,12 @@ const KNOWN: &[(&str, &[u32], &str, &str)] = &[
         &[0, 45, 2231, 2401],
         "packets",
         FRAGMENTS,
+    ),
+    (
+        "edge/PcapPlusPlus/Tests__ExamplesTest__pcap_examples__ip-frag.pcap",
+        &[45, 2401],
+        "payload_bytes",
+        DUPLICATE_FRAGMENTS,
     ),
     (
         "edge/PcapPlusPlus/Tests__ExamplesTest__pcap_examples__solaris.snoop",
@@ -1468,6 +1502,12 @@ const KNOWN: &[(&str, &[u32], &str, &str)] = &[
         FRAGMENTS,
     ),
     (
+        "edge/zeek/testing__btest__Traces__erspan.pcap",
+        &[167, 170, 173],
+        "payload_bytes",
+        FRAGMENTED_OUTER,
+    ),
+    (
         "edge/zeek/testing__btest__Traces__ipv4__fragmented-3.pcap",
         &[0],
         "packets",
@@ -1478,6 +1518,12 @@ const KNOWN: &[(&str, &[u32], &str, &str)] = &[
         &[5],
         "packets",
         FRAGMENTS,
+    ),
+    (
+        "edge/zeek/testing__btest__Traces__ipv4__fragmented-4.pcap",
+        &[5],
+        "payload_bytes",
+        OVERLAPPING_FRAGMENTS,
     ),
     (
         "edge/zeek/testing__btest__Traces__ipv4__fragmented-syn.pcap",
@@ -1594,9 +1640,21 @@ const KNOWN: &[(&str, &[u32], &str, &str)] = &[
         GTP_CLOSED,
     ),
     (
+        "edge/zeek/testing__btest__Traces__tunnels__gtp__gtp1_gn_normal_incl_fragmentation.pcap",
+        &[1, 2],
+        "payload_bytes",
+        GTP_CLOSED,
+    ),
+    (
         "edge/zeek/testing__btest__Traces__tunnels__gtp__gtp2_different_udp_port.pcap",
         &[0, 2],
         "packets",
+        GTP_CLOSED,
+    ),
+    (
+        "edge/zeek/testing__btest__Traces__tunnels__gtp__gtp2_different_udp_port.pcap",
+        &[2],
+        "payload_bytes",
         GTP_CLOSED,
     ),
     (
@@ -1786,6 +1844,12 @@ const KNOWN: &[(&str, &[u32], &str, &str)] = &[
         FRAGMENTS,
     ),
     (
+        "malformed/nDPI/tests__cfgs__default__pcap__ip_fragmented_garbage.pcap",
+        &[313, 1252],
+        "payload_bytes",
+        GARBAGE_DATA_OFFSETS,
+    ),
+    (
         "malformed/nDPI/tests__cfgs__default__pcap__kerberos_fuzz.pcapng",
         &[1],
         "len_max",
@@ -1820,6 +1884,12 @@ const KNOWN: &[(&str, &[u32], &str, &str)] = &[
         &[313, 626, 939, 1252, 1565, 1878, 2191, 2504, 2817, 3130, 3443, 3756, 4069, 4382, 4695, 5008, 5321, 5634, 5947, 6260, 6573, 6886, 7199, 7512, 7825, 8138, 8451, 8764, 9077],
         "packets",
         FRAGMENTS,
+    ),
+    (
+        "malformed/nfstream/tests__pcaps__ip_fragmented_garbage.pcap",
+        &[313, 1252, 1565, 1878, 2504, 2817, 3130, 4069, 4382, 4695, 5008, 5321, 5634, 5947, 6260, 6573, 6886, 7199, 7512, 8138, 8451, 8764, 9077],
+        "payload_bytes",
+        GARBAGE_DATA_OFFSETS,
     ),
     (
         "malformed/ntopng/fuzz__corpus__fuzz_dissect_packet__babel_update_oobr.pcap",

@@ -31,7 +31,8 @@ const MAX_EXTENSION_HEADERS: usize = 16;
 
 /// Decodes the IP header at `at`, then the transport, into `meta`. Returns where the
 /// IP payload (the transport header) lies in `frame`, as far as both the IP length and
-/// the capture allow; empty for a later fragment. Tunnel decapsulation starts there.
+/// the capture allow; for a later fragment, its part of the datagram's payload (which
+/// decapsulation does not open). Tunnel decapsulation starts there.
 pub(super) fn network_layer(
     frame: &[u8],
     at: usize,
@@ -94,10 +95,14 @@ fn ipv4(
     let more_fragments = flags_offset & 0x2000 != 0;
     let offset = flags_offset & 0x1fff;
     if offset != 0 {
-        // No transport header in a later fragment: ports and flags stay 0.
+        // No transport header in a later fragment: ports and flags stay 0. Its payload
+        // is the middle of the datagram (decapsulation stops at a fragment).
         let id = u32::from(u16::from_be_bytes([id0, id1]));
-        meta.fragment = Fragment::Later { id };
-        return Ok(0..0);
+        meta.fragment = Fragment::Later {
+            id,
+            offset: offset * 8,
+        };
+        return Ok(at + header_len..ip_end.max(at + header_len));
     }
     if more_fragments {
         let id = u32::from(u16::from_be_bytes([id0, id1]));
@@ -188,8 +193,11 @@ fn ipv6(
                 seen_fragment_header = true;
                 if offset_m & 0xfff8 != 0 {
                     meta.key.proto = next;
-                    meta.fragment = Fragment::Later { id };
-                    return Ok(0..0);
+                    meta.fragment = Fragment::Later {
+                        id,
+                        offset: offset_m & 0xfff8,
+                    };
+                    return Ok(pos.min(frame.len())..frame.len());
                 }
                 if offset_m & 1 != 0 {
                     meta.fragment = Fragment::First { id };
@@ -374,7 +382,13 @@ mod tests {
         later[6..8].copy_from_slice(&[0x00, 0xb9]); // MF clear, offset 185 (1480 bytes)
                                                     // The payload of a later fragment is data, even if it looks like a TCP header.
         let meta = raw(&cat(&[&later, &TCP_SYN_HDR, &[0; 20]])).unwrap();
-        assert_eq!(meta.fragment, Fragment::Later { id: 0xbeef });
+        assert_eq!(
+            meta.fragment,
+            Fragment::Later {
+                id: 0xbeef,
+                offset: 1480
+            }
+        );
         assert_eq!(
             (meta.key.src_port, meta.key.dst_port, meta.tcp_flags),
             (0, 0, 0)
@@ -385,7 +399,10 @@ mod tests {
         middle[6..8].copy_from_slice(&[0x20, 0xb9]); // MF set, offset 185
         assert_eq!(
             raw(&cat(&[&middle, &[0; 40]])).unwrap().fragment,
-            Fragment::Later { id: 0xbeef }
+            Fragment::Later {
+                id: 0xbeef,
+                offset: 1480
+            }
         );
     }
 
@@ -460,7 +477,13 @@ mod tests {
         ];
         let frame = cat(&[&ipv6_hdr(44, 8 + 8), &frag, &UDP_HDR]);
         let meta = raw(&frame).unwrap();
-        assert_eq!(meta.fragment, Fragment::Later { id: 0xcafe_babe });
+        assert!(matches!(
+            meta.fragment,
+            Fragment::Later {
+                id: 0xcafe_babe,
+                ..
+            }
+        ));
         assert_eq!(
             (meta.key.src_port, meta.key.dst_port, meta.key.proto),
             (0, 0, 17)

@@ -158,6 +158,8 @@ pub enum Fragment {
     Later {
         /// IPv4 identification or IPv6 fragment identification.
         id: u32,
+        /// Where its bytes start in the datagram's payload (a multiple of 8).
+        offset: u16,
     },
 }
 
@@ -302,8 +304,11 @@ pub struct TransportRange {
     pub header: usize,
     /// The transport payload (the application bytes, for `inspect`): after the TCP
     /// header (its data offset) or the UDP / UDP-Lite header, within the IP length, the
-    /// UDP length and the capture. Empty for other protocols, a fragment other than the first, a cut
-    /// transport header, or a TCP data offset below 5 words.
+    /// UDP length and the capture. Empty for other protocols, a fragment other than the
+    /// first (whose bytes are the middle of a segment or datagram: `header` and `payload`
+    /// both start where its share of the transport payload does, and `wire_end` ends it,
+    /// so that its length counts), a cut transport header, or a TCP data offset below 5
+    /// words.
     pub payload: Range<usize>,
     /// Where the transport segment ends on the wire: the IP payload's end by the IP
     /// header's lengths, but not past the frame's length on the wire (`orig_len`; an IP
@@ -311,18 +316,23 @@ pub struct TransportRange {
     /// `payload.end` (and past the captured bytes) when the snaplen cut the packet: the
     /// TCP payload's length on the wire is `wire_end - payload.start` (`inspect::tcp`).
     pub wire_end: usize,
+    /// TCP: the header's length by its data offset, where this packet holds that byte (a
+    /// whole or first segment, or the fragment holding byte 12 of the header); 0 else.
+    pub tcp_header_len: u8,
 }
 
 impl TransportRange {
     /// The transport payload's length on the wire, whatever the snaplen kept: to the end
     /// of the IP payload, or for UDP to the end its length field gives when that is
-    /// shorter. 0 where `payload` is empty for want of a transport header.
+    /// shorter. 0 where `payload` is empty for want of a transport header; a later
+    /// fragment's whole IP payload (its share of the segment or datagram: the fragments'
+    /// shares add up to the transport payload).
     pub fn wire_payload_len(&self, frame: &[u8], proto: u8) -> usize {
         if self.payload.start >= self.wire_end {
             return 0;
         }
         let to_ip_end = self.wire_end - self.payload.start;
-        if proto == PROTO_UDP {
+        if proto == PROTO_UDP && self.header < self.payload.start {
             let udp = frame.get(self.header..).unwrap_or_default();
             if let Some(len) = read::u16_at(udp, 4).map(usize::from) {
                 if len >= 8 {
@@ -348,15 +358,43 @@ pub fn decode_payload(
         header: ip_payload.end,
         payload: ip_payload.end..ip_payload.end,
         wire_end: ip_payload.end,
+        tcp_header_len: 0,
     };
-    if matches!(meta.fragment, Fragment::Later { .. }) {
-        return Ok(empty);
-    }
+    let wire_end = ip_payload.end.min((orig_len as usize).max(frame.len()));
     let in_payload = frame.get(ip_payload.clone()).unwrap_or_default();
+    // The data offset, where this packet holds byte 12 of a TCP header (a later fragment
+    // at datagram offset 8 may).
+    let data_offset = |at: usize| match 12usize.checked_sub(at) {
+        Some(i) if meta.key.proto == PROTO_TCP => read::u8_at(in_payload, i).map(|b| b >> 4),
+        _ => None,
+    };
+    if let Fragment::Later { offset, .. } = meta.fragment {
+        if !matches!(meta.key.proto, PROTO_TCP | PROTO_UDP | PROTO_UDPLITE) {
+            return Ok(empty);
+        }
+        // Its bytes are the transport's payload (UDP's 8-byte header always lies in the
+        // first fragment; where a tiny first fragment left part of a TCP header to this
+        // one, the classifier skips it: `FragmentTable::tcp_header_len`): their length
+        // counts, they are not read (the middle of a segment or datagram).
+        return Ok(TransportRange {
+            header: ip_payload.start,
+            payload: ip_payload.start..ip_payload.start,
+            wire_end: wire_end.max(ip_payload.start),
+            tcp_header_len: data_offset(usize::from(offset)).map_or(0, |w| w.max(5) * 4),
+        });
+    }
+    // A TCP header cut short (by a tiny first fragment or the snaplen) or invalid: no
+    // payload, and the header where it starts.
+    let no_tcp_payload = TransportRange {
+        header: ip_payload.start,
+        payload: ip_payload.start..ip_payload.start,
+        wire_end: ip_payload.start,
+        tcp_header_len: data_offset(0).map_or(0, |w| w.max(5) * 4),
+    };
     let header_len = match meta.key.proto {
-        PROTO_TCP => match read::u8_at(in_payload, 12) {
-            Some(offset) if offset >> 4 >= 5 => usize::from(offset >> 4) * 4,
-            _ => return Ok(empty),
+        PROTO_TCP => match data_offset(0) {
+            Some(words) if words >= 5 => usize::from(words) * 4,
+            _ => return Ok(no_tcp_payload),
         },
         PROTO_UDP | PROTO_UDPLITE => 8,
         _ => return Ok(empty),
@@ -376,8 +414,15 @@ pub fn decode_payload(
         TransportRange {
             header: ip_payload.start,
             payload: start..end,
-            wire_end: ip_payload.end.min((orig_len as usize).max(frame.len())),
+            wire_end,
+            tcp_header_len: if meta.key.proto == PROTO_TCP {
+                header_len as u8
+            } else {
+                0
+            },
         }
+    } else if meta.key.proto == PROTO_TCP {
+        no_tcp_payload
     } else {
         empty
     })
@@ -448,6 +493,116 @@ mod read {
 mod tests {
     use super::test_frames::*;
     use super::*;
+
+    /// A later fragment's whole IP payload is transport payload (its share of the
+    /// segment or datagram), never read as a header: a UDP datagram's three fragments
+    /// give the UDP length's payload between them, and IPv6's later TCP fragment its own
+    /// bytes; an ICMP fragment's payload is not measured, as a whole ICMP packet's is not.
+    #[test]
+    fn later_fragments_carry_their_share_of_the_transport_payload() {
+        // Raw IPv4 (link type 101), id 0x1234, from 198.18.0.1 to 198.18.0.2.
+        let ipv4 = |proto: u8, flags_offset: u16, payload: &[u8]| {
+            let total = (20 + payload.len()) as u16;
+            let mut p = vec![0x45, 0, 0, 0, 0x12, 0x34, 0, 0, 64, proto, 0, 0];
+            p[2..4].copy_from_slice(&total.to_be_bytes());
+            p[6..8].copy_from_slice(&flags_offset.to_be_bytes());
+            p.extend_from_slice(&[198, 18, 0, 1, 198, 18, 0, 2]);
+            p.extend_from_slice(payload);
+            p
+        };
+        let share = |frame: &[u8]| {
+            let mut meta = PacketMeta::default();
+            let t =
+                decode_payload(101, frame, frame.len() as u32, &Decap::NONE, &mut meta).unwrap();
+            (
+                meta.fragment,
+                t.wire_payload_len(frame, meta.key.proto),
+                t.payload.len(),
+            )
+        };
+        // UDP: 8-byte header and 72 bytes of payload, in 24 + 32 + 16.
+        let mut first = vec![0x9c, 0x40, 0x00, 0x35, 0, 80, 0, 0];
+        first.extend_from_slice(&[1; 24]);
+        // The middle one starts with what would be a UDP header of length 9.
+        let mut middle = vec![0, 1, 0, 2, 0, 9, 0, 0];
+        middle.extend_from_slice(&[2; 24]);
+        let parts = [
+            share(&ipv4(17, 0x2000, &first)),
+            share(&ipv4(17, 0x2004, &middle)),
+            share(&ipv4(17, 0x0008, &[3; 16])),
+        ];
+        assert_eq!(parts[0], (Fragment::First { id: 0x1234 }, 24, 24));
+        assert_eq!(
+            parts[1],
+            (
+                Fragment::Later {
+                    id: 0x1234,
+                    offset: 32
+                },
+                32,
+                0
+            )
+        );
+        assert_eq!(
+            parts[2],
+            (
+                Fragment::Later {
+                    id: 0x1234,
+                    offset: 64
+                },
+                16,
+                0
+            )
+        );
+        assert_eq!(parts.iter().map(|p| p.1).sum::<usize>(), 80 - 8);
+        // ICMP: not measured, first or later.
+        assert_eq!(share(&ipv4(1, 0x0008, &[0; 16])).1, 0);
+        // IPv6, a later TCP fragment: its 40 bytes after the fragment header.
+        let mut v6 = vec![0x60, 0, 0, 0, 0, 48, 44, 64];
+        v6.extend_from_slice(&[0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        v6.extend_from_slice(&[0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        v6.extend_from_slice(&[6, 0, 0x00, 0xb8, 0, 0, 0x56, 0x78]); // offset 23 (184 bytes)
+        v6.extend_from_slice(&[4; 40]);
+        assert_eq!(
+            share(&v6),
+            (
+                Fragment::Later {
+                    id: 0x5678,
+                    offset: 184
+                },
+                40,
+                0
+            )
+        );
+        // A later TCP fragment's bytes are all payload to the decoder (the classifier
+        // skips header bytes a tiny first fragment left to it); one holding byte 12 of
+        // the header says the header's length.
+        let ours = |frame: &[u8]| {
+            let mut meta = PacketMeta::default();
+            decode_payload(101, frame, frame.len() as u32, &Decap::NONE, &mut meta).unwrap()
+        };
+        let tail = [
+            0,
+            0,
+            0,
+            0,
+            6 << 4,
+            0x02,
+            0xff,
+            0xff,
+            0,
+            0,
+            0,
+            0,
+            2,
+            4,
+            5,
+            0xb4,
+        ];
+        let t = ours(&ipv4(6, 0x0001, &tail));
+        assert_eq!((t.wire_payload_len(&[], 6), t.tcp_header_len), (16, 24));
+        assert_eq!(ours(&ipv4(6, 0x0002, &tail)).tcp_header_len, 0);
+    }
 
     #[test]
     fn reason_names_are_distinct_and_all_listed() {

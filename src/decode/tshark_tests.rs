@@ -409,10 +409,12 @@ fn compare(frame: Frame<'_>, t: &HashMap<&'static str, String>) -> Vec<String> {
             check(&mut diffs, "ttl", u64::from(meta.ttl), get("ip.ttl"));
             check(&mut diffs, "tos", u64::from(k.tos), get("ip.dsfield"));
             let mf = get("ip.flags.mf").and_then(num) == Some(1);
-            let later = get("ip.frag_offset").and_then(num).is_some_and(|o| o != 0);
+            // tshark gives the offset in units of 8 bytes.
+            let offset = get("ip.frag_offset").and_then(num).unwrap_or(0) as u16 * 8;
+            let later = offset != 0;
             let id = get("ip.id").and_then(num).unwrap_or(0) as u32;
             let expected = match (later, mf) {
-                (true, _) => Fragment::Later { id },
+                (true, _) => Fragment::Later { id, offset },
                 (false, true) => Fragment::First { id },
                 _ => Fragment::None,
             };
@@ -445,14 +447,12 @@ fn compare(frame: Frame<'_>, t: &HashMap<&'static str, String>) -> Vec<String> {
                 .iter()
                 .take_while(|p| **p != "ip" && **p != "ipv6");
             let own_fragment_header = outer_exts.clone().any(|p| *p == "ipv6.fraghdr");
-            let later = own_fragment_header
-                && get("ipv6.fraghdr.offset")
-                    .and_then(num)
-                    .is_some_and(|o| o != 0);
+            let offset = get("ipv6.fraghdr.offset").and_then(num).unwrap_or(0) as u16 * 8;
+            let later = own_fragment_header && offset != 0;
             let more = own_fragment_header && get("ipv6.fraghdr.more").and_then(num) == Some(1);
             let id = get("ipv6.fraghdr.ident").and_then(num).unwrap_or(0) as u32;
             let expected = match (later, more) {
-                (true, _) => Fragment::Later { id },
+                (true, _) => Fragment::Later { id, offset },
                 (false, true) => Fragment::First { id },
                 _ => Fragment::None,
             };

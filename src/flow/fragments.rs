@@ -42,6 +42,17 @@ impl DatagramId {
     }
 }
 
+/// What the table keeps of a datagram.
+#[derive(Clone, Copy, Debug)]
+struct Datagram {
+    src_port: u16,
+    dst_port: u16,
+    /// When its first fragment came.
+    inserted: Timestamp,
+    /// TCP: its header's length, once a fragment showed its data offset (0 until then).
+    tcp_header: u8,
+}
+
 /// Counters of the fragment table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FragmentStats {
@@ -60,7 +71,7 @@ pub struct FragmentStats {
 pub struct FragmentTable {
     capacity: usize,
     lifetime: Duration,
-    ports: HashMap<DatagramId, (u16, u16, Timestamp), BuildHasherDefault<FxHasher>>,
+    ports: HashMap<DatagramId, Datagram, BuildHasherDefault<FxHasher>>,
     order: VecDeque<(DatagramId, Timestamp)>,
     stats: FragmentStats,
 }
@@ -111,22 +122,49 @@ impl FragmentTable {
                     self.evict_oldest();
                 }
                 let key = DatagramId::of(meta, id);
-                self.ports
-                    .insert(key, (meta.key.src_port, meta.key.dst_port, now));
+                let datagram = Datagram {
+                    src_port: meta.key.src_port,
+                    dst_port: meta.key.dst_port,
+                    inserted: now,
+                    tcp_header: 0,
+                };
+                self.ports.insert(key, datagram);
                 self.order.push_back((key, now));
                 self.stats.first += 1;
             }
-            Fragment::Later { id } => {
+            Fragment::Later { id, .. } => {
                 self.expire(now);
                 match self.ports.get(&DatagramId::of(meta, id)) {
-                    Some(&(sport, dport, _)) => {
-                        meta.key.src_port = sport;
-                        meta.key.dst_port = dport;
+                    Some(d) => {
+                        meta.key.src_port = d.src_port;
+                        meta.key.dst_port = d.dst_port;
                         self.stats.matched += 1;
                     }
                     None => self.stats.unmatched += 1,
                 }
             }
+        }
+    }
+
+    /// The length of the TCP header of fragment `meta`'s segment (whose fragment bytes
+    /// start at datagram offset `offset`): the data offset `shown` by this fragment when
+    /// it holds byte 12 of the header (remembered for the datagram's other fragments),
+    /// else what an earlier fragment showed, else 20. A tiny first fragment (an evasion
+    /// trick) leaves part of the header to later ones, which are otherwise all payload.
+    pub fn tcp_header_len(&mut self, meta: &PacketMeta, shown: Option<u8>) -> usize {
+        let id = match meta.fragment {
+            Fragment::First { id } | Fragment::Later { id, .. } => id,
+            Fragment::None => return shown.map_or(20, usize::from),
+        };
+        let entry = self.ports.get_mut(&DatagramId::of(meta, id));
+        match (shown, entry) {
+            (Some(h), Some(d)) => {
+                d.tcp_header = h;
+                usize::from(h)
+            }
+            (Some(h), None) => usize::from(h),
+            (None, Some(d)) if d.tcp_header != 0 => usize::from(d.tcp_header),
+            (None, _) => 20,
         }
     }
 
@@ -152,7 +190,7 @@ impl FragmentTable {
     /// Removes `key` if the entry is the one inserted at `inserted` (a datagram id can be
     /// reused and re-inserted; the older queue entry must not remove the newer one).
     fn remove_if_same(&mut self, key: DatagramId, inserted: Timestamp) -> bool {
-        if self.ports.get(&key).is_some_and(|e| e.2 == inserted) {
+        if self.ports.get(&key).is_some_and(|e| e.inserted == inserted) {
             self.ports.remove(&key);
             true
         } else {
@@ -181,10 +219,10 @@ mod tests {
         let mut t = FragmentTable::default();
         let mut first = frag(Fragment::First { id: 7 }, 5353, 53);
         t.handle(&mut first, Timestamp(0));
-        let mut later = frag(Fragment::Later { id: 7 }, 0, 0);
+        let mut later = frag(Fragment::Later { id: 7, offset: 8 }, 0, 0);
         t.handle(&mut later, Timestamp(1));
         assert_eq!((later.key.src_port, later.key.dst_port), (5353, 53));
-        let mut other = frag(Fragment::Later { id: 8 }, 0, 0);
+        let mut other = frag(Fragment::Later { id: 8, offset: 8 }, 0, 0);
         t.handle(&mut other, Timestamp(2));
         assert_eq!((other.key.src_port, other.key.dst_port), (0, 0));
         assert_eq!((t.stats().matched, t.stats().unmatched), (1, 1));
@@ -198,7 +236,7 @@ mod tests {
         }
         assert_eq!(t.stats().evicted, 1);
         assert!(t.ports.len() <= 2);
-        let mut later = frag(Fragment::Later { id: 2 }, 0, 0);
+        let mut later = frag(Fragment::Later { id: 2, offset: 8 }, 0, 0);
         t.handle(&mut later, Timestamp(31_000_000_000));
         assert_eq!(later.key.src_port, 0, "entry older than 30 s is gone");
         assert!(t.ports.is_empty());

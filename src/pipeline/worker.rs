@@ -11,7 +11,7 @@
 use crossbeam_channel::Sender;
 
 use crate::capture::Packet;
-use crate::decode::{self, Decap, PacketMeta, TransportRange, Undecodable};
+use crate::decode::{self, Decap, Fragment, PacketMeta, TransportRange, Undecodable};
 use crate::flow::cache::{CacheConfig, Decoded, Ended, FlowCache};
 use crate::flow::fragments::FragmentTable;
 use crate::flow::key::{FlowKey, PROTO_TCP};
@@ -211,7 +211,7 @@ impl Classifier {
     /// keeps its size).
     #[inline(never)]
     fn classify_inspected(&mut self, packet: &Packet<'_>, meta: &mut PacketMeta) -> bool {
-        let transport = match decode::decode_payload(
+        let mut transport = match decode::decode_payload(
             packet.link_type,
             packet.data,
             packet.orig_len,
@@ -227,10 +227,32 @@ impl Classifier {
         if !self.decoded(packet, meta) {
             return false;
         }
+        if meta.fragment != Fragment::None && meta.key.proto == PROTO_TCP {
+            self.tcp_fragment(meta, &mut transport);
+        }
         if let Some(tap) = &mut self.inspect {
             tap.packet(meta, packet, &transport);
         }
         true
+    }
+
+    /// A fragment of a TCP segment: its datagram's header length is remembered from the
+    /// fragment that showed it, and a later fragment's payload starts past the header
+    /// bytes a tiny first fragment left to it (none, past the first 60 bytes).
+    #[cold]
+    #[inline(never)]
+    fn tcp_fragment(&mut self, meta: &PacketMeta, transport: &mut TransportRange) {
+        let shown = (transport.tcp_header_len != 0).then_some(transport.tcp_header_len);
+        let header = self.fragments.tcp_header_len(meta, shown);
+        if let Fragment::Later { offset, .. } = meta.fragment {
+            let skip = header.saturating_sub(usize::from(offset));
+            let start = (transport.header + skip).min(transport.wire_end);
+            *transport = TransportRange {
+                header: start,
+                payload: start..start,
+                ..*transport
+            };
+        }
     }
 
     /// Counts an undecodable packet (out of line: the map entry is no per-packet work).
@@ -425,5 +447,74 @@ impl Worker {
             active_flows: self.cache.len() as u64,
             ..Counters::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::ProtocolSet;
+
+    /// The payload octets each fragment of a TCP segment or UDP datagram carries (its
+    /// share: together they are the transport payload, as tshark's reassembled length),
+    /// where a tiny first fragment leaves part of the TCP header to later ones.
+    #[test]
+    fn fragments_carry_their_share_of_the_payload_past_the_header() {
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        let config = InspectConfig {
+            protocols: ProtocolSet::parse(["splt"]).unwrap(),
+            ..InspectConfig::default()
+        };
+        let mut c = Classifier::new(Sampling::default(), 0).with_inspect(config, tx);
+        // Raw IPv4 from 198.18.0.1 to 198.18.0.2; `at` the fragment's datagram offset.
+        let ipv4 = |proto: u8, id: u8, at: u16, more: bool, bytes: &[u8]| {
+            let total = (20 + bytes.len()) as u16;
+            let flags_offset = (u16::from(more) << 13) | (at / 8);
+            let mut p = vec![0x45, 0, 0, 0, 0, id, 0, 0, 64, proto, 0, 0];
+            p[2..4].copy_from_slice(&total.to_be_bytes());
+            p[6..8].copy_from_slice(&flags_offset.to_be_bytes());
+            p.extend_from_slice(&[198, 18, 0, 1, 198, 18, 0, 2]);
+            p.extend_from_slice(bytes);
+            p
+        };
+        let mut payload = |frame: Vec<u8>| {
+            let mut meta = PacketMeta::default();
+            let packet = Packet {
+                ts: Timestamp(1),
+                link_type: 101,
+                interface: 0,
+                data: &frame,
+                orig_len: frame.len() as u32,
+            };
+            assert!(c.classify(&packet, &mut meta));
+            (meta.key.src_port, meta.payload)
+        };
+        let tcp_header = |words: u8, options: &[u8]| {
+            let mut h = vec![0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, words << 4, 0x02];
+            h.extend_from_slice(&[0xff, 0xff, 0, 0, 0, 0]);
+            h.extend_from_slice(options);
+            h
+        };
+        // A SYN of 24 header bytes in three 8-byte fragments: the data offset is in the
+        // second, the MSS option in the third; no payload.
+        let syn = tcp_header(6, &[2, 4, 5, 0xb4]);
+        assert_eq!(payload(ipv4(6, 1, 0, true, &syn[..8])), (40000, 0));
+        assert_eq!(payload(ipv4(6, 1, 8, true, &syn[8..16])), (40000, 0));
+        assert_eq!(payload(ipv4(6, 1, 16, false, &syn[16..])), (40000, 0));
+        // A 40-byte header whose first fragment holds 24 bytes (the data offset among
+        // them), then 16 bytes of options, then 100 bytes of payload.
+        let long = [tcp_header(10, &[1; 20]), vec![7; 100]].concat();
+        assert_eq!(payload(ipv4(6, 2, 0, true, &long[..24])), (40000, 0));
+        assert_eq!(payload(ipv4(6, 2, 24, true, &long[24..40])), (40000, 0));
+        assert_eq!(payload(ipv4(6, 2, 40, false, &long[40..])), (40000, 100));
+        // The usual case: the whole header in the first fragment.
+        let whole = [tcp_header(5, &[]), vec![7; 52]].concat();
+        assert_eq!(payload(ipv4(6, 3, 0, true, &whole[..32])), (40000, 12));
+        assert_eq!(payload(ipv4(6, 3, 32, false, &whole[32..])), (40000, 40));
+        // UDP: the 8-byte header always in the first.
+        let mut udp = vec![0x9c, 0x40, 0, 53, 0, 64, 0, 0];
+        udp.extend_from_slice(&[7; 56]);
+        assert_eq!(payload(ipv4(17, 4, 0, true, &udp[..32])), (40000, 24));
+        assert_eq!(payload(ipv4(17, 4, 32, false, &udp[32..])), (40000, 32));
     }
 }
