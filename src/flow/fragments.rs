@@ -149,7 +149,7 @@ impl FragmentTable {
     /// The length of the TCP header of fragment `meta`'s segment (whose fragment bytes
     /// start at datagram offset `offset`): the data offset `shown` by this fragment when
     /// it holds byte 12 of the header (remembered for the datagram's other fragments),
-    /// else what an earlier fragment showed, else 20. A tiny first fragment (an evasion
+    /// unless an earlier fragment showed one, else 20. A tiny first fragment (an evasion
     /// trick) leaves part of the header to later ones, which are otherwise all payload.
     pub fn tcp_header_len(&mut self, meta: &PacketMeta, shown: Option<u8>) -> usize {
         let id = match meta.fragment {
@@ -158,12 +158,14 @@ impl FragmentTable {
         };
         let entry = self.ports.get_mut(&DatagramId::of(meta, id));
         match (shown, entry) {
+            // The first fragment to show it decides: an overlapping one that says
+            // otherwise (an evasion trick) does not change it.
+            (_, Some(d)) if d.tcp_header != 0 => usize::from(d.tcp_header),
             (Some(h), Some(d)) => {
                 d.tcp_header = h;
                 usize::from(h)
             }
             (Some(h), None) => usize::from(h),
-            (None, Some(d)) if d.tcp_header != 0 => usize::from(d.tcp_header),
             (None, _) => 20,
         }
     }

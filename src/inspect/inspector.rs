@@ -439,14 +439,14 @@ pub mod fuzzing {
     /// clamps; expiry runs at times no later than the next packet's).
     ///
     /// `data` is cut into records of 4 bytes and a payload:
-    /// - control: bits 0-1 which of 4 connections (a client port), bit 2 from the
-    ///   server, bit 3 UDP, bits 4-6 the payload (0 and 7: the record's own bytes; 1 a
+    /// - control: bits 0-1 which of 4 connections (a client port of [`CLIENT_PORTS`], two
+    ///   of which share an ended slot over TCP), bit 2 from the server, bit 3 UDP, bits 4-6 the payload (0 and 7: the record's own bytes; 1 a
     ///   TLS ClientHello, 2 an HTTP request, 3 an SSH banner, 4 a DNS query, 5 an HTTP
     ///   response, 6 none), bit 7 expiry before the packet;
     /// - TCP flags (SYN, ACK, ...), whose bit 6 also moves the sequence number 1000
     ///   ahead (a gap) and bit 7 back by the payload's length (a retransmission);
-    /// - a time step: 100 ms units, or with bit 7 that many 2^23 s (past the slots'
-    ///   17-year range at once);
+    /// - a time step: 100 ms units, or with bit 7 that many 2^53 ns (104 days each, up
+    ///   to 36 years: past the slots' 17-year range at once);
     /// - a length `n`: the first `n` bytes of the payload chosen (of the record's own
     ///   bytes, which follow).
     #[cfg(any(test, fuzzing))]
@@ -515,8 +515,14 @@ pub mod fuzzing {
         assert!(cached.is_empty() && table.is_empty());
     }
 
-    /// A raw IPv4 TCP or UDP packet of connection `conn` (198.18.0.1, port 40000 +
-    /// `conn`, with 198.18.0.2 port 443).
+    /// The check's client ports. Under the tests' and fuzz targets' fixed hash seed, the
+    /// TCP connections of the last two share an ended slot (asserted by the unit test), so
+    /// that one connection's slot replaces the other's.
+    #[cfg(any(test, fuzzing))]
+    pub(super) const CLIENT_PORTS: [u16; 4] = [40000, 40001, 40040, 40079];
+
+    /// A raw IPv4 TCP or UDP packet of connection `conn` (198.18.0.1, port
+    /// `CLIENT_PORTS[conn]`, with 198.18.0.2 port 443).
     #[cfg(any(test, fuzzing))]
     fn packet(
         conn: usize,
@@ -527,7 +533,7 @@ pub mod fuzzing {
         payload: &[u8],
     ) -> Vec<u8> {
         let (mut a, mut b) = (
-            ([198, 18, 0, 1], 40000 + conn as u16),
+            ([198, 18, 0, 1], CLIENT_PORTS[conn % 4]),
             ([198, 18, 0, 2], 443u16),
         );
         if from_server {
@@ -1004,6 +1010,17 @@ mod tests {
     #[test]
     fn ended_slots_answer_as_the_table_would() {
         use fuzzing::ended_slots_change_nothing as check;
+        // Two of the check's TCP connections share a slot (else a slot answering for the
+        // wrong connection could not be caught): a change of the hash needs other ports.
+        let slot = |port: u16| {
+            let mut meta = PacketMeta::default();
+            let frame = tcp(true, 1, ACK, &[]);
+            decode_payload(RAW_IP, &frame, frame.len() as u32, &Decap::NONE, &mut meta).unwrap();
+            meta.key.src_port = port;
+            super::super::connection_hash(&meta.key).0 as usize & (ENDED_SLOTS - 1)
+        };
+        let [_, _, a, b] = fuzzing::CLIENT_PORTS;
+        assert_eq!(slot(a), slot(b), "ports {a} and {b}");
         // The client's hello and the server's answer on connection 0, each direction
         // done, then more segments both ways (slots answer), a minute later (expired),
         // and after a jump of decades.

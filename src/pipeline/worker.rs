@@ -224,11 +224,14 @@ impl Classifier {
                 return false;
             }
         };
-        if !self.decoded(packet, meta) {
-            return false;
-        }
+        let kept = self.decoded(packet, meta);
+        // Before the sampling's verdict: a fragment sampled out may show the header
+        // length its datagram's kept fragments need.
         if meta.fragment != Fragment::None && meta.key.proto == PROTO_TCP {
             self.tcp_fragment(meta, &mut transport);
+        }
+        if !kept {
+            return false;
         }
         if let Some(tap) = &mut self.inspect {
             tap.packet(meta, packet, &transport);
@@ -507,6 +510,14 @@ mod tests {
         assert_eq!(payload(ipv4(6, 2, 0, true, &long[..24])), (40000, 0));
         assert_eq!(payload(ipv4(6, 2, 24, true, &long[24..40])), (40000, 0));
         assert_eq!(payload(ipv4(6, 2, 40, false, &long[40..])), (40000, 100));
+        // An overlapping fragment that says otherwise (data offset 15 words) does not
+        // change what the first fragment showed.
+        let first = [tcp_header(5, &[]), vec![7; 20]].concat();
+        assert_eq!(payload(ipv4(6, 5, 0, true, &first)), (40000, 20));
+        let lie = [vec![0, 0, 0, 0, 0xf0], vec![0; 27]].concat();
+        // (Its bytes up to 20 lie in the header: 12 of its 32.)
+        assert_eq!(payload(ipv4(6, 5, 8, true, &lie)), (40000, 20));
+        assert_eq!(payload(ipv4(6, 5, 40, false, &[7; 120])), (40000, 120));
         // The usual case: the whole header in the first fragment.
         let whole = [tcp_header(5, &[]), vec![7; 52]].concat();
         assert_eq!(payload(ipv4(6, 3, 0, true, &whole[..32])), (40000, 12));
