@@ -79,7 +79,7 @@ pub use tunnel::Decap;
 #[cfg(test)]
 mod oracle_tests;
 #[cfg(test)]
-mod test_frames;
+pub(crate) mod test_frames;
 #[cfg(test)]
 mod tshark_tests;
 
@@ -317,8 +317,8 @@ pub struct TransportRange {
     /// TCP payload's length on the wire is `wire_end - payload.start` (`inspect::tcp`).
     pub wire_end: usize,
     /// TCP: the header's length by its data offset, where this packet holds that byte (a
-    /// whole or first segment, or the fragment holding byte 12 of the header); 0 else.
-    pub tcp_header_len: u8,
+    /// whole or first segment, or the fragment holding byte 12 of the header).
+    pub tcp_header_len: Option<u8>,
 }
 
 impl TransportRange {
@@ -358,16 +358,17 @@ pub fn decode_payload(
         header: ip_payload.end,
         payload: ip_payload.end..ip_payload.end,
         wire_end: ip_payload.end,
-        tcp_header_len: 0,
+        tcp_header_len: None,
     };
     let wire_end = ip_payload.end.min((orig_len as usize).max(frame.len()));
     let in_payload = frame.get(ip_payload.clone()).unwrap_or_default();
     // The data offset, where this packet holds byte 12 of a TCP header (a later fragment
-    // at datagram offset 8 may).
+    // at datagram offset 8 may), and the header length it gives (at least 20 bytes).
     let data_offset = |at: usize| match 12usize.checked_sub(at) {
         Some(i) if meta.key.proto == PROTO_TCP => read::u8_at(in_payload, i).map(|b| b >> 4),
         _ => None,
     };
+    let header_len_at = |at: usize| data_offset(at).map(|words| words.max(5) * 4);
     if let Fragment::Later { offset, .. } = meta.fragment {
         if !matches!(meta.key.proto, PROTO_TCP | PROTO_UDP | PROTO_UDPLITE) {
             return Ok(empty);
@@ -380,7 +381,7 @@ pub fn decode_payload(
             header: ip_payload.start,
             payload: ip_payload.start..ip_payload.start,
             wire_end: wire_end.max(ip_payload.start),
-            tcp_header_len: data_offset(usize::from(offset)).map_or(0, |w| w.max(5) * 4),
+            tcp_header_len: header_len_at(usize::from(offset)),
         });
     }
     // A TCP header cut short (by a tiny first fragment or the snaplen) or invalid: no
@@ -389,7 +390,7 @@ pub fn decode_payload(
         header: ip_payload.start,
         payload: ip_payload.start..ip_payload.start,
         wire_end: ip_payload.start,
-        tcp_header_len: data_offset(0).map_or(0, |w| w.max(5) * 4),
+        tcp_header_len: header_len_at(0),
     };
     let header_len = match meta.key.proto {
         PROTO_TCP => match data_offset(0) {
@@ -415,11 +416,7 @@ pub fn decode_payload(
             header: ip_payload.start,
             payload: start..end,
             wire_end,
-            tcp_header_len: if meta.key.proto == PROTO_TCP {
-                header_len as u8
-            } else {
-                0
-            },
+            tcp_header_len: (meta.key.proto == PROTO_TCP).then_some(header_len as u8),
         }
     } else if meta.key.proto == PROTO_TCP {
         no_tcp_payload
@@ -500,15 +497,9 @@ mod tests {
     /// bytes; an ICMP fragment's payload is not measured, as a whole ICMP packet's is not.
     #[test]
     fn later_fragments_carry_their_share_of_the_transport_payload() {
-        // Raw IPv4 (link type 101), id 0x1234, from 198.18.0.1 to 198.18.0.2.
+        // Raw IPv4 (link type 101), id 0x1234.
         let ipv4 = |proto: u8, flags_offset: u16, payload: &[u8]| {
-            let total = (20 + payload.len()) as u16;
-            let mut p = vec![0x45, 0, 0, 0, 0x12, 0x34, 0, 0, 64, proto, 0, 0];
-            p[2..4].copy_from_slice(&total.to_be_bytes());
-            p[6..8].copy_from_slice(&flags_offset.to_be_bytes());
-            p.extend_from_slice(&[198, 18, 0, 1, 198, 18, 0, 2]);
-            p.extend_from_slice(payload);
-            p
+            raw_ipv4(proto, 0x1234, flags_offset, payload)
         };
         let share = |frame: &[u8]| {
             let mut meta = PacketMeta::default();
@@ -600,8 +591,11 @@ mod tests {
             0xb4,
         ];
         let t = ours(&ipv4(6, 0x0001, &tail));
-        assert_eq!((t.wire_payload_len(&[], 6), t.tcp_header_len), (16, 24));
-        assert_eq!(ours(&ipv4(6, 0x0002, &tail)).tcp_header_len, 0);
+        assert_eq!(
+            (t.wire_payload_len(&[], 6), t.tcp_header_len),
+            (16, Some(24))
+        );
+        assert_eq!(ours(&ipv4(6, 0x0002, &tail)).tcp_header_len, None);
     }
 
     #[test]

@@ -83,6 +83,20 @@ pub(super) const UDP_HDR: [u8; 8] = [
     0x00, 0x00, // checksum (none)
 ];
 
+/// A raw IPv4 packet (link type 101) of protocol `proto` from 198.18.0.1 to 198.18.0.2,
+/// with IP id `id` and the flags and fragment offset field `flags_offset`, carrying
+/// `bytes`.
+pub(crate) fn raw_ipv4(proto: u8, id: u16, flags_offset: u16, bytes: &[u8]) -> Vec<u8> {
+    let total = (20 + bytes.len()) as u16;
+    let mut p = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, proto, 0, 0];
+    p[2..4].copy_from_slice(&total.to_be_bytes());
+    p[4..6].copy_from_slice(&id.to_be_bytes());
+    p[6..8].copy_from_slice(&flags_offset.to_be_bytes());
+    p.extend_from_slice(&[198, 18, 0, 1, 198, 18, 0, 2]);
+    p.extend_from_slice(bytes);
+    p
+}
+
 /// Joins header pieces into one frame.
 pub(super) fn cat(parts: &[&[u8]]) -> Vec<u8> {
     parts.concat()

@@ -146,9 +146,9 @@ impl FragmentTable {
         }
     }
 
-    /// The length of the TCP header of fragment `meta`'s segment (whose fragment bytes
-    /// start at datagram offset `offset`): the data offset `shown` by this fragment when
-    /// it holds byte 12 of the header (remembered for the datagram's other fragments),
+    /// The length of the TCP header of fragment `meta`'s segment: the header length
+    /// `shown` by this fragment when it holds byte 12 of the header (remembered for the
+    /// datagram's other fragments),
     /// unless an earlier fragment showed one, else 20. A tiny first fragment (an evasion
     /// trick) leaves part of the header to later ones, which are otherwise all payload.
     pub fn tcp_header_len(&mut self, meta: &PacketMeta, shown: Option<u8>) -> usize {

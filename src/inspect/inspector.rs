@@ -521,8 +521,7 @@ pub mod fuzzing {
     #[cfg(any(test, fuzzing))]
     pub(super) const CLIENT_PORTS: [u16; 4] = [40000, 40001, 40040, 40079];
 
-    /// A raw IPv4 TCP or UDP packet of connection `conn` (198.18.0.1, port
-    /// `CLIENT_PORTS[conn]`, with 198.18.0.2 port 443).
+    /// A raw IPv4 TCP or UDP packet of connection `conn` (port `CLIENT_PORTS[conn]`).
     #[cfg(any(test, fuzzing))]
     fn packet(
         conn: usize,
@@ -532,41 +531,48 @@ pub mod fuzzing {
         flags: u8,
         payload: &[u8],
     ) -> Vec<u8> {
-        let (mut a, mut b) = (
-            ([198, 18, 0, 1], CLIENT_PORTS[conn % 4]),
-            ([198, 18, 0, 2], 443u16),
-        );
-        if from_server {
-            (a, b) = (b, a);
-        }
-        let header = if udp { 8 } else { 20 };
-        let total = (20 + header + payload.len()) as u16;
-        let mut p = vec![
-            0x45,
-            0,
-            0,
-            0,
-            0,
-            0,
-            0x40,
-            0,
-            64,
-            if udp { 17 } else { 6 },
-            0,
-            0,
-        ];
-        p[2..4].copy_from_slice(&total.to_be_bytes());
-        p.extend_from_slice(&a.0);
-        p.extend_from_slice(&b.0);
-        p.extend_from_slice(&a.1.to_be_bytes());
-        p.extend_from_slice(&b.1.to_be_bytes());
+        let port = CLIENT_PORTS[conn % 4];
         if udp {
-            p.extend_from_slice(&(8 + payload.len() as u16).to_be_bytes());
-            p.extend_from_slice(&[0, 0]);
+            let mut header = (8 + payload.len() as u16).to_be_bytes().to_vec();
+            header.extend_from_slice(&[0, 0]);
+            ipv4(!from_server, 17, port, &header, payload)
         } else {
-            p.extend_from_slice(&seq.to_be_bytes());
-            p.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+            let mut header = seq.to_be_bytes().to_vec();
+            header.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+            ipv4(!from_server, 6, port, &header, payload)
         }
+    }
+
+    /// The client and the server of the check's and the unit tests' packets.
+    #[cfg(any(test, fuzzing))]
+    const CLIENT: [u8; 4] = [198, 18, 0, 1];
+    #[cfg(any(test, fuzzing))]
+    const SERVER: [u8; 4] = [198, 18, 0, 2];
+
+    /// A raw IPv4 packet of protocol `proto` between the client and the server, the
+    /// client's port `client_port` and the server's 443; `transport` is the transport
+    /// header after the two ports.
+    #[cfg(any(test, fuzzing))]
+    pub(super) fn ipv4(
+        from_client: bool,
+        proto: u8,
+        client_port: u16,
+        transport: &[u8],
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let (src, dst, sport, dport) = if from_client {
+            (CLIENT, SERVER, client_port, 443u16)
+        } else {
+            (SERVER, CLIENT, 443, client_port)
+        };
+        let total = (20 + 4 + transport.len() + payload.len()) as u16;
+        let mut p = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, proto, 0, 0];
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        p.extend_from_slice(&src);
+        p.extend_from_slice(&dst);
+        p.extend_from_slice(&sport.to_be_bytes());
+        p.extend_from_slice(&dport.to_be_bytes());
+        p.extend_from_slice(transport);
         p.extend_from_slice(payload);
         p
     }
@@ -1078,36 +1084,9 @@ mod tests {
         assert_eq!(seen.tls_sni.as_deref(), Some("example.com"));
     }
 
-    const CLIENT: [u8; 4] = [198, 18, 0, 1];
-    const SERVER: [u8; 4] = [198, 18, 0, 2];
-    const RAW_IP: u32 = 101;
+    use fuzzing::ipv4;
 
-    /// A raw IPv4 packet of protocol `proto` between the client and the server, the
-    /// client's port `client_port` and the server's 443; `transport` is the transport
-    /// header after the two ports.
-    fn ipv4(
-        from_client: bool,
-        proto: u8,
-        client_port: u16,
-        transport: &[u8],
-        payload: &[u8],
-    ) -> Vec<u8> {
-        let (src, dst, sport, dport) = if from_client {
-            (CLIENT, SERVER, client_port, 443u16)
-        } else {
-            (SERVER, CLIENT, 443, client_port)
-        };
-        let total = (20 + 4 + transport.len() + payload.len()) as u16;
-        let mut p = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, proto, 0, 0];
-        p[2..4].copy_from_slice(&total.to_be_bytes());
-        p.extend_from_slice(&src);
-        p.extend_from_slice(&dst);
-        p.extend_from_slice(&sport.to_be_bytes());
-        p.extend_from_slice(&dport.to_be_bytes());
-        p.extend_from_slice(transport);
-        p.extend_from_slice(payload);
-        p
-    }
+    const RAW_IP: u32 = 101;
 
     /// A raw IPv4 TCP packet between the client (port 40000) and the server (443).
     fn tcp(from_client: bool, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {

@@ -245,8 +245,9 @@ impl Classifier {
     #[cold]
     #[inline(never)]
     fn tcp_fragment(&mut self, meta: &PacketMeta, transport: &mut TransportRange) {
-        let shown = (transport.tcp_header_len != 0).then_some(transport.tcp_header_len);
-        let header = self.fragments.tcp_header_len(meta, shown);
+        let header = self
+            .fragments
+            .tcp_header_len(meta, transport.tcp_header_len);
         if let Fragment::Later { offset, .. } = meta.fragment {
             let skip = header.saturating_sub(usize::from(offset));
             let start = (transport.header + skip).min(transport.wire_end);
@@ -456,6 +457,7 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::test_frames::raw_ipv4;
     use crate::inspect::ProtocolSet;
 
     /// The payload octets each fragment of a TCP segment or UDP datagram carries (its
@@ -469,16 +471,9 @@ mod tests {
             ..InspectConfig::default()
         };
         let mut c = Classifier::new(Sampling::default(), 0).with_inspect(config, tx);
-        // Raw IPv4 from 198.18.0.1 to 198.18.0.2; `at` the fragment's datagram offset.
-        let ipv4 = |proto: u8, id: u8, at: u16, more: bool, bytes: &[u8]| {
-            let total = (20 + bytes.len()) as u16;
-            let flags_offset = (u16::from(more) << 13) | (at / 8);
-            let mut p = vec![0x45, 0, 0, 0, 0, id, 0, 0, 64, proto, 0, 0];
-            p[2..4].copy_from_slice(&total.to_be_bytes());
-            p[6..8].copy_from_slice(&flags_offset.to_be_bytes());
-            p.extend_from_slice(&[198, 18, 0, 1, 198, 18, 0, 2]);
-            p.extend_from_slice(bytes);
-            p
+        // Raw IPv4; `at` the fragment's datagram offset.
+        let ipv4 = |proto: u8, id: u16, at: u16, more: bool, bytes: &[u8]| {
+            raw_ipv4(proto, id, (u16::from(more) << 13) | (at / 8), bytes)
         };
         let mut payload = |frame: Vec<u8>| {
             let mut meta = PacketMeta::default();
